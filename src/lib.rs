@@ -1,0 +1,3 @@
+//! credledger: an event-sourced ledger of the credentials an integration platform keeps.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
