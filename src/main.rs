@@ -1,3 +1,130 @@
-fn main() {
-    println!("credledger");
+//! The `credledger` command line: a thin layer over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use credledger::ledger::{EventStore, SledStore};
+
+/// An event-sourced ledger of the credentials an integration platform keeps.
+#[derive(Parser)]
+#[command(name = "credledger", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service on the embedded (sled) store.
+    Serve(DataDir),
+    /// Walk the whole log and check positions, envelopes and the hash chain.
+    Verify(DataDir),
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// The data directory (created if missing).
+    #[arg(long, env = "CREDLEDGER_DATA_DIR", default_value = "credledger-data")]
+    data_dir: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(dir) => serve(dir).await,
+        Command::Verify(dir) => verify(dir).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn open_store(dir: &DataDir) -> Result<SledStore, String> {
+    SledStore::open(&dir.data_dir)
+        .map_err(|e| format!("cannot open the ledger in {}: {e}", dir.data_dir.display()))
+}
+
+async fn serve(dir: DataDir) -> Result<ExitCode, String> {
+    let store = open_store(&dir)?;
+    let head = store.head();
+    println!(
+        "credledger: ledger open in {} ({} events, head {}).",
+        dir.data_dir.display(),
+        head.position,
+        head.hash
+    );
+    println!(
+        "Serving the event log only: the HTTP API is not part of this build yet. Ctrl-C to stop."
+    );
+    shutdown_signal().await;
+    store
+        .close()
+        .await
+        .map_err(|e| format!("closing the ledger: {e}"))?;
+    println!("credledger: ledger flushed and closed.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(dir: DataDir) -> Result<ExitCode, String> {
+    if !dir.data_dir.exists() {
+        return Err(format!("no data directory at {}", dir.data_dir.display()));
+    }
+    let store = open_store(&dir)?;
+    let walked = store
+        .verify()
+        .map_err(|e| format!("reading the log: {e}"))?;
+    store
+        .close()
+        .await
+        .map_err(|e| format!("closing the ledger: {e}"))?;
+    match walked {
+        Ok(summary) => {
+            println!(
+                "OK: {} events verified, head hash {}",
+                summary.events, summary.head_hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(broken) => {
+            println!("FAILED: {broken}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
 }

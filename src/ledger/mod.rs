@@ -1,0 +1,22 @@
+//! The event log: envelopes, codec, the `EventStore` trait, the sled backend with its single
+//! group-committing writer, the hash chain and subscriptions.
+//!
+//! The ledger stores opaque typed payloads; it knows nothing about authentications.
+
+pub mod chain;
+pub mod codec;
+pub mod envelope;
+pub mod error;
+pub mod sled_store;
+pub mod store;
+pub mod types;
+
+pub use chain::{BreakReason, ChainBreak, ChainSummary, ChainVerifier};
+pub use envelope::{ChainHash, Envelope, EnvelopeBody};
+pub use error::StoreError;
+pub use sled_store::{SledStore, SledSubscription};
+pub use store::{EventStore, Head, StreamRange, Subscription};
+pub use types::{
+    Actor, AppendOutcome, AppendRequest, AuthMethod, EventId, EventMeta, ExpectedVersion, NewEvent,
+    Origin, Position, RecordedAt, StreamId, StreamVersion,
+};

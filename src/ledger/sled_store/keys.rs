@@ -1,0 +1,87 @@
+//! Key layouts of the sled trees. Integers are big-endian so that key order is numeric order.
+
+use crate::ledger::types::{RecordedAt, StreamId, StreamVersion};
+
+/// Tree: position -> encoded envelope.
+pub(crate) const EVENTS: &str = "events";
+/// Tree: stream prefix ‖ version -> position.
+pub(crate) const STREAM_INDEX: &str = "stream_index";
+/// Tree: stream id -> last version.
+pub(crate) const STREAM_HEADS: &str = "stream_heads";
+/// Tree: event id -> position.
+pub(crate) const EVENT_IDS: &str = "event_ids";
+/// Tree: recorded_at ‖ position -> nothing.
+pub(crate) const TIME_INDEX: &str = "time_index";
+/// Tree: named values about the log itself.
+pub(crate) const META: &str = "meta";
+
+/// Meta key: the log's format version (one byte).
+pub(crate) const META_FORMAT: &[u8] = b"format_version";
+/// Meta key: last written position.
+pub(crate) const META_HEAD_POSITION: &[u8] = b"head_position";
+/// Meta key: chain hash at the last written position.
+pub(crate) const META_HEAD_HASH: &[u8] = b"head_hash";
+/// Meta key: recorded_at of the last written event.
+pub(crate) const META_LAST_RECORDED_AT: &[u8] = b"last_recorded_at";
+
+/// Key of a position in `events`.
+pub(crate) fn position_key(position: u64) -> [u8; 8] {
+    position.to_be_bytes()
+}
+
+/// Reads a big-endian u64 key or value.
+pub(crate) fn read_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// Length-prefixed stream id, so no stream's keys are a prefix of another's.
+pub(crate) fn stream_prefix(stream: &StreamId) -> Vec<u8> {
+    let bytes = stream.as_str().as_bytes();
+    let len = u16::try_from(bytes.len()).expect("stream ids are at most 256 bytes");
+    let mut key = Vec::with_capacity(2 + bytes.len() + 8);
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(bytes);
+    key
+}
+
+/// Key of one stream version in `stream_index`.
+pub(crate) fn stream_version_key(stream: &StreamId, version: StreamVersion) -> Vec<u8> {
+    let mut key = stream_prefix(stream);
+    key.extend_from_slice(&version.0.to_be_bytes());
+    key
+}
+
+/// Key in `time_index`: the time with its sign bit flipped (so negatives sort first), then the position.
+pub(crate) fn time_key(at: RecordedAt, position: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&((at.0 as u64) ^ (1 << 63)).to_be_bytes());
+    key[8..].copy_from_slice(&position.to_be_bytes());
+    key
+}
+
+/// The position part of a `time_index` key.
+pub(crate) fn position_of_time_key(key: &[u8]) -> Option<u64> {
+    read_u64(key.get(8..16)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_keys_sort_by_time_then_position() {
+        let a = time_key(RecordedAt(-5), 9);
+        let b = time_key(RecordedAt(0), 1);
+        let c = time_key(RecordedAt(7), 1);
+        let d = time_key(RecordedAt(7), 2);
+        assert!(a < b && b < c && c < d);
+        assert_eq!(position_of_time_key(&d), Some(2));
+    }
+
+    #[test]
+    fn stream_prefixes_do_not_overlap() {
+        let ab = StreamId::new("ab").expect("valid");
+        let a = StreamId::new("a").expect("valid");
+        assert!(!stream_version_key(&ab, StreamVersion(1)).starts_with(&stream_prefix(&a)));
+    }
+}

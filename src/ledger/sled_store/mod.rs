@@ -1,0 +1,390 @@
+//! The sled 0.34 backend of the event log.
+
+mod keys;
+mod subscription;
+mod writer;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub use subscription::SledSubscription;
+
+use super::chain::{ChainBreak, ChainSummary, ChainVerifier};
+use super::codec::ENVELOPE_FORMAT_V1;
+use super::envelope::{ChainHash, Envelope};
+use super::error::StoreError;
+use super::store::{EventStore, Head, StreamRange};
+use super::types::{AppendOutcome, AppendRequest, Position, RecordedAt, StreamId, StreamVersion};
+use writer::{PendingAppend, WriterState};
+
+/// Appends queued for the writer before callers wait for room.
+const INBOX_CAPACITY: usize = 8192;
+
+/// The trees of the log, opened once.
+#[derive(Clone)]
+pub(crate) struct Trees {
+    pub(crate) events: sled::Tree,
+    pub(crate) stream_index: sled::Tree,
+    pub(crate) stream_heads: sled::Tree,
+    pub(crate) event_ids: sled::Tree,
+    pub(crate) time_index: sled::Tree,
+    pub(crate) meta: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: &sled::Db) -> Result<Trees, StoreError> {
+        Ok(Trees {
+            events: db.open_tree(keys::EVENTS)?,
+            stream_index: db.open_tree(keys::STREAM_INDEX)?,
+            stream_heads: db.open_tree(keys::STREAM_HEADS)?,
+            event_ids: db.open_tree(keys::EVENT_IDS)?,
+            time_index: db.open_tree(keys::TIME_INDEX)?,
+            meta: db.open_tree(keys::META)?,
+        })
+    }
+}
+
+/// The event log on sled: cheap to clone, every clone shares one writer.
+#[derive(Clone)]
+pub struct SledStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    trees: Trees,
+    inbox: mpsc::Sender<PendingAppend>,
+    durable: watch::Receiver<Head>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SledStore {
+    /// Opens (or creates) a log in a directory. Must be called inside a tokio runtime.
+    pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new().path(path.as_ref()).open()?;
+        SledStore::with_db(db)
+    }
+
+    /// Runs the log on an already opened sled database (other trees may share it).
+    pub fn with_db(db: sled::Db) -> Result<SledStore, StoreError> {
+        let trees = Trees::open(&db)?;
+        let (head, last_recorded_at) = load_head(&trees)?;
+        let (durable_tx, durable_rx) = watch::channel(head);
+        let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
+        let state = WriterState {
+            trees: trees.clone(),
+            head,
+            last_recorded_at,
+        };
+        let handle = tokio::spawn(writer::run(state, db.clone(), inbox_rx, durable_tx));
+        Ok(SledStore {
+            inner: Arc::new(Inner {
+                db,
+                trees,
+                inbox: inbox_tx,
+                durable: durable_rx,
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// The underlying database, for trees that live beside the log (keys, read models).
+    pub fn db(&self) -> &sled::Db {
+        &self.inner.db
+    }
+
+    /// Stops the writer after the appends already queued, and flushes.
+    ///
+    /// Appends made through any clone afterwards fail with [`StoreError::WriterStopped`].
+    pub async fn close(&self) -> Result<(), StoreError> {
+        let handle = self
+            .inner
+            .writer
+            .lock()
+            .map_err(|_| StoreError::WriterStopped("writer handle lock poisoned".into()))?
+            .take();
+        if let Some(handle) = handle {
+            handle.abort();
+            let _ = handle.await;
+        }
+        self.inner.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Walks the whole log: gapless positions, decodable envelopes, the hash chain, stream
+    /// versions, and the recorded head. Names the first bad position.
+    pub fn verify(&self) -> Result<Result<ChainSummary, ChainBreak>, StoreError> {
+        verify_trees(&self.inner.trees)
+    }
+
+    fn durable_head(&self) -> u64 {
+        self.inner.durable.borrow().position
+    }
+}
+
+/// Reads the head (position, hash, last time) recorded in `meta`, checking format and consistency.
+fn load_head(trees: &Trees) -> Result<(Head, RecordedAt), StoreError> {
+    match trees.meta.get(keys::META_FORMAT)? {
+        None => {
+            if !trees.events.is_empty() {
+                return Err(StoreError::Inconsistent(
+                    "events are stored but the log has no format marker".into(),
+                ));
+            }
+            trees
+                .meta
+                .insert(keys::META_FORMAT, &[ENVELOPE_FORMAT_V1])?;
+            trees.meta.flush()?;
+        }
+        Some(v) if v.as_ref() == [ENVELOPE_FORMAT_V1] => {}
+        Some(v) => {
+            return Err(StoreError::UnsupportedFormat {
+                found: v.first().copied().unwrap_or(0),
+                known: ENVELOPE_FORMAT_V1,
+            })
+        }
+    }
+    let position = match trees.meta.get(keys::META_HEAD_POSITION)? {
+        Some(v) => keys::read_u64(&v)
+            .ok_or_else(|| StoreError::Inconsistent("bad head position".into()))?,
+        None => 0,
+    };
+    let hash = match trees.meta.get(keys::META_HEAD_HASH)? {
+        Some(v) => ChainHash(
+            v.as_ref()
+                .try_into()
+                .map_err(|_| StoreError::Inconsistent("bad head hash".into()))?,
+        ),
+        None => ChainHash::GENESIS,
+    };
+    let last_recorded_at = match trees.meta.get(keys::META_LAST_RECORDED_AT)? {
+        Some(v) => RecordedAt(
+            keys::read_u64(&v)
+                .ok_or_else(|| StoreError::Inconsistent("bad last recorded time".into()))?
+                as i64,
+        ),
+        None => RecordedAt(i64::MIN),
+    };
+    let last_key = trees
+        .events
+        .last()?
+        .and_then(|(k, _)| keys::read_u64(&k))
+        .unwrap_or(0);
+    if last_key != position {
+        return Err(StoreError::Inconsistent(format!(
+            "recorded head is position {position} but the last stored event is at {last_key}; run `credledger verify`"
+        )));
+    }
+    Ok((Head { position, hash }, last_recorded_at))
+}
+
+fn verify_trees(trees: &Trees) -> Result<Result<ChainSummary, ChainBreak>, StoreError> {
+    let (recorded_head, recorded_hash) = {
+        let position = trees
+            .meta
+            .get(keys::META_HEAD_POSITION)?
+            .and_then(|v| keys::read_u64(&v))
+            .unwrap_or(0);
+        let hash = trees
+            .meta
+            .get(keys::META_HEAD_HASH)?
+            .and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok())
+            .map_or(ChainHash::GENESIS, ChainHash);
+        (position, hash)
+    };
+    let mut verifier = ChainVerifier::new();
+    for entry in trees.events.iter() {
+        let (key, value) = entry?;
+        let Some(position) = keys::read_u64(&key) else {
+            return Err(StoreError::Inconsistent(
+                "malformed key in events tree".into(),
+            ));
+        };
+        if let Err(broken) = verifier.check(position, &value) {
+            return Ok(Err(broken));
+        }
+    }
+    Ok(verifier.finish(recorded_head, recorded_hash))
+}
+
+/// Reads and decodes one stored envelope.
+pub(crate) fn read_envelope(
+    events: &sled::Tree,
+    position: u64,
+) -> Result<Option<Envelope>, StoreError> {
+    match events.get(keys::position_key(position))? {
+        None => Ok(None),
+        Some(bytes) => Envelope::decode(&bytes)
+            .map(Some)
+            .map_err(|source| StoreError::Corrupt {
+                position: Position(position),
+                source,
+            }),
+    }
+}
+
+/// Reads `[from, to]` (inclusive) in position order, failing on a gap.
+pub(crate) fn read_range(
+    events: &sled::Tree,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Envelope>, StoreError> {
+    if from > to {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity((to - from + 1).min(4096) as usize);
+    let mut expected = from;
+    for entry in events.range(keys::position_key(from)..=keys::position_key(to)) {
+        let (key, bytes) = entry?;
+        let position = keys::read_u64(&key).unwrap_or(0);
+        if position != expected {
+            return Err(StoreError::Inconsistent(format!(
+                "position {expected} is missing"
+            )));
+        }
+        let envelope = Envelope::decode(&bytes).map_err(|source| StoreError::Corrupt {
+            position: Position(position),
+            source,
+        })?;
+        out.push(envelope);
+        expected += 1;
+    }
+    if expected != to + 1 {
+        return Err(StoreError::Inconsistent(format!(
+            "position {expected} is missing"
+        )));
+    }
+    Ok(out)
+}
+
+impl EventStore for SledStore {
+    type Sub = SledSubscription;
+
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .inbox
+            .send(PendingAppend { request, reply })
+            .await
+            .map_err(|_| StoreError::WriterStopped("the ledger is closed".into()))?;
+        answer.await.map_err(|_| {
+            StoreError::WriterStopped("the ledger writer ended before answering".into())
+        })?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        range: StreamRange,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let head = self.durable_head();
+        let trees = &self.inner.trees;
+        let mut out = Vec::new();
+        for entry in trees.stream_index.scan_prefix(keys::stream_prefix(stream)) {
+            let (_, pos) = entry?;
+            let position = keys::read_u64(&pos)
+                .ok_or_else(|| StoreError::Inconsistent("bad stream index entry".into()))?;
+            if position > head {
+                break;
+            }
+            let envelope = read_envelope(&trees.events, position)?.ok_or_else(|| {
+                StoreError::Inconsistent(format!(
+                    "stream index points at missing position {position}"
+                ))
+            })?;
+            if range
+                .up_to_version
+                .is_some_and(|v| envelope.body.stream_version > v)
+                || range
+                    .up_to_time
+                    .is_some_and(|t| envelope.body.recorded_at > t)
+            {
+                break;
+            }
+            out.push(envelope);
+        }
+        Ok(out)
+    }
+
+    async fn read_all(&self, from: Position, limit: usize) -> Result<Vec<Envelope>, StoreError> {
+        let head = self.durable_head();
+        let from = from.0.max(1);
+        if limit == 0 || from > head {
+            return Ok(Vec::new());
+        }
+        let to = head.min(from.saturating_add(limit as u64 - 1));
+        read_range(&self.inner.trees.events, from, to)
+    }
+
+    async fn read_time_range(
+        &self,
+        from: RecordedAt,
+        to: RecordedAt,
+        limit: usize,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let head = self.durable_head();
+        let trees = &self.inner.trees;
+        let mut out = Vec::new();
+        if from > to {
+            return Ok(out);
+        }
+        let range = keys::time_key(from, 0)..=keys::time_key(to, u64::MAX);
+        for entry in trees.time_index.range(range) {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, _) = entry?;
+            let position = keys::position_of_time_key(&key)
+                .ok_or_else(|| StoreError::Inconsistent("bad time index key".into()))?;
+            if position > head {
+                break;
+            }
+            let envelope = read_envelope(&trees.events, position)?.ok_or_else(|| {
+                StoreError::Inconsistent(format!(
+                    "time index points at missing position {position}"
+                ))
+            })?;
+            out.push(envelope);
+        }
+        Ok(out)
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, StoreError> {
+        let head = self.durable_head();
+        // The newest index entry at or below the durable head.
+        for entry in self
+            .inner
+            .trees
+            .stream_index
+            .scan_prefix(keys::stream_prefix(stream))
+            .rev()
+        {
+            let (key, pos) = entry?;
+            let position = keys::read_u64(&pos).unwrap_or(u64::MAX);
+            if position <= head {
+                let version = key
+                    .len()
+                    .checked_sub(8)
+                    .and_then(|at| keys::read_u64(&key[at..]))
+                    .ok_or_else(|| StoreError::Inconsistent("bad stream index key".into()))?;
+                return Ok(StreamVersion(version));
+            }
+        }
+        Ok(StreamVersion(0))
+    }
+
+    fn head(&self) -> Head {
+        *self.inner.durable.borrow()
+    }
+
+    fn subscribe(&self, from: Position) -> SledSubscription {
+        SledSubscription::new(
+            self.inner.trees.events.clone(),
+            from,
+            self.inner.durable.clone(),
+        )
+    }
+}

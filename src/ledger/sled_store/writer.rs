@@ -1,0 +1,403 @@
+//! The single writer: group commit of many appends into one sled transaction and one flush.
+//!
+//! Appends arrive over a channel. The writer takes everything waiting (up to a limit), checks
+//! each append against the stream heads and stored event ids, assigns gapless positions and
+//! chain hashes, writes the batch in one multi-tree transaction, waits for one `flush_async`,
+//! and only then answers every caller in the batch and moves the durable head forward.
+
+use std::collections::{HashMap, HashSet};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::keys;
+use super::Trees;
+use crate::ledger::envelope::{Envelope, EnvelopeBody};
+use crate::ledger::error::StoreError;
+use crate::ledger::store::Head;
+use crate::ledger::types::{
+    AppendOutcome, AppendRequest, EventId, ExpectedVersion, Position, RecordedAt, StreamId,
+    StreamVersion, MAX_EVENT_TYPE_LEN,
+};
+
+/// Most appends committed together in one batch.
+const MAX_APPENDS_PER_BATCH: usize = 1024;
+/// Most events accepted in one append.
+pub(crate) const MAX_EVENTS_PER_APPEND: usize = 10_000;
+
+/// One append waiting for its answer.
+pub(crate) struct PendingAppend {
+    pub(crate) request: AppendRequest,
+    pub(crate) reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
+}
+
+/// What the writer keeps between batches: the head of the log it has written.
+pub(crate) struct WriterState {
+    pub(crate) trees: Trees,
+    pub(crate) head: Head,
+    pub(crate) last_recorded_at: RecordedAt,
+}
+
+/// Where an already-planned event lives, for idempotency checks inside a batch.
+#[derive(Clone)]
+struct PlannedEvent {
+    position: u64,
+    stream: StreamId,
+    version: StreamVersion,
+    event_type: String,
+}
+
+/// The writes and answers of one batch, before they are committed.
+#[derive(Default)]
+struct BatchPlan {
+    events: Vec<([u8; 8], Vec<u8>)>,
+    stream_index: Vec<(Vec<u8>, [u8; 8])>,
+    stream_heads: HashMap<StreamId, StreamVersion>,
+    event_ids: HashMap<EventId, PlannedEvent>,
+    time_index: Vec<[u8; 16]>,
+    answers: Vec<Result<AppendOutcome, StoreError>>,
+}
+
+/// Runs the writer until every sender is gone; a storage failure stops it for good.
+pub(crate) async fn run(
+    mut state: WriterState,
+    db: sled::Db,
+    mut inbox: mpsc::Receiver<PendingAppend>,
+    durable: watch::Sender<Head>,
+) {
+    let mut stopped: Option<String> = None;
+    while let Some(first) = inbox.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_APPENDS_PER_BATCH {
+            match inbox.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        if let Some(reason) = &stopped {
+            for pending in batch {
+                let _ = pending
+                    .reply
+                    .send(Err(StoreError::WriterStopped(reason.clone())));
+            }
+            continue;
+        }
+        let (replies, requests): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|p| (p.reply, p.request)).unzip();
+        let committed = tokio::task::spawn_blocking(move || {
+            let result = commit_batch(&mut state, requests);
+            (state, result)
+        })
+        .await;
+        let answers = match committed {
+            Ok((returned, Ok(answers))) => {
+                state = returned;
+                match db.flush_async().await {
+                    Ok(_) => {
+                        durable.send_replace(state.head);
+                        answers
+                    }
+                    Err(e) => {
+                        let reason = format!("flush failed: {e}");
+                        tracing::error!(%reason, "ledger writer stopping");
+                        stopped = Some(reason.clone());
+                        fail_all(replies.len(), &reason)
+                    }
+                }
+            }
+            Ok((returned, Err(e))) => {
+                state = returned;
+                let reason = format!("commit failed: {e}");
+                tracing::error!(%reason, "ledger writer stopping");
+                stopped = Some(reason.clone());
+                fail_all(replies.len(), &reason)
+            }
+            Err(join_error) => {
+                // The state moved into the panicked task is gone: nothing more can be written.
+                let reason = format!("writer task failed: {join_error}");
+                tracing::error!(%reason, "ledger writer stopping");
+                let answers = fail_all(replies.len(), &reason);
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    let _ = reply.send(answer);
+                }
+                return;
+            }
+        };
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+fn fail_all(count: usize, reason: &str) -> Vec<Result<AppendOutcome, StoreError>> {
+    (0..count)
+        .map(|_| Err(StoreError::WriterStopped(reason.to_owned())))
+        .collect()
+}
+
+/// Plans every append of the batch, writes the accepted ones in one transaction, and advances
+/// the state only if the transaction committed.
+fn commit_batch(
+    state: &mut WriterState,
+    requests: Vec<AppendRequest>,
+) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
+    let mut plan = BatchPlan::default();
+    let mut head = state.head;
+    let mut last_at = state.last_recorded_at;
+    for request in requests {
+        let answer = plan_append(state, &mut plan, &mut head, &mut last_at, request);
+        plan.answers.push(answer);
+    }
+    if !plan.events.is_empty() {
+        write_plan(&state.trees, &plan, head, last_at)?;
+        state.head = head;
+        state.last_recorded_at = last_at;
+    }
+    Ok(plan.answers)
+}
+
+fn plan_append(
+    state: &WriterState,
+    plan: &mut BatchPlan,
+    head: &mut Head,
+    last_at: &mut RecordedAt,
+    request: AppendRequest,
+) -> Result<AppendOutcome, StoreError> {
+    validate(&request)?;
+    if let Some(original) = find_original(state, plan, &request)? {
+        return Ok(original);
+    }
+    let current = match plan.stream_heads.get(&request.stream) {
+        Some(v) => *v,
+        None => stored_stream_head(&state.trees, &request.stream)?,
+    };
+    let version_ok = match request.expected {
+        ExpectedVersion::Any => true,
+        ExpectedVersion::NoStream => current.0 == 0,
+        ExpectedVersion::Exact(v) => current == v,
+    };
+    if !version_ok {
+        return Err(StoreError::WrongExpectedVersion {
+            stream: request.stream,
+            expected: request.expected,
+            actual: current,
+        });
+    }
+    let first_position = Position(head.position + 1);
+    let mut version = current;
+    for event in request.events {
+        let position = head.position + 1;
+        version = StreamVersion(version.0 + 1);
+        // The store clock never goes backwards, even if the wall clock does.
+        let now = RecordedAt::now().max(*last_at);
+        let body = EnvelopeBody {
+            position: Position(position),
+            stream_id: request.stream.clone(),
+            stream_version: version,
+            event_id: event.event_id,
+            event_type: event.event_type.clone(),
+            schema_version: event.schema_version,
+            recorded_at: now,
+            actor: event.meta.actor,
+            origin: event.meta.origin,
+            correlation_id: event.meta.correlation_id,
+            causation_id: event.meta.causation_id,
+            payload: event.payload,
+            prev_hash: head.hash,
+        };
+        let envelope = Envelope::seal(body)?;
+        let bytes = envelope.encode()?;
+        plan.events.push((keys::position_key(position), bytes));
+        plan.stream_index.push((
+            keys::stream_version_key(&request.stream, version),
+            keys::position_key(position),
+        ));
+        plan.time_index.push(keys::time_key(now, position));
+        plan.event_ids.insert(
+            event.event_id,
+            PlannedEvent {
+                position,
+                stream: request.stream.clone(),
+                version,
+                event_type: event.event_type,
+            },
+        );
+        *head = Head {
+            position,
+            hash: envelope.hash,
+        };
+        *last_at = now;
+    }
+    plan.stream_heads.insert(request.stream, version);
+    Ok(AppendOutcome {
+        first_position,
+        last_position: Position(head.position),
+        stream_version: version,
+    })
+}
+
+fn validate(request: &AppendRequest) -> Result<(), StoreError> {
+    if request.events.is_empty() {
+        return Err(StoreError::InvalidAppend(
+            "an append needs at least one event".into(),
+        ));
+    }
+    if request.events.len() > MAX_EVENTS_PER_APPEND {
+        return Err(StoreError::InvalidAppend(format!(
+            "an append may hold at most {MAX_EVENTS_PER_APPEND} events, got {}",
+            request.events.len()
+        )));
+    }
+    if let ExpectedVersion::Exact(StreamVersion(0)) = request.expected {
+        return Err(StoreError::InvalidAppend(
+            "expected version 0 is spelled ExpectedVersion::NoStream".into(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for event in &request.events {
+        let t = &event.event_type;
+        if t.is_empty() || t.len() > MAX_EVENT_TYPE_LEN || !t.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(StoreError::InvalidAppend(format!(
+                "event type must be 1 to {MAX_EVENT_TYPE_LEN} printable ASCII characters, got {t:?}"
+            )));
+        }
+        if !seen.insert(event.event_id) {
+            return Err(StoreError::InvalidAppend(format!(
+                "event id {} appears twice in one append",
+                event.event_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// If the request's event ids are already stored as exactly this append, the original outcome.
+fn find_original(
+    state: &WriterState,
+    plan: &BatchPlan,
+    request: &AppendRequest,
+) -> Result<Option<AppendOutcome>, StoreError> {
+    let mut found = Vec::with_capacity(request.events.len());
+    for event in &request.events {
+        let known = match plan.event_ids.get(&event.event_id) {
+            Some(planned) => Some(planned.clone()),
+            None => stored_event(&state.trees, event.event_id)?,
+        };
+        found.push(known);
+    }
+    if found.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let first_known = found
+        .iter()
+        .flatten()
+        .next()
+        .expect("at least one id is known")
+        .position;
+    let reused = || StoreError::EventIdReused {
+        event_id: request.events[0].event_id,
+        position: Position(first_known),
+    };
+    let Some(first) = found[0].as_ref() else {
+        return Err(reused());
+    };
+    let same_append = found
+        .iter()
+        .zip(&request.events)
+        .enumerate()
+        .all(|(i, (known, event))| {
+            known.as_ref().is_some_and(|k| {
+                k.stream == request.stream
+                    && k.position == first.position + i as u64
+                    && k.event_type == event.event_type
+            })
+        });
+    if !same_append {
+        return Err(reused());
+    }
+    let last = found
+        .last()
+        .and_then(Option::as_ref)
+        .expect("every id is known");
+    Ok(Some(AppendOutcome {
+        first_position: Position(first.position),
+        last_position: Position(last.position),
+        stream_version: last.version,
+    }))
+}
+
+fn stored_event(trees: &Trees, id: EventId) -> Result<Option<PlannedEvent>, StoreError> {
+    let Some(pos) = trees.event_ids.get(id.0.as_bytes())? else {
+        return Ok(None);
+    };
+    let position = keys::read_u64(&pos)
+        .ok_or_else(|| StoreError::Inconsistent(format!("bad event id index entry for {id}")))?;
+    let envelope = super::read_envelope(&trees.events, position)?.ok_or_else(|| {
+        StoreError::Inconsistent(format!(
+            "event id {id} points at missing position {position}"
+        ))
+    })?;
+    Ok(Some(PlannedEvent {
+        position,
+        stream: envelope.body.stream_id,
+        version: envelope.body.stream_version,
+        event_type: envelope.body.event_type,
+    }))
+}
+
+fn stored_stream_head(trees: &Trees, stream: &StreamId) -> Result<StreamVersion, StoreError> {
+    Ok(trees
+        .stream_heads
+        .get(stream.as_str().as_bytes())?
+        .and_then(|v| keys::read_u64(&v))
+        .map_or(StreamVersion(0), StreamVersion))
+}
+
+fn write_plan(
+    trees: &Trees,
+    plan: &BatchPlan,
+    head: Head,
+    last_at: RecordedAt,
+) -> Result<(), StoreError> {
+    let result: Result<(), TransactionError<()>> = (
+        &trees.events,
+        &trees.stream_index,
+        &trees.stream_heads,
+        &trees.event_ids,
+        &trees.time_index,
+        &trees.meta,
+    )
+        .transaction(
+            |(events, stream_index, stream_heads, event_ids, time_index, meta)| {
+                for (key, bytes) in &plan.events {
+                    events.insert(&key[..], bytes.as_slice())?;
+                }
+                for (key, pos) in &plan.stream_index {
+                    stream_index.insert(key.as_slice(), &pos[..])?;
+                }
+                for (stream, version) in &plan.stream_heads {
+                    stream_heads
+                        .insert(stream.as_str().as_bytes(), &version.0.to_be_bytes()[..])?;
+                }
+                for (id, planned) in &plan.event_ids {
+                    event_ids.insert(&id.0.as_bytes()[..], &planned.position.to_be_bytes()[..])?;
+                }
+                for key in &plan.time_index {
+                    time_index.insert(&key[..], &[][..])?;
+                }
+                meta.insert(keys::META_HEAD_POSITION, &head.position.to_be_bytes()[..])?;
+                meta.insert(keys::META_HEAD_HASH, &head.hash.0[..])?;
+                meta.insert(keys::META_LAST_RECORDED_AT, &last_at.0.to_be_bytes()[..])?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            },
+        );
+    match result {
+        Ok(()) => Ok(()),
+        Err(TransactionError::Storage(e)) => Err(StoreError::Storage(e)),
+        Err(TransactionError::Abort(())) => Err(StoreError::Inconsistent(
+            "ledger transaction aborted".into(),
+        )),
+    }
+}

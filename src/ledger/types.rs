@@ -1,0 +1,269 @@
+//! The vocabulary of the event log: positions, versions, stream and event ids, actors, origins.
+
+use std::fmt;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::StoreError;
+
+/// Longest accepted stream id, in bytes.
+pub const MAX_STREAM_ID_LEN: usize = 256;
+/// Longest accepted event type string, in bytes.
+pub const MAX_EVENT_TYPE_LEN: usize = 128;
+
+/// A global, gapless position in the log; the first event is at position 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Position(pub u64);
+
+impl Position {
+    /// The position of the first event in any log.
+    pub const FIRST: Position = Position(1);
+
+    /// The position right after this one.
+    pub fn next(self) -> Position {
+        Position(self.0 + 1)
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The version of a stream: the number of events in it. The first event of a stream has version 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StreamVersion(pub u64);
+
+impl fmt::Display for StreamVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The name of a stream (one aggregate instance), e.g. `authentication-0192…`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StreamId(String);
+
+impl StreamId {
+    /// Validates and wraps a stream id: 1..=256 bytes, no control characters.
+    pub fn new(id: impl Into<String>) -> Result<StreamId, StoreError> {
+        let id = id.into();
+        if id.is_empty() || id.len() > MAX_STREAM_ID_LEN {
+            return Err(StoreError::InvalidAppend(format!(
+                "stream id must be 1 to {MAX_STREAM_ID_LEN} bytes, got {}",
+                id.len()
+            )));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(StoreError::InvalidAppend(
+                "stream id must not contain control characters".into(),
+            ));
+        }
+        Ok(StreamId(id))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A client-chosen event id (UUIDv7); re-appending a stored id is answered idempotently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EventId(pub Uuid);
+
+impl EventId {
+    /// A fresh time-ordered id.
+    pub fn new() -> EventId {
+        EventId(Uuid::now_v7())
+    }
+}
+
+impl Default for EventId {
+    fn default() -> Self {
+        EventId::new()
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What the appender believes the stream's version to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// Append whatever the stream's version is.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream must be at exactly this version.
+    Exact(StreamVersion),
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedVersion::Any => f.write_str("any"),
+            ExpectedVersion::NoStream => f.write_str("no stream"),
+            ExpectedVersion::Exact(v) => write!(f, "version {v}"),
+        }
+    }
+}
+
+/// How a principal proved who it is when it caused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthMethod {
+    /// A bearer API token.
+    ApiToken,
+    /// The local command line, with access to the data directory.
+    Cli,
+    /// The service itself (background tasks, bootstrap).
+    System,
+}
+
+/// Who caused an event: a principal reference (e.g. `user:…`) and how it authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The principal, as `kind:id` text; the ledger does not interpret it.
+    pub principal: String,
+    /// How the principal authenticated.
+    pub via: AuthMethod,
+}
+
+impl Actor {
+    /// The service itself.
+    pub fn system() -> Actor {
+        Actor {
+            principal: "system".into(),
+            via: AuthMethod::System,
+        }
+    }
+}
+
+/// Where a change came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Origin {
+    /// The dashboard (a person in the UI).
+    Dashboard,
+    /// A direct API call.
+    Api,
+    /// A workflow step, named by workflow and step ids.
+    WorkflowStep {
+        /// The workflow's id.
+        workflow_id: String,
+        /// The step's id inside the workflow.
+        step_id: String,
+    },
+    /// The service itself.
+    System,
+    /// The local command line.
+    Cli,
+}
+
+/// Who, where from, and why: the metadata recorded with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventMeta {
+    /// Who caused it.
+    pub actor: Actor,
+    /// Where it came from.
+    pub origin: Origin,
+    /// Ties together all events caused by one request.
+    pub correlation_id: Uuid,
+    /// The event (or command) that directly caused this one, if any.
+    pub causation_id: Option<Uuid>,
+}
+
+impl EventMeta {
+    /// Metadata for an event the system causes on its own.
+    pub fn system() -> EventMeta {
+        EventMeta {
+            actor: Actor::system(),
+            origin: Origin::System,
+            correlation_id: Uuid::now_v7(),
+            causation_id: None,
+        }
+    }
+}
+
+/// An event to append: its id, stable type string, schema version and opaque payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Client-chosen id, the key of idempotent re-appends.
+    pub event_id: EventId,
+    /// Stable type string such as `authentication.created`.
+    pub event_type: String,
+    /// Version of the payload's schema for this event type.
+    pub schema_version: u16,
+    /// The encoded payload; the ledger does not interpret it.
+    pub payload: Vec<u8>,
+    /// Who, where from, and why.
+    pub meta: EventMeta,
+}
+
+/// One append: events for one stream, guarded by an expected version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendRequest {
+    /// The stream appended to.
+    pub stream: StreamId,
+    /// The version the stream must have for the append to succeed.
+    pub expected: ExpectedVersion,
+    /// The events, in order; at least one.
+    pub events: Vec<NewEvent>,
+}
+
+/// What an acknowledged (durable) append produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Position of the first event appended.
+    pub first_position: Position,
+    /// Position of the last event appended.
+    pub last_position: Position,
+    /// The stream's version after the append.
+    pub stream_version: StreamVersion,
+}
+
+/// A store timestamp: microseconds since the Unix epoch, never decreasing along the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RecordedAt(pub i64);
+
+impl RecordedAt {
+    /// The current wall-clock time.
+    pub fn now() -> RecordedAt {
+        RecordedAt(Utc::now().timestamp_micros())
+    }
+
+    /// As a chrono timestamp.
+    pub fn to_datetime(self) -> DateTime<Utc> {
+        Utc.timestamp_micros(self.0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+}
+
+impl From<DateTime<Utc>> for RecordedAt {
+    fn from(t: DateTime<Utc>) -> Self {
+        RecordedAt(t.timestamp_micros())
+    }
+}
+
+impl fmt::Display for RecordedAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}",
+            self.to_datetime()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        )
+    }
+}
