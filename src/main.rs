@@ -41,7 +41,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(dir) => serve(dir).await,
-        Command::Verify(dir) => verify(dir).await,
+        Command::Verify(dir) => verify(dir),
     };
     match result {
         Ok(code) => code,
@@ -78,18 +78,12 @@ async fn serve(dir: DataDir) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn verify(dir: DataDir) -> Result<ExitCode, String> {
+fn verify(dir: DataDir) -> Result<ExitCode, String> {
     if !dir.data_dir.exists() {
         return Err(format!("no data directory at {}", dir.data_dir.display()));
     }
-    let store = open_store(&dir)?;
-    let walked = store
-        .verify()
-        .map_err(|e| format!("reading the log: {e}"))?;
-    store
-        .close()
-        .await
-        .map_err(|e| format!("closing the ledger: {e}"))?;
+    let walked = SledStore::verify_path(&dir.data_dir)
+        .map_err(|e| format!("reading the log in {}: {e}", dir.data_dir.display()))?;
     match walked {
         Ok(summary) => {
             println!(

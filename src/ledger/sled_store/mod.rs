@@ -120,6 +120,15 @@ impl SledStore {
         verify_trees(&self.inner.trees)
     }
 
+    /// Verifies the log in a directory without starting a writer, so that a log whose head
+    /// metadata disagrees with its events can still be walked and the break named.
+    pub fn verify_path(
+        path: impl AsRef<Path>,
+    ) -> Result<Result<ChainSummary, ChainBreak>, StoreError> {
+        let db = sled::Config::new().path(path.as_ref()).open()?;
+        verify_trees(&Trees::open(&db)?)
+    }
+
     fn durable_head(&self) -> u64 {
         self.inner.durable.borrow().position
     }
