@@ -2,12 +2,13 @@
 //! through `credledger verify`.
 
 mod conformance;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use conformance::{event, request};
 use credledger::ledger::{EventStore, ExpectedVersion, Position, SledStore, StreamRange};
+use support::{event, request};
 use tempfile::TempDir;
 
 fn fresh() -> (SledStore, TempDir) {
@@ -95,7 +96,7 @@ async fn events_survive_reopen_and_appends_continue_the_chain() {
         .expect("append after reopen");
     assert_eq!(next.first_position, Position(11));
     let stream = store
-        .read_stream(&conformance::stream("stream-0"), StreamRange::all())
+        .read_stream(&support::stream("stream-0"), StreamRange::all())
         .await
         .expect("read");
     assert_eq!(stream.len(), 5);

@@ -7,39 +7,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use credledger::ledger::{
-    AppendRequest, ChainHash, Envelope, EventId, EventMeta, EventStore, ExpectedVersion, NewEvent,
-    Position, RecordedAt, StoreError, StreamId, StreamRange, StreamVersion, Subscription,
+    ChainHash, Envelope, EventStore, ExpectedVersion, Position, RecordedAt, StoreError, StreamId,
+    StreamRange, StreamVersion, Subscription,
 };
 use tokio::sync::Mutex;
 
-/// A new event of a type with a payload.
-pub fn event(event_type: &str, payload: &[u8]) -> NewEvent {
-    NewEvent {
-        event_id: EventId::new(),
-        event_type: event_type.to_owned(),
-        schema_version: 1,
-        payload: payload.to_vec(),
-        meta: EventMeta::system(),
-    }
-}
-
-/// A stream id from text.
-pub fn stream(name: &str) -> StreamId {
-    StreamId::new(name).expect("test stream ids are valid")
-}
-
-/// An append request.
-pub fn request(
-    stream_name: &str,
-    expected: ExpectedVersion,
-    events: Vec<NewEvent>,
-) -> AppendRequest {
-    AppendRequest {
-        stream: stream(stream_name),
-        expected,
-        events,
-    }
-}
+use crate::support::{event, request, stream};
 
 fn exact(v: u64) -> ExpectedVersion {
     if v == 0 {
