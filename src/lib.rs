@@ -1,3 +1,5 @@
 //! credledger: an event-sourced ledger of the credentials an integration platform keeps.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod crypto;
