@@ -3,6 +3,7 @@
 
 mod data_key;
 mod error;
+mod fingerprint;
 mod master_key;
 mod primitives;
 mod seal;
@@ -10,6 +11,7 @@ mod secret;
 
 pub use data_key::{DataKey, WrappedDataKey, WRAPPED_DATA_KEY_VERSION};
 pub use error::{CryptoError, Result};
+pub use fingerprint::{Fingerprint, Fingerprinter, FINGERPRINT_BYTES, FINGERPRINT_PREFIX};
 pub use master_key::{MasterKey, MasterKeyFingerprint, KEY_FILE_HEADER};
 pub use seal::{open, seal, SealContext, Sealed, SEALED_VERSION};
 pub use secret::{SecretBytes, SecretString};
