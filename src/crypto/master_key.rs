@@ -91,6 +91,12 @@ impl MasterKey {
         })
     }
 
+    /// The raw key bytes (tests only).
+    #[cfg(test)]
+    pub(crate) fn key_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.key
+    }
+
     /// The public id of this master key (recorded next to everything it protects).
     pub fn key_id(&self) -> &str {
         &self.key_id
