@@ -46,6 +46,18 @@ pub enum CryptoError {
         /// The key file path.
         path: PathBuf,
     },
+    /// The master key file is inside the data directory it protects.
+    #[error(
+        "master key file {} is inside the data directory {}; keep it elsewhere",
+        path.display(),
+        data_dir.display()
+    )]
+    KeyFileInsideDataDir {
+        /// The key file path.
+        path: PathBuf,
+        /// The data directory.
+        data_dir: PathBuf,
+    },
     /// The master key file does not follow the expected format.
     #[error("master key file {} is malformed at line {line}: {reason}", path.display())]
     MalformedKeyFile {

@@ -292,6 +292,46 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Resolves symlinks and `..` in the longest existing prefix of `p`; keeps the rest as is.
+fn resolve(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            let mut out = c;
+            out.extend(rest.iter().rev());
+            return out;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Refuses a master key file located inside `data_dir` (the key must live apart from the data).
+pub fn ensure_key_file_outside(key_path: &Path, data_dir: &Path) -> Result<()> {
+    let key = resolve(key_path);
+    let data = resolve(data_dir);
+    if key.starts_with(&data) {
+        return Err(CryptoError::KeyFileInsideDataDir {
+            path: key_path.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(unix)]
 fn check_permissions(path: &Path, meta: &fs::Metadata) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -636,6 +676,24 @@ mod tests {
         assert_eq!(parsed, fp);
         assert!("nonsense".parse::<MasterKeyFingerprint>().is_err());
         assert!("a:xyz".parse::<MasterKeyFingerprint>().is_err());
+    }
+
+    #[test]
+    fn key_file_must_be_outside_data_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        fs::create_dir(&data).expect("mkdir");
+        let inside = data.join("sub").join("master.key");
+        let err = ensure_key_file_outside(&inside, &data).expect_err("inside");
+        assert!(
+            matches!(err, CryptoError::KeyFileInsideDataDir { .. }),
+            "{err}"
+        );
+        let sneaky = dir.path().join("data/../data/master.key");
+        assert!(ensure_key_file_outside(&sneaky, &data).is_err());
+        ensure_key_file_outside(&dir.path().join("keys/master.key"), &data).expect("outside");
+        // A sibling whose name merely starts with the data dir's name is outside.
+        ensure_key_file_outside(&dir.path().join("data2/master.key"), &data).expect("sibling");
     }
 
     #[test]
