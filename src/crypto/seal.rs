@@ -211,6 +211,65 @@ mod tests {
     }
 
     #[test]
+    fn aad_and_encoding_layout_are_frozen() {
+        // Changing either breaks every value already sealed: add a new version instead.
+        let dk_id = Uuid::from_u128(0x0102);
+        let owner = Uuid::from_u128(0x0304);
+        let event = Uuid::from_u128(0x0506);
+        let aad = seal_aad(
+            1,
+            dk_id,
+            &SealContext {
+                owner,
+                field: "tok",
+                event_id: event,
+            },
+        );
+        let mut expected = b"credledger/sealed-field/v1".to_vec();
+        expected.push(1);
+        expected.extend_from_slice(&0x0102u128.to_be_bytes());
+        expected.extend_from_slice(&0x0304u128.to_be_bytes());
+        expected.extend_from_slice(&0x0506u128.to_be_bytes());
+        expected.extend_from_slice(&[0, 0, 0, 3]);
+        expected.extend_from_slice(b"tok");
+        assert_eq!(aad, expected);
+
+        let sealed = Sealed {
+            version: 1,
+            data_key_id: dk_id,
+            nonce: [7; 12],
+            ciphertext: vec![9; 20],
+        };
+        let bytes =
+            bincode::serde::encode_to_vec(&sealed, bincode::config::standard()).expect("enc");
+        let mut expected = vec![1u8, 16];
+        expected.extend_from_slice(&0x0102u128.to_be_bytes());
+        expected.extend_from_slice(&[7; 12]);
+        expected.push(20);
+        expected.extend_from_slice(&[9; 20]);
+        assert_eq!(bytes, expected);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_roundtrip_and_field_binding(
+            plain in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            field in "[a-z_]{1,24}",
+            other in "[a-z_]{1,24}",
+        ) {
+            let dk = DataKey::generate().expect("dk");
+            let c = SealContext { owner: Uuid::new_v4(), field: &field, event_id: Uuid::now_v7() };
+            let s = seal(&dk, &c, &SecretBytes::from_slice(&plain)).expect("seal");
+            let opened = open(&dk, &c, &s).expect("open");
+            proptest::prop_assert_eq!(opened.expose(), &plain[..]);
+            if other != field {
+                let moved = SealContext { field: &other, ..c };
+                proptest::prop_assert!(open(&dk, &moved, &s).is_err());
+            }
+        }
+    }
+
+    #[test]
     fn errors_and_debug_never_show_plaintext() {
         let dk = DataKey::generate().expect("dk");
         let c = ctx(Uuid::new_v4(), Uuid::now_v7());
