@@ -1,0 +1,125 @@
+//! Keyed fingerprints of secrets: HMAC-SHA256 under a key derived from the master key.
+//!
+//! A fingerprint lets an auditor tell "changed / unchanged / same as X" without seeing the
+//! secret, and cannot be brute-forced offline without the master key.
+
+use std::fmt;
+
+use ring::hmac;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::error::Result;
+use super::master_key::MasterKey;
+use super::primitives::KEY_LEN;
+use super::secret::SecretBytes;
+
+const FINGERPRINT_KEY_INFO: &[u8] = b"credledger/secret-fingerprint/v1";
+/// Prefix of every displayed fingerprint.
+pub const FINGERPRINT_PREFIX: &str = "fp:";
+/// Number of HMAC bytes kept (hex-encoded) in a fingerprint.
+pub const FINGERPRINT_BYTES: usize = 8;
+
+/// A short keyed fingerprint such as `fp:1a2b3c4d5e6f7081`; safe to store and show.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// The fingerprint text (`fp:` followed by 16 hex characters).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Computes fingerprints under the fingerprint key of one master key.
+pub struct Fingerprinter {
+    key: hmac::Key,
+    master_key_id: String,
+}
+
+impl fmt::Debug for Fingerprinter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fingerprinter")
+            .field("master_key_id", &self.master_key_id)
+            .field("key", &"[REDACTED]")
+            .finish()
+    }
+}
+
+impl Fingerprinter {
+    /// Derives the fingerprint key from `master` (HKDF-SHA256 with a fixed info label).
+    pub fn from_master(master: &MasterKey) -> Result<Self> {
+        let mut k = Zeroizing::new([0u8; KEY_LEN]);
+        master.derive(FINGERPRINT_KEY_INFO, k.as_mut())?;
+        Ok(Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, k.as_ref()),
+            master_key_id: master.key_id().to_owned(),
+        })
+    }
+
+    /// Id of the master key this fingerprinter derives from.
+    pub fn master_key_id(&self) -> &str {
+        &self.master_key_id
+    }
+
+    /// Fingerprint of `secret`: `fp:` + hex of the first 8 bytes of its HMAC-SHA256.
+    pub fn fingerprint(&self, secret: &SecretBytes) -> Fingerprint {
+        let tag = hmac::sign(&self.key, secret.expose());
+        let mut s = String::with_capacity(FINGERPRINT_PREFIX.len() + 2 * FINGERPRINT_BYTES);
+        s.push_str(FINGERPRINT_PREFIX);
+        s.push_str(&hex::encode(&tag.as_ref()[..FINGERPRINT_BYTES]));
+        Fingerprint(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CANARY: &str = "CANARY-7f3a9c";
+
+    #[test]
+    fn deterministic_per_master_and_value() {
+        let m1 = MasterKey::generate().expect("m1");
+        let m2 = MasterKey::generate().expect("m2");
+        let f1 = Fingerprinter::from_master(&m1).expect("f1");
+        let f1b = Fingerprinter::from_master(&m1).expect("f1b");
+        let f2 = Fingerprinter::from_master(&m2).expect("f2");
+        let s = SecretBytes::from_slice(CANARY.as_bytes());
+        let a = f1.fingerprint(&s);
+        assert_eq!(
+            a,
+            f1b.fingerprint(&SecretBytes::from_slice(CANARY.as_bytes()))
+        );
+        assert_ne!(a, f2.fingerprint(&s));
+        assert_ne!(
+            a,
+            f1.fingerprint(&SecretBytes::from_slice(b"CANARY-7f3a9d"))
+        );
+        assert!(a.as_str().starts_with("fp:"));
+        assert_eq!(a.as_str().len(), 3 + 16);
+        assert!(a.as_str()[3..].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(a.to_string(), a.as_str());
+    }
+
+    #[test]
+    fn not_a_plain_hash_and_no_leak() {
+        let m = MasterKey::generate().expect("m");
+        let f = Fingerprinter::from_master(&m).expect("f");
+        let s = SecretBytes::from_slice(CANARY.as_bytes());
+        let fp = f.fingerprint(&s);
+        let plain = ring::digest::digest(&ring::digest::SHA256, CANARY.as_bytes());
+        assert!(!fp.as_str().contains(&hex::encode(&plain.as_ref()[..8])));
+        let dbg = format!("{f:?} {fp:?}");
+        assert!(!dbg.contains(CANARY));
+        assert!(dbg.contains("[REDACTED]"));
+        let json = serde_json::to_string(&fp).expect("json");
+        assert_eq!(json, format!("\"{}\"", fp.as_str()));
+    }
+}
