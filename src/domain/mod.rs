@@ -8,6 +8,7 @@ pub mod directory;
 pub mod ids;
 pub mod naming;
 pub mod secret;
+pub mod services;
 
 pub mod time;
 
