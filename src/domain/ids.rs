@@ -200,6 +200,14 @@ text_id!(
     is_key_char
 );
 
+text_id!(
+    /// Environment tag of an authentication, e.g. `sandbox` or `production`.
+    EnvironmentTag,
+    "environment",
+    32,
+    is_key_char
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
