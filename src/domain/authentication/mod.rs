@@ -17,3 +17,8 @@ pub use events::{AuthenticationEvent, FieldOutcome, FieldValue, AUTHENTICATION_E
 pub use state::{Authentication, AuthenticationState, Lifecycle, StoredField};
 pub use validate::{FieldError, ScopeError};
 pub use warnings::{Warning, CERTIFICATE_EXPIRY_WARNING_DAYS};
+
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests_create;

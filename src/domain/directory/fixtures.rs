@@ -30,18 +30,22 @@ impl Fixture {
 pub(crate) fn user_created(user: UserId, name: &str) -> DirectoryEvent {
     DirectoryEvent::UserCreated {
         user,
-        personal_workspace: WorkspaceId::new(),
+        personal_workspace: WorkspaceId::from_uuid(uuid::Uuid::from_u128(
+            user.as_uuid().as_u128() ^ 0xFFFF_0000,
+        )),
         name: name.into(),
         email: format!("{}@example.com", name.to_lowercase()),
     }
 }
 
 pub(crate) fn fixture() -> Fixture {
-    let org = OrganizationId::new();
-    let org_workspace = WorkspaceId::new();
-    let shared = WorkspaceId::new();
+    // Fixed ids so that separately built fixtures agree.
+    let id = |n: u128| uuid::Uuid::from_u128(n);
+    let org = OrganizationId::from_uuid(id(1));
+    let org_workspace = WorkspaceId::from_uuid(id(2));
+    let shared = WorkspaceId::from_uuid(id(3));
     let [owner, admin, member, ws_admin, ws_editor, ws_viewer, outsider] =
-        std::array::from_fn(|_| UserId::new());
+        std::array::from_fn(|i| UserId::from_uuid(id(100 + i as u128)));
     let mut events = vec![
         user_created(owner, "Owner"),
         user_created(admin, "Admin"),
