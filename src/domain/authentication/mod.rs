@@ -21,4 +21,6 @@ pub use warnings::{Warning, CERTIFICATE_EXPIRY_WARNING_DAYS};
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
+mod tests_change;
+#[cfg(test)]
 mod tests_create;

@@ -126,7 +126,6 @@ pub(crate) fn token_auth() -> Vec<Event> {
 }
 
 /// A Slack authentication with all required scopes in the shared workspace.
-#[allow(dead_code)]
 pub(crate) fn slack_auth() -> Vec<Event> {
     let w = World::new();
     let ws = w.f.shared;
