@@ -3,4 +3,5 @@
 #![warn(missing_docs)]
 
 pub mod crypto;
+pub mod domain;
 pub mod ledger;

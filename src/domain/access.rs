@@ -1,0 +1,302 @@
+//! Pure access decisions: may this user do this action in this workspace?
+
+use crate::domain::directory::{Directory, OrgRole, WorkspaceRole, WorkspaceScope};
+use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
+use serde::{Deserialize, Serialize};
+
+/// Something a user wants to do with the authentications of a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Action {
+    /// See authentications (metadata only, never secrets).
+    View,
+    /// Resolve authentication fields inside a workflow.
+    Use,
+    /// Create, rename, re-authenticate, change scopes or delete.
+    Edit,
+    /// Move an authentication out of this workspace.
+    MoveFrom,
+    /// Move an authentication into this workspace.
+    MoveTo,
+    /// Define a custom service here.
+    CreateService,
+    /// Restore an authentication to an earlier version.
+    Restore,
+    /// Permanently purge an authentication.
+    Purge,
+}
+
+impl Action {
+    /// Every action, for exhaustive tests and documentation.
+    pub const ALL: [Action; 8] = [
+        Action::View,
+        Action::Use,
+        Action::Edit,
+        Action::MoveFrom,
+        Action::MoveTo,
+        Action::CreateService,
+        Action::Restore,
+        Action::Purge,
+    ];
+
+    /// Whether the action only reads or uses (as opposed to changing).
+    pub fn is_read(self) -> bool {
+        matches!(self, Action::View | Action::Use)
+    }
+}
+
+/// Why access was denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DenyReason {
+    /// The workspace does not exist.
+    #[error("workspace {0} does not exist")]
+    UnknownWorkspace(WorkspaceId),
+    /// The personal workspace belongs to someone else.
+    #[error("workspace {workspace} is another user's personal workspace")]
+    NotOwner {
+        /// The workspace.
+        workspace: WorkspaceId,
+    },
+    /// The user is not a member of the organization owning the workspace.
+    #[error("user is not a member of organization {organization}")]
+    NotOrganizationMember {
+        /// The organization.
+        organization: OrganizationId,
+    },
+    /// The user is neither a workspace member nor an organization Owner/Admin.
+    #[error("user is not a member of workspace {workspace}")]
+    NotWorkspaceMember {
+        /// The workspace.
+        workspace: WorkspaceId,
+    },
+    /// The user's organization role does not allow the action.
+    #[error("organization role {role:?} may not {action:?} here")]
+    OrgRoleTooLow {
+        /// The user's role.
+        role: OrgRole,
+        /// The refused action.
+        action: Action,
+    },
+    /// The user's workspace role does not allow the action.
+    #[error("workspace role {role:?} may not {action:?} here")]
+    WorkspaceRoleTooLow {
+        /// The user's role.
+        role: WorkspaceRole,
+        /// The refused action.
+        action: Action,
+    },
+}
+
+/// The outcome of an access decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The action is allowed.
+    Allowed,
+    /// The action is refused, with the reason.
+    Denied(DenyReason),
+}
+
+impl Access {
+    /// Whether the action is allowed.
+    pub fn is_allowed(self) -> bool {
+        matches!(self, Access::Allowed)
+    }
+    /// Converts to a `Result` for `?` chaining.
+    pub fn into_result(self) -> Result<(), DenyReason> {
+        match self {
+            Access::Allowed => Ok(()),
+            Access::Denied(reason) => Err(reason),
+        }
+    }
+}
+
+/// Decides whether `user` may perform `action` on authentications in `workspace`.
+///
+/// Personal: only the owner, every action. Organization workspace: every member may
+/// View/Use; Owner/Admin may do everything. Shared workspace: Viewer may View/Use;
+/// Editor/Admin everything; organization Owner/Admin everything even without membership.
+pub fn decide_access(
+    directory: &Directory,
+    user: UserId,
+    workspace: WorkspaceId,
+    action: Action,
+) -> Access {
+    let Some(ws) = directory.workspace(workspace) else {
+        return Access::Denied(DenyReason::UnknownWorkspace(workspace));
+    };
+    match ws.scope {
+        WorkspaceScope::Personal { owner } => {
+            if owner == user {
+                Access::Allowed
+            } else {
+                Access::Denied(DenyReason::NotOwner { workspace })
+            }
+        }
+        WorkspaceScope::Organization { organization } => {
+            match directory.org_role(organization, user) {
+                None => Access::Denied(DenyReason::NotOrganizationMember { organization }),
+                Some(role) if role.is_manager() || action.is_read() => Access::Allowed,
+                Some(role) => Access::Denied(DenyReason::OrgRoleTooLow { role, action }),
+            }
+        }
+        WorkspaceScope::Shared { organization } => {
+            let Some(org_role) = directory.org_role(organization, user) else {
+                return Access::Denied(DenyReason::NotOrganizationMember { organization });
+            };
+            if org_role.is_manager() {
+                return Access::Allowed;
+            }
+            match directory.workspace_role(workspace, user) {
+                None => Access::Denied(DenyReason::NotWorkspaceMember { workspace }),
+                Some(WorkspaceRole::Admin | WorkspaceRole::Editor) => Access::Allowed,
+                Some(WorkspaceRole::Viewer) if action.is_read() => Access::Allowed,
+                Some(role) => Access::Denied(DenyReason::WorkspaceRoleTooLow { role, action }),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::directory::fixtures::fixture;
+
+    /// Expected outcome per action, in `Action::ALL` order.
+    const ALL: [bool; 8] = [true; 8];
+    const NONE: [bool; 8] = [false; 8];
+    const READ: [bool; 8] = [true, true, false, false, false, false, false, false];
+
+    #[test]
+    fn every_role_by_workspace_kind_by_action() {
+        let f = fixture();
+        let own = |u| f.personal(u);
+        // (who, workspace, expected per action)
+        let table = [
+            // Personal workspace: only its owner.
+            ("owner in own personal", f.owner, own(f.owner), ALL),
+            ("member in own personal", f.member, own(f.member), ALL),
+            ("outsider in own personal", f.outsider, own(f.outsider), ALL),
+            (
+                "org owner in other user's personal",
+                f.owner,
+                own(f.member),
+                NONE,
+            ),
+            (
+                "org admin in other user's personal",
+                f.admin,
+                own(f.member),
+                NONE,
+            ),
+            (
+                "member in other user's personal",
+                f.member,
+                own(f.ws_editor),
+                NONE,
+            ),
+            // Organization workspace.
+            ("org owner in org workspace", f.owner, f.org_workspace, ALL),
+            ("org admin in org workspace", f.admin, f.org_workspace, ALL),
+            (
+                "org member in org workspace",
+                f.member,
+                f.org_workspace,
+                READ,
+            ),
+            (
+                "ws admin (org member) in org workspace",
+                f.ws_admin,
+                f.org_workspace,
+                READ,
+            ),
+            (
+                "not a member in org workspace",
+                f.outsider,
+                f.org_workspace,
+                NONE,
+            ),
+            // Shared workspace.
+            (
+                "org owner (no ws membership) in shared",
+                f.owner,
+                f.shared,
+                ALL,
+            ),
+            (
+                "org admin (no ws membership) in shared",
+                f.admin,
+                f.shared,
+                ALL,
+            ),
+            ("ws admin in shared", f.ws_admin, f.shared, ALL),
+            ("ws editor in shared", f.ws_editor, f.shared, ALL),
+            ("ws viewer in shared", f.ws_viewer, f.shared, READ),
+            (
+                "org member without ws membership in shared",
+                f.member,
+                f.shared,
+                NONE,
+            ),
+            ("not a member in shared", f.outsider, f.shared, NONE),
+        ];
+        for (label, user, workspace, expected) in table {
+            for (action, allowed) in Action::ALL.into_iter().zip(expected) {
+                let access = decide_access(&f.directory, user, workspace, action);
+                assert_eq!(
+                    access.is_allowed(),
+                    allowed,
+                    "{label}: {action:?} gave {access:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn denials_carry_reasons() {
+        let f = fixture();
+        let d = |u, w, a| decide_access(&f.directory, u, w, a);
+        assert_eq!(
+            d(f.owner, f.personal(f.member), Action::View),
+            Access::Denied(DenyReason::NotOwner {
+                workspace: f.personal(f.member)
+            })
+        );
+        assert_eq!(
+            d(f.member, f.org_workspace, Action::Edit),
+            Access::Denied(DenyReason::OrgRoleTooLow {
+                role: OrgRole::Member,
+                action: Action::Edit
+            })
+        );
+        assert_eq!(
+            d(f.outsider, f.shared, Action::View),
+            Access::Denied(DenyReason::NotOrganizationMember {
+                organization: f.org
+            })
+        );
+        assert_eq!(
+            d(f.member, f.shared, Action::View),
+            Access::Denied(DenyReason::NotWorkspaceMember {
+                workspace: f.shared
+            })
+        );
+        assert_eq!(
+            d(f.ws_viewer, f.shared, Action::Purge),
+            Access::Denied(DenyReason::WorkspaceRoleTooLow {
+                role: WorkspaceRole::Viewer,
+                action: Action::Purge
+            })
+        );
+        let ghost = WorkspaceId::new();
+        assert_eq!(
+            d(f.owner, ghost, Action::View),
+            Access::Denied(DenyReason::UnknownWorkspace(ghost))
+        );
+        assert_eq!(
+            d(f.member, f.org_workspace, Action::Edit).into_result(),
+            Err(DenyReason::OrgRoleTooLow {
+                role: OrgRole::Member,
+                action: Action::Edit
+            })
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! Authentication commands. Secrets arrive as plaintext [`SecretText`].
+
+use crate::domain::ids::{
+    AuthenticationId, EnvironmentTag, FieldName, StepId, WorkflowId, WorkspaceId,
+};
+use crate::domain::secret::SecretText;
+use crate::domain::services::ServiceRef;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where a change came from (recorded in the event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Origin {
+    /// The dashboard.
+    Dashboard,
+    /// The public API.
+    Api,
+    /// A workflow step.
+    WorkflowStep {
+        /// The workflow.
+        workflow: WorkflowId,
+        /// The step.
+        step: StepId,
+    },
+}
+
+/// A change to one field in a re-authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldChange {
+    /// Override the stored value.
+    Set(SecretText),
+    /// Explicitly clear the stored value (refused for required fields).
+    Clear,
+}
+
+/// Everything needed to create an authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateAuthentication {
+    /// Id chosen by the caller (the stream id).
+    pub id: AuthenticationId,
+    /// Name (trimmed and validated).
+    pub name: String,
+    /// Owning workspace.
+    pub workspace: WorkspaceId,
+    /// The service.
+    pub service: ServiceRef,
+    /// Field values, all plaintext until classified by the service's field specs.
+    pub fields: BTreeMap<FieldName, SecretText>,
+    /// OAuth2 scopes chosen from the service's list.
+    pub scopes: Vec<String>,
+    /// OAuth2 free-text extra permissions.
+    pub extra_permissions: Vec<String>,
+    /// Optional environment tag.
+    pub environment: Option<EnvironmentTag>,
+    /// Where the creation came from.
+    pub origin: Origin,
+}
+
+/// The content of an earlier version, unsealed by the application, for a restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreSnapshot {
+    /// Name at that version.
+    pub name: String,
+    /// Field values at that version.
+    pub fields: BTreeMap<FieldName, SecretText>,
+    /// Scopes at that version.
+    pub scopes: Vec<String>,
+    /// Extra permissions at that version.
+    pub extra_permissions: Vec<String>,
+}
+
+/// A request to change an authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthenticationCommand {
+    /// Create it.
+    Create(CreateAuthentication),
+    /// Rename it.
+    Rename {
+        /// New name.
+        name: String,
+    },
+    /// Move it to another workspace.
+    Move {
+        /// Destination workspace.
+        to: WorkspaceId,
+    },
+    /// Supply new credential material with override semantics.
+    Reauthenticate {
+        /// Supplied fields; omitted fields are kept.
+        fields: BTreeMap<FieldName, FieldChange>,
+        /// Where the change came from.
+        origin: Origin,
+    },
+    /// Change OAuth2 scopes.
+    ChangeScopes {
+        /// New scopes.
+        scopes: Vec<String>,
+        /// New extra permissions.
+        extra_permissions: Vec<String>,
+    },
+    /// Soft-delete it.
+    Delete,
+    /// Restore the content of an earlier version.
+    Restore {
+        /// The earlier version.
+        to_version: u64,
+        /// Its content.
+        snapshot: RestoreSnapshot,
+    },
+    /// Purge it permanently.
+    Purge,
+}

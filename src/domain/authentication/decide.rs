@@ -1,0 +1,416 @@
+//! The pure decision: command + state + context -> events and warnings.
+
+use super::commands::{AuthenticationCommand, CreateAuthentication, FieldChange, RestoreSnapshot};
+use super::events::{AuthenticationEvent, FieldOutcome};
+use super::state::{Authentication, AuthenticationState, Lifecycle};
+use super::validate::{
+    certificate_warnings, check_all, check_pair, check_scopes, check_value, to_value, FieldError,
+    ScopeError,
+};
+use super::warnings::Warning;
+use crate::domain::access::{decide_access, Action, DenyReason};
+use crate::domain::directory::{Directory, WorkspaceKind};
+use crate::domain::ids::{AuthenticationId, FieldName, UserId, WorkspaceId};
+use crate::domain::naming::{name_key, validate_name, NameError};
+use crate::domain::secret::SecretText;
+use crate::domain::services::{AuthKind, ServiceRef, ServiceRegistry, ServiceSpec};
+use crate::domain::time::Timestamp;
+use std::collections::BTreeMap;
+
+/// Everything besides the state that a decision needs.
+pub struct DecisionContext<'a> {
+    /// The acting user.
+    pub actor: UserId,
+    /// The directory, for access decisions.
+    pub directory: &'a Directory,
+    /// Prebuilt and custom services.
+    pub services: &'a ServiceRegistry,
+    /// Names of the live authentications of a workspace (for uniqueness).
+    pub names_in: &'a dyn Fn(WorkspaceId) -> Vec<String>,
+    /// The current time (for certificate expiry warnings).
+    pub now: Timestamp,
+}
+
+/// Events to append plus warnings for the caller.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Events with plaintext secrets; seal them with `map_secrets` before storing.
+    pub events: Vec<AuthenticationEvent<SecretText>>,
+    /// Warnings about the accepted command.
+    pub warnings: Vec<Warning>,
+}
+
+/// Why an authentication command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthenticationError {
+    /// No authentication with this id.
+    #[error("authentication: does not exist")]
+    NotFound,
+    /// Create on an existing stream.
+    #[error("authentication: {0} already exists")]
+    AlreadyExists(AuthenticationId),
+    /// The authentication is deleted; only restore or purge are possible.
+    #[error("authentication: is deleted; restore it first")]
+    Deleted,
+    /// The authentication was purged; nothing is possible.
+    #[error("authentication: was purged")]
+    Purged,
+    /// The actor lacks the access level.
+    #[error("workspace: may not {action:?} in {workspace}: {reason}")]
+    AccessDenied {
+        /// The refused action.
+        action: Action,
+        /// The workspace.
+        workspace: WorkspaceId,
+        /// Why.
+        reason: DenyReason,
+    },
+    /// The service is not known.
+    #[error("service: {0} is not known")]
+    UnknownService(ServiceRef),
+    /// The name breaks the name rules.
+    #[error("{0}")]
+    Name(#[from] NameError),
+    /// A field value was refused.
+    #[error("{0}")]
+    Field(#[from] FieldError),
+    /// Scopes were refused.
+    #[error("{0}")]
+    Scope(#[from] ScopeError),
+    /// Rename to the current name.
+    #[error("name: is unchanged")]
+    NameUnchanged,
+    /// Move to the current workspace.
+    #[error("workspace: the authentication is already in {0}")]
+    SameWorkspace(WorkspaceId),
+    /// Re-authentication without any field.
+    #[error("fields: re-authentication needs at least one field")]
+    NothingToChange,
+    /// The requested scopes equal the current ones.
+    #[error("scopes: are unchanged")]
+    ScopesUnchanged,
+    /// Restore target is not an earlier version.
+    #[error("to_version: {requested} is not an earlier version (current version is {current})")]
+    RestoreVersionOutOfRange {
+        /// Requested version.
+        requested: u64,
+        /// Current version.
+        current: u64,
+    },
+}
+
+type Result<T> = std::result::Result<T, AuthenticationError>;
+
+/// Decides an authentication command. Pure: no I/O, no crypto, no clock.
+pub fn decide<S>(
+    state: &AuthenticationState<S>,
+    command: AuthenticationCommand,
+    ctx: &DecisionContext<'_>,
+) -> Result<Decision> {
+    let auth = match (&state.current, command) {
+        (None, AuthenticationCommand::Create(create)) => return create_new(create, ctx),
+        (None, _) => return Err(AuthenticationError::NotFound),
+        (Some(auth), command) => (auth, command),
+    };
+    let (auth, command) = auth;
+    match (auth.lifecycle, &command) {
+        (Lifecycle::Purged, _) => return Err(AuthenticationError::Purged),
+        (_, AuthenticationCommand::Create(_)) => {
+            return Err(AuthenticationError::AlreadyExists(auth.id))
+        }
+        (Lifecycle::Deleted, AuthenticationCommand::Restore { .. })
+        | (Lifecycle::Deleted, AuthenticationCommand::Purge) => {}
+        (Lifecycle::Deleted, _) => return Err(AuthenticationError::Deleted),
+        (Lifecycle::Active, _) => {}
+    }
+    let service = ctx
+        .services
+        .resolve(&auth.service)
+        .ok_or_else(|| AuthenticationError::UnknownService(auth.service.clone()))?;
+    let one = |event| Decision {
+        events: vec![event],
+        warnings: Vec::new(),
+    };
+    match command {
+        AuthenticationCommand::Create(_) => Err(AuthenticationError::AlreadyExists(auth.id)),
+        AuthenticationCommand::Rename { name } => {
+            require(ctx, auth.workspace, Action::Edit)?;
+            let existing = other_names(ctx, auth, auth.workspace);
+            let name = validate_name(&name, existing.iter().map(String::as_str))?;
+            if name == auth.name {
+                return Err(AuthenticationError::NameUnchanged);
+            }
+            Ok(one(AuthenticationEvent::Renamed {
+                from: auth.name.clone(),
+                to: name,
+            }))
+        }
+        AuthenticationCommand::Move { to } => {
+            if to == auth.workspace {
+                return Err(AuthenticationError::SameWorkspace(to));
+            }
+            require(ctx, auth.workspace, Action::MoveFrom)?;
+            require(ctx, to, Action::MoveTo)?;
+            let existing = other_names(ctx, auth, to);
+            validate_name(&auth.name, existing.iter().map(String::as_str))?;
+            let mut decision = one(AuthenticationEvent::Moved {
+                from: auth.workspace,
+                to,
+            });
+            decision.warnings = placement_warnings(service, to, ctx.directory);
+            Ok(decision)
+        }
+        AuthenticationCommand::Reauthenticate { fields, origin } => {
+            require(ctx, auth.workspace, Action::Edit)?;
+            reauthenticate(auth, service, fields, origin, ctx.now)
+        }
+        AuthenticationCommand::ChangeScopes {
+            scopes,
+            extra_permissions,
+        } => {
+            require(ctx, auth.workspace, Action::Edit)?;
+            let checked = check_scopes(service, scopes, extra_permissions)?;
+            if checked.scopes == auth.scopes && checked.extra_permissions == auth.extra_permissions
+            {
+                return Err(AuthenticationError::ScopesUnchanged);
+            }
+            let mut decision = one(AuthenticationEvent::ScopesChanged {
+                scopes: checked.scopes,
+                extra_permissions: checked.extra_permissions,
+                missing_required: checked.missing_required.clone(),
+            });
+            decision.warnings = scope_warnings(checked.missing_required);
+            Ok(decision)
+        }
+        AuthenticationCommand::Delete => {
+            require(ctx, auth.workspace, Action::Edit)?;
+            Ok(one(AuthenticationEvent::Deleted))
+        }
+        AuthenticationCommand::Restore {
+            to_version,
+            snapshot,
+        } => {
+            require(ctx, auth.workspace, Action::Restore)?;
+            if to_version == 0 || to_version >= state.version {
+                return Err(AuthenticationError::RestoreVersionOutOfRange {
+                    requested: to_version,
+                    current: state.version,
+                });
+            }
+            restore(auth, service, to_version, snapshot, ctx)
+        }
+        AuthenticationCommand::Purge => {
+            require(ctx, auth.workspace, Action::Purge)?;
+            Ok(one(AuthenticationEvent::Purged))
+        }
+    }
+}
+
+fn require(ctx: &DecisionContext<'_>, workspace: WorkspaceId, action: Action) -> Result<()> {
+    decide_access(ctx.directory, ctx.actor, workspace, action)
+        .into_result()
+        .map_err(|reason| AuthenticationError::AccessDenied {
+            action,
+            workspace,
+            reason,
+        })
+}
+
+/// Names in `workspace` other than this authentication's own current name.
+fn other_names<S>(
+    ctx: &DecisionContext<'_>,
+    auth: &Authentication<S>,
+    workspace: WorkspaceId,
+) -> Vec<String> {
+    let own = name_key(&auth.name);
+    let mut names = (ctx.names_in)(workspace);
+    if workspace == auth.workspace {
+        if let Some(pos) = names.iter().position(|n| name_key(n) == own) {
+            names.remove(pos);
+        }
+    }
+    names
+}
+
+fn placement_warnings(
+    service: &ServiceSpec,
+    workspace: WorkspaceId,
+    directory: &Directory,
+) -> Vec<Warning> {
+    let in_org = directory
+        .workspace(workspace)
+        .is_some_and(|w| w.kind() == WorkspaceKind::Organization);
+    if service.auth_kind == AuthKind::Generic && in_org {
+        vec![Warning::GenericAuthVisibleToOrganization { workspace }]
+    } else {
+        Vec::new()
+    }
+}
+
+fn scope_warnings(missing: Vec<String>) -> Vec<Warning> {
+    if missing.is_empty() {
+        Vec::new()
+    } else {
+        vec![Warning::MissingRequiredScopes { missing }]
+    }
+}
+
+fn create_new(create: CreateAuthentication, ctx: &DecisionContext<'_>) -> Result<Decision> {
+    require(ctx, create.workspace, Action::Edit)?;
+    let service = ctx
+        .services
+        .resolve(&create.service)
+        .ok_or_else(|| AuthenticationError::UnknownService(create.service.clone()))?;
+    let existing = (ctx.names_in)(create.workspace);
+    let name = validate_name(&create.name, existing.iter().map(String::as_str))?;
+    let checked = check_all(service, create.fields)?;
+    let scopes = check_scopes(service, create.scopes, create.extra_permissions)?;
+    let mut warnings = Vec::new();
+    if service.auth_kind == AuthKind::OAuth1 {
+        warnings.push(Warning::OAuth1Discouraged);
+    }
+    warnings.extend(placement_warnings(service, create.workspace, ctx.directory));
+    warnings.extend(scope_warnings(scopes.missing_required));
+    if let Some(info) = &checked.certificate {
+        warnings.extend(certificate_warnings(info, ctx.now));
+    }
+    Ok(Decision {
+        events: vec![AuthenticationEvent::Created {
+            authentication: create.id,
+            name,
+            workspace: create.workspace,
+            service: create.service,
+            service_version: service.api_version.clone(),
+            kind: service.auth_kind,
+            fields: checked.values,
+            scopes: scopes.scopes,
+            extra_permissions: scopes.extra_permissions,
+            environment: create.environment,
+            origin: create.origin,
+            expires_at: checked.expires_at,
+        }],
+        warnings,
+    })
+}
+
+fn reauthenticate<S>(
+    auth: &Authentication<S>,
+    service: &ServiceSpec,
+    mut changes: BTreeMap<FieldName, FieldChange>,
+    origin: super::commands::Origin,
+    now: Timestamp,
+) -> Result<Decision> {
+    if changes.is_empty() {
+        return Err(AuthenticationError::NothingToChange);
+    }
+    let specs = service.all_fields();
+    if let Some(field) = changes
+        .keys()
+        .find(|k| !specs.iter().any(|s| &s.name == *k))
+    {
+        return Err(FieldError::Unknown {
+            field: field.clone(),
+        }
+        .into());
+    }
+    let mut warnings = Vec::new();
+    let mut expires_at = auth.expires_at;
+    if service.auth_kind == AuthKind::Certificate {
+        let touched = |n: &str| changes.keys().any(|k| k.as_str() == n);
+        if touched("certificate") || touched("private_key") {
+            let mut pair = BTreeMap::new();
+            for (name, change) in &changes {
+                match change {
+                    FieldChange::Set(value) => {
+                        pair.insert(name.clone(), value.clone());
+                    }
+                    FieldChange::Clear => {}
+                }
+            }
+            if !(pair.keys().any(|k| k.as_str() == "certificate")
+                && pair.keys().any(|k| k.as_str() == "private_key"))
+            {
+                let cleared_required = changes
+                    .iter()
+                    .find(|(_, c)| matches!(c, FieldChange::Clear))
+                    .map(|(k, _)| k.clone());
+                return Err(match cleared_required {
+                    Some(field)
+                        if field.as_str() == "certificate" || field.as_str() == "private_key" =>
+                    {
+                        FieldError::CannotClearRequired { field }
+                    }
+                    _ => FieldError::CertificatePairRequired,
+                }
+                .into());
+            }
+            let info = check_pair(&pair)?;
+            expires_at = Some(info.not_after);
+            warnings.extend(certificate_warnings(&info, now));
+        }
+    }
+    let mut outcomes = BTreeMap::new();
+    for spec in &specs {
+        let outcome = match changes.remove(&spec.name) {
+            Some(FieldChange::Set(value)) => {
+                check_value(service.auth_kind, spec, &value)?;
+                FieldOutcome::Overridden(to_value(spec, value))
+            }
+            Some(FieldChange::Clear) if spec.required => {
+                return Err(FieldError::CannotClearRequired {
+                    field: spec.name.clone(),
+                }
+                .into())
+            }
+            Some(FieldChange::Clear) => FieldOutcome::Cleared,
+            None if auth.fields.contains_key(&spec.name) => FieldOutcome::Kept,
+            None => continue,
+        };
+        if spec.name.as_str() == "expires_at" && service.auth_kind == AuthKind::OAuth2 {
+            expires_at = match &outcome {
+                FieldOutcome::Overridden(super::events::FieldValue::Plain(text)) => {
+                    Timestamp::parse(text)
+                }
+                FieldOutcome::Cleared => None,
+                _ => expires_at,
+            };
+        }
+        outcomes.insert(spec.name.clone(), outcome);
+    }
+    Ok(Decision {
+        events: vec![AuthenticationEvent::Reauthenticated {
+            fields: outcomes,
+            expires_at,
+            origin,
+        }],
+        warnings,
+    })
+}
+
+fn restore<S>(
+    auth: &Authentication<S>,
+    service: &ServiceSpec,
+    to_version: u64,
+    snapshot: RestoreSnapshot,
+    ctx: &DecisionContext<'_>,
+) -> Result<Decision> {
+    let existing = other_names(ctx, auth, auth.workspace);
+    let name = validate_name(&snapshot.name, existing.iter().map(String::as_str))?;
+    let checked = check_all(service, snapshot.fields)?;
+    let scopes = check_scopes(service, snapshot.scopes, snapshot.extra_permissions)?;
+    let mut warnings = scope_warnings(scopes.missing_required);
+    if let Some(info) = &checked.certificate {
+        warnings.extend(certificate_warnings(info, ctx.now));
+    }
+    Ok(Decision {
+        events: vec![AuthenticationEvent::Restored {
+            restored_from_version: to_version,
+            name,
+            fields: checked.values,
+            scopes: scopes.scopes,
+            extra_permissions: scopes.extra_permissions,
+            expires_at: checked.expires_at,
+        }],
+        warnings,
+    })
+}

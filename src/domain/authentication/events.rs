@@ -1,0 +1,261 @@
+//! Authentication events, generic over how secret values are represented.
+//!
+//! `decide` emits `AuthenticationEvent<SecretText>`; the application seals every secret
+//! with [`AuthenticationEvent::map_secrets`] into its opaque sealed type before storing.
+
+use super::commands::Origin;
+use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, WorkspaceId};
+use crate::domain::services::{AuthKind, ServiceRef};
+use crate::domain::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A field value in an event: plain text, or a secret of representation `S`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldValue<S> {
+    /// A non-secret value, stored as is.
+    Plain(String),
+    /// A secret value (plaintext before sealing, sealed afterwards).
+    Secret(S),
+}
+
+impl<S> FieldValue<S> {
+    /// Maps the secret representation.
+    pub fn map_secret<T, E>(
+        self,
+        name: &FieldName,
+        f: &mut impl FnMut(&FieldName, S) -> Result<T, E>,
+    ) -> Result<FieldValue<T>, E> {
+        Ok(match self {
+            FieldValue::Plain(text) => FieldValue::Plain(text),
+            FieldValue::Secret(secret) => FieldValue::Secret(f(name, secret)?),
+        })
+    }
+}
+
+/// What a re-authentication did to one field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldOutcome<S> {
+    /// The supplied value replaced the stored one.
+    Overridden(FieldValue<S>),
+    /// The field was omitted and its stored value kept.
+    Kept,
+    /// The field was explicitly cleared.
+    Cleared,
+}
+
+/// Something that happened to an authentication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthenticationEvent<S> {
+    /// The authentication was created.
+    Created {
+        /// Its id (the stream id).
+        authentication: AuthenticationId,
+        /// Trimmed, validated name.
+        name: String,
+        /// Owning workspace.
+        workspace: WorkspaceId,
+        /// The service.
+        service: ServiceRef,
+        /// The service's API version at creation.
+        service_version: String,
+        /// Auth kind.
+        kind: AuthKind,
+        /// Field values.
+        fields: BTreeMap<FieldName, FieldValue<S>>,
+        /// Granted OAuth2 scopes (sorted, unique).
+        scopes: Vec<String>,
+        /// Free-text extra permissions.
+        extra_permissions: Vec<String>,
+        /// Optional environment tag.
+        environment: Option<EnvironmentTag>,
+        /// Where the creation came from.
+        origin: Origin,
+        /// Expiry of the credential (certificate not-after, OAuth2 expires_at), if known.
+        expires_at: Option<Timestamp>,
+    },
+    /// The authentication was renamed.
+    Renamed {
+        /// Previous name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// The authentication moved to another workspace.
+    Moved {
+        /// Previous workspace.
+        from: WorkspaceId,
+        /// New workspace.
+        to: WorkspaceId,
+    },
+    /// New credential material was supplied with override semantics.
+    Reauthenticated {
+        /// Per field of the service: overridden, kept or cleared.
+        fields: BTreeMap<FieldName, FieldOutcome<S>>,
+        /// Expiry after the change.
+        expires_at: Option<Timestamp>,
+        /// Where the change came from.
+        origin: Origin,
+    },
+    /// OAuth2 scopes changed.
+    ScopesChanged {
+        /// New scopes (sorted, unique).
+        scopes: Vec<String>,
+        /// New extra permissions.
+        extra_permissions: Vec<String>,
+        /// Required scopes the new set lacks (answered with a warning).
+        missing_required: Vec<String>,
+    },
+    /// The authentication was soft-deleted.
+    Deleted,
+    /// The authentication was restored to the content of an earlier version.
+    Restored {
+        /// The version whose content was restored.
+        restored_from_version: u64,
+        /// Name restored.
+        name: String,
+        /// Field values restored.
+        fields: BTreeMap<FieldName, FieldValue<S>>,
+        /// Scopes restored.
+        scopes: Vec<String>,
+        /// Extra permissions restored.
+        extra_permissions: Vec<String>,
+        /// Expiry after the restore.
+        expires_at: Option<Timestamp>,
+    },
+    /// The authentication was purged; nothing more can happen to it.
+    Purged,
+}
+
+/// Every authentication event type string.
+pub const AUTHENTICATION_EVENT_TYPES: [&str; 8] = [
+    "authentication.created",
+    "authentication.renamed",
+    "authentication.moved",
+    "authentication.reauthenticated",
+    "authentication.scopes_changed",
+    "authentication.deleted",
+    "authentication.restored",
+    "authentication.purged",
+];
+
+impl<S> AuthenticationEvent<S> {
+    /// Stable type string stored in the envelope.
+    pub fn event_type(&self) -> &'static str {
+        let index = match self {
+            Self::Created { .. } => 0,
+            Self::Renamed { .. } => 1,
+            Self::Moved { .. } => 2,
+            Self::Reauthenticated { .. } => 3,
+            Self::ScopesChanged { .. } => 4,
+            Self::Deleted => 5,
+            Self::Restored { .. } => 6,
+            Self::Purged => 7,
+        };
+        AUTHENTICATION_EVENT_TYPES[index]
+    }
+
+    /// Schema version of this event's payload.
+    pub fn schema_version(&self) -> u16 {
+        1
+    }
+
+    /// Converts every secret (e.g. plaintext -> sealed), passing the field name so the
+    /// sealing can bind it. Non-secret values and all other data are kept unchanged.
+    pub fn map_secrets<T, E>(
+        self,
+        mut f: impl FnMut(&FieldName, S) -> Result<T, E>,
+    ) -> Result<AuthenticationEvent<T>, E> {
+        Ok(match self {
+            Self::Created {
+                authentication,
+                name,
+                workspace,
+                service,
+                service_version,
+                kind,
+                fields,
+                scopes,
+                extra_permissions,
+                environment,
+                origin,
+                expires_at,
+            } => AuthenticationEvent::Created {
+                authentication,
+                name,
+                workspace,
+                service,
+                service_version,
+                kind,
+                fields: map_values(fields, &mut f)?,
+                scopes,
+                extra_permissions,
+                environment,
+                origin,
+                expires_at,
+            },
+            Self::Renamed { from, to } => AuthenticationEvent::Renamed { from, to },
+            Self::Moved { from, to } => AuthenticationEvent::Moved { from, to },
+            Self::Reauthenticated {
+                fields,
+                expires_at,
+                origin,
+            } => {
+                let mut mapped = BTreeMap::new();
+                for (name, outcome) in fields {
+                    let outcome = match outcome {
+                        FieldOutcome::Overridden(value) => {
+                            FieldOutcome::Overridden(value.map_secret(&name, &mut f)?)
+                        }
+                        FieldOutcome::Kept => FieldOutcome::Kept,
+                        FieldOutcome::Cleared => FieldOutcome::Cleared,
+                    };
+                    mapped.insert(name, outcome);
+                }
+                AuthenticationEvent::Reauthenticated {
+                    fields: mapped,
+                    expires_at,
+                    origin,
+                }
+            }
+            Self::ScopesChanged {
+                scopes,
+                extra_permissions,
+                missing_required,
+            } => AuthenticationEvent::ScopesChanged {
+                scopes,
+                extra_permissions,
+                missing_required,
+            },
+            Self::Deleted => AuthenticationEvent::Deleted,
+            Self::Restored {
+                restored_from_version,
+                name,
+                fields,
+                scopes,
+                extra_permissions,
+                expires_at,
+            } => AuthenticationEvent::Restored {
+                restored_from_version,
+                name,
+                fields: map_values(fields, &mut f)?,
+                scopes,
+                extra_permissions,
+                expires_at,
+            },
+            Self::Purged => AuthenticationEvent::Purged,
+        })
+    }
+}
+
+fn map_values<S, T, E>(
+    fields: BTreeMap<FieldName, FieldValue<S>>,
+    f: &mut impl FnMut(&FieldName, S) -> Result<T, E>,
+) -> Result<BTreeMap<FieldName, FieldValue<T>>, E> {
+    let mut mapped = BTreeMap::new();
+    for (name, value) in fields {
+        let value = value.map_secret(&name, f)?;
+        mapped.insert(name, value);
+    }
+    Ok(mapped)
+}

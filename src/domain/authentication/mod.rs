@@ -1,0 +1,26 @@
+//! The authentication aggregate: commands -> events (generic over secrets) -> state.
+
+mod certificate;
+mod commands;
+mod decide;
+mod events;
+mod state;
+mod validate;
+mod warnings;
+
+pub use certificate::{check_certificate, CertificateError, CertificateInfo, KeyMatch};
+pub use commands::{
+    AuthenticationCommand, CreateAuthentication, FieldChange, Origin, RestoreSnapshot,
+};
+pub use decide::{decide, AuthenticationError, Decision, DecisionContext};
+pub use events::{AuthenticationEvent, FieldOutcome, FieldValue, AUTHENTICATION_EVENT_TYPES};
+pub use state::{Authentication, AuthenticationState, Lifecycle, StoredField};
+pub use validate::{FieldError, ScopeError};
+pub use warnings::{Warning, CERTIFICATE_EXPIRY_WARNING_DAYS};
+
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests_change;
+#[cfg(test)]
+mod tests_create;

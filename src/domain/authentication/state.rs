@@ -1,0 +1,232 @@
+//! Authentication state, folded from events; generic over the secret representation.
+
+use super::commands::Origin;
+use super::events::{AuthenticationEvent, FieldOutcome, FieldValue};
+use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, WorkspaceId};
+use crate::domain::services::{AuthKind, ServiceRef};
+use crate::domain::time::Timestamp;
+use std::collections::BTreeMap;
+
+/// A stored field value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredField<S> {
+    /// A non-secret value.
+    Plain {
+        /// The value.
+        value: String,
+        /// Stream version of the event that last set it.
+        changed_at_version: u64,
+    },
+    /// A secret value, in representation `S` (sealed, in the application).
+    Secret {
+        /// The secret.
+        value: S,
+        /// Stream version of the event that last set it.
+        changed_at_version: u64,
+    },
+}
+
+impl<S> StoredField<S> {
+    /// Stream version of the event that last set the value.
+    pub fn changed_at_version(&self) -> u64 {
+        match self {
+            StoredField::Plain {
+                changed_at_version, ..
+            }
+            | StoredField::Secret {
+                changed_at_version, ..
+            } => *changed_at_version,
+        }
+    }
+    /// Whether the value is secret.
+    pub fn is_secret(&self) -> bool {
+        matches!(self, StoredField::Secret { .. })
+    }
+}
+
+/// Where an authentication is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Usable.
+    Active,
+    /// Soft-deleted; can be restored or purged.
+    Deleted,
+    /// Purged; terminal.
+    Purged,
+}
+
+/// An authentication as of some version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authentication<S> {
+    /// Its id.
+    pub id: AuthenticationId,
+    /// Name.
+    pub name: String,
+    /// Owning workspace.
+    pub workspace: WorkspaceId,
+    /// The service.
+    pub service: ServiceRef,
+    /// Service API version at creation.
+    pub service_version: String,
+    /// Auth kind.
+    pub kind: AuthKind,
+    /// Set fields (a field absent here is not set).
+    pub fields: BTreeMap<FieldName, StoredField<S>>,
+    /// Granted OAuth2 scopes.
+    pub scopes: Vec<String>,
+    /// Extra permissions.
+    pub extra_permissions: Vec<String>,
+    /// Environment tag.
+    pub environment: Option<EnvironmentTag>,
+    /// Where it was created from.
+    pub created_from: Origin,
+    /// Credential expiry, if known.
+    pub expires_at: Option<Timestamp>,
+    /// Lifecycle.
+    pub lifecycle: Lifecycle,
+}
+
+/// The state of one authentication stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticationState<S> {
+    /// Number of events applied (the stream version).
+    pub version: u64,
+    /// The authentication, once created.
+    pub current: Option<Authentication<S>>,
+}
+
+impl<S> Default for AuthenticationState<S> {
+    fn default() -> Self {
+        Self {
+            version: 0,
+            current: None,
+        }
+    }
+}
+
+fn stored<S: Clone>(value: &FieldValue<S>, version: u64) -> StoredField<S> {
+    match value {
+        FieldValue::Plain(text) => StoredField::Plain {
+            value: text.clone(),
+            changed_at_version: version,
+        },
+        FieldValue::Secret(secret) => StoredField::Secret {
+            value: secret.clone(),
+            changed_at_version: version,
+        },
+    }
+}
+
+fn stored_map<S: Clone>(
+    fields: &BTreeMap<FieldName, FieldValue<S>>,
+    version: u64,
+) -> BTreeMap<FieldName, StoredField<S>> {
+    fields
+        .iter()
+        .map(|(name, value)| (name.clone(), stored(value, version)))
+        .collect()
+}
+
+impl<S: Clone> AuthenticationState<S> {
+    /// Folds events into a state.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a AuthenticationEvent<S>>) -> Self
+    where
+        S: 'a,
+    {
+        let mut state = Self::default();
+        for event in events {
+            state.apply(event);
+        }
+        state
+    }
+
+    /// Applies one event; the stream version advances by one.
+    pub fn apply(&mut self, event: &AuthenticationEvent<S>) {
+        self.version += 1;
+        let version = self.version;
+        if let AuthenticationEvent::Created {
+            authentication,
+            name,
+            workspace,
+            service,
+            service_version,
+            kind,
+            fields,
+            scopes,
+            extra_permissions,
+            environment,
+            origin,
+            expires_at,
+        } = event
+        {
+            self.current = Some(Authentication {
+                id: *authentication,
+                name: name.clone(),
+                workspace: *workspace,
+                service: service.clone(),
+                service_version: service_version.clone(),
+                kind: *kind,
+                fields: stored_map(fields, version),
+                scopes: scopes.clone(),
+                extra_permissions: extra_permissions.clone(),
+                environment: environment.clone(),
+                created_from: origin.clone(),
+                expires_at: *expires_at,
+                lifecycle: Lifecycle::Active,
+            });
+            return;
+        }
+        let Some(auth) = self.current.as_mut() else {
+            return;
+        };
+        match event {
+            AuthenticationEvent::Created { .. } => {}
+            AuthenticationEvent::Renamed { to, .. } => auth.name = to.clone(),
+            AuthenticationEvent::Moved { to, .. } => auth.workspace = *to,
+            AuthenticationEvent::Reauthenticated {
+                fields, expires_at, ..
+            } => {
+                for (name, outcome) in fields {
+                    match outcome {
+                        FieldOutcome::Overridden(value) => {
+                            auth.fields.insert(name.clone(), stored(value, version));
+                        }
+                        FieldOutcome::Kept => {}
+                        FieldOutcome::Cleared => {
+                            auth.fields.remove(name);
+                        }
+                    }
+                }
+                auth.expires_at = *expires_at;
+            }
+            AuthenticationEvent::ScopesChanged {
+                scopes,
+                extra_permissions,
+                ..
+            } => {
+                auth.scopes = scopes.clone();
+                auth.extra_permissions = extra_permissions.clone();
+            }
+            AuthenticationEvent::Deleted => auth.lifecycle = Lifecycle::Deleted,
+            AuthenticationEvent::Restored {
+                name,
+                fields,
+                scopes,
+                extra_permissions,
+                expires_at,
+                ..
+            } => {
+                auth.name = name.clone();
+                auth.fields = stored_map(fields, version);
+                auth.scopes = scopes.clone();
+                auth.extra_permissions = extra_permissions.clone();
+                auth.expires_at = *expires_at;
+                auth.lifecycle = Lifecycle::Active;
+            }
+            AuthenticationEvent::Purged => {
+                auth.fields.clear();
+                auth.lifecycle = Lifecycle::Purged;
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Test world for authentication scenarios.
+
+use super::*;
+use crate::domain::directory::fixtures::{fixture, Fixture};
+use crate::domain::ids::{AuthenticationId, FieldName, ServiceKey, UserId, WorkspaceId};
+use crate::domain::scenario::{Aggregate, Scenario};
+use crate::domain::secret::SecretText;
+use crate::domain::services::{ServiceCatalog, ServiceRef, ServiceRegistry};
+use crate::domain::time::Timestamp;
+use std::collections::BTreeMap;
+
+pub(crate) type Event = AuthenticationEvent<SecretText>;
+pub(crate) type State = AuthenticationState<SecretText>;
+pub(crate) type S = Scenario<State>;
+
+/// Everything a decision needs, owned.
+pub(crate) struct World {
+    pub(crate) f: Fixture,
+    pub(crate) services: ServiceRegistry,
+    pub(crate) names: BTreeMap<WorkspaceId, Vec<String>>,
+    pub(crate) actor: UserId,
+    pub(crate) now: Timestamp,
+}
+
+impl World {
+    pub(crate) fn new() -> Self {
+        let f = fixture();
+        let actor = f.ws_editor;
+        Self {
+            f,
+            services: ServiceRegistry::new(ServiceCatalog::builtin().expect("catalog")),
+            names: BTreeMap::new(),
+            actor,
+            now: Timestamp::parse("2025-01-01T00:00:00Z").expect("valid"),
+        }
+    }
+    pub(crate) fn as_(mut self, actor: UserId) -> Self {
+        self.actor = actor;
+        self
+    }
+    pub(crate) fn with_names(mut self, ws: WorkspaceId, names: &[&str]) -> Self {
+        self.names
+            .insert(ws, names.iter().map(|n| (*n).to_owned()).collect());
+        self
+    }
+    pub(crate) fn at(mut self, now: &str) -> Self {
+        self.now = Timestamp::parse(now).expect("valid time");
+        self
+    }
+}
+
+impl Aggregate for State {
+    type Command = AuthenticationCommand;
+    type Event = Event;
+    type Error = AuthenticationError;
+    type Warning = Warning;
+    type World = World;
+    fn apply_event(&mut self, event: &Event) {
+        self.apply(event);
+    }
+    fn handle(
+        &self,
+        world: &World,
+        command: AuthenticationCommand,
+    ) -> Result<(Vec<Event>, Vec<Warning>), AuthenticationError> {
+        let names_in = |ws: WorkspaceId| world.names.get(&ws).cloned().unwrap_or_default();
+        let ctx = DecisionContext {
+            actor: world.actor,
+            directory: &world.f.directory,
+            services: &world.services,
+            names_in: &names_in,
+            now: world.now,
+        };
+        decide(self, command, &ctx).map(|d| (d.events, d.warnings))
+    }
+}
+
+pub(crate) fn name(n: &str) -> FieldName {
+    FieldName::parse(n).expect("valid field name")
+}
+
+pub(crate) fn fields(pairs: &[(&str, &str)]) -> BTreeMap<FieldName, SecretText> {
+    pairs
+        .iter()
+        .map(|(k, v)| (name(k), SecretText::new(*v)))
+        .collect()
+}
+
+pub(crate) fn prebuilt(key: &str) -> ServiceRef {
+    ServiceRef::Prebuilt(ServiceKey::parse(key).expect("valid key"))
+}
+
+pub(crate) fn id() -> AuthenticationId {
+    AuthenticationId::from_uuid(uuid::Uuid::from_u128(42))
+}
+
+pub(crate) fn create(
+    ws: WorkspaceId,
+    service: &str,
+    pairs: &[(&str, &str)],
+    scopes: &[&str],
+) -> AuthenticationCommand {
+    AuthenticationCommand::Create(CreateAuthentication {
+        id: id(),
+        name: "My auth".into(),
+        workspace: ws,
+        service: prebuilt(service),
+        fields: fields(pairs),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        extra_permissions: Vec::new(),
+        environment: None,
+        origin: Origin::Dashboard,
+    })
+}
+
+/// Runs a create in a fresh world (as the workspace's editor) and returns its events.
+pub(crate) fn created(world: World, command: AuthenticationCommand) -> Vec<Event> {
+    S::given_in(world, vec![]).when(command).events().to_vec()
+}
+
+/// A token authentication named "My auth" in the shared workspace.
+pub(crate) fn token_auth() -> Vec<Event> {
+    let w = World::new();
+    let ws = w.f.shared;
+    created(w, create(ws, "airtable", &[("token", "tok-1")], &[]))
+}
+
+/// A Slack authentication with all required scopes in the shared workspace.
+pub(crate) fn slack_auth() -> Vec<Event> {
+    let w = World::new();
+    let ws = w.f.shared;
+    created(
+        w,
+        create(
+            ws,
+            "slack",
+            &[("access_token", "xoxb-1"), ("refresh_token", "r-1")],
+            &["channels:read", "chat:write"],
+        ),
+    )
+}

@@ -1,0 +1,441 @@
+//! Given/when/then tests for creating authentications: kinds, refusals, warnings.
+
+use super::certificate::tests::{EC_CERT, EC_KEY, OTHER_EC_KEY};
+use super::testkit::*;
+use super::*;
+use crate::domain::access::{Action, DenyReason};
+use crate::domain::directory::OrgRole;
+use crate::domain::ids::{ServiceId, StepId, WorkflowId};
+use crate::domain::naming::NameError;
+use crate::domain::secret::SecretText;
+use crate::domain::services::{AuthKind, ServiceRef};
+use crate::domain::time::Timestamp;
+use std::collections::BTreeMap;
+
+const ED_CERT: &str = include_str!("testdata/ed25519_cert.pem");
+const ED_KEY: &str = include_str!("testdata/ed25519_key.pem");
+
+fn with_name(mut command: AuthenticationCommand, new_name: &str) -> AuthenticationCommand {
+    if let AuthenticationCommand::Create(c) = &mut command {
+        c.name = new_name.into();
+    }
+    command
+}
+
+#[test]
+fn token_auth_is_created_with_secret_token() {
+    let w = World::new();
+    let ws = w.f.shared;
+    S::given_in(w, vec![])
+        .when(create(ws, "airtable", &[("token", "tok-1")], &[]))
+        .then_expect_events(vec![AuthenticationEvent::Created {
+            authentication: id(),
+            name: "My auth".into(),
+            workspace: ws,
+            service: prebuilt("airtable"),
+            service_version: "v0".into(),
+            kind: AuthKind::Token,
+            fields: BTreeMap::from([(name("token"), FieldValue::Secret(SecretText::new("tok-1")))]),
+            scopes: vec![],
+            extra_permissions: vec![],
+            environment: None,
+            origin: Origin::Dashboard,
+            expires_at: None,
+        }])
+        .then_expect_warnings(vec![]);
+}
+
+#[test]
+fn workflow_origin_and_environment_are_recorded() {
+    let w = World::new();
+    let mut command = create(w.f.shared, "airtable", &[("token", "t")], &[]);
+    let origin = Origin::WorkflowStep {
+        workflow: WorkflowId::parse("wf-7").expect("ok"),
+        step: StepId::parse("step-2").expect("ok"),
+    };
+    if let AuthenticationCommand::Create(c) = &mut command {
+        c.origin = origin.clone();
+        c.environment = Some("sandbox".parse().expect("ok"));
+    }
+    let events = created(w, command);
+    let AuthenticationEvent::Created {
+        origin: got,
+        environment,
+        ..
+    } = &events[0]
+    else {
+        panic!("expected Created")
+    };
+    assert_eq!(got, &origin);
+    assert_eq!(environment.as_ref().map(|e| e.as_str()), Some("sandbox"));
+}
+
+#[test]
+fn basic_auth_keeps_username_plain_and_password_secret() {
+    let w = World::new();
+    let ws = w.f.shared;
+    let events = created(
+        w,
+        create(
+            ws,
+            "jira",
+            &[
+                ("username", " ada "),
+                ("password", "pw"),
+                ("site", "acme.atlassian.net"),
+            ],
+            &[],
+        ),
+    );
+    let AuthenticationEvent::Created { fields, .. } = &events[0] else {
+        panic!("expected Created")
+    };
+    assert_eq!(fields[&name("username")], FieldValue::Plain("ada".into()));
+    assert_eq!(
+        fields[&name("password")],
+        FieldValue::Secret(SecretText::new("pw"))
+    );
+}
+
+#[test]
+fn create_refusals_name_field_and_reason() {
+    let w = || World::new();
+    let ws = World::new().f.shared;
+    let cases: Vec<(World, AuthenticationCommand, AuthenticationError)> = vec![
+        (
+            w(),
+            create(ws, "airtable", &[], &[]),
+            FieldError::Missing {
+                field: name("token"),
+            }
+            .into(),
+        ),
+        (
+            w(),
+            create(ws, "airtable", &[("token", "t"), ("nope", "x")], &[]),
+            FieldError::Unknown {
+                field: name("nope"),
+            }
+            .into(),
+        ),
+        (
+            w(),
+            create(ws, "airtable", &[("token", "  ")], &[]),
+            FieldError::Blank {
+                field: name("token"),
+            }
+            .into(),
+        ),
+        (
+            w(),
+            create(ws, "airtable", &[("token", "a b")], &[]),
+            FieldError::Invalid {
+                field: name("token"),
+                reason: "must not contain whitespace",
+            }
+            .into(),
+        ),
+        (
+            w(),
+            create(
+                ws,
+                "jira",
+                &[
+                    ("username", "a:b"),
+                    ("password", "p"),
+                    ("site", "acme.atlassian.net"),
+                ],
+                &[],
+            ),
+            FieldError::Invalid {
+                field: name("username"),
+                reason: "must not contain ':' (HTTP Basic separator)",
+            }
+            .into(),
+        ),
+        (
+            w(),
+            create(
+                ws,
+                "salesforce",
+                &[
+                    ("access_token", "a"),
+                    ("domain", "https://acme.my.salesforce.com"),
+                ],
+                &["api", "refresh_token"],
+            ),
+            FieldError::Invalid {
+                field: name("domain"),
+                reason: "must be a host name such as example.com (no scheme, port or path)",
+            }
+            .into(),
+        ),
+        (
+            w(),
+            create(ws, "nonexistent", &[], &[]),
+            AuthenticationError::UnknownService(prebuilt("nonexistent")),
+        ),
+        (
+            w().with_names(ws, &["MY AUTH"]),
+            create(ws, "airtable", &[("token", "t")], &[]),
+            NameError::Duplicate {
+                name: "My auth".into(),
+            }
+            .into(),
+        ),
+        (
+            w(),
+            with_name(create(ws, "airtable", &[("token", "t")], &[]), " "),
+            NameError::Empty.into(),
+        ),
+        (
+            w(),
+            create(ws, "airtable", &[("token", "t")], &["read"]),
+            ScopeError::NotSupported {
+                kind: AuthKind::Token,
+            }
+            .into(),
+        ),
+        (
+            w(),
+            create(ws, "slack", &[("access_token", "a")], &["admin"]),
+            ScopeError::Unknown {
+                scope: "admin".into(),
+            }
+            .into(),
+        ),
+    ];
+    for (world, command, expected) in cases {
+        S::given_in(world, vec![])
+            .when(command)
+            .then_expect_error(expected);
+    }
+}
+
+#[test]
+fn unknown_custom_service_is_refused() {
+    let w = World::new();
+    let mut command = create(w.f.shared, "airtable", &[("token", "t")], &[]);
+    let custom = ServiceRef::Custom(ServiceId::from_uuid(uuid::Uuid::nil()));
+    if let AuthenticationCommand::Create(c) = &mut command {
+        c.service = custom.clone();
+    }
+    S::given_in(w, vec![])
+        .when(command)
+        .then_expect_error(AuthenticationError::UnknownService(custom));
+}
+
+#[test]
+fn extra_permissions_are_checked() {
+    let w = World::new();
+    let mut command = create(
+        w.f.shared,
+        "slack",
+        &[("access_token", "a")],
+        &["chat:write"],
+    );
+    if let AuthenticationCommand::Create(c) = &mut command {
+        c.extra_permissions = vec!["admin.read".into(), " ".into()];
+    }
+    S::given_in(w, vec![]).when(command).then_expect_error(
+        ScopeError::BadExtraPermission {
+            index: 1,
+            reason: "must not be blank",
+        }
+        .into(),
+    );
+}
+
+#[test]
+fn create_requires_edit_access() {
+    let w = World::new().as_(World::new().f.member);
+    let org_ws = w.f.org_workspace;
+    S::given_in(w, vec![])
+        .when(create(org_ws, "airtable", &[("token", "t")], &[]))
+        .then_expect_error(AuthenticationError::AccessDenied {
+            action: Action::Edit,
+            workspace: org_ws,
+            reason: DenyReason::OrgRoleTooLow {
+                role: OrgRole::Member,
+                action: Action::Edit,
+            },
+        });
+}
+
+#[test]
+fn creating_twice_is_refused() {
+    let w = World::new();
+    let ws = w.f.shared;
+    S::given_in(w, token_auth())
+        .when(create(ws, "airtable", &[("token", "t")], &[]))
+        .then_expect_error(AuthenticationError::AlreadyExists(id()));
+}
+
+#[test]
+fn oauth1_is_accepted_with_discouraged_warning() {
+    let w = World::new();
+    let ws = w.f.shared;
+    S::given_in(w, vec![])
+        .when(create(
+            ws,
+            "trello",
+            &[
+                ("consumer_key", "ck"),
+                ("consumer_secret", "cs"),
+                ("token", "t"),
+                ("token_secret", "ts"),
+            ],
+            &[],
+        ))
+        .then_expect_warnings(vec![Warning::OAuth1Discouraged]);
+}
+
+#[test]
+fn generic_auth_in_org_workspace_warns_everyone_can_use_it() {
+    let f = World::new().f;
+    let w = World::new().as_(f.owner);
+    let org_ws = w.f.org_workspace;
+    S::given_in(w, vec![])
+        .when(create(org_ws, "webhook", &[("csrf_token", "c")], &[]))
+        .then_expect_warnings(vec![Warning::GenericAuthVisibleToOrganization {
+            workspace: org_ws,
+        }]);
+    let w = World::new();
+    let shared = w.f.shared;
+    S::given_in(w, vec![])
+        .when(create(shared, "webhook", &[("csrf_token", "c")], &[]))
+        .then_expect_warnings(vec![]);
+}
+
+#[test]
+fn oauth2_below_required_scopes_warns_naming_missing() {
+    let w = World::new();
+    let ws = w.f.shared;
+    S::given_in(w, vec![])
+        .when(create(
+            ws,
+            "slack",
+            &[("access_token", "a")],
+            &["chat:write"],
+        ))
+        .then_expect_warnings(vec![Warning::MissingRequiredScopes {
+            missing: vec!["channels:read".into()],
+        }]);
+}
+
+#[test]
+fn oauth2_expiry_is_recorded() {
+    let w = World::new();
+    let ws = w.f.shared;
+    let events = created(
+        w,
+        create(
+            ws,
+            "github",
+            &[
+                ("access_token", "gho_1"),
+                ("expires_at", "2030-01-01T00:00:00Z"),
+            ],
+            &["read:user"],
+        ),
+    );
+    let AuthenticationEvent::Created { expires_at, .. } = &events[0] else {
+        panic!("expected Created")
+    };
+    assert_eq!(*expires_at, Timestamp::parse("2030-01-01T00:00:00Z"));
+}
+
+#[test]
+fn certificate_is_parsed_matched_and_expiry_recorded() {
+    let w = World::new();
+    let ws = w.f.shared;
+    let outcome = S::given_in(w, vec![])
+        .when(create(
+            ws,
+            "mtls-api",
+            &[("certificate", EC_CERT), ("private_key", EC_KEY)],
+            &[],
+        ))
+        .then_expect_warnings(vec![]);
+    let AuthenticationEvent::Created {
+        expires_at, fields, ..
+    } = &outcome.events()[0]
+    else {
+        panic!("expected Created")
+    };
+    let not_after = check_certificate(EC_CERT, EC_KEY).expect("ok").not_after;
+    assert_eq!(*expires_at, Some(not_after));
+    assert!(matches!(
+        fields[&name("private_key")],
+        FieldValue::Secret(_)
+    ));
+    assert!(matches!(fields[&name("certificate")], FieldValue::Plain(_)));
+}
+
+#[test]
+fn certificate_refusals_and_warnings() {
+    let w = World::new();
+    let ws = w.f.shared;
+    S::given_in(w, vec![])
+        .when(create(
+            ws,
+            "mtls-api",
+            &[("certificate", EC_CERT), ("private_key", OTHER_EC_KEY)],
+            &[],
+        ))
+        .then_expect_error(FieldError::Certificate(CertificateError::KeyMismatch).into());
+    let not_after = check_certificate(EC_CERT, EC_KEY).expect("ok").not_after;
+    let w = World::new().at("2200-01-01T00:00:00Z");
+    S::given_in(w, vec![])
+        .when(create(
+            ws,
+            "mtls-api",
+            &[("certificate", EC_CERT), ("private_key", EC_KEY)],
+            &[],
+        ))
+        .then_expect_warnings(vec![Warning::CertificateExpired { not_after }]);
+    let mut w = World::new();
+    w.now = Timestamp(not_after.0 - 86_400 * 1_000_000);
+    S::given_in(w, vec![])
+        .when(create(
+            ws,
+            "mtls-api",
+            &[("certificate", EC_CERT), ("private_key", EC_KEY)],
+            &[],
+        ))
+        .then_expect_warnings(vec![Warning::CertificateExpiresSoon { not_after }]);
+    S::given_in(World::new(), vec![])
+        .when(create(
+            ws,
+            "mtls-api",
+            &[("certificate", ED_CERT), ("private_key", ED_KEY)],
+            &[],
+        ))
+        .then_expect_warnings(vec![Warning::CertificateKeyNotVerified]);
+    S::given_in(World::new(), vec![])
+        .when(create(ws, "mtls-api", &[("certificate", EC_CERT)], &[]))
+        .then_expect_error(
+            FieldError::Missing {
+                field: name("private_key"),
+            }
+            .into(),
+        );
+}
+
+#[test]
+fn errors_and_debug_output_never_contain_secrets() {
+    let w = World::new();
+    let ws = w.f.shared;
+    let command = create(ws, "airtable", &[("token", "canary 9f2")], &[]);
+    assert!(!format!("{command:?}").contains("canary"));
+    let err = S::given_in(w, vec![]).when(command);
+    let _ = err;
+    let e: AuthenticationError = FieldError::Invalid {
+        field: name("token"),
+        reason: "must not contain whitespace",
+    }
+    .into();
+    assert_eq!(e.to_string(), "fields.token: must not contain whitespace");
+    let events = token_auth();
+    assert!(!format!("{events:?}").contains("tok-1"));
+}

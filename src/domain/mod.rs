@@ -1,0 +1,17 @@
+//! Pure domain rules of credledger: no I/O, no storage, no crypto primitives.
+//!
+//! Aggregates follow `decide(state, command) -> events` and `apply(state, event)`.
+
+pub mod access;
+pub mod authentication;
+
+pub mod directory;
+pub mod ids;
+pub mod naming;
+pub mod secret;
+pub mod services;
+
+pub mod time;
+
+#[cfg(test)]
+pub(crate) mod scenario;

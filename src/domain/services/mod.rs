@@ -1,0 +1,82 @@
+//! Services an authentication is created against: the prebuilt catalog and custom services.
+
+mod catalog;
+mod custom;
+mod spec;
+
+pub use catalog::{CatalogError, ServiceCatalog};
+pub use custom::{
+    apply_custom_service, decide_custom_service, CustomService, CustomServiceCommand,
+    CustomServiceError, CustomServiceEvent, DefineMode,
+};
+pub use spec::{
+    base_fields, fill_url, AuthKind, FieldFormat, FieldSpec, OAuthEndpoints, ServiceSpec,
+    ServiceSpecError, VerificationEndpoint, RESERVED_GENERIC_FIELDS,
+};
+
+use crate::domain::ids::{ServiceId, ServiceKey};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Which service an authentication belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ServiceRef {
+    /// A prebuilt catalog service, by key.
+    Prebuilt(ServiceKey),
+    /// A custom service, by id.
+    Custom(ServiceId),
+}
+
+impl fmt::Display for ServiceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceRef::Prebuilt(key) => write!(f, "{key}"),
+            ServiceRef::Custom(id) => write!(f, "custom:{id}"),
+        }
+    }
+}
+
+/// Looks up service specs: the prebuilt catalog plus the defined custom services.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceRegistry {
+    /// The prebuilt catalog.
+    pub catalog: ServiceCatalog,
+    /// Custom services by id.
+    pub custom: BTreeMap<ServiceId, CustomService>,
+}
+
+impl ServiceRegistry {
+    /// A registry over the given catalog with no custom services.
+    pub fn new(catalog: ServiceCatalog) -> Self {
+        Self {
+            catalog,
+            custom: BTreeMap::new(),
+        }
+    }
+    /// Folds a custom service event into the registry.
+    pub fn apply(&mut self, event: &CustomServiceEvent) {
+        let CustomServiceEvent::CustomServiceDefined {
+            service,
+            workspace,
+            spec,
+            defined_by,
+        } = event;
+        self.custom.insert(
+            *service,
+            CustomService {
+                id: *service,
+                workspace: *workspace,
+                spec: spec.clone(),
+                defined_by: *defined_by,
+            },
+        );
+    }
+    /// The spec of a service, if known.
+    pub fn resolve(&self, service: &ServiceRef) -> Option<&ServiceSpec> {
+        match service {
+            ServiceRef::Prebuilt(key) => self.catalog.get(key),
+            ServiceRef::Custom(id) => self.custom.get(id).map(|c| &c.spec),
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! What a service looks like: auth kind, fields, OAuth endpoints, scopes, verification.
+
+use crate::domain::ids::FieldName;
+use crate::domain::naming::{normalize_text, NameError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// How a service authenticates callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AuthKind {
+    /// A bearer/API token.
+    Token,
+    /// HTTP Basic: username + password.
+    Basic,
+    /// An OAuth 2 grant.
+    OAuth2,
+    /// An OAuth 1.0a grant (discouraged).
+    OAuth1,
+    /// A client certificate and its private key (mTLS).
+    Certificate,
+    /// Named token fields defined by the service.
+    Generic,
+}
+
+/// How a field's text is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldFormat {
+    /// Any single-line printable text.
+    Text,
+    /// A DNS host name such as `acme.my.salesforce.com`.
+    Hostname,
+    /// An `https://` URL.
+    Url,
+    /// A timestamp: RFC 3339 or unix seconds.
+    Timestamp,
+    /// PEM-armoured text (multi-line).
+    Pem,
+}
+
+/// One field of an authentication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldSpec {
+    /// Field name, referenced by workflows as `$.auth.<name>`.
+    pub name: FieldName,
+    /// Whether the value is secret (sealed, never shown again).
+    pub secret: bool,
+    /// Whether a value must be present.
+    pub required: bool,
+    /// How the value is checked.
+    pub format: FieldFormat,
+    /// Human description.
+    pub description: String,
+}
+
+/// OAuth endpoints of a service; URLs may contain `{field}` placeholders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthEndpoints {
+    /// Where the user is sent to grant access.
+    pub authorize_url: String,
+    /// Where codes (or OAuth1 verifiers) are exchanged for tokens.
+    pub token_url: String,
+    /// OAuth1 only: where request tokens are obtained.
+    pub request_token_url: Option<String>,
+}
+
+/// An endpoint that checks whether credentials work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationEndpoint {
+    /// HTTP method, `GET` or `POST`.
+    pub method: String,
+    /// URL; may contain `{field}` placeholders.
+    pub url: String,
+}
+
+/// Everything the domain needs to know about a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    /// Display name.
+    pub name: String,
+    /// API version the service definition targets.
+    pub api_version: String,
+    /// Authentication kind.
+    pub auth_kind: AuthKind,
+    /// Service-specific fields, in addition to the kind's own fields.
+    pub fields: Vec<FieldSpec>,
+    /// OAuth endpoints (OAuth1/OAuth2 only).
+    pub oauth: Option<OAuthEndpoints>,
+    /// Scopes a user may choose from (OAuth2 only).
+    pub scopes: Vec<String>,
+    /// Scopes the service needs to work (subset of `scopes`).
+    pub required_scopes: Vec<String>,
+    /// Optional endpoint to verify credentials.
+    pub verification: Option<VerificationEndpoint>,
+}
+
+/// Field names a generic service may not use: they belong to OAuth or complex schemes.
+pub const RESERVED_GENERIC_FIELDS: [&str; 10] = [
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "consumer_key",
+    "consumer_secret",
+    "token_secret",
+    "oauth_token",
+    "private_key",
+    "certificate",
+    "id_token",
+];
+
+/// Why a service definition is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceSpecError {
+    /// The display name breaks the name rules.
+    #[error("service name: {0}")]
+    Name(NameError),
+    /// The API version is blank.
+    #[error("api_version: must not be blank")]
+    ApiVersionBlank,
+    /// OAuth kinds need endpoints.
+    #[error("oauth: {kind:?} services must define OAuth endpoints")]
+    OAuthEndpointsMissing {
+        /// The kind.
+        kind: AuthKind,
+    },
+    /// Non-OAuth kinds must not define endpoints (generic auth is refused for OAuth schemes).
+    #[error("oauth: {kind:?} services must not define OAuth endpoints")]
+    OAuthEndpointsNotAllowed {
+        /// The kind.
+        kind: AuthKind,
+    },
+    /// OAuth1 needs a request token URL.
+    #[error("oauth.request_token_url: required for OAuth1 services")]
+    RequestTokenUrlMissing,
+    /// A URL is not https or has an unknown placeholder.
+    #[error("{field}: {reason}")]
+    BadUrl {
+        /// Which URL (`oauth.token_url`, ...).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Only OAuth2 services have scopes.
+    #[error("scopes: only OAuth2 services have scopes")]
+    ScopesNotAllowed,
+    /// A scope is blank, repeated or contains whitespace.
+    #[error("scopes: {scope:?} is blank, repeated or contains whitespace")]
+    BadScope {
+        /// The scope.
+        scope: String,
+    },
+    /// A required scope is not among the available scopes.
+    #[error("required_scopes: {scope:?} is not among the available scopes")]
+    RequiredScopeUnknown {
+        /// The scope.
+        scope: String,
+    },
+    /// Two fields share a name, or a field reuses a name of the kind's own fields.
+    #[error("fields.{field}: defined twice (or already defined by the auth kind)")]
+    DuplicateField {
+        /// The field.
+        field: FieldName,
+    },
+    /// A generic service needs at least one field.
+    #[error("fields: a generic service needs at least one named token field")]
+    GenericWithoutFields,
+    /// A generic service used an OAuth/complex field name.
+    #[error("fields.{field}: generic service auth is for named tokens; {field} belongs to OAuth or certificate schemes")]
+    GenericReservedField {
+        /// The field.
+        field: FieldName,
+    },
+    /// The verification method is not GET or POST.
+    #[error("verification.method: {0:?} is not GET or POST")]
+    BadVerificationMethod(String),
+}
+
+fn field(name: &str, secret: bool, required: bool, format: FieldFormat, d: &str) -> FieldSpec {
+    FieldSpec {
+        name: FieldName::parse(name).expect("built-in field names are valid"),
+        secret,
+        required,
+        format,
+        description: d.to_owned(),
+    }
+}
+
+/// The fields every service of a kind has.
+pub fn base_fields(kind: AuthKind) -> Vec<FieldSpec> {
+    use FieldFormat::{Pem, Text, Timestamp};
+    match kind {
+        AuthKind::Token => vec![field("token", true, true, Text, "API token")],
+        AuthKind::Basic => vec![
+            field("username", false, true, Text, "User name"),
+            field("password", true, true, Text, "Password"),
+        ],
+        AuthKind::OAuth2 => vec![
+            field("access_token", true, true, Text, "OAuth2 access token"),
+            field("refresh_token", true, false, Text, "OAuth2 refresh token"),
+            field("expires_at", false, false, Timestamp, "Access token expiry"),
+        ],
+        AuthKind::OAuth1 => vec![
+            field("consumer_key", false, true, Text, "OAuth1 consumer key"),
+            field(
+                "consumer_secret",
+                true,
+                true,
+                Text,
+                "OAuth1 consumer secret",
+            ),
+            field("token", true, true, Text, "OAuth1 access token"),
+            field("token_secret", true, true, Text, "OAuth1 token secret"),
+        ],
+        AuthKind::Certificate => vec![
+            field("certificate", false, true, Pem, "PEM client certificate"),
+            field(
+                "private_key",
+                true,
+                true,
+                Pem,
+                "PEM private key (PKCS#8, PKCS#1 or SEC1)",
+            ),
+        ],
+        AuthKind::Generic => Vec::new(),
+    }
+}
+
+impl ServiceSpec {
+    /// All fields of an authentication for this service: the kind's, then the service's.
+    pub fn all_fields(&self) -> Vec<FieldSpec> {
+        let mut fields = base_fields(self.auth_kind);
+        fields.extend(self.fields.iter().cloned());
+        fields
+    }
+
+    /// The spec of one field, if the service has it.
+    pub fn field(&self, name: &FieldName) -> Option<FieldSpec> {
+        self.all_fields().into_iter().find(|f| &f.name == name)
+    }
+
+    /// Checks the definition; the catalog and custom services both go through this.
+    pub fn validate(&self) -> Result<(), ServiceSpecError> {
+        normalize_text(&self.name, 80).map_err(ServiceSpecError::Name)?;
+        if self.api_version.trim().is_empty() {
+            return Err(ServiceSpecError::ApiVersionBlank);
+        }
+        self.validate_fields()?;
+        self.validate_oauth()?;
+        self.validate_scopes()?;
+        if let Some(v) = &self.verification {
+            if v.method != "GET" && v.method != "POST" {
+                return Err(ServiceSpecError::BadVerificationMethod(v.method.clone()));
+            }
+            self.check_url("verification.url", &v.url)?;
+        }
+        Ok(())
+    }
+
+    fn validate_fields(&self) -> Result<(), ServiceSpecError> {
+        let mut seen = BTreeSet::new();
+        for f in self.all_fields() {
+            if !seen.insert(f.name.clone()) {
+                return Err(ServiceSpecError::DuplicateField { field: f.name });
+            }
+        }
+        if self.auth_kind == AuthKind::Generic {
+            if self.fields.is_empty() {
+                return Err(ServiceSpecError::GenericWithoutFields);
+            }
+            if let Some(f) = self
+                .fields
+                .iter()
+                .find(|f| RESERVED_GENERIC_FIELDS.contains(&f.name.as_str()))
+            {
+                return Err(ServiceSpecError::GenericReservedField {
+                    field: f.name.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_oauth(&self) -> Result<(), ServiceSpecError> {
+        let is_oauth = matches!(self.auth_kind, AuthKind::OAuth1 | AuthKind::OAuth2);
+        match (&self.oauth, is_oauth) {
+            (None, true) => Err(ServiceSpecError::OAuthEndpointsMissing {
+                kind: self.auth_kind,
+            }),
+            (Some(_), false) => Err(ServiceSpecError::OAuthEndpointsNotAllowed {
+                kind: self.auth_kind,
+            }),
+            (None, false) => Ok(()),
+            (Some(ep), true) => {
+                self.check_url("oauth.authorize_url", &ep.authorize_url)?;
+                self.check_url("oauth.token_url", &ep.token_url)?;
+                match (&ep.request_token_url, self.auth_kind) {
+                    (Some(url), _) => self.check_url("oauth.request_token_url", url),
+                    (None, AuthKind::OAuth1) => Err(ServiceSpecError::RequestTokenUrlMissing),
+                    (None, _) => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn validate_scopes(&self) -> Result<(), ServiceSpecError> {
+        if self.auth_kind != AuthKind::OAuth2
+            && !(self.scopes.is_empty() && self.required_scopes.is_empty())
+        {
+            return Err(ServiceSpecError::ScopesNotAllowed);
+        }
+        let mut seen = BTreeSet::new();
+        for scope in &self.scopes {
+            if scope.is_empty() || scope.chars().any(char::is_whitespace) || !seen.insert(scope) {
+                return Err(ServiceSpecError::BadScope {
+                    scope: scope.clone(),
+                });
+            }
+        }
+        if let Some(scope) = self.required_scopes.iter().find(|s| !seen.contains(s)) {
+            return Err(ServiceSpecError::RequiredScopeUnknown {
+                scope: scope.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a URL template: `https://`, and placeholders naming non-secret fields.
+    fn check_url(&self, field: &'static str, url: &str) -> Result<(), ServiceSpecError> {
+        let bad = |reason: String| ServiceSpecError::BadUrl { field, reason };
+        if !url.starts_with("https://") {
+            return Err(bad(format!("{url:?} must start with https://")));
+        }
+        for placeholder in placeholders(url) {
+            let known = FieldName::parse(placeholder)
+                .ok()
+                .and_then(|name| self.field(&name))
+                .is_some_and(|f| !f.secret);
+            if !known {
+                return Err(bad(format!(
+                    "placeholder {{{placeholder}}} does not name a non-secret field"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `{name}` placeholders of a URL template.
+fn placeholders(url: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = url;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        match after.find('}') {
+            Some(end) => {
+                found.push(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            None => {
+                found.push(after);
+                break;
+            }
+        }
+    }
+    found
+}
+
+/// Fills `{field}` placeholders of a URL template from non-secret field values.
+pub fn fill_url(
+    template: &str,
+    values: &std::collections::BTreeMap<FieldName, String>,
+) -> Option<String> {
+    let mut url = template.to_owned();
+    for placeholder in placeholders(template) {
+        let name = FieldName::parse(placeholder).ok()?;
+        let value = values.get(&name)?;
+        url = url.replace(&format!("{{{placeholder}}}"), value);
+    }
+    Some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oauth2() -> ServiceSpec {
+        ServiceSpec {
+            name: "X".into(),
+            api_version: "1".into(),
+            auth_kind: AuthKind::OAuth2,
+            fields: vec![],
+            oauth: Some(OAuthEndpoints {
+                authorize_url: "https://x.test/a".into(),
+                token_url: "https://x.test/t".into(),
+                request_token_url: None,
+            }),
+            scopes: vec!["read".into(), "write".into()],
+            required_scopes: vec!["read".into()],
+            verification: None,
+        }
+    }
+
+    #[test]
+    fn valid_oauth2_spec_passes() {
+        assert_eq!(oauth2().validate(), Ok(()));
+    }
+
+    #[test]
+    fn spec_refusals_name_the_field() {
+        let mut s = oauth2();
+        s.required_scopes = vec!["admin".into()];
+        assert_eq!(
+            s.validate(),
+            Err(ServiceSpecError::RequiredScopeUnknown {
+                scope: "admin".into()
+            })
+        );
+        let mut s = oauth2();
+        s.scopes.push("read".into());
+        assert_eq!(
+            s.validate(),
+            Err(ServiceSpecError::BadScope {
+                scope: "read".into()
+            })
+        );
+        let mut s = oauth2();
+        s.oauth = None;
+        assert_eq!(
+            s.validate(),
+            Err(ServiceSpecError::OAuthEndpointsMissing {
+                kind: AuthKind::OAuth2
+            })
+        );
+        let mut s = oauth2();
+        s.auth_kind = AuthKind::OAuth1;
+        assert_eq!(s.validate(), Err(ServiceSpecError::RequestTokenUrlMissing));
+        let mut s = oauth2();
+        if let Some(ep) = s.oauth.as_mut() {
+            ep.token_url = "https://{tenant}/t".into();
+        }
+        let err = s.validate().expect_err("unknown placeholder");
+        assert!(err.to_string().starts_with("oauth.token_url:"), "{err}");
+        let mut s = oauth2();
+        if let Some(ep) = s.oauth.as_mut() {
+            ep.authorize_url = "http://x.test/a".into();
+        }
+        assert!(matches!(
+            s.validate(),
+            Err(ServiceSpecError::BadUrl {
+                field: "oauth.authorize_url",
+                ..
+            })
+        ));
+        let mut s = oauth2();
+        s.auth_kind = AuthKind::Token;
+        s.oauth = None;
+        assert_eq!(s.validate(), Err(ServiceSpecError::ScopesNotAllowed));
+        let mut s = oauth2();
+        s.fields = base_fields(AuthKind::OAuth2)[..1].to_vec();
+        assert!(matches!(
+            s.validate(),
+            Err(ServiceSpecError::DuplicateField { .. })
+        ));
+        let mut s = oauth2();
+        s.api_version = " ".into();
+        assert_eq!(s.validate(), Err(ServiceSpecError::ApiVersionBlank));
+        let mut s = oauth2();
+        s.verification = Some(VerificationEndpoint {
+            method: "DELETE".into(),
+            url: "https://x.test/me".into(),
+        });
+        assert_eq!(
+            s.validate(),
+            Err(ServiceSpecError::BadVerificationMethod("DELETE".into()))
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! Timestamps as unix microseconds (stable under bincode and JSON).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A point in time as microseconds since the unix epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Microseconds per second.
+    pub const MICROS_PER_SECOND: i64 = 1_000_000;
+
+    /// From whole seconds since the epoch (saturating).
+    pub fn from_unix_seconds(seconds: i64) -> Self {
+        Self(seconds.saturating_mul(Self::MICROS_PER_SECOND))
+    }
+    /// Whole seconds since the epoch (rounded towards negative infinity).
+    pub fn unix_seconds(self) -> i64 {
+        self.0.div_euclid(Self::MICROS_PER_SECOND)
+    }
+    /// Parses RFC 3339 text (e.g. `2030-01-01T00:00:00Z`) or integer unix seconds.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Ok(seconds) = text.parse::<i64>() {
+            return Some(Self::from_unix_seconds(seconds));
+        }
+        chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|dt| Self(dt.timestamp_micros()))
+    }
+    /// This time plus a number of whole days (saturating).
+    pub fn plus_days(self, days: i64) -> Self {
+        Self(
+            self.0
+                .saturating_add(days.saturating_mul(86_400 * Self::MICROS_PER_SECOND)),
+        )
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match chrono::DateTime::from_timestamp_micros(self.0) {
+            Some(dt) => write!(
+                f,
+                "{}",
+                dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            ),
+            None => write!(f, "{}us", self.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc3339_and_seconds() {
+        assert_eq!(Timestamp::parse("10"), Some(Timestamp(10_000_000)));
+        assert_eq!(
+            Timestamp::parse("1970-01-01T00:00:01Z"),
+            Some(Timestamp(1_000_000))
+        );
+        assert_eq!(Timestamp::parse("soon"), None);
+        assert_eq!(Timestamp(1_000_000).to_string(), "1970-01-01T00:00:01Z");
+        assert_eq!(Timestamp(0).plus_days(1).unix_seconds(), 86_400);
+    }
+}
