@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod crypto;
 pub mod domain;
 pub mod ledger;
+pub mod projections;

@@ -15,7 +15,7 @@ pub use error::{CryptoError, Result};
 pub use fingerprint::{Fingerprint, Fingerprinter, FINGERPRINT_BYTES, FINGERPRINT_PREFIX};
 pub use keystore::{DataKeyStatus, DataKeyStore};
 pub use master_key::{ensure_key_file_outside, MasterKey, MasterKeyFingerprint, KEY_FILE_HEADER};
-pub use seal::{open, seal, SealContext, Sealed, SEALED_VERSION};
+pub use seal::{open, seal, SealContext, Sealed, SealedSecret, SEALED_VERSION};
 pub use secret::{SecretBytes, SecretString};
 
 #[cfg(test)]

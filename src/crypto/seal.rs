@@ -25,6 +25,15 @@ pub struct Sealed {
     pub ciphertext: Vec<u8>,
 }
 
+/// A stored secret: its sealed value and a keyed fingerprint for display and comparison.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedSecret {
+    /// The AES-256-GCM sealed value.
+    pub sealed: Sealed,
+    /// HMAC fingerprint of the plaintext, safe to show.
+    pub fingerprint: crate::crypto::Fingerprint,
+}
+
 /// The record a sealed value belongs to; bound into the associated data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SealContext<'a> {

@@ -5,10 +5,11 @@ use super::events::{AuthenticationEvent, FieldOutcome, FieldValue};
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, WorkspaceId};
 use crate::domain::services::{AuthKind, ServiceRef};
 use crate::domain::time::Timestamp;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A stored field value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StoredField<S> {
     /// A non-secret value.
     Plain {
@@ -45,7 +46,7 @@ impl<S> StoredField<S> {
 }
 
 /// Where an authentication is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Lifecycle {
     /// Usable.
     Active,
@@ -56,7 +57,7 @@ pub enum Lifecycle {
 }
 
 /// An authentication as of some version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authentication<S> {
     /// Its id.
     pub id: AuthenticationId,
@@ -87,7 +88,7 @@ pub struct Authentication<S> {
 }
 
 /// The state of one authentication stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthenticationState<S> {
     /// Number of events applied (the stream version).
     pub version: u64,

@@ -2,10 +2,11 @@
 
 use super::{DirectoryEvent, OrgRole, WorkspaceKind, WorkspaceRole};
 use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// An organization and its members.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organization {
     /// Its id.
     pub id: OrganizationId,
@@ -18,7 +19,7 @@ pub struct Organization {
 }
 
 /// A user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Its id.
     pub id: UserId,
@@ -31,7 +32,7 @@ pub struct User {
 }
 
 /// Who a workspace belongs to; determines its kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WorkspaceScope {
     /// A user's personal workspace.
     Personal {
@@ -51,7 +52,7 @@ pub enum WorkspaceScope {
 }
 
 /// A workspace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workspace {
     /// Its id.
     pub id: WorkspaceId,
@@ -83,7 +84,7 @@ impl Workspace {
 }
 
 /// The whole directory.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Directory {
     /// Organizations by id.
     pub organizations: BTreeMap<OrganizationId, Organization>,

@@ -7,7 +7,7 @@ use crate::domain::ids::{ServiceId, UserId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
 /// A defined custom service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomService {
     /// Its id.
     pub id: ServiceId,

@@ -1,0 +1,362 @@
+//! The command path: state -> domain decision -> seal secrets -> append -> wait for the model.
+
+use std::collections::BTreeMap;
+
+use crate::crypto::{seal, DataKey, SealContext, SealedSecret, SecretBytes};
+use crate::domain::authentication::{
+    decide, AuthenticationCommand, AuthenticationState, DecisionContext, Lifecycle,
+    RestoreSnapshot, StoredField, Warning,
+};
+use crate::domain::directory::{self, DirectoryCommand, DirectoryEvent};
+use crate::domain::ids::{AuthenticationId, FieldName};
+use crate::domain::secret::SecretText;
+use crate::domain::services::{decide_custom_service, CustomServiceCommand, CustomServiceEvent};
+use crate::domain::time::Timestamp;
+use crate::ledger::{
+    AppendRequest, EventId, EventStore, ExpectedVersion, NewEvent, RecordedAt, StoreError,
+    StreamRange, StreamVersion,
+};
+use crate::projections::payloads::{self, DomainEvent, StoredAuthenticationEvent};
+
+use super::{App, AppError, Caller};
+
+/// What an accepted command produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    /// The authentication's version after the command.
+    pub version: u64,
+    /// Log position of the last event written.
+    pub position: u64,
+    /// Warnings about the accepted command.
+    pub warnings: Vec<Warning>,
+}
+
+/// Which earlier state to restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreTarget {
+    /// As it was at this version.
+    Version(u64),
+    /// As it was at this time.
+    Time(RecordedAt),
+}
+
+fn expected(version: u64) -> ExpectedVersion {
+    if version == 0 {
+        ExpectedVersion::NoStream
+    } else {
+        ExpectedVersion::Exact(StreamVersion(version))
+    }
+}
+
+fn conflict(err: StoreError) -> AppError {
+    match err {
+        StoreError::WrongExpectedVersion { actual, .. } => AppError::Conflict(format!(
+            "a concurrent change moved it to version {actual}; retry"
+        )),
+        other => AppError::Store(other),
+    }
+}
+
+impl App {
+    /// Runs an authentication command for a caller. `if_version` (from `If-Match`) must equal
+    /// the current version when given.
+    pub async fn execute(
+        &self,
+        caller: &Caller,
+        id: AuthenticationId,
+        command: AuthenticationCommand,
+        if_version: Option<u64>,
+    ) -> Result<CommandOutcome, AppError> {
+        let purge = matches!(command, AuthenticationCommand::Purge);
+        let (state, decision) = {
+            let model = self.model().model().read().await;
+            let state = model
+                .authentication(id)
+                .map(|r| r.state.clone())
+                .unwrap_or_default();
+            let registry = model.registry(self.catalog());
+            let names_in = |workspace| model.names_in(workspace);
+            let ctx = DecisionContext {
+                actor: caller.user,
+                directory: &model.directory,
+                services: &registry,
+                names_in: &names_in,
+                now: Timestamp(RecordedAt::now().0),
+            };
+            let decision = decide(&state, command, &ctx)?;
+            (state, decision)
+        };
+        if let Some(wanted) = if_version {
+            if wanted != state.version {
+                return Err(AppError::VersionMismatch {
+                    expected: wanted,
+                    actual: state.version,
+                });
+            }
+        }
+        let data_key = self.keys.get_or_create(id.as_uuid())?;
+        let meta = caller.meta();
+        let mut events = Vec::with_capacity(decision.events.len());
+        for event in decision.events {
+            let event_id = EventId::new();
+            let sealed = self.seal_event(id, event_id, &data_key, event)?;
+            events.push(NewEvent {
+                event_id,
+                event_type: sealed.event_type().to_owned(),
+                schema_version: sealed.schema_version(),
+                payload: payloads::encode_payload(&sealed)?,
+                meta: meta.clone(),
+            });
+        }
+        let outcome = self
+            .store()
+            .append(AppendRequest {
+                stream: payloads::authentication_stream(id),
+                expected: expected(state.version),
+                events,
+            })
+            .await
+            .map_err(conflict)?;
+        self.model().wait_for(outcome.last_position.0).await?;
+        if purge {
+            // Crypto-shredding: without the data key its sealed values never open again.
+            self.keys.destroy(id.as_uuid())?;
+        }
+        Ok(CommandOutcome {
+            version: outcome.stream_version.0,
+            position: outcome.last_position.0,
+            warnings: decision.warnings,
+        })
+    }
+
+    /// Restores an authentication to an earlier version or time; secrets come back from their
+    /// sealed values, they are not re-entered.
+    pub async fn restore(
+        &self,
+        caller: &Caller,
+        id: AuthenticationId,
+        target: RestoreTarget,
+        if_version: Option<u64>,
+    ) -> Result<CommandOutcome, AppError> {
+        let (earlier, _) = self.state_as_of(id, target).await?;
+        let auth = earlier
+            .current
+            .as_ref()
+            .filter(|a| a.lifecycle == Lifecycle::Active)
+            .ok_or_else(|| AppError::RestoreTarget("no usable state at that point".into()))?;
+        let data_key = self.keys.get(id.as_uuid())?.ok_or_else(|| {
+            AppError::RestoreTarget("the authentication's secrets are gone".into())
+        })?;
+        let mut fields = BTreeMap::new();
+        for (name, field) in &auth.fields {
+            let text = match field {
+                StoredField::Plain { value, .. } => SecretText::new(value.clone()),
+                StoredField::Secret {
+                    value,
+                    changed_at_version,
+                } => {
+                    self.unseal(id, name, *changed_at_version, &data_key, value)
+                        .await?
+                }
+            };
+            fields.insert(name.clone(), text);
+        }
+        let snapshot = RestoreSnapshot {
+            name: auth.name.clone(),
+            fields,
+            scopes: auth.scopes.clone(),
+            extra_permissions: auth.extra_permissions.clone(),
+        };
+        let command = AuthenticationCommand::Restore {
+            to_version: earlier.version,
+            snapshot,
+        };
+        self.execute(caller, id, command, if_version).await
+    }
+
+    /// Folds an authentication's stream up to a version or time.
+    pub async fn state_as_of(
+        &self,
+        id: AuthenticationId,
+        target: RestoreTarget,
+    ) -> Result<(AuthenticationState<SealedSecret>, Option<RecordedAt>), AppError> {
+        let range = match target {
+            RestoreTarget::Version(v) => StreamRange::up_to_version(StreamVersion(v)),
+            RestoreTarget::Time(t) => StreamRange::up_to_time(t),
+        };
+        let envelopes = self
+            .store()
+            .read_stream(&payloads::authentication_stream(id), range)
+            .await?;
+        let mut state = AuthenticationState::default();
+        let mut at = None;
+        for envelope in &envelopes {
+            if let DomainEvent::Authentication(_, event) = payloads::decode(envelope)? {
+                state.apply(&event);
+                at = Some(envelope.body.recorded_at);
+            }
+        }
+        if state.current.is_none() {
+            return Err(AppError::NotFound);
+        }
+        Ok((state, at))
+    }
+
+    /// The id of the event at `version` of an authentication's stream.
+    async fn event_id_at(
+        &self,
+        id: AuthenticationId,
+        version: u64,
+    ) -> Result<uuid::Uuid, AppError> {
+        let model = self.model().model().read().await;
+        model
+            .authentication(id)
+            .and_then(|r| r.history.get(version.checked_sub(1)? as usize))
+            .filter(|entry| entry.version == version)
+            .map(|entry| entry.event_id.0)
+            .ok_or(AppError::NotFound)
+    }
+
+    /// Runs a directory command (organizations, users, workspaces, memberships).
+    pub async fn directory(
+        &self,
+        caller: &Caller,
+        command: DirectoryCommand,
+    ) -> Result<Vec<DirectoryEvent>, AppError> {
+        let (events, version) = {
+            let model = self.model().model().read().await;
+            (
+                directory::decide(&model.directory, command)?,
+                model.directory_version,
+            )
+        };
+        let position = self
+            .append_plain(
+                payloads::directory_stream(),
+                version,
+                caller,
+                &events,
+                |e| (e.event_type(), e.schema_version()),
+            )
+            .await?;
+        self.model().wait_for(position).await?;
+        Ok(events)
+    }
+
+    /// Defines a custom service.
+    pub async fn define_service(
+        &self,
+        caller: &Caller,
+        command: CustomServiceCommand,
+    ) -> Result<Vec<CustomServiceEvent>, AppError> {
+        let CustomServiceCommand::Define { service, .. } = &command;
+        let service = *service;
+        let events = {
+            let model = self.model().model().read().await;
+            let existing = model.custom_services.get(&service);
+            decide_custom_service(existing, &model.directory, command)?
+        };
+        let version = u64::from(
+            self.model()
+                .model()
+                .read()
+                .await
+                .custom_services
+                .contains_key(&service),
+        );
+        let position = self
+            .append_plain(
+                payloads::service_stream(service),
+                version,
+                caller,
+                &events,
+                |e| (e.event_type(), e.schema_version()),
+            )
+            .await?;
+        self.model().wait_for(position).await?;
+        Ok(events)
+    }
+
+    /// Appends events that carry no secrets; returns the last position.
+    async fn append_plain<E: serde::Serialize>(
+        &self,
+        stream: crate::ledger::StreamId,
+        version: u64,
+        caller: &Caller,
+        events: &[E],
+        kind: impl Fn(&E) -> (&'static str, u16),
+    ) -> Result<u64, AppError> {
+        let meta = caller.meta();
+        let mut new_events = Vec::with_capacity(events.len());
+        for event in events {
+            let (event_type, schema_version) = kind(event);
+            new_events.push(NewEvent {
+                event_id: EventId::new(),
+                event_type: event_type.to_owned(),
+                schema_version,
+                payload: payloads::encode_payload(event)?,
+                meta: meta.clone(),
+            });
+        }
+        let outcome = self
+            .store()
+            .append(AppendRequest {
+                stream,
+                expected: expected(version),
+                events: new_events,
+            })
+            .await
+            .map_err(conflict)?;
+        Ok(outcome.last_position.0)
+    }
+
+    /// Seals every secret of an event, bound to (authentication, field, event id).
+    fn seal_event(
+        &self,
+        id: AuthenticationId,
+        event_id: EventId,
+        data_key: &DataKey,
+        event: crate::domain::authentication::AuthenticationEvent<SecretText>,
+    ) -> Result<StoredAuthenticationEvent, AppError> {
+        event.map_secrets(|field: &FieldName, secret: SecretText| {
+            let plain = SecretBytes::from_slice(secret.expose().as_bytes());
+            let context = SealContext {
+                owner: id.as_uuid(),
+                field: field.as_str(),
+                event_id: event_id.0,
+            };
+            let sealed = seal(data_key, &context, &plain)?;
+            Ok::<_, AppError>(SealedSecret {
+                sealed,
+                fingerprint: self.fingerprinter.fingerprint(&plain),
+            })
+        })
+    }
+
+    /// Opens one sealed field value, set by the event at `version` of the authentication's
+    /// stream (the event id comes from the log, never from the sealed value itself).
+    pub(super) async fn unseal(
+        &self,
+        id: AuthenticationId,
+        field: &FieldName,
+        version: u64,
+        data_key: &DataKey,
+        value: &SealedSecret,
+    ) -> Result<SecretText, AppError> {
+        let event_id = self.event_id_at(id, version).await?;
+        let context = SealContext {
+            owner: id.as_uuid(),
+            field: field.as_str(),
+            event_id,
+        };
+        let plain = crate::crypto::open(data_key, &context, &value.sealed)?;
+        let text = std::str::from_utf8(plain.expose())
+            .map_err(|_| {
+                AppError::Crypto(crate::crypto::CryptoError::OpenFailed {
+                    field: field.as_str().to_owned(),
+                })
+            })?
+            .to_owned();
+        Ok(SecretText::new(text))
+    }
+}

@@ -1,0 +1,137 @@
+//! The application layer: opens a data directory with its master key, runs the command path
+//! (state -> domain decision -> seal -> append -> projection), and answers queries. Knows
+//! nothing of HTTP.
+
+mod commands;
+mod error;
+mod keyring;
+mod queries;
+pub mod resolve;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use commands::{CommandOutcome, RestoreTarget};
+pub use error::AppError;
+pub use resolve::{ResolveError, ResolveRequest, ResolvedTemplate};
+
+use crate::crypto::{DataKeyStore, Fingerprinter};
+use crate::domain::ids::UserId;
+use crate::domain::services::ServiceCatalog;
+use crate::ledger::{AuthMethod, EventMeta, Origin, SledStore};
+use crate::projections::{LedgerModel, ProjectionHandle, SnapshotPolicy, SnapshotStore};
+
+/// Where the data and the master key live.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The data directory (sled).
+    pub data_dir: PathBuf,
+    /// The master key file; must be outside the data directory.
+    pub key_file: PathBuf,
+    /// Create the key file if the data directory is new and the file is missing.
+    pub create_key_if_missing: bool,
+    /// How often the read model is snapshotted.
+    pub snapshots: SnapshotPolicy,
+}
+
+impl AppConfig {
+    /// Defaults for a data directory and key file.
+    pub fn new(data_dir: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> AppConfig {
+        AppConfig {
+            data_dir: data_dir.into(),
+            key_file: key_file.into(),
+            create_key_if_missing: true,
+            snapshots: SnapshotPolicy::default(),
+        }
+    }
+}
+
+/// Who is acting, and from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The acting user.
+    pub user: UserId,
+    /// How they authenticated.
+    pub via: AuthMethod,
+    /// Where the request came from.
+    pub origin: Origin,
+}
+
+impl Caller {
+    /// A user calling the API with a token.
+    pub fn api_user(user: UserId) -> Caller {
+        Caller {
+            user,
+            via: AuthMethod::ApiToken,
+            origin: Origin::Api,
+        }
+    }
+
+    /// Event metadata for one request of this caller.
+    pub fn meta(&self) -> EventMeta {
+        EventMeta {
+            actor: crate::ledger::Actor {
+                principal: format!("user:{}", self.user),
+                via: self.via,
+            },
+            origin: self.origin.clone(),
+            correlation_id: uuid::Uuid::now_v7(),
+            causation_id: None,
+        }
+    }
+}
+
+/// An open credential ledger.
+pub struct App {
+    store: SledStore,
+    keys: DataKeyStore,
+    fingerprinter: Fingerprinter,
+    catalog: ServiceCatalog,
+    model: ProjectionHandle<LedgerModel>,
+}
+
+impl App {
+    /// Opens a data directory with its master key; refuses a key that does not belong to it
+    /// before anything is written.
+    pub async fn open(config: &AppConfig) -> Result<App, AppError> {
+        let (db, master) = keyring::open_with_master_key(config)?;
+        let master = Arc::new(master);
+        let store = SledStore::with_db(db.clone())?;
+        let keys = DataKeyStore::new(db.open_tree("data_keys")?, master.clone());
+        let fingerprinter = Fingerprinter::from_master(&master)?;
+        let catalog = ServiceCatalog::builtin()?;
+        let snapshots = SnapshotStore::open(&db)?;
+        let model =
+            ProjectionHandle::start(&store, snapshots, LedgerModel::default(), config.snapshots)
+                .await?;
+        Ok(App {
+            store,
+            keys,
+            fingerprinter,
+            catalog,
+            model,
+        })
+    }
+
+    /// Snapshots the read model, stops it, and closes the log.
+    pub async fn close(self) -> Result<(), AppError> {
+        self.model.stop().await?;
+        self.store.close().await?;
+        Ok(())
+    }
+
+    /// The event log.
+    pub fn store(&self) -> &SledStore {
+        &self.store
+    }
+
+    /// The prebuilt service catalog.
+    pub fn catalog(&self) -> &ServiceCatalog {
+        &self.catalog
+    }
+
+    /// The running read model.
+    pub fn model(&self) -> &ProjectionHandle<LedgerModel> {
+        &self.model
+    }
+}

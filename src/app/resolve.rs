@@ -1,0 +1,312 @@
+//! Resolving `$.auth.<field>` references of a workflow step to the authentication's values.
+//!
+//! A string that is exactly `$.auth.token` becomes the value; inside longer strings a
+//! reference is written in braces: `"Bearer {$.auth.token}"`. Only a user allowed to use the
+//! authentication, running a workflow in a workspace that can reach it, gets values back.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::domain::access::Action;
+use crate::domain::authentication::{Lifecycle, StoredField};
+use crate::domain::directory::WorkspaceKind;
+use crate::domain::ids::{AuthenticationId, FieldName, UserId, WorkspaceId};
+use crate::domain::secret::SecretText;
+use crate::projections::LedgerModel;
+
+use super::{App, AppError};
+
+/// The prefix of a reference.
+const PREFIX: &str = "$.auth.";
+
+/// A workflow runner's request to resolve a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveRequest {
+    /// The authentication referred to.
+    pub authentication: AuthenticationId,
+    /// The workspace the workflow runs in.
+    pub workspace: WorkspaceId,
+    /// The user the workflow runs as.
+    pub user: UserId,
+    /// The JSON template with references.
+    pub template: Value,
+}
+
+/// Why a resolution was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// The service has no such field.
+    #[error("template: $.auth.{field} is not a field of this authentication's service")]
+    UnknownField {
+        /// The field referred to.
+        field: String,
+    },
+    /// The field exists but has no value.
+    #[error("template: $.auth.{field} is not set on this authentication")]
+    FieldNotSet {
+        /// The field referred to.
+        field: String,
+    },
+    /// The reference is malformed.
+    #[error("template: {reference:?} is not a valid $.auth.<field> reference")]
+    BadReference {
+        /// The text found.
+        reference: String,
+    },
+    /// The user or workspace may not use this authentication.
+    #[error("authentication: {0}")]
+    NotUsable(String),
+}
+
+/// A resolved template. Holds plaintext secrets: its Debug output is redacted.
+pub struct ResolvedTemplate {
+    value: Value,
+    fields: Vec<String>,
+}
+
+impl ResolvedTemplate {
+    /// The resolved JSON (contains secret values; hand it only to the allowed caller).
+    pub fn into_value(self) -> Value {
+        self.value
+    }
+
+    /// The fields that were resolved.
+    pub fn fields(&self) -> &[String] {
+        &self.fields
+    }
+}
+
+impl fmt::Debug for ResolvedTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResolvedTemplate")
+            .field("value", &"[REDACTED]")
+            .field("fields", &self.fields)
+            .finish()
+    }
+}
+
+/// Whether an authentication in `home` can be used by a workflow running in `workflow`:
+/// the same workspace, or the organization workspace of the workflow's organization.
+fn reachable(model: &LedgerModel, home: WorkspaceId, workflow: WorkspaceId) -> bool {
+    if home == workflow {
+        return true;
+    }
+    let dir = &model.directory;
+    match (dir.workspace(home), dir.workspace(workflow)) {
+        (Some(h), Some(w)) => {
+            h.kind() == WorkspaceKind::Organization
+                && h.organization().is_some()
+                && h.organization() == w.organization()
+        }
+        _ => false,
+    }
+}
+
+/// Every `$.auth.<field>` reference in a template, in order of first appearance.
+fn references(template: &Value) -> Result<Vec<String>, ResolveError> {
+    fn walk(value: &Value, out: &mut Vec<String>) -> Result<(), ResolveError> {
+        match value {
+            Value::String(s) => {
+                for field in references_in(s)? {
+                    if !out.contains(&field) {
+                        out.push(field);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().try_for_each(|v| walk(v, out))?,
+            Value::Object(map) => map.values().try_for_each(|v| walk(v, out))?,
+            _ => {}
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(template, &mut out)?;
+    Ok(out)
+}
+
+fn valid_field(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// References in one string: the whole string, or `{$.auth.x}` inside it.
+fn references_in(text: &str) -> Result<Vec<String>, ResolveError> {
+    if let Some(field) = text.strip_prefix(PREFIX) {
+        if valid_field(field) {
+            return Ok(vec![field.to_owned()]);
+        }
+    }
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&format!("{{{PREFIX}")) {
+        let after = &rest[start + 1 + PREFIX.len()..];
+        let end = after.find('}').ok_or_else(|| ResolveError::BadReference {
+            reference: rest[start..].chars().take(40).collect(),
+        })?;
+        let field = &after[..end];
+        if !valid_field(field) {
+            return Err(ResolveError::BadReference {
+                reference: format!("{{{PREFIX}{field}}}"),
+            });
+        }
+        out.push(field.to_owned());
+        rest = &after[end + 1..];
+    }
+    Ok(out)
+}
+
+fn substitute(value: Value, values: &BTreeMap<String, SecretText>) -> Value {
+    match value {
+        Value::String(s) => {
+            if let Some(v) = s.strip_prefix(PREFIX).and_then(|f| values.get(f)) {
+                return Value::String(v.expose().to_owned());
+            }
+            let mut text = s;
+            for (field, v) in values {
+                let reference = format!("{{{PREFIX}{field}}}");
+                if text.contains(&reference) {
+                    text = text.replace(&reference, v.expose());
+                }
+            }
+            Value::String(text)
+        }
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| substitute(v, values)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, substitute(v, values)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+impl App {
+    /// Resolves the references of a template for a workflow step.
+    pub async fn resolve(&self, request: ResolveRequest) -> Result<ResolvedTemplate, AppError> {
+        let wanted = references(&request.template)?;
+        let id = request.authentication;
+        let mut sealed = Vec::new();
+        {
+            let model = self.model().model().read().await;
+            let auth = model
+                .authentication(id)
+                .and_then(|r| r.state.current.as_ref())
+                .filter(|a| model.allows(request.user, a.workspace, Action::View))
+                .ok_or(AppError::NotFound)?;
+            if auth.lifecycle != Lifecycle::Active {
+                return Err(ResolveError::NotUsable("it is deleted".into()).into());
+            }
+            if !model.allows(request.user, auth.workspace, Action::Use) {
+                return Err(ResolveError::NotUsable("this user may not use it".into()).into());
+            }
+            if !model.allows(request.user, request.workspace, Action::Use)
+                || !reachable(&model, auth.workspace, request.workspace)
+            {
+                return Err(ResolveError::NotUsable(
+                    "a workflow in this workspace cannot use it".into(),
+                )
+                .into());
+            }
+            let spec = model
+                .registry(self.catalog())
+                .resolve(&auth.service)
+                .cloned();
+            for field in &wanted {
+                let name = FieldName::parse(field).map_err(|_| ResolveError::UnknownField {
+                    field: field.clone(),
+                })?;
+                if spec.as_ref().is_some_and(|s| s.field(&name).is_none()) {
+                    return Err(ResolveError::UnknownField {
+                        field: field.clone(),
+                    }
+                    .into());
+                }
+                let stored = auth
+                    .fields
+                    .get(&name)
+                    .ok_or_else(|| ResolveError::FieldNotSet {
+                        field: field.clone(),
+                    })?;
+                sealed.push((name, stored.clone()));
+            }
+        }
+        let mut values = BTreeMap::new();
+        if sealed.iter().any(|(_, f)| f.is_secret()) {
+            let data_key = self.keys.get(id.as_uuid())?.ok_or(AppError::NotFound)?;
+            for (name, stored) in sealed {
+                let text = match stored {
+                    StoredField::Plain { value, .. } => SecretText::new(value),
+                    StoredField::Secret {
+                        value,
+                        changed_at_version,
+                    } => {
+                        self.unseal(id, &name, changed_at_version, &data_key, &value)
+                            .await?
+                    }
+                };
+                values.insert(name.as_str().to_owned(), text);
+            }
+        } else {
+            for (name, stored) in sealed {
+                if let StoredField::Plain { value, .. } = stored {
+                    values.insert(name.as_str().to_owned(), SecretText::new(value));
+                }
+            }
+        }
+        Ok(ResolvedTemplate {
+            value: substitute(request.template, &values),
+            fields: wanted,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn finds_whole_and_embedded_references() {
+        let template = json!({
+            "headers": {"Authorization": "Bearer {$.auth.token}", "X-User": "$.auth.username"},
+            "list": ["{$.auth.token}-{$.auth.domain}", 3, null],
+        });
+        assert_eq!(
+            references(&template).expect("valid"),
+            vec![
+                "token".to_owned(),
+                "username".to_owned(),
+                "domain".to_owned()
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_references() {
+        assert!(matches!(
+            references(&json!("Bearer {$.auth.token")),
+            Err(ResolveError::BadReference { .. })
+        ));
+        assert!(matches!(
+            references(&json!("{$.auth.to ken}")),
+            Err(ResolveError::BadReference { .. })
+        ));
+    }
+
+    #[test]
+    fn substitutes_values() {
+        let mut values = BTreeMap::new();
+        values.insert("token".to_owned(), SecretText::new("t0k"));
+        let out = substitute(
+            json!({"a": "$.auth.token", "b": "Bearer {$.auth.token}!"}),
+            &values,
+        );
+        assert_eq!(out, json!({"a": "t0k", "b": "Bearer t0k!"}));
+    }
+}

@@ -1,0 +1,248 @@
+//! Per-authentication history: who changed what, when and from where, with per-field diffs.
+//! Secret fields appear only as fingerprints.
+
+use serde::{Deserialize, Serialize};
+
+use super::payloads::StoredAuthenticationEvent;
+use crate::crypto::{Fingerprint, SealedSecret};
+use crate::domain::authentication::{
+    AuthenticationEvent, AuthenticationState, FieldOutcome, FieldValue, StoredField,
+};
+use crate::domain::ids::{FieldName, WorkspaceId};
+use crate::ledger::{Envelope, EventId, Origin, RecordedAt};
+
+/// What happened to one field in one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldChangeKind {
+    /// Given a value (create or restore).
+    Set,
+    /// Replaced by a supplied value.
+    Overridden,
+    /// Omitted, so the stored value was kept.
+    Kept,
+    /// Explicitly cleared.
+    Cleared,
+}
+
+/// The diff of one field: never a secret value, only its fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    /// Field name.
+    pub field: String,
+    /// What happened.
+    pub change: FieldChangeKind,
+    /// Whether the field is secret.
+    pub secret: bool,
+    /// New plain value (non-secret fields only).
+    pub value: Option<String>,
+    /// Fingerprint of the new secret value.
+    pub fingerprint: Option<Fingerprint>,
+    /// Fingerprint of the secret value before the change.
+    pub previous_fingerprint: Option<Fingerprint>,
+}
+
+/// What kind of change an event made, beyond field diffs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HistoryDetail {
+    /// Created with a name in a workspace.
+    Created {
+        /// Name.
+        name: String,
+        /// Workspace.
+        workspace: WorkspaceId,
+        /// Service reference, as text.
+        service: String,
+    },
+    /// Renamed.
+    Renamed {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// Moved between workspaces.
+    Moved {
+        /// Source.
+        from: WorkspaceId,
+        /// Destination.
+        to: WorkspaceId,
+    },
+    /// Settings re-entered.
+    Reauthenticated,
+    /// Scopes changed.
+    ScopesChanged {
+        /// New scopes.
+        scopes: Vec<String>,
+        /// New extra permissions.
+        extra_permissions: Vec<String>,
+        /// Required scopes now missing.
+        missing_required: Vec<String>,
+    },
+    /// Soft-deleted.
+    Deleted,
+    /// Restored to an earlier version.
+    Restored {
+        /// The version restored.
+        from_version: u64,
+    },
+    /// Purged for good.
+    Purged,
+}
+
+/// One change in an authentication's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Stream version after the change.
+    pub version: u64,
+    /// Global log position.
+    pub position: u64,
+    /// The event's id.
+    pub event_id: EventId,
+    /// Stable event type string.
+    pub event_type: String,
+    /// Store time.
+    pub recorded_at: RecordedAt,
+    /// Principal that made the change.
+    pub actor: String,
+    /// Where it came from.
+    pub origin: Origin,
+    /// The kind of change.
+    pub detail: HistoryDetail,
+    /// Per-field diffs.
+    pub fields: Vec<FieldDiff>,
+}
+
+impl HistoryEntry {
+    /// Describes `event` applied on top of `before`.
+    pub fn describe(
+        before: &AuthenticationState<SealedSecret>,
+        event: &StoredAuthenticationEvent,
+        envelope: &Envelope,
+    ) -> HistoryEntry {
+        let previous = |field: &FieldName| -> Option<Fingerprint> {
+            match before.current.as_ref()?.fields.get(field)? {
+                StoredField::Secret { value, .. } => Some(value.fingerprint.clone()),
+                StoredField::Plain { .. } => None,
+            }
+        };
+        let set = |field: &FieldName, value: &FieldValue<SealedSecret>, change| {
+            diff(field, value, change, previous(field))
+        };
+        let (detail, fields) = match event {
+            AuthenticationEvent::Created {
+                name,
+                workspace,
+                service,
+                fields,
+                ..
+            } => (
+                HistoryDetail::Created {
+                    name: name.clone(),
+                    workspace: *workspace,
+                    service: service.to_string(),
+                },
+                fields
+                    .iter()
+                    .map(|(f, v)| set(f, v, FieldChangeKind::Set))
+                    .collect(),
+            ),
+            AuthenticationEvent::Renamed { from, to } => (
+                HistoryDetail::Renamed {
+                    from: from.clone(),
+                    to: to.clone(),
+                },
+                Vec::new(),
+            ),
+            AuthenticationEvent::Moved { from, to } => (
+                HistoryDetail::Moved {
+                    from: *from,
+                    to: *to,
+                },
+                Vec::new(),
+            ),
+            AuthenticationEvent::Reauthenticated { fields, .. } => (
+                HistoryDetail::Reauthenticated,
+                fields
+                    .iter()
+                    .map(|(f, outcome)| match outcome {
+                        FieldOutcome::Overridden(v) => set(f, v, FieldChangeKind::Overridden),
+                        FieldOutcome::Kept | FieldOutcome::Cleared => {
+                            let change = if matches!(outcome, FieldOutcome::Kept) {
+                                FieldChangeKind::Kept
+                            } else {
+                                FieldChangeKind::Cleared
+                            };
+                            let prior = previous(f);
+                            FieldDiff {
+                                field: f.as_str().to_owned(),
+                                change,
+                                secret: prior.is_some(),
+                                value: None,
+                                fingerprint: None,
+                                previous_fingerprint: prior,
+                            }
+                        }
+                    })
+                    .collect(),
+            ),
+            AuthenticationEvent::ScopesChanged {
+                scopes,
+                extra_permissions,
+                missing_required,
+            } => (
+                HistoryDetail::ScopesChanged {
+                    scopes: scopes.clone(),
+                    extra_permissions: extra_permissions.clone(),
+                    missing_required: missing_required.clone(),
+                },
+                Vec::new(),
+            ),
+            AuthenticationEvent::Deleted => (HistoryDetail::Deleted, Vec::new()),
+            AuthenticationEvent::Restored {
+                restored_from_version,
+                fields,
+                ..
+            } => (
+                HistoryDetail::Restored {
+                    from_version: *restored_from_version,
+                },
+                fields
+                    .iter()
+                    .map(|(f, v)| set(f, v, FieldChangeKind::Set))
+                    .collect(),
+            ),
+            AuthenticationEvent::Purged => (HistoryDetail::Purged, Vec::new()),
+        };
+        HistoryEntry {
+            version: envelope.body.stream_version.0,
+            position: envelope.body.position.0,
+            event_id: envelope.body.event_id,
+            event_type: envelope.body.event_type.clone(),
+            recorded_at: envelope.body.recorded_at,
+            actor: envelope.body.actor.principal.clone(),
+            origin: envelope.body.origin.clone(),
+            detail,
+            fields,
+        }
+    }
+}
+
+fn diff(
+    field: &FieldName,
+    value: &FieldValue<SealedSecret>,
+    change: FieldChangeKind,
+    previous_fingerprint: Option<Fingerprint>,
+) -> FieldDiff {
+    let (secret, value, fingerprint) = match value {
+        FieldValue::Plain(text) => (false, Some(text.clone()), None),
+        FieldValue::Secret(sealed) => (true, None, Some(sealed.fingerprint.clone())),
+    };
+    FieldDiff {
+        field: field.as_str().to_owned(),
+        change,
+        secret,
+        value,
+        fingerprint,
+        previous_fingerprint,
+    }
+}

@@ -1,0 +1,45 @@
+//! Read models fed by the ledger: the stored payload format, the ledger model (directory,
+//! services, authentications with history), views and listing, and the runner that keeps the
+//! model up to date with checkpointed snapshots.
+
+pub mod history;
+pub mod model;
+pub mod payloads;
+pub mod runner;
+pub mod snapshots;
+pub mod views;
+
+pub use history::{FieldChangeKind, FieldDiff, HistoryDetail, HistoryEntry};
+pub use model::{AuthRecord, LedgerModel};
+pub use runner::{Projection, ProjectionHandle, SnapshotPolicy};
+pub use snapshots::SnapshotStore;
+pub use views::{AuthenticationView, BadCursor, FieldView, ListQuery, Page};
+
+/// Why a projection could not be built or queried.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// An event payload did not decode.
+    #[error("cannot decode {event_type} v{schema_version} at position {position}: {reason}")]
+    Payload {
+        /// Stable type string.
+        event_type: String,
+        /// Schema version.
+        schema_version: u16,
+        /// Where.
+        position: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The model could not be encoded or decoded for a snapshot.
+    #[error("snapshot codec: {0}")]
+    Snapshot(String),
+    /// The projection stopped following the log.
+    #[error("projection stopped: {0}")]
+    Stopped(String),
+    /// Storage failed.
+    #[error("storage error: {0}")]
+    Storage(#[from] sled::Error),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::StoreError),
+}

@@ -1,0 +1,108 @@
+//! How domain events are stored in the ledger: stream names, event types and frozen payloads.
+//!
+//! Each payload is the bincode encoding (the ledger's frozen configuration) of the domain event
+//! enum of its family at schema version 1, with secrets as [`SealedSecret`]. A future schema
+//! version gets its own decoder here that upcasts to the current domain type.
+
+use crate::crypto::SealedSecret;
+use crate::domain::authentication::AuthenticationEvent;
+use crate::domain::directory::DirectoryEvent;
+use crate::domain::ids::{AuthenticationId, ServiceId};
+use crate::domain::services::CustomServiceEvent;
+use crate::ledger::{codec, Envelope, StreamId};
+
+use super::ProjectionError;
+
+/// An authentication event as stored: secrets sealed.
+pub type StoredAuthenticationEvent = AuthenticationEvent<SealedSecret>;
+
+/// The single stream holding every directory event.
+pub const DIRECTORY_STREAM: &str = "directory";
+/// Prefix of authentication streams.
+pub const AUTHENTICATION_STREAM_PREFIX: &str = "authentication-";
+/// Prefix of custom service streams.
+pub const SERVICE_STREAM_PREFIX: &str = "service-";
+
+/// The stream of the directory.
+pub fn directory_stream() -> StreamId {
+    StreamId::new(DIRECTORY_STREAM).expect("a constant, valid stream id")
+}
+
+/// The stream of one authentication.
+pub fn authentication_stream(id: AuthenticationId) -> StreamId {
+    StreamId::new(format!("{AUTHENTICATION_STREAM_PREFIX}{id}"))
+        .expect("a prefix and a uuid make a valid stream id")
+}
+
+/// The stream of one custom service.
+pub fn service_stream(id: ServiceId) -> StreamId {
+    StreamId::new(format!("{SERVICE_STREAM_PREFIX}{id}"))
+        .expect("a prefix and a uuid make a valid stream id")
+}
+
+/// A stored event decoded into its domain family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainEvent {
+    /// A directory event.
+    Directory(DirectoryEvent),
+    /// A custom service event.
+    Service(CustomServiceEvent),
+    /// An authentication event, for the authentication of its stream.
+    Authentication(AuthenticationId, StoredAuthenticationEvent),
+    /// An event type this build does not project (kept in the log, ignored here).
+    Other,
+}
+
+/// Encodes a payload with the ledger's frozen codec.
+pub fn encode_payload<T: serde::Serialize>(event: &T) -> Result<Vec<u8>, ProjectionError> {
+    codec::encode(event).map_err(|e| ProjectionError::Snapshot(e.to_string()))
+}
+
+/// Decodes the payload of an envelope according to its type and schema version.
+pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
+    let body = &envelope.body;
+    let fail = |reason: String| ProjectionError::Payload {
+        event_type: body.event_type.clone(),
+        schema_version: body.schema_version,
+        position: body.position.0,
+        reason,
+    };
+    let family = body.event_type.split('.').next().unwrap_or_default();
+    let decoded = match (family, body.schema_version) {
+        ("directory", 1) => DomainEvent::Directory(
+            codec::decode::<DirectoryEvent>(&body.payload).map_err(|e| fail(e.to_string()))?,
+        ),
+        ("service", 1) => DomainEvent::Service(
+            codec::decode::<CustomServiceEvent>(&body.payload).map_err(|e| fail(e.to_string()))?,
+        ),
+        ("authentication", 1) => {
+            let id = body
+                .stream_id
+                .as_str()
+                .strip_prefix(AUTHENTICATION_STREAM_PREFIX)
+                .and_then(|raw| raw.parse::<AuthenticationId>().ok())
+                .ok_or_else(|| fail(format!("not an authentication stream: {}", body.stream_id)))?;
+            let event = codec::decode::<StoredAuthenticationEvent>(&body.payload)
+                .map_err(|e| fail(e.to_string()))?;
+            DomainEvent::Authentication(id, event)
+        }
+        ("directory" | "service" | "authentication", version) => {
+            return Err(fail(format!(
+                "schema version {version} is not known to this build"
+            )))
+        }
+        _ => DomainEvent::Other,
+    };
+    let expected_type = match &decoded {
+        DomainEvent::Directory(e) => Some(e.event_type()),
+        DomainEvent::Service(e) => Some(e.event_type()),
+        DomainEvent::Authentication(_, e) => Some(e.event_type()),
+        DomainEvent::Other => None,
+    };
+    if let Some(expected) = expected_type {
+        if expected != body.event_type {
+            return Err(fail(format!("payload is a {expected} event")));
+        }
+    }
+    Ok(decoded)
+}

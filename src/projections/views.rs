@@ -1,0 +1,252 @@
+//! What read APIs show of an authentication, and the listing query. Never a secret value.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::model::{AuthRecord, LedgerModel};
+use crate::crypto::{Fingerprint, SealedSecret};
+use crate::domain::access::{decide_access, Action};
+use crate::domain::authentication::{Authentication, Lifecycle, StoredField};
+use crate::domain::ids::{AuthenticationId, UserId, WorkspaceId};
+use crate::domain::naming::name_key;
+use crate::domain::services::{AuthKind, ServiceRef};
+use crate::domain::time::Timestamp;
+use crate::ledger::RecordedAt;
+
+/// Largest page a listing returns.
+pub const MAX_PAGE: usize = 500;
+/// Page size when none is asked for.
+pub const DEFAULT_PAGE: usize = 50;
+
+/// A field as read APIs show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FieldView {
+    /// A non-secret value, shown as is.
+    Plain {
+        /// The value.
+        value: String,
+        /// Version that last set it.
+        changed_at_version: u64,
+    },
+    /// A secret: only that it is set, when it changed, and its fingerprint.
+    Secret {
+        /// Always true: unset fields are absent.
+        set: bool,
+        /// Keyed fingerprint.
+        fingerprint: Fingerprint,
+        /// Version that last set it.
+        changed_at_version: u64,
+    },
+}
+
+/// An authentication as read APIs show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthenticationView {
+    /// Id.
+    pub id: AuthenticationId,
+    /// Name.
+    pub name: String,
+    /// Workspace.
+    pub workspace: WorkspaceId,
+    /// Service reference as text (`slack`, `custom:<id>`).
+    pub service: String,
+    /// Service API version.
+    pub service_version: String,
+    /// Auth kind.
+    pub kind: AuthKind,
+    /// Environment tag.
+    pub environment: Option<String>,
+    /// OAuth scopes.
+    pub scopes: Vec<String>,
+    /// Extra permissions.
+    pub extra_permissions: Vec<String>,
+    /// `active`, `deleted` or `purged`.
+    pub lifecycle: &'static str,
+    /// Stream version.
+    pub version: u64,
+    /// Fields that are set.
+    pub fields: BTreeMap<String, FieldView>,
+    /// Expiry of the credential (certificate not-after, OAuth token expiry), if known.
+    pub expires_at: Option<Timestamp>,
+    /// Creation time.
+    pub created_at: Option<RecordedAt>,
+    /// Last change time.
+    pub updated_at: Option<RecordedAt>,
+}
+
+impl AuthenticationView {
+    /// The view of an authentication at some version.
+    pub fn of(
+        auth: &Authentication<SealedSecret>,
+        version: u64,
+        times: Option<(RecordedAt, RecordedAt)>,
+    ) -> AuthenticationView {
+        let fields = auth
+            .fields
+            .iter()
+            .map(|(name, field)| {
+                let view = match field {
+                    StoredField::Plain {
+                        value,
+                        changed_at_version,
+                    } => FieldView::Plain {
+                        value: value.clone(),
+                        changed_at_version: *changed_at_version,
+                    },
+                    StoredField::Secret {
+                        value,
+                        changed_at_version,
+                    } => FieldView::Secret {
+                        set: true,
+                        fingerprint: value.fingerprint.clone(),
+                        changed_at_version: *changed_at_version,
+                    },
+                };
+                (name.as_str().to_owned(), view)
+            })
+            .collect();
+        AuthenticationView {
+            id: auth.id,
+            name: auth.name.clone(),
+            workspace: auth.workspace,
+            service: auth.service.to_string(),
+            service_version: auth.service_version.clone(),
+            kind: auth.kind,
+            environment: auth.environment.as_ref().map(|e| e.as_str().to_owned()),
+            scopes: auth.scopes.clone(),
+            extra_permissions: auth.extra_permissions.clone(),
+            lifecycle: match auth.lifecycle {
+                Lifecycle::Active => "active",
+                Lifecycle::Deleted => "deleted",
+                Lifecycle::Purged => "purged",
+            },
+            version,
+            fields,
+            expires_at: auth.expires_at,
+            created_at: times.map(|t| t.0),
+            updated_at: times.map(|t| t.1),
+        }
+    }
+
+    fn of_record(record: &AuthRecord) -> Option<AuthenticationView> {
+        let auth = record.state.current.as_ref()?;
+        Some(AuthenticationView::of(
+            auth,
+            record.state.version,
+            Some((record.created_at, record.updated_at)),
+        ))
+    }
+}
+
+/// Filters and paging of a listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Case-insensitive substring of the name.
+    pub q: Option<String>,
+    /// Only this workspace.
+    pub workspace: Option<WorkspaceId>,
+    /// Only this service (`slack`, `custom:<id>`).
+    pub service: Option<ServiceRef>,
+    /// Only this service API version.
+    pub service_version: Option<String>,
+    /// Only this environment tag.
+    pub tag: Option<String>,
+    /// Include deleted authentications.
+    pub include_deleted: bool,
+    /// Continue after this cursor (from a previous page).
+    pub cursor: Option<String>,
+    /// Page size (default 50, at most 500).
+    pub limit: Option<usize>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page {
+    /// The authentications, sorted by name (case-insensitive), then id.
+    pub items: Vec<AuthenticationView>,
+    /// Cursor of the next page, if there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// A malformed cursor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cursor: not a cursor returned by this listing")]
+pub struct BadCursor;
+
+/// Sort key: (case-folded name, id). The cursor is its hex encoding, opaque to callers.
+fn sort_key(auth: &Authentication<SealedSecret>) -> (String, AuthenticationId) {
+    (name_key(&auth.name), auth.id)
+}
+
+fn encode_cursor(key: &(String, AuthenticationId)) -> String {
+    hex::encode(format!("{}\u{0}{}", key.0, key.1))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(String, AuthenticationId), BadCursor> {
+    let bytes = hex::decode(cursor).map_err(|_| BadCursor)?;
+    let text = String::from_utf8(bytes).map_err(|_| BadCursor)?;
+    let (name, id) = text.split_once('\u{0}').ok_or(BadCursor)?;
+    Ok((name.to_owned(), id.parse().map_err(|_| BadCursor)?))
+}
+
+impl LedgerModel {
+    /// Whether `user` may take `action` in `workspace`.
+    pub fn allows(&self, user: UserId, workspace: WorkspaceId, action: Action) -> bool {
+        decide_access(&self.directory, user, workspace, action).is_allowed()
+    }
+
+    /// The current view of an authentication `user` may see; `None` if it does not exist or
+    /// the user may not see it (the two are indistinguishable on purpose).
+    pub fn view_for(&self, user: UserId, id: AuthenticationId) -> Option<AuthenticationView> {
+        let record = self.authentications.get(&id)?;
+        let auth = record.state.current.as_ref()?;
+        if !self.allows(user, auth.workspace, Action::View) {
+            return None;
+        }
+        AuthenticationView::of_record(record)
+    }
+
+    /// The authentications `user` may see that match the query, one page at a time.
+    pub fn list(&self, user: UserId, query: &ListQuery) -> Result<Page, BadCursor> {
+        let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+        let needle = query.q.as_deref().map(name_key);
+        let mut matches: Vec<(&AuthRecord, (String, AuthenticationId))> =
+            self.authentications
+                .values()
+                .filter_map(|record| {
+                    let auth = record.state.current.as_ref()?;
+                    let keep = match auth.lifecycle {
+                        Lifecycle::Active => true,
+                        Lifecycle::Deleted => query.include_deleted,
+                        Lifecycle::Purged => false,
+                    } && query.workspace.is_none_or(|w| w == auth.workspace)
+                        && query.service.as_ref().is_none_or(|s| *s == auth.service)
+                        && query
+                            .service_version
+                            .as_ref()
+                            .is_none_or(|v| *v == auth.service_version)
+                        && query.tag.as_ref().is_none_or(|t| {
+                            auth.environment.as_ref().is_some_and(|e| e.as_str() == t)
+                        })
+                        && needle
+                            .as_ref()
+                            .is_none_or(|n| name_key(&auth.name).contains(n.as_str()))
+                        && self.allows(user, auth.workspace, Action::View);
+                    let key = sort_key(auth);
+                    let past_cursor = after.as_ref().is_none_or(|a| key > *a);
+                    (keep && past_cursor).then_some((record, key))
+                })
+                .collect();
+        matches.sort_by(|a, b| a.1.cmp(&b.1));
+        let next_cursor = (matches.len() > limit).then(|| encode_cursor(&matches[limit - 1].1));
+        let items = matches
+            .into_iter()
+            .take(limit)
+            .filter_map(|(record, _)| AuthenticationView::of_record(record))
+            .collect();
+        Ok(Page { items, next_cursor })
+    }
+}
