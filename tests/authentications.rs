@@ -1,0 +1,903 @@
+//! Authentications end to end through the application layer, on a real sled directory:
+//! lifecycle, override semantics, restore, resolution, access, listing, as-of, restart.
+
+mod app_support;
+
+use std::collections::BTreeMap;
+
+use app_support::{caller, create, field, World};
+use credledger::app::{AppError, ResolveError, ResolveRequest, RestoreTarget};
+use credledger::domain::authentication::{
+    AuthenticationCommand, AuthenticationError, FieldChange, Origin, Warning,
+};
+use credledger::domain::secret::SecretText;
+use credledger::ledger::{EventStore, Position};
+use credledger::projections::{FieldChangeKind, FieldView, HistoryDetail, ListQuery};
+use serde_json::json;
+
+fn resolve_request(
+    world: &World,
+    id: credledger::domain::ids::AuthenticationId,
+    user: app_support::Person,
+    workspace: credledger::domain::ids::WorkspaceId,
+    template: serde_json::Value,
+) -> ResolveRequest {
+    let _ = world;
+    ResolveRequest {
+        authentication: id,
+        workspace,
+        user: user.id,
+        template,
+    }
+}
+
+fn secret_fingerprint(view: &credledger::projections::AuthenticationView, name: &str) -> String {
+    match view.fields.get(name) {
+        Some(FieldView::Secret { fingerprint, .. }) => fingerprint.as_str().to_owned(),
+        other => panic!("{name} is not a set secret: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    let (id, cmd) = create(
+        "Airtable prod",
+        w.owner.personal,
+        "airtable",
+        &[("token", "tok-one")],
+        &[],
+    );
+    let created = w.app.execute(&owner, id, cmd, None).await.expect("create");
+    assert_eq!(created.version, 1);
+
+    let page = w
+        .app
+        .list(w.owner.id, &ListQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].name, "Airtable prod");
+
+    w.app
+        .execute(
+            &owner,
+            id,
+            AuthenticationCommand::Rename {
+                name: "  Airtable main  ".into(),
+            },
+            Some(1),
+        )
+        .await
+        .expect("rename");
+    assert_eq!(
+        w.app.get(w.owner.id, id).await.expect("get").name,
+        "Airtable main"
+    );
+
+    w.app
+        .execute(
+            &owner,
+            id,
+            AuthenticationCommand::Move { to: w.shared },
+            Some(2),
+        )
+        .await
+        .expect("owner moves personal -> shared");
+    let view = w
+        .app
+        .get(w.viewer.id, id)
+        .await
+        .expect("viewer sees it in the shared workspace");
+    assert_eq!(view.workspace, w.shared);
+    let first_fp = secret_fingerprint(&view, "token");
+
+    let mut changes = BTreeMap::new();
+    changes.insert(field("token"), FieldChange::Set(SecretText::new("tok-two")));
+    let reauth = AuthenticationCommand::Reauthenticate {
+        fields: changes,
+        origin: Origin::Api,
+    };
+    w.app
+        .execute(&caller(w.editor), id, reauth, Some(3))
+        .await
+        .expect("editor re-authenticates");
+    let view = w.app.get(w.owner.id, id).await.expect("get");
+    assert_ne!(
+        secret_fingerprint(&view, "token"),
+        first_fp,
+        "a new value has a new fingerprint"
+    );
+
+    let template = json!({"Authorization": "Bearer {$.auth.token}"});
+    let resolved = w
+        .app
+        .resolve(resolve_request(
+            &w,
+            id,
+            w.viewer,
+            w.shared,
+            template.clone(),
+        ))
+        .await
+        .expect("viewer may use it");
+    assert_eq!(
+        resolved.into_value(),
+        json!({"Authorization": "Bearer tok-two"})
+    );
+
+    w.app
+        .execute(&owner, id, AuthenticationCommand::Delete, Some(4))
+        .await
+        .expect("delete");
+    assert!(w
+        .app
+        .list(w.owner.id, &ListQuery::default())
+        .await
+        .expect("list")
+        .items
+        .is_empty());
+    let err = w
+        .app
+        .resolve(resolve_request(
+            &w,
+            id,
+            w.viewer,
+            w.shared,
+            template.clone(),
+        ))
+        .await
+        .expect_err("deleted authentications do not resolve");
+    assert!(
+        matches!(err, AppError::Resolve(ResolveError::NotUsable(_))),
+        "{err}"
+    );
+
+    // Restore version 3: the first token, in the shared workspace, undeleted.
+    let restored = w
+        .app
+        .restore(&owner, id, RestoreTarget::Version(3), Some(5))
+        .await
+        .expect("restore");
+    assert_eq!(restored.version, 6);
+    let view = w.app.get(w.owner.id, id).await.expect("get");
+    assert_eq!(view.lifecycle, "active");
+    assert_eq!(
+        secret_fingerprint(&view, "token"),
+        first_fp,
+        "same value, same fingerprint"
+    );
+    let resolved = w
+        .app
+        .resolve(resolve_request(&w, id, w.viewer, w.shared, template))
+        .await
+        .expect("resolve after restore");
+    assert_eq!(
+        resolved.into_value(),
+        json!({"Authorization": "Bearer tok-one"})
+    );
+
+    let history = w.app.history(w.owner.id, id).await.expect("history");
+    let types: Vec<&str> = history.iter().map(|h| h.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        vec![
+            "authentication.created",
+            "authentication.renamed",
+            "authentication.moved",
+            "authentication.reauthenticated",
+            "authentication.deleted",
+            "authentication.restored",
+        ]
+    );
+    assert!(matches!(
+        history[5].detail,
+        HistoryDetail::Restored { from_version: 3 }
+    ));
+    assert_eq!(history[3].actor, format!("user:{}", w.editor.id));
+
+    // The events are in the ledger, in the authentication's stream.
+    let stream = w
+        .app
+        .store()
+        .read_stream(
+            &credledger::projections::payloads::authentication_stream(id),
+            credledger::ledger::StreamRange::all(),
+        )
+        .await
+        .expect("read stream");
+    assert_eq!(stream.len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reauthenticate_overrides_keeps_and_clears_per_field() {
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    let (id, cmd) = create(
+        "Webhook",
+        w.owner.personal,
+        "webhook",
+        &[("csrf_token", "csrf-1"), ("signing_secret", "sign-1")],
+        &[],
+    );
+    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    let before = w.app.get(w.owner.id, id).await.expect("get");
+
+    // Supply csrf_token only: it is overridden, signing_secret is kept.
+    let mut changes = BTreeMap::new();
+    changes.insert(
+        field("csrf_token"),
+        FieldChange::Set(SecretText::new("csrf-2")),
+    );
+    w.app
+        .execute(
+            &owner,
+            id,
+            AuthenticationCommand::Reauthenticate {
+                fields: changes,
+                origin: Origin::Dashboard,
+            },
+            None,
+        )
+        .await
+        .expect("override one");
+    let after = w.app.get(w.owner.id, id).await.expect("get");
+    assert_ne!(
+        secret_fingerprint(&after, "csrf_token"),
+        secret_fingerprint(&before, "csrf_token")
+    );
+    assert_eq!(
+        secret_fingerprint(&after, "signing_secret"),
+        secret_fingerprint(&before, "signing_secret")
+    );
+
+    // Clear the optional field explicitly.
+    let mut changes = BTreeMap::new();
+    changes.insert(field("signing_secret"), FieldChange::Clear);
+    w.app
+        .execute(
+            &owner,
+            id,
+            AuthenticationCommand::Reauthenticate {
+                fields: changes,
+                origin: Origin::Api,
+            },
+            None,
+        )
+        .await
+        .expect("clear optional");
+    let cleared = w.app.get(w.owner.id, id).await.expect("get");
+    assert!(!cleared.fields.contains_key("signing_secret"));
+
+    // Clearing a required field is refused and writes nothing.
+    let head = w.app.store().head().position;
+    let mut changes = BTreeMap::new();
+    changes.insert(field("csrf_token"), FieldChange::Clear);
+    let err = w
+        .app
+        .execute(
+            &owner,
+            id,
+            AuthenticationCommand::Reauthenticate {
+                fields: changes,
+                origin: Origin::Api,
+            },
+            None,
+        )
+        .await
+        .expect_err("required field");
+    assert!(err.to_string().contains("csrf_token"), "{err}");
+    assert_eq!(w.app.store().head().position, head);
+
+    let history = w.app.history(w.owner.id, id).await.expect("history");
+    let kinds = |entry: usize| -> BTreeMap<String, FieldChangeKind> {
+        history[entry]
+            .fields
+            .iter()
+            .map(|d| (d.field.clone(), d.change.clone()))
+            .collect()
+    };
+    assert_eq!(kinds(1)["csrf_token"], FieldChangeKind::Overridden);
+    assert_eq!(kinds(1)["signing_secret"], FieldChangeKind::Kept);
+    assert_eq!(kinds(2)["signing_secret"], FieldChangeKind::Cleared);
+    let overridden = history[1]
+        .fields
+        .iter()
+        .find(|d| d.field == "csrf_token")
+        .expect("diff");
+    assert!(overridden.secret && overridden.value.is_none());
+    assert_eq!(
+        overridden
+            .previous_fingerprint
+            .as_ref()
+            .map(|f| f.as_str().to_owned()),
+        Some(secret_fingerprint(&before, "csrf_token"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_brings_back_a_secret_overridden_two_versions_ago() {
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    let (id, cmd) = create(
+        "Jira",
+        w.owner.personal,
+        "jira",
+        &[
+            ("username", "ann"),
+            ("password", "pw-1"),
+            ("site", "acme.atlassian.net"),
+        ],
+        &[],
+    );
+    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    for pw in ["pw-2", "pw-3"] {
+        let mut changes = BTreeMap::new();
+        changes.insert(field("password"), FieldChange::Set(SecretText::new(pw)));
+        w.app
+            .execute(
+                &owner,
+                id,
+                AuthenticationCommand::Reauthenticate {
+                    fields: changes,
+                    origin: Origin::Api,
+                },
+                None,
+            )
+            .await
+            .expect("reauth");
+    }
+    let template = json!({"user": "$.auth.username", "pass": "$.auth.password"});
+    let now = w
+        .app
+        .resolve(resolve_request(
+            &w,
+            id,
+            w.owner,
+            w.owner.personal,
+            template.clone(),
+        ))
+        .await
+        .expect("resolve");
+    assert_eq!(now.into_value(), json!({"user": "ann", "pass": "pw-3"}));
+    w.app
+        .restore(&owner, id, RestoreTarget::Version(1), Some(3))
+        .await
+        .expect("restore v1");
+    let back = w
+        .app
+        .resolve(resolve_request(&w, id, w.owner, w.owner.personal, template))
+        .await
+        .expect("resolve");
+    assert_eq!(back.into_value(), json!({"user": "ann", "pass": "pw-1"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_version_and_time_show_the_past() {
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    let (id, cmd) = create(
+        "Old name",
+        w.owner.personal,
+        "airtable",
+        &[("token", "t")],
+        &[],
+    );
+    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    let created_at = w.app.store().head();
+    let first = w
+        .app
+        .store()
+        .read_all(Position(created_at.position), 1)
+        .await
+        .expect("read")[0]
+        .body
+        .recorded_at;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    w.app
+        .execute(
+            &owner,
+            id,
+            AuthenticationCommand::Rename {
+                name: "New name".into(),
+            },
+            None,
+        )
+        .await
+        .expect("rename");
+    let v1 = w
+        .app
+        .get_as_of(w.owner.id, id, RestoreTarget::Version(1))
+        .await
+        .expect("v1");
+    assert_eq!((v1.name.as_str(), v1.version), ("Old name", 1));
+    let t1 = w
+        .app
+        .get_as_of(w.owner.id, id, RestoreTarget::Time(first))
+        .await
+        .expect("t1");
+    assert_eq!(t1.name, "Old name");
+    let before = credledger::ledger::RecordedAt(first.0 - 1);
+    assert!(matches!(
+        w.app
+            .get_as_of(w.owner.id, id, RestoreTarget::Time(before))
+            .await,
+        Err(AppError::NotFound)
+    ));
+    assert!(matches!(
+        w.app
+            .get_as_of(w.outsider.id, id, RestoreTarget::Version(1))
+            .await,
+        Err(AppError::NotFound)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_rules_hold_for_personal_shared_and_organization_workspaces() {
+    let w = World::new().await;
+    let (personal, cmd) = create(
+        "Mine",
+        w.member.personal,
+        "airtable",
+        &[("token", "p")],
+        &[],
+    );
+    w.app
+        .execute(&caller(w.member), personal, cmd, None)
+        .await
+        .expect("member creates in own personal");
+    let (shared, cmd) = create("Team", w.shared, "airtable", &[("token", "s")], &[]);
+    w.app
+        .execute(&caller(w.editor), shared, cmd, None)
+        .await
+        .expect("editor creates in shared");
+    let (org, cmd) = create(
+        "Company",
+        w.org_workspace,
+        "airtable",
+        &[("token", "o")],
+        &[],
+    );
+    w.app
+        .execute(&caller(w.admin), org, cmd, None)
+        .await
+        .expect("org admin creates in org workspace");
+
+    // Personal: nobody else learns it exists.
+    for other in [w.owner, w.admin, w.outsider] {
+        assert!(matches!(
+            w.app.get(other.id, personal).await,
+            Err(AppError::NotFound)
+        ));
+        assert!(w
+            .app
+            .list(other.id, &ListQuery::default())
+            .await
+            .expect("list")
+            .items
+            .iter()
+            .all(|v| v.id != personal));
+    }
+    // Shared: viewer sees and uses, may not edit; plain org member sees nothing.
+    assert!(w.app.get(w.viewer.id, shared).await.is_ok());
+    let err = w
+        .app
+        .execute(
+            &caller(w.viewer),
+            shared,
+            AuthenticationCommand::Rename { name: "X".into() },
+            None,
+        )
+        .await
+        .expect_err("viewer may not edit");
+    assert!(
+        matches!(
+            err,
+            AppError::Authentication(AuthenticationError::AccessDenied { .. })
+        ),
+        "{err}"
+    );
+    assert!(matches!(
+        w.app.get(w.member.id, shared).await,
+        Err(AppError::NotFound)
+    ));
+    // Organization workspace: every member sees and uses; members may not edit.
+    assert!(w.app.get(w.member.id, org).await.is_ok());
+    let resolved = w
+        .app
+        .resolve(resolve_request(
+            &w,
+            org,
+            w.member,
+            w.org_workspace,
+            json!("$.auth.token"),
+        ))
+        .await
+        .expect("member uses org auth");
+    assert_eq!(resolved.into_value(), json!("o"));
+    assert!(w
+        .app
+        .execute(&caller(w.member), org, AuthenticationCommand::Delete, None)
+        .await
+        .is_err());
+    // A workflow in the shared workspace can reach the organization's authentication...
+    assert!(w
+        .app
+        .resolve(resolve_request(
+            &w,
+            org,
+            w.viewer,
+            w.shared,
+            json!("$.auth.token")
+        ))
+        .await
+        .is_ok());
+    // ...but not someone's personal one, and outsiders get nothing at all.
+    assert!(w
+        .app
+        .resolve(resolve_request(
+            &w,
+            personal,
+            w.member,
+            w.shared,
+            json!("$.auth.token")
+        ))
+        .await
+        .is_err());
+    assert!(matches!(
+        w.app
+            .resolve(resolve_request(
+                &w,
+                shared,
+                w.outsider,
+                w.shared,
+                json!("$.auth.token")
+            ))
+            .await,
+        Err(AppError::NotFound)
+    ));
+    // Moving needs edit rights on both sides: the editor cannot move into the org workspace.
+    let err = w
+        .app
+        .execute(
+            &caller(w.editor),
+            shared,
+            AuthenticationCommand::Move {
+                to: w.org_workspace,
+            },
+            None,
+        )
+        .await
+        .expect_err("no edit rights on the destination");
+    assert!(
+        matches!(
+            err,
+            AppError::Authentication(AuthenticationError::AccessDenied { .. })
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warnings_and_refusals_come_back_from_the_domain() {
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    let (id, cmd) = create(
+        "Slack",
+        w.owner.personal,
+        "slack",
+        &[("access_token", "xoxb")],
+        &["channels:read", "chat:write"],
+    );
+    w.app
+        .execute(&owner, id, cmd, None)
+        .await
+        .expect("create slack");
+    let outcome = w
+        .app
+        .execute(
+            &owner,
+            id,
+            AuthenticationCommand::ChangeScopes {
+                scopes: vec!["channels:read".into()],
+                extra_permissions: vec![],
+            },
+            None,
+        )
+        .await
+        .expect("reduce scopes");
+    assert_eq!(
+        outcome.warnings,
+        vec![Warning::MissingRequiredScopes {
+            missing: vec!["chat:write".into()]
+        }]
+    );
+
+    let (trello, cmd) = create(
+        "Trello",
+        w.owner.personal,
+        "trello",
+        &[
+            ("consumer_key", "ck"),
+            ("consumer_secret", "cs"),
+            ("token", "t"),
+            ("token_secret", "ts"),
+        ],
+        &[],
+    );
+    let outcome = w
+        .app
+        .execute(&owner, trello, cmd, None)
+        .await
+        .expect("oauth1");
+    assert!(outcome.warnings.contains(&Warning::OAuth1Discouraged));
+
+    let (generic, cmd) = create(
+        "Hook",
+        w.org_workspace,
+        "webhook",
+        &[("csrf_token", "c")],
+        &[],
+    );
+    let outcome = w
+        .app
+        .execute(&caller(w.admin), generic, cmd, None)
+        .await
+        .expect("generic in org");
+    assert!(outcome
+        .warnings
+        .iter()
+        .any(|w| matches!(w, Warning::GenericAuthVisibleToOrganization { .. })));
+
+    // Duplicate names (case-insensitive) in one workspace, stale If-Match, unknown service.
+    let (dup, cmd) = create(
+        "slack",
+        w.owner.personal,
+        "airtable",
+        &[("token", "x")],
+        &[],
+    );
+    let err = w
+        .app
+        .execute(&owner, dup, cmd, None)
+        .await
+        .expect_err("duplicate name");
+    assert!(err.to_string().to_lowercase().contains("name"), "{err}");
+    let err = w
+        .app
+        .execute(
+            &owner,
+            id,
+            AuthenticationCommand::Rename {
+                name: "Slack 2".into(),
+            },
+            Some(1),
+        )
+        .await
+        .expect_err("stale version");
+    assert!(
+        matches!(
+            err,
+            AppError::VersionMismatch {
+                expected: 1,
+                actual: 2
+            }
+        ),
+        "{err}"
+    );
+    let (unknown, mut cmd) = create("U", w.owner.personal, "airtable", &[("token", "x")], &[]);
+    if let AuthenticationCommand::Create(c) = &mut cmd {
+        c.service = credledger::domain::services::ServiceRef::Prebuilt(
+            credledger::domain::ids::ServiceKey::parse("nope").expect("key"),
+        );
+    }
+    assert!(w.app.execute(&owner, unknown, cmd, None).await.is_err());
+    // Resolution errors name the field.
+    let err = w
+        .app
+        .resolve(resolve_request(
+            &w,
+            id,
+            w.owner,
+            w.owner.personal,
+            json!("$.auth.password"),
+        ))
+        .await
+        .expect_err("unknown field");
+    assert!(err.to_string().contains("password"), "{err}");
+    let err = w
+        .app
+        .resolve(resolve_request(
+            &w,
+            id,
+            w.owner,
+            w.owner.personal,
+            json!("$.auth.refresh_token"),
+        ))
+        .await
+        .expect_err("unset field");
+    assert!(
+        matches!(err, AppError::Resolve(ResolveError::FieldNotSet { .. })),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_searches_filters_and_pages() {
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    for i in 0..7 {
+        let (id, cmd) = create(
+            &format!("Airtable {i}"),
+            w.owner.personal,
+            "airtable",
+            &[("token", "t")],
+            &[],
+        );
+        w.app.execute(&owner, id, cmd, None).await.expect("create");
+    }
+    let (_, cmd) = create(
+        "GitHub bot",
+        w.owner.personal,
+        "github",
+        &[("access_token", "g")],
+        &["read:user"],
+    );
+    let id = match &cmd {
+        AuthenticationCommand::Create(c) => c.id,
+        _ => unreachable!(),
+    };
+    w.app
+        .execute(&owner, id, cmd, None)
+        .await
+        .expect("create github");
+
+    let app = &w.app;
+    let user = w.owner.id;
+    let q = |q: ListQuery| async move { app.list(user, &q).await.expect("list") };
+    let search = q(ListQuery {
+        q: Some("AIRTABLE".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(search.items.len(), 7);
+    let by_service = q(ListQuery {
+        service: Some(credledger::domain::services::ServiceRef::Prebuilt(
+            credledger::domain::ids::ServiceKey::parse("github").expect("key"),
+        )),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_service.items.len(), 1);
+    let by_tag = q(ListQuery {
+        tag: Some("sandbox".into()),
+        ..Default::default()
+    })
+    .await;
+    assert!(by_tag.items.is_empty());
+    let by_workspace = q(ListQuery {
+        workspace: Some(w.shared),
+        ..Default::default()
+    })
+    .await;
+    assert!(by_workspace.items.is_empty());
+
+    let mut names = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = q(ListQuery {
+            limit: Some(3),
+            cursor: cursor.clone(),
+            ..Default::default()
+        })
+        .await;
+        names.extend(page.items.iter().map(|v| v.name.clone()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted, "stable name order across pages");
+    assert_eq!(names.len(), 8, "no duplicates, nothing missing");
+    assert!(matches!(
+        w.app
+            .list(
+                w.owner.id,
+                &ListQuery {
+                    cursor: Some("zz".into()),
+                    ..Default::default()
+                }
+            )
+            .await,
+        Err(AppError::Cursor(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_shreds_secrets_for_good() {
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    let (id, cmd) = create(
+        "Doomed",
+        w.owner.personal,
+        "airtable",
+        &[("token", "t")],
+        &[],
+    );
+    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    w.app
+        .execute(&owner, id, AuthenticationCommand::Delete, None)
+        .await
+        .expect("delete");
+    w.app
+        .execute(&owner, id, AuthenticationCommand::Purge, None)
+        .await
+        .expect("purge");
+    assert!(w
+        .app
+        .restore(&owner, id, RestoreTarget::Version(1), None)
+        .await
+        .is_err());
+    assert!(w
+        .app
+        .resolve(resolve_request(
+            &w,
+            id,
+            w.owner,
+            w.owner.personal,
+            json!("$.auth.token")
+        ))
+        .await
+        .is_err());
+    // The history stays readable.
+    let history = w
+        .app
+        .history(w.owner.id, id)
+        .await
+        .expect("history survives purge");
+    assert_eq!(history.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resumes_from_snapshot_and_tail() {
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    let (id, cmd) = create(
+        "Kept",
+        w.owner.personal,
+        "airtable",
+        &[("token", "t-1")],
+        &[],
+    );
+    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    let before = w.app.model().model().read().await.clone();
+    let w = w.restart().await;
+    let after = w.app.model().model().read().await.clone();
+    assert_eq!(before, after);
+    w.app
+        .execute(
+            &owner,
+            id,
+            AuthenticationCommand::Rename {
+                name: "Kept 2".into(),
+            },
+            None,
+        )
+        .await
+        .expect("commands continue after restart");
+    let resolved = w
+        .app
+        .resolve(resolve_request(
+            &w,
+            id,
+            w.owner,
+            w.owner.personal,
+            json!("$.auth.token"),
+        ))
+        .await
+        .expect("resolve after restart");
+    assert_eq!(resolved.into_value(), json!("t-1"));
+}
