@@ -1,71 +1,85 @@
 //! Pairing a data directory with its master key.
 //!
-//! The first open of a new data directory records the master key's fingerprint in the
-//! `keyring` tree. Every later open compares it before anything else is written, so a wrong
-//! key is a clear error instead of silent garbage.
+//! The first open of a new data directory writes the master key's fingerprint to
+//! `master_key.fingerprint` in the directory. Every later open compares it before the database
+//! is even opened, so a wrong key is a clear error and nothing in the directory is touched.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use crate::crypto::{ensure_key_file_outside, MasterKey, MasterKeyFingerprint};
 
 use super::{AppConfig, AppError};
 
-const KEYRING_TREE: &str = "keyring";
-const MASTER_FINGERPRINT: &[u8] = b"master_fingerprint";
+/// File in the data directory holding the master key's public fingerprint.
+pub const FINGERPRINT_FILE: &str = "master_key.fingerprint";
 
-/// Whether a directory already holds a credledger database.
+fn fingerprint_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(FINGERPRINT_FILE)
+}
+
+/// Whether a directory already holds a sled database.
 fn holds_database(dir: &Path) -> bool {
     dir.join("conf").exists() || dir.join("db").exists()
 }
 
-/// Opens the database and the master key, checking that they belong together.
+fn read_fingerprint(path: &Path) -> Result<MasterKeyFingerprint, AppError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        AppError::MasterKey(format!("cannot read {}: {e}", path.display()))
+    })?;
+    text.trim().parse().map_err(|_| {
+        AppError::MasterKey(format!("{} is not a master key fingerprint", path.display()))
+    })
+}
+
+/// Writes the fingerprint file atomically (temp file, fsync, rename).
+fn write_fingerprint(data_dir: &Path, fingerprint: &MasterKeyFingerprint) -> Result<(), AppError> {
+    let io = |e: std::io::Error| AppError::MasterKey(format!("cannot write the key fingerprint: {e}"));
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let tmp = data_dir.join(format!("{FINGERPRINT_FILE}.tmp"));
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(format!("{fingerprint}\n").as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, fingerprint_path(data_dir)).map_err(io)?;
+    Ok(())
+}
+
+/// Loads the master key and opens the database, checking first that they belong together.
 pub(super) fn open_with_master_key(config: &AppConfig) -> Result<(sled::Db, MasterKey), AppError> {
     ensure_key_file_outside(&config.key_file, &config.data_dir)?;
-    let existing = holds_database(&config.data_dir);
-    let master = if existing || !config.create_key_if_missing {
-        MasterKey::load(&config.key_file)?
+    let recorded = fingerprint_path(&config.data_dir);
+    let master = if recorded.exists() {
+        let master = MasterKey::load(&config.key_file)?;
+        let stored = read_fingerprint(&recorded)?;
+        master.check_fingerprint(&stored).map_err(|e| {
+            AppError::MasterKey(format!(
+                "{e}; the key file {} does not belong to the data directory {}",
+                config.key_file.display(),
+                config.data_dir.display()
+            ))
+        })?;
+        master
+    } else if holds_database(&config.data_dir) {
+        return Err(AppError::MasterKey(format!(
+            "the data directory {} holds a database but no {FINGERPRINT_FILE}; refusing to pair it with a key",
+            config.data_dir.display()
+        )));
     } else {
-        let (key, created) = MasterKey::load_or_create(&config.key_file)?;
-        if created {
-            tracing::warn!(
-                key_file = %config.key_file.display(),
-                "generated a new master key; back it up: without it the secrets in this ledger cannot be opened"
-            );
-        }
-        key
+        let master = if config.create_key_if_missing {
+            let (key, created) = MasterKey::load_or_create(&config.key_file)?;
+            if created {
+                tracing::warn!(
+                    key_file = %config.key_file.display(),
+                    "generated a new master key; back it up: without it the secrets in this ledger cannot be opened"
+                );
+            }
+            key
+        } else {
+            MasterKey::load(&config.key_file)?
+        };
+        write_fingerprint(&config.data_dir, &master.fingerprint()?)?;
+        master
     };
     let db = sled::Config::new().path(&config.data_dir).open()?;
-    let keyring = db.open_tree(KEYRING_TREE)?;
-    match keyring.get(MASTER_FINGERPRINT)? {
-        Some(stored) => {
-            let stored: MasterKeyFingerprint = std::str::from_utf8(&stored)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| {
-                    AppError::MasterKey("the stored master key fingerprint is unreadable".into())
-                })?;
-            master.check_fingerprint(&stored).map_err(|e| {
-                AppError::MasterKey(format!(
-                    "{e}; the key file {} does not belong to the data directory {}",
-                    config.key_file.display(),
-                    config.data_dir.display()
-                ))
-            })?;
-        }
-        None => {
-            let has_events = db.open_tree("events")?.first()?.is_some();
-            if has_events {
-                return Err(AppError::MasterKey(format!(
-                    "the data directory {} holds events but no master key fingerprint",
-                    config.data_dir.display()
-                )));
-            }
-            keyring.insert(
-                MASTER_FINGERPRINT,
-                master.fingerprint()?.to_string().as_bytes(),
-            )?;
-            keyring.flush()?;
-        }
-    }
     Ok((db, master))
 }

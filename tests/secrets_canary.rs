@@ -1,0 +1,365 @@
+//! Canary secrets: a secret value never shows up in read models, history, Debug strings, errors,
+//! TRACE logs or the raw bytes of the data directory; it does come back from resolution to an
+//! allowed principal; and a ciphertext moved to another authentication, field or event fails
+//! to open. Also: a wrong master key is refused before anything is written.
+
+mod app_support;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use app_support::{caller, create, field, fields, open_app, World};
+use credledger::app::{App, AppConfig, AppError, ResolveRequest, RestoreTarget};
+use credledger::crypto::MasterKey;
+use credledger::domain::authentication::{
+    AuthenticationCommand, AuthenticationEvent, FieldChange, FieldOutcome, FieldValue, Origin,
+    StoredField,
+};
+use credledger::domain::ids::AuthenticationId;
+use credledger::domain::secret::SecretText;
+use credledger::ledger::{
+    AppendRequest, EventId, EventMeta, EventStore, ExpectedVersion, NewEvent, StreamVersion,
+};
+use credledger::projections::payloads::{self, StoredAuthenticationEvent};
+use credledger::projections::ListQuery;
+use serde_json::json;
+
+const CANARY_TOKEN: &str = "CANARY-tok-5b1e77d0";
+const CANARY_TOKEN_2: &str = "CANARY-tok2-93aa01fe";
+const CANARY_PASSWORD: &str = "CANARY-pw-c4f2e9";
+const CANARY_CSRF: &str = "CANARY-csrf-0d6b3a";
+const CANARIES: [&str; 4] = [CANARY_TOKEN, CANARY_TOKEN_2, CANARY_PASSWORD, CANARY_CSRF];
+
+/// Everything the process logs at TRACE, captured for the whole test binary.
+fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || LogSink(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per binary");
+        buffer
+    })
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn assert_no_canary(what: &str, text: &str) {
+    for canary in CANARIES {
+        assert!(!text.contains(canary), "{what} leaks {canary}: {text}");
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn reauth(pairs: &[(&str, &str)]) -> AuthenticationCommand {
+    AuthenticationCommand::Reauthenticate {
+        fields: pairs
+            .iter()
+            .map(|(k, v)| (field(k), FieldChange::Set(SecretText::new(*v))))
+            .collect(),
+        origin: Origin::Api,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
+    let logs = captured_logs();
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    let (token_id, cmd) = create("Canary token", w.shared, "airtable", &[("token", CANARY_TOKEN)], &[]);
+    assert_no_canary("command Debug", &format!("{cmd:?}"));
+    w.app.execute(&owner, token_id, cmd, None).await.expect("create token");
+    let (basic_id, cmd) = create(
+        "Canary basic",
+        w.shared,
+        "jira",
+        &[("username", "ann"), ("password", CANARY_PASSWORD), ("site", "acme.atlassian.net")],
+        &[],
+    );
+    w.app.execute(&owner, basic_id, cmd, None).await.expect("create basic");
+    let (hook_id, cmd) = create("Canary hook", w.owner.personal, "webhook", &[("csrf_token", CANARY_CSRF)], &[]);
+    w.app.execute(&owner, hook_id, cmd, None).await.expect("create generic");
+    w.app.execute(&owner, token_id, reauth(&[("token", CANARY_TOKEN_2)]), None).await.expect("reauth");
+    w.app
+        .restore(&owner, token_id, RestoreTarget::Version(1), None)
+        .await
+        .expect("restore the first token");
+
+    // Refused commands carrying secrets: the errors name fields, never values.
+    let errors: Vec<AppError> = vec![
+        w.app
+            .execute(&owner, token_id, reauth(&[("nope", CANARY_TOKEN)]), None)
+            .await
+            .expect_err("unknown field"),
+        w.app
+            .execute(&caller(w.viewer), token_id, reauth(&[("token", CANARY_TOKEN_2)]), None)
+            .await
+            .expect_err("viewer may not re-authenticate"),
+        w.app
+            .execute(&owner, token_id, reauth(&[("token", CANARY_TOKEN)]), Some(1))
+            .await
+            .expect_err("stale version"),
+        {
+            let (cert_id, cmd) = create(
+                "Bad cert",
+                w.owner.personal,
+                "mtls-api",
+                &[("certificate", CANARY_TOKEN), ("private_key", CANARY_PASSWORD)],
+                &[],
+            );
+            w.app.execute(&owner, cert_id, cmd, None).await.expect_err("not PEM")
+        },
+    ];
+    for err in &errors {
+        assert_no_canary("error Display", &err.to_string());
+        assert_no_canary("error Debug", &format!("{err:?}"));
+    }
+
+    // Every read: listing, get, as-of, history, for every user; the model's Debug.
+    let mut reads = String::new();
+    for person in [w.owner, w.admin, w.member, w.editor, w.viewer, w.outsider] {
+        let page = w.app.list(person.id, &ListQuery::default()).await.expect("list");
+        reads.push_str(&serde_json::to_string(&page.items).expect("json"));
+        for id in [token_id, basic_id, hook_id] {
+            if let Ok(view) = w.app.get(person.id, id).await {
+                reads.push_str(&serde_json::to_string(&view).expect("json"));
+            }
+            if let Ok(history) = w.app.history(person.id, id).await {
+                reads.push_str(&serde_json::to_string(&history).expect("json"));
+                reads.push_str(&format!("{history:?}"));
+            }
+            for version in 1..=3 {
+                if let Ok(view) = w.app.get_as_of(person.id, id, RestoreTarget::Version(version)).await {
+                    reads.push_str(&serde_json::to_string(&view).expect("json"));
+                }
+            }
+        }
+    }
+    assert!(reads.contains("Canary token"), "the reads did see the authentications");
+    assert_no_canary("read models", &reads);
+    let model = w.app.model().model().read().await.clone();
+    assert_no_canary("model Debug", &format!("{model:?}"));
+
+    // Resolution gives the values back to an allowed user, and its Debug stays redacted.
+    let resolved = w
+        .app
+        .resolve(ResolveRequest {
+            authentication: token_id,
+            workspace: w.shared,
+            user: w.viewer.id,
+            template: json!({"auth": "Bearer {$.auth.token}"}),
+        })
+        .await
+        .expect("viewer resolves");
+    assert_no_canary("ResolvedTemplate Debug", &format!("{resolved:?}"));
+    assert_eq!(resolved.into_value(), json!({"auth": format!("Bearer {CANARY_TOKEN}")}));
+    let basic = w
+        .app
+        .resolve(ResolveRequest {
+            authentication: basic_id,
+            workspace: w.shared,
+            user: w.editor.id,
+            template: json!("$.auth.password"),
+        })
+        .await
+        .expect("editor resolves");
+    assert_eq!(basic.into_value(), json!(CANARY_PASSWORD));
+    let refused = w
+        .app
+        .resolve(ResolveRequest {
+            authentication: hook_id,
+            workspace: w.owner.personal,
+            user: w.admin.id,
+            template: json!("$.auth.csrf_token"),
+        })
+        .await
+        .expect_err("someone else's personal authentication");
+    assert_no_canary("resolve error", &format!("{refused} {refused:?}"));
+
+    // Nothing on disk: close (flushes and snapshots), then scan every file of the data dir.
+    let data_dir = w.data_dir.clone();
+    let World { app, .. } = w;
+    app.close().await.expect("close");
+    let files = files_under(&data_dir);
+    assert!(!files.is_empty());
+    let mut scanned = 0usize;
+    for file in files {
+        let bytes = std::fs::read(&file).expect("read data file");
+        scanned += bytes.len();
+        for canary in CANARIES {
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{} contains {canary}",
+                file.display()
+            );
+        }
+    }
+    assert!(scanned > 0);
+    let logged = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+    assert_no_canary("TRACE logs", &logged);
+}
+
+/// Appends a forged authentication event directly to the ledger (as an attacker with write
+/// access to the log would), bypassing the domain.
+async fn forge(app: &App, id: AuthenticationId, version: u64, event: StoredAuthenticationEvent) {
+    let outcome = app
+        .store()
+        .append(AppendRequest {
+            stream: payloads::authentication_stream(id),
+            expected: ExpectedVersion::Exact(StreamVersion(version)),
+            events: vec![NewEvent {
+                event_id: EventId::new(),
+                event_type: event.event_type().to_owned(),
+                schema_version: event.schema_version(),
+                payload: payloads::encode_payload(&event).expect("encode"),
+                meta: EventMeta::system(),
+            }],
+        })
+        .await
+        .expect("forged append");
+    app.model()
+        .wait_for(outcome.last_position.0)
+        .await
+        .expect("the model folds the forged event");
+}
+
+fn sealed_token(app_model: &credledger::projections::LedgerModel, id: AuthenticationId, name: &str) -> credledger::crypto::SealedSecret {
+    let auth = app_model.authentication(id).and_then(|r| r.state.current.as_ref()).expect("auth");
+    match auth.fields.get(&field(name)) {
+        Some(StoredField::Secret { value, .. }) => value.clone(),
+        other => panic!("no sealed {name}: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ciphertext_moved_to_another_record_does_not_open() {
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    let (a, cmd) = create("A", w.owner.personal, "airtable", &[("token", CANARY_TOKEN)], &[]);
+    w.app.execute(&owner, a, cmd, None).await.expect("create a");
+    let (b, cmd) = create("B", w.owner.personal, "airtable", &[("token", "b-token")], &[]);
+    w.app.execute(&owner, b, cmd, None).await.expect("create b");
+    let (hook, cmd) = create(
+        "Hook",
+        w.owner.personal,
+        "webhook",
+        &[("csrf_token", CANARY_CSRF), ("signing_secret", "s")],
+        &[],
+    );
+    w.app.execute(&owner, hook, cmd, None).await.expect("create hook");
+    let stolen = sealed_token(&*w.app.model().model().read().await, a, "token");
+    let resolve = |id, template| ResolveRequest {
+        authentication: id,
+        workspace: w.owner.personal,
+        user: w.owner.id,
+        template,
+    };
+
+    // Onto another authentication.
+    let mut moved = BTreeMap::new();
+    moved.insert(field("token"), FieldOutcome::Overridden(FieldValue::Secret(stolen.clone())));
+    forge(&w.app, b, 1, AuthenticationEvent::Reauthenticated { fields: moved.clone(), expires_at: None, origin: Origin::Api }).await;
+    let err = w.app.resolve(resolve(b, json!("$.auth.token"))).await.expect_err("other authentication");
+    assert!(matches!(err, AppError::Crypto(_)), "{err}");
+    assert_no_canary("error", &err.to_string());
+
+    // Onto the same authentication, but a later event (the event id is bound too).
+    forge(&w.app, a, 1, AuthenticationEvent::Reauthenticated { fields: moved, expires_at: None, origin: Origin::Api }).await;
+    let err = w.app.resolve(resolve(a, json!("$.auth.token"))).await.expect_err("other event");
+    assert!(matches!(err, AppError::Crypto(_)), "{err}");
+
+    // Onto another field of the same authentication.
+    let csrf = sealed_token(&*w.app.model().model().read().await, hook, "csrf_token");
+    let mut swapped = BTreeMap::new();
+    swapped.insert(field("signing_secret"), FieldOutcome::Overridden(FieldValue::Secret(csrf)));
+    forge(&w.app, hook, 1, AuthenticationEvent::Reauthenticated { fields: swapped, expires_at: None, origin: Origin::Api }).await;
+    let err = w.app.resolve(resolve(hook, json!("$.auth.signing_secret"))).await.expect_err("other field");
+    assert!(matches!(err, AppError::Crypto(_)), "{err}");
+    // The untouched field still opens.
+    let ok = w.app.resolve(resolve(hook, json!("$.auth.csrf_token"))).await.expect("untouched field");
+    assert_eq!(ok.into_value(), json!(CANARY_CSRF));
+}
+
+fn tree_bytes(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).expect("read");
+            (p, bytes)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_master_key_is_refused_before_anything_is_written() {
+    let w = World::new().await;
+    let (id, cmd) = create("Kept", w.owner.personal, "airtable", &[("token", CANARY_TOKEN)], &[]);
+    w.app.execute(&caller(w.owner), id, cmd, None).await.expect("create");
+    let data_dir = w.data_dir.clone();
+    let right_key = w.key_file.clone();
+    let World { app, .. } = w;
+    app.close().await.expect("close");
+    let before = tree_bytes(&data_dir);
+
+    let other_keys = tempfile::TempDir::new().expect("key dir");
+    let wrong_key = other_keys.path().join("other.key");
+    MasterKey::create(&wrong_key).expect("another key");
+    let err = App::open(&AppConfig::new(&data_dir, &wrong_key))
+        .await
+        .err()
+        .expect("wrong key refused");
+    assert!(matches!(err, AppError::MasterKey(_)), "{err}");
+    assert!(err.to_string().contains("does not belong"), "{err}");
+    assert_eq!(tree_bytes(&data_dir), before, "nothing written with the wrong key");
+
+    // A missing key file for an existing data directory is an error, not a fresh key.
+    let missing = other_keys.path().join("missing.key");
+    assert!(App::open(&AppConfig::new(&data_dir, &missing)).await.is_err());
+    assert!(!missing.exists(), "no key generated for an existing data directory");
+
+    // A key file inside the data directory, or readable by others, is refused.
+    let inside = data_dir.join("master.key");
+    assert!(App::open(&AppConfig::new(&data_dir, &inside)).await.is_err());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&right_key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = App::open(&AppConfig::new(&data_dir, &right_key)).await.err().expect("0644 refused");
+        assert!(err.to_string().contains("0644"), "{err}");
+        std::fs::set_permissions(&right_key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    assert_eq!(tree_bytes(&data_dir), before, "refusals wrote nothing");
+
+    // The right key still opens it, and the secret is intact.
+    let app = open_app(&data_dir, &right_key).await;
+    let _ = fields(&[]);
+    app.close().await.expect("close");
+}
