@@ -54,7 +54,11 @@ fn samples() -> Vec<(&'static str, Envelope)> {
             },
             origin,
             correlation_id: uuid(200 + u128::from(n)),
-            causation_id: if n % 2 == 0 { Some(uuid(300)) } else { None },
+            causation_id: if n.is_multiple_of(2) {
+                Some(uuid(300))
+            } else {
+                None
+            },
             payload: format!("sample payload {n} \u{e9}").into_bytes(),
             prev_hash: prev,
         };
