@@ -1,0 +1,564 @@
+//! Golden bytes: the stored payloads of domain events must never change.
+//!
+//! `snapshots/events/` holds one file per (event type, schema version), named
+//! `<event_type>-v<schema_version>.bin` and holding exactly the bytes of
+//! `payloads::encode_payload`. The test compares the encoding of a deterministic sample with
+//! the file, decodes the file through the real `payloads::decode` path (inside a sealed
+//! envelope on the right stream) and compares the result with the sample. Set
+//! `UPDATE_SNAPSHOTS=1` only when adding a new file; an existing file is never rewritten.
+//! A change to a payload needs a new schema version with its own decoder, not new bytes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use credledger::crypto::{
+    Fingerprint, Fingerprinter, MasterKey, Sealed, SealedSecret, SecretBytes, KEY_FILE_HEADER,
+    SEALED_VERSION,
+};
+use credledger::domain::authentication::{
+    AuthenticationEvent, FieldOutcome, FieldValue, Origin, AUTHENTICATION_EVENT_TYPES,
+};
+use credledger::domain::directory::{DirectoryEvent, OrgRole, WorkspaceRole};
+use credledger::domain::ids::{
+    AuthenticationId, EnvironmentTag, FieldName, OrganizationId, ServiceId, StepId, UserId,
+    WorkflowId, WorkspaceId,
+};
+use credledger::domain::services::{
+    AuthKind, CustomServiceEvent, FieldFormat, FieldSpec, OAuthEndpoints, ServiceRef, ServiceSpec,
+    VerificationEndpoint,
+};
+use credledger::domain::time::Timestamp;
+use credledger::ledger::{
+    self, Actor, ChainHash, Envelope, EnvelopeBody, EventId, Position, RecordedAt, StreamId,
+    StreamVersion,
+};
+use credledger::projections::payloads::{
+    self, authentication_stream, directory_stream, service_stream, DomainEvent,
+    StoredAuthenticationEvent,
+};
+use uuid::Uuid;
+
+fn uuid(n: u128) -> Uuid {
+    Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n)
+}
+
+fn organization() -> OrganizationId {
+    OrganizationId::from_uuid(uuid(1))
+}
+fn org_workspace() -> WorkspaceId {
+    WorkspaceId::from_uuid(uuid(2))
+}
+fn user(n: u128) -> UserId {
+    UserId::from_uuid(uuid(10 + n))
+}
+fn personal_workspace() -> WorkspaceId {
+    WorkspaceId::from_uuid(uuid(20))
+}
+fn shared_workspace() -> WorkspaceId {
+    WorkspaceId::from_uuid(uuid(21))
+}
+fn custom_service() -> ServiceId {
+    ServiceId::from_uuid(uuid(30))
+}
+fn authentication() -> AuthenticationId {
+    AuthenticationId::from_uuid(uuid(40))
+}
+fn data_key_id() -> Uuid {
+    uuid(50)
+}
+
+fn field(name: &str) -> FieldName {
+    FieldName::parse(name).expect("valid field name")
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A real fingerprinter under a fixed master key, loaded from a key file written here.
+fn fingerprinter() -> &'static Fingerprinter {
+    static FINGERPRINTER: OnceLock<Fingerprinter> = OnceLock::new();
+    FINGERPRINTER.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("master.key");
+        let key_hex: String = (1u8..=32).map(|b| format!("{b:02x}")).collect();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).expect("create key file");
+        write!(
+            file,
+            "{KEY_FILE_HEADER}\nkey_id=golden-payloads\nkey={key_hex}\n"
+        )
+        .expect("write key file");
+        drop(file);
+        let master = MasterKey::load(&path).expect("load fixed master key");
+        Fingerprinter::from_master(&master).expect("fingerprinter")
+    })
+}
+
+fn fingerprint(plaintext: &str) -> Fingerprint {
+    fingerprinter().fingerprint(&SecretBytes::from_slice(plaintext.as_bytes()))
+}
+
+/// A sealed secret with a fixed nonce and ciphertext (not openable; only its encoding matters).
+fn sealed_secret(n: u8, plaintext: &str) -> SealedSecret {
+    let ciphertext = (0..plaintext.len() + 16)
+        .map(|i| n.wrapping_mul(31).wrapping_add(i as u8))
+        .collect();
+    SealedSecret {
+        sealed: Sealed {
+            version: SEALED_VERSION,
+            data_key_id: data_key_id(),
+            nonce: [n; 12],
+            ciphertext,
+        },
+        fingerprint: fingerprint(plaintext),
+    }
+}
+
+fn workflow_step() -> Origin {
+    Origin::WorkflowStep {
+        workflow: WorkflowId::parse("wf-invoices/v2").expect("workflow id"),
+        step: StepId::parse("step:3").expect("step id"),
+    }
+}
+
+fn spec() -> ServiceSpec {
+    ServiceSpec {
+        name: "Acme CRM \u{e9}".into(),
+        api_version: "2024-06".into(),
+        auth_kind: AuthKind::OAuth2,
+        fields: vec![FieldSpec {
+            name: field("instance"),
+            secret: false,
+            required: true,
+            format: FieldFormat::Hostname,
+            description: "Instance host, e.g. acme.crm.test".into(),
+        }],
+        oauth: Some(OAuthEndpoints {
+            authorize_url: "https://{instance}/oauth/authorize".into(),
+            token_url: "https://{instance}/oauth/token".into(),
+            request_token_url: None,
+        }),
+        scopes: strings(&["contacts.read", "contacts.write", "deals.read"]),
+        required_scopes: strings(&["contacts.read"]),
+        verification: Some(VerificationEndpoint {
+            method: "GET".into(),
+            url: "https://{instance}/api/me".into(),
+        }),
+    }
+}
+
+/// One sample event of a family, with what its stream and decoded form must be.
+#[derive(Debug, Clone)]
+enum Sample {
+    Directory(DirectoryEvent),
+    Service(CustomServiceEvent),
+    Authentication(AuthenticationId, StoredAuthenticationEvent),
+}
+
+impl Sample {
+    fn event_type(&self) -> &'static str {
+        match self {
+            Sample::Directory(e) => e.event_type(),
+            Sample::Service(e) => e.event_type(),
+            Sample::Authentication(_, e) => e.event_type(),
+        }
+    }
+
+    fn schema_version(&self) -> u16 {
+        match self {
+            Sample::Directory(e) => e.schema_version(),
+            Sample::Service(e) => e.schema_version(),
+            Sample::Authentication(_, e) => e.schema_version(),
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Sample::Directory(e) => payloads::encode_payload(e),
+            Sample::Service(e) => payloads::encode_payload(e),
+            Sample::Authentication(_, e) => payloads::encode_payload(e),
+        }
+        .expect("encode payload")
+    }
+
+    fn stream(&self) -> StreamId {
+        match self {
+            Sample::Directory(_) => directory_stream(),
+            Sample::Service(CustomServiceEvent::CustomServiceDefined { service, .. }) => {
+                service_stream(*service)
+            }
+            Sample::Authentication(id, _) => authentication_stream(*id),
+        }
+    }
+
+    fn expected(&self) -> DomainEvent {
+        match self {
+            Sample::Directory(e) => DomainEvent::Directory(e.clone()),
+            Sample::Service(e) => DomainEvent::Service(e.clone()),
+            Sample::Authentication(id, e) => DomainEvent::Authentication(*id, e.clone()),
+        }
+    }
+}
+
+fn directory_samples() -> Vec<(&'static str, Sample)> {
+    use DirectoryEvent::*;
+    vec![
+        (
+            "directory.organization_created-v1.bin",
+            OrganizationCreated {
+                organization: organization(),
+                workspace: org_workspace(),
+                name: "Acme Industries".into(),
+                owner: user(1),
+            },
+        ),
+        (
+            "directory.user_created-v1.bin",
+            UserCreated {
+                user: user(2),
+                personal_workspace: personal_workspace(),
+                name: "Zo\u{eb} Example".into(),
+                email: "zoe@example.test".into(),
+            },
+        ),
+        (
+            "directory.user_joined_organization-v1.bin",
+            UserJoinedOrganization {
+                organization: organization(),
+                user: user(2),
+                role: OrgRole::Member,
+            },
+        ),
+        (
+            "directory.org_role_changed-v1.bin",
+            OrgRoleChanged {
+                organization: organization(),
+                user: user(2),
+                from: OrgRole::Member,
+                to: OrgRole::Admin,
+            },
+        ),
+        (
+            "directory.workspace_created-v1.bin",
+            WorkspaceCreated {
+                workspace: shared_workspace(),
+                organization: organization(),
+                name: "Finance".into(),
+            },
+        ),
+        (
+            "directory.workspace_member_added-v1.bin",
+            WorkspaceMemberAdded {
+                workspace: shared_workspace(),
+                user: user(2),
+                role: WorkspaceRole::Viewer,
+            },
+        ),
+        (
+            "directory.workspace_role_changed-v1.bin",
+            WorkspaceRoleChanged {
+                workspace: shared_workspace(),
+                user: user(2),
+                from: WorkspaceRole::Viewer,
+                to: WorkspaceRole::Editor,
+            },
+        ),
+        (
+            "directory.workspace_member_removed-v1.bin",
+            WorkspaceMemberRemoved {
+                workspace: shared_workspace(),
+                user: user(2),
+            },
+        ),
+        (
+            "directory.user_left_organization-v1.bin",
+            UserLeftOrganization {
+                organization: organization(),
+                user: user(2),
+            },
+        ),
+    ]
+    .into_iter()
+    .map(|(name, e)| (name, Sample::Directory(e)))
+    .collect()
+}
+
+fn service_samples() -> Vec<(&'static str, Sample)> {
+    vec![(
+        "service.custom_defined-v1.bin",
+        Sample::Service(CustomServiceEvent::CustomServiceDefined {
+            service: custom_service(),
+            workspace: personal_workspace(),
+            spec: spec(),
+            defined_by: user(2),
+        }),
+    )]
+}
+
+fn authentication_samples() -> Vec<(&'static str, Sample)> {
+    use AuthenticationEvent::*;
+    let created: StoredAuthenticationEvent = Created {
+        authentication: authentication(),
+        name: "Acme CRM (production) \u{2013} main".into(),
+        workspace: shared_workspace(),
+        service: ServiceRef::Custom(custom_service()),
+        service_version: "2024-06".into(),
+        kind: AuthKind::OAuth2,
+        fields: BTreeMap::from([
+            (
+                field("access_token"),
+                FieldValue::Secret(sealed_secret(1, "at-CANARY-0001")),
+            ),
+            (
+                field("expires_at"),
+                FieldValue::Plain("2030-01-01T00:00:00Z".into()),
+            ),
+            (field("instance"), FieldValue::Plain("acme.crm.test".into())),
+            (
+                field("refresh_token"),
+                FieldValue::Secret(sealed_secret(2, "rt-CANARY-0002")),
+            ),
+        ]),
+        scopes: strings(&["contacts.read", "deals.read"]),
+        extra_permissions: strings(&["read-only on archived deals"]),
+        environment: Some(EnvironmentTag::parse("production").expect("environment")),
+        origin: workflow_step(),
+        expires_at: Some(Timestamp::from_unix_seconds(1_893_456_000)),
+    };
+    let reauthenticated: StoredAuthenticationEvent = Reauthenticated {
+        fields: BTreeMap::from([
+            (
+                field("access_token"),
+                FieldOutcome::Overridden(FieldValue::Secret(sealed_secret(3, "at-CANARY-0003"))),
+            ),
+            (
+                field("expires_at"),
+                FieldOutcome::Overridden(FieldValue::Plain("2031-06-30T12:00:00Z".into())),
+            ),
+            (field("instance"), FieldOutcome::Kept),
+            (field("refresh_token"), FieldOutcome::Cleared),
+        ]),
+        expires_at: Some(Timestamp(1_940_760_000_000_000)),
+        origin: Origin::Api,
+    };
+    let restored: StoredAuthenticationEvent = Restored {
+        restored_from_version: 3,
+        name: "Acme CRM (production)".into(),
+        fields: BTreeMap::from([
+            (
+                field("access_token"),
+                FieldValue::Secret(sealed_secret(4, "at-CANARY-0001")),
+            ),
+            (field("instance"), FieldValue::Plain("acme.crm.test".into())),
+        ]),
+        scopes: strings(&["contacts.read"]),
+        extra_permissions: Vec::new(),
+        expires_at: None,
+    };
+    vec![
+        ("authentication.created-v1.bin", created),
+        (
+            "authentication.renamed-v1.bin",
+            Renamed {
+                from: "Acme CRM (production) \u{2013} main".into(),
+                to: "Acme CRM (production)".into(),
+            },
+        ),
+        (
+            "authentication.moved-v1.bin",
+            Moved {
+                from: shared_workspace(),
+                to: personal_workspace(),
+            },
+        ),
+        ("authentication.reauthenticated-v1.bin", reauthenticated),
+        (
+            "authentication.scopes_changed-v1.bin",
+            ScopesChanged {
+                scopes: strings(&["contacts.read", "contacts.write"]),
+                extra_permissions: strings(&["bulk export"]),
+                missing_required: strings(&["deals.read"]),
+            },
+        ),
+        ("authentication.deleted-v1.bin", Deleted),
+        ("authentication.restored-v1.bin", restored),
+        ("authentication.purged-v1.bin", Purged),
+    ]
+    .into_iter()
+    .map(|(name, e)| (name, Sample::Authentication(authentication(), e)))
+    .collect()
+}
+
+fn samples() -> Vec<(&'static str, Sample)> {
+    let mut all = directory_samples();
+    all.extend(service_samples());
+    all.extend(authentication_samples());
+    all
+}
+
+fn snapshot_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("snapshots/events")
+}
+
+/// With `UPDATE_SNAPSHOTS=1`, writes the golden files that are missing (once per test run,
+/// before any test reads them); an existing file is never opened for writing.
+fn create_missing_golden_files() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        if !std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
+            return;
+        }
+        std::fs::create_dir_all(snapshot_dir()).expect("mkdir");
+        for (name, sample) in samples() {
+            let path = snapshot_dir().join(name);
+            if path.exists() {
+                continue;
+            }
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .expect("create golden file");
+            file.write_all(&sample.encode()).expect("write golden file");
+        }
+    });
+}
+
+fn read_golden(name: &str) -> Vec<u8> {
+    create_missing_golden_files();
+    let path = snapshot_dir().join(name);
+    assert!(
+        path.exists(),
+        "missing golden file {}; create it with UPDATE_SNAPSHOTS=1",
+        path.display()
+    );
+    std::fs::read(&path).expect("read golden file")
+}
+
+/// Wraps a payload in a sealed envelope on `stream`, as the store would hand it out.
+fn envelope(stream: StreamId, event_type: &str, schema_version: u16, payload: Vec<u8>) -> Envelope {
+    let body = EnvelopeBody {
+        position: Position(1),
+        stream_id: stream,
+        stream_version: StreamVersion(1),
+        event_id: EventId(uuid(900)),
+        event_type: event_type.to_owned(),
+        schema_version,
+        recorded_at: RecordedAt(1_764_158_400_000_000),
+        actor: Actor::system(),
+        origin: ledger::Origin::System,
+        correlation_id: uuid(901),
+        causation_id: None,
+        payload,
+        prev_hash: ChainHash::GENESIS,
+    };
+    Envelope::seal(body).expect("seal envelope")
+}
+
+#[test]
+fn stored_payload_bytes_never_change() {
+    for (name, sample) in samples() {
+        let event_type = sample.event_type();
+        let schema_version = sample.schema_version();
+        assert_eq!(
+            format!("{event_type}-v{schema_version}.bin"),
+            name,
+            "type string or schema version of the {name} sample changed"
+        );
+        let golden = read_golden(name);
+        let encoded = sample.encode();
+        assert_eq!(
+            encoded, golden,
+            "{name}: payload encoding changed; add a new schema version instead"
+        );
+        let decoded = payloads::decode(&envelope(
+            sample.stream(),
+            event_type,
+            schema_version,
+            golden,
+        ))
+        .unwrap_or_else(|e| panic!("{name}: golden bytes do not decode: {e}"));
+        assert_eq!(decoded, sample.expected(), "{name}: decoded golden payload");
+    }
+}
+
+#[test]
+fn every_event_type_has_golden_bytes() {
+    let catalog: Vec<&str> = AUTHENTICATION_EVENT_TYPES
+        .iter()
+        .chain(DirectoryEvent::TYPES.iter())
+        .chain(CustomServiceEvent::TYPES.iter())
+        .copied()
+        .collect();
+    let sampled: BTreeSet<&str> = samples().iter().map(|(_, s)| s.event_type()).collect();
+    let mut names: BTreeSet<&str> = BTreeSet::new();
+    for (name, _) in samples() {
+        assert!(names.insert(name), "{name}: two samples for one file");
+        read_golden(name);
+    }
+    for event_type in &catalog {
+        assert!(
+            sampled.contains(event_type),
+            "{event_type}: no golden sample; add one (and its file under snapshots/events/)"
+        );
+    }
+    let known: BTreeSet<&str> = catalog.iter().copied().collect();
+    assert_eq!(known.len(), catalog.len(), "a type string is listed twice");
+    assert_eq!(
+        sampled, known,
+        "a sample's type is missing from the type lists"
+    );
+    let on_disk: BTreeSet<String> = std::fs::read_dir(snapshot_dir())
+        .expect("read snapshots/events")
+        .map(|entry| {
+            entry
+                .expect("dir entry")
+                .file_name()
+                .into_string()
+                .expect("utf-8 file name")
+        })
+        .collect();
+    let expected: BTreeSet<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    assert_eq!(
+        on_disk, expected,
+        "every golden file is checked by a sample, and every sample has its file"
+    );
+}
+
+#[test]
+fn unknown_schema_versions_are_refused() {
+    let mut families = BTreeSet::new();
+    for (name, sample) in samples() {
+        let family = sample.event_type().split('.').next().expect("family");
+        if !families.insert(family) {
+            continue;
+        }
+        let unknown = sample.schema_version() + 1;
+        let err = payloads::decode(&envelope(
+            sample.stream(),
+            sample.event_type(),
+            unknown,
+            read_golden(name),
+        ))
+        .expect_err("an unknown schema version is refused");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("schema version {unknown} is not known")),
+            "{name}: {message}"
+        );
+        assert!(
+            message.contains(&format!("{} v{unknown}", sample.event_type())),
+            "{name}: {message}"
+        );
+    }
+    assert_eq!(
+        families,
+        BTreeSet::from(["authentication", "directory", "service"])
+    );
+}
