@@ -94,20 +94,48 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
     let logs = captured_logs();
     let w = World::new().await;
     let owner = caller(w.owner);
-    let (token_id, cmd) = create("Canary token", w.shared, "airtable", &[("token", CANARY_TOKEN)], &[]);
+    let (token_id, cmd) = create(
+        "Canary token",
+        w.shared,
+        "airtable",
+        &[("token", CANARY_TOKEN)],
+        &[],
+    );
     assert_no_canary("command Debug", &format!("{cmd:?}"));
-    w.app.execute(&owner, token_id, cmd, None).await.expect("create token");
+    w.app
+        .execute(&owner, token_id, cmd, None)
+        .await
+        .expect("create token");
     let (basic_id, cmd) = create(
         "Canary basic",
         w.shared,
         "jira",
-        &[("username", "ann"), ("password", CANARY_PASSWORD), ("site", "acme.atlassian.net")],
+        &[
+            ("username", "ann"),
+            ("password", CANARY_PASSWORD),
+            ("site", "acme.atlassian.net"),
+        ],
         &[],
     );
-    w.app.execute(&owner, basic_id, cmd, None).await.expect("create basic");
-    let (hook_id, cmd) = create("Canary hook", w.owner.personal, "webhook", &[("csrf_token", CANARY_CSRF)], &[]);
-    w.app.execute(&owner, hook_id, cmd, None).await.expect("create generic");
-    w.app.execute(&owner, token_id, reauth(&[("token", CANARY_TOKEN_2)]), None).await.expect("reauth");
+    w.app
+        .execute(&owner, basic_id, cmd, None)
+        .await
+        .expect("create basic");
+    let (hook_id, cmd) = create(
+        "Canary hook",
+        w.owner.personal,
+        "webhook",
+        &[("csrf_token", CANARY_CSRF)],
+        &[],
+    );
+    w.app
+        .execute(&owner, hook_id, cmd, None)
+        .await
+        .expect("create generic");
+    w.app
+        .execute(&owner, token_id, reauth(&[("token", CANARY_TOKEN_2)]), None)
+        .await
+        .expect("reauth");
     w.app
         .restore(&owner, token_id, RestoreTarget::Version(1), None)
         .await
@@ -120,11 +148,21 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
             .await
             .expect_err("unknown field"),
         w.app
-            .execute(&caller(w.viewer), token_id, reauth(&[("token", CANARY_TOKEN_2)]), None)
+            .execute(
+                &caller(w.viewer),
+                token_id,
+                reauth(&[("token", CANARY_TOKEN_2)]),
+                None,
+            )
             .await
             .expect_err("viewer may not re-authenticate"),
         w.app
-            .execute(&owner, token_id, reauth(&[("token", CANARY_TOKEN)]), Some(1))
+            .execute(
+                &owner,
+                token_id,
+                reauth(&[("token", CANARY_TOKEN)]),
+                Some(1),
+            )
             .await
             .expect_err("stale version"),
         {
@@ -132,10 +170,16 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
                 "Bad cert",
                 w.owner.personal,
                 "mtls-api",
-                &[("certificate", CANARY_TOKEN), ("private_key", CANARY_PASSWORD)],
+                &[
+                    ("certificate", CANARY_TOKEN),
+                    ("private_key", CANARY_PASSWORD),
+                ],
                 &[],
             );
-            w.app.execute(&owner, cert_id, cmd, None).await.expect_err("not PEM")
+            w.app
+                .execute(&owner, cert_id, cmd, None)
+                .await
+                .expect_err("not PEM")
         },
     ];
     for err in &errors {
@@ -146,7 +190,11 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
     // Every read: listing, get, as-of, history, for every user; the model's Debug.
     let mut reads = String::new();
     for person in [w.owner, w.admin, w.member, w.editor, w.viewer, w.outsider] {
-        let page = w.app.list(person.id, &ListQuery::default()).await.expect("list");
+        let page = w
+            .app
+            .list(person.id, &ListQuery::default())
+            .await
+            .expect("list");
         reads.push_str(&serde_json::to_string(&page.items).expect("json"));
         for id in [token_id, basic_id, hook_id] {
             if let Ok(view) = w.app.get(person.id, id).await {
@@ -157,13 +205,20 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
                 reads.push_str(&format!("{history:?}"));
             }
             for version in 1..=3 {
-                if let Ok(view) = w.app.get_as_of(person.id, id, RestoreTarget::Version(version)).await {
+                if let Ok(view) = w
+                    .app
+                    .get_as_of(person.id, id, RestoreTarget::Version(version))
+                    .await
+                {
                     reads.push_str(&serde_json::to_string(&view).expect("json"));
                 }
             }
         }
     }
-    assert!(reads.contains("Canary token"), "the reads did see the authentications");
+    assert!(
+        reads.contains("Canary token"),
+        "the reads did see the authentications"
+    );
     assert_no_canary("read models", &reads);
     let model = w.app.model().model().read().await.clone();
     assert_no_canary("model Debug", &format!("{model:?}"));
@@ -180,7 +235,10 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
         .await
         .expect("viewer resolves");
     assert_no_canary("ResolvedTemplate Debug", &format!("{resolved:?}"));
-    assert_eq!(resolved.into_value(), json!({"auth": format!("Bearer {CANARY_TOKEN}")}));
+    assert_eq!(
+        resolved.into_value(),
+        json!({"auth": format!("Bearer {CANARY_TOKEN}")})
+    );
     let basic = w
         .app
         .resolve(ResolveRequest {
@@ -251,8 +309,15 @@ async fn forge(app: &App, id: AuthenticationId, version: u64, event: StoredAuthe
         .expect("the model folds the forged event");
 }
 
-fn sealed_token(app_model: &credledger::projections::LedgerModel, id: AuthenticationId, name: &str) -> credledger::crypto::SealedSecret {
-    let auth = app_model.authentication(id).and_then(|r| r.state.current.as_ref()).expect("auth");
+fn sealed_token(
+    app_model: &credledger::projections::LedgerModel,
+    id: AuthenticationId,
+    name: &str,
+) -> credledger::crypto::SealedSecret {
+    let auth = app_model
+        .authentication(id)
+        .and_then(|r| r.state.current.as_ref())
+        .expect("auth");
     match auth.fields.get(&field(name)) {
         Some(StoredField::Secret { value, .. }) => value.clone(),
         other => panic!("no sealed {name}: {other:?}"),
@@ -263,9 +328,21 @@ fn sealed_token(app_model: &credledger::projections::LedgerModel, id: Authentica
 async fn ciphertext_moved_to_another_record_does_not_open() {
     let w = World::new().await;
     let owner = caller(w.owner);
-    let (a, cmd) = create("A", w.owner.personal, "airtable", &[("token", CANARY_TOKEN)], &[]);
+    let (a, cmd) = create(
+        "A",
+        w.owner.personal,
+        "airtable",
+        &[("token", CANARY_TOKEN)],
+        &[],
+    );
     w.app.execute(&owner, a, cmd, None).await.expect("create a");
-    let (b, cmd) = create("B", w.owner.personal, "airtable", &[("token", "b-token")], &[]);
+    let (b, cmd) = create(
+        "B",
+        w.owner.personal,
+        "airtable",
+        &[("token", "b-token")],
+        &[],
+    );
     w.app.execute(&owner, b, cmd, None).await.expect("create b");
     let (hook, cmd) = create(
         "Hook",
@@ -274,7 +351,10 @@ async fn ciphertext_moved_to_another_record_does_not_open() {
         &[("csrf_token", CANARY_CSRF), ("signing_secret", "s")],
         &[],
     );
-    w.app.execute(&owner, hook, cmd, None).await.expect("create hook");
+    w.app
+        .execute(&owner, hook, cmd, None)
+        .await
+        .expect("create hook");
     let stolen = sealed_token(&*w.app.model().model().read().await, a, "token");
     let resolve = |id, template| ResolveRequest {
         authentication: id,
@@ -285,26 +365,78 @@ async fn ciphertext_moved_to_another_record_does_not_open() {
 
     // Onto another authentication.
     let mut moved = BTreeMap::new();
-    moved.insert(field("token"), FieldOutcome::Overridden(FieldValue::Secret(stolen.clone())));
-    forge(&w.app, b, 1, AuthenticationEvent::Reauthenticated { fields: moved.clone(), expires_at: None, origin: Origin::Api }).await;
-    let err = w.app.resolve(resolve(b, json!("$.auth.token"))).await.expect_err("other authentication");
+    moved.insert(
+        field("token"),
+        FieldOutcome::Overridden(FieldValue::Secret(stolen.clone())),
+    );
+    forge(
+        &w.app,
+        b,
+        1,
+        AuthenticationEvent::Reauthenticated {
+            fields: moved.clone(),
+            expires_at: None,
+            origin: Origin::Api,
+        },
+    )
+    .await;
+    let err = w
+        .app
+        .resolve(resolve(b, json!("$.auth.token")))
+        .await
+        .expect_err("other authentication");
     assert!(matches!(err, AppError::Crypto(_)), "{err}");
     assert_no_canary("error", &err.to_string());
 
     // Onto the same authentication, but a later event (the event id is bound too).
-    forge(&w.app, a, 1, AuthenticationEvent::Reauthenticated { fields: moved, expires_at: None, origin: Origin::Api }).await;
-    let err = w.app.resolve(resolve(a, json!("$.auth.token"))).await.expect_err("other event");
+    forge(
+        &w.app,
+        a,
+        1,
+        AuthenticationEvent::Reauthenticated {
+            fields: moved,
+            expires_at: None,
+            origin: Origin::Api,
+        },
+    )
+    .await;
+    let err = w
+        .app
+        .resolve(resolve(a, json!("$.auth.token")))
+        .await
+        .expect_err("other event");
     assert!(matches!(err, AppError::Crypto(_)), "{err}");
 
     // Onto another field of the same authentication.
     let csrf = sealed_token(&*w.app.model().model().read().await, hook, "csrf_token");
     let mut swapped = BTreeMap::new();
-    swapped.insert(field("signing_secret"), FieldOutcome::Overridden(FieldValue::Secret(csrf)));
-    forge(&w.app, hook, 1, AuthenticationEvent::Reauthenticated { fields: swapped, expires_at: None, origin: Origin::Api }).await;
-    let err = w.app.resolve(resolve(hook, json!("$.auth.signing_secret"))).await.expect_err("other field");
+    swapped.insert(
+        field("signing_secret"),
+        FieldOutcome::Overridden(FieldValue::Secret(csrf)),
+    );
+    forge(
+        &w.app,
+        hook,
+        1,
+        AuthenticationEvent::Reauthenticated {
+            fields: swapped,
+            expires_at: None,
+            origin: Origin::Api,
+        },
+    )
+    .await;
+    let err = w
+        .app
+        .resolve(resolve(hook, json!("$.auth.signing_secret")))
+        .await
+        .expect_err("other field");
     assert!(matches!(err, AppError::Crypto(_)), "{err}");
     // The untouched field still opens.
-    let ok = w.app.resolve(resolve(hook, json!("$.auth.csrf_token"))).await.expect("untouched field");
+    let ok = w
+        .app
+        .resolve(resolve(hook, json!("$.auth.csrf_token")))
+        .await
+        .expect("untouched field");
     assert_eq!(ok.into_value(), json!(CANARY_CSRF));
 }
 
@@ -321,8 +453,17 @@ fn tree_bytes(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_master_key_is_refused_before_anything_is_written() {
     let w = World::new().await;
-    let (id, cmd) = create("Kept", w.owner.personal, "airtable", &[("token", CANARY_TOKEN)], &[]);
-    w.app.execute(&caller(w.owner), id, cmd, None).await.expect("create");
+    let (id, cmd) = create(
+        "Kept",
+        w.owner.personal,
+        "airtable",
+        &[("token", CANARY_TOKEN)],
+        &[],
+    );
+    w.app
+        .execute(&caller(w.owner), id, cmd, None)
+        .await
+        .expect("create");
     let data_dir = w.data_dir.clone();
     let right_key = w.key_file.clone();
     let World { app, .. } = w;
@@ -338,23 +479,39 @@ async fn wrong_master_key_is_refused_before_anything_is_written() {
         .expect("wrong key refused");
     assert!(matches!(err, AppError::MasterKey(_)), "{err}");
     assert!(err.to_string().contains("does not belong"), "{err}");
-    assert_eq!(tree_bytes(&data_dir), before, "nothing written with the wrong key");
+    assert_eq!(
+        tree_bytes(&data_dir),
+        before,
+        "nothing written with the wrong key"
+    );
 
     // A missing key file for an existing data directory is an error, not a fresh key.
     let missing = other_keys.path().join("missing.key");
-    assert!(App::open(&AppConfig::new(&data_dir, &missing)).await.is_err());
-    assert!(!missing.exists(), "no key generated for an existing data directory");
+    assert!(App::open(&AppConfig::new(&data_dir, &missing))
+        .await
+        .is_err());
+    assert!(
+        !missing.exists(),
+        "no key generated for an existing data directory"
+    );
 
     // A key file inside the data directory, or readable by others, is refused.
     let inside = data_dir.join("master.key");
-    assert!(App::open(&AppConfig::new(&data_dir, &inside)).await.is_err());
+    assert!(App::open(&AppConfig::new(&data_dir, &inside))
+        .await
+        .is_err());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&right_key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let err = App::open(&AppConfig::new(&data_dir, &right_key)).await.err().expect("0644 refused");
+        std::fs::set_permissions(&right_key, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        let err = App::open(&AppConfig::new(&data_dir, &right_key))
+            .await
+            .err()
+            .expect("0644 refused");
         assert!(err.to_string().contains("0644"), "{err}");
-        std::fs::set_permissions(&right_key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::fs::set_permissions(&right_key, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
     }
     assert_eq!(tree_bytes(&data_dir), before, "refusals wrote nothing");
 

@@ -24,21 +24,25 @@ fn holds_database(dir: &Path) -> bool {
 }
 
 fn read_fingerprint(path: &Path) -> Result<MasterKeyFingerprint, AppError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        AppError::MasterKey(format!("cannot read {}: {e}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AppError::MasterKey(format!("cannot read {}: {e}", path.display())))?;
     text.trim().parse().map_err(|_| {
-        AppError::MasterKey(format!("{} is not a master key fingerprint", path.display()))
+        AppError::MasterKey(format!(
+            "{} is not a master key fingerprint",
+            path.display()
+        ))
     })
 }
 
 /// Writes the fingerprint file atomically (temp file, fsync, rename).
 fn write_fingerprint(data_dir: &Path, fingerprint: &MasterKeyFingerprint) -> Result<(), AppError> {
-    let io = |e: std::io::Error| AppError::MasterKey(format!("cannot write the key fingerprint: {e}"));
+    let io =
+        |e: std::io::Error| AppError::MasterKey(format!("cannot write the key fingerprint: {e}"));
     std::fs::create_dir_all(data_dir).map_err(io)?;
     let tmp = data_dir.join(format!("{FINGERPRINT_FILE}.tmp"));
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    file.write_all(format!("{fingerprint}\n").as_bytes()).map_err(io)?;
+    file.write_all(format!("{fingerprint}\n").as_bytes())
+        .map_err(io)?;
     file.sync_all().map_err(io)?;
     std::fs::rename(&tmp, fingerprint_path(data_dir)).map_err(io)?;
     Ok(())
