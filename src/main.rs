@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use credledger::app::{App, AppConfig};
 use credledger::ledger::{EventStore, SledStore};
 
 /// An event-sourced ledger of the credentials an integration platform keeps.
@@ -17,9 +18,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service on the embedded (sled) store.
-    Serve(DataDir),
+    Serve(ServeArgs),
     /// Walk the whole log and check positions, envelopes and the hash chain.
     Verify(DataDir),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// The master key file; must live outside the data directory. Generated (mode 0600) on
+    /// first start if missing.
+    #[arg(long, env = "CREDLEDGER_KEY_FILE", default_value = "credledger.key")]
+    key_file: PathBuf,
 }
 
 #[derive(Args)]
@@ -40,7 +51,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(dir) => serve(dir).await,
+        Command::Serve(args) => serve(args).await,
         Command::Verify(dir) => verify(dir),
     };
     match result {
@@ -52,29 +63,31 @@ async fn main() -> ExitCode {
     }
 }
 
-fn open_store(dir: &DataDir) -> Result<SledStore, String> {
-    SledStore::open(&dir.data_dir)
-        .map_err(|e| format!("cannot open the ledger in {}: {e}", dir.data_dir.display()))
-}
-
-async fn serve(dir: DataDir) -> Result<ExitCode, String> {
-    let store = open_store(&dir)?;
-    let head = store.head();
+async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    let config = AppConfig::new(&args.data.data_dir, &args.key_file);
+    let app = App::open(&config).await.map_err(|e| {
+        format!(
+            "cannot open the ledger in {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    let head = app.store().head();
     println!(
-        "credledger: ledger open in {} ({} events, head {}).",
-        dir.data_dir.display(),
+        "credledger: ledger open in {} with key file {} ({} events, head {}, read model at position {}).",
+        config.data_dir.display(),
+        config.key_file.display(),
         head.position,
-        head.hash
+        head.hash,
+        app.model().applied()
     );
     println!(
-        "Serving the event log only: the HTTP API is not part of this build yet. Ctrl-C to stop."
+        "The HTTP API is not part of this build yet; the ledger and its read models are running. Ctrl-C to stop."
     );
     shutdown_signal().await;
-    store
-        .close()
+    app.close()
         .await
         .map_err(|e| format!("closing the ledger: {e}"))?;
-    println!("credledger: ledger flushed and closed.");
+    println!("credledger: read model snapshotted, ledger flushed and closed.");
     Ok(ExitCode::SUCCESS)
 }
 

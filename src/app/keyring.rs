@@ -69,15 +69,9 @@ pub(super) fn open_with_master_key(config: &AppConfig) -> Result<(sled::Db, Mast
             config.data_dir.display()
         )));
     } else {
+        // A new directory: load the key, or generate one (the crypto layer warns about it).
         let master = if config.create_key_if_missing {
-            let (key, created) = MasterKey::load_or_create(&config.key_file)?;
-            if created {
-                tracing::warn!(
-                    key_file = %config.key_file.display(),
-                    "generated a new master key; back it up: without it the secrets in this ledger cannot be opened"
-                );
-            }
-            key
+            MasterKey::load_or_create(&config.key_file)?.0
         } else {
             MasterKey::load(&config.key_file)?
         };
