@@ -901,3 +901,50 @@ async fn restart_resumes_from_snapshot_and_tail() {
         .expect("resolve after restart");
     assert_eq!(resolved.into_value(), json!("t-1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_purge_is_finished_at_the_next_open() {
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    let (id, cmd) = create(
+        "Half purged",
+        w.owner.personal,
+        "airtable",
+        &[("token", "t")],
+        &[],
+    );
+    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    w.app
+        .execute(&owner, id, AuthenticationCommand::Delete, None)
+        .await
+        .expect("delete");
+    // Append the purge event directly, as if the process died before destroying the key.
+    let event: credledger::projections::payloads::StoredAuthenticationEvent =
+        credledger::domain::authentication::AuthenticationEvent::Purged;
+    w.app
+        .store()
+        .append(credledger::ledger::AppendRequest {
+            stream: credledger::projections::payloads::authentication_stream(id),
+            expected: credledger::ledger::ExpectedVersion::Exact(
+                credledger::ledger::StreamVersion(2),
+            ),
+            events: vec![credledger::ledger::NewEvent {
+                event_id: credledger::ledger::EventId::new(),
+                event_type: event.event_type().to_owned(),
+                schema_version: event.schema_version(),
+                payload: credledger::projections::payloads::encode_payload(&event).expect("encode"),
+                meta: credledger::ledger::EventMeta::system(),
+            }],
+        })
+        .await
+        .expect("append purge");
+    assert!(
+        !w.app.secrets_destroyed(id).expect("status"),
+        "the key survived the 'crash'"
+    );
+    let w = w.restart().await;
+    assert!(
+        w.app.secrets_destroyed(id).expect("status"),
+        "reopening finished the purge"
+    );
+}

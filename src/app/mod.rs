@@ -15,10 +15,11 @@ pub use commands::{CommandOutcome, RestoreTarget};
 pub use error::AppError;
 pub use resolve::{ResolveError, ResolveRequest, ResolvedTemplate};
 
-use crate::crypto::{DataKeyStore, Fingerprinter};
+use crate::crypto::{DataKeyStatus, DataKeyStore, Fingerprinter};
+use crate::domain::authentication::Lifecycle;
 use crate::domain::ids::UserId;
 use crate::domain::services::ServiceCatalog;
-use crate::ledger::{AuthMethod, EventMeta, Origin, SledStore};
+use crate::ledger::{AuthMethod, EventMeta, EventStore, Origin, SledStore};
 use crate::projections::{LedgerModel, ProjectionHandle, SnapshotPolicy, SnapshotStore};
 
 /// Where the data and the master key live.
@@ -104,13 +105,46 @@ impl App {
         let model =
             ProjectionHandle::start(&store, snapshots, LedgerModel::default(), config.snapshots)
                 .await?;
-        Ok(App {
+        let app = App {
             store,
             keys,
             fingerprinter,
             catalog,
             model,
-        })
+        };
+        app.finish_interrupted_purges().await?;
+        Ok(app)
+    }
+
+    /// Purge appends its event, then destroys the data key; if a process stopped between the
+    /// two, the key is destroyed here, once the read model has caught up with the log.
+    async fn finish_interrupted_purges(&self) -> Result<(), AppError> {
+        self.model.wait_for(self.store.head().position).await?;
+        let purged: Vec<_> = self
+            .model
+            .model()
+            .read()
+            .await
+            .authentications
+            .iter()
+            .filter(|(_, r)| {
+                r.state
+                    .current
+                    .as_ref()
+                    .is_some_and(|a| a.lifecycle == Lifecycle::Purged)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in purged {
+            if matches!(
+                self.keys.status(id.as_uuid())?,
+                DataKeyStatus::Active { .. }
+            ) {
+                tracing::warn!(authentication = %id, "finishing an interrupted purge: destroying its data key");
+                self.keys.destroy(id.as_uuid())?;
+            }
+        }
+        Ok(())
     }
 
     /// Snapshots the read model, stops it, and closes the log.
@@ -128,6 +162,17 @@ impl App {
     /// The prebuilt service catalog.
     pub fn catalog(&self) -> &ServiceCatalog {
         &self.catalog
+    }
+
+    /// Whether an authentication's data key has been destroyed (its secrets are gone for good).
+    pub fn secrets_destroyed(
+        &self,
+        id: crate::domain::ids::AuthenticationId,
+    ) -> Result<bool, AppError> {
+        Ok(matches!(
+            self.keys.status(id.as_uuid())?,
+            DataKeyStatus::Destroyed
+        ))
     }
 
     /// The running read model.
