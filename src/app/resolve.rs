@@ -213,15 +213,12 @@ impl App {
                 )
                 .into());
             }
-            let spec = model
-                .registry(self.catalog())
-                .resolve(&auth.service)
-                .cloned();
+            let spec = model.service_spec(self.catalog(), &auth.service);
             for field in &wanted {
                 let name = FieldName::parse(field).map_err(|_| ResolveError::UnknownField {
                     field: field.clone(),
                 })?;
-                if spec.as_ref().is_some_and(|s| s.field(&name).is_none()) {
+                if spec.is_some_and(|s| s.field(&name).is_none()) {
                     return Err(ResolveError::UnknownField {
                         field: field.clone(),
                     }

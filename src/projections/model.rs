@@ -15,7 +15,9 @@ use crate::domain::authentication::Lifecycle;
 use crate::domain::directory::{self, Directory};
 use crate::domain::ids::{AuthenticationId, ServiceId, WorkspaceId};
 use crate::domain::naming::name_key;
-use crate::domain::services::{CustomService, CustomServiceEvent, ServiceCatalog, ServiceRegistry};
+use crate::domain::services::{
+    CustomService, CustomServiceEvent, ServiceCatalog, ServiceRef, ServiceRegistry, ServiceSpec,
+};
 use crate::ledger::{codec, Envelope, RecordedAt};
 
 /// One authentication as the read model keeps it.
@@ -63,6 +65,18 @@ impl LedgerModel {
         ServiceRegistry {
             catalog: catalog.clone(),
             custom: self.custom_services.clone(),
+        }
+    }
+
+    /// The spec of a service (prebuilt or custom), without building a registry.
+    pub fn service_spec<'a>(
+        &'a self,
+        catalog: &'a ServiceCatalog,
+        service: &ServiceRef,
+    ) -> Option<&'a ServiceSpec> {
+        match service {
+            ServiceRef::Prebuilt(key) => catalog.get(key),
+            ServiceRef::Custom(id) => self.custom_services.get(id).map(|c| &c.spec),
         }
     }
 
