@@ -464,8 +464,21 @@ async fn access_rules_hold_for_personal_shared_and_organization_workspaces() {
         .await
         .expect("org admin creates in org workspace");
 
-    // Personal: nobody else learns it exists.
+    // Personal: nobody else learns it exists, not even from a refused command or restore.
     for other in [w.owner, w.admin, w.outsider] {
+        let rename = AuthenticationCommand::Rename {
+            name: "Theirs".into(),
+        };
+        assert!(matches!(
+            w.app.execute(&caller(other), personal, rename, None).await,
+            Err(AppError::NotFound)
+        ));
+        assert!(matches!(
+            w.app
+                .restore(&caller(other), personal, RestoreTarget::Version(1), None)
+                .await,
+            Err(AppError::NotFound)
+        ));
         assert!(matches!(
             w.app.get(other.id, personal).await,
             Err(AppError::NotFound)

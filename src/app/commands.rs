@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::crypto::{seal, DataKey, SealContext, SealedSecret, SecretBytes};
+use crate::crypto::{seal, CryptoError, DataKey, SealContext, SealedSecret, SecretBytes};
+use crate::domain::access::{decide_access, Action};
 use crate::domain::authentication::{
-    decide, AuthenticationCommand, AuthenticationState, DecisionContext, Lifecycle,
-    RestoreSnapshot, StoredField, Warning,
+    decide, AuthenticationCommand, AuthenticationError, AuthenticationState, DecisionContext,
+    Lifecycle, RestoreSnapshot, StoredField, Warning,
 };
 use crate::domain::directory::{self, DirectoryCommand, DirectoryEvent};
 use crate::domain::ids::{AuthenticationId, FieldName};
@@ -74,6 +75,12 @@ impl App {
                 .authentication(id)
                 .map(|r| r.state.clone())
                 .unwrap_or_default();
+            // Someone who may not see an authentication must not learn that it exists.
+            if let Some(auth) = &state.current {
+                if !model.allows(caller.user, auth.workspace, Action::View) {
+                    return Err(AppError::NotFound);
+                }
+            }
             let registry = model.registry(self.catalog());
             let names_in = |workspace| model.names_in(workspace);
             let ctx = DecisionContext {
@@ -138,15 +145,42 @@ impl App {
         target: RestoreTarget,
         if_version: Option<u64>,
     ) -> Result<CommandOutcome, AppError> {
+        // Decide who may restore before any old secret is opened.
+        {
+            let model = self.model().model().read().await;
+            let auth = model
+                .authentication(id)
+                .and_then(|r| r.state.current.as_ref())
+                .filter(|a| model.allows(caller.user, a.workspace, Action::View))
+                .ok_or(AppError::NotFound)?;
+            if auth.lifecycle == Lifecycle::Purged {
+                return Err(AuthenticationError::Purged.into());
+            }
+            decide_access(
+                &model.directory,
+                caller.user,
+                auth.workspace,
+                Action::Restore,
+            )
+            .into_result()
+            .map_err(|reason| AuthenticationError::AccessDenied {
+                action: Action::Restore,
+                workspace: auth.workspace,
+                reason,
+            })?;
+        }
         let (earlier, _) = self.state_as_of(id, target).await?;
         let auth = earlier
             .current
             .as_ref()
             .filter(|a| a.lifecycle == Lifecycle::Active)
             .ok_or_else(|| AppError::RestoreTarget("no usable state at that point".into()))?;
-        let data_key = self.keys.get(id.as_uuid())?.ok_or_else(|| {
-            AppError::RestoreTarget("the authentication's secrets are gone".into())
-        })?;
+        let gone = || AppError::RestoreTarget("the authentication's secrets are gone".into());
+        let data_key = match self.keys.get(id.as_uuid()) {
+            Ok(Some(key)) => key,
+            Ok(None) | Err(CryptoError::DataKeyDestroyed { .. }) => return Err(gone()),
+            Err(other) => return Err(other.into()),
+        };
         let mut fields = BTreeMap::new();
         for (name, field) in &auth.fields {
             let text = match field {

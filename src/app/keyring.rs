@@ -78,6 +78,6 @@ pub(super) fn open_with_master_key(config: &AppConfig) -> Result<(sled::Db, Mast
         write_fingerprint(&config.data_dir, &master.fingerprint()?)?;
         master
     };
-    let db = sled::Config::new().path(&config.data_dir).open()?;
+    let db = crate::ledger::open_db(&config.data_dir)?;
     Ok((db, master))
 }

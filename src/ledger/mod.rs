@@ -14,7 +14,7 @@ pub mod types;
 pub use chain::{BreakReason, ChainBreak, ChainSummary, ChainVerifier};
 pub use envelope::{ChainHash, Envelope, EnvelopeBody};
 pub use error::StoreError;
-pub use sled_store::{SledStore, SledSubscription};
+pub use sled_store::{open_db, SledStore, SledSubscription};
 pub use store::{EventStore, Head, StreamRange, Subscription};
 pub use types::{
     Actor, AppendOutcome, AppendRequest, AuthMethod, EventId, EventMeta, ExpectedVersion, NewEvent,

@@ -23,6 +23,27 @@ use writer::{PendingAppend, WriterState};
 /// Appends queued for the writer before callers wait for room.
 const INBOX_CAPACITY: usize = 8192;
 
+/// How long [`open_db`] waits for a lock that a just-closed handle in this process still holds.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens a sled database, waiting briefly if its file lock is still held: sled 0.34 releases
+/// the lock from a background thread after the last handle is dropped, so an immediate
+/// reopen in the same process can otherwise fail.
+pub fn open_db(path: &Path) -> Result<sled::Db, sled::Error> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The trees of the log, opened once.
 #[derive(Clone)]
 pub(crate) struct Trees {
@@ -64,8 +85,7 @@ struct Inner {
 impl SledStore {
     /// Opens (or creates) a log in a directory. Must be called inside a tokio runtime.
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new().path(path.as_ref()).open()?;
-        SledStore::with_db(db)
+        SledStore::with_db(open_db(path.as_ref())?)
     }
 
     /// Runs the log on an already opened sled database (other trees may share it).
@@ -125,8 +145,7 @@ impl SledStore {
     pub fn verify_path(
         path: impl AsRef<Path>,
     ) -> Result<Result<ChainSummary, ChainBreak>, StoreError> {
-        let db = sled::Config::new().path(path.as_ref()).open()?;
-        verify_trees(&Trees::open(&db)?)
+        verify_trees(&Trees::open(&open_db(path.as_ref())?)?)
     }
 
     fn durable_head(&self) -> u64 {
