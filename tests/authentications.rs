@@ -961,3 +961,117 @@ async fn an_interrupted_purge_is_finished_at_the_next_open() {
         "reopening finished the purge"
     );
 }
+
+fn internal_api() -> credledger::domain::services::ServiceSpec {
+    credledger::domain::services::ServiceSpec {
+        name: "Internal API".into(),
+        api_version: "v1".into(),
+        auth_kind: credledger::domain::services::AuthKind::Token,
+        fields: Vec::new(),
+        oauth: None,
+        scopes: Vec::new(),
+        required_scopes: Vec::new(),
+        verification: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_services_alone_anywhere_editable_and_with_an_auth_only_in_personal() {
+    use credledger::domain::ids::ServiceId;
+    use credledger::domain::services::{CustomServiceError, ServiceRef};
+    let w = World::new().await;
+
+    // Service only: an editor may define one in the shared workspace, a viewer may not.
+    let service = ServiceId::new();
+    w.app
+        .define_service(&caller(w.editor), service, w.shared, internal_api())
+        .await
+        .expect("editor defines a service");
+    let err = w
+        .app
+        .define_service(
+            &caller(w.viewer),
+            ServiceId::new(),
+            w.shared,
+            internal_api(),
+        )
+        .await
+        .expect_err("viewer may not");
+    assert!(
+        matches!(
+            err,
+            AppError::CustomService(CustomServiceError::AccessDenied { .. })
+        ),
+        "{err}"
+    );
+    let (id, mut cmd) = create("Internal", w.shared, "airtable", &[("token", "i-1")], &[]);
+    if let AuthenticationCommand::Create(c) = &mut cmd {
+        c.service = ServiceRef::Custom(service);
+    }
+    w.app
+        .execute(&caller(w.editor), id, cmd, None)
+        .await
+        .expect("auth on the custom service");
+    assert_eq!(
+        w.app.get(w.viewer.id, id).await.expect("get").service,
+        format!("custom:{service}")
+    );
+
+    // Service and authentication together: only in the caller's personal workspace.
+    let together = |workspace, token: &str| {
+        let (id, cmd) = create("Together", workspace, "airtable", &[("token", token)], &[]);
+        match cmd {
+            AuthenticationCommand::Create(c) => (id, c),
+            _ => unreachable!(),
+        }
+    };
+    let head = w.app.store().head().position;
+    let (_, in_shared) = together(w.shared, "t");
+    let err = w
+        .app
+        .create_with_new_service(
+            &caller(w.editor),
+            ServiceId::new(),
+            internal_api(),
+            in_shared,
+        )
+        .await
+        .expect_err("not in a shared workspace");
+    assert!(
+        matches!(
+            err,
+            AppError::CustomService(CustomServiceError::TogetherOnlyInPersonal { .. })
+        ),
+        "{err}"
+    );
+    let (_, invalid) = together(w.editor.personal, " ");
+    assert!(w
+        .app
+        .create_with_new_service(&caller(w.editor), ServiceId::new(), internal_api(), invalid)
+        .await
+        .is_err());
+    assert_eq!(
+        w.app.store().head().position,
+        head,
+        "refusals wrote neither service nor auth"
+    );
+    let (id, ok) = together(w.editor.personal, "t-2");
+    let outcome = w
+        .app
+        .create_with_new_service(&caller(w.editor), ServiceId::new(), internal_api(), ok)
+        .await
+        .expect("in the personal workspace");
+    assert_eq!(outcome.version, 1);
+    assert_eq!(
+        w.app.store().head().position,
+        head + 2,
+        "one service event, one authentication event"
+    );
+    assert!(w
+        .app
+        .get(w.editor.id, id)
+        .await
+        .expect("get")
+        .service
+        .starts_with("custom:"));
+}

@@ -11,7 +11,6 @@ use crate::domain::authentication::{
 use crate::domain::directory::{self, DirectoryCommand, DirectoryEvent};
 use crate::domain::ids::{AuthenticationId, FieldName};
 use crate::domain::secret::SecretText;
-use crate::domain::services::{decide_custom_service, CustomServiceCommand, CustomServiceEvent};
 use crate::domain::time::Timestamp;
 use crate::ledger::{
     AppendRequest, EventId, EventStore, ExpectedVersion, NewEvent, RecordedAt, StoreError,
@@ -277,42 +276,8 @@ impl App {
         Ok(events)
     }
 
-    /// Defines a custom service.
-    pub async fn define_service(
-        &self,
-        caller: &Caller,
-        command: CustomServiceCommand,
-    ) -> Result<Vec<CustomServiceEvent>, AppError> {
-        let CustomServiceCommand::Define { service, .. } = &command;
-        let service = *service;
-        let events = {
-            let model = self.model().model().read().await;
-            let existing = model.custom_services.get(&service);
-            decide_custom_service(existing, &model.directory, command)?
-        };
-        let version = u64::from(
-            self.model()
-                .model()
-                .read()
-                .await
-                .custom_services
-                .contains_key(&service),
-        );
-        let position = self
-            .append_plain(
-                payloads::service_stream(service),
-                version,
-                caller,
-                &events,
-                |e| (e.event_type(), e.schema_version()),
-            )
-            .await?;
-        self.model().wait_for(position).await?;
-        Ok(events)
-    }
-
     /// Appends events that carry no secrets; returns the last position.
-    async fn append_plain<E: serde::Serialize>(
+    pub(super) async fn append_plain<E: serde::Serialize>(
         &self,
         stream: crate::ledger::StreamId,
         version: u64,

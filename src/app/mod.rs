@@ -7,6 +7,7 @@ mod error;
 mod keyring;
 mod queries;
 pub mod resolve;
+mod services;
 
 use std::path::PathBuf;
 use std::sync::Arc;
