@@ -11,12 +11,14 @@ use crate::domain::authentication::{
 use crate::domain::directory::{self, DirectoryCommand, DirectoryEvent};
 use crate::domain::ids::{AuthenticationId, FieldName};
 use crate::domain::secret::SecretText;
+use crate::domain::services::ServiceRegistry;
 use crate::domain::time::Timestamp;
 use crate::ledger::{
     AppendRequest, EventId, EventStore, ExpectedVersion, NewEvent, RecordedAt, StoreError,
     StreamRange, StreamVersion,
 };
 use crate::projections::payloads::{self, DomainEvent, StoredAuthenticationEvent};
+use crate::projections::LedgerModel;
 
 use super::{App, AppError, Caller};
 
@@ -38,6 +40,24 @@ pub enum RestoreTarget {
     Version(u64),
     /// As it was at this time.
     Time(RecordedAt),
+}
+
+/// Runs `f` with a decision context over the read model as it is now.
+pub(super) fn with_context<T>(
+    model: &LedgerModel,
+    registry: &ServiceRegistry,
+    caller: &Caller,
+    f: impl FnOnce(&DecisionContext<'_>) -> T,
+) -> T {
+    let names_in = |workspace| model.names_in(workspace);
+    let ctx = DecisionContext {
+        actor: caller.user,
+        directory: &model.directory,
+        services: registry,
+        names_in: &names_in,
+        now: Timestamp(RecordedAt::now().0),
+    };
+    f(&ctx)
 }
 
 fn expected(version: u64) -> ExpectedVersion {
@@ -81,15 +101,9 @@ impl App {
                 }
             }
             let registry = model.registry(self.catalog());
-            let names_in = |workspace| model.names_in(workspace);
-            let ctx = DecisionContext {
-                actor: caller.user,
-                directory: &model.directory,
-                services: &registry,
-                names_in: &names_in,
-                now: Timestamp(RecordedAt::now().0),
-            };
-            let decision = decide(&state, command, &ctx)?;
+            let decision = with_context(&model, &registry, caller, |ctx| {
+                decide(&state, command, ctx)
+            })?;
             (state, decision)
         };
         if let Some(wanted) = if_version {

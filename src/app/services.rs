@@ -2,17 +2,16 @@
 //! authentication together" (only in the caller's Personal workspace).
 
 use crate::domain::authentication::{
-    decide, AuthenticationCommand, AuthenticationState, CreateAuthentication, DecisionContext,
+    decide, AuthenticationCommand, AuthenticationState, CreateAuthentication,
 };
 use crate::domain::ids::{ServiceId, WorkspaceId};
 use crate::domain::services::{
     decide_custom_service, CustomServiceCommand, CustomServiceEvent, DefineMode, ServiceRef,
     ServiceSpec,
 };
-use crate::domain::time::Timestamp;
-use crate::ledger::RecordedAt;
 use crate::projections::payloads;
 
+use super::commands::with_context;
 use super::{App, AppError, Caller, CommandOutcome};
 
 impl App {
@@ -73,19 +72,13 @@ impl App {
             // Dry-run the authentication against a registry that already has the new service.
             let mut registry = model.registry(self.catalog());
             events.iter().for_each(|e| registry.apply(e));
-            let names_in = |workspace| model.names_in(workspace);
-            let ctx = DecisionContext {
-                actor: caller.user,
-                directory: &model.directory,
-                services: &registry,
-                names_in: &names_in,
-                now: Timestamp(RecordedAt::now().0),
-            };
-            decide(
-                &AuthenticationState::<()>::default(),
-                AuthenticationCommand::Create(create.clone()),
-                &ctx,
-            )?;
+            with_context(&model, &registry, caller, |ctx| {
+                decide(
+                    &AuthenticationState::<()>::default(),
+                    AuthenticationCommand::Create(create.clone()),
+                    ctx,
+                )
+            })?;
             events
         };
         self.append_service(caller, service, &events).await?;
