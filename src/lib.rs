@@ -5,5 +5,6 @@
 pub mod app;
 pub mod crypto;
 pub mod domain;
+pub mod http;
 pub mod ledger;
 pub mod projections;

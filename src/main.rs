@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use credledger::app::{App, AppConfig};
-use credledger::ledger::{EventStore, SledStore};
+use std::time::Duration;
+
+use credledger::http::{Limits, ServeConfig};
+use credledger::ledger::SledStore;
 
 /// An event-sourced ledger of the credentials an integration platform keeps.
 #[derive(Parser)]
@@ -31,6 +33,18 @@ struct ServeArgs {
     /// first start if missing.
     #[arg(long, env = "CREDLEDGER_KEY_FILE", default_value = "credledger.key")]
     key_file: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "CREDLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "CREDLEDGER_BODY_LIMIT", default_value_t = 65536)]
+    body_limit: usize,
+    /// Seconds a request may take before it is answered 408.
+    #[arg(long, env = "CREDLEDGER_REQUEST_TIMEOUT", default_value_t = 15)]
+    request_timeout: u64,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "CREDLEDGER_SHUTDOWN_DEADLINE", default_value_t = 10)]
+    shutdown_deadline: u64,
 }
 
 #[derive(Args)]
@@ -64,29 +78,40 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
-    let config = AppConfig::new(&args.data.data_dir, &args.key_file);
-    let app = App::open(&config).await.map_err(|e| {
-        format!(
-            "cannot open the ledger in {}: {e}",
-            config.data_dir.display()
-        )
-    })?;
-    let head = app.store().head();
+    let mut config = ServeConfig::new(args.listen, args.data.data_dir, args.key_file);
+    config.limits = Limits {
+        body_bytes: args.body_limit,
+        request_timeout: Duration::from_secs(args.request_timeout),
+    };
+    config.shutdown_deadline = Duration::from_secs(args.shutdown_deadline);
+    let server = credledger::http::start(config.clone())
+        .await
+        .map_err(|e| format!("cannot start: {e}"))?;
+    if let Some(boot) = &server.bootstrap {
+        println!("credledger: new ledger bootstrapped.");
+        println!("  organization  {}", boot.organization);
+        println!("  org workspace {}", boot.organization_workspace);
+        println!("  admin user    {}", boot.admin);
+        println!(
+            "  admin token   {}   <- shown once; stored only as a hash",
+            boot.admin_token.token.expose()
+        );
+    }
     println!(
-        "credledger: ledger open in {} with key file {} ({} events, head {}, read model at position {}).",
-        config.data_dir.display(),
-        config.key_file.display(),
-        head.position,
-        head.hash,
-        app.model().applied()
-    );
-    println!(
-        "The HTTP API is not part of this build yet; the ledger and its read models are running. Ctrl-C to stop."
+        "credledger: serving http://{} (data {}, key file {}). Ctrl-C to stop.",
+        server.addr,
+        config.app.data_dir.display(),
+        config.app.key_file.display()
     );
     shutdown_signal().await;
-    app.close()
+    println!(
+        "credledger: shutting down (deadline {} s) ...",
+        args.shutdown_deadline
+    );
+    server
+        .shutdown()
         .await
-        .map_err(|e| format!("closing the ledger: {e}"))?;
+        .map_err(|e| format!("shutting down: {e}"))?;
     println!("credledger: read model snapshotted, ledger flushed and closed.");
     Ok(ExitCode::SUCCESS)
 }

@@ -35,6 +35,9 @@ pub enum AppError {
     /// The custom service was refused.
     #[error(transparent)]
     CustomService(#[from] CustomServiceError),
+    /// A token or directory command was refused for this principal.
+    #[error(transparent)]
+    Principal(#[from] crate::domain::principals::PrincipalError),
     /// A resolution was refused.
     #[error(transparent)]
     Resolve(#[from] ResolveError),

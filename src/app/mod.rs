@@ -5,6 +5,7 @@
 mod commands;
 mod error;
 mod keyring;
+mod principals;
 mod queries;
 pub mod resolve;
 mod services;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 pub use commands::{CommandOutcome, RestoreTarget};
 pub use error::AppError;
+pub use principals::{system_caller, Bootstrap, IssuedToken};
 pub use resolve::{ResolveError, ResolveRequest, ResolvedTemplate};
 
 use crate::crypto::{DataKeyStatus, DataKeyStore, Fingerprinter};

@@ -1,6 +1,7 @@
 //! Sealing secrets: key hierarchy (master key -> per-authentication data keys), AEAD sealing
 //! bound to its record, keyed fingerprints, and plaintext holders that never leak.
 
+mod api_token;
 mod data_key;
 mod error;
 mod fingerprint;
@@ -10,6 +11,7 @@ mod primitives;
 mod seal;
 mod secret;
 
+pub use api_token::{generate_api_token, hash_api_token, TOKEN_PREFIX};
 pub use data_key::{DataKey, WrappedDataKey, WRAPPED_DATA_KEY_VERSION};
 pub use error::{CryptoError, Result};
 pub use fingerprint::{Fingerprint, Fingerprinter, FINGERPRINT_BYTES, FINGERPRINT_PREFIX};

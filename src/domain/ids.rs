@@ -109,6 +109,16 @@ uuid_id!(
     ServiceId,
     "service_id"
 );
+uuid_id!(
+    /// Identifies an API token.
+    TokenId,
+    "token_id"
+);
+uuid_id!(
+    /// Identifies a non-user principal (a workflow runner or an auditor).
+    PrincipalId,
+    "principal_id"
+);
 
 /// Checks a string id: trimmed, non-empty, bounded, characters allowed by `allowed`.
 fn check_text_id(

@@ -15,6 +15,7 @@ use crate::domain::authentication::Lifecycle;
 use crate::domain::directory::{self, Directory};
 use crate::domain::ids::{AuthenticationId, ServiceId, WorkspaceId};
 use crate::domain::naming::name_key;
+use crate::domain::principals::Tokens;
 use crate::domain::services::{
     CustomService, CustomServiceEvent, ServiceCatalog, ServiceRef, ServiceRegistry, ServiceSpec,
 };
@@ -44,6 +45,8 @@ pub struct LedgerModel {
     pub custom_services: BTreeMap<ServiceId, CustomService>,
     /// Authentications by id.
     pub authentications: BTreeMap<AuthenticationId, AuthRecord>,
+    /// API tokens (hashes only).
+    pub tokens: Tokens,
     /// Last position folded in.
     pub position: u64,
 }
@@ -126,7 +129,7 @@ impl LedgerModel {
 
 impl Projection for LedgerModel {
     const NAME: &'static str = "ledger_model";
-    const SNAPSHOT_VERSION: u16 = 1;
+    const SNAPSHOT_VERSION: u16 = 2;
 
     fn apply(&mut self, envelope: &Envelope) -> Result<(), ProjectionError> {
         let position = envelope.position().0;
@@ -146,6 +149,7 @@ impl Projection for LedgerModel {
                     self.custom_services.insert(*service, defined);
                 }
             }
+            DomainEvent::Token(event) => self.tokens.apply(&event),
             DomainEvent::Authentication(id, event) => {
                 self.apply_authentication(id, event, envelope)
             }

@@ -8,6 +8,7 @@ use crate::crypto::SealedSecret;
 use crate::domain::authentication::AuthenticationEvent;
 use crate::domain::directory::DirectoryEvent;
 use crate::domain::ids::{AuthenticationId, ServiceId};
+use crate::domain::principals::TokenEvent;
 use crate::domain::services::CustomServiceEvent;
 use crate::ledger::{codec, Envelope, StreamId};
 
@@ -16,6 +17,8 @@ use super::ProjectionError;
 /// An authentication event as stored: secrets sealed.
 pub type StoredAuthenticationEvent = AuthenticationEvent<SealedSecret>;
 
+/// The single stream holding every API token event.
+pub const TOKENS_STREAM: &str = "tokens";
 /// The single stream holding every directory event.
 pub const DIRECTORY_STREAM: &str = "directory";
 /// Prefix of authentication streams.
@@ -26,6 +29,11 @@ pub const SERVICE_STREAM_PREFIX: &str = "service-";
 /// The stream of the directory.
 pub fn directory_stream() -> StreamId {
     StreamId::new(DIRECTORY_STREAM).expect("a constant, valid stream id")
+}
+
+/// The stream of API tokens.
+pub fn tokens_stream() -> StreamId {
+    StreamId::new(TOKENS_STREAM).expect("a constant, valid stream id")
 }
 
 /// The stream of one authentication.
@@ -47,6 +55,8 @@ pub enum DomainEvent {
     Directory(DirectoryEvent),
     /// A custom service event.
     Service(CustomServiceEvent),
+    /// An API token event.
+    Token(TokenEvent),
     /// An authentication event, for the authentication of its stream.
     Authentication(AuthenticationId, StoredAuthenticationEvent),
     /// An event type this build does not project (kept in the log, ignored here).
@@ -72,6 +82,9 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
         ("directory", 1) => DomainEvent::Directory(
             codec::decode::<DirectoryEvent>(&body.payload).map_err(|e| fail(e.to_string()))?,
         ),
+        ("token", 1) => DomainEvent::Token(
+            codec::decode::<TokenEvent>(&body.payload).map_err(|e| fail(e.to_string()))?,
+        ),
         ("service", 1) => DomainEvent::Service(
             codec::decode::<CustomServiceEvent>(&body.payload).map_err(|e| fail(e.to_string()))?,
         ),
@@ -86,7 +99,7 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
                 .map_err(|e| fail(e.to_string()))?;
             DomainEvent::Authentication(id, event)
         }
-        ("directory" | "service" | "authentication", version) => {
+        ("directory" | "service" | "token" | "authentication", version) => {
             return Err(fail(format!(
                 "schema version {version} is not known to this build"
             )))
@@ -96,6 +109,7 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
     let expected_type = match &decoded {
         DomainEvent::Directory(e) => Some(e.event_type()),
         DomainEvent::Service(e) => Some(e.event_type()),
+        DomainEvent::Token(e) => Some(e.event_type()),
         DomainEvent::Authentication(_, e) => Some(e.event_type()),
         DomainEvent::Other => None,
     };

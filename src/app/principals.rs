@@ -1,0 +1,174 @@
+//! API tokens, caller authentication, directory commands on behalf of a user, and the
+//! first-start bootstrap.
+
+use crate::crypto::{generate_api_token, hash_api_token, SecretString};
+use crate::domain::directory::{DirectoryCommand, DirectoryEvent};
+use crate::domain::ids::{OrganizationId, TokenId, UserId, WorkspaceId};
+use crate::domain::principals::{
+    authorize_directory, decide_token, Principal, TokenCommand, TokenEvent,
+};
+use crate::ledger::{EventStore, Origin};
+use crate::projections::payloads;
+
+use super::{App, AppError, Caller};
+
+/// A freshly issued token: its id and its text, which is shown once and never stored.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// Token id (for revoking).
+    pub id: TokenId,
+    /// The token text (`clt_…`); Debug prints `[REDACTED]`.
+    pub token: SecretString,
+}
+
+/// What the first start of an empty ledger created.
+#[derive(Debug)]
+pub struct Bootstrap {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// Its organization workspace.
+    pub organization_workspace: WorkspaceId,
+    /// The administrator (organization owner).
+    pub admin: UserId,
+    /// The administrator's first API token.
+    pub admin_token: IssuedToken,
+}
+
+/// The system itself (bootstrap, background tasks).
+pub fn system_caller() -> Caller {
+    Caller {
+        user: UserId::from_uuid(uuid::Uuid::nil()),
+        via: crate::ledger::AuthMethod::System,
+        origin: Origin::System,
+    }
+}
+
+impl App {
+    /// The principal a token belongs to, if the token is live.
+    pub async fn authenticate(&self, token_text: &str) -> Option<Principal> {
+        let hash = hash_api_token(token_text);
+        let model = self.model().model().read().await;
+        model.tokens.by_hash(&hash).map(|t| t.principal.clone())
+    }
+
+    /// Issues a token for a principal; `caller` `None` is the system (bootstrap).
+    pub async fn issue_token(
+        &self,
+        caller: Option<&Caller>,
+        principal: Principal,
+        label: &str,
+    ) -> Result<IssuedToken, AppError> {
+        let (token, token_hash) = generate_api_token()?;
+        let id = TokenId::new();
+        let events = {
+            let model = self.model().model().read().await;
+            let command = TokenCommand::Issue {
+                token: id,
+                principal,
+                label: label.to_owned(),
+                token_hash,
+            };
+            decide_token(
+                &model.tokens,
+                &model.directory,
+                caller.map(|c| c.user),
+                command,
+            )?
+        };
+        self.append_token_events(caller, &events).await?;
+        Ok(IssuedToken { id, token })
+    }
+
+    /// Revokes a token (its owner, or an administrator).
+    pub async fn revoke_token(&self, caller: &Caller, token: TokenId) -> Result<(), AppError> {
+        let events = {
+            let model = self.model().model().read().await;
+            decide_token(
+                &model.tokens,
+                &model.directory,
+                Some(caller.user),
+                TokenCommand::Revoke { token },
+            )?
+        };
+        self.append_token_events(Some(caller), &events).await
+    }
+
+    async fn append_token_events(
+        &self,
+        caller: Option<&Caller>,
+        events: &[TokenEvent],
+    ) -> Result<(), AppError> {
+        let system = system_caller();
+        let caller = caller.unwrap_or(&system);
+        let version = self
+            .store()
+            .stream_version(&payloads::tokens_stream())
+            .await?
+            .0;
+        let position = self
+            .append_plain(payloads::tokens_stream(), version, caller, events, |e| {
+                (e.event_type(), e.schema_version())
+            })
+            .await?;
+        self.model().wait_for(position).await?;
+        Ok(())
+    }
+
+    /// Runs a directory command on behalf of a user, after checking they may.
+    pub async fn directory_as(
+        &self,
+        caller: &Caller,
+        command: DirectoryCommand,
+    ) -> Result<Vec<DirectoryEvent>, AppError> {
+        {
+            let model = self.model().model().read().await;
+            authorize_directory(&model.directory, caller.user, &command)?;
+        }
+        self.directory(caller, command).await
+    }
+
+    /// On an empty ledger: creates an administrator, an organization they own, and their
+    /// first API token. Does nothing (returns `None`) once the ledger has events.
+    pub async fn bootstrap_if_empty(&self) -> Result<Option<Bootstrap>, AppError> {
+        if self.store().head().position > 0 {
+            return Ok(None);
+        }
+        let system = system_caller();
+        let admin = UserId::new();
+        let organization = OrganizationId::new();
+        let organization_workspace = WorkspaceId::new();
+        self.directory(
+            &system,
+            DirectoryCommand::CreateUser {
+                user: admin,
+                personal_workspace: WorkspaceId::new(),
+                name: "Administrator".into(),
+                email: "admin@localhost.localdomain".into(),
+            },
+        )
+        .await?;
+        self.directory(
+            &system,
+            DirectoryCommand::CreateOrganization {
+                organization,
+                workspace: organization_workspace,
+                name: "Default organization".into(),
+                owner: admin,
+            },
+        )
+        .await?;
+        let admin_token = self
+            .issue_token(
+                None,
+                Principal::User(admin),
+                "bootstrap administrator token",
+            )
+            .await?;
+        Ok(Some(Bootstrap {
+            organization,
+            organization_workspace,
+            admin,
+            admin_token,
+        }))
+    }
+}

@@ -1,0 +1,321 @@
+//! Who calls the API: principals (users, workflow runners, auditors), their API tokens, and
+//! who may run directory commands. Tokens are event-sourced; only a hash of each is recorded.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::directory::{Directory, DirectoryCommand, OrgRole, WorkspaceRole};
+use crate::domain::ids::{PrincipalId, TokenId, UserId};
+
+/// A caller of the API.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Principal {
+    /// A person.
+    User(UserId),
+    /// A workflow runner: resolves references for the workflows it runs.
+    Runner {
+        /// Its id.
+        id: PrincipalId,
+        /// Display name.
+        name: String,
+    },
+    /// An auditor: reads history and audit, never secrets.
+    Auditor {
+        /// Its id.
+        id: PrincipalId,
+        /// Display name.
+        name: String,
+    },
+}
+
+impl Principal {
+    /// `kind:id` text for event actors.
+    pub fn reference(&self) -> String {
+        match self {
+            Principal::User(id) => format!("user:{id}"),
+            Principal::Runner { id, .. } => format!("runner:{id}"),
+            Principal::Auditor { id, .. } => format!("auditor:{id}"),
+        }
+    }
+}
+
+/// Token events (stream `tokens`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenEvent {
+    /// A token was issued; only its SHA-256 hash is kept.
+    Issued {
+        /// Token id.
+        token: TokenId,
+        /// Whose token it is.
+        principal: Principal,
+        /// What it is for.
+        label: String,
+        /// SHA-256 of the token text.
+        token_hash: [u8; 32],
+    },
+    /// A token was revoked.
+    Revoked {
+        /// Token id.
+        token: TokenId,
+    },
+}
+
+impl TokenEvent {
+    /// Every token event type string.
+    pub const TYPES: [&'static str; 2] = ["token.issued", "token.revoked"];
+
+    /// Stable type string.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            TokenEvent::Issued { .. } => Self::TYPES[0],
+            TokenEvent::Revoked { .. } => Self::TYPES[1],
+        }
+    }
+
+    /// Payload schema version.
+    pub fn schema_version(&self) -> u16 {
+        1
+    }
+}
+
+/// One token as the read model keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Token id.
+    pub id: TokenId,
+    /// Whose token it is.
+    pub principal: Principal,
+    /// What it is for.
+    pub label: String,
+    /// SHA-256 of the token text.
+    pub token_hash: [u8; 32],
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// Every token, by id and by hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    /// Tokens by id.
+    pub by_id: BTreeMap<TokenId, TokenRecord>,
+    /// Token ids by hash (hex).
+    pub by_hash: BTreeMap<String, TokenId>,
+}
+
+impl Tokens {
+    /// Folds a token event.
+    pub fn apply(&mut self, event: &TokenEvent) {
+        match event {
+            TokenEvent::Issued {
+                token,
+                principal,
+                label,
+                token_hash,
+            } => {
+                self.by_hash.insert(hex_of(token_hash), *token);
+                self.by_id.insert(
+                    *token,
+                    TokenRecord {
+                        id: *token,
+                        principal: principal.clone(),
+                        label: label.clone(),
+                        token_hash: *token_hash,
+                        revoked: false,
+                    },
+                );
+            }
+            TokenEvent::Revoked { token } => {
+                if let Some(record) = self.by_id.get_mut(token) {
+                    record.revoked = true;
+                }
+            }
+        }
+    }
+
+    /// The live (not revoked) token with this hash.
+    pub fn by_hash(&self, hash: &[u8; 32]) -> Option<&TokenRecord> {
+        let id = self.by_hash.get(&hex_of(hash))?;
+        self.by_id.get(id).filter(|t| !t.revoked)
+    }
+}
+
+fn hex_of(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Token commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenCommand {
+    /// Issue a token (the caller generated it and hashed it).
+    Issue {
+        /// New token id.
+        token: TokenId,
+        /// For whom.
+        principal: Principal,
+        /// What it is for.
+        label: String,
+        /// SHA-256 of the token text.
+        token_hash: [u8; 32],
+    },
+    /// Revoke a token.
+    Revoke {
+        /// Which.
+        token: TokenId,
+    },
+}
+
+/// Why a token or directory command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrincipalError {
+    /// Only organization owners and admins may do this.
+    #[error("principal: only an organization owner or admin may {0}")]
+    AdminOnly(&'static str),
+    /// The caller lacks the role in this organization or workspace.
+    #[error("principal: needs {0}")]
+    MissingRole(&'static str),
+    /// The user does not exist.
+    #[error("principal: user {0} does not exist")]
+    UnknownUser(UserId),
+    /// The label is empty or too long.
+    #[error("label: must be 1 to 120 printable characters")]
+    BadLabel,
+    /// No such token.
+    #[error("token: does not exist")]
+    UnknownToken,
+    /// Already revoked.
+    #[error("token: is already revoked")]
+    AlreadyRevoked,
+    /// A token id is reused.
+    #[error("token: id {0} is already used")]
+    TokenExists(TokenId),
+    /// Only users act on the directory and on tokens.
+    #[error("principal: only users may do this")]
+    UsersOnly,
+}
+
+/// Whether a user is an owner or admin of some organization (an administrator).
+pub fn is_administrator(directory: &Directory, user: UserId) -> bool {
+    directory
+        .organizations
+        .values()
+        .any(|o| matches!(o.members.get(&user), Some(OrgRole::Owner | OrgRole::Admin)))
+}
+
+fn org_admin(directory: &Directory, org: crate::domain::ids::OrganizationId, user: UserId) -> bool {
+    matches!(
+        directory.org_role(org, user),
+        Some(OrgRole::Owner | OrgRole::Admin)
+    )
+}
+
+/// Decides a token command for an acting user (`None`: the system, at bootstrap).
+pub fn decide_token(
+    tokens: &Tokens,
+    directory: &Directory,
+    actor: Option<UserId>,
+    command: TokenCommand,
+) -> Result<Vec<TokenEvent>, PrincipalError> {
+    let admin = actor.is_none_or(|a| is_administrator(directory, a));
+    match command {
+        TokenCommand::Issue {
+            token,
+            principal,
+            label,
+            token_hash,
+        } => {
+            let label = label.trim().to_owned();
+            if label.is_empty()
+                || label.chars().count() > 120
+                || label.chars().any(char::is_control)
+            {
+                return Err(PrincipalError::BadLabel);
+            }
+            if tokens.by_id.contains_key(&token) {
+                return Err(PrincipalError::TokenExists(token));
+            }
+            match &principal {
+                Principal::User(user) => {
+                    if !directory.users.contains_key(user) {
+                        return Err(PrincipalError::UnknownUser(*user));
+                    }
+                    if !admin && actor != Some(*user) {
+                        return Err(PrincipalError::AdminOnly("issue tokens for other users"));
+                    }
+                }
+                Principal::Runner { name, .. } | Principal::Auditor { name, .. } => {
+                    if !admin {
+                        return Err(PrincipalError::AdminOnly("issue runner or auditor tokens"));
+                    }
+                    if name.trim().is_empty() {
+                        return Err(PrincipalError::BadLabel);
+                    }
+                }
+            }
+            Ok(vec![TokenEvent::Issued {
+                token,
+                principal,
+                label,
+                token_hash,
+            }])
+        }
+        TokenCommand::Revoke { token } => {
+            let record = tokens
+                .by_id
+                .get(&token)
+                .ok_or(PrincipalError::UnknownToken)?;
+            let own = matches!(record.principal, Principal::User(u) if Some(u) == actor);
+            if !admin && !own {
+                return Err(PrincipalError::UnknownToken);
+            }
+            if record.revoked {
+                return Err(PrincipalError::AlreadyRevoked);
+            }
+            Ok(vec![TokenEvent::Revoked { token }])
+        }
+    }
+}
+
+/// Who may run a directory command: administrators create users; any user may create an
+/// organization they own; organization owners/admins manage their organization; workspace
+/// admins manage their workspace's members.
+pub fn authorize_directory(
+    directory: &Directory,
+    actor: UserId,
+    command: &DirectoryCommand,
+) -> Result<(), PrincipalError> {
+    let workspace_org = |ws| directory.workspace(ws).and_then(|w| w.organization());
+    match command {
+        DirectoryCommand::CreateUser { .. } => is_administrator(directory, actor)
+            .then_some(())
+            .ok_or(PrincipalError::AdminOnly("create users")),
+        DirectoryCommand::CreateOrganization { owner, .. } => (*owner == actor
+            || is_administrator(directory, actor))
+        .then_some(())
+        .ok_or(PrincipalError::AdminOnly(
+            "create organizations owned by others",
+        )),
+        DirectoryCommand::AddUserToOrganization { organization, .. }
+        | DirectoryCommand::ChangeOrgRole { organization, .. }
+        | DirectoryCommand::RemoveUserFromOrganization { organization, .. }
+        | DirectoryCommand::CreateWorkspace { organization, .. } => {
+            org_admin(directory, *organization, actor)
+                .then_some(())
+                .ok_or(PrincipalError::MissingRole(
+                    "the owner or admin role in the organization",
+                ))
+        }
+        DirectoryCommand::AddWorkspaceMember { workspace, .. }
+        | DirectoryCommand::ChangeWorkspaceRole { workspace, .. }
+        | DirectoryCommand::RemoveWorkspaceMember { workspace, .. } => {
+            let via_org = workspace_org(*workspace).is_some_and(|o| org_admin(directory, o, actor));
+            let ws_admin =
+                directory.workspace_role(*workspace, actor) == Some(WorkspaceRole::Admin);
+            (via_org || ws_admin)
+                .then_some(())
+                .ok_or(PrincipalError::MissingRole(
+                    "the admin role in the workspace or its organization",
+                ))
+        }
+    }
+}

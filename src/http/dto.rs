@@ -1,0 +1,202 @@
+//! Request and response bodies of the HTTP API (the wire shapes; domain types stay inside).
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use crate::domain::authentication::Warning;
+use crate::domain::ids::{FieldName, ServiceId, ServiceKey, StepId, WorkflowId};
+use crate::domain::services::ServiceRef;
+use crate::domain::time::Timestamp;
+use crate::ledger::RecordedAt;
+use crate::projections::AuthenticationView;
+
+/// Parses a path or body id, naming the field on failure.
+pub fn parse_id<T: FromStr>(field: &str, raw: &str) -> Result<T, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::bad_request(format!("{field}: {raw:?} is not a valid id (a UUID)")))
+}
+
+/// `slack` (prebuilt) or `custom:<uuid>`.
+pub fn parse_service(raw: &str) -> Result<ServiceRef, ApiError> {
+    if let Some(id) = raw.strip_prefix("custom:") {
+        return Ok(ServiceRef::Custom(parse_id::<ServiceId>("service", id)?));
+    }
+    ServiceKey::parse(raw)
+        .map(ServiceRef::Prebuilt)
+        .map_err(|e| ApiError::validation(format!("service: {e}")))
+}
+
+/// Parses a field name of a request.
+pub fn parse_field(raw: &str) -> Result<FieldName, ApiError> {
+    FieldName::parse(raw).map_err(|e| ApiError::validation(format!("fields.{raw}: {e}")))
+}
+
+/// An RFC 3339 time or Unix seconds, as a store time.
+pub fn parse_time(field: &str, raw: &str) -> Result<RecordedAt, ApiError> {
+    Timestamp::parse(raw)
+        .map(|t| RecordedAt(t.0))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{field}: {raw:?} is not an RFC 3339 time or Unix seconds"
+            ))
+        })
+}
+
+/// The workflow step a change or a resolution comes from.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowStepBody {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Step id inside the workflow.
+    pub step_id: String,
+}
+
+impl WorkflowStepBody {
+    /// As the domain's origin.
+    pub fn origin(&self) -> Result<crate::domain::authentication::Origin, ApiError> {
+        Ok(crate::domain::authentication::Origin::WorkflowStep {
+            workflow: WorkflowId::parse(&self.workflow_id)
+                .map_err(|e| ApiError::validation(format!("workflow.workflow_id: {e}")))?,
+            step: StepId::parse(&self.step_id)
+                .map_err(|e| ApiError::validation(format!("workflow.step_id: {e}")))?,
+        })
+    }
+}
+
+/// `POST /v1/authentications`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    /// 1–120 printable characters, unique (case-insensitively) in the workspace.
+    pub name: String,
+    /// The owning workspace.
+    pub workspace: Uuid,
+    /// `airtable`, `slack`, … or `custom:<uuid>`.
+    pub service: String,
+    /// Field values; secret ones are sealed and never shown again.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// OAuth2 scopes chosen from the service's list.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Free-text extra permissions.
+    #[serde(default)]
+    pub extra_permissions: Vec<String>,
+    /// Environment tag, e.g. `sandbox` or `production`.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Set when a workflow step creates it.
+    #[serde(default)]
+    pub workflow: Option<WorkflowStepBody>,
+}
+
+/// `PATCH /v1/authentications/{id}`: basic details.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Workspace to move to.
+    #[serde(default)]
+    pub workspace: Option<Uuid>,
+}
+
+/// `POST /v1/authentications/{id}/reauthenticate`: supplied fields override, omitted secret
+/// fields are kept, `null` clears.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReauthenticateBody {
+    /// Field -> new value, or `null` to clear.
+    pub fields: BTreeMap<String, Option<String>>,
+    /// Set when a workflow step re-authenticates.
+    #[serde(default)]
+    pub workflow: Option<WorkflowStepBody>,
+}
+
+/// `PUT /v1/authentications/{id}/scopes`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopesBody {
+    /// The new scopes.
+    pub scopes: Vec<String>,
+    /// The new extra permissions.
+    #[serde(default)]
+    pub extra_permissions: Vec<String>,
+}
+
+/// `POST /v1/authentications/{id}/restore`: exactly one of `version` or `as_of`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreBody {
+    /// Restore the state at this version.
+    #[serde(default)]
+    pub version: Option<u64>,
+    /// Restore the state at this time (RFC 3339).
+    #[serde(default)]
+    pub as_of: Option<String>,
+}
+
+/// `POST /v1/resolve`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveBody {
+    /// The authentication referred to.
+    pub authentication: Uuid,
+    /// The workspace the workflow runs in.
+    pub workspace: Uuid,
+    /// The user the workflow runs as (runners must give it; users may only give themselves).
+    #[serde(default)]
+    pub user: Option<Uuid>,
+    /// JSON with `$.auth.<field>` references.
+    pub template: serde_json::Value,
+    /// The workflow step asking.
+    #[serde(default)]
+    pub workflow: Option<WorkflowStepBody>,
+}
+
+/// A warning about an accepted command.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WarningBody {
+    /// Stable code.
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: String,
+}
+
+impl From<&Warning> for WarningBody {
+    fn from(w: &Warning) -> WarningBody {
+        let code = match w {
+            Warning::OAuth1Discouraged => "oauth1_discouraged",
+            Warning::GenericAuthVisibleToOrganization { .. } => {
+                "generic_auth_visible_to_organization"
+            }
+            Warning::MissingRequiredScopes { .. } => "missing_required_scopes",
+            Warning::CertificateExpired { .. } => "certificate_expired",
+            Warning::CertificateExpiresSoon { .. } => "certificate_expires_soon",
+            Warning::CertificateKeyNotVerified => "certificate_key_not_verified",
+        };
+        WarningBody {
+            code,
+            message: w.to_string(),
+        }
+    }
+}
+
+/// The answer to an accepted command on an authentication.
+#[derive(Debug, Serialize)]
+pub struct CommandBody {
+    /// The authentication's id.
+    pub id: Uuid,
+    /// Its version after the command (also the `ETag`).
+    pub version: u64,
+    /// Warnings about the accepted command.
+    pub warnings: Vec<WarningBody>,
+    /// The authentication as it is now, when the caller may still see it.
+    pub authentication: Option<AuthenticationView>,
+}

@@ -1,0 +1,231 @@
+//! Errors as `application/problem+json` (RFC 9457), mapped once from every layer's errors.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::app::{AppError, ResolveError};
+use crate::domain::authentication::AuthenticationError;
+use crate::domain::directory::DirectoryError;
+use crate::domain::naming::NameError;
+use crate::domain::principals::PrincipalError;
+use crate::domain::services::CustomServiceError;
+
+/// Base of the problem type URIs.
+const TYPE_BASE: &str = "https://credledger.dev/problems/";
+
+/// An error answer: status, a stable type slug, and a detail naming the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable slug, e.g. `validation`, `not-found`.
+    pub kind: &'static str,
+    /// Human-readable detail; never a secret value.
+    pub detail: String,
+    /// The offending field, when one is known.
+    pub field: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    r#type: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+impl ApiError {
+    /// An error with a status, slug and detail; the field is taken from a `field: reason` detail.
+    pub fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> ApiError {
+        let detail = detail.into();
+        let field = field_of(&detail);
+        ApiError {
+            status,
+            kind,
+            detail,
+            field,
+        }
+    }
+
+    /// 400 for a malformed request part.
+    pub fn bad_request(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad-request", detail)
+    }
+
+    /// 422 for a well-formed request the rules refuse.
+    pub fn validation(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail)
+    }
+
+    /// 401 with `WWW-Authenticate: Bearer`.
+    pub fn unauthorized(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    /// 403.
+    pub fn forbidden(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    /// 404.
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+
+    /// 500 without details (they go to the log).
+    pub fn internal() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the server log for the request id",
+        )
+    }
+}
+
+/// `fields.token: is required` -> `fields.token`.
+fn field_of(detail: &str) -> Option<String> {
+    let (field, _) = detail.split_once(": ")?;
+    let plausible = !field.is_empty()
+        && field.len() <= 80
+        && field
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.[]-$ ".contains(c));
+    plausible.then(|| field.to_owned())
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        let reason = self
+            .field
+            .as_ref()
+            .and_then(|_| self.detail.split_once(": ").map(|(_, r)| r));
+        let problem = Problem {
+            r#type: format!("{TYPE_BASE}{}", self.kind),
+            title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            field: self.field.as_deref(),
+            reason,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"credledger\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<AuthenticationError> for ApiError {
+    fn from(e: AuthenticationError) -> ApiError {
+        use AuthenticationError as E;
+        let text = e.to_string();
+        match e {
+            E::NotFound => ApiError::not_found(text),
+            E::AccessDenied { .. } => ApiError::forbidden(text),
+            E::AlreadyExists(_) | E::Deleted => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", text)
+            }
+            E::Purged => ApiError::new(StatusCode::GONE, "purged", text),
+            E::Name(NameError::Duplicate { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, "duplicate-name", text)
+            }
+            E::UnknownService(_) => ApiError {
+                field: Some("service".into()),
+                ..ApiError::validation(text)
+            },
+            _ => ApiError::validation(text),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        let text = e.to_string();
+        match e {
+            AppError::NotFound => ApiError::not_found(text),
+            AppError::VersionMismatch { .. } => {
+                ApiError::new(StatusCode::PRECONDITION_FAILED, "version-mismatch", text)
+            }
+            AppError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", text),
+            AppError::Authentication(inner) => inner.into(),
+            AppError::Directory(inner) => match inner {
+                DirectoryError::UnknownOrganization(_)
+                | DirectoryError::UnknownUser(_)
+                | DirectoryError::UnknownWorkspace(_) => ApiError::not_found(text),
+                DirectoryError::OrganizationExists(_)
+                | DirectoryError::UserExists(_)
+                | DirectoryError::WorkspaceExists(_)
+                | DirectoryError::EmailTaken(_)
+                | DirectoryError::WorkspaceNameTaken { .. } => {
+                    ApiError::new(StatusCode::CONFLICT, "conflict", text)
+                }
+                _ => ApiError::validation(text),
+            },
+            AppError::CustomService(inner) => match inner {
+                CustomServiceError::AccessDenied { .. } => ApiError::forbidden(text),
+                CustomServiceError::AlreadyDefined(_) => {
+                    ApiError::new(StatusCode::CONFLICT, "conflict", text)
+                }
+                _ => ApiError::validation(text),
+            },
+            AppError::Principal(inner) => match inner {
+                PrincipalError::AdminOnly(_)
+                | PrincipalError::MissingRole(_)
+                | PrincipalError::UsersOnly => ApiError::forbidden(text),
+                PrincipalError::UnknownToken | PrincipalError::UnknownUser(_) => {
+                    ApiError::not_found(text)
+                }
+                PrincipalError::AlreadyRevoked | PrincipalError::TokenExists(_) => {
+                    ApiError::new(StatusCode::CONFLICT, "conflict", text)
+                }
+                PrincipalError::BadLabel => ApiError::validation(text),
+            },
+            AppError::Resolve(inner) => match inner {
+                ResolveError::NotUsable(_) => ApiError::forbidden(text),
+                _ => ApiError::validation(text),
+            },
+            AppError::Cursor(_) => ApiError::bad_request(text),
+            AppError::RestoreTarget(_) => ApiError::validation(text),
+            AppError::MasterKey(_)
+            | AppError::Crypto(_)
+            | AppError::Store(_)
+            | AppError::Projection(_)
+            | AppError::Catalog(_)
+            | AppError::Storage(_) => {
+                tracing::error!(error = %text, "request failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_read_from_field_reason_details() {
+        assert_eq!(
+            field_of("fields.token: is required").as_deref(),
+            Some("fields.token")
+        );
+        assert_eq!(field_of("name: is required").as_deref(), Some("name"));
+        assert_eq!(field_of("no separator here"), None);
+        assert_eq!(field_of("a sentence, with: a colon"), None);
+    }
+}

@@ -1,0 +1,170 @@
+//! Request extractors: the authenticated principal, JSON bodies and query strings whose
+//! rejections become precise problems, and `If-Match`.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::SharedState;
+use crate::app::Caller;
+use crate::domain::ids::UserId;
+use crate::domain::principals::Principal;
+use crate::ledger::{AuthMethod, Origin};
+
+/// The caller, authenticated by its bearer token.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
+impl Authenticated {
+    /// The user behind the call, or 403 for runners and auditors.
+    pub fn user(&self) -> Result<UserId, ApiError> {
+        match &self.0 {
+            Principal::User(id) => Ok(*id),
+            _ => Err(ApiError::forbidden(
+                "principal: only users may do this; runners resolve, auditors read",
+            )),
+        }
+    }
+
+    /// The caller for a command by a user.
+    pub fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        Ok(Caller {
+            user: self.user()?,
+            via: AuthMethod::ApiToken,
+            origin: origin_of(headers),
+        })
+    }
+}
+
+/// `X-Credledger-Origin: dashboard` marks dashboard calls; everything else is the API.
+fn origin_of(headers: &HeaderMap) -> Origin {
+    match headers
+        .get("x-credledger-origin")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("dashboard") => Origin::Dashboard,
+        _ => Origin::Api,
+    }
+}
+
+/// The token text of a `Bearer` authorization header.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl FromRequestParts<SharedState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiError> {
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| ApiError::unauthorized("authorization: a Bearer token is required"))?;
+        state
+            .app
+            .authenticate(token)
+            .await
+            .map(Authenticated)
+            .ok_or_else(|| ApiError::unauthorized("authorization: the token is not valid"))
+    }
+}
+
+/// A JSON body; malformed JSON, wrong types and unknown fields become 400/422 problems.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_problem(rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            // serde's message names the path: "fields.token: invalid type: ..."
+            let detail = e.body_text();
+            let detail = detail
+                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                .unwrap_or(&detail)
+                .to_owned();
+            ApiError::validation(detail)
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::bad_request(format!("body: malformed JSON ({})", e.body_text()))
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "content-type: must be application/json",
+        ),
+        JsonRejection::BytesRejection(e) => {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    e.status(),
+                    "payload-too-large",
+                    "body: is larger than the limit",
+                )
+            } else {
+                ApiError::bad_request(format!("body: {}", e.body_text()))
+            }
+        }
+        other => ApiError::bad_request(format!("body: {}", other.body_text())),
+    }
+}
+
+/// Query parameters; bad values become a 400 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError::bad_request(format!(
+                    "query: {}",
+                    e.body_text()
+                        .trim_start_matches("Failed to deserialize query string: ")
+                )))
+            }
+            Err(other) => Err(ApiError::bad_request(format!(
+                "query: {}",
+                other.body_text()
+            ))),
+        }
+    }
+}
+
+/// The version in an `If-Match` header (`"3"` or `3`), if present.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("if-match: is not text"))?
+        .trim();
+    let bare = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    bare.parse::<u64>().map(Some).map_err(|_| {
+        ApiError::bad_request(format!(
+            "if-match: {text:?} is not an entity tag of this API (expected \"<version>\")"
+        ))
+    })
+}
+
+/// An `ETag` header value for a version.
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}

@@ -1,0 +1,258 @@
+//! Resolution, services, health, metrics.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::ResolveRequest;
+use crate::domain::access::Action;
+use crate::domain::authentication::CreateAuthentication;
+use crate::domain::ids::{AuthenticationId, EnvironmentTag, ServiceId, UserId, WorkspaceId};
+use crate::domain::principals::Principal;
+use crate::domain::secret::SecretText;
+use crate::domain::services::{ServiceRef, ServiceSpec};
+use crate::http::dto::{parse_field, ResolveBody, WarningBody};
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, Authenticated};
+use crate::http::SharedState;
+use crate::ledger::EventStore;
+
+/// The answer of `POST /v1/resolve`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResolvedBody {
+    /// The template with every reference replaced by its value.
+    pub resolved: serde_json::Value,
+    /// The fields that were resolved.
+    pub fields: Vec<String>,
+}
+
+/// `POST /v1/resolve`: users for themselves, workflow runners for the workflow's user.
+pub async fn resolve(
+    State(state): State<SharedState>,
+    who: Authenticated,
+    ApiJson(body): ApiJson<ResolveBody>,
+) -> Result<Response, ApiError> {
+    let user = match (&who.0, body.user) {
+        (Principal::User(me), None) => *me,
+        (Principal::User(me), Some(u)) if UserId::from_uuid(u) == *me => *me,
+        (Principal::User(_), Some(_)) => {
+            return Err(ApiError::forbidden(
+                "user: users resolve only for themselves; workflow runners resolve for others",
+            ))
+        }
+        (Principal::Runner { .. }, Some(u)) => UserId::from_uuid(u),
+        (Principal::Runner { .. }, None) => {
+            return Err(ApiError::validation(
+                "user: is required for workflow runners",
+            ))
+        }
+        (Principal::Auditor { .. }, _) => {
+            return Err(ApiError::forbidden(
+                "principal: auditors never receive secrets",
+            ))
+        }
+    };
+    if let Some(step) = &body.workflow {
+        step.origin()?;
+    }
+    let resolved = state
+        .app
+        .resolve(ResolveRequest {
+            authentication: AuthenticationId::from_uuid(body.authentication),
+            workspace: WorkspaceId::from_uuid(body.workspace),
+            user,
+            template: body.template,
+        })
+        .await?;
+    let fields = resolved.fields().to_vec();
+    let mut response = Json(ResolvedBody {
+        resolved: resolved.into_value(),
+        fields,
+    })
+    .into_response();
+    // Resolved values are secrets: never cache them anywhere.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// A service in the listing.
+#[derive(Debug, Serialize)]
+pub struct ServiceBody {
+    /// `airtable`, … or `custom:<uuid>`.
+    pub service: String,
+    /// Whether it is a custom service.
+    pub custom: bool,
+    /// The workspace a custom service was defined in.
+    pub workspace: Option<Uuid>,
+    /// The definition.
+    pub spec: ServiceSpec,
+}
+
+/// `GET /v1/services`: the prebuilt catalog and the custom services the caller can see.
+pub async fn list_services(
+    State(state): State<SharedState>,
+    who: Authenticated,
+) -> Result<Response, ApiError> {
+    let user = who.user()?;
+    let model = state.app.model().model().read().await;
+    let mut items: Vec<ServiceBody> = state
+        .app
+        .catalog()
+        .iter()
+        .map(|(key, spec)| ServiceBody {
+            service: key.to_string(),
+            custom: false,
+            workspace: None,
+            spec: spec.clone(),
+        })
+        .collect();
+    items.extend(
+        model
+            .custom_services
+            .values()
+            .filter(|c| model.allows(user, c.workspace, Action::View))
+            .map(|c| ServiceBody {
+                service: ServiceRef::Custom(c.id).to_string(),
+                custom: true,
+                workspace: Some(c.workspace.as_uuid()),
+                spec: c.spec.clone(),
+            }),
+    );
+    Ok(Json(items).into_response())
+}
+
+/// `POST /v1/services`: a custom service; with `authentication`, the service and an
+/// authentication together (Personal workspace only).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewService {
+    /// Where the service is defined.
+    pub workspace: Uuid,
+    /// The definition.
+    pub spec: ServiceSpec,
+    /// Create an authentication for it at the same time.
+    #[serde(default)]
+    pub authentication: Option<NewServiceAuthentication>,
+}
+
+/// The authentication created together with a custom service.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceAuthentication {
+    /// Name.
+    pub name: String,
+    /// Field values.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// Scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Environment tag.
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+/// The answer of `POST /v1/services`.
+#[derive(Debug, Serialize)]
+pub struct NewServiceBody {
+    /// `custom:<uuid>`.
+    pub service: String,
+    /// The authentication created with it, if any.
+    pub authentication: Option<Uuid>,
+    /// Warnings about the authentication.
+    pub warnings: Vec<WarningBody>,
+}
+
+/// `POST /v1/services`.
+pub async fn create_service(
+    State(state): State<SharedState>,
+    who: Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<NewService>,
+) -> Result<Response, ApiError> {
+    let caller = who.caller(&headers)?;
+    let service = ServiceId::new();
+    let workspace = WorkspaceId::from_uuid(body.workspace);
+    let answer = match body.authentication {
+        None => {
+            state
+                .app
+                .define_service(&caller, service, workspace, body.spec)
+                .await?;
+            NewServiceBody {
+                service: ServiceRef::Custom(service).to_string(),
+                authentication: None,
+                warnings: Vec::new(),
+            }
+        }
+        Some(auth) => {
+            let id = AuthenticationId::new();
+            let create = CreateAuthentication {
+                id,
+                name: auth.name,
+                workspace,
+                service: ServiceRef::Custom(service),
+                fields: auth
+                    .fields
+                    .into_iter()
+                    .map(|(k, v)| Ok((parse_field(&k)?, SecretText::new(v))))
+                    .collect::<Result<_, ApiError>>()?,
+                scopes: auth.scopes,
+                extra_permissions: Vec::new(),
+                environment: auth
+                    .environment
+                    .as_deref()
+                    .map(EnvironmentTag::parse)
+                    .transpose()
+                    .map_err(|e| {
+                        ApiError::validation(format!("authentication.environment: {e}"))
+                    })?,
+                origin: crate::domain::authentication::Origin::Api,
+            };
+            let outcome = state
+                .app
+                .create_with_new_service(&caller, service, body.spec, create)
+                .await?;
+            NewServiceBody {
+                service: ServiceRef::Custom(service).to_string(),
+                authentication: Some(id.as_uuid()),
+                warnings: outcome.warnings.iter().map(WarningBody::from).collect(),
+            }
+        }
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// `GET /readyz`: the read model has caught up with the durable log.
+pub async fn readyz(State(state): State<SharedState>) -> Response {
+    let head = state.app.store().head().position;
+    let applied = state.app.model().applied();
+    if applied >= head {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("catching up: read model at {applied} of {head}\n"),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(state): State<SharedState>) -> Response {
+    let head = state.app.store().head().position;
+    let applied = state.app.model().applied();
+    let text = state.metrics.render(head, applied);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}

@@ -1,0 +1,5 @@
+//! Route handlers, one file per resource family.
+
+pub mod authentications;
+pub mod directory;
+pub mod misc;

@@ -1,0 +1,259 @@
+//! The HTTP API (axum): routes, caller authentication, problem+json errors, idempotency,
+//! ETags, limits, request ids, metrics, and the server with graceful shutdown.
+//!
+//! This is the only module that knows axum.
+
+pub mod dto;
+pub mod error;
+pub mod extract;
+mod handlers;
+pub mod idempotency;
+pub mod metrics;
+pub mod openapi;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, StatusCode};
+use axum::routing::{get, post, put};
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::{App, AppConfig, AppError};
+use error::ApiError;
+use handlers::{authentications, directory, misc};
+use idempotency::IdempotencyStore;
+use metrics::Metrics;
+
+/// Everything handlers share.
+pub struct HttpState {
+    /// The ledger.
+    pub app: Arc<App>,
+    /// Idempotency records.
+    pub idempotency: IdempotencyStore,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}
+
+/// The shared state as handlers receive it.
+pub type SharedState = Arc<HttpState>;
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest accepted request body.
+    pub body_bytes: usize,
+    /// Longest a request may take before a 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the state over an open ledger.
+pub fn state(app: Arc<App>) -> Result<SharedState, AppError> {
+    let idempotency = IdempotencyStore::open(app.store().db())?;
+    if let Err(e) = idempotency.sweep() {
+        tracing::warn!(error = %e, "could not sweep expired idempotency records");
+    }
+    let metrics = Metrics::new().map_err(|e| AppError::Conflict(format!("metrics: {e}")))?;
+    Ok(Arc::new(HttpState {
+        app,
+        idempotency,
+        metrics,
+    }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("path: no such endpoint")
+}
+
+/// The whole API.
+pub fn router(state: SharedState, limits: Limits) -> Router {
+    let writes = Router::new()
+        .route("/v1/authentications", post(authentications::create))
+        .route(
+            "/v1/authentications/{id}",
+            axum::routing::patch(authentications::patch).delete(authentications::delete),
+        )
+        .route(
+            "/v1/authentications/{id}/reauthenticate",
+            post(authentications::reauthenticate),
+        )
+        .route(
+            "/v1/authentications/{id}/scopes",
+            put(authentications::scopes),
+        )
+        .route(
+            "/v1/authentications/{id}/restore",
+            post(authentications::restore),
+        )
+        .route(
+            "/v1/authentications/{id}/purge",
+            post(authentications::purge),
+        )
+        .route("/v1/services", post(misc::create_service))
+        .route("/v1/organizations", post(directory::create_organization))
+        .route("/v1/workspaces", post(directory::create_workspace))
+        .route("/v1/users", post(directory::create_user))
+        .route("/v1/memberships", post(directory::create_membership))
+        .route("/v1/tokens", post(directory::create_token))
+        .route(
+            "/v1/tokens/{id}",
+            axum::routing::delete(directory::revoke_token),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::guard,
+        ));
+    let reads = Router::new()
+        .route("/v1/authentications", get(authentications::list))
+        .route("/v1/authentications/{id}", get(authentications::get))
+        .route(
+            "/v1/authentications/{id}/history",
+            get(authentications::history),
+        )
+        .route("/v1/resolve", post(misc::resolve))
+        .route("/v1/services", get(misc::list_services))
+        .route("/v1/organizations", get(directory::list_organizations))
+        .route("/v1/workspaces", get(directory::list_workspaces))
+        .route("/v1/users", get(directory::list_users))
+        .route("/v1/memberships", get(directory::list_memberships))
+        .route("/v1/tokens", get(directory::list_tokens))
+        .route("/healthz", get(misc::healthz))
+        .route("/readyz", get(misc::readyz))
+        .route("/metrics", get(misc::metrics))
+        .route("/openapi.json", get(openapi::serve));
+    writes
+        .merge(reads)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(RequestBodyLimitLayer::new(limits.body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let id = request
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
+        .with_state(state)
+}
+
+/// How `credledger serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data directory and key file.
+    pub app: AppConfig,
+    /// HTTP limits.
+    pub limits: Limits,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_deadline: Duration,
+}
+
+impl ServeConfig {
+    /// Defaults: 127.0.0.1:8080, `./credledger-data`, `./credledger.key`.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf, key_file: PathBuf) -> ServeConfig {
+        ServeConfig {
+            listen,
+            app: AppConfig::new(data_dir, key_file),
+            limits: Limits::default(),
+            shutdown_deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A running server: its address, and a way to stop it.
+pub struct RunningServer {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The bootstrap output of a first start.
+    pub bootstrap: Option<crate::app::Bootstrap>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+    app: Arc<App>,
+    deadline: Duration,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish within the deadline, then snapshots
+    /// the read model and flushes the ledger.
+    pub async fn shutdown(self) -> Result<(), AppError> {
+        let _ = self.shutdown.send(());
+        if tokio::time::timeout(self.deadline, self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight requests did not finish within the shutdown deadline");
+        }
+        match Arc::try_unwrap(self.app) {
+            Ok(app) => app.close().await,
+            Err(app) => {
+                // A request still holds the app; flush what is durable and leave.
+                app.store().close().await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Opens the ledger, bootstraps an empty one, binds and serves until [`RunningServer::shutdown`].
+pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
+    let app = Arc::new(App::open(&config.app).await?);
+    let bootstrap = app.bootstrap_if_empty().await?;
+    let shared = state(app.clone())?;
+    let router = router(shared, config.limits);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| AppError::Conflict(format!("listen: cannot bind {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AppError::Conflict(format!("listen: {e}")))?;
+    let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = signal.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        bootstrap,
+        shutdown,
+        task,
+        app,
+        deadline: config.shutdown_deadline,
+    })
+}
