@@ -4,8 +4,36 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A point in time as microseconds since the unix epoch (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
+
+impl Serialize for Timestamp {
+    /// RFC 3339 text for people (JSON), microseconds for storage (bincode): the stored bytes
+    /// stay an integer while the API shows a readable time.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            let text = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(self.0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+                .unwrap_or_else(|| self.0.to_string());
+            serializer.serialize_str(&text)
+        } else {
+            serializer.serialize_i64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            chrono::DateTime::parse_from_rfc3339(&text)
+                .map(|t| Timestamp(t.timestamp_micros()))
+                .map_err(|e| serde::de::Error::custom(format!("not an RFC 3339 time: {e}")))
+        } else {
+            i64::deserialize(deserializer).map(Timestamp)
+        }
+    }
+}
 
 impl Timestamp {
     /// Microseconds per second.
