@@ -22,9 +22,10 @@ use credledger::domain::authentication::{
 };
 use credledger::domain::directory::{DirectoryEvent, OrgRole, WorkspaceRole};
 use credledger::domain::ids::{
-    AuthenticationId, EnvironmentTag, FieldName, OrganizationId, ServiceId, StepId, UserId,
-    WorkflowId, WorkspaceId,
+    AuthenticationId, EnvironmentTag, FieldName, OrganizationId, ServiceId, StepId, TokenId,
+    UserId, WorkflowId, WorkspaceId,
 };
+use credledger::domain::principals::{Principal, TokenEvent};
 use credledger::domain::services::{
     AuthKind, CustomServiceEvent, FieldFormat, FieldSpec, OAuthEndpoints, ServiceRef, ServiceSpec,
     VerificationEndpoint,
@@ -158,6 +159,7 @@ fn spec() -> ServiceSpec {
 enum Sample {
     Directory(DirectoryEvent),
     Service(CustomServiceEvent),
+    Token(TokenEvent),
     Authentication(AuthenticationId, StoredAuthenticationEvent),
 }
 
@@ -166,6 +168,7 @@ impl Sample {
         match self {
             Sample::Directory(e) => e.event_type(),
             Sample::Service(e) => e.event_type(),
+            Sample::Token(e) => e.event_type(),
             Sample::Authentication(_, e) => e.event_type(),
         }
     }
@@ -174,6 +177,7 @@ impl Sample {
         match self {
             Sample::Directory(e) => e.schema_version(),
             Sample::Service(e) => e.schema_version(),
+            Sample::Token(e) => e.schema_version(),
             Sample::Authentication(_, e) => e.schema_version(),
         }
     }
@@ -182,6 +186,7 @@ impl Sample {
         match self {
             Sample::Directory(e) => payloads::encode_payload(e),
             Sample::Service(e) => payloads::encode_payload(e),
+            Sample::Token(e) => payloads::encode_payload(e),
             Sample::Authentication(_, e) => payloads::encode_payload(e),
         }
         .expect("encode payload")
@@ -193,6 +198,7 @@ impl Sample {
             Sample::Service(CustomServiceEvent::CustomServiceDefined { service, .. }) => {
                 service_stream(*service)
             }
+            Sample::Token(_) => payloads::tokens_stream(),
             Sample::Authentication(id, _) => authentication_stream(*id),
         }
     }
@@ -201,6 +207,7 @@ impl Sample {
         match self {
             Sample::Directory(e) => DomainEvent::Directory(e.clone()),
             Sample::Service(e) => DomainEvent::Service(e.clone()),
+            Sample::Token(e) => DomainEvent::Token(e.clone()),
             Sample::Authentication(id, e) => DomainEvent::Authentication(*id, e.clone()),
         }
     }
@@ -301,6 +308,26 @@ fn service_samples() -> Vec<(&'static str, Sample)> {
     )]
 }
 
+fn token_samples() -> Vec<(&'static str, Sample)> {
+    vec![
+        (
+            "token.issued-v1.bin",
+            Sample::Token(TokenEvent::Issued {
+                token: TokenId::from_uuid(uuid(40)),
+                principal: Principal::User(user(2)),
+                label: "CI deploy \u{2013} read only".into(),
+                token_hash: [0xab; 32],
+            }),
+        ),
+        (
+            "token.revoked-v1.bin",
+            Sample::Token(TokenEvent::Revoked {
+                token: TokenId::from_uuid(uuid(40)),
+            }),
+        ),
+    ]
+}
+
 fn authentication_samples() -> Vec<(&'static str, Sample)> {
     use AuthenticationEvent::*;
     let created: StoredAuthenticationEvent = Created {
@@ -398,6 +425,7 @@ fn authentication_samples() -> Vec<(&'static str, Sample)> {
 fn samples() -> Vec<(&'static str, Sample)> {
     let mut all = directory_samples();
     all.extend(service_samples());
+    all.extend(token_samples());
     all.extend(authentication_samples());
     all
 }
@@ -494,6 +522,7 @@ fn every_event_type_has_golden_bytes() {
         .iter()
         .chain(DirectoryEvent::TYPES.iter())
         .chain(CustomServiceEvent::TYPES.iter())
+        .chain(TokenEvent::TYPES.iter())
         .copied()
         .collect();
     let sampled: BTreeSet<&str> = samples().iter().map(|(_, s)| s.event_type()).collect();
@@ -559,6 +588,6 @@ fn unknown_schema_versions_are_refused() {
     }
     assert_eq!(
         families,
-        BTreeSet::from(["authentication", "directory", "service"])
+        BTreeSet::from(["authentication", "directory", "service", "token"])
     );
 }

@@ -319,3 +319,147 @@ pub fn authorize_directory(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::directory::fixtures::fixture;
+
+    fn issue(principal: Principal) -> TokenCommand {
+        TokenCommand::Issue {
+            token: TokenId::new(),
+            principal,
+            label: "ci".into(),
+            token_hash: [7; 32],
+        }
+    }
+
+    fn runner() -> Principal {
+        Principal::Runner {
+            id: PrincipalId::new(),
+            name: "runner-1".into(),
+        }
+    }
+
+    #[test]
+    fn users_issue_their_own_tokens_and_admins_issue_any() {
+        let f = fixture();
+        let tokens = Tokens::default();
+        let d = &f.directory;
+        assert!(decide_token(&tokens, d, Some(f.member), issue(Principal::User(f.member))).is_ok());
+        assert_eq!(
+            decide_token(&tokens, d, Some(f.member), issue(Principal::User(f.owner))),
+            Err(PrincipalError::AdminOnly("issue tokens for other users"))
+        );
+        assert!(decide_token(&tokens, d, Some(f.admin), issue(Principal::User(f.member))).is_ok());
+        assert_eq!(
+            decide_token(&tokens, d, Some(f.ws_admin), issue(runner())),
+            Err(PrincipalError::AdminOnly("issue runner or auditor tokens"))
+        );
+        assert!(decide_token(&tokens, d, Some(f.owner), issue(runner())).is_ok());
+        assert!(
+            decide_token(&tokens, d, None, issue(runner())).is_ok(),
+            "the system bootstraps"
+        );
+        let unknown = UserId::new();
+        assert_eq!(
+            decide_token(&tokens, d, Some(f.owner), issue(Principal::User(unknown))),
+            Err(PrincipalError::UnknownUser(unknown))
+        );
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        let f = fixture();
+        for label in ["", "   ", "a\u{7}b", &"x".repeat(121)] {
+            let command = TokenCommand::Issue {
+                token: TokenId::new(),
+                principal: Principal::User(f.member),
+                label: label.into(),
+                token_hash: [1; 32],
+            };
+            assert_eq!(
+                decide_token(&Tokens::default(), &f.directory, Some(f.member), command),
+                Err(PrincipalError::BadLabel)
+            );
+        }
+    }
+
+    #[test]
+    fn revoking_needs_ownership_or_admin_and_happens_once() {
+        let f = fixture();
+        let mut tokens = Tokens::default();
+        let id = TokenId::new();
+        for event in decide_token(
+            &tokens,
+            &f.directory,
+            Some(f.member),
+            TokenCommand::Issue {
+                token: id,
+                principal: Principal::User(f.member),
+                label: "mine".into(),
+                token_hash: [9; 32],
+            },
+        )
+        .expect("issue")
+        {
+            tokens.apply(&event);
+        }
+        assert_eq!(tokens.by_hash(&[9; 32]).map(|t| t.id), Some(id));
+        let revoke = TokenCommand::Revoke { token: id };
+        // Someone else's token looks like no token at all.
+        assert_eq!(
+            decide_token(&tokens, &f.directory, Some(f.ws_editor), revoke.clone()),
+            Err(PrincipalError::UnknownToken)
+        );
+        let events =
+            decide_token(&tokens, &f.directory, Some(f.member), revoke.clone()).expect("own");
+        events.iter().for_each(|e| tokens.apply(e));
+        assert!(
+            tokens.by_hash(&[9; 32]).is_none(),
+            "revoked tokens no longer authenticate"
+        );
+        assert_eq!(
+            decide_token(&tokens, &f.directory, Some(f.admin), revoke),
+            Err(PrincipalError::AlreadyRevoked)
+        );
+    }
+
+    #[test]
+    fn directory_commands_need_the_right_role() {
+        let f = fixture();
+        let d = &f.directory;
+        let create_user = DirectoryCommand::CreateUser {
+            user: UserId::new(),
+            personal_workspace: crate::domain::ids::WorkspaceId::new(),
+            name: "New".into(),
+            email: "new@example.com".into(),
+        };
+        assert!(authorize_directory(d, f.admin, &create_user).is_ok());
+        assert!(authorize_directory(d, f.member, &create_user).is_err());
+        let own_org = DirectoryCommand::CreateOrganization {
+            organization: crate::domain::ids::OrganizationId::new(),
+            workspace: crate::domain::ids::WorkspaceId::new(),
+            name: "Mine".into(),
+            owner: f.outsider,
+        };
+        assert!(authorize_directory(d, f.outsider, &own_org).is_ok());
+        assert!(authorize_directory(d, f.member, &own_org).is_err());
+        let new_ws = DirectoryCommand::CreateWorkspace {
+            workspace: crate::domain::ids::WorkspaceId::new(),
+            organization: f.org,
+            name: "Ops".into(),
+        };
+        assert!(authorize_directory(d, f.owner, &new_ws).is_ok());
+        assert!(authorize_directory(d, f.ws_admin, &new_ws).is_err());
+        let add_member = DirectoryCommand::AddWorkspaceMember {
+            workspace: f.shared,
+            user: f.member,
+            role: WorkspaceRole::Viewer,
+        };
+        assert!(authorize_directory(d, f.ws_admin, &add_member).is_ok());
+        assert!(authorize_directory(d, f.admin, &add_member).is_ok());
+        assert!(authorize_directory(d, f.ws_editor, &add_member).is_err());
+        assert!(authorize_directory(d, f.outsider, &add_member).is_err());
+    }
+}
