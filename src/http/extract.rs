@@ -95,7 +95,7 @@ fn json_problem(rejection: JsonRejection) -> ApiError {
                 .strip_prefix("Failed to deserialize the JSON body into the target type: ")
                 .unwrap_or(&detail)
                 .to_owned();
-            ApiError::validation(detail)
+            ApiError::validation(elide_strings(&detail))
         }
         JsonRejection::JsonSyntaxError(e) => {
             ApiError::bad_request(format!("body: malformed JSON ({})", e.body_text()))
@@ -118,6 +118,23 @@ fn json_problem(rejection: JsonRejection) -> ApiError {
         }
         other => ApiError::bad_request(format!("body: {}", other.body_text())),
     }
+}
+
+/// serde quotes the offending value (`invalid type: string "…"`); a misplaced secret must not
+/// come back in an error or reach a log, so quoted values are cut out of the message.
+fn elide_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find("string \"") {
+        out.push_str(&rest[..start + "string".len()]);
+        let after = &rest[start + "string \"".len()..];
+        rest = match after.find("\", ") {
+            Some(end) => &after[end + 1..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Query parameters; bad values become a 400 naming the parameter.
@@ -167,4 +184,18 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 /// An `ETag` header value for a version.
 pub fn etag(version: u64) -> String {
     format!("\"{version}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_cut_out_of_serde_messages() {
+        let message = "fields: invalid type: string \"s3cr3t, with comma\", expected a map at line 1 column 40";
+        let cleaned = elide_strings(message);
+        assert!(!cleaned.contains("s3cr3t"), "{cleaned}");
+        assert_eq!(cleaned, "fields: invalid type: string, expected a map at line 1 column 40");
+        assert_eq!(elide_strings("name: missing field"), "name: missing field");
+    }
 }
