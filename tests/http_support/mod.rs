@@ -334,8 +334,13 @@ impl Server {
             .expect("head gauge")
     }
 
-    /// Stops the server gracefully.
+    /// Stops the server gracefully and removes its directories.
     pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    /// Stops the server gracefully, keeping its data directory for inspection.
+    pub async fn shutdown(&mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.expect("graceful shutdown");
         }

@@ -1,0 +1,180 @@
+//! Canary over HTTP: a secret sent in a create never appears in any later response (other
+//! than resolve for an allowed principal), in error bodies, in the server's log output at
+//! TRACE level, or in the raw bytes of the data directory after a graceful shutdown.
+
+mod http_support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use http_support::Server;
+use reqwest::Method;
+use serde_json::json;
+
+const CANARY: &str = "CANARY-http-6c1d0e9b";
+const CANARY_2: &str = "CANARY-http2-f0a4b7";
+
+fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per binary");
+        buffer
+    })
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_sent_once_is_never_shown_again_except_to_resolve() {
+    let logs = captured_logs();
+    let s = Server::start().await;
+    let mut seen = String::new();
+    let created = s
+        .call_with(
+            Method::POST,
+            "/v1/authentications",
+            Some(&s.editor.token),
+            Some(json!({"name": "Canary", "workspace": s.shared, "service": "airtable", "fields": {"token": CANARY}})),
+            &[("idempotency-key", "canary-create")],
+        )
+        .await
+        .expect(201);
+    seen.push_str(&created.text);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let path = format!("/v1/authentications/{id}");
+    // A replay of the same create, a re-authentication, and refused requests carrying secrets.
+    for answer in [
+        s.call_with(
+            Method::POST,
+            "/v1/authentications",
+            Some(&s.editor.token),
+            Some(json!({"name": "Canary", "workspace": s.shared, "service": "airtable", "fields": {"token": CANARY}})),
+            &[("idempotency-key", "canary-create")],
+        )
+        .await,
+        s.call(Method::POST, &format!("{path}/reauthenticate"), &s.editor.token, Some(json!({"fields": {"token": CANARY_2}}))).await,
+        s.call(Method::POST, &format!("{path}/reauthenticate"), &s.viewer.token, Some(json!({"fields": {"token": CANARY}}))).await,
+        s.call(Method::POST, &format!("{path}/reauthenticate"), &s.editor.token, Some(json!({"fields": {"nope": CANARY}}))).await,
+        s.call(Method::POST, &format!("{path}/reauthenticate"), &s.editor.token, Some(json!({"fields": CANARY}))).await,
+        s.call(Method::POST, "/v1/authentications", &s.editor.token, Some(json!({"name": CANARY, "workspace": CANARY, "service": "airtable", "fields": {"token": CANARY}}))).await,
+        s.call(Method::POST, "/v1/authentications", &s.editor.token, Some(json!({"name": "X", "workspace": s.shared, "service": "airtable", "fields": {"token": [CANARY]}}))).await,
+        s.call(Method::POST, "/v1/authentications", &s.editor.token, Some(json!({"name": "Y", "workspace": s.shared, "service": "mtls-api", "fields": {"certificate": CANARY, "private_key": CANARY_2}}))).await,
+    ] {
+        assert!(answer.status.as_u16() < 500, "{}", answer.text);
+        seen.push_str(&answer.text);
+    }
+    // Every read, for every principal.
+    for token in [
+        &s.owner.token,
+        &s.admin.token,
+        &s.member.token,
+        &s.editor.token,
+        &s.viewer.token,
+        &s.outsider.token,
+        &s.runner_token,
+        &s.auditor_token,
+    ] {
+        for read in [
+            path.clone(),
+            format!("{path}/history"),
+            format!("{path}?version=1"),
+            "/v1/authentications".to_owned(),
+            "/v1/services".to_owned(),
+            "/v1/tokens".to_owned(),
+        ] {
+            seen.push_str(&s.call(Method::GET, &read, token, None).await.text);
+        }
+    }
+    for canary in [CANARY, CANARY_2] {
+        assert!(!seen.contains(canary), "a response leaked {canary}");
+    }
+    assert!(
+        seen.contains("Canary"),
+        "the reads did see the authentication"
+    );
+
+    // Resolve gives the value to an allowed principal (a runner for the viewer) only.
+    let request = json!({"authentication": id, "workspace": s.shared, "user": s.viewer.id, "template": "$.auth.token"});
+    let resolved = s
+        .call(
+            Method::POST,
+            "/v1/resolve",
+            &s.runner_token,
+            Some(request.clone()),
+        )
+        .await
+        .expect(200);
+    assert_eq!(resolved.body["resolved"], CANARY_2);
+    assert_eq!(
+        resolved.header("cache-control").as_deref(),
+        Some("no-store")
+    );
+    let refused = s
+        .call(Method::POST, "/v1/resolve", &s.auditor_token, Some(request))
+        .await
+        .expect(403);
+    assert!(!refused.text.contains(CANARY_2));
+    let outsider = s
+        .call(
+            Method::POST,
+            "/v1/resolve",
+            &s.outsider.token,
+            Some(json!({"authentication": id, "workspace": s.shared, "template": "$.auth.token"})),
+        )
+        .await
+        .expect(404);
+    assert!(!outsider.text.contains(CANARY_2));
+
+    let mut s = s;
+    s.shutdown().await;
+    let data_dir = s.data_dir.clone();
+    let summary = credledger::ledger::SledStore::verify_path(&data_dir)
+        .expect("read the log")
+        .expect("the chain verifies after a graceful shutdown");
+    assert!(summary.events > 10);
+    for file in files_under(&data_dir) {
+        let bytes = std::fs::read(&file).expect("read");
+        for canary in [CANARY, CANARY_2] {
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{} holds {canary}",
+                file.display()
+            );
+        }
+    }
+    let logged = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+    assert!(logged.contains("request"), "TRACE logging was captured");
+    for canary in [CANARY, CANARY_2] {
+        assert!(!logged.contains(canary), "the log leaked {canary}");
+    }
+    assert!(!logged.contains("clt_"), "the log leaked an API token");
+}
