@@ -49,12 +49,12 @@ pub(super) fn with_context<T>(
     caller: &Caller,
     f: impl FnOnce(&DecisionContext<'_>) -> T,
 ) -> T {
-    let names_in = |workspace| model.names_in(workspace);
+    let name_taken = |workspace, key: &str| model.name_taken(workspace, key);
     let ctx = DecisionContext {
         actor: caller.user,
         directory: &model.directory,
         services: registry,
-        names_in: &names_in,
+        name_taken: &name_taken,
         now: Timestamp(RecordedAt::now().0),
     };
     f(&ctx)

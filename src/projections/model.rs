@@ -47,6 +47,8 @@ pub struct LedgerModel {
     pub authentications: BTreeMap<AuthenticationId, AuthRecord>,
     /// API tokens (hashes only).
     pub tokens: Tokens,
+    /// Live authentications by workspace and name key (names are unique per workspace).
+    pub names: BTreeMap<WorkspaceId, BTreeMap<String, AuthenticationId>>,
     /// Last position folded in.
     pub position: u64,
 }
@@ -83,20 +85,11 @@ impl LedgerModel {
         }
     }
 
-    /// Names of the live (not deleted or purged) authentications of a workspace.
-    pub fn names_in(&self, workspace: WorkspaceId) -> Vec<String> {
-        self.authentications
-            .values()
-            .filter_map(|r| r.state.current.as_ref())
-            .filter(|a| a.workspace == workspace && a.lifecycle == Lifecycle::Active)
-            .map(|a| a.name.clone())
-            .collect()
-    }
-
-    /// Whether a live authentication in `workspace` already has this name (case-insensitively).
-    pub fn name_taken(&self, workspace: WorkspaceId, name: &str) -> bool {
-        let key = name_key(name);
-        self.names_in(workspace).iter().any(|n| name_key(n) == key)
+    /// Whether a live authentication of `workspace` has this name key.
+    pub fn name_taken(&self, workspace: WorkspaceId, key: &str) -> bool {
+        self.names
+            .get(&workspace)
+            .is_some_and(|names| names.contains_key(key))
     }
 
     /// The record of an authentication.
@@ -121,15 +114,29 @@ impl LedgerModel {
                 history: Vec::new(),
             });
         let entry = HistoryEntry::describe(&record.state, &event, envelope);
+        if let Some((workspace, key)) = live_name(&record.state) {
+            if let Some(names) = self.names.get_mut(&workspace) {
+                names.remove(&key);
+            }
+        }
         record.state.apply(&event);
+        if let Some((workspace, key)) = live_name(&record.state) {
+            self.names.entry(workspace).or_default().insert(key, id);
+        }
         record.updated_at = at;
         record.history.push(entry);
     }
 }
 
+/// The workspace and name key of a live authentication.
+fn live_name(state: &AuthenticationState<SealedSecret>) -> Option<(WorkspaceId, String)> {
+    let auth = state.current.as_ref()?;
+    (auth.lifecycle == Lifecycle::Active).then(|| (auth.workspace, name_key(&auth.name)))
+}
+
 impl Projection for LedgerModel {
     const NAME: &'static str = "ledger_model";
-    const SNAPSHOT_VERSION: u16 = 2;
+    const SNAPSHOT_VERSION: u16 = 3;
 
     fn apply(&mut self, envelope: &Envelope) -> Result<(), ProjectionError> {
         let position = envelope.position().0;

@@ -11,7 +11,7 @@ use super::warnings::Warning;
 use crate::domain::access::{decide_access, Action, DenyReason};
 use crate::domain::directory::{Directory, WorkspaceKind};
 use crate::domain::ids::{AuthenticationId, FieldName, UserId, WorkspaceId};
-use crate::domain::naming::{name_key, validate_name, NameError};
+use crate::domain::naming::{name_key, normalize_text, NameError, MAX_NAME_LEN};
 use crate::domain::secret::SecretText;
 use crate::domain::services::{AuthKind, ServiceRef, ServiceRegistry, ServiceSpec};
 use crate::domain::time::Timestamp;
@@ -25,8 +25,9 @@ pub struct DecisionContext<'a> {
     pub directory: &'a Directory,
     /// Prebuilt and custom services.
     pub services: &'a ServiceRegistry,
-    /// Names of the live authentications of a workspace (for uniqueness).
-    pub names_in: &'a dyn Fn(WorkspaceId) -> Vec<String>,
+    /// Whether a live authentication of a workspace has this name key (see
+    /// [`crate::domain::naming::name_key`]); names are unique per workspace.
+    pub name_taken: &'a dyn Fn(WorkspaceId, &str) -> bool,
     /// The current time (for certificate expiry warnings).
     pub now: Timestamp,
 }
@@ -135,8 +136,7 @@ pub fn decide<S>(
         AuthenticationCommand::Create(_) => Err(AuthenticationError::AlreadyExists(auth.id)),
         AuthenticationCommand::Rename { name } => {
             require(ctx, auth.workspace, Action::Edit)?;
-            let existing = other_names(ctx, auth, auth.workspace);
-            let name = validate_name(&name, existing.iter().map(String::as_str))?;
+            let name = checked_name(ctx, &name, auth.workspace, Some(&auth.name))?;
             if name == auth.name {
                 return Err(AuthenticationError::NameUnchanged);
             }
@@ -151,8 +151,7 @@ pub fn decide<S>(
             }
             require(ctx, auth.workspace, Action::MoveFrom)?;
             require(ctx, to, Action::MoveTo)?;
-            let existing = other_names(ctx, auth, to);
-            validate_name(&auth.name, existing.iter().map(String::as_str))?;
+            checked_name(ctx, &auth.name, to, None)?;
             let mut decision = one(AuthenticationEvent::Moved {
                 from: auth.workspace,
                 to,
@@ -217,19 +216,21 @@ fn require(ctx: &DecisionContext<'_>, workspace: WorkspaceId, action: Action) ->
 }
 
 /// Names in `workspace` other than this authentication's own current name.
-fn other_names<S>(
+/// Normalizes a name and checks it is free in `workspace`; `own` is the authentication's
+/// current name, which it may keep or re-case in its own workspace.
+fn checked_name(
     ctx: &DecisionContext<'_>,
-    auth: &Authentication<S>,
+    raw: &str,
     workspace: WorkspaceId,
-) -> Vec<String> {
-    let own = name_key(&auth.name);
-    let mut names = (ctx.names_in)(workspace);
-    if workspace == auth.workspace {
-        if let Some(pos) = names.iter().position(|n| name_key(n) == own) {
-            names.remove(pos);
-        }
+    own: Option<&str>,
+) -> Result<String> {
+    let name = normalize_text(raw, MAX_NAME_LEN)?;
+    let key = name_key(&name);
+    let is_own = own.is_some_and(|o| name_key(o) == key);
+    if !is_own && (ctx.name_taken)(workspace, &key) {
+        return Err(NameError::Duplicate { name }.into());
     }
-    names
+    Ok(name)
 }
 
 fn placement_warnings(
@@ -261,8 +262,7 @@ fn create_new(create: CreateAuthentication, ctx: &DecisionContext<'_>) -> Result
         .services
         .resolve(&create.service)
         .ok_or_else(|| AuthenticationError::UnknownService(create.service.clone()))?;
-    let existing = (ctx.names_in)(create.workspace);
-    let name = validate_name(&create.name, existing.iter().map(String::as_str))?;
+    let name = checked_name(ctx, &create.name, create.workspace, None)?;
     let checked = check_all(service, create.fields)?;
     let scopes = check_scopes(service, create.scopes, create.extra_permissions)?;
     let mut warnings = Vec::new();
@@ -394,8 +394,9 @@ fn restore<S>(
     snapshot: RestoreSnapshot,
     ctx: &DecisionContext<'_>,
 ) -> Result<Decision> {
-    let existing = other_names(ctx, auth, auth.workspace);
-    let name = validate_name(&snapshot.name, existing.iter().map(String::as_str))?;
+    // A deleted authentication's name is free for others; it may only keep it while live.
+    let own = (auth.lifecycle == Lifecycle::Active).then_some(auth.name.as_str());
+    let name = checked_name(ctx, &snapshot.name, auth.workspace, own)?;
     let checked = check_all(service, snapshot.fields)?;
     let scopes = check_scopes(service, snapshot.scopes, snapshot.extra_permissions)?;
     let mut warnings = scope_warnings(scopes.missing_required);

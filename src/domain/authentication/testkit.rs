@@ -3,6 +3,7 @@
 use super::*;
 use crate::domain::directory::fixtures::{fixture, Fixture};
 use crate::domain::ids::{AuthenticationId, FieldName, ServiceKey, UserId, WorkspaceId};
+use crate::domain::naming::name_key;
 use crate::domain::scenario::{Aggregate, Scenario};
 use crate::domain::secret::SecretText;
 use crate::domain::services::{ServiceCatalog, ServiceRef, ServiceRegistry};
@@ -63,12 +64,17 @@ impl Aggregate for State {
         world: &World,
         command: AuthenticationCommand,
     ) -> Result<(Vec<Event>, Vec<Warning>), AuthenticationError> {
-        let names_in = |ws: WorkspaceId| world.names.get(&ws).cloned().unwrap_or_default();
+        let name_taken = |ws: WorkspaceId, key: &str| {
+            world
+                .names
+                .get(&ws)
+                .is_some_and(|names| names.iter().any(|n| name_key(n) == key))
+        };
         let ctx = DecisionContext {
             actor: world.actor,
             directory: &world.f.directory,
             services: &world.services,
-            names_in: &names_in,
+            name_taken: &name_taken,
             now: world.now,
         };
         decide(self, command, &ctx).map(|d| (d.events, d.warnings))

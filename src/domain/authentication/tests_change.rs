@@ -445,3 +445,16 @@ fn map_secrets_seals_every_secret_with_its_field_name_and_bincode_round_trips() 
         .map_secrets(|_, _| Err::<Sealed, _>("no key"));
     assert_eq!(failing, Err("no key"));
 }
+
+#[test]
+fn restoring_a_deleted_authentication_whose_name_was_taken_meanwhile_is_refused() {
+    let f = World::new().f;
+    S::given_in(World::new().with_names(f.shared, &["MY AUTH"]), deleted())
+        .when(AuthenticationCommand::Restore {
+            to_version: 1,
+            snapshot: snapshot("tok-1"),
+        })
+        .then_expect_error(AuthenticationError::Name(NameError::Duplicate {
+            name: "My auth".into(),
+        }));
+}
