@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use crate::crypto::{seal, CryptoError, DataKey, SealContext, SealedSecret, SecretBytes};
 use crate::domain::access::{decide_access, Action};
 use crate::domain::authentication::{
-    decide, AuthenticationCommand, AuthenticationError, AuthenticationState, DecisionContext,
-    Lifecycle, RestoreSnapshot, StoredField, Warning,
+    decide, AuthenticationCommand, AuthenticationError, AuthenticationState, Decision,
+    DecisionContext, Lifecycle, RestoreSnapshot, StoredField, Warning,
 };
 use crate::domain::directory::{self, DirectoryCommand, DirectoryEvent};
 use crate::domain::ids::{AuthenticationId, FieldName};
@@ -87,7 +87,22 @@ impl App {
         command: AuthenticationCommand,
         if_version: Option<u64>,
     ) -> Result<CommandOutcome, AppError> {
-        let purge = matches!(command, AuthenticationCommand::Purge);
+        self.execute_all(caller, id, vec![command], if_version)
+            .await
+    }
+
+    /// Runs several commands as one change (e.g. rename and move): each is decided on the
+    /// state the previous ones leave, and all their events are appended together, or none.
+    pub async fn execute_all(
+        &self,
+        caller: &Caller,
+        id: AuthenticationId,
+        commands: Vec<AuthenticationCommand>,
+        if_version: Option<u64>,
+    ) -> Result<CommandOutcome, AppError> {
+        let purge = commands
+            .iter()
+            .any(|c| matches!(c, AuthenticationCommand::Purge));
         let (state, decision) = {
             let model = self.model().model().read().await;
             let state = model
@@ -100,20 +115,41 @@ impl App {
                     return Err(AppError::NotFound);
                 }
             }
-            let registry = model.registry(self.catalog());
-            let decision = with_context(&model, &registry, caller, |ctx| {
-                decide(&state, command, ctx)
-            })?;
-            (state, decision)
-        };
-        if let Some(wanted) = if_version {
-            if wanted != state.version {
-                return Err(AppError::VersionMismatch {
-                    expected: wanted,
-                    actual: state.version,
-                });
+            if let Some(wanted) = if_version {
+                if wanted != state.version {
+                    return Err(AppError::VersionMismatch {
+                        expected: wanted,
+                        actual: state.version,
+                    });
+                }
             }
-        }
+            let registry = model.registry(self.catalog());
+            let mut working = state.clone();
+            let mut combined = Decision {
+                events: Vec::new(),
+                warnings: Vec::new(),
+            };
+            let count = commands.len();
+            for (index, command) in commands.into_iter().enumerate() {
+                let decision = with_context(&model, &registry, caller, |ctx| {
+                    decide(&working, command, ctx)
+                })?;
+                if index + 1 < count {
+                    for event in &decision.events {
+                        // Only events without secrets (basic details) are combined.
+                        let plain = event.clone().map_secrets(|_, _| {
+                            Err::<SealedSecret, _>(AppError::Conflict(
+                                "only basic details can be changed together".into(),
+                            ))
+                        })?;
+                        working.apply(&plain);
+                    }
+                }
+                combined.events.extend(decision.events);
+                combined.warnings.extend(decision.warnings);
+            }
+            (state, combined)
+        };
         let data_key = self.keys.get_or_create(id.as_uuid())?;
         let meta = caller.meta();
         let mut events = Vec::with_capacity(decision.events.len());
@@ -182,13 +218,28 @@ impl App {
                 reason,
             })?;
         }
-        let (earlier, _) = self.state_as_of(id, target).await?;
+        let (earlier, _) = match self.state_as_of(id, target).await {
+            Err(AppError::NotFound) => {
+                let field = match target {
+                    RestoreTarget::Version(_) => "version",
+                    RestoreTarget::Time(_) => "as_of",
+                };
+                return Err(AppError::RestoreTarget(format!(
+                    "{field}: the authentication did not exist at that point"
+                )));
+            }
+            other => other?,
+        };
         let auth = earlier
             .current
             .as_ref()
             .filter(|a| a.lifecycle == Lifecycle::Active)
-            .ok_or_else(|| AppError::RestoreTarget("no usable state at that point".into()))?;
-        let gone = || AppError::RestoreTarget("the authentication's secrets are gone".into());
+            .ok_or_else(|| {
+                AppError::RestoreTarget(
+                    "version: the authentication was not active at that point".into(),
+                )
+            })?;
+        let gone = || AppError::RestoreTarget("authentication: its secrets were purged".into());
         let data_key = match self.keys.get(id.as_uuid()) {
             Ok(Some(key)) => key,
             Ok(None) | Err(CryptoError::DataKeyDestroyed { .. }) => return Err(gone()),

@@ -45,7 +45,7 @@ pub enum AppError {
     #[error(transparent)]
     Cursor(#[from] BadCursor),
     /// A restore target is not usable.
-    #[error("restore: {0}")]
+    #[error("{0}")]
     RestoreTarget(String),
     /// The master key does not belong to this data directory, or the key file is unusable.
     #[error("master key: {0}")]

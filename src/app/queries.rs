@@ -34,7 +34,12 @@ impl App {
         target: RestoreTarget,
     ) -> Result<AuthenticationView, AppError> {
         // Access is decided on the current state so that a user who lost access sees nothing.
-        self.get(user, id).await?;
+        let now = self.get(user, id).await?;
+        if let RestoreTarget::Version(v) = target {
+            if v == 0 || v > now.version {
+                return Err(AppError::NotFound);
+            }
+        }
         let (state, _) = self.state_as_of(id, target).await?;
         let auth = state.current.as_ref().ok_or(AppError::NotFound)?;
         let times = {
@@ -62,6 +67,16 @@ impl App {
         if !model.allows(user, auth.workspace, Action::View) {
             return Err(AppError::NotFound);
         }
+        Ok(record.history.clone())
+    }
+
+    /// Every change of any authentication, for auditors: fingerprints, never values.
+    pub async fn history_for_auditor(
+        &self,
+        id: AuthenticationId,
+    ) -> Result<Vec<HistoryEntry>, AppError> {
+        let model = self.model().model().read().await;
+        let record = model.authentication(id).ok_or(AppError::NotFound)?;
         Ok(record.history.clone())
     }
 }

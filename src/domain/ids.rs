@@ -145,7 +145,15 @@ macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $max:expr, $allowed:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(String);
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(raw: String) -> Result<Self, IdError> {
+                Self::parse(&raw)
+            }
+        }
 
         impl $name {
             /// Validates and wraps the text.

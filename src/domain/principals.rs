@@ -175,7 +175,7 @@ pub enum PrincipalError {
     #[error("principal: needs {0}")]
     MissingRole(&'static str),
     /// The user does not exist.
-    #[error("principal: user {0} does not exist")]
+    #[error("user: {0} does not exist")]
     UnknownUser(UserId),
     /// The label is empty or too long.
     #[error("label: must be 1 to 120 printable characters")]

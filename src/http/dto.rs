@@ -27,7 +27,11 @@ pub fn parse_service(raw: &str) -> Result<ServiceRef, ApiError> {
     }
     ServiceKey::parse(raw)
         .map(ServiceRef::Prebuilt)
-        .map_err(|e| ApiError::validation(format!("service: {e}")))
+        .map_err(|e| {
+            let text = e.to_string();
+            let reason = text.split_once(": ").map_or(text.as_str(), |(_, r)| r);
+            ApiError::validation(format!("service: {reason}"))
+        })
 }
 
 /// Parses a field name of a request.
@@ -50,9 +54,11 @@ pub fn parse_time(field: &str, raw: &str) -> Result<RecordedAt, ApiError> {
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowStepBody {
-    /// Workflow id.
+    /// Workflow id (1–128 of `A-Z a-z 0-9 - _ . : /`).
+    #[schema(pattern = "^[A-Za-z0-9._:/-]{1,128}$")]
     pub workflow_id: String,
-    /// Step id inside the workflow.
+    /// Step id inside the workflow (same rules).
+    #[schema(pattern = "^[A-Za-z0-9._:/-]{1,128}$")]
     pub step_id: String,
 }
 
@@ -87,8 +93,9 @@ pub struct CreateBody {
     /// Free-text extra permissions.
     #[serde(default)]
     pub extra_permissions: Vec<String>,
-    /// Environment tag, e.g. `sandbox` or `production`.
+    /// Environment tag, e.g. `sandbox` or `production` (1–32 of `a-z 0-9 - _`).
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
     pub environment: Option<String>,
     /// Set when a workflow step creates it.
     #[serde(default)]
@@ -137,7 +144,7 @@ pub struct RestoreBody {
     /// Restore the state at this version.
     #[serde(default)]
     pub version: Option<u64>,
-    /// Restore the state at this time (RFC 3339).
+    /// Restore the state at this time (RFC 3339, or Unix seconds as text).
     #[serde(default)]
     pub as_of: Option<String>,
 }
@@ -189,7 +196,7 @@ impl From<&Warning> for WarningBody {
 }
 
 /// The answer to an accepted command on an authentication.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CommandBody {
     /// The authentication's id.
     pub id: Uuid,
@@ -198,5 +205,6 @@ pub struct CommandBody {
     /// Warnings about the accepted command.
     pub warnings: Vec<WarningBody>,
     /// The authentication as it is now, when the caller may still see it.
+    #[schema(value_type = Option<crate::http::openapi::AuthenticationSchema>, required = true)]
     pub authentication: Option<AuthenticationView>,
 }

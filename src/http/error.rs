@@ -130,12 +130,46 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Turns any error answer that is not yet problem+json (axum's own rejections, 405, the body
+/// limit's 413) into one, so every 4xx/5xx has the same shape.
+pub async fn problems_only(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return response;
+    }
+    let (kind, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method-not-allowed", "method: is not allowed on this path")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "body: is larger than the limit"),
+        StatusCode::REQUEST_TIMEOUT => ("timeout", "request: took longer than the server allows"),
+        // The only path parameter of the API is an id.
+        StatusCode::BAD_REQUEST => ("bad-request", "id: is not a valid id (a UUID)"),
+        StatusCode::NOT_FOUND => ("not-found", "path: no such endpoint"),
+        _ => ("error", "request: could not be processed"),
+    };
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut problem = ApiError::new(status, kind, detail).into_response();
+    if let Some(allow) = allow {
+        problem.headers_mut().insert(header::ALLOW, allow);
+    }
+    problem
+}
+
 impl From<AuthenticationError> for ApiError {
     fn from(e: AuthenticationError) -> ApiError {
         use AuthenticationError as E;
         let text = e.to_string();
         match e {
-            E::NotFound => ApiError::not_found(text),
+            // Same answer as for an authentication the caller may not see.
+            E::NotFound => ApiError::not_found(AppError::NotFound.to_string()),
             E::AccessDenied { .. } => ApiError::forbidden(text),
             E::AlreadyExists(_) | E::Deleted => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", text)
@@ -158,9 +192,11 @@ impl From<AppError> for ApiError {
         let text = e.to_string();
         match e {
             AppError::NotFound => ApiError::not_found(text),
-            AppError::VersionMismatch { .. } => {
-                ApiError::new(StatusCode::PRECONDITION_FAILED, "version-mismatch", text)
-            }
+            AppError::VersionMismatch { expected, actual } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "version-mismatch",
+                format!("if-match: expected version {expected}, but the authentication is at version {actual}"),
+            ),
             AppError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", text),
             AppError::Authentication(inner) => inner.into(),
             AppError::Directory(inner) => match inner {
@@ -170,9 +206,14 @@ impl From<AppError> for ApiError {
                 DirectoryError::OrganizationExists(_)
                 | DirectoryError::UserExists(_)
                 | DirectoryError::WorkspaceExists(_)
-                | DirectoryError::EmailTaken(_)
-                | DirectoryError::WorkspaceNameTaken { .. } => {
-                    ApiError::new(StatusCode::CONFLICT, "conflict", text)
+                | DirectoryError::EmailTaken(_) => ApiError::new(StatusCode::CONFLICT, "conflict", text),
+                DirectoryError::WorkspaceNameTaken { .. } => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!("name: {}", reason_of(&text)),
+                ),
+                DirectoryError::InvalidName { reason, .. } => {
+                    ApiError::validation(format!("name: {}", reason_of(&reason.to_string())))
                 }
                 _ => ApiError::validation(text),
             },
@@ -212,6 +253,11 @@ impl From<AppError> for ApiError {
             }
         }
     }
+}
+
+/// The reason part of a `field: reason` message.
+fn reason_of(message: &str) -> &str {
+    message.split_once(": ").map_or(message, |(_, r)| r)
 }
 
 #[cfg(test)]

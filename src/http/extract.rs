@@ -1,10 +1,11 @@
 //! Request extractors: the authenticated principal, JSON bodies and query strings whose
 //! rejections become precise problems, and `If-Match`.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -24,7 +25,7 @@ impl Authenticated {
         match &self.0 {
             Principal::User(id) => Ok(*id),
             _ => Err(ApiError::forbidden(
-                "principal: only users may do this; runners resolve, auditors read",
+                "principal: only users may do this; workflow runners resolve, auditors read histories",
             )),
         }
     }
@@ -79,45 +80,85 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_problem(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "content-type: must be application/json",
+            ));
         }
-    }
-}
-
-fn json_problem(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::JsonDataError(e) => {
-            // serde's message names the path: "fields.token: invalid type: ..."
-            let detail = e.body_text();
-            let detail = detail
-                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
-                .unwrap_or(&detail)
-                .to_owned();
-            ApiError::validation(elide_strings(&detail))
-        }
-        JsonRejection::JsonSyntaxError(e) => {
-            ApiError::bad_request(format!("body: malformed JSON ({})", e.body_text()))
-        }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "content-type: must be application/json",
-        ),
-        JsonRejection::BytesRejection(e) => {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
                     e.status(),
                     "payload-too-large",
                     "body: is larger than the limit",
                 )
             } else {
-                ApiError::bad_request(format!("body: {}", e.body_text()))
+                ApiError::bad_request("body: could not be read")
             }
-        }
-        other => ApiError::bad_request(format!("body: {}", other.body_text())),
+        })?;
+        // Syntax first (400), then shape (422), so a broken body is never reported as a
+        // wrong field just because serde met the field first.
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!(
+                "body: malformed JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        serde_path_to_error::deserialize::<_, T>(value)
+            .map(ApiJson)
+            .map_err(|e| shape_problem(&e.path().to_string(), &e.inner().to_string()))
     }
+}
+
+fn json_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| mime.trim().to_ascii_lowercase())
+        .is_some_and(|mime| {
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
+
+/// A 422 naming the field: `fields.token: invalid type: map, expected a string`.
+fn shape_problem(path: &str, inner: &str) -> ApiError {
+    let inner = elide_strings(inner);
+    let at_root = path.is_empty() || path == ".";
+    let within = |field: &str| {
+        if at_root {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
+    if let Some(field) = backticked(&inner, "missing field `") {
+        return ApiError::validation(format!("{}: is required", within(field)));
+    }
+    if let Some(field) = backticked(&inner, "unknown field `") {
+        // The path already ends with the unknown field.
+        let expected = inner.split_once(", ").map_or("", |(_, e)| e);
+        let name = if at_root {
+            field.to_owned()
+        } else {
+            path.to_owned()
+        };
+        return ApiError::validation(format!("{name}: is not a known field ({expected})"));
+    }
+    if at_root {
+        ApiError::validation(format!("body: {inner}"))
+    } else {
+        ApiError::validation(format!("{path}: {inner}"))
+    }
+}
+
+fn backticked<'a>(message: &'a str, after: &str) -> Option<&'a str> {
+    let (_, rest) = message.split_once(after)?;
+    rest.split_once('`').map(|(name, _)| name)
 }
 
 /// serde quotes the offending value (`invalid type: string "…"`); a misplaced secret must not
@@ -147,11 +188,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                Err(ApiError::bad_request(format!(
-                    "query: {}",
-                    e.body_text()
-                        .trim_start_matches("Failed to deserialize query string: ")
-                )))
+                // "limit: invalid digit found in string" already names the parameter.
+                let text = e.body_text();
+                let detail = text.trim_start_matches("Failed to deserialize query string: ");
+                let detail = match backticked(detail, "unknown field `") {
+                    Some(name) => format!("{name}: is not a known query parameter"),
+                    None if detail.contains(": ") => elide_strings(detail),
+                    None => format!("query: {}", elide_strings(detail)),
+                };
+                Err(ApiError::bad_request(detail))
             }
             Err(other) => Err(ApiError::bad_request(format!(
                 "query: {}",
@@ -195,7 +240,10 @@ mod tests {
         let message = "fields: invalid type: string \"s3cr3t, with comma\", expected a map at line 1 column 40";
         let cleaned = elide_strings(message);
         assert!(!cleaned.contains("s3cr3t"), "{cleaned}");
-        assert_eq!(cleaned, "fields: invalid type: string, expected a map at line 1 column 40");
+        assert_eq!(
+            cleaned,
+            "fields: invalid type: string, expected a map at line 1 column 40"
+        );
         assert_eq!(elide_strings("name: missing field"), "name: missing field");
     }
 }

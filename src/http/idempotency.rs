@@ -215,7 +215,15 @@ async fn guarded(state: SharedState, request: Request, next: Next) -> Result<Res
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    if response.status().is_server_error() {
+    // Server errors and answers that depend on timing (a lost race, a stale version, a
+    // timeout) are not final: a retry with the same key must run again.
+    let status = response.status();
+    if status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED | StatusCode::REQUEST_TIMEOUT
+        )
+    {
         return Ok(response);
     }
     let (parts, body) = response.into_parts();

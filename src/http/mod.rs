@@ -142,6 +142,7 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
     writes
         .merge(reads)
         .fallback(not_found)
+        .layer(axum::middleware::map_response(error::problems_only))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -162,6 +163,7 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_response(error::problems_only))
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
         .with_state(state)
 }

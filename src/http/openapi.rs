@@ -1,15 +1,627 @@
 //! The OpenAPI document, generated from the code.
+//!
+//! Every handler carries a `#[utoipa::path]` attribute, and the request and response bodies of
+//! the HTTP layer derive `ToSchema`. Types of the projections and the domain stay free of
+//! utoipa: this module mirrors their JSON shapes (the `*Schema` types below, used only for
+//! documentation; `tests/openapi.rs` checks real answers against them). The document is kept
+//! in `docs/openapi.json`; `UPDATE_OPENAPI=1 cargo test --test openapi` rewrites it.
+
+use std::collections::BTreeMap;
 
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use utoipa::OpenApi;
+use serde::Serialize;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ObjectBuilder, RefOr, Type};
+use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
+use uuid::Uuid;
+
+use super::dto::{
+    CommandBody, CreateBody, PatchBody, ReauthenticateBody, ResolveBody, RestoreBody, ScopesBody,
+    WarningBody, WorkflowStepBody,
+};
+use super::handlers::directory::{
+    MembershipBody, NewMembership, NewOrganization, NewToken, NewUser, NewWorkspace,
+    OrganizationBody, TokenBody, UserBody, WorkspaceBody,
+};
+use super::handlers::misc::{
+    NewService, NewServiceAuthentication, NewServiceBody, ResolvedBody, ServiceBody,
+};
+use super::handlers::{authentications, directory, misc};
+
+/// Name of the bearer security scheme in the document.
+pub const BEARER: &str = "bearer";
+
+// ---------------------------------------------------------------------------------------------
+// Mirrors of the JSON shapes of other layers (documentation only).
+// ---------------------------------------------------------------------------------------------
+
+/// An error answer (`application/problem+json`, RFC 9457).
+///
+/// `type` is `https://credledger.dev/problems/<slug>`, one of: `bad-request`, `unauthorized`,
+/// `forbidden`, `not-found`, `conflict`, `duplicate-name`, `idempotency-in-progress`,
+/// `idempotent-replay-unavailable`, `purged`, `version-mismatch`, `payload-too-large`,
+/// `unsupported-media-type`, `validation`, `internal`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemSchema {
+    /// Problem type URI; the last segment is a stable slug.
+    #[serde(rename = "type")]
+    #[schema(format = "uri", example = "https://credledger.dev/problems/validation")]
+    pub kind: String,
+    /// The HTTP reason phrase of the status.
+    #[schema(example = "Unprocessable Entity")]
+    pub title: String,
+    /// The HTTP status.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// What went wrong, as `<field>: <reason>` when a field is to blame. Never a secret value.
+    #[schema(example = "fields.username: is required")]
+    pub detail: String,
+    /// The offending field (a dotted path into the request, `query`, or a header name in lower
+    /// case), when one is known. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "fields.username")]
+    pub field: Option<String>,
+    /// The detail without the field prefix; present exactly when `field` is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "is required")]
+    pub reason: Option<String>,
+}
+
+/// A point in time: RFC 3339 text in UTC with microseconds.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Time, format = DateTime, example = "2025-01-31T09:30:00.123456Z")]
+pub struct TimeSchema(pub String);
+
+/// A keyed fingerprint of a secret value (`fp:` and 16 hex digits): equal values have equal
+/// fingerprints, and the value cannot be recovered from it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Fingerprint, pattern = "^fp:[0-9a-f]{16}$", example = "fp:1a2b3c4d5e6f7081")]
+pub struct FingerprintSchema(pub String);
+
+/// How a service authenticates callers.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuthKind)]
+pub enum AuthKindSchema {
+    /// A bearer/API token (field `token`).
+    Token,
+    /// HTTP Basic (`username`, `password`).
+    Basic,
+    /// An OAuth 2 grant (`access_token`, `refresh_token`, `expires_at`).
+    OAuth2,
+    /// An OAuth 1.0a grant (discouraged).
+    OAuth1,
+    /// A client certificate and its private key (`certificate`, `private_key`).
+    Certificate,
+    /// Named token fields defined by the service.
+    Generic,
+}
+
+/// Where an authentication is in its life.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = Lifecycle)]
+pub enum LifecycleSchema {
+    /// Usable.
+    Active,
+    /// Soft-deleted: only restore and purge are possible.
+    Deleted,
+    /// Purged: its secrets are destroyed for good.
+    Purged,
+}
+
+/// A field as read APIs show it: plain values as they are, secrets only as a fingerprint.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[schema(as = FieldView)]
+pub enum FieldViewSchema {
+    /// A non-secret value, shown as is.
+    Plain {
+        /// The value.
+        value: String,
+        /// Version that last set it.
+        changed_at_version: u64,
+    },
+    /// A secret: only that it is set, and its fingerprint.
+    Secret {
+        /// Always true: unset fields are absent.
+        set: bool,
+        /// Keyed fingerprint of the value.
+        fingerprint: FingerprintSchema,
+        /// Version that last set it.
+        changed_at_version: u64,
+    },
+}
+
+/// An authentication as read APIs show it. Never a secret value.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Authentication)]
+pub struct AuthenticationSchema {
+    /// Id.
+    pub id: Uuid,
+    /// Name, unique (case-insensitively) in its workspace.
+    pub name: String,
+    /// The workspace it lives in.
+    pub workspace: Uuid,
+    /// Service reference: a catalog key such as `slack`, or `custom:<uuid>`.
+    #[schema(example = "slack")]
+    pub service: String,
+    /// The service API version it was created for.
+    pub service_version: String,
+    /// How the service authenticates.
+    pub kind: AuthKindSchema,
+    /// Environment tag, e.g. `sandbox` or `production`.
+    #[schema(required = true)]
+    pub environment: Option<String>,
+    /// OAuth 2 scopes.
+    pub scopes: Vec<String>,
+    /// Free-text extra permissions.
+    pub extra_permissions: Vec<String>,
+    /// Lifecycle.
+    pub lifecycle: LifecycleSchema,
+    /// Stream version (also the `ETag`).
+    pub version: u64,
+    /// The fields that are set, by name.
+    pub fields: BTreeMap<String, FieldViewSchema>,
+    /// Expiry of the credential (certificate not-after, OAuth token expiry), if known.
+    #[schema(required = true)]
+    pub expires_at: Option<TimeSchema>,
+    /// When it was created.
+    #[schema(required = true)]
+    pub created_at: Option<TimeSchema>,
+    /// When it last changed (for a past version: when that version was recorded).
+    #[schema(required = true)]
+    pub updated_at: Option<TimeSchema>,
+}
+
+/// One page of `GET /v1/authentications`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuthenticationPage)]
+pub struct PageSchema {
+    /// The authentications, sorted by name (case-insensitive), then id.
+    pub items: Vec<AuthenticationSchema>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// Where a change came from.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Origin)]
+pub enum OriginSchema {
+    /// The dashboard (`X-Credledger-Origin: dashboard`).
+    Dashboard,
+    /// A direct API call.
+    Api,
+    /// A workflow step.
+    WorkflowStep {
+        /// The workflow's id.
+        workflow_id: String,
+        /// The step's id inside the workflow.
+        step_id: String,
+    },
+    /// The service itself.
+    System,
+    /// The local command line.
+    Cli,
+}
+
+/// What an event did, beyond field diffs.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = HistoryDetail)]
+pub enum HistoryDetailSchema {
+    /// Created with a name in a workspace.
+    Created {
+        /// Name.
+        name: String,
+        /// Workspace.
+        workspace: Uuid,
+        /// Service reference.
+        service: String,
+    },
+    /// Renamed.
+    Renamed {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// Moved between workspaces.
+    Moved {
+        /// Source workspace.
+        from: Uuid,
+        /// Destination workspace.
+        to: Uuid,
+    },
+    /// Settings re-entered.
+    Reauthenticated,
+    /// Scopes changed.
+    ScopesChanged {
+        /// New scopes.
+        scopes: Vec<String>,
+        /// New extra permissions.
+        extra_permissions: Vec<String>,
+        /// Required scopes now missing.
+        missing_required: Vec<String>,
+    },
+    /// Soft-deleted.
+    Deleted,
+    /// Restored to an earlier version.
+    Restored {
+        /// The version restored.
+        from_version: u64,
+    },
+    /// Purged for good.
+    Purged,
+}
+
+/// What happened to one field in one event.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FieldChangeKind)]
+pub enum FieldChangeKindSchema {
+    /// Given a value (create or restore).
+    Set,
+    /// Replaced by a supplied value.
+    Overridden,
+    /// Omitted on re-authentication, so the stored value was kept.
+    Kept,
+    /// Explicitly cleared.
+    Cleared,
+}
+
+/// The diff of one field: never a secret value, only its fingerprint.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FieldDiff)]
+pub struct FieldDiffSchema {
+    /// Field name.
+    pub field: String,
+    /// What happened.
+    pub change: FieldChangeKindSchema,
+    /// Whether the field is secret.
+    pub secret: bool,
+    /// New plain value (non-secret fields only).
+    #[schema(required = true)]
+    pub value: Option<String>,
+    /// Fingerprint of the new secret value.
+    #[schema(required = true)]
+    pub fingerprint: Option<FingerprintSchema>,
+    /// Fingerprint of the secret value before the change.
+    #[schema(required = true)]
+    pub previous_fingerprint: Option<FingerprintSchema>,
+}
+
+/// One change in an authentication's history.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = HistoryEntry)]
+pub struct HistoryEntrySchema {
+    /// Stream version after the change.
+    pub version: u64,
+    /// Global log position.
+    pub position: u64,
+    /// The event's id.
+    pub event_id: Uuid,
+    /// Stable event type, e.g. `authentication.created`.
+    pub event_type: String,
+    /// When the ledger recorded it.
+    pub recorded_at: TimeSchema,
+    /// The principal that made the change, e.g. `user:<uuid>`.
+    pub actor: String,
+    /// Where it came from.
+    pub origin: OriginSchema,
+    /// The kind of change.
+    pub detail: HistoryDetailSchema,
+    /// Per-field diffs.
+    pub fields: Vec<FieldDiffSchema>,
+}
+
+/// How a field's text is checked.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FieldFormat)]
+pub enum FieldFormatSchema {
+    /// Any single-line printable text.
+    Text,
+    /// A DNS host name such as `acme.my.salesforce.com`.
+    Hostname,
+    /// An `https://` URL.
+    Url,
+    /// RFC 3339 or unix seconds.
+    Timestamp,
+    /// PEM-armoured text (multi-line).
+    Pem,
+}
+
+/// One field of a service.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FieldSpec)]
+pub struct FieldSpecSchema {
+    /// Field name (lowercase ASCII, digits, `-`, `_`; at most 64), referenced by workflows as
+    /// `$.auth.<name>`.
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$", example = "domain")]
+    pub name: String,
+    /// Whether the value is secret (sealed, never shown again).
+    pub secret: bool,
+    /// Whether a value must be present.
+    pub required: bool,
+    /// How the value is checked.
+    pub format: FieldFormatSchema,
+    /// Human description.
+    pub description: String,
+}
+
+/// OAuth endpoints of a service; URLs may contain `{field}` placeholders naming non-secret
+/// fields.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OAuthEndpoints)]
+pub struct OAuthEndpointsSchema {
+    /// Where the user is sent to grant access (`https://`).
+    pub authorize_url: String,
+    /// Where codes (or OAuth1 verifiers) are exchanged for tokens (`https://`).
+    pub token_url: String,
+    /// OAuth1 only: where request tokens are obtained.
+    pub request_token_url: Option<String>,
+}
+
+/// An endpoint that checks whether credentials work.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VerificationEndpoint)]
+pub struct VerificationEndpointSchema {
+    /// `GET` or `POST`.
+    #[schema(example = "GET")]
+    pub method: String,
+    /// URL (`https://`); may contain `{field}` placeholders.
+    pub url: String,
+}
+
+/// The definition of a service. In requests, `oauth`, `verification` may be omitted (they
+/// default to `null`); every other property is required.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ServiceSpec)]
+pub struct ServiceSpecSchema {
+    /// Display name.
+    pub name: String,
+    /// API version the definition targets (not blank).
+    pub api_version: String,
+    /// Authentication kind.
+    pub auth_kind: AuthKindSchema,
+    /// Service-specific fields, in addition to the kind's own fields.
+    pub fields: Vec<FieldSpecSchema>,
+    /// OAuth endpoints (OAuth1/OAuth2 only).
+    pub oauth: Option<OAuthEndpointsSchema>,
+    /// Scopes a user may choose from (OAuth2 only).
+    pub scopes: Vec<String>,
+    /// Scopes the service needs to work (a subset of `scopes`).
+    pub required_scopes: Vec<String>,
+    /// Optional endpoint to verify credentials.
+    pub verification: Option<VerificationEndpointSchema>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared parameters and responses.
+// ---------------------------------------------------------------------------------------------
+
+/// The `Idempotency-Key` request header of write endpoints.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKeyHeader {
+    /// 1 to 255 printable ASCII characters. Repeating a request with the same key, token,
+    /// method and path within 24 hours replays the first answer (with
+    /// `idempotent-replayed: true`) without doing anything again; the same key with a
+    /// different body is a 422.
+    #[param(
+        rename = "Idempotency-Key",
+        nullable = false,
+        example = "3f1c2b9e-create-acme-slack"
+    )]
+    pub idempotency_key: Option<String>,
+}
+
+/// The `If-Match` request header of commands on an authentication.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchHeader {
+    /// The version the caller last saw, as its `ETag` (`"3"`; a bare `3` is accepted too).
+    /// When given and the authentication is at another version, the answer is a 412.
+    #[param(rename = "If-Match", nullable = false, example = "\"3\"")]
+    pub if_match: Option<String>,
+}
+
+/// A malformed request: JSON syntax, an id that is not a UUID, a bad query parameter, or a
+/// bad `If-Match` / `Idempotency-Key` header.
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct BadRequest(pub ProblemSchema);
+
+/// No bearer token, or the token is not valid (unknown or revoked). The answer carries
+/// `WWW-Authenticate: Bearer realm="credledger"`.
+#[derive(Debug, ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"credledger\"`"))
+)]
+pub struct Unauthorized(pub ProblemSchema);
+
+/// The body is larger than the limit (64 KiB by default). When `Content-Length` announces
+/// it, the answer is plain text (`length limit exceeded`); when it is discovered while
+/// reading, a problem.
+#[derive(Debug, ToResponse)]
+pub enum PayloadTooLarge {
+    /// Found while reading the body.
+    Problem(#[content("application/problem+json")] ProblemSchema),
+    /// Refused from `Content-Length`.
+    Text(#[content("text/plain")] String),
+}
+
+/// The body is not sent as `Content-Type: application/json`.
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct UnsupportedMediaType(pub ProblemSchema);
+
+// ---------------------------------------------------------------------------------------------
+// The document.
+// ---------------------------------------------------------------------------------------------
+
+/// Adds the bearer security scheme.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("clt_…")
+                    .description(Some(
+                        "An API token (`clt_…`) of a user, a workflow runner or an auditor, \
+                         issued by `POST /v1/tokens` (or printed once by the first start).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Adds the `x-request-id` response header to every response.
+struct RequestIdHeader;
+
+impl Modify for RequestIdHeader {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let header = || {
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some(
+                    "The request's id: the one the client sent in `x-request-id`, or a new UUID. \
+                     Server logs carry it.",
+                ))
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for response in operation.responses.responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        response.headers.insert("x-request-id".into(), header());
+                    }
+                }
+            }
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            for response in components.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    response.headers.insert("x-request-id".into(), header());
+                }
+            }
+        }
+    }
+}
 
 /// The API description.
 #[derive(OpenApi)]
-#[openapi(info(
-    title = "credledger",
-    description = "An event-sourced ledger of the credentials an integration platform keeps."
-))]
+#[openapi(
+    info(
+        title = "credledger",
+        description = "An event-sourced ledger of the credentials an integration platform keeps.\n\n\
+            Every `/v1` endpoint needs `Authorization: Bearer <token>`. Errors are \
+            `application/problem+json` with `field` and `reason` when a field is to blame. \
+            Writes accept `Idempotency-Key`; commands on an authentication answer with an \
+            `ETag` and accept `If-Match`. Bodies are limited to 64 KiB and requests to 15 s \
+            (an empty `408` otherwise). See `docs/api.md` for the guide."
+    ),
+    paths(
+        authentications::create,
+        authentications::list,
+        authentications::get,
+        authentications::patch,
+        authentications::delete,
+        authentications::reauthenticate,
+        authentications::scopes,
+        authentications::restore,
+        authentications::purge,
+        authentications::history,
+        misc::resolve,
+        misc::list_services,
+        misc::create_service,
+        directory::create_organization,
+        directory::list_organizations,
+        directory::create_workspace,
+        directory::list_workspaces,
+        directory::create_user,
+        directory::list_users,
+        directory::create_membership,
+        directory::list_memberships,
+        directory::create_token,
+        directory::list_tokens,
+        directory::revoke_token,
+        misc::healthz,
+        misc::readyz,
+        misc::metrics,
+        serve,
+    ),
+    components(
+        schemas(
+            ProblemSchema,
+            TimeSchema,
+            FingerprintSchema,
+            AuthKindSchema,
+            LifecycleSchema,
+            FieldViewSchema,
+            AuthenticationSchema,
+            PageSchema,
+            OriginSchema,
+            HistoryDetailSchema,
+            FieldChangeKindSchema,
+            FieldDiffSchema,
+            HistoryEntrySchema,
+            FieldFormatSchema,
+            FieldSpecSchema,
+            OAuthEndpointsSchema,
+            VerificationEndpointSchema,
+            ServiceSpecSchema,
+            WorkflowStepBody,
+            CreateBody,
+            PatchBody,
+            ReauthenticateBody,
+            ScopesBody,
+            RestoreBody,
+            ResolveBody,
+            WarningBody,
+            CommandBody,
+            ResolvedBody,
+            ServiceBody,
+            NewService,
+            NewServiceAuthentication,
+            NewServiceBody,
+            NewOrganization,
+            OrganizationBody,
+            NewWorkspace,
+            WorkspaceBody,
+            NewUser,
+            UserBody,
+            NewMembership,
+            MembershipBody,
+            NewToken,
+            TokenBody,
+        ),
+        responses(BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType)
+    ),
+    modifiers(&BearerScheme, &RequestIdHeader),
+    tags(
+        (name = "authentications", description = "Stored credentials: create, read, change, delete, restore, purge, history."),
+        (name = "resolve", description = "Filling workflow templates with credential values."),
+        (name = "services", description = "The prebuilt catalog and custom services."),
+        (name = "directory", description = "Organizations, workspaces, users, memberships and API tokens."),
+        (name = "operations", description = "Health, readiness, metrics and this document. No token needed."),
+    )
+)]
 pub struct ApiDoc;
 
 /// The document as JSON text (pretty-printed, as kept in `docs/openapi.json`).
@@ -18,6 +630,17 @@ pub fn document() -> String {
 }
 
 /// `GET /openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "operations",
+    summary = "This OpenAPI document",
+    description = "The OpenAPI 3.1 description of the API, as kept in `docs/openapi.json`. No token needed.",
+    responses(
+        (status = 200, description = "The OpenAPI document.", body = Object, content_type = "application/json"),
+    )
+)]
 pub async fn serve() -> Response {
     Json(ApiDoc::openapi()).into_response()
 }

@@ -91,7 +91,7 @@ pub enum AuthenticationError {
     #[error("scopes: are unchanged")]
     ScopesUnchanged,
     /// Restore target is not an earlier version.
-    #[error("to_version: {requested} is not an earlier version (current version is {current})")]
+    #[error("version: {requested} is not an earlier version (current version is {current})")]
     RestoreVersionOutOfRange {
         /// Requested version.
         requested: u64,

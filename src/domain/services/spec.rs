@@ -39,6 +39,7 @@ pub enum FieldFormat {
 
 /// One field of an authentication.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FieldSpec {
     /// Field name, referenced by workflows as `$.auth.<name>`.
     pub name: FieldName,
@@ -54,6 +55,7 @@ pub struct FieldSpec {
 
 /// OAuth endpoints of a service; URLs may contain `{field}` placeholders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OAuthEndpoints {
     /// Where the user is sent to grant access.
     pub authorize_url: String,
@@ -65,6 +67,7 @@ pub struct OAuthEndpoints {
 
 /// An endpoint that checks whether credentials work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VerificationEndpoint {
     /// HTTP method, `GET` or `POST`.
     pub method: String,
@@ -74,6 +77,7 @@ pub struct VerificationEndpoint {
 
 /// Everything the domain needs to know about a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
     /// Display name.
     pub name: String,

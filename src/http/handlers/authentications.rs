@@ -21,29 +21,48 @@ use crate::http::dto::{
 };
 use crate::http::error::ApiError;
 use crate::http::extract::{etag, if_match, ApiJson, ApiQuery, Authenticated};
+use crate::http::openapi::{
+    AuthenticationSchema, BadRequest, HistoryEntrySchema, IdempotencyKeyHeader, IfMatchHeader,
+    PageSchema, PayloadTooLarge, ProblemSchema, Unauthorized, UnsupportedMediaType,
+};
 use crate::http::SharedState;
 use crate::projections::ListQuery;
 
 /// Query of `GET /v1/authentications`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
+    /// Case-insensitive substring of the name.
     q: Option<String>,
+    /// Only this workspace (a UUID).
+    #[param(format = Uuid)]
     workspace: Option<String>,
+    /// Only this service: a catalog key such as `slack`, or `custom:<uuid>`.
     service: Option<String>,
+    /// Only this service API version.
     service_version: Option<String>,
+    /// Only this environment tag.
     tag: Option<String>,
+    /// Include deleted authentications (default `false`).
     #[serde(default)]
     include_deleted: bool,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size: default 50, at most 500 (larger values are clamped).
+    #[param(minimum = 1)]
     limit: Option<usize>,
 }
 
 /// Query of `GET /v1/authentications/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GetParams {
+    /// Show it as it was at this time: RFC 3339, or Unix seconds. Not with `version`.
     as_of: Option<String>,
+    /// Show it as it was at this version. Not with `as_of`.
+    #[param(minimum = 1)]
     version: Option<u64>,
 }
 
@@ -83,6 +102,31 @@ fn secret_fields(
 }
 
 /// `POST /v1/authentications`.
+#[utoipa::path(
+    post,
+    path = "/v1/authentications",
+    operation_id = "createAuthentication",
+    tag = "authentications",
+    summary = "Create an authentication",
+    description = "Stores a credential for a service in a workspace. Secret field values are sealed and never shown again: answers show them only as fingerprints. The caller must be a user allowed to create authentications in the workspace (editors and up in shared workspaces, the owner in a personal one). `X-Credledger-Origin: dashboard` marks the change as made in the dashboard.",
+    params(IdempotencyKeyHeader),
+    request_body(content = CreateBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created: the new id, version 1, warnings (e.g. missing required scopes) and the authentication.", body = CommandBody, headers(
+            ("ETag" = String, description = "The version after the command, e.g. `\"4\"`; send it back as `If-Match`."),
+            ("Location" = String, description = "`/v1/authentications/{id}` of the new authentication."),
+            ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user, or may not create authentications in the workspace (also when the workspace does not exist).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The name is already used in the workspace (`duplicate-name`), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The request breaks a rule (`validation`): unknown or mistyped property, unknown service, a missing or malformed field value, an unknown field, a scope the service does not offer, a bad name or environment tag; or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -100,7 +144,7 @@ pub async fn create(
         .as_deref()
         .map(EnvironmentTag::parse)
         .transpose()
-        .map_err(|e| ApiError::validation(format!("environment: {e}")))?;
+        .map_err(|e| ApiError::validation(e.to_string()))?;
     let id = AuthenticationId::new();
     let command = AuthenticationCommand::Create(CreateAuthentication {
         id,
@@ -118,6 +162,23 @@ pub async fn create(
 }
 
 /// `GET /v1/authentications`.
+#[utoipa::path(
+    get,
+    path = "/v1/authentications",
+    operation_id = "listAuthentications",
+    tag = "authentications",
+    summary = "List authentications",
+    description = "The authentications the caller may see, filtered, sorted by name (case-insensitive) then id, one page at a time. Purged authentications are never listed; deleted ones only with `include_deleted=true`.",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page.", body = PageSchema),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners resolve, auditors cannot list).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "`service` is not a service reference.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -131,7 +192,13 @@ pub async fn list(
             .as_deref()
             .map(|w| parse_id::<WorkspaceId>("workspace", w))
             .transpose()?,
-        service: params.service.as_deref().map(parse_service).transpose()?,
+        // A bad filter is a bad request, not a refused command.
+        service: params
+            .service
+            .as_deref()
+            .map(parse_service)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.detail))?,
         service_version: params.service_version,
         tag: params.tag,
         include_deleted: params.include_deleted,
@@ -142,6 +209,25 @@ pub async fn list(
 }
 
 /// `GET /v1/authentications/{id}` (optionally `?version=` or `?as_of=`).
+#[utoipa::path(
+    get,
+    path = "/v1/authentications/{id}",
+    operation_id = "getAuthentication",
+    tag = "authentications",
+    summary = "Read an authentication, now or as it was",
+    description = "The authentication as it is now, or as it was at a version (`version`) or at a time (`as_of`). Secrets appear only as fingerprints. Access is decided on the current state.",
+    params(("id" = uuid::Uuid, Path, description = "The authentication's id."), GetParams),
+    responses(
+        (status = 200, description = "The authentication.", body = AuthenticationSchema, headers(
+            ("ETag" = String, description = "The version shown, e.g. `\"3\"`.")
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such authentication, the caller may not see it, or it did not exist yet at that version or time.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -180,6 +266,33 @@ pub async fn get(
 }
 
 /// `PATCH /v1/authentications/{id}`: rename and/or move.
+#[utoipa::path(
+    patch,
+    path = "/v1/authentications/{id}",
+    operation_id = "updateAuthentication",
+    tag = "authentications",
+    summary = "Rename and/or move an authentication",
+    description = "Renames it (`name`), moves it to another workspace (`workspace`), or both (rename first; each is its own event, so the version goes up by one per change). Moving needs the right to move out of the source workspace and into the destination.",
+    params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
+    request_body(content = PatchBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed: the new version, warnings of the move (e.g. generic auth now visible to a whole organization) and the authentication.", body = CommandBody, headers(
+            ("ETag" = String, description = "The version after the command, e.g. `\"4\"`; send it back as `If-Match`."),
+            ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it. For a move: the destination workspace does not exist or the user may not move into it.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such authentication, or the caller may not see it (the two are indistinguishable on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "It is deleted (restore it first), the new name is used in the destination workspace (`duplicate-name`), a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 410, description = "The authentication was purged (`purged`).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "Neither `name` nor `workspace` given, the name breaks the rules or is unchanged, the workspace is the current one, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn patch(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -189,41 +302,56 @@ pub async fn patch(
 ) -> Result<Response, ApiError> {
     let caller = who.caller(&headers)?;
     let id = parse_id::<AuthenticationId>("id", &raw)?;
-    let mut expected = if_match(&headers)?;
     if body.name.is_none() && body.workspace.is_none() {
         return Err(ApiError::validation(
             "body: give a new name, a workspace, or both",
         ));
     }
-    let mut last = None;
+    // Rename and move land together or not at all.
+    let mut commands = Vec::new();
     if let Some(name) = body.name {
-        let outcome = state
-            .app
-            .execute(
-                &caller,
-                id,
-                AuthenticationCommand::Rename { name },
-                expected,
-            )
-            .await?;
-        expected = Some(outcome.version);
-        last = Some(outcome);
+        commands.push(AuthenticationCommand::Rename { name });
     }
     if let Some(to) = body.workspace {
-        let command = AuthenticationCommand::Move {
+        commands.push(AuthenticationCommand::Move {
             to: WorkspaceId::from_uuid(to),
-        };
-        let mut outcome = state.app.execute(&caller, id, command, expected).await?;
-        if let Some(previous) = last.take() {
-            outcome.warnings.splice(0..0, previous.warnings);
-        }
-        last = Some(outcome);
+        });
     }
-    let outcome = last.ok_or_else(ApiError::internal)?;
+    let outcome = state
+        .app
+        .execute_all(&caller, id, commands, if_match(&headers)?)
+        .await?;
     Ok(answer(&state, &caller, id, outcome, StatusCode::OK).await)
 }
 
 /// `POST /v1/authentications/{id}/reauthenticate`.
+#[utoipa::path(
+    post,
+    path = "/v1/authentications/{id}/reauthenticate",
+    operation_id = "reauthenticateAuthentication",
+    tag = "authentications",
+    summary = "Re-enter the settings of an authentication",
+    description = "Supplied fields override the stored values, omitted secret fields are kept, and `null` clears an optional field. The history records which fields were overridden, kept or cleared.",
+    params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
+    request_body(content = ReauthenticateBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Re-authenticated: the new version, warnings (e.g. a certificate that expires soon) and the authentication.", body = CommandBody, headers(
+            ("ETag" = String, description = "The version after the command, e.g. `\"4\"`; send it back as `If-Match`."),
+            ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such authentication, or the caller may not see it (the two are indistinguishable on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "It is deleted (restore it first), a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 410, description = "The authentication was purged (`purged`).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "No field given, an unknown field, a malformed value, a required field cleared, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn reauthenticate(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -257,6 +385,33 @@ pub async fn reauthenticate(
 }
 
 /// `PUT /v1/authentications/{id}/scopes`.
+#[utoipa::path(
+    put,
+    path = "/v1/authentications/{id}/scopes",
+    operation_id = "replaceScopes",
+    tag = "authentications",
+    summary = "Replace the scopes of an authentication",
+    description = "Replaces the OAuth 2 scopes and the free-text extra permissions.",
+    params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
+    request_body(content = ScopesBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed: the new version, warnings (required scopes now missing) and the authentication.", body = CommandBody, headers(
+            ("ETag" = String, description = "The version after the command, e.g. `\"4\"`; send it back as `If-Match`."),
+            ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such authentication, or the caller may not see it (the two are indistinguishable on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "It is deleted (restore it first), a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 410, description = "The authentication was purged (`purged`).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "A scope the service does not offer, the service has no scopes, nothing changes, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn scopes(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -278,6 +433,30 @@ pub async fn scopes(
 }
 
 /// `DELETE /v1/authentications/{id}` (soft delete).
+#[utoipa::path(
+    delete,
+    path = "/v1/authentications/{id}",
+    operation_id = "deleteAuthentication",
+    tag = "authentications",
+    summary = "Delete an authentication (soft)",
+    description = "Soft-deletes it: it stays visible (with `lifecycle: deleted`, listed only with `include_deleted=true`) and can be restored or purged, but not used or changed.",
+    params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
+    responses(
+        (status = 200, description = "Deleted: the new version and the authentication.", body = CommandBody, headers(
+            ("ETag" = String, description = "The version after the command, e.g. `\"4\"`; send it back as `If-Match`."),
+            ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such authentication, or the caller may not see it (the two are indistinguishable on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "It is already deleted, a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 410, description = "The authentication was purged (`purged`).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "The `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -288,6 +467,30 @@ pub async fn delete(
 }
 
 /// `POST /v1/authentications/{id}/purge`.
+#[utoipa::path(
+    post,
+    path = "/v1/authentications/{id}/purge",
+    operation_id = "purgeAuthentication",
+    tag = "authentications",
+    summary = "Purge an authentication for good",
+    description = "Destroys the authentication's data key (crypto-shredding): its secrets never open again, from any version. The history stays. Cannot be undone.",
+    params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
+    responses(
+        (status = 200, description = "Purged: the new version and the authentication (`lifecycle: purged`).", body = CommandBody, headers(
+            ("ETag" = String, description = "The version after the command, e.g. `\"4\"`; send it back as `If-Match`."),
+            ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such authentication, or the caller may not see it (the two are indistinguishable on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "A concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 410, description = "The authentication was purged (`purged`).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "The `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn purge(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -314,6 +517,33 @@ async fn simple(
 }
 
 /// `POST /v1/authentications/{id}/restore`.
+#[utoipa::path(
+    post,
+    path = "/v1/authentications/{id}/restore",
+    operation_id = "restoreAuthentication",
+    tag = "authentications",
+    summary = "Restore an earlier version of an authentication",
+    description = "Brings back the name, fields (secrets from their sealed values: nothing is re-entered), scopes and extra permissions of an earlier version (`version`) or of the version current at a time (`as_of`), as a new version. Works on active and deleted authentications; needs the restore right in the workspace.",
+    params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
+    request_body(content = RestoreBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Restored: the new version and the authentication.", body = CommandBody, headers(
+            ("ETag" = String, description = "The version after the command, e.g. `\"4\"`; send it back as `If-Match`."),
+            ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such authentication, or the caller may not see it (the two are indistinguishable on purpose). Also when the authentication did not exist yet at `as_of` or at `version`.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The restored name is now used by another authentication (`duplicate-name`), a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 410, description = "The authentication was purged (`purged`).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "Not exactly one of `version` and `as_of`, the target is not an earlier usable state, its secrets are gone, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn restore(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -340,12 +570,35 @@ pub async fn restore(
 }
 
 /// `GET /v1/authentications/{id}/history`.
+#[utoipa::path(
+    get,
+    path = "/v1/authentications/{id}/history",
+    operation_id = "getAuthenticationHistory",
+    tag = "authentications",
+    summary = "The history of an authentication",
+    description = "Every change, oldest first: who, when, from where, what kind of change, and per-field diffs (secrets only as fingerprints).",
+    params(("id" = uuid::Uuid, Path, description = "The authentication's id.")),
+    responses(
+        (status = 200, description = "The changes, oldest first.", body = Vec<HistoryEntrySchema>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such authentication, or the caller may not see it.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn history(
     State(state): State<SharedState>,
     who: Authenticated,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = who.user()?;
     let id = parse_id::<AuthenticationId>("id", &raw)?;
-    Ok(Json(state.app.history(user, id).await?).into_response())
+    // Auditors read every history (fingerprints, never values); users what they may see.
+    let history = match &who.0 {
+        crate::domain::principals::Principal::Auditor { .. } => {
+            state.app.history_for_auditor(id).await?
+        }
+        _ => state.app.history(who.user()?, id).await?,
+    };
+    Ok(Json(history).into_response())
 }

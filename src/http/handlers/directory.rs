@@ -14,6 +14,10 @@ use crate::domain::principals::{is_administrator, Principal};
 use crate::http::dto::parse_id;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, Authenticated};
+use crate::http::openapi::{
+    BadRequest, IdempotencyKeyHeader, PayloadTooLarge, ProblemSchema, Unauthorized,
+    UnsupportedMediaType,
+};
 use crate::http::SharedState;
 
 /// `POST /v1/organizations`: the caller becomes its owner.
@@ -34,6 +38,7 @@ pub struct OrganizationBody {
     /// Its organization workspace.
     pub workspace: Uuid,
     /// The caller's role (`owner`, `admin`, `member`).
+    #[schema(required = true)]
     pub role: Option<&'static str>,
 }
 
@@ -54,6 +59,27 @@ fn workspace_role_name(role: WorkspaceRole) -> &'static str {
 }
 
 /// `POST /v1/organizations`.
+#[utoipa::path(
+    post,
+    path = "/v1/organizations",
+    operation_id = "createOrganization",
+    tag = "directory",
+    summary = "Create an organization",
+    description = "Creates an organization and its organization workspace; the caller becomes its owner.",
+    params(IdempotencyKeyHeader),
+    request_body(content = NewOrganization, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created.", body = OrganizationBody, headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The name breaks the rules, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_organization(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -85,6 +111,20 @@ pub async fn create_organization(
 }
 
 /// `GET /v1/organizations`: those the caller belongs to.
+#[utoipa::path(
+    get,
+    path = "/v1/organizations",
+    operation_id = "listOrganizations",
+    tag = "directory",
+    summary = "List organizations",
+    description = "The organizations the caller belongs to, with the caller's role.",
+    responses(
+        (status = 200, description = "The organizations.", body = Vec<OrganizationBody>),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_organizations(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -128,10 +168,32 @@ pub struct WorkspaceBody {
     /// `personal`, `shared` or `organization`.
     pub kind: &'static str,
     /// Owning organization (none for personal workspaces).
+    #[schema(required = true)]
     pub organization: Option<Uuid>,
 }
 
 /// `POST /v1/workspaces`.
+#[utoipa::path(
+    post,
+    path = "/v1/workspaces",
+    operation_id = "createWorkspace",
+    tag = "directory",
+    summary = "Create a shared workspace",
+    description = "Creates a shared workspace in an organization. Needs the owner or admin role in the organization.",
+    params(IdempotencyKeyHeader),
+    request_body(content = NewWorkspace, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created.", body = WorkspaceBody, headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this), or lacks the owner or admin role in the organization (also when it does not exist).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The name is already used in the organization, or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The name breaks the rules, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_workspace(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -161,6 +223,20 @@ pub async fn create_workspace(
 }
 
 /// `GET /v1/workspaces`: those the caller may view.
+#[utoipa::path(
+    get,
+    path = "/v1/workspaces",
+    operation_id = "listWorkspaces",
+    tag = "directory",
+    summary = "List workspaces",
+    description = "The workspaces the caller may view: their personal workspace, and the shared and organization workspaces they reach through memberships.",
+    responses(
+        (status = 200, description = "The workspaces.", body = Vec<WorkspaceBody>),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_workspaces(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -210,6 +286,27 @@ pub struct UserBody {
 }
 
 /// `POST /v1/users`.
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    operation_id = "createUser",
+    tag = "directory",
+    summary = "Create a user",
+    description = "Creates a user and their personal workspace. Administrators only (owners and admins of an organization). Give the user a token with `POST /v1/tokens`.",
+    params(IdempotencyKeyHeader),
+    request_body(content = NewUser, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created.", body = UserBody, headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this), or is not an administrator.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The e-mail address is used by another user, or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The name or e-mail address is invalid, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_user(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -247,6 +344,20 @@ pub async fn create_user(
 }
 
 /// `GET /v1/users`: everyone for administrators, oneself otherwise.
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    operation_id = "listUsers",
+    tag = "directory",
+    summary = "List users",
+    description = "Every user for administrators; only the caller otherwise.",
+    responses(
+        (status = 200, description = "The users.", body = Vec<UserBody>),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_users(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -290,8 +401,10 @@ pub struct NewMembership {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MembershipBody {
     /// Organization, for organization memberships.
+    #[schema(required = true)]
     pub organization: Option<Uuid>,
     /// Workspace, for workspace memberships.
+    #[schema(required = true)]
     pub workspace: Option<Uuid>,
     /// The user.
     pub user: Uuid,
@@ -300,6 +413,28 @@ pub struct MembershipBody {
 }
 
 /// `POST /v1/memberships`.
+#[utoipa::path(
+    post,
+    path = "/v1/memberships",
+    operation_id = "createMembership",
+    tag = "directory",
+    summary = "Add a member or change a role",
+    description = "Adds a user to exactly one organization (roles `owner`, `admin`, `member`) or shared workspace (roles `admin`, `editor`, `viewer`), or changes the role of an existing member. Needs the owner or admin role in the organization, or (for a workspace) the admin role in the workspace.",
+    params(IdempotencyKeyHeader),
+    request_body(content = NewMembership, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Added, or the role changed.", body = MembershipBody, headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this), or lacks the admin role needed (also when the organization or workspace does not exist).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "The user does not exist.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "Not exactly one of `organization` and `workspace`, a role that does not exist there, a workspace that is not shared, a user outside the workspace's organization, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_membership(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -400,14 +535,37 @@ pub async fn create_membership(
 }
 
 /// Query of `GET /v1/memberships`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MembershipQuery {
+    /// The organization whose members to list (a UUID). Exactly one of `organization` and
+    /// `workspace`.
+    #[param(format = Uuid)]
     organization: Option<String>,
+    /// The workspace whose members to list (a UUID).
+    #[param(format = Uuid)]
     workspace: Option<String>,
 }
 
 /// `GET /v1/memberships?organization=…|workspace=…`: members, for those who may see them.
+#[utoipa::path(
+    get,
+    path = "/v1/memberships",
+    operation_id = "listMemberships",
+    tag = "directory",
+    summary = "List members",
+    description = "The members of one organization (the caller must belong to it) or one workspace (the caller must be able to view it), with their roles.",
+    params(MembershipQuery),
+    responses(
+        (status = 200, description = "The memberships.", body = Vec<MembershipBody>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "The organization or workspace does not exist, or the caller may not see it.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_memberships(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -492,6 +650,7 @@ pub struct TokenBody {
     pub label: String,
     /// The token text; only when issued.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub token: Option<String>,
     /// Whether it was revoked.
     pub revoked: bool,
@@ -506,6 +665,28 @@ fn kind_of(principal: &Principal) -> &'static str {
 }
 
 /// `POST /v1/tokens`.
+#[utoipa::path(
+    post,
+    path = "/v1/tokens",
+    operation_id = "createToken",
+    tag = "directory",
+    summary = "Issue an API token",
+    description = "Issues a token for a user (oneself; administrators for anyone), or for a new workflow runner or auditor (administrators). The token text is in this answer only: it is stored as a hash and never shown again, so a repeated `Idempotency-Key` cannot replay it.",
+    params(IdempotencyKeyHeader),
+    request_body(content = NewToken, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Issued; `token` holds the token text, shown only here.", body = TokenBody),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this), or is not an administrator (tokens for other users, runners and auditors).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "The user does not exist.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same `Idempotency-Key` is still being processed, or this request was already processed with the same `Idempotency-Key` (`idempotent-replay-unavailable`: its answer held the token).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "An unknown `kind`, no `name` for a runner or auditor, a bad label, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_token(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -547,10 +728,29 @@ pub async fn create_token(
         token: Some(issued.token.expose().to_owned()),
         revoked: false,
     };
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
+    let mut response = (StatusCode::CREATED, Json(answer)).into_response();
+    // The token text is shown once: an idempotent replay must not store or repeat it.
+    response
+        .extensions_mut()
+        .insert(crate::http::idempotency::SecretBody);
+    Ok(response)
 }
 
 /// `GET /v1/tokens`: the caller's tokens (every token for administrators), never their text.
+#[utoipa::path(
+    get,
+    path = "/v1/tokens",
+    operation_id = "listTokens",
+    tag = "directory",
+    summary = "List API tokens",
+    description = "The caller's tokens (every token for administrators), never their text.",
+    responses(
+        (status = 200, description = "The tokens, without `token`.", body = Vec<TokenBody>),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_tokens(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -576,6 +776,25 @@ pub async fn list_tokens(
 }
 
 /// `DELETE /v1/tokens/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/tokens/{id}",
+    operation_id = "revokeToken",
+    tag = "directory",
+    summary = "Revoke an API token",
+    description = "Revokes a token: it stops working at once. Its owner or an administrator may revoke it.",
+    params(("id" = uuid::Uuid, Path, description = "The token's id."), IdempotencyKeyHeader),
+    responses(
+        (status = 204, description = "Revoked.", headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this), or is neither the token's owner nor an administrator.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "The token does not exist.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The token is already revoked, or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "The `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn revoke_token(
     State(state): State<SharedState>,
     who: Authenticated,

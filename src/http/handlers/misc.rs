@@ -17,6 +17,10 @@ use crate::domain::services::{ServiceRef, ServiceSpec};
 use crate::http::dto::{parse_field, ResolveBody, WarningBody};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Authenticated};
+use crate::http::openapi::{
+    BadRequest, IdempotencyKeyHeader, PayloadTooLarge, ProblemSchema, Unauthorized,
+    UnsupportedMediaType,
+};
 use crate::http::SharedState;
 use crate::ledger::EventStore;
 
@@ -30,6 +34,26 @@ pub struct ResolvedBody {
 }
 
 /// `POST /v1/resolve`: users for themselves, workflow runners for the workflow's user.
+#[utoipa::path(
+    post,
+    path = "/v1/resolve",
+    operation_id = "resolve",
+    tag = "resolve",
+    summary = "Fill a template with credential values",
+    description = "Replaces every `$.auth.<field>` reference in a JSON template (a whole string `$.auth.token`, or `{$.auth.token}` inside a string) with the value of that field of an authentication, for a workflow running in a workspace as a user. Users resolve for themselves; workflow runners for the workflow's user (`user` is then required); auditors never receive secrets. The authentication must be active, usable by the user, and reachable from the workflow's workspace (the same workspace, or the organization workspace of its organization). Not idempotent-guarded: it writes nothing.",
+    request_body(content = ResolveBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The filled template and the fields used. Contains secrets: never cache or log it.", body = ResolvedBody, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "An auditor, a user resolving for another user, or the authentication is not usable here: deleted, the user may not use it, or a workflow in that workspace may not use it.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such authentication, or the user may not see it.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "A runner gave no `user`, a malformed reference, a field the service does not have, a field that is not set, or bad workflow ids.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn resolve(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -82,19 +106,35 @@ pub async fn resolve(
 }
 
 /// A service in the listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServiceBody {
     /// `airtable`, … or `custom:<uuid>`.
     pub service: String,
     /// Whether it is a custom service.
     pub custom: bool,
     /// The workspace a custom service was defined in.
+    #[schema(required = true)]
     pub workspace: Option<Uuid>,
     /// The definition.
+    #[schema(value_type = crate::http::openapi::ServiceSpecSchema)]
     pub spec: ServiceSpec,
 }
 
 /// `GET /v1/services`: the prebuilt catalog and the custom services the caller can see.
+#[utoipa::path(
+    get,
+    path = "/v1/services",
+    operation_id = "listServices",
+    tag = "services",
+    summary = "List services",
+    description = "The prebuilt catalog (`airtable`, `slack`, …) and the custom services of the workspaces the caller may view.",
+    responses(
+        (status = 200, description = "The services.", body = Vec<ServiceBody>),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_services(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -129,12 +169,13 @@ pub async fn list_services(
 
 /// `POST /v1/services`: a custom service; with `authentication`, the service and an
 /// authentication together (Personal workspace only).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewService {
     /// Where the service is defined.
     pub workspace: Uuid,
     /// The definition.
+    #[schema(value_type = crate::http::openapi::ServiceSpecSchema)]
     pub spec: ServiceSpec,
     /// Create an authentication for it at the same time.
     #[serde(default)]
@@ -142,7 +183,7 @@ pub struct NewService {
 }
 
 /// The authentication created together with a custom service.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewServiceAuthentication {
     /// Name.
@@ -159,17 +200,39 @@ pub struct NewServiceAuthentication {
 }
 
 /// The answer of `POST /v1/services`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NewServiceBody {
     /// `custom:<uuid>`.
     pub service: String,
     /// The authentication created with it, if any.
+    #[schema(required = true)]
     pub authentication: Option<Uuid>,
     /// Warnings about the authentication.
     pub warnings: Vec<WarningBody>,
 }
 
 /// `POST /v1/services`.
+#[utoipa::path(
+    post,
+    path = "/v1/services",
+    operation_id = "createService",
+    tag = "services",
+    summary = "Define a custom service",
+    description = "Defines a custom service in a workspace (“service only”, where the caller may create services). With `authentication`, also creates an authentication for it at the same time; that is allowed only in the caller's Personal workspace, and both are decided before anything is written.",
+    params(IdempotencyKeyHeader),
+    request_body(content = NewService, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Defined: the service reference (`custom:<uuid>`), and the authentication's id and warnings when one was created.", body = NewServiceBody, headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this), or may not create services (or authentications) in the workspace.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The authentication's name is taken (`duplicate-name`), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The definition is invalid (the `field` names the offending part, e.g. `oauth.token_url`), a service with an authentication outside the Personal workspace, a bad field value, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_service(
     State(state): State<SharedState>,
     who: Authenticated,
@@ -210,9 +273,7 @@ pub async fn create_service(
                     .as_deref()
                     .map(EnvironmentTag::parse)
                     .transpose()
-                    .map_err(|e| {
-                        ApiError::validation(format!("authentication.environment: {e}"))
-                    })?,
+                    .map_err(|e| ApiError::validation(format!("authentication.{e}")))?,
                 origin: crate::domain::authentication::Origin::Api,
             };
             let outcome = state
@@ -230,11 +291,34 @@ pub async fn create_service(
 }
 
 /// `GET /healthz`: the process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    summary = "Liveness",
+    description = "Answers `ok` while the process is up. No token needed.",
+    responses(
+        (status = 200, description = "The process is up.", body = String, content_type = "text/plain", example = "ok\n"),
+    )
+)]
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
 /// `GET /readyz`: the read model has caught up with the durable log.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    summary = "Readiness",
+    description = "Ready when the read model has applied every durable event of the log. No token needed.",
+    responses(
+        (status = 200, description = "Ready.", body = String, content_type = "text/plain", example = "ready\n"),
+        (status = 503, description = "The read model is catching up.", body = String, content_type = "text/plain", example = "catching up: read model at 10 of 12\n"),
+    )
+)]
 pub async fn readyz(State(state): State<SharedState>) -> Response {
     let head = state.app.store().head().position;
     let applied = state.app.model().applied();
@@ -250,6 +334,17 @@ pub async fn readyz(State(state): State<SharedState>) -> Response {
 }
 
 /// `GET /metrics`: Prometheus text.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    description = "Requests by route, method and status; latencies; the ledger head position and the read model's lag. No token needed.",
+    responses(
+        (status = 200, description = "Prometheus text exposition.", body = String, content_type = "text/plain; version=0.0.4"),
+    )
+)]
 pub async fn metrics(State(state): State<SharedState>) -> Response {
     let head = state.app.store().head().position;
     let applied = state.app.model().applied();
