@@ -329,3 +329,55 @@ async fn fifty_concurrent_reauthentications_with_one_if_match_one_wins() {
         .expect(200);
     assert_eq!(view.body["version"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_take_only_the_fields_of_their_kind() {
+    let s = Server::start().await;
+    let user_with_name = s
+        .call(
+            Method::POST,
+            "/v1/tokens",
+            &s.owner.token,
+            Some(json!({"kind": "user", "name": "x", "label": "l"})),
+        )
+        .await
+        .expect(422);
+    assert_eq!(user_with_name.body["field"], "name");
+    let runner_with_user = s
+        .call(
+            Method::POST,
+            "/v1/tokens",
+            &s.owner.token,
+            Some(json!({"kind": "runner", "name": "r", "user": s.member.id, "label": "l"})),
+        )
+        .await
+        .expect(422);
+    assert_eq!(runner_with_user.body["field"], "user");
+    // A revoked token stops working at once.
+    let issued = s
+        .call(
+            Method::POST,
+            "/v1/tokens",
+            &s.member.token,
+            Some(json!({"kind": "user", "label": "temp"})),
+        )
+        .await
+        .expect(201);
+    let text = issued.body["token"].as_str().expect("token").to_owned();
+    s.call(Method::GET, "/v1/authentications", &text, None)
+        .await
+        .expect(200);
+    let id = issued.body["id"].as_str().expect("id");
+    s.call(
+        Method::DELETE,
+        &format!("/v1/tokens/{id}"),
+        &s.member.token,
+        None,
+    )
+    .await
+    .expect(204);
+    s.call(Method::GET, "/v1/authentications", &text, None)
+        .await
+        .expect(401);
+    s.stop().await;
+}

@@ -700,6 +700,18 @@ pub async fn create_token(
             .filter(|n| !n.trim().is_empty())
             .ok_or_else(|| ApiError::validation(format!("name: is required for {kind} tokens")))
     };
+    // Each kind takes its own fields only: a stray one is a mistake worth naming.
+    match body.kind.as_str() {
+        "user" if body.name.is_some() => {
+            return Err(ApiError::validation(
+                "name: is only for runner and auditor tokens",
+            ))
+        }
+        "runner" | "auditor" if body.user.is_some() => {
+            return Err(ApiError::validation("user: is only for user tokens"))
+        }
+        _ => {}
+    }
     let principal = match body.kind.as_str() {
         "user" => Principal::User(body.user.map_or(caller.user, UserId::from_uuid)),
         "runner" => Principal::Runner {
