@@ -7,4 +7,5 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod ledger;
+pub mod oauth;
 pub mod projections;

@@ -612,20 +612,36 @@ async fn warnings_and_refusals_come_back_from_the_domain() {
         .execute(
             &owner,
             id,
-            AuthenticationCommand::ChangeScopes {
-                scopes: vec!["channels:read".into()],
+            AuthenticationCommand::RecordGrant {
+                requested_scopes: vec!["channels:read".into(), "chat:write".into()],
+                granted_scopes: vec!["channels:read".into()],
                 extra_permissions: vec![],
             },
             None,
         )
         .await
-        .expect("reduce scopes");
+        .expect("a narrower grant is recorded");
     assert_eq!(
         outcome.warnings,
         vec![Warning::MissingRequiredScopes {
             missing: vec!["chat:write".into()]
         }]
     );
+    // Changing OAuth2 scopes directly is refused: they change through re-consent.
+    let err = w
+        .app
+        .execute(
+            &owner,
+            id,
+            AuthenticationCommand::ChangeScopes {
+                scopes: vec!["channels:read".into(), "chat:write".into()],
+                extra_permissions: vec![],
+            },
+            None,
+        )
+        .await
+        .expect_err("re-consent required");
+    assert!(err.to_string().contains("re-consent"), "{err}");
 
     let (trello, cmd) = create(
         "Trello",

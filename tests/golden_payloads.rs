@@ -416,6 +416,21 @@ fn authentication_samples() -> Vec<(&'static str, Sample)> {
         ("authentication.deleted-v1.bin", Deleted),
         ("authentication.restored-v1.bin", restored),
         ("authentication.purged-v1.bin", Purged),
+        (
+            "authentication.grant_recorded-v1.bin",
+            GrantRecorded {
+                requested_scopes: strings(&["contacts.read", "deals.read"]),
+                granted_scopes: strings(&["contacts.read"]),
+                extra_permissions: strings(&["read-only on archived deals"]),
+                missing_required: strings(&["deals.read"]),
+            },
+        ),
+        (
+            "authentication.reauthorization_required-v1.bin",
+            ReauthorizationRequired {
+                reason: "invalid_grant: the refresh token was revoked".into(),
+            },
+        ),
     ]
     .into_iter()
     .map(|(name, e)| (name, Sample::Authentication(authentication(), e)))

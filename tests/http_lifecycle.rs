@@ -191,15 +191,13 @@ async fn move_and_scopes_with_warnings() {
             Some(json!({"scopes": ["channels:read"]})),
         )
         .await
-        .expect(200);
-    assert_eq!(
-        scoped.body["warnings"][0]["code"],
-        "missing_required_scopes"
-    );
-    assert!(scoped.body["warnings"][0]["message"]
+        .expect(422);
+    // OAuth2 scopes change through re-consent (POST /v1/oauth/authorize), not directly.
+    assert_eq!(scoped.body["field"], "scopes");
+    assert!(scoped.body["detail"]
         .as_str()
         .unwrap_or("")
-        .contains("chat:write"));
+        .contains("re-consent"));
     let moved = s
         .call(
             Method::PATCH,

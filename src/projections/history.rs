@@ -87,6 +87,20 @@ pub enum HistoryDetail {
     },
     /// Purged for good.
     Purged,
+    /// An OAuth2 grant: scopes requested and granted.
+    GrantRecorded {
+        /// Requested scopes.
+        requested_scopes: Vec<String>,
+        /// Granted scopes.
+        granted_scopes: Vec<String>,
+        /// Required scopes not granted.
+        missing_required: Vec<String>,
+    },
+    /// The provider refused the refresh token.
+    ReauthorizationRequired {
+        /// What the provider said.
+        reason: String,
+    },
 }
 
 /// One change in an authentication's history.
@@ -212,6 +226,25 @@ impl HistoryEntry {
                     .collect(),
             ),
             AuthenticationEvent::Purged => (HistoryDetail::Purged, Vec::new()),
+            AuthenticationEvent::GrantRecorded {
+                requested_scopes,
+                granted_scopes,
+                missing_required,
+                ..
+            } => (
+                HistoryDetail::GrantRecorded {
+                    requested_scopes: requested_scopes.clone(),
+                    granted_scopes: granted_scopes.clone(),
+                    missing_required: missing_required.clone(),
+                },
+                Vec::new(),
+            ),
+            AuthenticationEvent::ReauthorizationRequired { reason } => (
+                HistoryDetail::ReauthorizationRequired {
+                    reason: reason.clone(),
+                },
+                Vec::new(),
+            ),
         };
         HistoryEntry {
             version: envelope.body.stream_version.0,

@@ -136,7 +136,7 @@ fn live_name(state: &AuthenticationState<SealedSecret>) -> Option<(WorkspaceId, 
 
 impl Projection for LedgerModel {
     const NAME: &'static str = "ledger_model";
-    const SNAPSHOT_VERSION: u16 = 3;
+    const SNAPSHOT_VERSION: u16 = 4;
 
     fn apply(&mut self, envelope: &Envelope) -> Result<(), ProjectionError> {
         let position = envelope.position().0;

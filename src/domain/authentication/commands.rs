@@ -109,4 +109,18 @@ pub enum AuthenticationCommand {
     },
     /// Purge it permanently.
     Purge,
+    /// Record an OAuth2 grant (after the authorization-code flow or a re-consent).
+    RecordGrant {
+        /// Scopes requested.
+        requested_scopes: Vec<String>,
+        /// Scopes granted by the provider.
+        granted_scopes: Vec<String>,
+        /// Extra permissions consented to.
+        extra_permissions: Vec<String>,
+    },
+    /// Mark that the provider refused the refresh token (system command).
+    RequireReauthorization {
+        /// What the provider said, without any token.
+        reason: String,
+    },
 }

@@ -90,6 +90,15 @@ pub enum AuthenticationError {
     /// The requested scopes equal the current ones.
     #[error("scopes: are unchanged")]
     ScopesUnchanged,
+    /// OAuth2 scopes change only with a new grant from the provider.
+    #[error("scopes: OAuth2 scopes change only through re-consent (POST /v1/oauth/authorize)")]
+    ReconsentRequired,
+    /// The command only applies to OAuth2 authentications.
+    #[error("kind: only OAuth2 authentications have grants")]
+    NotOAuth2,
+    /// The authentication is already marked as needing re-authorization.
+    #[error("authentication: already needs re-authorization")]
+    AlreadyNeedsReauthorization,
     /// Restore target is not an earlier version.
     #[error("version: {requested} is not an earlier version (current version is {current})")]
     RestoreVersionOutOfRange {
@@ -168,6 +177,9 @@ pub fn decide<S>(
             extra_permissions,
         } => {
             require(ctx, auth.workspace, Action::Edit)?;
+            if service.auth_kind == AuthKind::OAuth2 {
+                return Err(AuthenticationError::ReconsentRequired);
+            }
             let checked = check_scopes(service, scopes, extra_permissions)?;
             if checked.scopes == auth.scopes && checked.extra_permissions == auth.extra_permissions
             {
@@ -180,6 +192,41 @@ pub fn decide<S>(
             });
             decision.warnings = scope_warnings(checked.missing_required);
             Ok(decision)
+        }
+        AuthenticationCommand::RecordGrant {
+            requested_scopes,
+            granted_scopes,
+            extra_permissions,
+        } => {
+            require(ctx, auth.workspace, Action::Edit)?;
+            if service.auth_kind != AuthKind::OAuth2 {
+                return Err(AuthenticationError::NotOAuth2);
+            }
+            // The provider decides what it grants: record it as given, warn about the gaps.
+            let missing_required: Vec<String> = service
+                .required_scopes
+                .iter()
+                .filter(|s| !granted_scopes.contains(s))
+                .cloned()
+                .collect();
+            let mut decision = one(AuthenticationEvent::GrantRecorded {
+                requested_scopes,
+                granted_scopes,
+                extra_permissions,
+                missing_required: missing_required.clone(),
+            });
+            decision.warnings = scope_warnings(missing_required);
+            Ok(decision)
+        }
+        AuthenticationCommand::RequireReauthorization { reason } => {
+            // A system command: the refresh task reports what the provider answered.
+            if service.auth_kind != AuthKind::OAuth2 {
+                return Err(AuthenticationError::NotOAuth2);
+            }
+            if auth.needs_reauthorization {
+                return Err(AuthenticationError::AlreadyNeedsReauthorization);
+            }
+            Ok(one(AuthenticationEvent::ReauthorizationRequired { reason }))
         }
         AuthenticationCommand::Delete => {
             require(ctx, auth.workspace, Action::Edit)?;

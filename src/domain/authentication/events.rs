@@ -125,10 +125,27 @@ pub enum AuthenticationEvent<S> {
     },
     /// The authentication was purged; nothing more can happen to it.
     Purged,
+    /// An OAuth2 grant was recorded: the scopes asked for and those the provider granted
+    /// (they may differ); the granted ones become the authentication's scopes.
+    GrantRecorded {
+        /// Scopes requested in the authorization.
+        requested_scopes: Vec<String>,
+        /// Scopes the provider granted.
+        granted_scopes: Vec<String>,
+        /// Extra permissions consented to.
+        extra_permissions: Vec<String>,
+        /// Required scopes of the service that were not granted.
+        missing_required: Vec<String>,
+    },
+    /// The provider refused the refresh token (`invalid_grant`): a person must authorize again.
+    ReauthorizationRequired {
+        /// What the provider said, without any token.
+        reason: String,
+    },
 }
 
 /// Every authentication event type string.
-pub const AUTHENTICATION_EVENT_TYPES: [&str; 8] = [
+pub const AUTHENTICATION_EVENT_TYPES: [&str; 10] = [
     "authentication.created",
     "authentication.renamed",
     "authentication.moved",
@@ -137,6 +154,8 @@ pub const AUTHENTICATION_EVENT_TYPES: [&str; 8] = [
     "authentication.deleted",
     "authentication.restored",
     "authentication.purged",
+    "authentication.grant_recorded",
+    "authentication.reauthorization_required",
 ];
 
 impl<S> AuthenticationEvent<S> {
@@ -151,6 +170,8 @@ impl<S> AuthenticationEvent<S> {
             Self::Deleted => 5,
             Self::Restored { .. } => 6,
             Self::Purged => 7,
+            Self::GrantRecorded { .. } => 8,
+            Self::ReauthorizationRequired { .. } => 9,
         };
         AUTHENTICATION_EVENT_TYPES[index]
     }
@@ -244,6 +265,20 @@ impl<S> AuthenticationEvent<S> {
                 expires_at,
             },
             Self::Purged => AuthenticationEvent::Purged,
+            Self::GrantRecorded {
+                requested_scopes,
+                granted_scopes,
+                extra_permissions,
+                missing_required,
+            } => AuthenticationEvent::GrantRecorded {
+                requested_scopes,
+                granted_scopes,
+                extra_permissions,
+                missing_required,
+            },
+            Self::ReauthorizationRequired { reason } => {
+                AuthenticationEvent::ReauthorizationRequired { reason }
+            }
         })
     }
 }

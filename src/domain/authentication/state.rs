@@ -85,6 +85,8 @@ pub struct Authentication<S> {
     pub expires_at: Option<Timestamp>,
     /// Lifecycle.
     pub lifecycle: Lifecycle,
+    /// The provider refused the refresh token; a person must authorize again.
+    pub needs_reauthorization: bool,
 }
 
 /// The state of one authentication stream.
@@ -174,6 +176,7 @@ impl<S: Clone> AuthenticationState<S> {
                 created_from: origin.clone(),
                 expires_at: *expires_at,
                 lifecycle: Lifecycle::Active,
+                needs_reauthorization: false,
             });
             return;
         }
@@ -187,6 +190,13 @@ impl<S: Clone> AuthenticationState<S> {
             AuthenticationEvent::Reauthenticated {
                 fields, expires_at, ..
             } => {
+                // New credential material means a person (or a refresh) just proved access.
+                if fields
+                    .values()
+                    .any(|o| matches!(o, FieldOutcome::Overridden(_)))
+                {
+                    auth.needs_reauthorization = false;
+                }
                 for (name, outcome) in fields {
                     match outcome {
                         FieldOutcome::Overridden(value) => {
@@ -223,6 +233,18 @@ impl<S: Clone> AuthenticationState<S> {
                 auth.extra_permissions = extra_permissions.clone();
                 auth.expires_at = *expires_at;
                 auth.lifecycle = Lifecycle::Active;
+            }
+            AuthenticationEvent::GrantRecorded {
+                granted_scopes,
+                extra_permissions,
+                ..
+            } => {
+                auth.scopes = granted_scopes.clone();
+                auth.extra_permissions = extra_permissions.clone();
+                auth.needs_reauthorization = false;
+            }
+            AuthenticationEvent::ReauthorizationRequired { .. } => {
+                auth.needs_reauthorization = true;
             }
             AuthenticationEvent::Purged => {
                 auth.fields.clear();

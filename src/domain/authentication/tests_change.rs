@@ -250,25 +250,13 @@ fn reauthenticate_oauth2_expiry_and_certificate_pair() {
 
 #[test]
 fn change_scopes_rules() {
+    // OAuth2 scopes are what the provider granted: they change only through re-consent.
     S::given_in(World::new(), slack_auth())
         .when(AuthenticationCommand::ChangeScopes {
             scopes: vec!["chat:write".into()],
             extra_permissions: vec!["admin.read".into()],
         })
-        .then_expect_events(vec![AuthenticationEvent::ScopesChanged {
-            scopes: vec!["chat:write".into()],
-            extra_permissions: vec!["admin.read".into()],
-            missing_required: vec!["channels:read".into()],
-        }])
-        .then_expect_warnings(vec![Warning::MissingRequiredScopes {
-            missing: vec!["channels:read".into()],
-        }]);
-    S::given_in(World::new(), slack_auth())
-        .when(AuthenticationCommand::ChangeScopes {
-            scopes: vec!["chat:write".into(), "channels:read".into()],
-            extra_permissions: vec![],
-        })
-        .then_expect_error(AuthenticationError::ScopesUnchanged);
+        .then_expect_error(AuthenticationError::ReconsentRequired);
     S::given_in(World::new(), token_auth())
         .when(AuthenticationCommand::ChangeScopes {
             scopes: vec!["x".into()],
@@ -280,6 +268,83 @@ fn change_scopes_rules() {
             }
             .into(),
         );
+}
+
+#[test]
+fn a_recorded_grant_sets_the_granted_scopes_and_warns_about_missing_required_ones() {
+    let state = S::given_in(World::new(), slack_auth())
+        .when(AuthenticationCommand::RecordGrant {
+            requested_scopes: vec!["channels:read".into(), "chat:write".into()],
+            granted_scopes: vec!["chat:write".into()],
+            extra_permissions: vec!["admin.read".into()],
+        })
+        .then_expect_events(vec![AuthenticationEvent::GrantRecorded {
+            requested_scopes: vec!["channels:read".into(), "chat:write".into()],
+            granted_scopes: vec!["chat:write".into()],
+            extra_permissions: vec!["admin.read".into()],
+            missing_required: vec!["channels:read".into()],
+        }])
+        .then_expect_warnings(vec![Warning::MissingRequiredScopes {
+            missing: vec!["channels:read".into()],
+        }])
+        .then_state();
+    let auth = state.current.expect("exists");
+    assert_eq!(auth.scopes, vec!["chat:write".to_owned()]);
+    assert!(!auth.needs_reauthorization);
+    S::given_in(World::new(), token_auth())
+        .when(AuthenticationCommand::RecordGrant {
+            requested_scopes: vec![],
+            granted_scopes: vec![],
+            extra_permissions: vec![],
+        })
+        .then_expect_error(AuthenticationError::NotOAuth2);
+    let f = World::new().f;
+    S::given_in(World::new().as_(f.ws_viewer), slack_auth())
+        .when(AuthenticationCommand::RecordGrant {
+            requested_scopes: vec![],
+            granted_scopes: vec![],
+            extra_permissions: vec![],
+        })
+        .then_expect_error(AuthenticationError::AccessDenied {
+            action: Action::Edit,
+            workspace: f.shared,
+            reason: DenyReason::WorkspaceRoleTooLow {
+                role: WorkspaceRole::Viewer,
+                action: Action::Edit,
+            },
+        });
+}
+
+#[test]
+fn a_refused_refresh_marks_the_authentication_until_a_new_grant() {
+    let mut events = slack_auth();
+    let reason = "invalid_grant: refresh token revoked".to_owned();
+    let state = S::given_in(World::new(), events.clone())
+        .when(AuthenticationCommand::RequireReauthorization {
+            reason: reason.clone(),
+        })
+        .then_expect_events(vec![AuthenticationEvent::ReauthorizationRequired {
+            reason: reason.clone(),
+        }])
+        .then_state();
+    assert!(state.current.expect("exists").needs_reauthorization);
+    events.push(AuthenticationEvent::ReauthorizationRequired { reason });
+    S::given_in(World::new(), events.clone())
+        .when(AuthenticationCommand::RequireReauthorization {
+            reason: "again".into(),
+        })
+        .then_expect_error(AuthenticationError::AlreadyNeedsReauthorization);
+    let state = S::given_in(World::new(), events)
+        .when(AuthenticationCommand::RecordGrant {
+            requested_scopes: vec!["channels:read".into(), "chat:write".into()],
+            granted_scopes: vec!["channels:read".into(), "chat:write".into()],
+            extra_permissions: vec![],
+        })
+        .then_state();
+    assert!(!state.current.expect("exists").needs_reauthorization);
+    S::given_in(World::new(), token_auth())
+        .when(AuthenticationCommand::RequireReauthorization { reason: "x".into() })
+        .then_expect_error(AuthenticationError::NotOAuth2);
 }
 
 fn deleted() -> Vec<Event> {

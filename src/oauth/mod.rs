@@ -1,0 +1,3 @@
+//! OAuth2 grants: authorization-code flow with PKCE, token refresh, and the outbound HTTP policy.
+
+pub mod endpoint;
