@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use crate::crypto::{seal, CryptoError, DataKey, SealContext, SealedSecret, SecretBytes};
 use crate::domain::access::{decide_access, Action};
 use crate::domain::authentication::{
-    decide, AuthenticationCommand, AuthenticationError, AuthenticationState, Decision,
-    DecisionContext, Lifecycle, RestoreSnapshot, StoredField, Warning,
+    decide, AuthenticationCommand, AuthenticationError, AuthenticationState, DecisionContext,
+    Lifecycle, RestoreSnapshot, StoredField, Warning,
 };
 use crate::domain::directory::{self, DirectoryCommand, DirectoryEvent};
 use crate::domain::ids::{AuthenticationId, FieldName};
@@ -103,7 +103,7 @@ impl App {
         let purge = commands
             .iter()
             .any(|c| matches!(c, AuthenticationCommand::Purge));
-        let (state, decision) = {
+        let (state, sealed_events, warnings) = {
             let model = self.model().model().read().await;
             let state = model
                 .authentication(id)
@@ -124,38 +124,34 @@ impl App {
                 }
             }
             let registry = model.registry(self.catalog());
+            // Each command is decided on the state the previous ones leave; its events are
+            // sealed right away (each under its own event id) so the next one sees them.
             let mut working = state.clone();
-            let mut combined = Decision {
-                events: Vec::new(),
-                warnings: Vec::new(),
-            };
-            let count = commands.len();
-            for (index, command) in commands.into_iter().enumerate() {
+            let mut data_key: Option<DataKey> = None;
+            let mut sealed_events = Vec::new();
+            let mut warnings = Vec::new();
+            for command in commands {
                 let decision = with_context(&model, &registry, caller, |ctx| {
                     decide(&working, command, ctx)
                 })?;
-                if index + 1 < count {
-                    for event in &decision.events {
-                        // Only events without secrets (basic details) are combined.
-                        let plain = event.clone().map_secrets(|_, _| {
-                            Err::<SealedSecret, _>(AppError::Conflict(
-                                "only basic details can be changed together".into(),
-                            ))
-                        })?;
-                        working.apply(&plain);
-                    }
+                for event in decision.events {
+                    let key = match data_key.take() {
+                        Some(key) => key,
+                        None => self.keys.get_or_create(id.as_uuid())?,
+                    };
+                    let event_id = EventId::new();
+                    let sealed = self.seal_event(id, event_id, &key, event)?;
+                    data_key = Some(key);
+                    working.apply(&sealed);
+                    sealed_events.push((event_id, sealed));
                 }
-                combined.events.extend(decision.events);
-                combined.warnings.extend(decision.warnings);
+                warnings.extend(decision.warnings);
             }
-            (state, combined)
+            (state, sealed_events, warnings)
         };
-        let data_key = self.keys.get_or_create(id.as_uuid())?;
         let meta = caller.meta();
-        let mut events = Vec::with_capacity(decision.events.len());
-        for event in decision.events {
-            let event_id = EventId::new();
-            let sealed = self.seal_event(id, event_id, &data_key, event)?;
+        let mut events = Vec::with_capacity(sealed_events.len());
+        for (event_id, sealed) in sealed_events {
             events.push(NewEvent {
                 event_id,
                 event_type: sealed.event_type().to_owned(),
@@ -181,7 +177,7 @@ impl App {
         Ok(CommandOutcome {
             version: outcome.stream_version.0,
             position: outcome.last_position.0,
-            warnings: decision.warnings,
+            warnings,
         })
     }
 
