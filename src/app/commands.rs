@@ -109,9 +109,13 @@ impl App {
                 .authentication(id)
                 .map(|r| r.state.clone())
                 .unwrap_or_default();
-            // Someone who may not see an authentication must not learn that it exists.
+            // Someone who may not see an authentication must not learn that it exists. The
+            // system (token refresh) sees everything; the domain still only lets it run its
+            // own commands.
             if let Some(auth) = &state.current {
-                if !model.allows(caller.user, auth.workspace, Action::View) {
+                if caller.via != crate::ledger::AuthMethod::System
+                    && !model.allows(caller.user, auth.workspace, Action::View)
+                {
                     return Err(AppError::NotFound);
                 }
             }
@@ -395,7 +399,7 @@ impl App {
 
     /// Opens one sealed field value, set by the event at `version` of the authentication's
     /// stream (the event id comes from the log, never from the sealed value itself).
-    pub(super) async fn unseal(
+    pub(crate) async fn unseal(
         &self,
         id: AuthenticationId,
         field: &FieldName,

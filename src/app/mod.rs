@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use commands::{CommandOutcome, RestoreTarget};
+pub use queries::GrantState;
 pub use error::AppError;
 pub use principals::{system_caller, Bootstrap, IssuedToken};
 pub use resolve::{ResolveError, ResolveRequest, ResolvedTemplate};
@@ -36,6 +37,8 @@ pub struct AppConfig {
     pub create_key_if_missing: bool,
     /// How often the read model is snapshotted.
     pub snapshots: SnapshotPolicy,
+    /// Extra prebuilt services (JSON object of key -> service spec), added to the catalog.
+    pub extra_services: Option<String>,
 }
 
 impl AppConfig {
@@ -46,6 +49,7 @@ impl AppConfig {
             key_file: key_file.into(),
             create_key_if_missing: true,
             snapshots: SnapshotPolicy::default(),
+            extra_services: None,
         }
     }
 }
@@ -103,7 +107,10 @@ impl App {
         let store = SledStore::with_db(db.clone())?;
         let keys = DataKeyStore::new(db.open_tree("data_keys")?, master.clone());
         let fingerprinter = Fingerprinter::from_master(&master)?;
-        let catalog = ServiceCatalog::builtin()?;
+        let mut catalog = ServiceCatalog::builtin()?;
+        if let Some(json) = &config.extra_services {
+            catalog.extend(ServiceCatalog::from_json(json)?);
+        }
         let snapshots = SnapshotStore::open(&db)?;
         let model =
             ProjectionHandle::start(&store, snapshots, LedgerModel::default(), config.snapshots)

@@ -80,3 +80,106 @@ impl App {
         Ok(record.history.clone())
     }
 }
+
+/// What the OAuth2 refresher needs to know about one authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantState {
+    /// The service.
+    pub service: crate::domain::services::ServiceRef,
+    /// Stream version (the expected version of a refresh's append).
+    pub version: u64,
+    /// When the access token expires, if known.
+    pub expires_at: Option<crate::domain::time::Timestamp>,
+    /// Whether a refresh token is stored.
+    pub has_refresh_token: bool,
+    /// Whether the provider refused the refresh token.
+    pub needs_reauthorization: bool,
+    /// Plain field values (e.g. a custom domain for the token URL).
+    pub plain_fields: std::collections::BTreeMap<String, String>,
+}
+
+impl App {
+    /// The grant state of a live OAuth2 authentication (system view, no access check).
+    pub async fn grant_state(&self, id: AuthenticationId) -> Option<GrantState> {
+        use crate::domain::authentication::{Lifecycle, StoredField};
+        use crate::domain::services::AuthKind;
+        let model = self.model().model().read().await;
+        let record = model.authentication(id)?;
+        let auth = record.state.current.as_ref()?;
+        if auth.kind != AuthKind::OAuth2 || auth.lifecycle != Lifecycle::Active {
+            return None;
+        }
+        let plain_fields = auth
+            .fields
+            .iter()
+            .filter_map(|(name, field)| match field {
+                StoredField::Plain { value, .. } => Some((name.as_str().to_owned(), value.clone())),
+                StoredField::Secret { .. } => None,
+            })
+            .collect();
+        Some(GrantState {
+            service: auth.service.clone(),
+            version: record.state.version,
+            expires_at: auth.expires_at,
+            has_refresh_token: auth
+                .fields
+                .keys()
+                .any(|f| f.as_str() == "refresh_token"),
+            needs_reauthorization: auth.needs_reauthorization,
+            plain_fields,
+        })
+    }
+
+    /// Live OAuth2 authentications whose access token expires before `before` and that can
+    /// be refreshed (system view).
+    pub async fn grants_expiring_before(
+        &self,
+        before: crate::domain::time::Timestamp,
+    ) -> Vec<AuthenticationId> {
+        use crate::domain::authentication::Lifecycle;
+        use crate::domain::services::AuthKind;
+        let model = self.model().model().read().await;
+        model
+            .authentications
+            .iter()
+            .filter_map(|(id, record)| {
+                let auth = record.state.current.as_ref()?;
+                let refreshable = auth.kind == AuthKind::OAuth2
+                    && auth.lifecycle == Lifecycle::Active
+                    && !auth.needs_reauthorization
+                    && auth.fields.keys().any(|f| f.as_str() == "refresh_token")
+                    && auth.expires_at.is_some_and(|e| e < before);
+                refreshable.then_some(*id)
+            })
+            .collect()
+    }
+
+    /// Opens one secret field for the system (token refresh); never for a caller's request.
+    pub(crate) async fn reveal_for_system(
+        &self,
+        id: AuthenticationId,
+        field: &str,
+    ) -> Result<Option<crate::domain::secret::SecretText>, AppError> {
+        use crate::domain::authentication::StoredField;
+        let (name, value, version) = {
+            let model = self.model().model().read().await;
+            let Some(auth) = model.authentication(id).and_then(|r| r.state.current.as_ref()) else {
+                return Ok(None);
+            };
+            match auth.fields.iter().find(|(n, _)| n.as_str() == field) {
+                Some((
+                    name,
+                    StoredField::Secret {
+                        value,
+                        changed_at_version,
+                    },
+                )) => (name.clone(), value.clone(), *changed_at_version),
+                _ => return Ok(None),
+            }
+        };
+        let Some(key) = self.keys.get(id.as_uuid())? else {
+            return Ok(None);
+        };
+        self.unseal(id, &name, version, &key, &value).await.map(Some)
+    }
+}

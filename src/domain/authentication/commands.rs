@@ -22,6 +22,8 @@ pub enum Origin {
         /// The step.
         step: StepId,
     },
+    /// The service itself (e.g. an OAuth2 token refresh).
+    System,
 }
 
 /// A change to one field in a re-authentication.
@@ -117,6 +119,11 @@ pub enum AuthenticationCommand {
         granted_scopes: Vec<String>,
         /// Extra permissions consented to.
         extra_permissions: Vec<String>,
+    },
+    /// Record refreshed OAuth2 tokens (system command: the refresh task, no acting user).
+    RecordRefresh {
+        /// The new values (access token, a rotated refresh token, expiry).
+        fields: BTreeMap<FieldName, SecretText>,
     },
     /// Mark that the provider refused the refresh token (system command).
     RequireReauthorization {

@@ -1,6 +1,8 @@
 //! The pure decision: command + state + context -> events and warnings.
 
-use super::commands::{AuthenticationCommand, CreateAuthentication, FieldChange, RestoreSnapshot};
+use super::commands::{
+    AuthenticationCommand, CreateAuthentication, FieldChange, Origin, RestoreSnapshot,
+};
 use super::events::{AuthenticationEvent, FieldOutcome};
 use super::state::{Authentication, AuthenticationState, Lifecycle};
 use super::validate::{
@@ -217,6 +219,17 @@ pub fn decide<S>(
             });
             decision.warnings = scope_warnings(missing_required);
             Ok(decision)
+        }
+        AuthenticationCommand::RecordRefresh { fields } => {
+            // A system command: the provider, not a person, vouches for the new tokens.
+            if service.auth_kind != AuthKind::OAuth2 {
+                return Err(AuthenticationError::NotOAuth2);
+            }
+            let changes = fields
+                .into_iter()
+                .map(|(name, value)| (name, FieldChange::Set(value)))
+                .collect();
+            reauthenticate(auth, service, changes, Origin::System, ctx.now)
         }
         AuthenticationCommand::RequireReauthorization { reason } => {
             // A system command: the refresh task reports what the provider answered.

@@ -61,6 +61,11 @@ impl ServiceCatalog {
         Ok(Self { services })
     }
 
+    /// Adds (or replaces) the services of another catalog, e.g. an operator's own services.
+    pub fn extend(&mut self, other: ServiceCatalog) {
+        self.services.extend(other.services);
+    }
+
     /// A service by key.
     pub fn get(&self, key: &ServiceKey) -> Option<&ServiceSpec> {
         self.services.get(key)

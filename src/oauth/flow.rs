@@ -1,0 +1,379 @@
+//! The authorization-code flow with PKCE: start (state stored server-side, single use, bound to
+//! the caller, expiring), callback (state checked before any token call, code exchanged with
+//! the PKCE verifier), and the grant recorded as a create or a re-authentication.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
+};
+use ring::digest;
+
+use super::{OAuth, OAuthError};
+use crate::app::{Caller, CommandOutcome};
+use crate::crypto::SecretString;
+use crate::domain::access::Action;
+use crate::domain::authentication::{
+    AuthenticationCommand, CreateAuthentication, FieldChange, Origin,
+};
+use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, ServiceKey, WorkspaceId};
+use crate::domain::secret::SecretText;
+use crate::domain::services::{fill_url, AuthKind, ServiceRef, ServiceSpec};
+use crate::domain::time::Timestamp;
+use crate::ledger::RecordedAt;
+
+/// An oauth2 client with its authorization and token endpoints set.
+pub(crate) type ConfiguredClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// What the authorization is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A new authentication.
+    New {
+        /// Its name.
+        name: String,
+        /// Its workspace.
+        workspace: WorkspaceId,
+        /// Environment tag.
+        environment: Option<EnvironmentTag>,
+        /// Plain fields the service needs before the grant (e.g. a custom `domain`).
+        fields: BTreeMap<FieldName, String>,
+    },
+    /// A re-consent of an existing authentication (new grant, possibly other scopes).
+    Existing(AuthenticationId),
+}
+
+/// `POST /v1/oauth/authorize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizeRequest {
+    /// A prebuilt OAuth2 service.
+    pub service: ServiceKey,
+    /// New or existing authentication.
+    pub target: Target,
+    /// Scopes chosen from the service's list.
+    pub scopes: Vec<String>,
+    /// Free-text extra permissions.
+    pub extra_permissions: Vec<String>,
+    /// Where to send the browser after the callback (must be on the allow-list).
+    pub return_to: Option<String>,
+}
+
+/// A started authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// The provider's authorization URL to send the user to.
+    pub authorization_url: String,
+    /// How long the authorization stays valid.
+    pub expires_in: Duration,
+}
+
+/// A completed authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    /// The authentication created or re-authenticated.
+    pub authentication: AuthenticationId,
+    /// Its new version and warnings.
+    pub outcome: CommandOutcome,
+    /// Where to send the browser now, if anywhere.
+    pub return_to: Option<String>,
+    /// Scopes requested.
+    pub requested_scopes: Vec<String>,
+    /// Scopes granted.
+    pub granted_scopes: Vec<String>,
+}
+
+/// A started authorization, kept server-side until its callback.
+pub(crate) struct Pending {
+    user: crate::domain::ids::UserId,
+    request: AuthorizeRequest,
+    verifier: SecretString,
+    authorize_url: String,
+    token_url: String,
+    started: Instant,
+}
+
+/// Started authorizations by the SHA-256 of their state; each is taken out once.
+#[derive(Default)]
+pub(crate) struct PendingStore {
+    by_state_hash: Mutex<HashMap<[u8; 32], Pending>>,
+}
+
+fn state_hash(state: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, state.as_bytes()).as_ref());
+    out
+}
+
+impl PendingStore {
+    fn insert(&self, state: &str, pending: Pending, ttl: Duration) -> Result<(), OAuthError> {
+        let mut map = self.by_state_hash.lock().map_err(|_| OAuthError::Internal)?;
+        map.retain(|_, p| p.started.elapsed() < ttl);
+        map.insert(state_hash(state), pending);
+        Ok(())
+    }
+
+    /// Takes the authorization of a state out (single use). Looking it up by its hash keeps
+    /// the comparison independent of how much of a guessed state matches.
+    fn take(&self, state: &str) -> Result<Option<Pending>, OAuthError> {
+        let mut map = self.by_state_hash.lock().map_err(|_| OAuthError::Internal)?;
+        Ok(map.remove(&state_hash(state)))
+    }
+}
+
+/// The provider's endpoints for a service, with custom-domain fields filled in.
+pub(crate) fn endpoints(
+    spec: &ServiceSpec,
+    fields: &BTreeMap<String, String>,
+) -> Result<(String, String), OAuthError> {
+    let oauth = spec.oauth.as_ref().ok_or(OAuthError::NotOAuth2)?;
+    let values: BTreeMap<FieldName, String> = fields
+        .iter()
+        .filter_map(|(k, v)| Some((FieldName::parse(k).ok()?, v.clone())))
+        .collect();
+    let fill = |template: &str| {
+        fill_url(template, &values).ok_or_else(|| {
+            OAuthError::Invalid(format!(
+                "fields: the service's endpoint {template:?} needs a field that is not set"
+            ))
+        })
+    };
+    Ok((fill(&oauth.authorize_url)?, fill(&oauth.token_url)?))
+}
+
+impl OAuth {
+    /// The spec and client registration of a prebuilt OAuth2 service.
+    pub(crate) fn service(
+        &self,
+        key: &ServiceKey,
+    ) -> Result<(ServiceSpec, &super::OAuthClient), OAuthError> {
+        let spec = self
+            .app
+            .catalog()
+            .get(key)
+            .cloned()
+            .ok_or_else(|| OAuthError::Invalid(format!("service: {key} is not a known service")))?;
+        if spec.auth_kind != AuthKind::OAuth2 {
+            return Err(OAuthError::NotOAuth2);
+        }
+        let client = self
+            .settings
+            .clients
+            .get(key.as_str())
+            .ok_or_else(|| OAuthError::NoClient(key.to_string()))?;
+        Ok((spec, client))
+    }
+
+    /// An oauth2 client for a service's endpoints.
+    pub(crate) fn client(
+        &self,
+        registration: &super::OAuthClient,
+        authorize_url: &str,
+        token_url: &str,
+    ) -> Result<ConfiguredClient, OAuthError> {
+        let bad = |what: &str| OAuthError::Invalid(format!("{what}: is not a valid URL"));
+        Ok(BasicClient::new(ClientId::new(registration.client_id.clone()))
+            .set_client_secret(ClientSecret::new(
+                registration.client_secret.expose().to_owned(),
+            ))
+            .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(|_| bad("authorize_url"))?)
+            .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(|_| bad("token_url"))?)
+            .set_redirect_uri(
+                RedirectUrl::new(self.settings.redirect_url.clone())
+                    .map_err(|_| bad("redirect_url"))?,
+            ))
+    }
+
+    /// Starts an authorization: checks the caller may, stores the state and PKCE verifier,
+    /// and returns the provider URL.
+    pub async fn start(&self, caller: &Caller, request: AuthorizeRequest) -> Result<Started, OAuthError> {
+        let (spec, registration) = self.service(&request.service)?;
+        for scope in &request.scopes {
+            if !spec.scopes.contains(scope) {
+                return Err(OAuthError::Invalid(format!(
+                    "scopes: {scope:?} is not offered by this service"
+                )));
+            }
+        }
+        if let Some(target) = &request.return_to {
+            if !self.settings.return_allowed(target) {
+                return Err(OAuthError::Invalid(
+                    "return_to: is not on this server's allow-list".into(),
+                ));
+            }
+        }
+        let plain_fields = match &request.target {
+            Target::New {
+                workspace, fields, ..
+            } => {
+                let model = self.app.model().model().read().await;
+                if !model.allows(caller.user, *workspace, Action::Edit) {
+                    return Err(OAuthError::Forbidden(
+                        "workspace: you may not create authentications here".into(),
+                    ));
+                }
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                    .collect()
+            }
+            Target::Existing(id) => {
+                let model = self.app.model().model().read().await;
+                let auth = model
+                    .authentication(*id)
+                    .and_then(|r| r.state.current.as_ref())
+                    .filter(|a| model.allows(caller.user, a.workspace, Action::View))
+                    .ok_or(OAuthError::NotFound)?;
+                if !model.allows(caller.user, auth.workspace, Action::Edit) {
+                    return Err(OAuthError::Forbidden(
+                        "authentication: you may not re-authenticate it".into(),
+                    ));
+                }
+                if auth.service != ServiceRef::Prebuilt(request.service.clone()) {
+                    return Err(OAuthError::Invalid(
+                        "service: is not the authentication's service".into(),
+                    ));
+                }
+                drop(model);
+                self.app
+                    .grant_state(*id)
+                    .await
+                    .ok_or(OAuthError::NotFound)?
+                    .plain_fields
+            }
+        };
+        let (authorize_url, token_url) = endpoints(&spec, &plain_fields)?;
+        // Refuse a token endpoint we would not call, before sending anyone to the provider.
+        self.settings.policy.check_url(&token_url)?;
+        let client = self.client(registration, &authorize_url, &token_url)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = CsrfToken::new_random();
+        let (url, _) = client
+            .authorize_url(|| state.clone())
+            .add_scopes(request.scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(challenge)
+            .url();
+        self.pending.insert(
+            state.secret(),
+            Pending {
+                user: caller.user,
+                request,
+                verifier: SecretString::new(verifier.secret().clone()),
+                authorize_url,
+                token_url,
+                started: Instant::now(),
+            },
+            self.settings.state_ttl,
+        )?;
+        Ok(Started {
+            authorization_url: url.to_string(),
+            expires_in: self.settings.state_ttl,
+        })
+    }
+
+    /// Completes an authorization: the state is checked (single use, same caller, not expired)
+    /// before any token call; then the code is exchanged and the grant recorded.
+    pub async fn callback(&self, caller: &Caller, state: &str, code: &str) -> Result<Completed, OAuthError> {
+        let pending = self.pending.take(state)?.ok_or(OAuthError::InvalidState)?;
+        if pending.user != caller.user {
+            return Err(OAuthError::InvalidState);
+        }
+        if pending.started.elapsed() >= self.settings.state_ttl {
+            return Err(OAuthError::StateExpired);
+        }
+        let request = pending.request;
+        let (_, registration) = self.service(&request.service)?;
+        let client = self.client(registration, &pending.authorize_url, &pending.token_url)?;
+        let url = self.settings.policy.check_url(&pending.token_url)?;
+        let http = self.settings.policy.client_for(&url).await?;
+        let token = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.expose().to_owned()))
+            .request_async(&http)
+            .await
+            .map_err(super::provider_error)?;
+        let granted: Vec<String> = match token.scopes() {
+            Some(scopes) => scopes.iter().map(|s| s.to_string()).collect(),
+            // RFC 6749 §5.1: no scope in the answer means what was asked for.
+            None => request.scopes.clone(),
+        };
+        let mut secrets = BTreeMap::new();
+        secrets.insert(field("access_token"), SecretText::new(token.access_token().secret().clone()));
+        if let Some(refresh) = token.refresh_token() {
+            secrets.insert(field("refresh_token"), SecretText::new(refresh.secret().clone()));
+        }
+        if let Some(expires_in) = token.expires_in() {
+            secrets.insert(field("expires_at"), SecretText::new(expiry_text(expires_in)));
+        }
+        let grant = AuthenticationCommand::RecordGrant {
+            requested_scopes: request.scopes.clone(),
+            granted_scopes: granted.clone(),
+            extra_permissions: request.extra_permissions.clone(),
+        };
+        let (id, outcome) = match request.target {
+            Target::New {
+                name,
+                workspace,
+                environment,
+                fields,
+            } => {
+                let id = AuthenticationId::new();
+                let mut all = secrets;
+                for (k, v) in fields {
+                    all.insert(k, SecretText::new(v));
+                }
+                let create = AuthenticationCommand::Create(CreateAuthentication {
+                    id,
+                    name,
+                    workspace,
+                    service: ServiceRef::Prebuilt(request.service.clone()),
+                    fields: all,
+                    scopes: request.scopes.clone(),
+                    extra_permissions: request.extra_permissions.clone(),
+                    environment,
+                    origin: Origin::Api,
+                });
+                let outcome = self.app.execute_all(caller, id, vec![create, grant], None).await?;
+                (id, outcome)
+            }
+            Target::Existing(id) => {
+                let changes = secrets
+                    .into_iter()
+                    .map(|(k, v)| (k, FieldChange::Set(v)))
+                    .collect();
+                let reauth = AuthenticationCommand::Reauthenticate {
+                    fields: changes,
+                    origin: Origin::Api,
+                };
+                let outcome = self.app.execute_all(caller, id, vec![reauth, grant], None).await?;
+                (id, outcome)
+            }
+        };
+        Ok(Completed {
+            authentication: id,
+            outcome,
+            return_to: request.return_to,
+            requested_scopes: request.scopes,
+            granted_scopes: granted,
+        })
+    }
+}
+
+/// A field name this module knows to be valid.
+pub(crate) fn field(name: &str) -> FieldName {
+    FieldName::parse(name).expect("OAuth2 field names are valid constants")
+}
+
+/// `expires_in` from now, as RFC 3339 text for the `expires_at` field.
+pub(crate) fn expiry_text(expires_in: Duration) -> String {
+    let at = RecordedAt::now().0 + i64::try_from(expires_in.as_micros()).unwrap_or(i64::MAX / 2);
+    let ts = Timestamp(at);
+    serde_json::to_value(ts)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| ts.unix_seconds().to_string())
+}

@@ -1,0 +1,182 @@
+//! Keeping access tokens fresh: before they expire (background) and on resolve when expired.
+//!
+//! Concurrent refreshes of one authentication in this process wait on one lock, and the ones
+//! that get it after a refresh see a fresh token and do nothing: one token request. Across
+//! processes, the append carries the version the refresh started from, so only one refresh
+//! can be recorded. `invalid_grant` marks the authentication as needing re-authorization
+//! (an event) instead of retrying; transient failures back off.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use oauth2::{RefreshToken, TokenResponse};
+
+use super::flow::{endpoints, expiry_text, field};
+use super::{OAuth, OAuthError};
+use crate::app::{system_caller, AppError};
+use crate::domain::authentication::AuthenticationCommand;
+use crate::domain::ids::AuthenticationId;
+use crate::domain::secret::SecretText;
+use crate::domain::services::ServiceRef;
+use crate::domain::time::Timestamp;
+use crate::ledger::RecordedAt;
+
+/// What a refresh attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refreshed {
+    /// A new access token was recorded.
+    Recorded,
+    /// The token was already fresh (another caller refreshed it first).
+    AlreadyFresh,
+    /// Another node recorded a refresh first.
+    LostRace,
+}
+
+/// Per-authentication locks and back-off state.
+#[derive(Default)]
+pub(crate) struct RefreshState {
+    locks: Mutex<HashMap<AuthenticationId, Arc<tokio::sync::Mutex<()>>>>,
+    backoff: Mutex<HashMap<AuthenticationId, (Instant, u32)>>,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 2)
+}
+
+impl OAuth {
+    fn lock_for(&self, id: AuthenticationId) -> Result<Arc<tokio::sync::Mutex<()>>, OAuthError> {
+        let mut locks = self.refresh.locks.lock().map_err(|_| OAuthError::Internal)?;
+        Ok(locks.entry(id).or_default().clone())
+    }
+
+    fn backing_off(&self, id: AuthenticationId) -> bool {
+        self.refresh
+            .backoff
+            .lock()
+            .map(|b| b.get(&id).is_some_and(|(until, _)| Instant::now() < *until))
+            .unwrap_or(false)
+    }
+
+    fn note_failure(&self, id: AuthenticationId) {
+        if let Ok(mut b) = self.refresh.backoff.lock() {
+            let entry = b.entry(id).or_insert((Instant::now(), 0));
+            entry.1 = entry.1.saturating_add(1);
+            let wait = Duration::from_secs(2u64.saturating_pow(entry.1.min(10))).min(MAX_BACKOFF);
+            entry.0 = Instant::now() + wait;
+        }
+    }
+
+    fn note_success(&self, id: AuthenticationId) {
+        if let Ok(mut b) = self.refresh.backoff.lock() {
+            b.remove(&id);
+        }
+    }
+
+    /// Refreshes the access token if it expires within `margin` (zero: only if expired).
+    pub async fn refresh_if_due(
+        &self,
+        id: AuthenticationId,
+        margin: Duration,
+    ) -> Result<Refreshed, OAuthError> {
+        let lock = self.lock_for(id)?;
+        let _one_at_a_time = lock.lock().await;
+        let state = self.app.grant_state(id).await.ok_or(OAuthError::NotFound)?;
+        let due_before = Timestamp(RecordedAt::now().0 + micros(margin));
+        if state.expires_at.is_none_or(|at| at > due_before) {
+            return Ok(Refreshed::AlreadyFresh);
+        }
+        if state.needs_reauthorization {
+            return Err(OAuthError::NeedsReauthorization);
+        }
+        let ServiceRef::Prebuilt(key) = &state.service else {
+            return Err(OAuthError::NoClient(state.service.to_string()));
+        };
+        let refresh_token = self
+            .app
+            .reveal_for_system(id, "refresh_token")
+            .await?
+            .ok_or(OAuthError::NoRefreshToken)?;
+        let (spec, registration) = self.service(key)?;
+        let (authorize_url, token_url) = endpoints(&spec, &state.plain_fields)?;
+        let client = self.client(registration, &authorize_url, &token_url)?;
+        let url = self.settings.policy.check_url(&token_url)?;
+        let http = self.settings.policy.client_for(&url).await?;
+        let answer = client
+            .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_owned()))
+            .request_async(&http)
+            .await
+            .map_err(super::provider_error);
+        let system = system_caller();
+        let token = match answer {
+            Ok(token) => token,
+            Err(OAuthError::Provider { code, .. }) if code == "invalid_grant" => {
+                let command = AuthenticationCommand::RequireReauthorization {
+                    reason: "invalid_grant: the provider refused the refresh token".into(),
+                };
+                match self.app.execute(&system, id, command, Some(state.version)).await {
+                    Ok(_) | Err(AppError::VersionMismatch { .. }) | Err(AppError::Conflict(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                return Err(OAuthError::NeedsReauthorization);
+            }
+            Err(e) => {
+                self.note_failure(id);
+                return Err(e);
+            }
+        };
+        let mut fields = BTreeMap::new();
+        fields.insert(
+            field("access_token"),
+            SecretText::new(token.access_token().secret().clone()),
+        );
+        // A rotated refresh token is stored in the same event as the new access token.
+        if let Some(rotated) = token.refresh_token() {
+            fields.insert(field("refresh_token"), SecretText::new(rotated.secret().clone()));
+        }
+        if let Some(expires_in) = token.expires_in() {
+            fields.insert(field("expires_at"), SecretText::new(expiry_text(expires_in)));
+        }
+        let command = AuthenticationCommand::RecordRefresh { fields };
+        match self.app.execute(&system, id, command, Some(state.version)).await {
+            Ok(_) => {
+                self.note_success(id);
+                Ok(Refreshed::Recorded)
+            }
+            Err(AppError::VersionMismatch { .. }) | Err(AppError::Conflict(_)) => {
+                Ok(Refreshed::LostRace)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Refreshes every token that expires within the margin (the background task's step);
+    /// returns how many were recorded.
+    pub async fn refresh_due(&self) -> usize {
+        let before = Timestamp(RecordedAt::now().0 + micros(self.settings.refresh_margin));
+        let mut recorded = 0;
+        for id in self.app.grants_expiring_before(before).await {
+            if self.backing_off(id) {
+                continue;
+            }
+            match self.refresh_if_due(id, self.settings.refresh_margin).await {
+                Ok(Refreshed::Recorded) => recorded += 1,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(authentication = %id, error = %e, "token refresh failed"),
+            }
+        }
+        recorded
+    }
+
+    /// Runs [`OAuth::refresh_due`] every interval until the task is aborted.
+    pub async fn run_refresher(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.settings.refresh_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.refresh_due().await;
+        }
+    }
+}
