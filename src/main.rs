@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use credledger::http::{Limits, ServeConfig};
 use credledger::ledger::SledStore;
+use credledger::oauth::endpoint::EndpointPolicy;
+use credledger::oauth::OAuthSettings;
 
 /// An event-sourced ledger of the credentials an integration platform keeps.
 #[derive(Parser)]
@@ -45,6 +47,25 @@ struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "CREDLEDGER_SHUTDOWN_DEADLINE", default_value_t = 10)]
     shutdown_deadline: u64,
+    /// This server's public base URL (the OAuth2 callback is <url>/v1/oauth/callback);
+    /// default http://<listen>.
+    #[arg(long, env = "CREDLEDGER_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// JSON file of OAuth2 client registrations: {"slack": {"client_id": …, "client_secret": …}}.
+    #[arg(long, env = "CREDLEDGER_OAUTH_CLIENTS")]
+    oauth_clients: Option<PathBuf>,
+    /// URL prefix the OAuth2 callback may send the browser back to (repeatable).
+    #[arg(long = "oauth-return-allow")]
+    oauth_return_allow: Vec<String>,
+    /// Development only: allow http and private/loopback OAuth2 token endpoints.
+    #[arg(long, env = "CREDLEDGER_OAUTH_ALLOW_INSECURE_ENDPOINTS")]
+    oauth_allow_insecure_endpoints: bool,
+    /// Refresh OAuth2 access tokens this many seconds before they expire.
+    #[arg(long, env = "CREDLEDGER_REFRESH_MARGIN", default_value_t = 300)]
+    refresh_margin: u64,
+    /// JSON file of extra prebuilt services (key -> service spec) added to the catalog.
+    #[arg(long, env = "CREDLEDGER_EXTRA_SERVICES")]
+    extra_services: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -84,6 +105,35 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         request_timeout: Duration::from_secs(args.request_timeout),
     };
     config.shutdown_deadline = Duration::from_secs(args.shutdown_deadline);
+    let public = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let mut oauth = OAuthSettings::new(format!(
+        "{}/v1/oauth/callback",
+        public.trim_end_matches('/')
+    ));
+    if let Some(path) = &args.oauth_clients {
+        let json = std::fs::read_to_string(path)
+            .map_err(|e| format!("oauth clients file {}: {e}", path.display()))?;
+        oauth = oauth.with_clients_json(&json).map_err(|e| e.to_string())?;
+    }
+    oauth.return_allow_list = args.oauth_return_allow.clone();
+    if args.oauth_allow_insecure_endpoints {
+        tracing::warn!(
+            "OAuth2 token endpoints may be http or private addresses (development flag)"
+        );
+        oauth.policy = EndpointPolicy::insecure_for_development();
+        config.app.extra_services_allow_http = true;
+    }
+    oauth.refresh_margin = Duration::from_secs(args.refresh_margin);
+    config.oauth = oauth;
+    if let Some(path) = &args.extra_services {
+        config.app.extra_services = Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("extra services file {}: {e}", path.display()))?,
+        );
+    }
     let server = credledger::http::start(config.clone())
         .await
         .map_err(|e| format!("cannot start: {e}"))?;

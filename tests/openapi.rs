@@ -30,6 +30,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/authentications/{id}/restore"),
     ("POST", "/v1/authentications/{id}/purge"),
     ("POST", "/v1/resolve"),
+    ("POST", "/v1/oauth/authorize"),
+    ("GET", "/v1/oauth/callback"),
     ("GET", "/v1/services"),
     ("POST", "/v1/services"),
     ("GET", "/v1/organizations"),
@@ -426,7 +428,7 @@ fn the_schema_check_refuses_what_the_document_does_not_say() {
     let good = json!({
         "id": id, "name": "n", "workspace": id, "service": "jira", "service_version": "3",
         "kind": "Basic", "environment": null, "scopes": [], "extra_permissions": [],
-        "lifecycle": "active", "version": 1,
+        "lifecycle": "active", "needs_reauthorization": false, "version": 1,
         "fields": {
             "site": {"type": "plain", "value": "acme.atlassian.net", "changed_at_version": 1},
             "password": {"type": "secret", "set": true, "fingerprint": "fp:0011223344556677", "changed_at_version": 1},

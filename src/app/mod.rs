@@ -14,9 +14,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use commands::{CommandOutcome, RestoreTarget};
-pub use queries::GrantState;
 pub use error::AppError;
 pub use principals::{system_caller, Bootstrap, IssuedToken};
+pub use queries::GrantState;
 pub use resolve::{ResolveError, ResolveRequest, ResolvedTemplate};
 
 use crate::crypto::{DataKeyStatus, DataKeyStore, Fingerprinter};
@@ -39,6 +39,8 @@ pub struct AppConfig {
     pub snapshots: SnapshotPolicy,
     /// Extra prebuilt services (JSON object of key -> service spec), added to the catalog.
     pub extra_services: Option<String>,
+    /// Accept `http://` endpoints in the extra services (development only).
+    pub extra_services_allow_http: bool,
 }
 
 impl AppConfig {
@@ -50,6 +52,7 @@ impl AppConfig {
             create_key_if_missing: true,
             snapshots: SnapshotPolicy::default(),
             extra_services: None,
+            extra_services_allow_http: false,
         }
     }
 }
@@ -109,7 +112,11 @@ impl App {
         let fingerprinter = Fingerprinter::from_master(&master)?;
         let mut catalog = ServiceCatalog::builtin()?;
         if let Some(json) = &config.extra_services {
-            catalog.extend(ServiceCatalog::from_json(json)?);
+            catalog.extend(if config.extra_services_allow_http {
+                ServiceCatalog::from_json_allowing_http(json)?
+            } else {
+                ServiceCatalog::from_json(json)?
+            });
         }
         let snapshots = SnapshotStore::open(&db)?;
         let model =

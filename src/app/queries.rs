@@ -121,10 +121,7 @@ impl App {
             service: auth.service.clone(),
             version: record.state.version,
             expires_at: auth.expires_at,
-            has_refresh_token: auth
-                .fields
-                .keys()
-                .any(|f| f.as_str() == "refresh_token"),
+            has_refresh_token: auth.fields.keys().any(|f| f.as_str() == "refresh_token"),
             needs_reauthorization: auth.needs_reauthorization,
             plain_fields,
         })
@@ -163,7 +160,10 @@ impl App {
         use crate::domain::authentication::StoredField;
         let (name, value, version) = {
             let model = self.model().model().read().await;
-            let Some(auth) = model.authentication(id).and_then(|r| r.state.current.as_ref()) else {
+            let Some(auth) = model
+                .authentication(id)
+                .and_then(|r| r.state.current.as_ref())
+            else {
                 return Ok(None);
             };
             match auth.fields.iter().find(|(n, _)| n.as_str() == field) {
@@ -180,6 +180,8 @@ impl App {
         let Some(key) = self.keys.get(id.as_uuid())? else {
             return Ok(None);
         };
-        self.unseal(id, &name, version, &key, &value).await.map(Some)
+        self.unseal(id, &name, version, &key, &value)
+            .await
+            .map(Some)
     }
 }

@@ -260,6 +260,30 @@ fn reason_of(message: &str) -> &str {
     message.split_once(": ").map_or(message, |(_, r)| r)
 }
 
+impl From<crate::oauth::OAuthError> for ApiError {
+    fn from(e: crate::oauth::OAuthError) -> ApiError {
+        use crate::oauth::OAuthError as E;
+        let text = e.to_string();
+        match e {
+            E::Invalid(_) | E::NotOAuth2 | E::NoClient(_) | E::NoRefreshToken => {
+                ApiError::validation(text)
+            }
+            E::Forbidden(_) => ApiError::forbidden(text),
+            E::NotFound => ApiError::not_found(text),
+            E::InvalidState | E::StateExpired => ApiError::bad_request(text),
+            E::Endpoint(_) => ApiError::validation(text),
+            E::NeedsReauthorization => {
+                ApiError::new(StatusCode::CONFLICT, "needs-reauthorization", text)
+            }
+            E::Provider { .. } | E::Transport(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "provider", text)
+            }
+            E::App(inner) => inner.into(),
+            E::Internal => ApiError::internal(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

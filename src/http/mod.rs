@@ -28,7 +28,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::{App, AppConfig, AppError};
 use error::ApiError;
-use handlers::{authentications, directory, misc};
+use handlers::{authentications, directory, misc, oauth};
 use idempotency::IdempotencyStore;
 use metrics::Metrics;
 
@@ -40,6 +40,8 @@ pub struct HttpState {
     pub idempotency: IdempotencyStore,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// OAuth2 flows and token refresh.
+    pub oauth: Arc<crate::oauth::OAuth>,
 }
 
 /// The shared state as handlers receive it.
@@ -66,7 +68,8 @@ impl Default for Limits {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the state over an open ledger.
-pub fn state(app: Arc<App>) -> Result<SharedState, AppError> {
+pub fn state(app: Arc<App>, oauth: crate::oauth::OAuthSettings) -> Result<SharedState, AppError> {
+    let oauth = Arc::new(crate::oauth::OAuth::new(app.clone(), oauth));
     let idempotency = IdempotencyStore::open(app.store().db())?;
     if let Err(e) = idempotency.sweep() {
         tracing::warn!(error = %e, "could not sweep expired idempotency records");
@@ -76,6 +79,7 @@ pub fn state(app: Arc<App>) -> Result<SharedState, AppError> {
         app,
         idempotency,
         metrics,
+        oauth,
     }))
 }
 
@@ -129,6 +133,8 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
             get(authentications::history),
         )
         .route("/v1/resolve", post(misc::resolve))
+        .route("/v1/oauth/authorize", post(oauth::authorize))
+        .route("/v1/oauth/callback", get(oauth::callback))
         .route("/v1/services", get(misc::list_services))
         .route("/v1/organizations", get(directory::list_organizations))
         .route("/v1/workspaces", get(directory::list_workspaces))
@@ -179,6 +185,8 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_deadline: Duration,
+    /// OAuth2 client registrations, callback URL, return allow-list, refresh timing.
+    pub oauth: crate::oauth::OAuthSettings,
 }
 
 impl ServeConfig {
@@ -189,6 +197,7 @@ impl ServeConfig {
             app: AppConfig::new(data_dir, key_file),
             limits: Limits::default(),
             shutdown_deadline: Duration::from_secs(10),
+            oauth: crate::oauth::OAuthSettings::new(format!("http://{listen}/v1/oauth/callback")),
         }
     }
 }
@@ -201,21 +210,31 @@ pub struct RunningServer {
     pub bootstrap: Option<crate::app::Bootstrap>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    refresher: tokio::task::JoinHandle<()>,
     app: Arc<App>,
+    state: SharedState,
     deadline: Duration,
 }
 
 impl RunningServer {
+    /// The OAuth2 side (e.g. to run a refresh pass now).
+    pub fn oauth(&self) -> &Arc<crate::oauth::OAuth> {
+        &self.state.oauth
+    }
+
     /// Stops accepting, lets in-flight requests finish within the deadline, then snapshots
     /// the read model and flushes the ledger.
     pub async fn shutdown(self) -> Result<(), AppError> {
         let _ = self.shutdown.send(());
+        self.refresher.abort();
+        let _ = self.refresher.await;
         if tokio::time::timeout(self.deadline, self.task)
             .await
             .is_err()
         {
             tracing::warn!("in-flight requests did not finish within the shutdown deadline");
         }
+        drop(self.state);
         match Arc::try_unwrap(self.app) {
             Ok(app) => app.close().await,
             Err(app) => {
@@ -231,8 +250,9 @@ impl RunningServer {
 pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
     let app = Arc::new(App::open(&config.app).await?);
     let bootstrap = app.bootstrap_if_empty().await?;
-    let shared = state(app.clone())?;
-    let router = router(shared, config.limits);
+    let shared = state(app.clone(), config.oauth.clone())?;
+    let refresher = tokio::spawn(shared.oauth.clone().run_refresher());
+    let router = router(shared.clone(), config.limits);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| AppError::Conflict(format!("listen: cannot bind {}: {e}", config.listen)))?;
@@ -255,7 +275,9 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
         bootstrap,
         shutdown,
         task,
+        refresher,
         app,
+        state: shared,
         deadline: config.shutdown_deadline,
     })
 }

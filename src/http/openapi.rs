@@ -28,7 +28,7 @@ use super::handlers::directory::{
 use super::handlers::misc::{
     NewService, NewServiceAuthentication, NewServiceBody, ResolvedBody, ServiceBody,
 };
-use super::handlers::{authentications, directory, misc};
+use super::handlers::{authentications, directory, misc, oauth};
 
 /// Name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearer";
@@ -161,6 +161,8 @@ pub struct AuthenticationSchema {
     pub extra_permissions: Vec<String>,
     /// Lifecycle.
     pub lifecycle: LifecycleSchema,
+    /// The provider refused the refresh token: a person must authorize again.
+    pub needs_reauthorization: bool,
     /// Stream version (also the `ETag`).
     pub version: u64,
     /// The fields that are set, by name.
@@ -548,6 +550,8 @@ impl Modify for RequestIdHeader {
         authentications::purge,
         authentications::history,
         misc::resolve,
+        oauth::authorize,
+        oauth::callback,
         misc::list_services,
         misc::create_service,
         directory::create_organization,

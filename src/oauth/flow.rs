@@ -111,7 +111,10 @@ fn state_hash(state: &str) -> [u8; 32] {
 
 impl PendingStore {
     fn insert(&self, state: &str, pending: Pending, ttl: Duration) -> Result<(), OAuthError> {
-        let mut map = self.by_state_hash.lock().map_err(|_| OAuthError::Internal)?;
+        let mut map = self
+            .by_state_hash
+            .lock()
+            .map_err(|_| OAuthError::Internal)?;
         map.retain(|_, p| p.started.elapsed() < ttl);
         map.insert(state_hash(state), pending);
         Ok(())
@@ -120,7 +123,10 @@ impl PendingStore {
     /// Takes the authorization of a state out (single use). Looking it up by its hash keeps
     /// the comparison independent of how much of a guessed state matches.
     fn take(&self, state: &str) -> Result<Option<Pending>, OAuthError> {
-        let mut map = self.by_state_hash.lock().map_err(|_| OAuthError::Internal)?;
+        let mut map = self
+            .by_state_hash
+            .lock()
+            .map_err(|_| OAuthError::Internal)?;
         Ok(map.remove(&state_hash(state)))
     }
 }
@@ -151,12 +157,10 @@ impl OAuth {
         &self,
         key: &ServiceKey,
     ) -> Result<(ServiceSpec, &super::OAuthClient), OAuthError> {
-        let spec = self
-            .app
-            .catalog()
-            .get(key)
-            .cloned()
-            .ok_or_else(|| OAuthError::Invalid(format!("service: {key} is not a known service")))?;
+        let spec =
+            self.app.catalog().get(key).cloned().ok_or_else(|| {
+                OAuthError::Invalid(format!("service: {key} is not a known service"))
+            })?;
         if spec.auth_kind != AuthKind::OAuth2 {
             return Err(OAuthError::NotOAuth2);
         }
@@ -176,21 +180,29 @@ impl OAuth {
         token_url: &str,
     ) -> Result<ConfiguredClient, OAuthError> {
         let bad = |what: &str| OAuthError::Invalid(format!("{what}: is not a valid URL"));
-        Ok(BasicClient::new(ClientId::new(registration.client_id.clone()))
-            .set_client_secret(ClientSecret::new(
-                registration.client_secret.expose().to_owned(),
-            ))
-            .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(|_| bad("authorize_url"))?)
-            .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(|_| bad("token_url"))?)
-            .set_redirect_uri(
-                RedirectUrl::new(self.settings.redirect_url.clone())
-                    .map_err(|_| bad("redirect_url"))?,
-            ))
+        Ok(
+            BasicClient::new(ClientId::new(registration.client_id.clone()))
+                .set_client_secret(ClientSecret::new(
+                    registration.client_secret.expose().to_owned(),
+                ))
+                .set_auth_uri(
+                    AuthUrl::new(authorize_url.to_owned()).map_err(|_| bad("authorize_url"))?,
+                )
+                .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(|_| bad("token_url"))?)
+                .set_redirect_uri(
+                    RedirectUrl::new(self.settings.redirect_url.clone())
+                        .map_err(|_| bad("redirect_url"))?,
+                ),
+        )
     }
 
     /// Starts an authorization: checks the caller may, stores the state and PKCE verifier,
     /// and returns the provider URL.
-    pub async fn start(&self, caller: &Caller, request: AuthorizeRequest) -> Result<Started, OAuthError> {
+    pub async fn start(
+        &self,
+        caller: &Caller,
+        request: AuthorizeRequest,
+    ) -> Result<Started, OAuthError> {
         let (spec, registration) = self.service(&request.service)?;
         for scope in &request.scopes {
             if !spec.scopes.contains(scope) {
@@ -277,7 +289,12 @@ impl OAuth {
 
     /// Completes an authorization: the state is checked (single use, same caller, not expired)
     /// before any token call; then the code is exchanged and the grant recorded.
-    pub async fn callback(&self, caller: &Caller, state: &str, code: &str) -> Result<Completed, OAuthError> {
+    pub async fn callback(
+        &self,
+        caller: &Caller,
+        state: &str,
+        code: &str,
+    ) -> Result<Completed, OAuthError> {
         let pending = self.pending.take(state)?.ok_or(OAuthError::InvalidState)?;
         if pending.user != caller.user {
             return Err(OAuthError::InvalidState);
@@ -302,12 +319,21 @@ impl OAuth {
             None => request.scopes.clone(),
         };
         let mut secrets = BTreeMap::new();
-        secrets.insert(field("access_token"), SecretText::new(token.access_token().secret().clone()));
+        secrets.insert(
+            field("access_token"),
+            SecretText::new(token.access_token().secret().clone()),
+        );
         if let Some(refresh) = token.refresh_token() {
-            secrets.insert(field("refresh_token"), SecretText::new(refresh.secret().clone()));
+            secrets.insert(
+                field("refresh_token"),
+                SecretText::new(refresh.secret().clone()),
+            );
         }
         if let Some(expires_in) = token.expires_in() {
-            secrets.insert(field("expires_at"), SecretText::new(expiry_text(expires_in)));
+            secrets.insert(
+                field("expires_at"),
+                SecretText::new(expiry_text(expires_in)),
+            );
         }
         let grant = AuthenticationCommand::RecordGrant {
             requested_scopes: request.scopes.clone(),
@@ -337,7 +363,10 @@ impl OAuth {
                     environment,
                     origin: Origin::Api,
                 });
-                let outcome = self.app.execute_all(caller, id, vec![create, grant], None).await?;
+                let outcome = self
+                    .app
+                    .execute_all(caller, id, vec![create, grant], None)
+                    .await?;
                 (id, outcome)
             }
             Target::Existing(id) => {
@@ -349,7 +378,10 @@ impl OAuth {
                     fields: changes,
                     origin: Origin::Api,
                 };
-                let outcome = self.app.execute_all(caller, id, vec![reauth, grant], None).await?;
+                let outcome = self
+                    .app
+                    .execute_all(caller, id, vec![reauth, grant], None)
+                    .await?;
                 (id, outcome)
             }
         };

@@ -91,8 +91,10 @@ pub enum OAuthError {
     Internal,
 }
 
-type TokenError =
-    RequestTokenError<HttpClientError<reqwest::Error>, StandardErrorResponse<BasicErrorResponseType>>;
+type TokenError = RequestTokenError<
+    HttpClientError<reqwest::Error>,
+    StandardErrorResponse<BasicErrorResponseType>,
+>;
 
 /// Maps an oauth2 request error without keeping any response body (it may hold tokens).
 pub(crate) fn provider_error(e: TokenError) -> OAuthError {

@@ -48,7 +48,11 @@ fn micros(d: Duration) -> i64 {
 
 impl OAuth {
     fn lock_for(&self, id: AuthenticationId) -> Result<Arc<tokio::sync::Mutex<()>>, OAuthError> {
-        let mut locks = self.refresh.locks.lock().map_err(|_| OAuthError::Internal)?;
+        let mut locks = self
+            .refresh
+            .locks
+            .lock()
+            .map_err(|_| OAuthError::Internal)?;
         Ok(locks.entry(id).or_default().clone())
     }
 
@@ -116,7 +120,11 @@ impl OAuth {
                 let command = AuthenticationCommand::RequireReauthorization {
                     reason: "invalid_grant: the provider refused the refresh token".into(),
                 };
-                match self.app.execute(&system, id, command, Some(state.version)).await {
+                match self
+                    .app
+                    .execute(&system, id, command, Some(state.version))
+                    .await
+                {
                     Ok(_) | Err(AppError::VersionMismatch { .. }) | Err(AppError::Conflict(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -134,13 +142,23 @@ impl OAuth {
         );
         // A rotated refresh token is stored in the same event as the new access token.
         if let Some(rotated) = token.refresh_token() {
-            fields.insert(field("refresh_token"), SecretText::new(rotated.secret().clone()));
+            fields.insert(
+                field("refresh_token"),
+                SecretText::new(rotated.secret().clone()),
+            );
         }
         if let Some(expires_in) = token.expires_in() {
-            fields.insert(field("expires_at"), SecretText::new(expiry_text(expires_in)));
+            fields.insert(
+                field("expires_at"),
+                SecretText::new(expiry_text(expires_in)),
+            );
         }
         let command = AuthenticationCommand::RecordRefresh { fields };
-        match self.app.execute(&system, id, command, Some(state.version)).await {
+        match self
+            .app
+            .execute(&system, id, command, Some(state.version))
+            .await
+        {
             Ok(_) => {
                 self.note_success(id);
                 Ok(Refreshed::Recorded)

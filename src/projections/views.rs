@@ -64,6 +64,8 @@ pub struct AuthenticationView {
     pub extra_permissions: Vec<String>,
     /// `active`, `deleted` or `purged`.
     pub lifecycle: &'static str,
+    /// The provider refused the refresh token: a person must authorize again.
+    pub needs_reauthorization: bool,
     /// Stream version.
     pub version: u64,
     /// Fields that are set.
@@ -122,6 +124,7 @@ impl AuthenticationView {
                 Lifecycle::Deleted => "deleted",
                 Lifecycle::Purged => "purged",
             },
+            needs_reauthorization: auth.needs_reauthorization,
             version,
             fields,
             expires_at: auth.expires_at,

@@ -106,19 +106,29 @@ pub async fn send(
 impl Server {
     /// Starts a server on 127.0.0.1:0 and sets up the directory through the API.
     pub async fn start() -> Server {
+        Server::start_with(|_| {}).await
+    }
+
+    /// Like [`Server::start`], with a chance to adjust the configuration first.
+    pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> Server {
         let data = TempDir::new().expect("data dir");
         let keys = TempDir::new().expect("key dir");
         let data_dir = data.path().join("ledger");
         let key_file = keys.path().join("master.key");
-        let config = ServeConfig::new(
+        let mut config = ServeConfig::new(
             "127.0.0.1:0".parse().expect("addr"),
             data_dir.clone(),
             key_file.clone(),
         );
+        adjust(&mut config);
         let server = start(config).await.expect("server starts");
         let boot = server.bootstrap.as_ref().expect("first start bootstraps");
         let base = format!("http://{}", server.addr);
-        let client = reqwest::Client::new();
+        // Never follow redirects: tests look at them, and must not leave the machine.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
         let admin_token = boot.admin_token.token.expose().to_owned();
         let org = boot.organization.to_string();
         let org_workspace = boot.organization_workspace.to_string();

@@ -45,6 +45,15 @@ impl ServiceCatalog {
 
     /// Loads and validates a catalog from JSON: an object of key -> service spec.
     pub fn from_json(json: &str) -> Result<Self, CatalogError> {
+        Self::from_json_as(json, false)
+    }
+
+    /// Like [`ServiceCatalog::from_json`], accepting `http://` endpoints (development only).
+    pub fn from_json_allowing_http(json: &str) -> Result<Self, CatalogError> {
+        Self::from_json_as(json, true)
+    }
+
+    fn from_json_as(json: &str, allow_http: bool) -> Result<Self, CatalogError> {
         let raw: BTreeMap<String, ServiceSpec> = serde_json::from_str(json)?;
         let mut services = BTreeMap::new();
         for (key, spec) in raw {
@@ -52,7 +61,12 @@ impl ServiceCatalog {
                 key: key.clone(),
                 reason,
             })?;
-            spec.validate().map_err(|reason| CatalogError::Spec {
+            let checked = if allow_http {
+                spec.validate_allowing_http()
+            } else {
+                spec.validate()
+            };
+            checked.map_err(|reason| CatalogError::Spec {
                 key: key.clone(),
                 reason,
             })?;

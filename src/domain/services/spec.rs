@@ -243,18 +243,28 @@ impl ServiceSpec {
 
     /// Checks the definition; the catalog and custom services both go through this.
     pub fn validate(&self) -> Result<(), ServiceSpecError> {
+        self.validate_urls_as(false)
+    }
+
+    /// Like [`ServiceSpec::validate`], but also accepts `http://` endpoints: only for an
+    /// operator's development setup (a local provider).
+    pub fn validate_allowing_http(&self) -> Result<(), ServiceSpecError> {
+        self.validate_urls_as(true)
+    }
+
+    fn validate_urls_as(&self, allow_http: bool) -> Result<(), ServiceSpecError> {
         normalize_text(&self.name, 80).map_err(ServiceSpecError::Name)?;
         if self.api_version.trim().is_empty() {
             return Err(ServiceSpecError::ApiVersionBlank);
         }
         self.validate_fields()?;
-        self.validate_oauth()?;
+        self.validate_oauth(allow_http)?;
         self.validate_scopes()?;
         if let Some(v) = &self.verification {
             if v.method != "GET" && v.method != "POST" {
                 return Err(ServiceSpecError::BadVerificationMethod(v.method.clone()));
             }
-            self.check_url("verification.url", &v.url)?;
+            self.check_url("verification.url", &v.url, allow_http)?;
         }
         Ok(())
     }
@@ -283,7 +293,7 @@ impl ServiceSpec {
         Ok(())
     }
 
-    fn validate_oauth(&self) -> Result<(), ServiceSpecError> {
+    fn validate_oauth(&self, allow_http: bool) -> Result<(), ServiceSpecError> {
         let is_oauth = matches!(self.auth_kind, AuthKind::OAuth1 | AuthKind::OAuth2);
         match (&self.oauth, is_oauth) {
             (None, true) => Err(ServiceSpecError::OAuthEndpointsMissing {
@@ -294,10 +304,10 @@ impl ServiceSpec {
             }),
             (None, false) => Ok(()),
             (Some(ep), true) => {
-                self.check_url("oauth.authorize_url", &ep.authorize_url)?;
-                self.check_url("oauth.token_url", &ep.token_url)?;
+                self.check_url("oauth.authorize_url", &ep.authorize_url, allow_http)?;
+                self.check_url("oauth.token_url", &ep.token_url, allow_http)?;
                 match (&ep.request_token_url, self.auth_kind) {
-                    (Some(url), _) => self.check_url("oauth.request_token_url", url),
+                    (Some(url), _) => self.check_url("oauth.request_token_url", url, allow_http),
                     (None, AuthKind::OAuth1) => Err(ServiceSpecError::RequestTokenUrlMissing),
                     (None, _) => Ok(()),
                 }
@@ -328,9 +338,14 @@ impl ServiceSpec {
     }
 
     /// Checks a URL template: `https://`, and placeholders naming non-secret fields.
-    fn check_url(&self, field: &'static str, url: &str) -> Result<(), ServiceSpecError> {
+    fn check_url(
+        &self,
+        field: &'static str,
+        url: &str,
+        allow_http: bool,
+    ) -> Result<(), ServiceSpecError> {
         let bad = |reason: String| ServiceSpecError::BadUrl { field, reason };
-        if !url.starts_with("https://") {
+        if !(url.starts_with("https://") || (allow_http && url.starts_with("http://"))) {
             return Err(bad(format!("{url:?} must start with https://")));
         }
         for placeholder in placeholders(url) {

@@ -82,15 +82,27 @@ pub async fn resolve(
     if let Some(step) = &body.workflow {
         step.origin()?;
     }
-    let resolved = state
-        .app
-        .resolve(ResolveRequest {
-            authentication: AuthenticationId::from_uuid(body.authentication),
-            workspace: WorkspaceId::from_uuid(body.workspace),
-            user,
-            template: body.template,
-        })
-        .await?;
+    let id = AuthenticationId::from_uuid(body.authentication);
+    let request = ResolveRequest {
+        authentication: id,
+        workspace: WorkspaceId::from_uuid(body.workspace),
+        user,
+        template: body.template,
+    };
+    // Access is decided by the first resolve; only then may an expired OAuth2 token be
+    // refreshed (once, however many resolves wait for it) and the template resolved again.
+    let mut resolved = state.app.resolve(request.clone()).await?;
+    let expired = state.app.grant_state(id).await.is_some_and(|g| {
+        g.expires_at
+            .is_some_and(|at| at.0 <= crate::ledger::RecordedAt::now().0)
+    });
+    if expired {
+        state
+            .oauth
+            .refresh_if_due(id, std::time::Duration::ZERO)
+            .await?;
+        resolved = state.app.resolve(request).await?;
+    }
     let fields = resolved.fields().to_vec();
     let mut response = Json(ResolvedBody {
         resolved: resolved.into_value(),

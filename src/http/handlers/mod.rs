@@ -3,3 +3,4 @@
 pub mod authentications;
 pub mod directory;
 pub mod misc;
+pub mod oauth;

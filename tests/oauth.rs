@@ -1,0 +1,551 @@
+//! OAuth2 end to end against a local authorization server that checks PKCE and client
+//! authentication: authorize → callback → resolve, state checks before any token call, no
+//! redirect followed, refresh before expiry, one refresh for 20 concurrent resolves, rotated
+//! refresh tokens, invalid_grant, re-consent, and tokens never shown or stored in clear.
+
+mod http_support;
+mod oauth_provider;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use credledger::oauth::endpoint::EndpointPolicy;
+use credledger::oauth::OAuthSettings;
+use http_support::Server;
+use oauth_provider::{Mode, Provider, ProviderConfig, Sink};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const CALLBACK: &str = "http://credledger.test/v1/oauth/callback";
+const SERVICE: &str = "test-oauth";
+
+fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || LogSink(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per binary");
+        buffer
+    })
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A provider and a server whose catalog has a service at that provider.
+async fn setup(
+    provider_config: ProviderConfig,
+    adjust: impl FnOnce(&mut OAuthSettings),
+) -> (Provider, Server) {
+    let provider = Provider::start(ProviderConfig {
+        redirect_uri: CALLBACK.into(),
+        ..provider_config
+    })
+    .await;
+    let catalog = json!({
+        SERVICE: {
+            "name": "Test OAuth", "api_version": "v1", "auth_kind": "OAuth2", "fields": [],
+            "oauth": {"authorize_url": provider.authorize_endpoint(), "token_url": provider.token_endpoint(), "request_token_url": null},
+            "scopes": ["read", "write", "admin"], "required_scopes": ["read"], "verification": null
+        }
+    });
+    let clients = json!({SERVICE: {"client_id": provider.config().client_id, "client_secret": provider.config().client_secret}});
+    let server = Server::start_with(|config| {
+        config.app.extra_services = Some(catalog.to_string());
+        config.app.extra_services_allow_http = true;
+        let mut settings = OAuthSettings::new(CALLBACK)
+            .with_clients_json(&clients.to_string())
+            .expect("clients");
+        settings.policy = EndpointPolicy::insecure_for_development();
+        settings.return_allow_list = vec!["https://app.example/done".into()];
+        settings.refresh_interval = Duration::from_secs(3600);
+        adjust(&mut settings);
+        config.oauth = settings;
+    })
+    .await;
+    (provider, server)
+}
+
+/// Runs the whole flow for a new authentication in the org workspace; returns its id.
+async fn authorize_new(s: &Server, provider: &Provider, scopes: &[&str]) -> Value {
+    let started = s
+        .call(
+            Method::POST,
+            "/v1/oauth/authorize",
+            &s.owner.token,
+            Some(
+                json!({"service": SERVICE, "name": format!("Grant {}", uuid::Uuid::now_v7()),
+                "workspace": s.org_workspace, "scopes": scopes}),
+            ),
+        )
+        .await
+        .expect(200);
+    let url = started.body["authorization_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    let (code, state, _) = provider.follow_authorize(&url).await;
+    s.call(
+        Method::GET,
+        &format!("/v1/oauth/callback?state={state}&code={code}"),
+        &s.owner.token,
+        None,
+    )
+    .await
+    .expect(201)
+    .body
+}
+
+async fn resolve_token(s: &Server, id: &str) -> String {
+    let answer = s
+        .call(
+            Method::POST,
+            "/v1/resolve",
+            &s.owner.token,
+            Some(json!({"authentication": id, "workspace": s.org_workspace, "template": "$.auth.access_token"})),
+        )
+        .await
+        .expect(200);
+    answer.body["resolved"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorize_callback_resolve_with_pkce_and_client_authentication() {
+    let (provider, s) = setup(
+        ProviderConfig {
+            granted_scopes: Some(vec!["read".into()]),
+            ..ProviderConfig::default()
+        },
+        |_| {},
+    )
+    .await;
+    let done = authorize_new(&s, &provider, &["read", "write"]).await;
+    assert_eq!(done["requested_scopes"], json!(["read", "write"]));
+    assert_eq!(
+        done["granted_scopes"],
+        json!(["read"]),
+        "what the provider granted is recorded"
+    );
+    let id = done["authentication"].as_str().expect("id").to_owned();
+    assert_eq!(provider.code_exchanges(), 1);
+    let request = provider.last_token_request().expect("token request");
+    assert!(
+        request.form.contains_key("code_verifier"),
+        "PKCE verifier sent"
+    );
+    assert_eq!(
+        request.basic_credentials.map(|(id, _)| id),
+        Some(provider.config().client_id.clone()),
+        "client authenticated with HTTP Basic"
+    );
+    assert_eq!(
+        resolve_token(&s, &id).await,
+        provider.issued_access_tokens()[0]
+    );
+    let view = s
+        .call(
+            Method::GET,
+            &format!("/v1/authentications/{id}"),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(view.body["scopes"], json!(["read"]));
+    assert_eq!(view.body["fields"]["refresh_token"]["type"], "secret");
+    let history = s
+        .call(
+            Method::GET,
+            &format!("/v1/authentications/{id}/history"),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(200);
+    let types: Vec<&str> = history
+        .body
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| h["event_type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        types,
+        vec!["authentication.created", "authentication.grant_recorded"]
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_replayed_foreign_and_expired_states_are_refused_before_any_token_call() {
+    let (provider, s) = setup(ProviderConfig::default(), |settings| {
+        settings.state_ttl = Duration::from_millis(800);
+    })
+    .await;
+    let start = || async {
+        let started = s
+            .call(
+                Method::POST,
+                "/v1/oauth/authorize",
+                &s.owner.token,
+                Some(json!({"service": SERVICE, "name": format!("S {}", uuid::Uuid::now_v7()), "workspace": s.org_workspace, "scopes": ["read"]})),
+            )
+            .await
+            .expect(200);
+        let url = started.body["authorization_url"]
+            .as_str()
+            .expect("url")
+            .to_owned();
+        provider.follow_authorize(&url).await
+    };
+    // Unknown state.
+    let (code, _, _) = start().await;
+    let wrong = s
+        .call(
+            Method::GET,
+            &format!("/v1/oauth/callback?state=not-a-state&code={code}"),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(400);
+    assert_eq!(wrong.body["field"], "state");
+    // Someone else's state (it is consumed, so it cannot be used by anyone afterwards).
+    let (code, state, _) = start().await;
+    s.call(
+        Method::GET,
+        &format!("/v1/oauth/callback?state={state}&code={code}"),
+        &s.editor.token,
+        None,
+    )
+    .await
+    .expect(400);
+    s.call(
+        Method::GET,
+        &format!("/v1/oauth/callback?state={state}&code={code}"),
+        &s.owner.token,
+        None,
+    )
+    .await
+    .expect(400);
+    // Expired state.
+    let (code, state, _) = start().await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let expired = s
+        .call(
+            Method::GET,
+            &format!("/v1/oauth/callback?state={state}&code={code}"),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(400);
+    assert!(expired.text.contains("expired"), "{}", expired.text);
+    assert_eq!(provider.token_calls(), 0, "no token call for a bad state");
+    // A good state works once; replaying it is refused without another token call.
+    let (code, state, _) = start().await;
+    let path = format!("/v1/oauth/callback?state={state}&code={code}");
+    s.call(Method::GET, &path, &s.owner.token, None)
+        .await
+        .expect(201);
+    s.call(Method::GET, &path, &s.owner.token, None)
+        .await
+        .expect(400);
+    assert_eq!(provider.token_calls(), 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirecting_token_endpoint_is_not_followed() {
+    let (provider, s) = setup(ProviderConfig::default(), |_| {}).await;
+    let sink = Sink::start().await;
+    provider.set_mode(Mode::RedirectTo(sink.url("/token")));
+    let started = s
+        .call(
+            Method::POST,
+            "/v1/oauth/authorize",
+            &s.owner.token,
+            Some(json!({"service": SERVICE, "name": "Redirected", "workspace": s.org_workspace, "scopes": ["read"]})),
+        )
+        .await
+        .expect(200);
+    let url = started.body["authorization_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let (code, state, _) = provider.follow_authorize(&url).await;
+    let answer = s
+        .call(
+            Method::GET,
+            &format!("/v1/oauth/callback?state={state}&code={code}"),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(502);
+    assert!(!answer.text.contains(&code));
+    assert_eq!(sink.hits(), 0, "nothing was sent to the redirect target");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_refresh_before_expiry_and_rotated_refresh_tokens_are_used_next_time() {
+    let (provider, s) = setup(
+        ProviderConfig {
+            access_token_lifetime_secs: 600,
+            rotate_refresh_tokens: true,
+            ..ProviderConfig::default()
+        },
+        |settings| settings.refresh_margin = Duration::from_secs(3600),
+    )
+    .await;
+    let done = authorize_new(&s, &provider, &["read"]).await;
+    let id = done["authentication"].as_str().expect("id").to_owned();
+    let first_refresh = provider.current_refresh_token().expect("refresh token");
+    let oauth = s.server.as_ref().expect("running").oauth().clone();
+    assert_eq!(
+        oauth.refresh_due().await,
+        1,
+        "expires within the margin: refreshed"
+    );
+    assert_eq!(provider.refresh_calls(), 1);
+    assert_eq!(
+        provider.last_form().expect("form")["refresh_token"],
+        first_refresh
+    );
+    let rotated = provider.current_refresh_token().expect("rotated");
+    assert_ne!(rotated, first_refresh);
+    assert_eq!(
+        resolve_token(&s, &id).await,
+        provider.issued_access_tokens()[1]
+    );
+    // The next refresh uses the rotated token (the provider refuses the old one).
+    assert_eq!(oauth.refresh_due().await, 1);
+    assert_eq!(
+        provider.last_form().expect("form")["refresh_token"],
+        rotated
+    );
+    assert_eq!(
+        resolve_token(&s, &id).await,
+        provider.issued_access_tokens()[2]
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_resolves_of_an_expired_token_cause_one_refresh() {
+    let (provider, s) = setup(
+        ProviderConfig {
+            access_token_lifetime_secs: 1,
+            ..ProviderConfig::default()
+        },
+        |settings| settings.refresh_margin = Duration::ZERO,
+    )
+    .await;
+    let done = authorize_new(&s, &provider, &["read"]).await;
+    let id = done["authentication"].as_str().expect("id").to_owned();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let s = Arc::new(s);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = s.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move { resolve_token(&s, &id).await }));
+    }
+    let mut tokens = Vec::new();
+    for task in tasks {
+        tokens.push(task.await.expect("resolve"));
+    }
+    assert_eq!(
+        provider.refresh_calls(),
+        1,
+        "one token request for twenty resolves"
+    );
+    let fresh = provider.issued_access_tokens()[1].clone();
+    assert!(
+        tokens.iter().all(|t| *t == fresh),
+        "every resolve got the refreshed token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_grant_marks_the_authentication_for_reauthorization_and_reconsent_clears_it() {
+    let (provider, s) = setup(
+        ProviderConfig {
+            access_token_lifetime_secs: 1,
+            ..ProviderConfig::default()
+        },
+        |settings| settings.refresh_margin = Duration::ZERO,
+    )
+    .await;
+    let done = authorize_new(&s, &provider, &["read"]).await;
+    let id = done["authentication"].as_str().expect("id").to_owned();
+    provider.set_mode(Mode::InvalidGrant);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let refused = s
+        .call(
+            Method::POST,
+            "/v1/resolve",
+            &s.owner.token,
+            Some(json!({"authentication": id, "workspace": s.org_workspace, "template": "$.auth.access_token"})),
+        )
+        .await
+        .expect(409);
+    assert!(
+        refused.text.contains("re-authorization"),
+        "{}",
+        refused.text
+    );
+    let calls = provider.refresh_calls();
+    // No retry loop: the next resolve does not call the provider again.
+    s.call(
+        Method::POST,
+        "/v1/resolve",
+        &s.owner.token,
+        Some(json!({"authentication": id, "workspace": s.org_workspace, "template": "$.auth.access_token"})),
+    )
+    .await
+    .expect(409);
+    assert_eq!(provider.refresh_calls(), calls);
+    let view = s
+        .call(
+            Method::GET,
+            &format!("/v1/authentications/{id}"),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(view.body["needs_reauthorization"], true);
+    let listed = s
+        .call(Method::GET, "/v1/authentications", &s.owner.token, None)
+        .await
+        .expect(200);
+    assert!(listed.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .any(|i| i["id"] == id.as_str() && i["needs_reauthorization"] == true));
+
+    // Re-consent through the same flow, asking for more scopes: cleared, scopes changed.
+    provider.set_mode(Mode::Normal);
+    let started = s
+        .call(
+            Method::POST,
+            "/v1/oauth/authorize",
+            &s.owner.token,
+            Some(json!({"service": SERVICE, "authentication": id, "scopes": ["read", "write"], "return_to": "https://app.example/done"})),
+        )
+        .await
+        .expect(200);
+    let url = started.body["authorization_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let (code, state, _) = provider.follow_authorize(&url).await;
+    let back = s
+        .call(
+            Method::GET,
+            &format!("/v1/oauth/callback?state={state}&code={code}"),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(303);
+    assert_eq!(
+        back.header("location").as_deref(),
+        Some(format!("https://app.example/done?authentication={id}").as_str())
+    );
+    let view = s
+        .call(
+            Method::GET,
+            &format!("/v1/authentications/{id}"),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(view.body["needs_reauthorization"], false);
+    assert_eq!(view.body["scopes"], json!(["read", "write"]));
+    // Open redirects are refused when the flow starts.
+    let open_redirect = s
+        .call(
+            Method::POST,
+            "/v1/oauth/authorize",
+            &s.owner.token,
+            Some(json!({"service": SERVICE, "authentication": id, "scopes": ["read"], "return_to": "https://evil.example/"})),
+        )
+        .await
+        .expect(422);
+    assert_eq!(open_redirect.body["field"], "return_to");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_and_refresh_tokens_never_appear_outside_resolve() {
+    let logs = captured_logs();
+    let (provider, mut s) = setup(
+        ProviderConfig {
+            rotate_refresh_tokens: true,
+            ..ProviderConfig::default()
+        },
+        |settings| settings.refresh_margin = Duration::from_secs(7200),
+    )
+    .await;
+    let done = authorize_new(&s, &provider, &["read"]).await;
+    let id = done["authentication"].as_str().expect("id").to_owned();
+    let oauth = s.server.as_ref().expect("running").oauth().clone();
+    oauth.refresh_due().await;
+    let mut seen = done.to_string();
+    for path in [
+        format!("/v1/authentications/{id}"),
+        format!("/v1/authentications/{id}/history"),
+        "/v1/authentications".to_owned(),
+    ] {
+        seen.push_str(&s.call(Method::GET, &path, &s.owner.token, None).await.text);
+    }
+    let mut secrets = provider.issued_access_tokens();
+    secrets.extend(provider.current_refresh_token());
+    assert!(secrets.len() >= 3);
+    for secret in &secrets {
+        assert!(!seen.contains(secret.as_str()), "a response leaked a token");
+    }
+    s.shutdown().await;
+    let logged = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+    for secret in &secrets {
+        assert!(!logged.contains(secret.as_str()), "the log leaked a token");
+    }
+    let mut stack = vec![s.data_dir.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).expect("read");
+            for secret in &secrets {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{} holds a token",
+                    path.display()
+                );
+            }
+        }
+    }
+}
