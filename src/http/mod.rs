@@ -28,7 +28,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::{App, AppConfig, AppError};
 use error::ApiError;
-use handlers::{authentications, directory, misc, oauth};
+use handlers::{authentications, directory, misc, oauth, tokens};
 use idempotency::IdempotencyStore;
 use metrics::Metrics;
 
@@ -116,10 +116,10 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
         .route("/v1/workspaces", post(directory::create_workspace))
         .route("/v1/users", post(directory::create_user))
         .route("/v1/memberships", post(directory::create_membership))
-        .route("/v1/tokens", post(directory::create_token))
+        .route("/v1/tokens", post(tokens::create_token))
         .route(
             "/v1/tokens/{id}",
-            axum::routing::delete(directory::revoke_token),
+            axum::routing::delete(tokens::revoke_token),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -140,7 +140,7 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
         .route("/v1/workspaces", get(directory::list_workspaces))
         .route("/v1/users", get(directory::list_users))
         .route("/v1/memberships", get(directory::list_memberships))
-        .route("/v1/tokens", get(directory::list_tokens))
+        .route("/v1/tokens", get(tokens::list_tokens))
         .route("/healthz", get(misc::healthz))
         .route("/readyz", get(misc::readyz))
         .route("/metrics", get(misc::metrics))

@@ -22,13 +22,14 @@ use super::dto::{
     WarningBody, WorkflowStepBody,
 };
 use super::handlers::directory::{
-    MembershipBody, NewMembership, NewOrganization, NewToken, NewUser, NewWorkspace,
-    OrganizationBody, TokenBody, UserBody, WorkspaceBody,
+    MembershipBody, NewMembership, NewOrganization, NewUser, NewWorkspace, OrganizationBody,
+    UserBody, WorkspaceBody,
 };
 use super::handlers::misc::{
     NewService, NewServiceAuthentication, NewServiceBody, ResolvedBody, ServiceBody,
 };
-use super::handlers::{authentications, directory, misc, oauth};
+use super::handlers::tokens::{NewToken, TokenBody};
+use super::handlers::{authentications, directory, misc, oauth, tokens};
 
 /// Name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearer";
@@ -562,9 +563,9 @@ impl Modify for RequestIdHeader {
         directory::list_users,
         directory::create_membership,
         directory::list_memberships,
-        directory::create_token,
-        directory::list_tokens,
-        directory::revoke_token,
+        tokens::create_token,
+        tokens::list_tokens,
+        tokens::revoke_token,
         misc::healthz,
         misc::readyz,
         misc::metrics,

@@ -4,3 +4,4 @@ pub mod authentications;
 pub mod directory;
 pub mod misc;
 pub mod oauth;
+pub mod tokens;

@@ -1,0 +1,218 @@
+//! API tokens over HTTP: issue (shown once), list (never the text), revoke.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::ids::{PrincipalId, TokenId, UserId};
+use crate::domain::principals::{is_administrator, Principal};
+use crate::http::dto::parse_id;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, Authenticated};
+use crate::http::openapi::{
+    BadRequest, IdempotencyKeyHeader, PayloadTooLarge, ProblemSchema, Unauthorized,
+    UnsupportedMediaType,
+};
+use crate::http::SharedState;
+
+/// `POST /v1/tokens`: for a user (oneself, or anyone for administrators), or a new workflow
+/// runner or auditor (administrators).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// `user` (give `user`), `runner` or `auditor` (give `name`).
+    pub kind: String,
+    /// The user, for `user` tokens (default: the caller).
+    #[serde(default)]
+    pub user: Option<Uuid>,
+    /// Name of a new runner or auditor.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What the token is for.
+    pub label: String,
+}
+
+/// An issued token; `token` is shown only in the answer that issues it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenBody {
+    /// Token id (for revoking).
+    pub id: Uuid,
+    /// `user`, `runner` or `auditor`.
+    pub kind: &'static str,
+    /// The principal reference, e.g. `user:<id>`.
+    pub principal: String,
+    /// Label.
+    pub label: String,
+    /// The token text; only when issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub token: Option<String>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+fn kind_of(principal: &Principal) -> &'static str {
+    match principal {
+        Principal::User(_) => "user",
+        Principal::Runner { .. } => "runner",
+        Principal::Auditor { .. } => "auditor",
+    }
+}
+
+/// `POST /v1/tokens`.
+#[utoipa::path(
+    post,
+    path = "/v1/tokens",
+    operation_id = "createToken",
+    tag = "directory",
+    summary = "Issue an API token",
+    description = "Issues a token for a user (oneself; administrators for anyone), or for a new workflow runner or auditor (administrators). The token text is in this answer only: it is stored as a hash and never shown again, so a repeated `Idempotency-Key` cannot replay it.",
+    params(IdempotencyKeyHeader),
+    request_body(content = NewToken, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Issued; `token` holds the token text, shown only here.", body = TokenBody),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this), or is not an administrator (tokens for other users, runners and auditors).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "The user does not exist.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same `Idempotency-Key` is still being processed, or this request was already processed with the same `Idempotency-Key` (`idempotent-replay-unavailable`: its answer held the token).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "An unknown `kind`, no `name` for a runner or auditor, a bad label, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_token(
+    State(state): State<SharedState>,
+    who: Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<NewToken>,
+) -> Result<Response, ApiError> {
+    let caller = who.caller(&headers)?;
+    let named = |kind: &str| {
+        body.name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| ApiError::validation(format!("name: is required for {kind} tokens")))
+    };
+    // Each kind takes its own fields only: a stray one is a mistake worth naming.
+    match body.kind.as_str() {
+        "user" if body.name.is_some() => {
+            return Err(ApiError::validation(
+                "name: is only for runner and auditor tokens",
+            ))
+        }
+        "runner" | "auditor" if body.user.is_some() => {
+            return Err(ApiError::validation("user: is only for user tokens"))
+        }
+        _ => {}
+    }
+    let principal = match body.kind.as_str() {
+        "user" => Principal::User(body.user.map_or(caller.user, UserId::from_uuid)),
+        "runner" => Principal::Runner {
+            id: PrincipalId::new(),
+            name: named("runner")?,
+        },
+        "auditor" => Principal::Auditor {
+            id: PrincipalId::new(),
+            name: named("auditor")?,
+        },
+        other => {
+            return Err(ApiError::validation(format!(
+                "kind: {other:?} is not a principal kind (user, runner, auditor)"
+            )))
+        }
+    };
+    let issued = state
+        .app
+        .issue_token(Some(&caller), principal.clone(), &body.label)
+        .await?;
+    let answer = TokenBody {
+        id: issued.id.as_uuid(),
+        kind: kind_of(&principal),
+        principal: principal.reference(),
+        label: body.label.trim().to_owned(),
+        token: Some(issued.token.expose().to_owned()),
+        revoked: false,
+    };
+    let mut response = (StatusCode::CREATED, Json(answer)).into_response();
+    // The token text is shown once: an idempotent replay must not store or repeat it.
+    response
+        .extensions_mut()
+        .insert(crate::http::idempotency::SecretBody);
+    Ok(response)
+}
+
+/// `GET /v1/tokens`: the caller's tokens (every token for administrators), never their text.
+#[utoipa::path(
+    get,
+    path = "/v1/tokens",
+    operation_id = "listTokens",
+    tag = "directory",
+    summary = "List API tokens",
+    description = "The caller's tokens (every token for administrators), never their text.",
+    responses(
+        (status = 200, description = "The tokens, without `token`.", body = Vec<TokenBody>),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_tokens(
+    State(state): State<SharedState>,
+    who: Authenticated,
+) -> Result<Response, ApiError> {
+    let user = who.user()?;
+    let model = state.app.model().model().read().await;
+    let admin = is_administrator(&model.directory, user);
+    let items: Vec<TokenBody> = model
+        .tokens
+        .by_id
+        .values()
+        .filter(|t| admin || t.principal == Principal::User(user))
+        .map(|t| TokenBody {
+            id: t.id.as_uuid(),
+            kind: kind_of(&t.principal),
+            principal: t.principal.reference(),
+            label: t.label.clone(),
+            token: None,
+            revoked: t.revoked,
+        })
+        .collect();
+    Ok(Json(items).into_response())
+}
+
+/// `DELETE /v1/tokens/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/tokens/{id}",
+    operation_id = "revokeToken",
+    tag = "directory",
+    summary = "Revoke an API token",
+    description = "Revokes a token: it stops working at once. Its owner or an administrator may revoke it.",
+    params(("id" = uuid::Uuid, Path, description = "The token's id."), IdempotencyKeyHeader),
+    responses(
+        (status = 204, description = "Revoked.", headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this), or is neither the token's owner nor an administrator.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "The token does not exist.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The token is already revoked, or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "The `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn revoke_token(
+    State(state): State<SharedState>,
+    who: Authenticated,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = who.caller(&headers)?;
+    let id = parse_id::<TokenId>("id", &raw)?;
+    state.app.revoke_token(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
