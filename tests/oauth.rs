@@ -549,3 +549,44 @@ async fn access_and_refresh_tokens_never_appear_outside_resolve() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_task_refreshes_tokens_before_they_expire() {
+    let (provider, s) = setup(
+        ProviderConfig {
+            access_token_lifetime_secs: 3600,
+            ..ProviderConfig::default()
+        },
+        |settings| {
+            settings.refresh_margin = Duration::from_secs(7200);
+            settings.refresh_interval = Duration::from_millis(100);
+        },
+    )
+    .await;
+    let done = authorize_new(&s, &provider, &["read"]).await;
+    let id = done["authentication"].as_str().expect("id").to_owned();
+    // Nobody calls refresh here: the server's own task must notice the token is due.
+    let mut waited = 0;
+    while provider.refresh_calls() == 0 {
+        assert!(waited < 300, "the background task never refreshed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let history = s
+        .call(
+            Method::GET,
+            &format!("/v1/authentications/{id}/history"),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(200);
+    let refreshes = history
+        .body
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|h| h["event_type"] == "authentication.reauthenticated" && h["origin"] == "System");
+    assert!(refreshes.count() >= 1, "{}", history.text);
+    s.stop().await;
+}
