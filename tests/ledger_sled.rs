@@ -72,7 +72,7 @@ fn run_verify(path: &Path) -> (i32, String) {
 
 /// Opens the raw sled database and hands the events tree to `tamper`.
 fn tamper_with_events(path: &Path, tamper: impl FnOnce(&sled::Tree)) {
-    let db = sled::open(path).expect("open raw sled");
+    let db = credledger::ledger::open_db(path).expect("open raw sled");
     let events = db.open_tree("events").expect("events tree");
     tamper(&events);
     db.flush().expect("flush");

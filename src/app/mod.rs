@@ -82,7 +82,11 @@ impl Caller {
     pub fn meta(&self) -> EventMeta {
         EventMeta {
             actor: crate::ledger::Actor {
-                principal: format!("user:{}", self.user),
+                principal: if self.via == AuthMethod::System {
+                    "system".to_owned()
+                } else {
+                    format!("user:{}", self.user)
+                },
                 via: self.via,
             },
             origin: self.origin.clone(),
@@ -190,6 +194,11 @@ impl App {
             self.keys.status(id.as_uuid())?,
             DataKeyStatus::Destroyed
         ))
+    }
+
+    /// A keyed digest (HMAC under a key derived from the master key) of some bytes.
+    pub fn keyed_digest(&self, bytes: &[u8]) -> [u8; 32] {
+        self.fingerprinter.keyed_digest(bytes)
     }
 
     /// The running read model.

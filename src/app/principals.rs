@@ -60,6 +60,12 @@ impl App {
     ) -> Result<IssuedToken, AppError> {
         let (token, token_hash) = generate_api_token()?;
         let id = TokenId::new();
+        // The version is read before deciding, so a concurrent token change fails the append.
+        let version = self
+            .store()
+            .stream_version(&payloads::tokens_stream())
+            .await?
+            .0;
         let events = {
             let model = self.model().model().read().await;
             let command = TokenCommand::Issue {
@@ -75,12 +81,17 @@ impl App {
                 command,
             )?
         };
-        self.append_token_events(caller, &events).await?;
+        self.append_token_events(caller, version, &events).await?;
         Ok(IssuedToken { id, token })
     }
 
     /// Revokes a token (its owner, or an administrator).
     pub async fn revoke_token(&self, caller: &Caller, token: TokenId) -> Result<(), AppError> {
+        let version = self
+            .store()
+            .stream_version(&payloads::tokens_stream())
+            .await?
+            .0;
         let events = {
             let model = self.model().model().read().await;
             decide_token(
@@ -90,21 +101,18 @@ impl App {
                 TokenCommand::Revoke { token },
             )?
         };
-        self.append_token_events(Some(caller), &events).await
+        self.append_token_events(Some(caller), version, &events)
+            .await
     }
 
     async fn append_token_events(
         &self,
         caller: Option<&Caller>,
+        version: u64,
         events: &[TokenEvent],
     ) -> Result<(), AppError> {
         let system = system_caller();
         let caller = caller.unwrap_or(&system);
-        let version = self
-            .store()
-            .stream_version(&payloads::tokens_stream())
-            .await?
-            .0;
         let position = self
             .append_plain(payloads::tokens_stream(), version, caller, events, |e| {
                 (e.event_type(), e.schema_version())

@@ -76,6 +76,15 @@ impl Fingerprinter {
         s.push_str(&hex::encode(&tag.as_ref()[..FINGERPRINT_BYTES]));
         Fingerprint(s)
     }
+
+    /// The full keyed digest of some bytes (e.g. to recognise a repeated request without
+    /// storing a digest anyone could test guesses against).
+    pub fn keyed_digest(&self, bytes: &[u8]) -> [u8; 32] {
+        let tag = hmac::sign(&self.key, bytes);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&tag.as_ref()[..32]);
+        out
+    }
 }
 
 #[cfg(test)]

@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn create_get_destroy_lifecycle() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path()).expect("db");
+        let db = crate::ledger::open_db(dir.path()).expect("db");
         let master = Arc::new(MasterKey::generate().expect("mk"));
         let s = store(&db, &master);
         let owner = Uuid::new_v4();
@@ -288,7 +288,7 @@ mod tests {
 
         // After reopening, the destroyed key is still gone; only a fresh key could be had,
         // and it does not open the old sealed values.
-        let db = sled::open(dir.path()).expect("reopen");
+        let db = crate::ledger::open_db(dir.path()).expect("reopen");
         let s = store(&db, &master);
         assert!(matches!(
             s.get(owner),
@@ -304,11 +304,11 @@ mod tests {
         let master = Arc::new(MasterKey::generate().expect("mk"));
         let owner = Uuid::new_v4();
         let (id, bytes) = {
-            let db = sled::open(dir.path()).expect("db");
+            let db = crate::ledger::open_db(dir.path()).expect("db");
             let dk = store(&db, &master).create_for(owner).expect("create");
             (dk.id(), *dk.key_bytes())
         };
-        let db = sled::open(dir.path()).expect("reopen");
+        let db = crate::ledger::open_db(dir.path()).expect("reopen");
         let got = store(&db, &master)
             .get(owner)
             .expect("get")
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn wrong_master_key_is_typed_error() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path()).expect("db");
+        let db = crate::ledger::open_db(dir.path()).expect("db");
         let m1 = Arc::new(MasterKey::generate().expect("m1"));
         let m2 = Arc::new(MasterKey::generate().expect("m2"));
         let owner = Uuid::new_v4();
@@ -340,7 +340,7 @@ mod tests {
     #[test]
     fn rewrap_all_moves_keys_to_new_master() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path()).expect("db");
+        let db = crate::ledger::open_db(dir.path()).expect("db");
         let old = Arc::new(MasterKey::generate().expect("old"));
         let new = Arc::new(MasterKey::generate().expect("new"));
         let s_old = store(&db, &old);
@@ -371,7 +371,7 @@ mod tests {
     #[test]
     fn corrupt_record_is_reported() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path()).expect("db");
+        let db = crate::ledger::open_db(dir.path()).expect("db");
         let master = Arc::new(MasterKey::generate().expect("mk"));
         let s = store(&db, &master);
         let owner = Uuid::new_v4();
@@ -417,7 +417,7 @@ mod tests {
         let mut last_ciphertext = Vec::new();
         let wrapped_ciphertext;
         let (dk_bytes, sealed_count) = {
-            let db = sled::open(data_dir.path()).expect("db");
+            let db = crate::ledger::open_db(data_dir.path()).expect("db");
             let s = store(&db, &master);
             let dk = s.create_for(owner).expect("create");
             let events = db.open_tree("events").expect("events");
@@ -468,7 +468,7 @@ mod tests {
             "raw master key on disk in data dir"
         );
         // Sanity: the data really is there and opens after reopening.
-        let db = sled::open(data_dir.path()).expect("reopen");
+        let db = crate::ledger::open_db(data_dir.path()).expect("reopen");
         let dk = store(&db, &master).get(owner).expect("get").expect("some");
         assert_eq!(*dk.key_bytes(), dk_bytes);
     }
@@ -476,7 +476,7 @@ mod tests {
     #[test]
     fn debug_shows_ids_only() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path()).expect("db");
+        let db = crate::ledger::open_db(dir.path()).expect("db");
         let master = Arc::new(MasterKey::generate().expect("mk"));
         let s = store(&db, &master);
         let dbg = format!("{s:?}");

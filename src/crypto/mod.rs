@@ -39,7 +39,7 @@ mod tests {
         assert!(created);
         let master = Arc::new(master);
         let master_hex = hex::encode(master.key_bytes());
-        let db = sled::open(data_dir.path()).expect("db");
+        let db = crate::ledger::open_db(data_dir.path()).expect("db");
         let store = DataKeyStore::new(db.open_tree("data_keys").expect("tree"), master.clone());
         let owner = Uuid::new_v4();
         let dk = store.create_for(owner).expect("dk");

@@ -202,6 +202,21 @@ pub fn is_administrator(directory: &Directory, user: UserId) -> bool {
         .any(|o| matches!(o.members.get(&user), Some(OrgRole::Owner | OrgRole::Admin)))
 }
 
+/// Whether `actor` may act for `user` (issue or revoke their tokens): an owner or admin of an
+/// organization the user belongs to, or any administrator for a user in no organization yet.
+/// Being an administrator of one organization gives no power over another's members.
+pub fn manages_user(directory: &Directory, actor: UserId, user: UserId) -> bool {
+    let mut memberships = directory
+        .organizations
+        .values()
+        .filter(|o| o.members.contains_key(&user))
+        .peekable();
+    if memberships.peek().is_none() {
+        return is_administrator(directory, actor);
+    }
+    memberships.any(|o| matches!(o.members.get(&actor), Some(OrgRole::Owner | OrgRole::Admin)))
+}
+
 fn org_admin(directory: &Directory, org: crate::domain::ids::OrganizationId, user: UserId) -> bool {
     matches!(
         directory.org_role(org, user),
@@ -239,7 +254,11 @@ pub fn decide_token(
                     if !directory.users.contains_key(user) {
                         return Err(PrincipalError::UnknownUser(*user));
                     }
-                    if !admin && actor != Some(*user) {
+                    let allowed = match actor {
+                        None => true,
+                        Some(a) => a == *user || manages_user(directory, a, *user),
+                    };
+                    if !allowed {
                         return Err(PrincipalError::AdminOnly("issue tokens for other users"));
                     }
                 }
@@ -264,8 +283,12 @@ pub fn decide_token(
                 .by_id
                 .get(&token)
                 .ok_or(PrincipalError::UnknownToken)?;
-            let own = matches!(record.principal, Principal::User(u) if Some(u) == actor);
-            if !admin && !own {
+            let allowed = match (&record.principal, actor) {
+                (_, None) => true,
+                (Principal::User(u), Some(a)) => *u == a || manages_user(directory, a, *u),
+                (_, Some(_)) => admin,
+            };
+            if !allowed {
                 return Err(PrincipalError::UnknownToken);
             }
             if record.revoked {
@@ -289,12 +312,10 @@ pub fn authorize_directory(
         DirectoryCommand::CreateUser { .. } => is_administrator(directory, actor)
             .then_some(())
             .ok_or(PrincipalError::AdminOnly("create users")),
-        DirectoryCommand::CreateOrganization { owner, .. } => (*owner == actor
-            || is_administrator(directory, actor))
-        .then_some(())
-        .ok_or(PrincipalError::AdminOnly(
-            "create organizations owned by others",
-        )),
+        // Creating an organization makes its owner an administrator: only administrators may.
+        DirectoryCommand::CreateOrganization { .. } => is_administrator(directory, actor)
+            .then_some(())
+            .ok_or(PrincipalError::AdminOnly("create organizations")),
         DirectoryCommand::AddUserToOrganization { organization, .. }
         | DirectoryCommand::ChangeOrgRole { organization, .. }
         | DirectoryCommand::RemoveUserFromOrganization { organization, .. }
@@ -443,8 +464,10 @@ mod tests {
             name: "Mine".into(),
             owner: f.outsider,
         };
-        assert!(authorize_directory(d, f.outsider, &own_org).is_ok());
+        // Nobody makes themselves an administrator by founding an organization.
+        assert!(authorize_directory(d, f.outsider, &own_org).is_err());
         assert!(authorize_directory(d, f.member, &own_org).is_err());
+        assert!(authorize_directory(d, f.admin, &own_org).is_ok());
         let new_ws = DirectoryCommand::CreateWorkspace {
             workspace: crate::domain::ids::WorkspaceId::new(),
             organization: f.org,
@@ -461,5 +484,40 @@ mod tests {
         assert!(authorize_directory(d, f.admin, &add_member).is_ok());
         assert!(authorize_directory(d, f.ws_editor, &add_member).is_err());
         assert!(authorize_directory(d, f.outsider, &add_member).is_err());
+    }
+
+    #[test]
+    fn administrators_of_one_organization_have_no_power_over_another() {
+        let f = fixture();
+        let mut d = f.directory.clone();
+        crate::domain::directory::apply(
+            &mut d,
+            &crate::domain::directory::DirectoryEvent::OrganizationCreated {
+                organization: crate::domain::ids::OrganizationId::new(),
+                workspace: crate::domain::ids::WorkspaceId::new(),
+                name: "Other".into(),
+                owner: f.outsider,
+            },
+        );
+        let tokens = Tokens::default();
+        assert!(manages_user(&d, f.admin, f.member));
+        assert!(
+            !manages_user(&d, f.admin, f.outsider),
+            "the other org's owner"
+        );
+        assert!(
+            !manages_user(&d, f.outsider, f.member),
+            "a member of the first org"
+        );
+        assert_eq!(
+            decide_token(
+                &tokens,
+                &d,
+                Some(f.outsider),
+                issue(Principal::User(f.owner))
+            ),
+            Err(PrincipalError::AdminOnly("issue tokens for other users"))
+        );
+        assert!(decide_token(&tokens, &d, Some(f.owner), issue(Principal::User(f.member))).is_ok());
     }
 }

@@ -178,7 +178,8 @@ async fn guarded(state: SharedState, request: Request, next: Next) -> Result<Res
     let method = parts.method.as_str().as_bytes().to_vec();
     let path = parts.uri.path().as_bytes().to_vec();
     let key = sha256(&[&token_hash, &method, &path, key_text.as_bytes()]).to_vec();
-    let request_hash = sha256(&[&method, &path, &bytes]);
+    // Keyed, so a stored record cannot confirm a guessed body (which may hold secrets).
+    let request_hash = state.app.keyed_digest(&sha256(&[&method, &path, &bytes]));
     let store = &state.idempotency;
 
     if let Some(record) = store.get(&key) {
@@ -221,7 +222,10 @@ async fn guarded(state: SharedState, request: Request, next: Next) -> Result<Res
     if status.is_server_error()
         || matches!(
             status,
-            StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED | StatusCode::REQUEST_TIMEOUT
+            StatusCode::CONFLICT
+                | StatusCode::PRECONDITION_FAILED
+                | StatusCode::REQUEST_TIMEOUT
+                | StatusCode::UNAUTHORIZED
         )
     {
         return Ok(response);

@@ -211,6 +211,7 @@ pub struct RunningServer {
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     refresher: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
     app: Arc<App>,
     state: SharedState,
     deadline: Duration,
@@ -227,7 +228,9 @@ impl RunningServer {
     pub async fn shutdown(self) -> Result<(), AppError> {
         let _ = self.shutdown.send(());
         self.refresher.abort();
+        self.sweeper.abort();
         let _ = self.refresher.await;
+        let _ = self.sweeper.await;
         if tokio::time::timeout(self.deadline, self.task)
             .await
             .is_err()
@@ -252,6 +255,20 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
     let bootstrap = app.bootstrap_if_empty().await?;
     let shared = state(app.clone(), config.oauth.clone())?;
     let refresher = tokio::spawn(shared.oauth.clone().run_refresher());
+    let sweeper = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            // Idempotency records are honoured for 24 h; drop expired ones every hour.
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = shared.idempotency.sweep() {
+                    tracing::warn!(error = %e, "could not sweep expired idempotency records");
+                }
+            }
+        })
+    };
     let router = router(shared.clone(), config.limits);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -276,6 +293,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
         shutdown,
         task,
         refresher,
+        sweeper,
         app,
         state: shared,
         deadline: config.shutdown_deadline,

@@ -222,6 +222,22 @@ impl OAuth {
             Target::New {
                 workspace, fields, ..
             } => {
+                // Only the service's own plain fields (e.g. a custom domain) come from the
+                // request; tokens and expiry come from the provider.
+                for name in fields.keys() {
+                    let allowed = spec.field(name).is_some_and(|f| {
+                        !f.secret
+                            && !matches!(
+                                name.as_str(),
+                                "access_token" | "refresh_token" | "expires_at"
+                            )
+                    });
+                    if !allowed {
+                        return Err(OAuthError::Invalid(format!(
+                            "fields.{name}: cannot be given here; only the service's plain settings can"
+                        )));
+                    }
+                }
                 let model = self.app.model().model().read().await;
                 if !model.allows(caller.user, *workspace, Action::Edit) {
                     return Err(OAuthError::Forbidden(

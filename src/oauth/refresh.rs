@@ -15,7 +15,7 @@ use oauth2::{RefreshToken, TokenResponse};
 use super::flow::{endpoints, expiry_text, field};
 use super::{OAuth, OAuthError};
 use crate::app::{system_caller, AppError};
-use crate::domain::authentication::AuthenticationCommand;
+use crate::domain::authentication::{AuthenticationCommand, FieldChange};
 use crate::domain::ids::AuthenticationId;
 use crate::domain::secret::SecretText;
 use crate::domain::services::ServiceRef;
@@ -135,24 +135,22 @@ impl OAuth {
                 return Err(e);
             }
         };
+        let set = |text: String| FieldChange::Set(SecretText::new(text));
         let mut fields = BTreeMap::new();
         fields.insert(
             field("access_token"),
-            SecretText::new(token.access_token().secret().clone()),
+            set(token.access_token().secret().clone()),
         );
         // A rotated refresh token is stored in the same event as the new access token.
         if let Some(rotated) = token.refresh_token() {
-            fields.insert(
-                field("refresh_token"),
-                SecretText::new(rotated.secret().clone()),
-            );
+            fields.insert(field("refresh_token"), set(rotated.secret().clone()));
         }
-        if let Some(expires_in) = token.expires_in() {
-            fields.insert(
-                field("expires_at"),
-                SecretText::new(expiry_text(expires_in)),
-            );
-        }
+        // No stated lifetime: forget the old expiry, or the token would look due forever.
+        let expiry = match token.expires_in() {
+            Some(expires_in) => set(expiry_text(expires_in)),
+            None => FieldChange::Clear,
+        };
+        fields.insert(field("expires_at"), expiry);
         let command = AuthenticationCommand::RecordRefresh { fields };
         match self
             .app

@@ -122,8 +122,9 @@ pub enum AuthenticationCommand {
     },
     /// Record refreshed OAuth2 tokens (system command: the refresh task, no acting user).
     RecordRefresh {
-        /// The new values (access token, a rotated refresh token, expiry).
-        fields: BTreeMap<FieldName, SecretText>,
+        /// The new values (access token, a rotated refresh token, expiry) or clears (an
+        /// expiry the provider no longer states).
+        fields: BTreeMap<FieldName, FieldChange>,
     },
     /// Mark that the provider refused the refresh token (system command).
     RequireReauthorization {

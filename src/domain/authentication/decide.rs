@@ -225,11 +225,7 @@ pub fn decide<S>(
             if service.auth_kind != AuthKind::OAuth2 {
                 return Err(AuthenticationError::NotOAuth2);
             }
-            let changes = fields
-                .into_iter()
-                .map(|(name, value)| (name, FieldChange::Set(value)))
-                .collect();
-            reauthenticate(auth, service, changes, Origin::System, ctx.now)
+            reauthenticate(auth, service, fields, Origin::System, ctx.now)
         }
         AuthenticationCommand::RequireReauthorization { reason } => {
             // A system command: the refresh task reports what the provider answered.

@@ -190,11 +190,12 @@ impl<S: Clone> AuthenticationState<S> {
             AuthenticationEvent::Reauthenticated {
                 fields, expires_at, ..
             } => {
-                // New credential material means a person (or a refresh) just proved access.
-                if fields
-                    .values()
-                    .any(|o| matches!(o, FieldOutcome::Overridden(_)))
-                {
+                // New token material means a person (or a refresh) just proved access; a new
+                // expiry alone does not.
+                if fields.iter().any(|(name, o)| {
+                    matches!(o, FieldOutcome::Overridden(_))
+                        && matches!(name.as_str(), "access_token" | "refresh_token")
+                }) {
                     auth.needs_reauthorization = false;
                 }
                 for (name, outcome) in fields {

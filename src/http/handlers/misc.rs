@@ -89,13 +89,19 @@ pub async fn resolve(
         user,
         template: body.template,
     };
-    // Access is decided by the first resolve; only then may an expired OAuth2 token be
-    // refreshed (once, however many resolves wait for it) and the template resolved again.
-    let mut resolved = state.app.resolve(request.clone()).await?;
-    let expired = state.app.grant_state(id).await.is_some_and(|g| {
+    // Whether the token was already expired is read before resolving, so a refresh that
+    // lands in between can only make the answer fresher, never stale.
+    let grant = state.app.grant_state(id).await;
+    let expired = grant.as_ref().is_some_and(|g| {
         g.expires_at
             .is_some_and(|at| at.0 <= crate::ledger::RecordedAt::now().0)
     });
+    // The first resolve also decides access: only an allowed caller can cause a refresh.
+    let mut resolved = state.app.resolve(request.clone()).await?;
+    if grant.is_some_and(|g| g.needs_reauthorization) {
+        // The provider refused the refresh token: the stored access token is not to be used.
+        return Err(crate::oauth::OAuthError::NeedsReauthorization.into());
+    }
     if expired {
         state
             .oauth

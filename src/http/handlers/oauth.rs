@@ -90,6 +90,11 @@ pub async fn authorize(
         .map_err(|_| ApiError::validation("service: is not a prebuilt service key"))?;
     let target =
         match (body.authentication, body.name, body.workspace) {
+            (Some(_), None, None) if !body.fields.is_empty() || body.environment.is_some() => {
+                return Err(ApiError::validation(
+                    "fields: fields and environment are only for a new authentication",
+                ))
+            }
             (Some(id), None, None) => Target::Existing(AuthenticationId::from_uuid(id)),
             (None, Some(name), Some(workspace)) => Target::New {
                 name,
