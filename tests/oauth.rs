@@ -590,3 +590,28 @@ async fn the_background_task_refreshes_tokens_before_they_expire() {
     assert!(refreshes.count() >= 1, "{}", history.text);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_provider_failures_back_off_instead_of_hammering() {
+    let (provider, s) = setup(
+        ProviderConfig {
+            access_token_lifetime_secs: 3600,
+            ..ProviderConfig::default()
+        },
+        |settings| settings.refresh_margin = Duration::from_secs(7200),
+    )
+    .await;
+    authorize_new(&s, &provider, &["read"]).await;
+    provider.set_mode(Mode::Unavailable);
+    let oauth = s.server.as_ref().expect("running").oauth().clone();
+    assert_eq!(oauth.refresh_due().await, 0, "the provider is down");
+    assert_eq!(provider.refresh_calls(), 1);
+    // Right after a failure the authentication is backing off: no new token request.
+    assert_eq!(oauth.refresh_due().await, 0);
+    assert_eq!(
+        provider.refresh_calls(),
+        1,
+        "no retry before the back-off ends"
+    );
+    s.stop().await;
+}
