@@ -3,59 +3,19 @@
 //! TRACE level, or in the raw bytes of the data directory after a graceful shutdown.
 
 mod http_support;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+mod leak_check;
 
 use http_support::Server;
+use leak_check::{captured_logs, files_under, logged_text};
 use reqwest::Method;
 use serde_json::json;
 
 const CANARY: &str = "CANARY-http-6c1d0e9b";
 const CANARY_2: &str = "CANARY-http2-f0a4b7";
 
-fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || Sink(sink.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per binary");
-        buffer
-    })
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_sent_once_is_never_shown_again_except_to_resolve() {
-    let logs = captured_logs();
+    captured_logs();
     let s = Server::start().await;
     let mut seen = String::new();
     let created = s
@@ -171,7 +131,7 @@ async fn a_secret_sent_once_is_never_shown_again_except_to_resolve() {
             );
         }
     }
-    let logged = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+    let logged = logged_text();
     assert!(logged.contains("request"), "TRACE logging was captured");
     for canary in [CANARY, CANARY_2] {
         assert!(!logged.contains(canary), "the log leaked {canary}");

@@ -4,47 +4,22 @@
 //! refresh tokens, invalid_grant, re-consent, and tokens never shown or stored in clear.
 
 mod http_support;
+mod leak_check;
 mod oauth_provider;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use credledger::oauth::endpoint::EndpointPolicy;
 use credledger::oauth::OAuthSettings;
 use http_support::Server;
+use leak_check::{assert_no_secret_in_files, captured_logs, logged_text};
 use oauth_provider::{Mode, Provider, ProviderConfig, Sink};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const CALLBACK: &str = "http://credledger.test/v1/oauth/callback";
 const SERVICE: &str = "test-oauth";
-
-fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || LogSink(sink.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per binary");
-        buffer
-    })
-}
-
-struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A provider and a server whose catalog has a service at that provider.
 async fn setup(
@@ -498,7 +473,7 @@ async fn invalid_grant_marks_the_authentication_for_reauthorization_and_reconsen
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_and_refresh_tokens_never_appear_outside_resolve() {
-    let logs = captured_logs();
+    captured_logs();
     let (provider, mut s) = setup(
         ProviderConfig {
             rotate_refresh_tokens: true,
@@ -526,28 +501,11 @@ async fn access_and_refresh_tokens_never_appear_outside_resolve() {
         assert!(!seen.contains(secret.as_str()), "a response leaked a token");
     }
     s.shutdown().await;
-    let logged = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+    let logged = logged_text();
     for secret in &secrets {
         assert!(!logged.contains(secret.as_str()), "the log leaked a token");
     }
-    let mut stack = vec![s.data_dir.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let bytes = std::fs::read(&path).expect("read");
-            for secret in &secrets {
-                assert!(
-                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                    "{} holds a token",
-                    path.display()
-                );
-            }
-        }
-    }
+    assert_no_secret_in_files(&s.data_dir, &secrets);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,11 +4,10 @@
 //! to open. Also: a wrong master key is refused before anything is written.
 
 mod app_support;
+mod leak_check;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
 
 use app_support::{caller, create, field, fields, open_app, World};
 use credledger::app::{App, AppConfig, AppError, ResolveRequest, RestoreTarget};
@@ -24,6 +23,7 @@ use credledger::ledger::{
 };
 use credledger::projections::payloads::{self, StoredAuthenticationEvent};
 use credledger::projections::ListQuery;
+use leak_check::{captured_logs, files_under, logged_text};
 use serde_json::json;
 
 const CANARY_TOKEN: &str = "CANARY-tok-5b1e77d0";
@@ -32,51 +32,10 @@ const CANARY_PASSWORD: &str = "CANARY-pw-c4f2e9";
 const CANARY_CSRF: &str = "CANARY-csrf-0d6b3a";
 const CANARIES: [&str; 4] = [CANARY_TOKEN, CANARY_TOKEN_2, CANARY_PASSWORD, CANARY_CSRF];
 
-/// Everything the process logs at TRACE, captured for the whole test binary.
-fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || LogSink(sink.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per binary");
-        buffer
-    })
-}
-
-struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn assert_no_canary(what: &str, text: &str) {
     for canary in CANARIES {
         assert!(!text.contains(canary), "{what} leaks {canary}: {text}");
     }
-}
-
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }
 
 fn reauth(pairs: &[(&str, &str)]) -> AuthenticationCommand {
@@ -91,7 +50,7 @@ fn reauth(pairs: &[(&str, &str)]) -> AuthenticationCommand {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
-    let logs = captured_logs();
+    captured_logs();
     let w = World::new().await;
     let owner = caller(w.owner);
     let (token_id, cmd) = create(
@@ -281,7 +240,7 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
         }
     }
     assert!(scanned > 0);
-    let logged = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+    let logged = logged_text();
     assert_no_canary("TRACE logs", &logged);
 }
 
