@@ -390,15 +390,11 @@ pub async fn reauthenticate(
     path = "/v1/authentications/{id}/scopes",
     operation_id = "replaceScopes",
     tag = "authentications",
-    summary = "Replace the scopes of an authentication",
-    description = "Replaces the OAuth 2 scopes and the free-text extra permissions.",
+    summary = "Change the scopes of an authentication (refused for OAuth2)",
+    description = "OAuth2 scopes are what the provider granted, so they change only through re-consent (`POST /v1/oauth/authorize` with the authentication and the new scopes): for OAuth2 this answers 422 naming `scopes`. Other kinds have no scopes (422).",
     params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
     request_body(content = ScopesBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "Changed: the new version, warnings (required scopes now missing) and the authentication.", body = CommandBody, headers(
-            ("ETag" = String, description = "The version after the command, e.g. `\"4\"`; send it back as `If-Match`."),
-            ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
-        )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it.", body = ProblemSchema, content_type = "application/problem+json"),
@@ -582,7 +578,7 @@ pub async fn restore(
         (status = 200, description = "The changes, oldest first.", body = Vec<HistoryEntrySchema>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "A workflow runner (runners only resolve). Auditors read every history; users what they may see.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such authentication, or the caller may not see it.", body = ProblemSchema, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

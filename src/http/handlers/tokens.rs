@@ -198,7 +198,7 @@ pub async fn list_tokens(
         (status = 204, description = "Revoked.", headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not do this), or is neither the token's owner nor an administrator.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this). A token the caller may not revoke answers 404, like an unknown one.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "The token does not exist.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The token is already revoked, or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "The `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
