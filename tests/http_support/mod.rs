@@ -125,8 +125,11 @@ impl Server {
         let boot = server.bootstrap.as_ref().expect("first start bootstraps");
         let base = format!("http://{}", server.addr);
         // Never follow redirects: tests look at them, and must not leave the machine.
+        // No connection reuse either: a server may close a connection after refusing an
+        // oversized body, and a reused one would then fail the next, unrelated request.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
             .build()
             .expect("client");
         let admin_token = boot.admin_token.token.expose().to_owned();
