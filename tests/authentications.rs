@@ -16,13 +16,11 @@ use credledger::projections::{FieldChangeKind, FieldView, HistoryDetail, ListQue
 use serde_json::json;
 
 fn resolve_request(
-    world: &World,
     id: credledger::domain::ids::AuthenticationId,
     user: app_support::Person,
     workspace: credledger::domain::ids::WorkspaceId,
     template: serde_json::Value,
 ) -> ResolveRequest {
-    let _ = world;
     ResolveRequest {
         authentication: id,
         workspace,
@@ -113,13 +111,7 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
     let template = json!({"Authorization": "Bearer {$.auth.token}"});
     let resolved = w
         .app
-        .resolve(resolve_request(
-            &w,
-            id,
-            w.viewer,
-            w.shared,
-            template.clone(),
-        ))
+        .resolve(resolve_request(id, w.viewer, w.shared, template.clone()))
         .await
         .expect("viewer may use it");
     assert_eq!(
@@ -140,13 +132,7 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
         .is_empty());
     let err = w
         .app
-        .resolve(resolve_request(
-            &w,
-            id,
-            w.viewer,
-            w.shared,
-            template.clone(),
-        ))
+        .resolve(resolve_request(id, w.viewer, w.shared, template.clone()))
         .await
         .expect_err("deleted authentications do not resolve");
     assert!(
@@ -170,7 +156,7 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
     );
     let resolved = w
         .app
-        .resolve(resolve_request(&w, id, w.viewer, w.shared, template))
+        .resolve(resolve_request(id, w.viewer, w.shared, template))
         .await
         .expect("resolve after restore");
     assert_eq!(
@@ -352,7 +338,6 @@ async fn restore_brings_back_a_secret_overridden_two_versions_ago() {
     let now = w
         .app
         .resolve(resolve_request(
-            &w,
             id,
             w.owner,
             w.owner.personal,
@@ -367,7 +352,7 @@ async fn restore_brings_back_a_secret_overridden_two_versions_ago() {
         .expect("restore v1");
     let back = w
         .app
-        .resolve(resolve_request(&w, id, w.owner, w.owner.personal, template))
+        .resolve(resolve_request(id, w.owner, w.owner.personal, template))
         .await
         .expect("resolve");
     assert_eq!(back.into_value(), json!({"user": "ann", "pass": "pw-1"}));
@@ -520,7 +505,6 @@ async fn access_rules_hold_for_personal_shared_and_organization_workspaces() {
     let resolved = w
         .app
         .resolve(resolve_request(
-            &w,
             org,
             w.member,
             w.org_workspace,
@@ -538,7 +522,6 @@ async fn access_rules_hold_for_personal_shared_and_organization_workspaces() {
     assert!(w
         .app
         .resolve(resolve_request(
-            &w,
             org,
             w.viewer,
             w.shared,
@@ -550,7 +533,6 @@ async fn access_rules_hold_for_personal_shared_and_organization_workspaces() {
     assert!(w
         .app
         .resolve(resolve_request(
-            &w,
             personal,
             w.member,
             w.shared,
@@ -561,7 +543,6 @@ async fn access_rules_hold_for_personal_shared_and_organization_workspaces() {
     assert!(matches!(
         w.app
             .resolve(resolve_request(
-                &w,
                 shared,
                 w.outsider,
                 w.shared,
@@ -726,7 +707,6 @@ async fn warnings_and_refusals_come_back_from_the_domain() {
     let err = w
         .app
         .resolve(resolve_request(
-            &w,
             id,
             w.owner,
             w.owner.personal,
@@ -738,7 +718,6 @@ async fn warnings_and_refusals_come_back_from_the_domain() {
     let err = w
         .app
         .resolve(resolve_request(
-            &w,
             id,
             w.owner,
             w.owner.personal,
@@ -873,7 +852,6 @@ async fn purge_shreds_secrets_for_good() {
     assert!(w
         .app
         .resolve(resolve_request(
-            &w,
             id,
             w.owner,
             w.owner.personal,
@@ -920,7 +898,6 @@ async fn restart_resumes_from_snapshot_and_tail() {
     let resolved = w
         .app
         .resolve(resolve_request(
-            &w,
             id,
             w.owner,
             w.owner.personal,

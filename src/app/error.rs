@@ -47,6 +47,9 @@ pub enum AppError {
     /// A restore target is not usable.
     #[error("{0}")]
     RestoreTarget(String),
+    /// The service could not start (address in use, metrics registry).
+    #[error("startup: {0}")]
+    Startup(String),
     /// The master key does not belong to this data directory, or the key file is unusable.
     #[error("master key: {0}")]
     MasterKey(String),

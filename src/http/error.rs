@@ -243,6 +243,7 @@ impl From<AppError> for ApiError {
             AppError::Cursor(_) => ApiError::bad_request(text),
             AppError::RestoreTarget(_) => ApiError::validation(text),
             AppError::MasterKey(_)
+            | AppError::Startup(_)
             | AppError::Crypto(_)
             | AppError::Store(_)
             | AppError::Projection(_)

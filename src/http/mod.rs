@@ -74,7 +74,7 @@ pub fn state(app: Arc<App>, oauth: crate::oauth::OAuthSettings) -> Result<Shared
     if let Err(e) = idempotency.sweep() {
         tracing::warn!(error = %e, "could not sweep expired idempotency records");
     }
-    let metrics = Metrics::new().map_err(|e| AppError::Conflict(format!("metrics: {e}")))?;
+    let metrics = Metrics::new().map_err(|e| AppError::Startup(format!("metrics: {e}")))?;
     Ok(Arc::new(HttpState {
         app,
         idempotency,
@@ -272,10 +272,10 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
     let router = router(shared.clone(), config.limits);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| AppError::Conflict(format!("listen: cannot bind {}: {e}", config.listen)))?;
+        .map_err(|e| AppError::Startup(format!("listen: cannot bind {}: {e}", config.listen)))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| AppError::Conflict(format!("listen: {e}")))?;
+        .map_err(|e| AppError::Startup(format!("listen: {e}")))?;
     let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router)
