@@ -2,7 +2,8 @@
 //! rebuild from the log, each next to a baseline measured in the same run.
 //!
 //! - resolve: `App::resolve` of a two-field template on one current-thread runtime (one core),
-//!   next to the baseline of opening the same sealed values with AES-256-GCM directly.
+//!   64 callers at once, each resolution writing its flushed access record (audit), next to
+//!   the baseline of opening the same sealed values with AES-256-GCM directly.
 //! - rebuild: `LedgerModel::replay` over every event, next to only reading the events back.
 //!
 //! `BENCH_AUTHS` (default 1000) authentications, `BENCH_CHANGES` (default 50) changes each,
@@ -16,11 +17,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use app_support::{caller, create, field, World};
-use credledger::app::ResolveRequest;
+use credledger::app::{Accessor, ResolveRequest};
 use credledger::crypto::{open, seal, DataKey, SealContext, SecretBytes};
 use credledger::domain::authentication::{AuthenticationCommand, FieldChange, Origin};
 use credledger::domain::secret::SecretText;
-use credledger::ledger::{EventStore, Position};
+use credledger::ledger::{Actor, AuthMethod, EventStore, Position};
 use credledger::projections::LedgerModel;
 use serde_json::json;
 
@@ -89,18 +90,37 @@ fn main() {
         let events = world.app.store().head().position;
         eprintln!("populated {events} events in {:.1} s", started.elapsed().as_secs_f64());
 
-        // Resolve on one core.
+        // Resolve on one core, 64 callers at once: each resolution appends a flushed access
+        // record, and concurrent callers share flushes (group commit).
         let template = json!({"user": "$.auth.username", "authorization": "Basic {$.auth.password}"});
         let started = Instant::now();
-        for n in 0..resolves {
-            let request = ResolveRequest {
-                authentication: ids[n % ids.len()],
-                workspace: world.shared,
-                user: world.viewer.id,
-                template: template.clone(),
-            };
-            let resolved = world.app.resolve(request).await.expect("resolve");
-            std::hint::black_box(resolved.into_value());
+        let runner = Accessor {
+            actor: Actor {
+                principal: "runner:bench".into(),
+                via: AuthMethod::ApiToken,
+            },
+            workflow: None,
+        };
+        let ids = Arc::new(ids);
+        let mut callers = Vec::new();
+        for caller in 0..64 {
+            let (world, ids, runner, template) =
+                (world.clone(), ids.clone(), runner.clone(), template.clone());
+            callers.push(tokio::spawn(async move {
+                for n in (caller..resolves).step_by(64) {
+                    let request = ResolveRequest {
+                        authentication: ids[n % ids.len()],
+                        workspace: world.shared,
+                        user: world.viewer.id,
+                        template: template.clone(),
+                    };
+                    let resolved = world.app.resolve(&runner, request).await.expect("resolve");
+                    std::hint::black_box(resolved.into_value());
+                }
+            }));
+        }
+        for caller in callers {
+            caller.await.expect("resolve task");
         }
         let resolve_secs = started.elapsed().as_secs_f64();
 
@@ -121,7 +141,7 @@ fn main() {
         let open_rate = resolves as f64 / open_secs;
         line(json!({
             "bench": "resolve", "cores": 1, "calls": resolves, "authentications": auths,
-            "fields_per_call": 2, "secs": resolve_secs, "calls_per_sec": resolve_rate,
+            "fields_per_call": 2, "concurrent_callers": 64, "audited": true, "secs": resolve_secs, "calls_per_sec": resolve_rate,
             "baseline": "aes_256_gcm_open_one_value", "baseline_per_sec": open_rate,
             "ratio": resolve_rate / open_rate,
         }));

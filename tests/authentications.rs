@@ -111,7 +111,10 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
     let template = json!({"Authorization": "Bearer {$.auth.token}"});
     let resolved = w
         .app
-        .resolve(resolve_request(id, w.viewer, w.shared, template.clone()))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.viewer, w.shared, template.clone()),
+        )
         .await
         .expect("viewer may use it");
     assert_eq!(
@@ -132,7 +135,10 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
         .is_empty());
     let err = w
         .app
-        .resolve(resolve_request(id, w.viewer, w.shared, template.clone()))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.viewer, w.shared, template.clone()),
+        )
         .await
         .expect_err("deleted authentications do not resolve");
     assert!(
@@ -156,7 +162,10 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
     );
     let resolved = w
         .app
-        .resolve(resolve_request(id, w.viewer, w.shared, template))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.viewer, w.shared, template),
+        )
         .await
         .expect("resolve after restore");
     assert_eq!(
@@ -337,12 +346,10 @@ async fn restore_brings_back_a_secret_overridden_two_versions_ago() {
     let template = json!({"user": "$.auth.username", "pass": "$.auth.password"});
     let now = w
         .app
-        .resolve(resolve_request(
-            id,
-            w.owner,
-            w.owner.personal,
-            template.clone(),
-        ))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.owner, w.owner.personal, template.clone()),
+        )
         .await
         .expect("resolve");
     assert_eq!(now.into_value(), json!({"user": "ann", "pass": "pw-3"}));
@@ -352,7 +359,10 @@ async fn restore_brings_back_a_secret_overridden_two_versions_ago() {
         .expect("restore v1");
     let back = w
         .app
-        .resolve(resolve_request(id, w.owner, w.owner.personal, template))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.owner, w.owner.personal, template),
+        )
         .await
         .expect("resolve");
     assert_eq!(back.into_value(), json!({"user": "ann", "pass": "pw-1"}));
@@ -504,12 +514,10 @@ async fn access_rules_hold_for_personal_shared_and_organization_workspaces() {
     assert!(w.app.get(w.member.id, org).await.is_ok());
     let resolved = w
         .app
-        .resolve(resolve_request(
-            org,
-            w.member,
-            w.org_workspace,
-            json!("$.auth.token"),
-        ))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(org, w.member, w.org_workspace, json!("$.auth.token")),
+        )
         .await
         .expect("member uses org auth");
     assert_eq!(resolved.into_value(), json!("o"));
@@ -521,33 +529,27 @@ async fn access_rules_hold_for_personal_shared_and_organization_workspaces() {
     // A workflow in the shared workspace can reach the organization's authentication...
     assert!(w
         .app
-        .resolve(resolve_request(
-            org,
-            w.viewer,
-            w.shared,
-            json!("$.auth.token")
-        ))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(org, w.viewer, w.shared, json!("$.auth.token"))
+        )
         .await
         .is_ok());
     // ...but not someone's personal one, and outsiders get nothing at all.
     assert!(w
         .app
-        .resolve(resolve_request(
-            personal,
-            w.member,
-            w.shared,
-            json!("$.auth.token")
-        ))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(personal, w.member, w.shared, json!("$.auth.token"))
+        )
         .await
         .is_err());
     assert!(matches!(
         w.app
-            .resolve(resolve_request(
-                shared,
-                w.outsider,
-                w.shared,
-                json!("$.auth.token")
-            ))
+            .resolve(
+                &app_support::runner(),
+                resolve_request(shared, w.outsider, w.shared, json!("$.auth.token"))
+            )
             .await,
         Err(AppError::NotFound)
     ));
@@ -706,23 +708,19 @@ async fn warnings_and_refusals_come_back_from_the_domain() {
     // Resolution errors name the field.
     let err = w
         .app
-        .resolve(resolve_request(
-            id,
-            w.owner,
-            w.owner.personal,
-            json!("$.auth.password"),
-        ))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.owner, w.owner.personal, json!("$.auth.password")),
+        )
         .await
         .expect_err("unknown field");
     assert!(err.to_string().contains("password"), "{err}");
     let err = w
         .app
-        .resolve(resolve_request(
-            id,
-            w.owner,
-            w.owner.personal,
-            json!("$.auth.refresh_token"),
-        ))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.owner, w.owner.personal, json!("$.auth.refresh_token")),
+        )
         .await
         .expect_err("unset field");
     assert!(
@@ -851,12 +849,10 @@ async fn purge_shreds_secrets_for_good() {
         .is_err());
     assert!(w
         .app
-        .resolve(resolve_request(
-            id,
-            w.owner,
-            w.owner.personal,
-            json!("$.auth.token")
-        ))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.owner, w.owner.personal, json!("$.auth.token"))
+        )
         .await
         .is_err());
     // The history stays readable.
@@ -897,12 +893,10 @@ async fn restart_resumes_from_snapshot_and_tail() {
         .expect("commands continue after restart");
     let resolved = w
         .app
-        .resolve(resolve_request(
-            id,
-            w.owner,
-            w.owner.personal,
-            json!("$.auth.token"),
-        ))
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.owner, w.owner.personal, json!("$.auth.token")),
+        )
         .await
         .expect("resolve after restart");
     assert_eq!(resolved.into_value(), json!("t-1"));

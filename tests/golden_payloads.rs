@@ -17,6 +17,7 @@ use credledger::crypto::{
     Fingerprint, Fingerprinter, MasterKey, Sealed, SealedSecret, SecretBytes, KEY_FILE_HEADER,
     SEALED_VERSION,
 };
+use credledger::domain::access_log::{AccessEvent, WorkflowStepRef};
 use credledger::domain::authentication::{
     AuthenticationEvent, FieldOutcome, FieldValue, Origin, AUTHENTICATION_EVENT_TYPES,
 };
@@ -161,6 +162,7 @@ enum Sample {
     Service(CustomServiceEvent),
     Token(TokenEvent),
     Authentication(AuthenticationId, StoredAuthenticationEvent),
+    Access(AccessEvent),
 }
 
 impl Sample {
@@ -170,6 +172,7 @@ impl Sample {
             Sample::Service(e) => e.event_type(),
             Sample::Token(e) => e.event_type(),
             Sample::Authentication(_, e) => e.event_type(),
+            Sample::Access(e) => e.event_type(),
         }
     }
 
@@ -179,6 +182,7 @@ impl Sample {
             Sample::Service(e) => e.schema_version(),
             Sample::Token(e) => e.schema_version(),
             Sample::Authentication(_, e) => e.schema_version(),
+            Sample::Access(e) => e.schema_version(),
         }
     }
 
@@ -188,6 +192,7 @@ impl Sample {
             Sample::Service(e) => payloads::encode_payload(e),
             Sample::Token(e) => payloads::encode_payload(e),
             Sample::Authentication(_, e) => payloads::encode_payload(e),
+            Sample::Access(e) => payloads::encode_payload(e),
         }
         .expect("encode payload")
     }
@@ -200,6 +205,7 @@ impl Sample {
             }
             Sample::Token(_) => payloads::tokens_stream(),
             Sample::Authentication(id, _) => authentication_stream(*id),
+            Sample::Access(e) => payloads::access_stream(e.authentication()),
         }
     }
 
@@ -209,6 +215,7 @@ impl Sample {
             Sample::Service(e) => DomainEvent::Service(e.clone()),
             Sample::Token(e) => DomainEvent::Token(e.clone()),
             Sample::Authentication(id, e) => DomainEvent::Authentication(*id, e.clone()),
+            Sample::Access(e) => DomainEvent::Access(e.clone()),
         }
     }
 }
@@ -328,6 +335,36 @@ fn token_samples() -> Vec<(&'static str, Sample)> {
     ]
 }
 
+fn access_samples() -> Vec<(&'static str, Sample)> {
+    let step = || WorkflowStepRef {
+        workflow: WorkflowId::parse("wf-invoices").expect("workflow id"),
+        step: StepId::parse("step-3").expect("step id"),
+    };
+    vec![
+        (
+            "access.resolved-v1.bin",
+            Sample::Access(AccessEvent::Resolved {
+                authentication: authentication(),
+                user: user(2),
+                workspace: shared_workspace(),
+                fields: vec!["access_token".into(), "instance_url".into()],
+                workflow: Some(step()),
+            }),
+        ),
+        (
+            "access.refused-v1.bin",
+            Sample::Access(AccessEvent::Refused {
+                authentication: authentication(),
+                user: Some(user(3)),
+                action: "resolve".into(),
+                fields: vec!["access_token".into()],
+                workflow: Some(step()),
+                reason: "this user may not use it".into(),
+            }),
+        ),
+    ]
+}
+
 fn authentication_samples() -> Vec<(&'static str, Sample)> {
     use AuthenticationEvent::*;
     let created: StoredAuthenticationEvent = Created {
@@ -442,6 +479,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
     all.extend(service_samples());
     all.extend(token_samples());
     all.extend(authentication_samples());
+    all.extend(access_samples());
     all
 }
 
@@ -538,6 +576,7 @@ fn every_event_type_has_golden_bytes() {
         .chain(DirectoryEvent::TYPES.iter())
         .chain(CustomServiceEvent::TYPES.iter())
         .chain(TokenEvent::TYPES.iter())
+        .chain(AccessEvent::TYPES.iter())
         .copied()
         .collect();
     let sampled: BTreeSet<&str> = samples().iter().map(|(_, s)| s.event_type()).collect();
@@ -603,6 +642,6 @@ fn unknown_schema_versions_are_refused() {
     }
     assert_eq!(
         families,
-        BTreeSet::from(["authentication", "directory", "service", "token"])
+        BTreeSet::from(["access", "authentication", "directory", "service", "token"])
     );
 }

@@ -185,12 +185,15 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
     // Resolution gives the values back to an allowed user, and its Debug stays redacted.
     let resolved = w
         .app
-        .resolve(ResolveRequest {
-            authentication: token_id,
-            workspace: w.shared,
-            user: w.viewer.id,
-            template: json!({"auth": "Bearer {$.auth.token}"}),
-        })
+        .resolve(
+            &app_support::runner(),
+            ResolveRequest {
+                authentication: token_id,
+                workspace: w.shared,
+                user: w.viewer.id,
+                template: json!({"auth": "Bearer {$.auth.token}"}),
+            },
+        )
         .await
         .expect("viewer resolves");
     assert_no_canary("ResolvedTemplate Debug", &format!("{resolved:?}"));
@@ -200,23 +203,29 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
     );
     let basic = w
         .app
-        .resolve(ResolveRequest {
-            authentication: basic_id,
-            workspace: w.shared,
-            user: w.editor.id,
-            template: json!("$.auth.password"),
-        })
+        .resolve(
+            &app_support::runner(),
+            ResolveRequest {
+                authentication: basic_id,
+                workspace: w.shared,
+                user: w.editor.id,
+                template: json!("$.auth.password"),
+            },
+        )
         .await
         .expect("editor resolves");
     assert_eq!(basic.into_value(), json!(CANARY_PASSWORD));
     let refused = w
         .app
-        .resolve(ResolveRequest {
-            authentication: hook_id,
-            workspace: w.owner.personal,
-            user: w.admin.id,
-            template: json!("$.auth.csrf_token"),
-        })
+        .resolve(
+            &app_support::runner(),
+            ResolveRequest {
+                authentication: hook_id,
+                workspace: w.owner.personal,
+                user: w.admin.id,
+                template: json!("$.auth.csrf_token"),
+            },
+        )
         .await
         .expect_err("someone else's personal authentication");
     assert_no_canary("resolve error", &format!("{refused} {refused:?}"));
@@ -341,7 +350,7 @@ async fn ciphertext_moved_to_another_record_does_not_open() {
     .await;
     let err = w
         .app
-        .resolve(resolve(b, json!("$.auth.token")))
+        .resolve(&app_support::runner(), resolve(b, json!("$.auth.token")))
         .await
         .expect_err("other authentication");
     assert!(matches!(err, AppError::Crypto(_)), "{err}");
@@ -361,7 +370,7 @@ async fn ciphertext_moved_to_another_record_does_not_open() {
     .await;
     let err = w
         .app
-        .resolve(resolve(a, json!("$.auth.token")))
+        .resolve(&app_support::runner(), resolve(a, json!("$.auth.token")))
         .await
         .expect_err("other event");
     assert!(matches!(err, AppError::Crypto(_)), "{err}");
@@ -386,14 +395,20 @@ async fn ciphertext_moved_to_another_record_does_not_open() {
     .await;
     let err = w
         .app
-        .resolve(resolve(hook, json!("$.auth.signing_secret")))
+        .resolve(
+            &app_support::runner(),
+            resolve(hook, json!("$.auth.signing_secret")),
+        )
         .await
         .expect_err("other field");
     assert!(matches!(err, AppError::Crypto(_)), "{err}");
     // The untouched field still opens.
     let ok = w
         .app
-        .resolve(resolve(hook, json!("$.auth.csrf_token")))
+        .resolve(
+            &app_support::runner(),
+            resolve(hook, json!("$.auth.csrf_token")),
+        )
         .await
         .expect("untouched field");
     assert_eq!(ok.into_value(), json!(CANARY_CSRF));

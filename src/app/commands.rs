@@ -93,7 +93,26 @@ impl App {
 
     /// Runs several commands as one change (e.g. rename and move): each is decided on the
     /// state the previous ones leave, and all their events are appended together, or none.
+    /// A refusal for lack of rights is recorded in audit.
     pub async fn execute_all(
+        &self,
+        caller: &Caller,
+        id: AuthenticationId,
+        commands: Vec<AuthenticationCommand>,
+        if_version: Option<u64>,
+    ) -> Result<CommandOutcome, AppError> {
+        let action = commands
+            .iter()
+            .map(super::audit::action_name)
+            .collect::<Vec<_>>()
+            .join("+");
+        let result = self
+            .execute_all_unaudited(caller, id, commands, if_version)
+            .await;
+        self.audit_command_result(caller, id, &action, result).await
+    }
+
+    async fn execute_all_unaudited(
         &self,
         caller: &Caller,
         id: AuthenticationId,
@@ -195,29 +214,9 @@ impl App {
         if_version: Option<u64>,
     ) -> Result<CommandOutcome, AppError> {
         // Decide who may restore before any old secret is opened.
-        {
-            let model = self.model().model().read().await;
-            let auth = model
-                .authentication(id)
-                .and_then(|r| r.state.current.as_ref())
-                .filter(|a| model.allows(caller.user, a.workspace, Action::View))
-                .ok_or(AppError::NotFound)?;
-            if auth.lifecycle == Lifecycle::Purged {
-                return Err(AuthenticationError::Purged.into());
-            }
-            decide_access(
-                &model.directory,
-                caller.user,
-                auth.workspace,
-                Action::Restore,
-            )
-            .into_result()
-            .map_err(|reason| AuthenticationError::AccessDenied {
-                action: Action::Restore,
-                workspace: auth.workspace,
-                reason,
-            })?;
-        }
+        let allowed = self.check_restore(caller, id).await;
+        self.audit_command_result(caller, id, "restore", allowed)
+            .await?;
         let (earlier, _) = match self.state_as_of(id, target).await {
             Err(AppError::NotFound) => {
                 let field = match target {
@@ -270,6 +269,33 @@ impl App {
             snapshot,
         };
         self.execute(caller, id, command, if_version).await
+    }
+
+    /// Whether the caller may restore this authentication (it exists, is visible to them,
+    /// is not purged, and their role allows restoring).
+    async fn check_restore(&self, caller: &Caller, id: AuthenticationId) -> Result<(), AppError> {
+        let model = self.model().model().read().await;
+        let auth = model
+            .authentication(id)
+            .and_then(|r| r.state.current.as_ref())
+            .filter(|a| model.allows(caller.user, a.workspace, Action::View))
+            .ok_or(AppError::NotFound)?;
+        if auth.lifecycle == Lifecycle::Purged {
+            return Err(AuthenticationError::Purged.into());
+        }
+        decide_access(
+            &model.directory,
+            caller.user,
+            auth.workspace,
+            Action::Restore,
+        )
+        .into_result()
+        .map_err(|reason| AuthenticationError::AccessDenied {
+            action: Action::Restore,
+            workspace: auth.workspace,
+            reason,
+        })?;
+        Ok(())
     }
 
     /// Folds an authentication's stream up to a version or time.

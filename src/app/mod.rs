@@ -2,6 +2,7 @@
 //! (state -> domain decision -> seal -> append -> projection), and answers queries. Knows
 //! nothing of HTTP.
 
+mod audit;
 mod commands;
 mod error;
 mod keyring;
@@ -13,6 +14,7 @@ mod services;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use audit::{action_name, Accessor, AuditPage, AuditQuery};
 pub use commands::{CommandOutcome, RestoreTarget};
 pub use error::AppError;
 pub use principals::{system_caller, Bootstrap, IssuedToken};

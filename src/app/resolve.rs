@@ -16,7 +16,9 @@ use crate::domain::ids::{AuthenticationId, FieldName, UserId, WorkspaceId};
 use crate::domain::secret::SecretText;
 use crate::projections::LedgerModel;
 
+use super::audit::Accessor;
 use super::{App, AppError};
+use crate::domain::access_log::AccessEvent;
 
 /// The prefix of a reference.
 const PREFIX: &str = "$.auth.";
@@ -186,53 +188,38 @@ fn substitute(value: Value, values: &BTreeMap<String, SecretText>) -> Value {
     }
 }
 
+/// The fields a resolution will read, once access and the references are checked.
+type Wanted = Vec<(FieldName, StoredField<crate::crypto::SealedSecret>)>;
+
+/// Whether a refusal is for lack of rights (recorded in audit) rather than a bad request.
+fn refusal_reason(error: &AppError) -> Option<String> {
+    match error {
+        AppError::NotFound => Some("not visible to this user".to_owned()),
+        AppError::Resolve(ResolveError::NotUsable(why)) => Some(why.clone()),
+        _ => None,
+    }
+}
+
 impl App {
-    /// Resolves the references of a template for a workflow step.
-    pub async fn resolve(&self, request: ResolveRequest) -> Result<ResolvedTemplate, AppError> {
-        let wanted = references(&request.template)?;
+    /// Checks that `request` may be resolved (access, lifecycle, reachability, fields) without
+    /// opening anything; a refusal for lack of rights is recorded in audit.
+    pub async fn authorize_resolve(
+        &self,
+        by: &Accessor,
+        request: &ResolveRequest,
+    ) -> Result<(), AppError> {
+        self.checked(by, request).await.map(|_| ())
+    }
+
+    /// Resolves the references of a template for a workflow step. The values leave only after
+    /// the access record is flushed; a refusal for lack of rights is recorded too.
+    pub async fn resolve(
+        &self,
+        by: &Accessor,
+        request: ResolveRequest,
+    ) -> Result<ResolvedTemplate, AppError> {
+        let (wanted, sealed) = self.checked(by, &request).await?;
         let id = request.authentication;
-        let mut sealed = Vec::new();
-        {
-            let model = self.model().model().read().await;
-            let auth = model
-                .authentication(id)
-                .and_then(|r| r.state.current.as_ref())
-                .filter(|a| model.allows(request.user, a.workspace, Action::View))
-                .ok_or(AppError::NotFound)?;
-            if auth.lifecycle != Lifecycle::Active {
-                return Err(ResolveError::NotUsable("it is deleted".into()).into());
-            }
-            if !model.allows(request.user, auth.workspace, Action::Use) {
-                return Err(ResolveError::NotUsable("this user may not use it".into()).into());
-            }
-            if !model.allows(request.user, request.workspace, Action::Use)
-                || !reachable(&model, auth.workspace, request.workspace)
-            {
-                return Err(ResolveError::NotUsable(
-                    "a workflow in this workspace cannot use it".into(),
-                )
-                .into());
-            }
-            let spec = model.service_spec(self.catalog(), &auth.service);
-            for field in &wanted {
-                let name = FieldName::parse(field).map_err(|_| ResolveError::UnknownField {
-                    field: field.clone(),
-                })?;
-                if spec.is_some_and(|s| s.field(&name).is_none()) {
-                    return Err(ResolveError::UnknownField {
-                        field: field.clone(),
-                    }
-                    .into());
-                }
-                let stored = auth
-                    .fields
-                    .get(&name)
-                    .ok_or_else(|| ResolveError::FieldNotSet {
-                        field: field.clone(),
-                    })?;
-                sealed.push((name, stored.clone()));
-            }
-        }
         let mut values = BTreeMap::new();
         if sealed.iter().any(|(_, f)| f.is_secret()) {
             let data_key = self.keys.get(id.as_uuid())?.ok_or(AppError::NotFound)?;
@@ -256,10 +243,97 @@ impl App {
                 }
             }
         }
+        self.record_resolution(
+            by,
+            AccessEvent::Resolved {
+                authentication: id,
+                user: request.user,
+                workspace: request.workspace,
+                fields: wanted.clone(),
+                workflow: by.workflow.clone(),
+            },
+        )
+        .await?;
         Ok(ResolvedTemplate {
             value: substitute(request.template, &values),
             fields: wanted,
         })
+    }
+
+    /// [`App::check_resolve`], recording a refusal for lack of rights.
+    async fn checked(
+        &self,
+        by: &Accessor,
+        request: &ResolveRequest,
+    ) -> Result<(Vec<String>, Wanted), AppError> {
+        let wanted = references(&request.template)?;
+        match self.check_resolve(request, &wanted).await {
+            Ok(sealed) => Ok((wanted, sealed)),
+            Err(error) => {
+                if let Some(reason) = refusal_reason(&error) {
+                    self.record_refusal(
+                        by,
+                        request.authentication,
+                        Some(request.user),
+                        "resolve",
+                        wanted,
+                        &reason,
+                    )
+                    .await?;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Access, lifecycle, reachability and field checks of a resolution.
+    async fn check_resolve(
+        &self,
+        request: &ResolveRequest,
+        wanted: &[String],
+    ) -> Result<Wanted, AppError> {
+        let id = request.authentication;
+        let model = self.model().model().read().await;
+        let auth = model
+            .authentication(id)
+            .and_then(|r| r.state.current.as_ref())
+            .filter(|a| model.allows(request.user, a.workspace, Action::View))
+            .ok_or(AppError::NotFound)?;
+        if auth.lifecycle != Lifecycle::Active {
+            return Err(ResolveError::NotUsable("it is deleted".into()).into());
+        }
+        if !model.allows(request.user, auth.workspace, Action::Use) {
+            return Err(ResolveError::NotUsable("this user may not use it".into()).into());
+        }
+        if !model.allows(request.user, request.workspace, Action::Use)
+            || !reachable(&model, auth.workspace, request.workspace)
+        {
+            return Err(ResolveError::NotUsable(
+                "a workflow in this workspace cannot use it".into(),
+            )
+            .into());
+        }
+        let spec = model.service_spec(self.catalog(), &auth.service);
+        let mut sealed = Vec::with_capacity(wanted.len());
+        for field in wanted {
+            let name = FieldName::parse(field).map_err(|_| ResolveError::UnknownField {
+                field: field.clone(),
+            })?;
+            if spec.is_some_and(|s| s.field(&name).is_none()) {
+                return Err(ResolveError::UnknownField {
+                    field: field.clone(),
+                }
+                .into());
+            }
+            let stored = auth
+                .fields
+                .get(&name)
+                .ok_or_else(|| ResolveError::FieldNotSet {
+                    field: field.clone(),
+                })?;
+            sealed.push((name, stored.clone()));
+        }
+        Ok(sealed)
     }
 }
 

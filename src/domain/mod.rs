@@ -3,6 +3,7 @@
 //! Aggregates follow `decide(state, command) -> events` and `apply(state, event)`.
 
 pub mod access;
+pub mod access_log;
 pub mod authentication;
 
 pub mod directory;

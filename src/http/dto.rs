@@ -63,13 +63,22 @@ pub struct WorkflowStepBody {
 }
 
 impl WorkflowStepBody {
-    /// As the domain's origin.
-    pub fn origin(&self) -> Result<crate::domain::authentication::Origin, ApiError> {
-        Ok(crate::domain::authentication::Origin::WorkflowStep {
+    /// As the workflow step of an access record.
+    pub fn step_ref(&self) -> Result<crate::domain::access_log::WorkflowStepRef, ApiError> {
+        Ok(crate::domain::access_log::WorkflowStepRef {
             workflow: WorkflowId::parse(&self.workflow_id)
                 .map_err(|e| ApiError::validation(format!("workflow.workflow_id: {e}")))?,
             step: StepId::parse(&self.step_id)
                 .map_err(|e| ApiError::validation(format!("workflow.step_id: {e}")))?,
+        })
+    }
+
+    /// As the domain's origin.
+    pub fn origin(&self) -> Result<crate::domain::authentication::Origin, ApiError> {
+        let step = self.step_ref()?;
+        Ok(crate::domain::authentication::Origin::WorkflowStep {
+            workflow: step.workflow,
+            step: step.step,
         })
     }
 }

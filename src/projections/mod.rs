@@ -2,6 +2,8 @@
 //! services, authentications with history), views and listing, and the runner that keeps the
 //! model up to date with checkpointed snapshots.
 
+pub mod audit;
+pub mod audit_record;
 pub mod history;
 pub mod model;
 pub mod payloads;
@@ -9,6 +11,8 @@ pub mod runner;
 pub mod snapshots;
 pub mod views;
 
+pub use audit::{AuditFilter, AuditIndex, AuditOrder, Outcome};
+pub use audit_record::{AuditRecord, WorkflowView};
 pub use history::{FieldChangeKind, FieldDiff, HistoryDetail, HistoryEntry};
 pub use model::{AuthRecord, LedgerModel};
 pub use runner::{Projection, ProjectionHandle, SnapshotPolicy};

@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::{AuditIndex, Indexed, Outcome};
 use super::history::HistoryEntry;
 use super::payloads::{self, DomainEvent, StoredAuthenticationEvent};
 use super::runner::Projection;
 use super::ProjectionError;
 use crate::crypto::SealedSecret;
-use crate::domain::authentication::AuthenticationState;
+use crate::domain::access_log::AccessEvent;
 use crate::domain::authentication::Lifecycle;
+use crate::domain::authentication::{AuthenticationEvent, AuthenticationState};
 use crate::domain::directory::{self, Directory};
 use crate::domain::ids::{AuthenticationId, ServiceId, WorkspaceId};
 use crate::domain::naming::name_key;
@@ -49,6 +51,8 @@ pub struct LedgerModel {
     pub tokens: Tokens,
     /// Live authentications by workspace and name key (names are unique per workspace).
     pub names: BTreeMap<WorkspaceId, BTreeMap<String, AuthenticationId>>,
+    /// Every event as an audit record, indexed by actor, type, authentication, workspace.
+    pub audit: AuditIndex,
     /// Last position folded in.
     pub position: u64,
 }
@@ -92,6 +96,18 @@ impl LedgerModel {
             .is_some_and(|names| names.contains_key(key))
     }
 
+    /// The workspace an authentication is in now (also when deleted).
+    pub fn workspace_of(&self, id: AuthenticationId) -> Option<WorkspaceId> {
+        Some(
+            self.authentications
+                .get(&id)?
+                .state
+                .current
+                .as_ref()?
+                .workspace,
+        )
+    }
+
     /// The record of an authentication.
     pub fn authentication(&self, id: AuthenticationId) -> Option<&AuthRecord> {
         self.authentications.get(&id)
@@ -128,6 +144,24 @@ impl LedgerModel {
     }
 }
 
+/// The workspace a directory event is about, if it is about one.
+fn directory_workspace(event: &directory::DirectoryEvent) -> Option<WorkspaceId> {
+    use directory::DirectoryEvent as E;
+    match event {
+        E::OrganizationCreated { workspace, .. }
+        | E::WorkspaceCreated { workspace, .. }
+        | E::WorkspaceMemberAdded { workspace, .. }
+        | E::WorkspaceRoleChanged { workspace, .. }
+        | E::WorkspaceMemberRemoved { workspace, .. } => Some(*workspace),
+        E::UserCreated {
+            personal_workspace, ..
+        } => Some(*personal_workspace),
+        E::UserJoinedOrganization { .. }
+        | E::OrgRoleChanged { .. }
+        | E::UserLeftOrganization { .. } => None,
+    }
+}
+
 /// The workspace and name key of a live authentication.
 fn live_name(state: &AuthenticationState<SealedSecret>) -> Option<(WorkspaceId, String)> {
     let auth = state.current.as_ref()?;
@@ -136,15 +170,19 @@ fn live_name(state: &AuthenticationState<SealedSecret>) -> Option<(WorkspaceId, 
 
 impl Projection for LedgerModel {
     const NAME: &'static str = "ledger_model";
-    const SNAPSHOT_VERSION: u16 = 4;
+    const SNAPSHOT_VERSION: u16 = 5;
 
     fn apply(&mut self, envelope: &Envelope) -> Result<(), ProjectionError> {
         let position = envelope.position().0;
         if position <= self.position {
             return Ok(()); // Already folded in (snapshot overlap).
         }
+        let mut authentication = None;
+        let mut workspaces = Vec::new();
+        let mut outcome = Outcome::Succeeded;
         match payloads::decode(envelope)? {
             DomainEvent::Directory(event) => {
+                workspaces.extend(directory_workspace(&event));
                 directory::apply(&mut self.directory, &event);
                 self.directory_version = envelope.body.stream_version.0;
             }
@@ -153,15 +191,40 @@ impl Projection for LedgerModel {
                 let mut current = self.custom_services.get(service).cloned();
                 crate::domain::services::apply_custom_service(&mut current, &event);
                 if let Some(defined) = current {
+                    workspaces.push(defined.workspace);
                     self.custom_services.insert(*service, defined);
                 }
             }
             DomainEvent::Token(event) => self.tokens.apply(&event),
             DomainEvent::Authentication(id, event) => {
-                self.apply_authentication(id, event, envelope)
+                authentication = Some(id);
+                if let AuthenticationEvent::Moved { from, .. } = &event {
+                    workspaces.push(*from);
+                }
+                self.apply_authentication(id, event, envelope);
+                workspaces.extend(self.workspace_of(id));
+            }
+            DomainEvent::Access(event) => {
+                let id = event.authentication();
+                authentication = Some(id);
+                workspaces.extend(self.workspace_of(id));
+                match &event {
+                    AccessEvent::Resolved { workspace, .. } => workspaces.push(*workspace),
+                    AccessEvent::Refused { .. } => outcome = Outcome::Refused,
+                }
             }
             DomainEvent::Other => {}
         }
+        workspaces.dedup();
+        self.audit.note(Indexed {
+            position,
+            recorded_at: envelope.body.recorded_at,
+            actor: &envelope.body.actor.principal,
+            event_type: &envelope.body.event_type,
+            authentication,
+            workspaces: &workspaces,
+            outcome,
+        });
         self.position = position;
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! version gets its own decoder here that upcasts to the current domain type.
 
 use crate::crypto::SealedSecret;
+use crate::domain::access_log::AccessEvent;
 use crate::domain::authentication::AuthenticationEvent;
 use crate::domain::directory::DirectoryEvent;
 use crate::domain::ids::{AuthenticationId, ServiceId};
@@ -23,6 +24,8 @@ pub const TOKENS_STREAM: &str = "tokens";
 pub const DIRECTORY_STREAM: &str = "directory";
 /// Prefix of authentication streams.
 pub const AUTHENTICATION_STREAM_PREFIX: &str = "authentication-";
+/// Prefix of the streams of access records (one per authentication).
+pub const ACCESS_STREAM_PREFIX: &str = "access-";
 /// Prefix of custom service streams.
 pub const SERVICE_STREAM_PREFIX: &str = "service-";
 
@@ -39,6 +42,12 @@ pub fn tokens_stream() -> StreamId {
 /// The stream of one authentication.
 pub fn authentication_stream(id: AuthenticationId) -> StreamId {
     StreamId::new(format!("{AUTHENTICATION_STREAM_PREFIX}{id}"))
+        .expect("a prefix and a uuid make a valid stream id")
+}
+
+/// The stream of access records of one authentication.
+pub fn access_stream(id: AuthenticationId) -> StreamId {
+    StreamId::new(format!("{ACCESS_STREAM_PREFIX}{id}"))
         .expect("a prefix and a uuid make a valid stream id")
 }
 
@@ -59,6 +68,8 @@ pub enum DomainEvent {
     Token(TokenEvent),
     /// An authentication event, for the authentication of its stream.
     Authentication(AuthenticationId, StoredAuthenticationEvent),
+    /// A use of, or refused attempt on, an authentication.
+    Access(AccessEvent),
     /// An event type this build does not project (kept in the log, ignored here).
     Other,
 }
@@ -99,7 +110,10 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
                 .map_err(|e| fail(e.to_string()))?;
             DomainEvent::Authentication(id, event)
         }
-        ("directory" | "service" | "token" | "authentication", version) => {
+        ("access", 1) => DomainEvent::Access(
+            codec::decode::<AccessEvent>(&body.payload).map_err(|e| fail(e.to_string()))?,
+        ),
+        ("directory" | "service" | "token" | "authentication" | "access", version) => {
             return Err(fail(format!(
                 "schema version {version} is not known to this build"
             )))
@@ -111,6 +125,7 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
         DomainEvent::Service(e) => Some(e.event_type()),
         DomainEvent::Token(e) => Some(e.event_type()),
         DomainEvent::Authentication(_, e) => Some(e.event_type()),
+        DomainEvent::Access(e) => Some(e.event_type()),
         DomainEvent::Other => None,
     };
     if let Some(expected) = expected_type {

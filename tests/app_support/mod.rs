@@ -49,6 +49,18 @@ pub fn caller(person: Person) -> Caller {
     Caller::api_user(person.id)
 }
 
+/// A workflow runner, for access records of resolutions made in tests.
+#[allow(dead_code)]
+pub fn runner() -> credledger::app::Accessor {
+    credledger::app::Accessor {
+        actor: credledger::ledger::Actor {
+            principal: "runner:test".into(),
+            via: AuthMethod::ApiToken,
+        },
+        workflow: None,
+    }
+}
+
 /// The system, for directory set-up.
 pub fn system() -> Caller {
     Caller {

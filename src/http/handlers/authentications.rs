@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use crate::app::{Caller, CommandOutcome, RestoreTarget};
+use crate::app::{Accessor, Caller, CommandOutcome, RestoreTarget};
 use crate::domain::authentication::{
     AuthenticationCommand, CreateAuthentication, FieldChange, Origin,
 };
@@ -26,6 +26,7 @@ use crate::http::openapi::{
     PageSchema, PayloadTooLarge, ProblemSchema, Unauthorized, UnsupportedMediaType,
 };
 use crate::http::SharedState;
+use crate::ledger::{Actor, AuthMethod};
 use crate::projections::ListQuery;
 
 /// Query of `GET /v1/authentications`.
@@ -300,8 +301,7 @@ pub async fn patch(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> Result<Response, ApiError> {
-    let caller = who.caller(&headers)?;
-    let id = parse_id::<AuthenticationId>("id", &raw)?;
+    let (caller, id) = command_caller(&state, &who, &headers, &raw, "rename_or_move").await?;
     if body.name.is_none() && body.workspace.is_none() {
         return Err(ApiError::validation(
             "body: give a new name, a workspace, or both",
@@ -359,8 +359,7 @@ pub async fn reauthenticate(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<ReauthenticateBody>,
 ) -> Result<Response, ApiError> {
-    let caller = who.caller(&headers)?;
-    let id = parse_id::<AuthenticationId>("id", &raw)?;
+    let (caller, id) = command_caller(&state, &who, &headers, &raw, "reauthenticate").await?;
     let origin = match &body.workflow {
         Some(step) => step.origin()?,
         None => Origin::Api,
@@ -415,8 +414,7 @@ pub async fn scopes(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<ScopesBody>,
 ) -> Result<Response, ApiError> {
-    let caller = who.caller(&headers)?;
-    let id = parse_id::<AuthenticationId>("id", &raw)?;
+    let (caller, id) = command_caller(&state, &who, &headers, &raw, "change_scopes").await?;
     let command = AuthenticationCommand::ChangeScopes {
         scopes: body.scopes,
         extra_permissions: body.extra_permissions,
@@ -503,8 +501,8 @@ async fn simple(
     raw: String,
     command: AuthenticationCommand,
 ) -> Result<Response, ApiError> {
-    let caller = who.caller(&headers)?;
-    let id = parse_id::<AuthenticationId>("id", &raw)?;
+    let action = crate::app::action_name(&command);
+    let (caller, id) = command_caller(&state, &who, &headers, &raw, action).await?;
     let outcome = state
         .app
         .execute(&caller, id, command, if_match(&headers)?)
@@ -547,8 +545,7 @@ pub async fn restore(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<RestoreBody>,
 ) -> Result<Response, ApiError> {
-    let caller = who.caller(&headers)?;
-    let id = parse_id::<AuthenticationId>("id", &raw)?;
+    let (caller, id) = command_caller(&state, &who, &headers, &raw, "restore").await?;
     let target = match (body.version, body.as_of) {
         (Some(v), None) => RestoreTarget::Version(v),
         (None, Some(t)) => RestoreTarget::Time(parse_time("as_of", &t)?),
@@ -597,4 +594,34 @@ pub async fn history(
         _ => state.app.history(who.user()?, id).await?,
     };
     Ok(Json(history).into_response())
+}
+
+/// The caller of a command on an existing authentication. Runners and auditors never change
+/// anything; their refused attempt is recorded in audit before the 403.
+async fn command_caller(
+    state: &SharedState,
+    who: &Authenticated,
+    headers: &HeaderMap,
+    raw: &str,
+    action: &str,
+) -> Result<(Caller, AuthenticationId), ApiError> {
+    match who.caller(headers) {
+        Ok(caller) => Ok((caller, parse_id::<AuthenticationId>("id", raw)?)),
+        Err(refused) => {
+            let id = parse_id::<AuthenticationId>("id", raw)?;
+            let accessor = Accessor {
+                actor: Actor {
+                    principal: who.0.reference(),
+                    via: AuthMethod::ApiToken,
+                },
+                workflow: None,
+            };
+            let reason = "principal: only users change authentications";
+            state
+                .app
+                .record_refusal(&accessor, id, None, action, Vec::new(), reason)
+                .await?;
+            Err(refused)
+        }
+    }
 }

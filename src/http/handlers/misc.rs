@@ -7,7 +7,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::app::ResolveRequest;
+use crate::app::{Accessor, ResolveRequest};
 use crate::domain::access::Action;
 use crate::domain::authentication::CreateAuthentication;
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, ServiceId, UserId, WorkspaceId};
@@ -22,7 +22,7 @@ use crate::http::openapi::{
     UnsupportedMediaType,
 };
 use crate::http::SharedState;
-use crate::ledger::EventStore;
+use crate::ledger::{Actor, AuthMethod, EventStore};
 
 /// The answer of `POST /v1/resolve`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -40,7 +40,7 @@ pub struct ResolvedBody {
     operation_id = "resolve",
     tag = "resolve",
     summary = "Fill a template with credential values",
-    description = "Replaces every `$.auth.<field>` reference in a JSON template (a whole string `$.auth.token`, or `{$.auth.token}` inside a string) with the value of that field of an authentication, for a workflow running in a workspace as a user. Users resolve for themselves; workflow runners for the workflow's user (`user` is then required); auditors never receive secrets. The authentication must be active, usable by the user, and reachable from the workflow's workspace (the same workspace, or the organization workspace of its organization). Not idempotent-guarded: it writes nothing.",
+    description = "Replaces every `$.auth.<field>` reference in a JSON template (a whole string `$.auth.token`, or `{$.auth.token}` inside a string) with the value of that field of an authentication, for a workflow running in a workspace as a user. Users resolve for themselves; workflow runners for the workflow's user (`user` is then required); auditors never receive secrets. The authentication must be active, usable by the user, and reachable from the workflow's workspace (the same workspace, or the organization workspace of its organization). Every resolution is recorded in audit (`access.resolved`: who, which fields, which workflow step) before the values are returned, and every attempt refused for lack of rights is recorded too (`access.refused`); if the record cannot be written the request fails and nothing is returned. Not idempotent-guarded.",
     request_body(content = ResolveBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The filled template and the fields used. Contains secrets: never cache or log it.", body = ResolvedBody, headers(("Cache-Control" = String, description = "`no-store`"))),
@@ -59,13 +59,32 @@ pub async fn resolve(
     who: Authenticated,
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> Result<Response, ApiError> {
+    let workflow = body.workflow.as_ref().map(|w| w.step_ref()).transpose()?;
+    let accessor = Accessor {
+        actor: Actor {
+            principal: who.0.reference(),
+            via: AuthMethod::ApiToken,
+        },
+        workflow,
+    };
+    let id = AuthenticationId::from_uuid(body.authentication);
+    let refuse = |user: Option<UserId>, reason: &'static str| {
+        let (app, accessor) = (state.app.clone(), accessor.clone());
+        async move {
+            app.record_refusal(&accessor, id, user, "resolve", Vec::new(), reason)
+                .await?;
+            Err::<UserId, ApiError>(ApiError::forbidden(reason))
+        }
+    };
     let user = match (&who.0, body.user) {
         (Principal::User(me), None) => *me,
         (Principal::User(me), Some(u)) if UserId::from_uuid(u) == *me => *me,
-        (Principal::User(_), Some(_)) => {
-            return Err(ApiError::forbidden(
+        (Principal::User(me), Some(_)) => {
+            refuse(
+                Some(*me),
                 "user: users resolve only for themselves; workflow runners resolve for others",
-            ))
+            )
+            .await?
         }
         (Principal::Runner { .. }, Some(u)) => UserId::from_uuid(u),
         (Principal::Runner { .. }, None) => {
@@ -74,41 +93,35 @@ pub async fn resolve(
             ))
         }
         (Principal::Auditor { .. }, _) => {
-            return Err(ApiError::forbidden(
-                "principal: auditors never receive secrets",
-            ))
+            refuse(None, "principal: auditors never receive secrets").await?
         }
     };
-    if let Some(step) = &body.workflow {
-        step.origin()?;
-    }
-    let id = AuthenticationId::from_uuid(body.authentication);
     let request = ResolveRequest {
         authentication: id,
         workspace: WorkspaceId::from_uuid(body.workspace),
         user,
         template: body.template,
     };
-    // Whether the token was already expired is read before resolving, so a refresh that
-    // lands in between can only make the answer fresher, never stale.
+    // Access is decided (and a refusal recorded) before anything else: only an allowed caller
+    // can cause a refresh.
+    state.app.authorize_resolve(&accessor, &request).await?;
     let grant = state.app.grant_state(id).await;
+    if grant.as_ref().is_some_and(|g| g.needs_reauthorization) {
+        // The provider refused the refresh token: the stored access token is not to be used.
+        return Err(crate::oauth::OAuthError::NeedsReauthorization.into());
+    }
     let expired = grant.as_ref().is_some_and(|g| {
         g.expires_at
             .is_some_and(|at| at.0 <= crate::ledger::RecordedAt::now().0)
     });
-    // The first resolve also decides access: only an allowed caller can cause a refresh.
-    let mut resolved = state.app.resolve(request.clone()).await?;
-    if grant.is_some_and(|g| g.needs_reauthorization) {
-        // The provider refused the refresh token: the stored access token is not to be used.
-        return Err(crate::oauth::OAuthError::NeedsReauthorization.into());
-    }
     if expired {
         state
             .oauth
             .refresh_if_due(id, std::time::Duration::ZERO)
             .await?;
-        resolved = state.app.resolve(request).await?;
     }
+    // Values leave only after their access record is flushed.
+    let resolved = state.app.resolve(&accessor, request).await?;
     let fields = resolved.fields().to_vec();
     let mut response = Json(ResolvedBody {
         resolved: resolved.into_value(),

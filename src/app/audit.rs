@@ -1,0 +1,215 @@
+//! Audit: access records written on the request path (a use of values, a refused attempt),
+//! and audit queries over every record of the log.
+
+use crate::domain::access_log::{AccessEvent, WorkflowStepRef};
+use crate::domain::authentication::{AuthenticationCommand, AuthenticationError};
+use crate::domain::ids::{AuthenticationId, UserId};
+use crate::ledger::{
+    Actor, AppendRequest, EventId, EventMeta, EventStore, ExpectedVersion, NewEvent, Origin,
+    Position,
+};
+use crate::projections::payloads;
+use crate::projections::{AuditFilter, AuditOrder, AuditRecord};
+
+use super::{App, AppError, Caller};
+
+/// Who is reaching for an authentication, for the access record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accessor {
+    /// The principal and how it authenticated.
+    pub actor: Actor,
+    /// The workflow step, when the caller named one.
+    pub workflow: Option<WorkflowStepRef>,
+}
+
+impl Accessor {
+    /// The metadata of the access record.
+    fn meta(&self) -> EventMeta {
+        EventMeta {
+            actor: self.actor.clone(),
+            origin: match &self.workflow {
+                Some(step) => Origin::WorkflowStep {
+                    workflow_id: step.workflow.as_str().to_owned(),
+                    step_id: step.step.as_str().to_owned(),
+                },
+                None => Origin::Api,
+            },
+            correlation_id: uuid::Uuid::now_v7(),
+            causation_id: None,
+        }
+    }
+}
+
+/// An audit query: filters, order, cursor and page size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Which records.
+    pub filter: AuditFilter,
+    /// Newest or oldest first.
+    pub order: AuditOrder,
+    /// Continue after this position (the previous page's cursor).
+    pub after: Option<u64>,
+    /// Page size.
+    pub limit: usize,
+}
+
+/// One page of audit records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditPage {
+    /// The records, in the asked order.
+    pub records: Vec<AuditRecord>,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<u64>,
+}
+
+/// The action name of a command, for refusal records.
+pub fn action_name(command: &AuthenticationCommand) -> &'static str {
+    match command {
+        AuthenticationCommand::Create(_) => "create",
+        AuthenticationCommand::Rename { .. } => "rename",
+        AuthenticationCommand::Move { .. } => "move",
+        AuthenticationCommand::Reauthenticate { .. } => "reauthenticate",
+        AuthenticationCommand::ChangeScopes { .. } => "change_scopes",
+        AuthenticationCommand::Delete => "delete",
+        AuthenticationCommand::Restore { .. } => "restore",
+        AuthenticationCommand::Purge => "purge",
+        AuthenticationCommand::RecordGrant { .. } => "record_grant",
+        AuthenticationCommand::RecordRefresh { .. } => "record_refresh",
+        AuthenticationCommand::RequireReauthorization { .. } => "require_reauthorization",
+    }
+}
+
+impl App {
+    /// Appends one access record and waits until audit queries see it. Only a flushed record
+    /// lets the request go on: callers return values after this succeeds, never before.
+    pub async fn record_access(
+        &self,
+        meta: EventMeta,
+        event: AccessEvent,
+    ) -> Result<Position, AppError> {
+        let outcome = self
+            .store()
+            .append(AppendRequest {
+                stream: payloads::access_stream(event.authentication()),
+                expected: ExpectedVersion::Any,
+                events: vec![NewEvent {
+                    event_id: EventId::new(),
+                    event_type: event.event_type().to_owned(),
+                    schema_version: event.schema_version(),
+                    payload: payloads::encode_payload(&event)?,
+                    meta,
+                }],
+            })
+            .await?;
+        self.model().wait_for(outcome.last_position.0).await?;
+        Ok(outcome.last_position)
+    }
+
+    /// Records a refused attempt by an accessor (e.g. a resolve refused at the HTTP edge).
+    pub async fn record_refusal(
+        &self,
+        by: &Accessor,
+        authentication: AuthenticationId,
+        user: Option<UserId>,
+        action: &str,
+        fields: Vec<String>,
+        reason: &str,
+    ) -> Result<(), AppError> {
+        if !self.authentication_exists(authentication).await {
+            return Ok(()); // Nothing to attempt on: not a credential of this ledger.
+        }
+        self.record_access(
+            by.meta(),
+            AccessEvent::Refused {
+                authentication,
+                user,
+                action: action.to_owned(),
+                fields,
+                workflow: by.workflow.clone(),
+                reason: reason.to_owned(),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records a successful resolution.
+    pub(super) async fn record_resolution(
+        &self,
+        by: &Accessor,
+        event: AccessEvent,
+    ) -> Result<(), AppError> {
+        self.record_access(by.meta(), event).await?;
+        Ok(())
+    }
+
+    /// Whether an authentication exists (in any lifecycle state).
+    async fn authentication_exists(&self, id: AuthenticationId) -> bool {
+        self.model()
+            .model()
+            .read()
+            .await
+            .authentication(id)
+            .is_some_and(|r| r.state.current.is_some())
+    }
+
+    /// If `result` is a refusal for lack of rights on an existing authentication, records it;
+    /// then hands the result back unchanged (or the recording failure).
+    pub(super) async fn audit_command_result<T>(
+        &self,
+        caller: &Caller,
+        id: AuthenticationId,
+        action: &str,
+        result: Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let reason = match &result {
+            Err(AppError::Authentication(AuthenticationError::AccessDenied { reason, .. })) => {
+                reason.to_string()
+            }
+            Err(AppError::NotFound) => "not visible to this user".to_owned(),
+            _ => return result,
+        };
+        if caller.via == crate::ledger::AuthMethod::System {
+            return result;
+        }
+        let by = Accessor {
+            actor: caller.meta().actor,
+            workflow: None,
+        };
+        self.record_refusal(&by, id, Some(caller.user), action, Vec::new(), &reason)
+            .await?;
+        result
+    }
+
+    /// A page of audit records matching the query.
+    pub async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, AppError> {
+        let model = self.model().model().read().await;
+        let (positions, more) =
+            model
+                .audit
+                .select(&query.filter, query.order, query.after, query.limit);
+        let mut records = Vec::with_capacity(positions.len());
+        for position in &positions {
+            let envelope = self
+                .store()
+                .read_all(Position(*position), 1)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
+                    AppError::Store(crate::ledger::StoreError::Inconsistent(format!(
+                        "audit index names position {position}, which the log does not hold"
+                    )))
+                })?;
+            records.push(AuditRecord::describe(&envelope, &model)?);
+        }
+        Ok(AuditPage {
+            next: if more {
+                positions.last().copied()
+            } else {
+                None
+            },
+            records,
+        })
+    }
+}

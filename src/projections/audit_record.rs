@@ -1,0 +1,316 @@
+//! One audit record as auditors read it: who, what, when, outcome, origin and, for settings
+//! changes, per-field diffs with fingerprints. Built from an envelope and the read model;
+//! never carries a secret value (authentication payloads are described through their
+//! history entry, which holds fingerprints only).
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::audit::Outcome;
+use super::history::{FieldDiff, HistoryDetail};
+use super::model::LedgerModel;
+use super::payloads::{self, DomainEvent};
+use super::ProjectionError;
+use crate::domain::access_log::{AccessEvent, WorkflowStepRef};
+use crate::domain::directory::DirectoryEvent;
+use crate::domain::ids::{AuthenticationId, WorkspaceId};
+use crate::domain::principals::TokenEvent;
+use crate::domain::services::CustomServiceEvent;
+use crate::ledger::{AuthMethod, Envelope, EventId, Origin, RecordedAt};
+
+/// The workflow step a record was made for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkflowView {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Step id.
+    pub step_id: String,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    /// Log position (also the cursor).
+    pub position: u64,
+    /// The event's id.
+    pub event_id: EventId,
+    /// Store time.
+    pub recorded_at: RecordedAt,
+    /// Stable event type.
+    pub event_type: String,
+    /// `succeeded` or `refused`.
+    pub outcome: &'static str,
+    /// Principal reference (`user:<id>`, `runner:<id>`, `system`).
+    pub actor: String,
+    /// How the principal authenticated: `api_token`, `cli` or `system`.
+    pub auth_method: &'static str,
+    /// `dashboard`, `api`, `workflow_step`, `system` or `cli`.
+    pub origin: &'static str,
+    /// The workflow step, for records made from one.
+    pub workflow: Option<WorkflowView>,
+    /// What the record is about, as `kind:id`.
+    pub resource: String,
+    /// The authentication concerned, if any.
+    pub authentication: Option<AuthenticationId>,
+    /// The workspace concerned, if any.
+    pub workspace: Option<WorkspaceId>,
+    /// Per-field changes (settings changes): overridden, kept, cleared, set; fingerprints only.
+    pub fields: Vec<FieldDiff>,
+    /// The fields whose values were resolved or asked for (access records).
+    pub accessed_fields: Vec<String>,
+    /// Event-specific details (names, roles, scopes, reasons); never secrets.
+    pub detail: Value,
+    /// Ties together the events of one request.
+    pub correlation_id: uuid::Uuid,
+}
+
+fn auth_method(via: AuthMethod) -> &'static str {
+    match via {
+        AuthMethod::ApiToken => "api_token",
+        AuthMethod::Cli => "cli",
+        AuthMethod::System => "system",
+    }
+}
+
+fn origin(origin: &Origin) -> (&'static str, Option<WorkflowView>) {
+    match origin {
+        Origin::Dashboard => ("dashboard", None),
+        Origin::Api => ("api", None),
+        Origin::WorkflowStep {
+            workflow_id,
+            step_id,
+        } => (
+            "workflow_step",
+            Some(WorkflowView {
+                workflow_id: workflow_id.clone(),
+                step_id: step_id.clone(),
+            }),
+        ),
+        Origin::System => ("system", None),
+        Origin::Cli => ("cli", None),
+    }
+}
+
+fn workflow_view(step: &WorkflowStepRef) -> WorkflowView {
+    WorkflowView {
+        workflow_id: step.workflow.as_str().to_owned(),
+        step_id: step.step.as_str().to_owned(),
+    }
+}
+
+fn directory_resource(event: &DirectoryEvent) -> String {
+    use DirectoryEvent as E;
+    match event {
+        E::OrganizationCreated { organization, .. }
+        | E::UserJoinedOrganization { organization, .. }
+        | E::OrgRoleChanged { organization, .. }
+        | E::UserLeftOrganization { organization, .. } => format!("organization:{organization}"),
+        E::UserCreated { user, .. } => format!("user:{user}"),
+        E::WorkspaceCreated { workspace, .. }
+        | E::WorkspaceMemberAdded { workspace, .. }
+        | E::WorkspaceRoleChanged { workspace, .. }
+        | E::WorkspaceMemberRemoved { workspace, .. } => format!("workspace:{workspace}"),
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+impl AuditRecord {
+    /// Describes the event of `envelope`; `model` supplies authentication histories (so field
+    /// diffs carry the fingerprint before and after) and workspaces.
+    pub fn describe(envelope: &Envelope, model: &LedgerModel) -> Result<Self, ProjectionError> {
+        let body = &envelope.body;
+        let (origin, mut workflow) = origin(&body.origin);
+        let mut record = AuditRecord {
+            position: body.position.0,
+            event_id: body.event_id,
+            recorded_at: body.recorded_at,
+            event_type: body.event_type.clone(),
+            outcome: Outcome::Succeeded.as_str(),
+            actor: body.actor.principal.clone(),
+            auth_method: auth_method(body.actor.via),
+            origin,
+            workflow: None,
+            resource: body.stream_id.as_str().to_owned(),
+            authentication: None,
+            workspace: None,
+            fields: Vec::new(),
+            accessed_fields: Vec::new(),
+            detail: Value::Null,
+            correlation_id: body.correlation_id,
+        };
+        match payloads::decode(envelope)? {
+            DomainEvent::Directory(event) => {
+                record.resource = directory_resource(&event);
+                record.detail = to_json(&event);
+            }
+            DomainEvent::Service(event) => {
+                let CustomServiceEvent::CustomServiceDefined { service, .. } = &event;
+                record.resource = format!("service:{service}");
+                record.workspace = model.custom_services.get(service).map(|s| s.workspace);
+                record.detail = to_json(&event);
+            }
+            DomainEvent::Token(event) => match event {
+                TokenEvent::Issued {
+                    token,
+                    principal,
+                    label,
+                    ..
+                } => {
+                    record.resource = format!("token:{token}");
+                    record.detail = json!({"principal": principal.reference(), "label": label});
+                }
+                TokenEvent::Revoked { token } => record.resource = format!("token:{token}"),
+            },
+            DomainEvent::Authentication(id, _) => {
+                record.resource = format!("authentication:{id}");
+                record.authentication = Some(id);
+                if let Some(auth) = model.authentication(id) {
+                    let at = auth
+                        .history
+                        .partition_point(|h| h.position < body.position.0);
+                    if let Some(entry) = auth.history.get(at) {
+                        record.detail = to_json(&entry.detail);
+                        record.fields = entry.fields.clone();
+                    }
+                    // The workspace it was in after this event: the last create or move so far.
+                    record.workspace = auth.history[..at.saturating_add(1).min(auth.history.len())]
+                        .iter()
+                        .rev()
+                        .find_map(|h| match &h.detail {
+                            HistoryDetail::Created { workspace, .. } => Some(*workspace),
+                            HistoryDetail::Moved { to, .. } => Some(*to),
+                            _ => None,
+                        });
+                }
+            }
+            DomainEvent::Access(event) => {
+                let id = event.authentication();
+                record.resource = format!("authentication:{id}");
+                record.authentication = Some(id);
+                match event {
+                    AccessEvent::Resolved {
+                        user,
+                        workspace,
+                        fields,
+                        workflow: step,
+                        ..
+                    } => {
+                        record.workspace = Some(workspace);
+                        record.accessed_fields = fields;
+                        record.detail = json!({"user": user, "workflow_workspace": workspace});
+                        if let Some(step) = &step {
+                            workflow = Some(workflow_view(step));
+                        }
+                    }
+                    AccessEvent::Refused {
+                        user,
+                        action,
+                        fields,
+                        workflow: step,
+                        reason,
+                        ..
+                    } => {
+                        record.outcome = Outcome::Refused.as_str();
+                        record.workspace = model.workspace_of(id);
+                        record.accessed_fields = fields;
+                        record.detail = json!({"user": user, "action": action, "reason": reason});
+                        if let Some(step) = &step {
+                            workflow = Some(workflow_view(step));
+                        }
+                    }
+                }
+            }
+            DomainEvent::Other => {}
+        }
+        record.workflow = workflow;
+        Ok(record)
+    }
+
+    /// The CSV header matching [`AuditRecord::csv_row`].
+    pub const CSV_HEADER: &'static str = "position,recorded_at,event_type,outcome,actor,auth_method,origin,workflow_id,step_id,resource,authentication,workspace,fields,accessed_fields,detail\r\n";
+
+    /// One CSV line (RFC 4180 quoting). Fields are `name:change[:fingerprint]` joined by `;`.
+    pub fn csv_row(&self) -> String {
+        let fields = self
+            .fields
+            .iter()
+            .map(|f| {
+                let change = to_json(&f.change);
+                let change = change.as_str().unwrap_or_default().to_lowercase();
+                match &f.fingerprint {
+                    Some(fp) => format!("{}:{change}:{fp}", f.field),
+                    None => format!("{}:{change}", f.field),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(";");
+        let columns = [
+            self.position.to_string(),
+            to_json(&self.recorded_at)
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            self.event_type.clone(),
+            self.outcome.to_owned(),
+            self.actor.clone(),
+            self.auth_method.to_owned(),
+            self.origin.to_owned(),
+            self.workflow
+                .as_ref()
+                .map_or(String::new(), |w| w.workflow_id.clone()),
+            self.workflow
+                .as_ref()
+                .map_or(String::new(), |w| w.step_id.clone()),
+            self.resource.clone(),
+            self.authentication
+                .map_or(String::new(), |id| id.to_string()),
+            self.workspace.map_or(String::new(), |id| id.to_string()),
+            fields,
+            self.accessed_fields.join(";"),
+            if self.detail.is_null() {
+                String::new()
+            } else {
+                self.detail.to_string()
+            },
+        ];
+        let mut line = columns
+            .iter()
+            .map(|c| csv_quote(c))
+            .collect::<Vec<_>>()
+            .join(",");
+        line.push_str("\r\n");
+        line
+    }
+}
+
+/// Quotes a CSV cell when it needs it; a leading formula character is neutralised so a
+/// spreadsheet never evaluates a name someone typed.
+fn csv_quote(cell: &str) -> String {
+    let guarded = if cell.starts_with(['=', '+', '-', '@']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    };
+    if guarded.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_quote;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_neutralised() {
+        assert_eq!(csv_quote("plain"), "plain");
+        assert_eq!(csv_quote("a,b"), "\"a,b\"");
+        assert_eq!(csv_quote("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_quote("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_quote("line\nbreak"), "\"line\nbreak\"");
+    }
+}
