@@ -30,6 +30,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/authentications/{id}/restore"),
     ("POST", "/v1/authentications/{id}/purge"),
     ("POST", "/v1/resolve"),
+    ("GET", "/v1/audit"),
+    ("GET", "/v1/workspaces/{id}/authentications"),
+    ("GET", "/v1/authentications/{id}/usable-by"),
     ("POST", "/v1/oauth/authorize"),
     ("GET", "/v1/oauth/callback"),
     ("GET", "/v1/services"),
@@ -906,6 +909,44 @@ async fn real_answers_match_the_documented_schemas() {
         .await
         .expect(409);
     c.check("DELETE", "/v1/tokens/{id}", &again);
+
+    // --- audit and time travel ---
+    let auth_id = created.body["id"].as_str().expect("id").to_owned();
+    let page = s
+        .call(
+            Method::GET,
+            &format!("/v1/audit?authentication={auth_id}&limit=2&order=oldest"),
+            &owner,
+            None,
+        )
+        .await
+        .expect(200);
+    c.check("GET", "/v1/audit", &page);
+    let bad = s
+        .call(Method::GET, "/v1/audit?order=sideways", &owner, None)
+        .await
+        .expect(400);
+    c.check("GET", "/v1/audit", &bad);
+    let then = s
+        .call(
+            Method::GET,
+            &format!("/v1/workspaces/{me}/authentications?as_of=2100-01-01T00:00:00Z"),
+            &owner,
+            None,
+        )
+        .await
+        .expect(200);
+    c.check("GET", "/v1/workspaces/{id}/authentications", &then);
+    let usable = s
+        .call(
+            Method::GET,
+            &format!("/v1/authentications/{auth_id}/usable-by"),
+            &owner,
+            None,
+        )
+        .await
+        .expect(200);
+    c.check("GET", "/v1/authentications/{id}/usable-by", &usable);
 
     // --- operations ---
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {

@@ -10,6 +10,7 @@ mod principals;
 mod queries;
 pub mod resolve;
 mod services;
+mod time_travel;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub use error::AppError;
 pub use principals::{system_caller, Bootstrap, IssuedToken};
 pub use queries::GrantState;
 pub use resolve::{ResolveError, ResolveRequest, ResolvedTemplate};
+pub use time_travel::{UsableAsOf, UsableBy};
 
 use crate::crypto::{DataKeyStatus, DataKeyStore, Fingerprinter};
 use crate::domain::authentication::Lifecycle;

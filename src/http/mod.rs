@@ -28,7 +28,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::{App, AppConfig, AppError};
 use error::ApiError;
-use handlers::{authentications, directory, misc, oauth, tokens};
+use handlers::{audit, authentications, directory, misc, oauth, tokens};
 use idempotency::IdempotencyStore;
 use metrics::Metrics;
 
@@ -133,6 +133,12 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
             get(authentications::history),
         )
         .route("/v1/resolve", post(misc::resolve))
+        .route("/v1/audit", get(audit::audit))
+        .route(
+            "/v1/workspaces/{id}/authentications",
+            get(audit::workspace_as_of),
+        )
+        .route("/v1/authentications/{id}/usable-by", get(audit::usable_by))
         .route("/v1/oauth/authorize", post(oauth::authorize))
         .route("/v1/oauth/callback", get(oauth::callback))
         .route("/v1/services", get(misc::list_services))

@@ -29,7 +29,7 @@ use super::handlers::misc::{
     NewService, NewServiceAuthentication, NewServiceBody, ResolvedBody, ServiceBody,
 };
 use super::handlers::tokens::{NewToken, TokenBody};
-use super::handlers::{authentications, directory, misc, oauth, tokens};
+use super::handlers::{audit, authentications, directory, misc, oauth, tokens};
 
 /// Name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearer";
@@ -551,6 +551,9 @@ impl Modify for RequestIdHeader {
         authentications::purge,
         authentications::history,
         misc::resolve,
+        audit::audit,
+        audit::workspace_as_of,
+        audit::usable_by,
         oauth::authorize,
         oauth::callback,
         misc::list_services,
@@ -575,6 +578,11 @@ impl Modify for RequestIdHeader {
         schemas(
             ProblemSchema,
             TimeSchema,
+            audit::AuditRecordSchema,
+            audit::WorkflowSchema,
+            audit::AuditPageSchema,
+            audit::UsableAsOfSchema,
+            audit::UsableBySchema,
             FingerprintSchema,
             AuthKindSchema,
             LifecycleSchema,
@@ -624,6 +632,7 @@ impl Modify for RequestIdHeader {
         (name = "resolve", description = "Filling workflow templates with credential values."),
         (name = "services", description = "The prebuilt catalog and custom services."),
         (name = "directory", description = "Organizations, workspaces, users, memberships and API tokens."),
+        (name = "audit", description = "Audit records (changes, resolutions, refusals), exports, and the ledger as of a time."),
         (name = "operations", description = "Health, readiness, metrics and this document. No token needed."),
     )
 )]

@@ -1,5 +1,6 @@
 //! Route handlers, one file per resource family.
 
+pub mod audit;
 pub mod authentications;
 pub mod directory;
 pub mod misc;
