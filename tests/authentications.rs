@@ -1062,3 +1062,43 @@ async fn custom_services_alone_anywhere_editable_and_with_an_auth_only_in_person
         .service
         .starts_with("custom:"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_value_leaves_without_its_access_record() {
+    let w = World::new().await;
+    let (id, cmd) = create(
+        "Airtable audited",
+        w.shared,
+        "airtable",
+        &[("token", "unaudited-canary")],
+        &[],
+    );
+    w.app
+        .execute(&caller(w.editor), id, cmd, None)
+        .await
+        .expect("create");
+    let head = w.app.store().head().position;
+    // The log stops accepting writes: a resolution must fail rather than go unrecorded.
+    w.app.store().close().await.expect("close the writer");
+    let err = w
+        .app
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.viewer, w.shared, json!("$.auth.token")),
+        )
+        .await
+        .expect_err("no access record, no value");
+    assert!(matches!(err, AppError::Store(_)), "{err}");
+    assert!(!format!("{err} {err:?}").contains("unaudited-canary"));
+    // A refused attempt that cannot be recorded fails too (instead of a silent refusal).
+    let err = w
+        .app
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.outsider, w.outsider.personal, json!("$.auth.token")),
+        )
+        .await
+        .expect_err("refusal not recorded");
+    assert!(matches!(err, AppError::Store(_)), "{err}");
+    assert_eq!(w.app.store().head().position, head, "nothing was written");
+}
