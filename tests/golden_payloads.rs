@@ -25,6 +25,7 @@ use credledger::domain::ids::{
     AuthenticationId, EnvironmentTag, FieldName, OrganizationId, ServiceId, StepId, TokenId,
     UserId, WorkflowId, WorkspaceId,
 };
+use credledger::domain::keys::{KeysEvent, MasterKeyRef};
 use credledger::domain::principals::{Principal, TokenEvent};
 use credledger::domain::services::{
     AuthKind, CustomServiceEvent, FieldFormat, FieldSpec, OAuthEndpoints, ServiceRef, ServiceSpec,
@@ -161,6 +162,7 @@ enum Sample {
     Service(CustomServiceEvent),
     Token(TokenEvent),
     Authentication(AuthenticationId, StoredAuthenticationEvent),
+    Keys(KeysEvent),
 }
 
 impl Sample {
@@ -170,6 +172,7 @@ impl Sample {
             Sample::Service(e) => e.event_type(),
             Sample::Token(e) => e.event_type(),
             Sample::Authentication(_, e) => e.event_type(),
+            Sample::Keys(e) => e.event_type(),
         }
     }
 
@@ -179,6 +182,7 @@ impl Sample {
             Sample::Service(e) => e.schema_version(),
             Sample::Token(e) => e.schema_version(),
             Sample::Authentication(_, e) => e.schema_version(),
+            Sample::Keys(e) => e.schema_version(),
         }
     }
 
@@ -188,6 +192,7 @@ impl Sample {
             Sample::Service(e) => payloads::encode_payload(e),
             Sample::Token(e) => payloads::encode_payload(e),
             Sample::Authentication(_, e) => payloads::encode_payload(e),
+            Sample::Keys(e) => payloads::encode_payload(e),
         }
         .expect("encode payload")
     }
@@ -200,6 +205,7 @@ impl Sample {
             }
             Sample::Token(_) => payloads::tokens_stream(),
             Sample::Authentication(id, _) => authentication_stream(*id),
+            Sample::Keys(_) => payloads::keys_stream(),
         }
     }
 
@@ -209,6 +215,8 @@ impl Sample {
             Sample::Service(e) => DomainEvent::Service(e.clone()),
             Sample::Token(e) => DomainEvent::Token(e.clone()),
             Sample::Authentication(id, e) => DomainEvent::Authentication(*id, e.clone()),
+            // Key events are checked by `decode` but not projected; `decode_keys` returns them.
+            Sample::Keys(_) => DomainEvent::Other,
         }
     }
 }
@@ -304,6 +312,26 @@ fn service_samples() -> Vec<(&'static str, Sample)> {
             workspace: personal_workspace(),
             spec: spec(),
             defined_by: user(2),
+        }),
+    )]
+}
+
+fn keys_samples() -> Vec<(&'static str, Sample)> {
+    vec![(
+        "keys.rotated-v1.bin",
+        Sample::Keys(KeysEvent::MasterKeyRotated {
+            old_master_key: MasterKeyRef {
+                key_id: "0190a1b2-c3d4-4e5f-8a6b-7c8d9e0f1a2b".into(),
+                fingerprint: "00112233445566778899aabbccddeeff".into(),
+            },
+            new_master_key: MasterKeyRef {
+                key_id: "golden-new.key_2".into(),
+                fingerprint: "ffeeddccbbaa99887766554433221100".into(),
+            },
+            data_keys_rewrapped: 10_000,
+            data_keys_destroyed: 3,
+            fingerprint_key_id: uuid(60),
+            resumed: true,
         }),
     )]
 }
@@ -442,6 +470,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
     all.extend(service_samples());
     all.extend(token_samples());
     all.extend(authentication_samples());
+    all.extend(keys_samples());
     all
 }
 
@@ -528,6 +557,16 @@ fn stored_payload_bytes_never_change() {
         ))
         .unwrap_or_else(|e| panic!("{name}: golden bytes do not decode: {e}"));
         assert_eq!(decoded, sample.expected(), "{name}: decoded golden payload");
+        if let Sample::Keys(event) = &sample {
+            let keys = payloads::decode_keys(&envelope(
+                sample.stream(),
+                event_type,
+                schema_version,
+                read_golden(name),
+            ))
+            .unwrap_or_else(|e| panic!("{name}: golden bytes do not decode as a key event: {e}"));
+            assert_eq!(keys.as_ref(), Some(event), "{name}: decoded key event");
+        }
     }
 }
 
@@ -538,6 +577,7 @@ fn every_event_type_has_golden_bytes() {
         .chain(DirectoryEvent::TYPES.iter())
         .chain(CustomServiceEvent::TYPES.iter())
         .chain(TokenEvent::TYPES.iter())
+        .chain(KeysEvent::TYPES.iter())
         .copied()
         .collect();
     let sampled: BTreeSet<&str> = samples().iter().map(|(_, s)| s.event_type()).collect();
@@ -603,6 +643,6 @@ fn unknown_schema_versions_are_refused() {
     }
     assert_eq!(
         families,
-        BTreeSet::from(["authentication", "directory", "service", "token"])
+        BTreeSet::from(["authentication", "directory", "keys", "service", "token"])
     );
 }

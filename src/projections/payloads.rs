@@ -8,6 +8,7 @@ use crate::crypto::SealedSecret;
 use crate::domain::authentication::AuthenticationEvent;
 use crate::domain::directory::DirectoryEvent;
 use crate::domain::ids::{AuthenticationId, ServiceId};
+use crate::domain::keys::KeysEvent;
 use crate::domain::principals::TokenEvent;
 use crate::domain::services::CustomServiceEvent;
 use crate::ledger::{codec, Envelope, StreamId};
@@ -21,6 +22,8 @@ pub type StoredAuthenticationEvent = AuthenticationEvent<SealedSecret>;
 pub const TOKENS_STREAM: &str = "tokens";
 /// The single stream holding every directory event.
 pub const DIRECTORY_STREAM: &str = "directory";
+/// The single stream holding every key management event.
+pub const KEYS_STREAM: &str = "keys";
 /// Prefix of authentication streams.
 pub const AUTHENTICATION_STREAM_PREFIX: &str = "authentication-";
 /// Prefix of custom service streams.
@@ -34,6 +37,11 @@ pub fn directory_stream() -> StreamId {
 /// The stream of API tokens.
 pub fn tokens_stream() -> StreamId {
     StreamId::new(TOKENS_STREAM).expect("a constant, valid stream id")
+}
+
+/// The stream of key management events (master key rotations).
+pub fn keys_stream() -> StreamId {
+    StreamId::new(KEYS_STREAM).expect("a constant, valid stream id")
 }
 
 /// The stream of one authentication.
@@ -99,6 +107,11 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
                 .map_err(|e| fail(e.to_string()))?;
             DomainEvent::Authentication(id, event)
         }
+        // Key events are checked here but not projected by the read model.
+        ("keys", _) => {
+            decode_keys(envelope)?;
+            DomainEvent::Other
+        }
         ("directory" | "service" | "token" | "authentication", version) => {
             return Err(fail(format!(
                 "schema version {version} is not known to this build"
@@ -119,4 +132,29 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
         }
     }
     Ok(decoded)
+}
+
+/// Decodes a key management event (family `keys`); `Ok(None)` for an envelope of another family.
+pub fn decode_keys(envelope: &Envelope) -> Result<Option<KeysEvent>, ProjectionError> {
+    let body = &envelope.body;
+    let fail = |reason: String| ProjectionError::Payload {
+        event_type: body.event_type.clone(),
+        schema_version: body.schema_version,
+        position: body.position.0,
+        reason,
+    };
+    if body.event_type.split('.').next() != Some("keys") {
+        return Ok(None);
+    }
+    if body.schema_version != 1 {
+        return Err(fail(format!(
+            "schema version {} is not known to this build",
+            body.schema_version
+        )));
+    }
+    let event = codec::decode::<KeysEvent>(&body.payload).map_err(|e| fail(e.to_string()))?;
+    if event.event_type() != body.event_type {
+        return Err(fail(format!("payload is a {} event", event.event_type())));
+    }
+    Ok(Some(event))
 }
