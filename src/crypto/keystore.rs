@@ -7,7 +7,8 @@
 //! Note on shredding with sled: sled is log-structured, so the bytes of a removed wrapped key
 //! can linger in its segment files until they are reclaimed. They stay encrypted under the
 //! master key; to make shredding final against someone who also holds the master key file,
-//! rotate the master key ([`DataKeyStore::rewrap_all`]) and delete the old key file.
+//! rotate the master key (`credledger keys rotate`, which uses [`DataKeyStore::rewrap_all`])
+//! and delete the retired key file once no backup needs it.
 //!
 //! One reserved record, under [`FINGERPRINT_KEY_OWNER`], holds the ledger's fingerprint key,
 //! wrapped like a data key, so that it is re-wrapped (not changed) when the master key rotates.
