@@ -63,7 +63,11 @@ fn main() {
                 &format!("Jira {i}"),
                 world.shared,
                 "jira",
-                &[("username", "ann"), ("password", "pw-0"), ("site", "acme.atlassian.net")],
+                &[
+                    ("username", "ann"),
+                    ("password", "pw-0"),
+                    ("site", "acme.atlassian.net"),
+                ],
                 &[],
             );
             world
@@ -150,7 +154,12 @@ fn main() {
         let head = world.app.store().head().position;
         let built = started.elapsed().as_secs_f64();
         eprintln!("populated {head} events in {built:.1} s");
-        world.app.model().wait_for(head).await.expect("model caught up");
+        world
+            .app
+            .model()
+            .wait_for(head)
+            .await
+            .expect("model caught up");
         println!(
             "{}",
             json!({"bench": "audit_populate", "events": head, "authentications": auths,

@@ -25,6 +25,28 @@ enum Command {
     Serve(ServeArgs),
     /// Walk the whole log and check positions, envelopes and the hash chain.
     Verify(DataDir),
+    /// Manage the master key (run with the server stopped).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Generate a new master key, re-wrap every data key under it, record `keys.rotated`, and
+    /// keep the old key as `<key-file>.retired-<key id>`. Re-running it finishes an interrupted
+    /// rotation.
+    Rotate(KeysRotateArgs),
+}
+
+#[derive(Args)]
+struct KeysRotateArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// The current master key file; it receives the new key.
+    #[arg(long, env = "CREDLEDGER_KEY_FILE", default_value = "credledger.key")]
+    key_file: PathBuf,
 }
 
 #[derive(Args)]
@@ -88,6 +110,9 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Verify(dir) => verify(dir),
+        Command::Keys {
+            action: KeysAction::Rotate(args),
+        } => keys_rotate(args).await,
     };
     match result {
         Ok(code) => code,
@@ -185,6 +210,21 @@ fn verify(dir: DataDir) -> Result<ExitCode, String> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+async fn keys_rotate(args: KeysRotateArgs) -> Result<ExitCode, String> {
+    let config = credledger::app::AppConfig::new(args.data.data_dir, args.key_file);
+    if !config.data_dir.exists() {
+        return Err(format!(
+            "no data directory at {}",
+            config.data_dir.display()
+        ));
+    }
+    let report = credledger::app::rotate_master_key(&config)
+        .await
+        .map_err(|e| format!("key rotation: {e}"))?;
+    print!("{report}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -26,6 +26,7 @@ use credledger::domain::ids::{
     AuthenticationId, EnvironmentTag, FieldName, OrganizationId, ServiceId, StepId, TokenId,
     UserId, WorkflowId, WorkspaceId,
 };
+use credledger::domain::keys::{KeysEvent, MasterKeyRef};
 use credledger::domain::principals::{Principal, TokenEvent};
 use credledger::domain::services::{
     AuthKind, CustomServiceEvent, FieldFormat, FieldSpec, OAuthEndpoints, ServiceRef, ServiceSpec,
@@ -163,6 +164,7 @@ enum Sample {
     Token(TokenEvent),
     Authentication(AuthenticationId, StoredAuthenticationEvent),
     Access(AccessEvent),
+    Keys(KeysEvent),
 }
 
 impl Sample {
@@ -173,6 +175,7 @@ impl Sample {
             Sample::Token(e) => e.event_type(),
             Sample::Authentication(_, e) => e.event_type(),
             Sample::Access(e) => e.event_type(),
+            Sample::Keys(e) => e.event_type(),
         }
     }
 
@@ -183,6 +186,7 @@ impl Sample {
             Sample::Token(e) => e.schema_version(),
             Sample::Authentication(_, e) => e.schema_version(),
             Sample::Access(e) => e.schema_version(),
+            Sample::Keys(e) => e.schema_version(),
         }
     }
 
@@ -193,6 +197,7 @@ impl Sample {
             Sample::Token(e) => payloads::encode_payload(e),
             Sample::Authentication(_, e) => payloads::encode_payload(e),
             Sample::Access(e) => payloads::encode_payload(e),
+            Sample::Keys(e) => payloads::encode_payload(e),
         }
         .expect("encode payload")
     }
@@ -206,6 +211,7 @@ impl Sample {
             Sample::Token(_) => payloads::tokens_stream(),
             Sample::Authentication(id, _) => authentication_stream(*id),
             Sample::Access(e) => payloads::access_stream(e.authentication()),
+            Sample::Keys(_) => payloads::keys_stream(),
         }
     }
 
@@ -216,6 +222,7 @@ impl Sample {
             Sample::Token(e) => DomainEvent::Token(e.clone()),
             Sample::Authentication(id, e) => DomainEvent::Authentication(*id, e.clone()),
             Sample::Access(e) => DomainEvent::Access(e.clone()),
+            Sample::Keys(e) => DomainEvent::Keys(e.clone()),
         }
     }
 }
@@ -311,6 +318,26 @@ fn service_samples() -> Vec<(&'static str, Sample)> {
             workspace: personal_workspace(),
             spec: spec(),
             defined_by: user(2),
+        }),
+    )]
+}
+
+fn keys_samples() -> Vec<(&'static str, Sample)> {
+    vec![(
+        "keys.rotated-v1.bin",
+        Sample::Keys(KeysEvent::MasterKeyRotated {
+            old_master_key: MasterKeyRef {
+                key_id: "0190a1b2-c3d4-4e5f-8a6b-7c8d9e0f1a2b".into(),
+                fingerprint: "00112233445566778899aabbccddeeff".into(),
+            },
+            new_master_key: MasterKeyRef {
+                key_id: "golden-new.key_2".into(),
+                fingerprint: "ffeeddccbbaa99887766554433221100".into(),
+            },
+            data_keys_rewrapped: 10_000,
+            data_keys_destroyed: 3,
+            fingerprint_key_id: uuid(60),
+            resumed: true,
         }),
     )]
 }
@@ -480,6 +507,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
     all.extend(token_samples());
     all.extend(authentication_samples());
     all.extend(access_samples());
+    all.extend(keys_samples());
     all
 }
 
@@ -566,6 +594,16 @@ fn stored_payload_bytes_never_change() {
         ))
         .unwrap_or_else(|e| panic!("{name}: golden bytes do not decode: {e}"));
         assert_eq!(decoded, sample.expected(), "{name}: decoded golden payload");
+        if let Sample::Keys(event) = &sample {
+            let keys = payloads::decode_keys(&envelope(
+                sample.stream(),
+                event_type,
+                schema_version,
+                read_golden(name),
+            ))
+            .unwrap_or_else(|e| panic!("{name}: golden bytes do not decode as a key event: {e}"));
+            assert_eq!(keys.as_ref(), Some(event), "{name}: decoded key event");
+        }
     }
 }
 
@@ -577,6 +615,7 @@ fn every_event_type_has_golden_bytes() {
         .chain(CustomServiceEvent::TYPES.iter())
         .chain(TokenEvent::TYPES.iter())
         .chain(AccessEvent::TYPES.iter())
+        .chain(KeysEvent::TYPES.iter())
         .copied()
         .collect();
     let sampled: BTreeSet<&str> = samples().iter().map(|(_, s)| s.event_type()).collect();
@@ -642,6 +681,13 @@ fn unknown_schema_versions_are_refused() {
     }
     assert_eq!(
         families,
-        BTreeSet::from(["access", "authentication", "directory", "service", "token"])
+        BTreeSet::from([
+            "access",
+            "authentication",
+            "directory",
+            "keys",
+            "service",
+            "token"
+        ])
     );
 }

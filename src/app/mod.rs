@@ -9,6 +9,7 @@ mod keyring;
 mod principals;
 mod queries;
 pub mod resolve;
+pub mod rotation;
 mod services;
 mod time_travel;
 
@@ -18,9 +19,11 @@ use std::sync::Arc;
 pub use audit::{action_name, Accessor, AuditPage, AuditQuery};
 pub use commands::{CommandOutcome, RestoreTarget};
 pub use error::AppError;
+pub use keyring::{pending_key_path, retired_key_path, FINGERPRINT_FILE};
 pub use principals::{system_caller, Bootstrap, IssuedToken};
 pub use queries::GrantState;
 pub use resolve::{ResolveError, ResolveRequest, ResolvedTemplate};
+pub use rotation::{rotate_master_key, Rotation, RotationReport};
 pub use time_travel::{UsableAsOf, UsableBy};
 
 use crate::crypto::{DataKeyStatus, DataKeyStore, Fingerprinter};
@@ -29,6 +32,9 @@ use crate::domain::ids::UserId;
 use crate::domain::services::ServiceCatalog;
 use crate::ledger::{AuthMethod, EventMeta, EventStore, Origin, SledStore};
 use crate::projections::{LedgerModel, ProjectionHandle, SnapshotPolicy, SnapshotStore};
+
+/// The sled tree holding the wrapped data keys (and the wrapped fingerprint key).
+pub(crate) const DATA_KEYS_TREE: &str = "data_keys";
 
 /// Where the data and the master key live.
 #[derive(Debug, Clone)]
@@ -113,11 +119,30 @@ impl App {
     /// Opens a data directory with its master key; refuses a key that does not belong to it
     /// before anything is written.
     pub async fn open(config: &AppConfig) -> Result<App, AppError> {
-        let (db, master) = keyring::open_with_master_key(config)?;
-        let master = Arc::new(master);
+        let opened = keyring::open_with_master_key(config)?;
+        let db = opened.db;
+        let mut master = Arc::new(opened.master);
         let store = SledStore::with_db(db.clone())?;
-        let keys = DataKeyStore::new(db.open_tree("data_keys")?, master.clone());
-        let fingerprinter = Fingerprinter::from_master(&master)?;
+        if let Some(pending) = opened.pending {
+            // A master key rotation was interrupted: finish it before anything else.
+            let pending = Arc::new(pending);
+            tracing::warn!(
+                old_key_id = %master.key_id(),
+                new_key_id = %pending.key_id(),
+                "finishing an interrupted master key rotation"
+            );
+            let report = rotation::Rotation::resume(config, &store, master, pending.clone())?
+                .finish()
+                .await?;
+            tracing::warn!(
+                retired_key_file = %report.retired_key_file.display(),
+                data_keys = report.data_keys,
+                "master key rotation finished; the old key is kept in the retired key file"
+            );
+            master = pending;
+        }
+        let keys = DataKeyStore::new(db.open_tree(DATA_KEYS_TREE)?, master.clone());
+        let fingerprinter = keys.fingerprinter()?;
         let mut catalog = ServiceCatalog::builtin()?;
         if let Some(json) = &config.extra_services {
             catalog.extend(if config.extra_services_allow_http {
@@ -200,7 +225,7 @@ impl App {
         ))
     }
 
-    /// A keyed digest (HMAC under a key derived from the master key) of some bytes.
+    /// A keyed digest (HMAC under the stored fingerprint key, which survives rotation) of some bytes.
     pub fn keyed_digest(&self, bytes: &[u8]) -> [u8; 32] {
         self.fingerprinter.keyed_digest(bytes)
     }

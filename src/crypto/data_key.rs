@@ -55,6 +55,11 @@ impl DataKey {
         })
     }
 
+    /// Builds a data key from an id and raw bytes (crate-internal: the stored fingerprint key).
+    pub(crate) fn from_parts(id: Uuid, key: Zeroizing<[u8; KEY_LEN]>) -> Self {
+        Self { id, key }
+    }
+
     /// The public id of this data key, recorded in every value it seals.
     pub fn id(&self) -> Uuid {
         self.id

@@ -1,4 +1,8 @@
-//! Keyed fingerprints of secrets: HMAC-SHA256 under a key derived from the master key.
+//! Keyed fingerprints of secrets: HMAC-SHA256 under the ledger's fingerprint key.
+//!
+//! The fingerprint key is first derived from the master key (HKDF), then stored wrapped beside
+//! the data keys ([`super::DataKeyStore::fingerprinter`]) so that it survives master key
+//! rotation: fingerprints recorded in events keep comparing equal.
 //!
 //! A fingerprint lets an auditor tell "changed / unchanged / same as X" without seeing the
 //! secret, and cannot be brute-forced offline without the master key.
@@ -37,35 +41,49 @@ impl fmt::Display for Fingerprint {
     }
 }
 
-/// Computes fingerprints under the fingerprint key of one master key.
+/// Computes fingerprints under one fingerprint key.
 pub struct Fingerprinter {
     key: hmac::Key,
-    master_key_id: String,
+    source: String,
 }
 
 impl fmt::Debug for Fingerprinter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Fingerprinter")
-            .field("master_key_id", &self.master_key_id)
+            .field("source", &self.source)
             .field("key", &"[REDACTED]")
             .finish()
     }
 }
 
+/// The fingerprint key as first derived from `master` (HKDF-SHA256 with a fixed info label).
+pub(crate) fn derive_fingerprint_key(master: &MasterKey) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    let mut k = Zeroizing::new([0u8; KEY_LEN]);
+    master.derive(FINGERPRINT_KEY_INFO, k.as_mut())?;
+    Ok(k)
+}
+
 impl Fingerprinter {
     /// Derives the fingerprint key from `master` (HKDF-SHA256 with a fixed info label).
     pub fn from_master(master: &MasterKey) -> Result<Self> {
-        let mut k = Zeroizing::new([0u8; KEY_LEN]);
-        master.derive(FINGERPRINT_KEY_INFO, k.as_mut())?;
-        Ok(Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, k.as_ref()),
-            master_key_id: master.key_id().to_owned(),
-        })
+        let k = derive_fingerprint_key(master)?;
+        Ok(Self::from_key(
+            &k,
+            format!("derived from master key {}", master.key_id()),
+        ))
     }
 
-    /// Id of the master key this fingerprinter derives from.
-    pub fn master_key_id(&self) -> &str {
-        &self.master_key_id
+    /// Uses stored fingerprint key bytes; `source` says where they came from (for `Debug`).
+    pub(crate) fn from_key(key: &[u8; KEY_LEN], source: String) -> Self {
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+            source,
+        }
+    }
+
+    /// Where the key came from (derived from a master key, or stored under an id); no key material.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Fingerprint of `secret`: `fp:` + hex of the first 8 bytes of its HMAC-SHA256.

@@ -7,7 +7,11 @@
 //! Note on shredding with sled: sled is log-structured, so the bytes of a removed wrapped key
 //! can linger in its segment files until they are reclaimed. They stay encrypted under the
 //! master key; to make shredding final against someone who also holds the master key file,
-//! rotate the master key ([`DataKeyStore::rewrap_all`]) and delete the old key file.
+//! rotate the master key (`credledger keys rotate`, which uses [`DataKeyStore::rewrap_all`])
+//! and delete the retired key file once no backup needs it.
+//!
+//! One reserved record, under [`FINGERPRINT_KEY_OWNER`], holds the ledger's fingerprint key,
+//! wrapped like a data key, so that it is re-wrapped (not changed) when the master key rotates.
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,10 +21,25 @@ use uuid::Uuid;
 
 use super::data_key::{DataKey, WrappedDataKey};
 use super::error::{CryptoError, Result};
+use super::fingerprint::{derive_fingerprint_key, Fingerprinter};
 use super::master_key::MasterKey;
 
 /// Format version byte that prefixes every stored record.
 const RECORD_VERSION: u8 = 1;
+
+/// Reserved owner id of the record holding the wrapped fingerprint key (never an authentication).
+pub const FINGERPRINT_KEY_OWNER: Uuid = Uuid::from_u128(0x6670_6b65_7900_4000_8000_0000_0000_0001);
+
+/// How the records of the store are spread over master keys (the fingerprint key not counted).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyCensus {
+    /// Active data keys wrapped under the master key asked about.
+    pub under_master: u64,
+    /// Active data keys wrapped under any other master key.
+    pub under_other: u64,
+    /// Destroyed (crypto-shredded) data keys: tombstones, nothing to re-wrap.
+    pub destroyed: u64,
+}
 
 /// What is stored per owner (bincode after a version byte).
 #[derive(Serialize, Deserialize)]
@@ -111,7 +130,13 @@ impl DataKeyStore {
 
     /// Generates, wraps and durably stores a data key for `owner`; refuses if one exists or existed.
     pub fn create_for(&self, owner: Uuid) -> Result<DataKey> {
-        let key = DataKey::generate()?;
+        if owner == FINGERPRINT_KEY_OWNER {
+            return Err(CryptoError::DataKeyExists { owner });
+        }
+        self.insert_new(owner, DataKey::generate()?)
+    }
+
+    fn insert_new(&self, owner: Uuid, key: DataKey) -> Result<DataKey> {
         let record = encode(&StoredEntry::Active(key.wrap(&self.master, owner)?))?;
         match self
             .tree
@@ -174,6 +199,11 @@ impl DataKeyStore {
     ///
     /// Returns whether an active key was destroyed (false if missing or already destroyed).
     pub fn destroy(&self, owner: Uuid) -> Result<bool> {
+        if owner == FINGERPRINT_KEY_OWNER {
+            return Err(CryptoError::Internal(
+                "the fingerprint key is never destroyed",
+            ));
+        }
         let previous = self
             .tree
             .insert(owner.as_bytes(), encode(&StoredEntry::Destroyed)?)?;
@@ -184,12 +214,78 @@ impl DataKeyStore {
         })
     }
 
+    /// The ledger's fingerprinter, under the stored fingerprint key.
+    ///
+    /// On the first call for a store (a data directory from before the key was stored) the key
+    /// is derived from the current master key exactly as before, then stored wrapped, so
+    /// fingerprints already in the log keep matching, before and after any rotation.
+    pub fn fingerprinter(&self) -> Result<Fingerprinter> {
+        let key = match self.read(FINGERPRINT_KEY_OWNER)? {
+            Some(StoredEntry::Active(w)) => w.unwrap_with(&self.master, FINGERPRINT_KEY_OWNER)?,
+            Some(StoredEntry::Destroyed) => {
+                return Err(CryptoError::CorruptRecord {
+                    key: hex::encode(FINGERPRINT_KEY_OWNER.as_bytes()),
+                    reason: "the fingerprint key record is a tombstone",
+                })
+            }
+            None => {
+                let derived =
+                    DataKey::from_parts(Uuid::new_v4(), derive_fingerprint_key(&self.master)?);
+                match self.insert_new(FINGERPRINT_KEY_OWNER, derived) {
+                    Ok(key) => key,
+                    // Another opener stored it first: use theirs (it is the same derivation).
+                    Err(CryptoError::DataKeyExists { .. }) => self
+                        .get(FINGERPRINT_KEY_OWNER)?
+                        .ok_or(CryptoError::StoreConflict {
+                            owner: FINGERPRINT_KEY_OWNER,
+                        })?,
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        Ok(Fingerprinter::from_key(
+            key.key_bytes(),
+            format!("stored fingerprint key {}", key.id()),
+        ))
+    }
+
+    /// Counts the data keys wrapped under `master_key_id`, under other keys, and destroyed.
+    pub fn census(&self, master_key_id: &str) -> Result<KeyCensus> {
+        let mut census = KeyCensus::default();
+        for item in self.tree.iter() {
+            let (k, v) = item?;
+            if k.as_ref() == FINGERPRINT_KEY_OWNER.as_bytes() {
+                continue;
+            }
+            match decode(&k, &v)? {
+                StoredEntry::Active(w) if w.master_key_id == master_key_id => {
+                    census.under_master += 1
+                }
+                StoredEntry::Active(_) => census.under_other += 1,
+                StoredEntry::Destroyed => census.destroyed += 1,
+            }
+        }
+        Ok(census)
+    }
+
     /// Re-wraps every active key wrapped under `old` with `new`; returns how many were re-wrapped.
+    ///
+    /// This includes the stored fingerprint key. Each record switches atomically, so at every
+    /// instant each key opens under `old` or `new`; an interrupted run is finished by running
+    /// it again.
     ///
     /// Afterwards open a new store with `new`; keys under other master keys are left alone.
     pub fn rewrap_all(&self, old: &MasterKey, new: &MasterKey) -> Result<usize> {
+        self.rewrap_up_to(old, new, usize::MAX)
+    }
+
+    /// Like [`DataKeyStore::rewrap_all`], stopping after `limit` records (then flushed).
+    pub fn rewrap_up_to(&self, old: &MasterKey, new: &MasterKey, limit: usize) -> Result<usize> {
         let mut count = 0;
         for item in self.tree.iter() {
+            if count >= limit {
+                break;
+            }
             let (k, v) = item?;
             let StoredEntry::Active(w) = decode(&k, &v)? else {
                 continue;
@@ -366,6 +462,46 @@ mod tests {
             s_new.get(owners[4]),
             Err(CryptoError::DataKeyDestroyed { .. })
         ));
+    }
+
+    #[test]
+    fn fingerprint_key_is_stored_and_survives_rotation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::ledger::open_db(dir.path()).expect("db");
+        let old = Arc::new(MasterKey::generate().expect("old"));
+        let new = Arc::new(MasterKey::generate().expect("new"));
+        let secret = SecretBytes::from_slice(CANARY.as_bytes());
+        let legacy = Fingerprinter::from_master(&old).expect("legacy");
+        let s_old = store(&db, &old);
+        let owner = Uuid::new_v4();
+        s_old.create_for(owner).expect("create");
+        // First use stores the key derived exactly as before: old fingerprints still match.
+        let stored = s_old.fingerprinter().expect("stored");
+        assert_eq!(stored.fingerprint(&secret), legacy.fingerprint(&secret));
+        assert_eq!(stored.keyed_digest(b"x"), legacy.keyed_digest(b"x"));
+        assert_eq!(s_old.census(old.key_id()).expect("census").under_master, 1);
+        // Rotation re-wraps the fingerprint key with the data keys; fingerprints do not change.
+        assert_eq!(s_old.rewrap_up_to(&old, &new, 1).expect("one"), 1);
+        assert_eq!(s_old.rewrap_all(&old, &new).expect("rest"), 1);
+        let s_new = store(&db, &new);
+        let after = s_new.fingerprinter().expect("after");
+        assert_eq!(after.fingerprint(&secret), legacy.fingerprint(&secret));
+        assert_ne!(
+            after.fingerprint(&secret),
+            Fingerprinter::from_master(&new)
+                .expect("f")
+                .fingerprint(&secret)
+        );
+        assert!(
+            s_old.fingerprinter().is_err(),
+            "the old key no longer opens it"
+        );
+        let census = s_new.census(new.key_id()).expect("census");
+        assert_eq!((census.under_master, census.under_other), (1, 0));
+        // The reserved record is never an authentication's key.
+        assert!(s_new.destroy(FINGERPRINT_KEY_OWNER).is_err());
+        assert!(s_new.create_for(FINGERPRINT_KEY_OWNER).is_err());
+        assert!(!format!("{after:?}").contains(CANARY));
     }
 
     #[test]

@@ -197,6 +197,11 @@ impl MasterKey {
         }
     }
 
+    /// Writes this key to a new key file (mode 0600, temp file, fsync, link); never overwrites.
+    pub fn write_new_file(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.write_new(path.as_ref())
+    }
+
     fn file_contents(&self) -> Zeroizing<String> {
         let mut s = Zeroizing::new(String::with_capacity(160));
         s.push_str(KEY_FILE_HEADER);

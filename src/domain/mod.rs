@@ -8,6 +8,7 @@ pub mod authentication;
 
 pub mod directory;
 pub mod ids;
+pub mod keys;
 pub mod naming;
 pub mod principals;
 pub mod secret;

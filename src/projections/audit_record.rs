@@ -223,6 +223,10 @@ impl AuditRecord {
                     }
                 }
             }
+            DomainEvent::Keys(event) => {
+                record.resource = "keys:master".to_owned();
+                record.detail = to_json(&event);
+            }
             DomainEvent::Other => {}
         }
         record.workflow = workflow;

@@ -213,7 +213,8 @@ impl Projection for LedgerModel {
                     AccessEvent::Refused { .. } => outcome = Outcome::Refused,
                 }
             }
-            DomainEvent::Other => {}
+            // Key management changes no read model; audit indexes it like every event.
+            DomainEvent::Keys(_) | DomainEvent::Other => {}
         }
         workspaces.dedup();
         self.audit.note(Indexed {

@@ -9,6 +9,7 @@ use crate::domain::access_log::AccessEvent;
 use crate::domain::authentication::AuthenticationEvent;
 use crate::domain::directory::DirectoryEvent;
 use crate::domain::ids::{AuthenticationId, ServiceId};
+use crate::domain::keys::KeysEvent;
 use crate::domain::principals::TokenEvent;
 use crate::domain::services::CustomServiceEvent;
 use crate::ledger::{codec, Envelope, StreamId};
@@ -22,6 +23,8 @@ pub type StoredAuthenticationEvent = AuthenticationEvent<SealedSecret>;
 pub const TOKENS_STREAM: &str = "tokens";
 /// The single stream holding every directory event.
 pub const DIRECTORY_STREAM: &str = "directory";
+/// The single stream holding every key management event.
+pub const KEYS_STREAM: &str = "keys";
 /// Prefix of authentication streams.
 pub const AUTHENTICATION_STREAM_PREFIX: &str = "authentication-";
 /// Prefix of the streams of access records (one per authentication).
@@ -37,6 +40,11 @@ pub fn directory_stream() -> StreamId {
 /// The stream of API tokens.
 pub fn tokens_stream() -> StreamId {
     StreamId::new(TOKENS_STREAM).expect("a constant, valid stream id")
+}
+
+/// The stream of key management events (master key rotations).
+pub fn keys_stream() -> StreamId {
+    StreamId::new(KEYS_STREAM).expect("a constant, valid stream id")
 }
 
 /// The stream of one authentication.
@@ -70,6 +78,8 @@ pub enum DomainEvent {
     Authentication(AuthenticationId, StoredAuthenticationEvent),
     /// A use of, or refused attempt on, an authentication.
     Access(AccessEvent),
+    /// A key management event (master key rotation).
+    Keys(KeysEvent),
     /// An event type this build does not project (kept in the log, ignored here).
     Other,
 }
@@ -113,6 +123,10 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
         ("access", 1) => DomainEvent::Access(
             codec::decode::<AccessEvent>(&body.payload).map_err(|e| fail(e.to_string()))?,
         ),
+        ("keys", _) => match decode_keys(envelope)? {
+            Some(event) => DomainEvent::Keys(event),
+            None => DomainEvent::Other,
+        },
         ("directory" | "service" | "token" | "authentication" | "access", version) => {
             return Err(fail(format!(
                 "schema version {version} is not known to this build"
@@ -126,6 +140,7 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
         DomainEvent::Token(e) => Some(e.event_type()),
         DomainEvent::Authentication(_, e) => Some(e.event_type()),
         DomainEvent::Access(e) => Some(e.event_type()),
+        DomainEvent::Keys(e) => Some(e.event_type()),
         DomainEvent::Other => None,
     };
     if let Some(expected) = expected_type {
@@ -134,4 +149,29 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
         }
     }
     Ok(decoded)
+}
+
+/// Decodes a key management event (family `keys`); `Ok(None)` for an envelope of another family.
+pub fn decode_keys(envelope: &Envelope) -> Result<Option<KeysEvent>, ProjectionError> {
+    let body = &envelope.body;
+    let fail = |reason: String| ProjectionError::Payload {
+        event_type: body.event_type.clone(),
+        schema_version: body.schema_version,
+        position: body.position.0,
+        reason,
+    };
+    if body.event_type.split('.').next() != Some("keys") {
+        return Ok(None);
+    }
+    if body.schema_version != 1 {
+        return Err(fail(format!(
+            "schema version {} is not known to this build",
+            body.schema_version
+        )));
+    }
+    let event = codec::decode::<KeysEvent>(&body.payload).map_err(|e| fail(e.to_string()))?;
+    if event.event_type() != body.event_type {
+        return Err(fail(format!("payload is a {} event", event.event_type())));
+    }
+    Ok(Some(event))
 }
