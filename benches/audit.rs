@@ -142,7 +142,7 @@ fn main() {
                             world.app.resolve(&runner, request).await.expect("resolve");
                         }
                     }
-                    if task == 0 && n % 20_000 == 0 {
+                    if task == 0 && n.is_multiple_of(1_000) {
                         eprintln!("  ... {} events", world.app.store().head().position);
                     }
                 }
