@@ -2,6 +2,7 @@
 //! (state -> domain decision -> seal -> append -> projection), and answers queries. Knows
 //! nothing of HTTP.
 
+pub mod backup;
 mod commands;
 mod error;
 mod keyring;
