@@ -21,6 +21,7 @@ use super::dto::{
     CommandBody, CreateBody, PatchBody, ReauthenticateBody, ResolveBody, RestoreBody, ScopesBody,
     WarningBody, WorkflowStepBody,
 };
+use super::handlers::checkpoints::CheckpointBody;
 use super::handlers::directory::{
     MembershipBody, NewMembership, NewOrganization, NewUser, NewWorkspace, OrganizationBody,
     UserBody, WorkspaceBody,
@@ -29,7 +30,7 @@ use super::handlers::misc::{
     NewService, NewServiceAuthentication, NewServiceBody, ResolvedBody, ServiceBody,
 };
 use super::handlers::tokens::{NewToken, TokenBody};
-use super::handlers::{authentications, directory, misc, oauth, tokens};
+use super::handlers::{authentications, checkpoints, directory, misc, oauth, tokens};
 
 /// Name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearer";
@@ -43,7 +44,7 @@ pub const BEARER: &str = "bearer";
 /// `type` is `https://credledger.dev/problems/<slug>`, one of: `bad-request`, `unauthorized`,
 /// `forbidden`, `not-found`, `conflict`, `duplicate-name`, `idempotency-in-progress`,
 /// `idempotent-replay-unavailable`, `purged`, `version-mismatch`, `payload-too-large`,
-/// `unsupported-media-type`, `validation`, `internal`.
+/// `unsupported-media-type`, `validation`, `internal`, `unavailable`.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Problem)]
 pub struct ProblemSchema {
@@ -566,6 +567,8 @@ impl Modify for RequestIdHeader {
         tokens::create_token,
         tokens::list_tokens,
         tokens::revoke_token,
+        checkpoints::create,
+        checkpoints::latest,
         misc::healthz,
         misc::readyz,
         misc::metrics,
@@ -615,6 +618,7 @@ impl Modify for RequestIdHeader {
             MembershipBody,
             NewToken,
             TokenBody,
+            CheckpointBody,
         ),
         responses(BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType)
     ),
@@ -624,6 +628,7 @@ impl Modify for RequestIdHeader {
         (name = "resolve", description = "Filling workflow templates with credential values."),
         (name = "services", description = "The prebuilt catalog and custom services."),
         (name = "directory", description = "Organizations, workspaces, users, memberships and API tokens."),
+        (name = "ledger", description = "Signed checkpoints of the ledger's head, for detecting a truncated or rewritten log."),
         (name = "operations", description = "Health, readiness, metrics and this document. No token needed."),
     )
 )]

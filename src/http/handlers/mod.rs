@@ -1,6 +1,7 @@
 //! Route handlers, one file per resource family.
 
 pub mod authentications;
+pub mod checkpoints;
 pub mod directory;
 pub mod misc;
 pub mod oauth;

@@ -236,20 +236,15 @@ pub fn import_into_db<R: Read>(
     }
     let mut aux_entries = 0;
     let mut checkpoints = Vec::new();
-    while let Some(record) = reader.next_record()? {
-        match record {
-            Record::Event { position, bytes } => {
-                importer.push(position, &bytes)?;
-                if position % PROGRESS_EVERY == 0 {
-                    progress(position);
-                }
-            }
-            Record::Aux { tree, key, value } => {
-                importer.put_aux(&tree, &key, &value)?;
-                aux_entries += 1;
-            }
-            Record::Checkpoint(bytes) => checkpoints.push(Checkpoint::decode(&bytes)?),
-        }
+    let streamed = stream_records(
+        reader,
+        &mut importer,
+        &mut aux_entries,
+        &mut checkpoints,
+        progress,
+    );
+    if let Err(cause) = streamed {
+        return Err(explain_with_file_damage(reader, cause));
     }
     let summary = importer.finish()?;
     let trailer = reader
@@ -272,6 +267,58 @@ pub fn import_into_db<R: Read>(
         checkpoints,
         header: Some(reader.header().clone()),
     })
+}
+
+fn stream_records<R: Read>(
+    reader: &mut ExportReader<R>,
+    importer: &mut BulkImporter,
+    aux_entries: &mut u64,
+    checkpoints: &mut Vec<Checkpoint>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), BackupError> {
+    while let Some(record) = reader.next_record()? {
+        match record {
+            Record::Event { position, bytes } => {
+                importer.push(position, &bytes)?;
+                if position % PROGRESS_EVERY == 0 {
+                    progress(position);
+                }
+            }
+            Record::Aux { tree, key, value } => {
+                importer.put_aux(&tree, &key, &value)?;
+                *aux_entries += 1;
+            }
+            Record::Checkpoint(bytes) => checkpoints.push(Checkpoint::decode(&bytes)?),
+        }
+    }
+    Ok(())
+}
+
+/// When the contents were refused, reads the rest of the file: if the file itself is damaged
+/// (digest mismatch, cut short), that is the error to report, with the first symptom.
+fn explain_with_file_damage<R: Read>(
+    reader: &mut ExportReader<R>,
+    cause: BackupError,
+) -> BackupError {
+    if matches!(
+        cause,
+        BackupError::Truncated(_) | BackupError::Corrupt(_) | BackupError::Read(_)
+    ) {
+        return cause;
+    }
+    loop {
+        match reader.next_record() {
+            Ok(Some(_)) => {}
+            Ok(None) => return cause,
+            Err(BackupError::Corrupt(why)) => {
+                return BackupError::Corrupt(format!("{why} (first symptom: {cause})"))
+            }
+            Err(BackupError::Truncated(why)) => {
+                return BackupError::Truncated(format!("{why} (first symptom: {cause})"))
+            }
+            Err(_) => return cause,
+        }
+    }
 }
 
 /// Runs `fill` on `<target>.partial` and renames it to `target` if it succeeds; removes it if
