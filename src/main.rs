@@ -486,6 +486,9 @@ fn recover(args: RecoverArgs) -> Result<ExitCode, String> {
         args.to.display(),
         timing(summary.events, started)
     );
+    if summary.events == 0 {
+        println!("warning: no event was recorded at or before that time: the new log is empty");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
