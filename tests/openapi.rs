@@ -48,6 +48,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/tokens"),
     ("POST", "/v1/tokens"),
     ("DELETE", "/v1/tokens/{id}"),
+    ("POST", "/v1/checkpoints"),
+    ("GET", "/v1/checkpoints/latest"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),

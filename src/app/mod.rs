@@ -3,6 +3,7 @@
 //! nothing of HTTP.
 
 mod audit;
+pub mod backup;
 mod commands;
 mod error;
 mod keyring;

@@ -27,8 +27,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::{App, AppConfig, AppError};
+use crate::ledger::{CheckpointSigner, CheckpointWriter};
 use error::ApiError;
-use handlers::{audit, authentications, directory, misc, oauth, tokens};
+use handlers::{audit, authentications, checkpoints, directory, misc, oauth, tokens};
 use idempotency::IdempotencyStore;
 use metrics::Metrics;
 
@@ -42,6 +43,8 @@ pub struct HttpState {
     pub metrics: Metrics,
     /// OAuth2 flows and token refresh.
     pub oauth: Arc<crate::oauth::OAuth>,
+    /// The checkpoint signing key, when the server signs checkpoints.
+    pub signer: Option<Arc<CheckpointSigner>>,
 }
 
 /// The shared state as handlers receive it.
@@ -65,10 +68,22 @@ impl Default for Limits {
     }
 }
 
+/// File name of the checkpoint signing key, beside the master key file by default.
+pub const DEFAULT_SIGNING_KEY: &str = "credledger-signing.key";
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the state over an open ledger.
 pub fn state(app: Arc<App>, oauth: crate::oauth::OAuthSettings) -> Result<SharedState, AppError> {
+    state_with_signer(app, oauth, None)
+}
+
+/// Builds the state over an open ledger, with a checkpoint signing key.
+pub fn state_with_signer(
+    app: Arc<App>,
+    oauth: crate::oauth::OAuthSettings,
+    signer: Option<Arc<CheckpointSigner>>,
+) -> Result<SharedState, AppError> {
     let oauth = Arc::new(crate::oauth::OAuth::new(app.clone(), oauth));
     let idempotency = IdempotencyStore::open(app.store().db())?;
     if let Err(e) = idempotency.sweep() {
@@ -80,6 +95,7 @@ pub fn state(app: Arc<App>, oauth: crate::oauth::OAuthSettings) -> Result<Shared
         idempotency,
         metrics,
         oauth,
+        signer,
     }))
 }
 
@@ -147,6 +163,8 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
         .route("/v1/users", get(directory::list_users))
         .route("/v1/memberships", get(directory::list_memberships))
         .route("/v1/tokens", get(tokens::list_tokens))
+        .route("/v1/checkpoints", post(checkpoints::create))
+        .route("/v1/checkpoints/latest", get(checkpoints::latest))
         .route("/healthz", get(misc::healthz))
         .route("/readyz", get(misc::readyz))
         .route("/metrics", get(misc::metrics))
@@ -193,12 +211,19 @@ pub struct ServeConfig {
     pub shutdown_deadline: Duration,
     /// OAuth2 client registrations, callback URL, return allow-list, refresh timing.
     pub oauth: crate::oauth::OAuthSettings,
+    /// The Ed25519 checkpoint signing key file (created if missing; outside the data directory).
+    pub signing_key: PathBuf,
+    /// How often a checkpoint of the head is signed when it moved ([`Duration::ZERO`]: never).
+    pub checkpoint_every: Duration,
 }
 
 impl ServeConfig {
-    /// Defaults: 127.0.0.1:8080, `./credledger-data`, `./credledger.key`.
+    /// Defaults: 127.0.0.1:8080, `./credledger-data`, `./credledger.key`, the signing key
+    /// `credledger-signing.key` beside the key file, a checkpoint every 10 minutes.
     pub fn new(listen: SocketAddr, data_dir: PathBuf, key_file: PathBuf) -> ServeConfig {
         ServeConfig {
+            signing_key: key_file.with_file_name(DEFAULT_SIGNING_KEY),
+            checkpoint_every: Duration::from_secs(600),
             listen,
             app: AppConfig::new(data_dir, key_file),
             limits: Limits::default(),
@@ -218,6 +243,7 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<()>,
     refresher: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
+    checkpointer: Option<tokio::task::JoinHandle<()>>,
     app: Arc<App>,
     state: SharedState,
     deadline: Duration,
@@ -237,6 +263,10 @@ impl RunningServer {
         self.sweeper.abort();
         let _ = self.refresher.await;
         let _ = self.sweeper.await;
+        if let Some(checkpointer) = self.checkpointer {
+            checkpointer.abort();
+            let _ = checkpointer.await;
+        }
         if tokio::time::timeout(self.deadline, self.task)
             .await
             .is_err()
@@ -259,7 +289,12 @@ impl RunningServer {
 pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
     let app = Arc::new(App::open(&config.app).await?);
     let bootstrap = app.bootstrap_if_empty().await?;
-    let shared = state(app.clone(), config.oauth.clone())?;
+    let (signer, _) = CheckpointSigner::load_or_create(&config.signing_key, &config.app.data_dir)
+        .map_err(|e| AppError::Startup(format!("checkpoints: {e}")))?;
+    let signer = Arc::new(signer);
+    let shared = state_with_signer(app.clone(), config.oauth.clone(), Some(signer.clone()))?;
+    let checkpointer = (!config.checkpoint_every.is_zero())
+        .then(|| CheckpointWriter::spawn(app.store().clone(), signer, config.checkpoint_every));
     let refresher = tokio::spawn(shared.oauth.clone().run_refresher());
     let sweeper = {
         let shared = shared.clone();
@@ -300,6 +335,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
         task,
         refresher,
         sweeper,
+        checkpointer,
         app,
         state: shared,
         deadline: config.shutdown_deadline,

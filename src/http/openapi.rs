@@ -21,6 +21,7 @@ use super::dto::{
     CommandBody, CreateBody, PatchBody, ReauthenticateBody, ResolveBody, RestoreBody, ScopesBody,
     WarningBody, WorkflowStepBody,
 };
+use super::handlers::checkpoints::CheckpointBody;
 use super::handlers::directory::{
     MembershipBody, NewMembership, NewOrganization, NewUser, NewWorkspace, OrganizationBody,
     UserBody, WorkspaceBody,
@@ -29,7 +30,7 @@ use super::handlers::misc::{
     NewService, NewServiceAuthentication, NewServiceBody, ResolvedBody, ServiceBody,
 };
 use super::handlers::tokens::{NewToken, TokenBody};
-use super::handlers::{audit, authentications, directory, misc, oauth, tokens};
+use super::handlers::{audit, authentications, checkpoints, directory, misc, oauth, tokens};
 
 /// Name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearer";
@@ -43,7 +44,7 @@ pub const BEARER: &str = "bearer";
 /// `type` is `https://credledger.dev/problems/<slug>`, one of: `bad-request`, `unauthorized`,
 /// `forbidden`, `not-found`, `conflict`, `duplicate-name`, `idempotency-in-progress`,
 /// `idempotent-replay-unavailable`, `purged`, `version-mismatch`, `payload-too-large`,
-/// `unsupported-media-type`, `validation`, `internal`.
+/// `unsupported-media-type`, `validation`, `internal`, `unavailable`.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Problem)]
 pub struct ProblemSchema {
@@ -569,6 +570,8 @@ impl Modify for RequestIdHeader {
         tokens::create_token,
         tokens::list_tokens,
         tokens::revoke_token,
+        checkpoints::create,
+        checkpoints::latest,
         misc::healthz,
         misc::readyz,
         misc::metrics,
@@ -623,6 +626,7 @@ impl Modify for RequestIdHeader {
             MembershipBody,
             NewToken,
             TokenBody,
+            CheckpointBody,
         ),
         responses(BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType)
     ),
@@ -633,6 +637,7 @@ impl Modify for RequestIdHeader {
         (name = "services", description = "The prebuilt catalog and custom services."),
         (name = "directory", description = "Organizations, workspaces, users, memberships and API tokens."),
         (name = "audit", description = "Audit records (changes, resolutions, refusals), exports, and the ledger as of a time."),
+        (name = "ledger", description = "Signed checkpoints of the ledger's head, for detecting a truncated or rewritten log."),
         (name = "operations", description = "Health, readiness, metrics and this document. No token needed."),
     )
 )]

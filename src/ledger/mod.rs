@@ -3,7 +3,9 @@
 //!
 //! The ledger stores opaque typed payloads; it knows nothing about authentications.
 
+pub mod backup;
 pub mod chain;
+pub mod checkpoint;
 pub mod codec;
 pub mod envelope;
 pub mod error;
@@ -12,9 +14,10 @@ pub mod store;
 pub mod types;
 
 pub use chain::{BreakReason, ChainBreak, ChainSummary, ChainVerifier};
+pub use checkpoint::{Checkpoint, CheckpointSigner, CheckpointStore, CheckpointWriter};
 pub use envelope::{ChainHash, Envelope, EnvelopeBody};
 pub use error::StoreError;
-pub use sled_store::{open_db, SledStore, SledSubscription};
+pub use sled_store::{open_db, BulkImporter, SledStore, SledSubscription};
 pub use store::{EventStore, Head, StreamRange, Subscription};
 pub use types::{
     Actor, AppendOutcome, AppendRequest, AuthMethod, EventId, EventMeta, ExpectedVersion, NewEvent,

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod authentications;
+pub mod checkpoints;
 pub mod directory;
 pub mod misc;
 pub mod oauth;

@@ -1,7 +1,9 @@
 //! The sled 0.34 backend of the event log.
 
+mod import;
 mod keys;
 mod subscription;
+mod verify;
 mod writer;
 
 use std::path::Path;
@@ -10,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+pub use import::{BulkImporter, ImportError, ImportSummary, DEFAULT_IMPORT_BATCH, LEDGER_TREES};
 pub use subscription::SledSubscription;
+pub use verify::{verify_with_checkpoints, CheckpointProblem, VerifyReport};
 
 use super::chain::{ChainBreak, ChainSummary, ChainVerifier};
 use super::codec::ENVELOPE_FORMAT_V1;
@@ -56,7 +60,7 @@ pub(crate) struct Trees {
 }
 
 impl Trees {
-    fn open(db: &sled::Db) -> Result<Trees, StoreError> {
+    pub(crate) fn open(db: &sled::Db) -> Result<Trees, StoreError> {
         Ok(Trees {
             events: db.open_tree(keys::EVENTS)?,
             stream_index: db.open_tree(keys::STREAM_INDEX)?,
@@ -137,7 +141,7 @@ impl SledStore {
     /// Walks the whole log: gapless positions, decodable envelopes, the hash chain, stream
     /// versions, and the recorded head. Names the first bad position.
     pub fn verify(&self) -> Result<Result<ChainSummary, ChainBreak>, StoreError> {
-        verify_trees(&self.inner.trees)
+        verify_trees(&self.inner.trees, &mut |_, _| {})
     }
 
     /// Verifies the log in a directory without starting a writer, so that a log whose head
@@ -145,7 +149,7 @@ impl SledStore {
     pub fn verify_path(
         path: impl AsRef<Path>,
     ) -> Result<Result<ChainSummary, ChainBreak>, StoreError> {
-        verify_trees(&Trees::open(&open_db(path.as_ref())?)?)
+        verify_trees(&Trees::open(&open_db(path.as_ref())?)?, &mut |_, _| {})
     }
 
     fn durable_head(&self) -> u64 {
@@ -209,7 +213,11 @@ fn load_head(trees: &Trees) -> Result<(Head, RecordedAt), StoreError> {
     Ok((Head { position, hash }, last_recorded_at))
 }
 
-fn verify_trees(trees: &Trees) -> Result<Result<ChainSummary, ChainBreak>, StoreError> {
+/// Walks the log; `observe` sees the position and hash of every event that checks out.
+pub(crate) fn verify_trees(
+    trees: &Trees,
+    observe: &mut dyn FnMut(u64, &ChainHash),
+) -> Result<Result<ChainSummary, ChainBreak>, StoreError> {
     let (recorded_head, recorded_hash) = {
         let position = trees
             .meta
@@ -231,8 +239,9 @@ fn verify_trees(trees: &Trees) -> Result<Result<ChainSummary, ChainBreak>, Store
                 "malformed key in events tree".into(),
             ));
         };
-        if let Err(broken) = verifier.check(position, &value) {
-            return Ok(Err(broken));
+        match verifier.check(position, &value) {
+            Ok(envelope) => observe(position, &envelope.hash),
+            Err(broken) => return Ok(Err(broken)),
         }
     }
     Ok(verifier.finish(recorded_head, recorded_hash))

@@ -1,0 +1,87 @@
+//! Backup, import and point-in-time recovery of a whole data directory: the log plus the
+//! wrapped data keys and the master key fingerprint, so the same master key opens the copy.
+//! Read-model snapshots and idempotency records are derived or short-lived and not copied.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use super::keyring::FINGERPRINT_FILE;
+use crate::ledger::backup::{self, BackupError, ExportSummary, RestoreSummary};
+use crate::ledger::{RecordedAt, SledStore};
+
+/// Trees beside the log that travel with it: the wrapped per-authentication data keys.
+pub const AUX_TREES: &[&str] = &["data_keys"];
+/// Export header metadata key holding the master key fingerprint.
+pub const FINGERPRINT_METADATA: &str = "master_key_fingerprint";
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
+    move |source| BackupError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Exports a data directory (the server must be stopped) into `out`.
+pub async fn export_data_dir<W: Write>(
+    data_dir: &Path,
+    out: W,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ExportSummary, BackupError> {
+    let db = backup::open_existing(data_dir)?;
+    let mut metadata = BTreeMap::new();
+    let fingerprint = data_dir.join(FINGERPRINT_FILE);
+    if fingerprint.exists() {
+        let text = std::fs::read_to_string(&fingerprint).map_err(io_err(&fingerprint))?;
+        metadata.insert(FINGERPRINT_METADATA.to_owned(), text.trim().to_owned());
+    }
+    let store = SledStore::with_db(db)?;
+    let result = backup::export_store(&store, AUX_TREES, metadata, out, progress).await;
+    store.close().await?;
+    result
+}
+
+/// Imports an export file into a new (missing or empty) data directory.
+pub fn import_data_dir<R: Read>(
+    input: R,
+    data_dir: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RestoreSummary, BackupError> {
+    backup::import_into_dir(
+        input,
+        data_dir,
+        |partial, header| match header.metadata.get(FINGERPRINT_METADATA) {
+            Some(fingerprint) => {
+                let path = partial.join(FINGERPRINT_FILE);
+                std::fs::write(&path, format!("{fingerprint}\n")).map_err(io_err(&path))
+            }
+            None => Ok(()),
+        },
+        progress,
+    )
+}
+
+/// Copies the log as it was at `as_of` (and the data keys and key fingerprint) from `source`
+/// into a new (missing or empty) data directory `target`.
+pub fn recover_data_dir(
+    source: &Path,
+    as_of: RecordedAt,
+    target: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RestoreSummary, BackupError> {
+    backup::recover_as_of(
+        source,
+        as_of,
+        target,
+        AUX_TREES,
+        |partial| {
+            let from = source.join(FINGERPRINT_FILE);
+            if from.exists() {
+                let to = partial.join(FINGERPRINT_FILE);
+                std::fs::copy(&from, &to).map_err(io_err(&to))?;
+            }
+            Ok(())
+        },
+        progress,
+    )
+}

@@ -1,0 +1,444 @@
+//! Logical backup and point-in-time recovery of a log: a streaming export file, an import that
+//! verifies the chain as it writes, and a copy of the log's prefix up to a time.
+//!
+//! Targets are written in `<dir>.partial` and renamed into place only when complete, so a
+//! failed import never leaves a directory that looks valid.
+
+mod file;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+pub use file::{ExportHeader, ExportReader, ExportTrailer, ExportWriter, Record, FORMAT_VERSION};
+
+use super::checkpoint::{rfc3339, Checkpoint, CheckpointError, CheckpointStore, CHECKPOINTS_TREE};
+use super::envelope::ChainHash;
+use super::error::StoreError;
+use super::sled_store::{open_db, read_envelope, BulkImporter, ImportError, SledStore, Trees};
+use super::store::{EventStore, Head};
+use super::types::{Position, RecordedAt};
+
+/// Events per `read_all` page of an export.
+const EXPORT_PAGE: usize = 4096;
+/// How often (in events) progress is reported.
+pub const PROGRESS_EVERY: u64 = 100_000;
+
+/// Why a backup, import or recovery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// Writing the export failed.
+    #[error("cannot write the export: {0}")]
+    Write(std::io::Error),
+    /// Reading the export failed.
+    #[error("cannot read the export: {0}")]
+    Read(std::io::Error),
+    /// The export file ends early.
+    #[error("truncated export file: {0}")]
+    Truncated(String),
+    /// The export file is damaged or not an export.
+    #[error("corrupt export file: {0}")]
+    Corrupt(String),
+    /// Something could not be encoded.
+    #[error("cannot encode the export: {0}")]
+    Format(String),
+    /// The imported events were refused.
+    #[error("import refused: {0}")]
+    Import(#[from] ImportError),
+    /// The target is unusable (exists and is not empty, ...).
+    #[error("target {0}")]
+    Target(String),
+    /// The source is unusable (missing, ...).
+    #[error("source {0}")]
+    Source(String),
+    /// The data directory is opened by another process.
+    #[error("the data directory {0} is in use by another process (is the server running? stop it first: only one process may open a data directory)")]
+    Locked(PathBuf),
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A checkpoint is unusable.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The log failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sled::Error> for BackupError {
+    fn from(e: sled::Error) -> Self {
+        BackupError::Store(StoreError::Storage(e))
+    }
+}
+
+/// Whether a storage error is sled refusing a database another process holds.
+pub fn is_lock_error(e: &StoreError) -> bool {
+    matches!(e, StoreError::Storage(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock"))
+}
+
+/// Opens an existing data directory, naming a lock held by another process.
+pub fn open_existing(path: &Path) -> Result<sled::Db, BackupError> {
+    if !path.is_dir() {
+        return Err(BackupError::Source(format!(
+            "no data directory at {}",
+            path.display()
+        )));
+    }
+    if !(path.join("conf").exists() || path.join("db").exists()) {
+        return Err(BackupError::Source(format!(
+            "{} holds no database",
+            path.display()
+        )));
+    }
+    open_db(path).map_err(|e| {
+        let e = StoreError::Storage(e);
+        if is_lock_error(&e) {
+            BackupError::Locked(path.to_path_buf())
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Events written.
+    pub events: u64,
+    /// The exported head.
+    pub head: Head,
+    /// Auxiliary tree entries written.
+    pub aux_entries: u64,
+    /// Checkpoints written.
+    pub checkpoints: u64,
+}
+
+/// Streams a log (in pages), the named auxiliary trees and the checkpoints into an export file.
+pub async fn export_store<W: Write>(
+    store: &SledStore,
+    aux_trees: &[&str],
+    metadata: BTreeMap<String, String>,
+    out: W,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ExportSummary, BackupError> {
+    let head = store.head();
+    let header = ExportHeader {
+        format_version: FORMAT_VERSION,
+        created_at: rfc3339(RecordedAt::now()),
+        source_head_position: head.position,
+        source_head_hash: head.hash.to_hex(),
+        metadata,
+    };
+    let mut writer = ExportWriter::new(out, &header)?;
+    let mut next = 1u64;
+    let mut last_hash = ChainHash::GENESIS;
+    while next <= head.position {
+        let limit = EXPORT_PAGE.min((head.position - next + 1) as usize);
+        let page = store.read_all(Position(next), limit).await?;
+        if page.is_empty() {
+            return Err(StoreError::Inconsistent(format!("position {next} is missing")).into());
+        }
+        for envelope in page {
+            let position = envelope.position().0;
+            writer.event(position, &envelope.encode().map_err(StoreError::from)?)?;
+            last_hash = envelope.hash;
+            if position % PROGRESS_EVERY == 0 {
+                progress(position);
+            }
+            next = position + 1;
+        }
+    }
+    let mut aux_entries = 0;
+    for name in aux_trees {
+        for entry in store.db().open_tree(name)?.iter() {
+            let (key, value) = entry?;
+            writer.aux(name, &key, &value)?;
+            aux_entries += 1;
+        }
+    }
+    let mut checkpoints = 0;
+    for entry in store.db().open_tree(CHECKPOINTS_TREE)?.iter() {
+        let (_, value) = entry?;
+        if Checkpoint::decode(&value)?.position <= head.position {
+            writer.checkpoint(&value)?;
+            checkpoints += 1;
+        }
+    }
+    writer.finish(head.position, last_hash.to_hex())?;
+    Ok(ExportSummary {
+        events: head.position,
+        head: Head {
+            position: head.position,
+            hash: last_hash,
+        },
+        aux_entries,
+        checkpoints,
+    })
+}
+
+/// What an import or recovery wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreSummary {
+    /// Events written.
+    pub events: u64,
+    /// The head of the new log.
+    pub head: Head,
+    /// Auxiliary tree entries written.
+    pub aux_entries: u64,
+    /// Checkpoints written.
+    pub checkpoints: u64,
+    /// The export's header (imports only).
+    pub header: Option<ExportHeader>,
+}
+
+/// Checks that each checkpoint is signed and matches the new log, then stores them.
+fn store_checkpoints(
+    db: &sled::Db,
+    head: u64,
+    checkpoints: Vec<Checkpoint>,
+) -> Result<u64, BackupError> {
+    let trees = Trees::open(db)?;
+    let store = CheckpointStore::open(db)?;
+    let mut count = 0;
+    for checkpoint in checkpoints {
+        checkpoint.verify_signature()?;
+        let stored = if checkpoint.position <= head {
+            read_envelope(&trees.events, checkpoint.position)?.map(|e| e.hash)
+        } else {
+            None
+        };
+        if stored != Some(checkpoint.head_hash) {
+            return Err(BackupError::Corrupt(format!(
+                "the checkpoint at position {} does not match the imported log",
+                checkpoint.position
+            )));
+        }
+        store.record(&checkpoint)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Imports an export file into a database whose log is empty.
+pub fn import_into_db<R: Read>(
+    reader: &mut ExportReader<R>,
+    db: &sled::Db,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RestoreSummary, BackupError> {
+    let mut importer = BulkImporter::new(db.clone())?;
+    if !db.open_tree(CHECKPOINTS_TREE)?.is_empty() {
+        return Err(ImportError::NotEmpty("its checkpoints tree holds entries".into()).into());
+    }
+    let mut aux_entries = 0;
+    let mut checkpoints = Vec::new();
+    let streamed = stream_records(
+        reader,
+        &mut importer,
+        &mut aux_entries,
+        &mut checkpoints,
+        progress,
+    );
+    if let Err(cause) = streamed {
+        return Err(explain_with_file_damage(reader, cause));
+    }
+    let summary = importer.finish()?;
+    let trailer = reader
+        .trailer()
+        .ok_or_else(|| BackupError::Truncated("no trailer".into()))?;
+    if trailer.head_position != summary.head.position
+        || trailer.head_hash != summary.head.hash.to_hex()
+    {
+        return Err(BackupError::Corrupt(format!(
+            "the trailer names head {} at position {}, but the imported events end with {} at position {}",
+            trailer.head_hash, trailer.head_position, summary.head.hash, summary.head.position
+        )));
+    }
+    let checkpoints = store_checkpoints(db, summary.head.position, checkpoints)?;
+    db.flush()?;
+    Ok(RestoreSummary {
+        events: summary.events,
+        head: summary.head,
+        aux_entries,
+        checkpoints,
+        header: Some(reader.header().clone()),
+    })
+}
+
+fn stream_records<R: Read>(
+    reader: &mut ExportReader<R>,
+    importer: &mut BulkImporter,
+    aux_entries: &mut u64,
+    checkpoints: &mut Vec<Checkpoint>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), BackupError> {
+    while let Some(record) = reader.next_record()? {
+        match record {
+            Record::Event { position, bytes } => {
+                importer.push(position, &bytes)?;
+                if position % PROGRESS_EVERY == 0 {
+                    progress(position);
+                }
+            }
+            Record::Aux { tree, key, value } => {
+                importer.put_aux(&tree, &key, &value)?;
+                *aux_entries += 1;
+            }
+            Record::Checkpoint(bytes) => checkpoints.push(Checkpoint::decode(&bytes)?),
+        }
+    }
+    Ok(())
+}
+
+/// When the contents were refused, reads the rest of the file: if the file itself is damaged
+/// (digest mismatch, cut short), that is the error to report, with the first symptom.
+fn explain_with_file_damage<R: Read>(
+    reader: &mut ExportReader<R>,
+    cause: BackupError,
+) -> BackupError {
+    if matches!(
+        cause,
+        BackupError::Truncated(_) | BackupError::Corrupt(_) | BackupError::Read(_)
+    ) {
+        return cause;
+    }
+    loop {
+        match reader.next_record() {
+            Ok(Some(_)) => {}
+            Ok(None) => return cause,
+            Err(BackupError::Corrupt(why)) => {
+                return BackupError::Corrupt(format!("{why} (first symptom: {cause})"))
+            }
+            Err(BackupError::Truncated(why)) => {
+                return BackupError::Truncated(format!("{why} (first symptom: {cause})"))
+            }
+            Err(_) => return cause,
+        }
+    }
+}
+
+/// Runs `fill` on `<target>.partial` and renames it to `target` if it succeeds; removes it if
+/// it fails. `target` must be missing or an empty directory.
+fn into_fresh_dir<T>(
+    target: &Path,
+    fill: impl FnOnce(&Path) -> Result<T, BackupError>,
+) -> Result<T, BackupError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BackupError::Io { path, source }
+    };
+    if target.exists() {
+        let mut entries = std::fs::read_dir(target).map_err(io(target))?;
+        if entries.next().is_some() {
+            return Err(BackupError::Target(format!(
+                "{} is not empty: import and recover only write into a new or empty directory",
+                target.display()
+            )));
+        }
+    }
+    let name = target.file_name().ok_or_else(|| {
+        BackupError::Target(format!("{} has no directory name", target.display()))
+    })?;
+    let partial = target.with_file_name(format!("{}.partial", name.to_string_lossy()));
+    if partial.exists() {
+        return Err(BackupError::Target(format!(
+            "{} exists (left by an interrupted run?); remove it first",
+            partial.display()
+        )));
+    }
+    std::fs::create_dir_all(&partial).map_err(io(&partial))?;
+    match fill(&partial) {
+        Ok(value) => {
+            if target.exists() {
+                std::fs::remove_dir(target).map_err(io(target))?;
+            }
+            std::fs::rename(&partial, target).map_err(io(target))?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            Err(e)
+        }
+    }
+}
+
+/// Imports an export file into a new data directory; `finish` runs on the complete directory
+/// (e.g. to write files beside the database) before it is renamed into place.
+pub fn import_into_dir<R: Read>(
+    input: R,
+    target: &Path,
+    finish: impl FnOnce(&Path, &ExportHeader) -> Result<(), BackupError>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RestoreSummary, BackupError> {
+    let mut reader = ExportReader::new(input)?;
+    into_fresh_dir(target, |partial| {
+        let summary = {
+            let db = open_db(partial)?;
+            import_into_db(&mut reader, &db, progress)?
+        };
+        finish(partial, reader.header())?;
+        Ok(summary)
+    })
+}
+
+/// Copies the events recorded at or before `as_of` (a prefix of the log), the named auxiliary
+/// trees and the checkpoints within that prefix from `source` into a new directory `target`,
+/// verifying the chain on the way; `finish` runs on the complete directory before the rename.
+pub fn recover_as_of(
+    source: &Path,
+    as_of: RecordedAt,
+    target: &Path,
+    aux_trees: &[&str],
+    finish: impl FnOnce(&Path) -> Result<(), BackupError>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RestoreSummary, BackupError> {
+    let source_db = open_existing(source)?;
+    let source_trees = Trees::open(&source_db)?;
+    into_fresh_dir(target, |partial| {
+        let summary = {
+            let db = open_db(partial)?;
+            let mut importer = BulkImporter::new(db.clone())?.with_cutoff(as_of);
+            for entry in source_trees.events.iter() {
+                let (key, bytes) = entry?;
+                let position = <[u8; 8]>::try_from(key.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::Inconsistent("malformed key in events tree".into()))?;
+                if !importer.push(position, &bytes)? {
+                    break;
+                }
+                if position % PROGRESS_EVERY == 0 {
+                    progress(position);
+                }
+            }
+            let mut aux_entries = 0;
+            for name in aux_trees {
+                for entry in source_db.open_tree(name)?.iter() {
+                    let (key, value) = entry?;
+                    importer.put_aux(name, &key, &value)?;
+                    aux_entries += 1;
+                }
+            }
+            let summary = importer.finish()?;
+            let within: Vec<Checkpoint> = CheckpointStore::open(&source_db)?
+                .all()?
+                .into_iter()
+                .filter(|c| c.position <= summary.head.position)
+                .collect();
+            let checkpoints = store_checkpoints(&db, summary.head.position, within)?;
+            db.flush()?;
+            RestoreSummary {
+                events: summary.events,
+                head: summary.head,
+                aux_entries,
+                checkpoints,
+                header: None,
+            }
+        };
+        finish(partial)?;
+        Ok(summary)
+    })
+}

@@ -1,0 +1,305 @@
+//! Bulk import: writes already-recorded envelopes verbatim into an empty log, verifying the
+//! chain as they stream in, in large batches (one multi-tree transaction and one flush each).
+//!
+//! Afterwards the log is exactly what the normal writer would have left: every index tree and
+//! `meta` are filled, so [`super::SledStore::open`] and later appends continue the chain.
+
+use std::collections::{HashMap, HashSet};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::keys;
+use super::Trees;
+use crate::ledger::chain::{ChainBreak, ChainVerifier};
+use crate::ledger::codec::ENVELOPE_FORMAT_V1;
+use crate::ledger::envelope::ChainHash;
+use crate::ledger::error::StoreError;
+use crate::ledger::store::Head;
+use crate::ledger::types::{EventId, Position, RecordedAt, StreamId, StreamVersion};
+
+/// Events written per transaction (and per flush) unless told otherwise.
+pub const DEFAULT_IMPORT_BATCH: usize = 4096;
+
+/// Trees of the ledger itself, which auxiliary copies may not touch.
+pub const LEDGER_TREES: &[&str] = &[
+    keys::EVENTS,
+    keys::STREAM_INDEX,
+    keys::STREAM_HEADS,
+    keys::EVENT_IDS,
+    keys::TIME_INDEX,
+    keys::META,
+    crate::ledger::checkpoint::CHECKPOINTS_TREE,
+];
+
+/// Why a bulk import stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The target already holds data.
+    #[error("the target is not empty: {0}")]
+    NotEmpty(String),
+    /// The imported events do not form a valid chain.
+    #[error(transparent)]
+    Chain(#[from] ChainBreak),
+    /// An event id appears twice in the imported log.
+    #[error("event id {event_id} at position {position} is already used at position {first}")]
+    DuplicateEventId {
+        /// The repeated id.
+        event_id: EventId,
+        /// Where it appears again.
+        position: Position,
+        /// Where it first appeared.
+        first: u64,
+    },
+    /// Recorded times go backwards.
+    #[error("position {position} was recorded before the event preceding it")]
+    TimeGoesBack {
+        /// The offending position.
+        position: Position,
+    },
+    /// An auxiliary copy named one of the ledger's own trees.
+    #[error("tree {0:?} belongs to the ledger and cannot be copied as an auxiliary tree")]
+    ReservedTree(String),
+    /// Storage or encoding failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sled::Error> for ImportError {
+    fn from(e: sled::Error) -> Self {
+        ImportError::Store(StoreError::Storage(e))
+    }
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Events written.
+    pub events: u64,
+    /// The head of the imported log.
+    pub head: Head,
+}
+
+/// One envelope waiting for its batch.
+struct Pending {
+    position: u64,
+    bytes: Vec<u8>,
+    stream: StreamId,
+    version: StreamVersion,
+    event_id: EventId,
+    recorded_at: RecordedAt,
+}
+
+/// Streams envelopes into an empty log; see the module documentation.
+pub struct BulkImporter {
+    db: sled::Db,
+    trees: Trees,
+    verifier: ChainVerifier,
+    batch: Vec<Pending>,
+    batch_ids: HashMap<EventId, u64>,
+    batch_size: usize,
+    head: Head,
+    last_recorded_at: RecordedAt,
+    cutoff: Option<RecordedAt>,
+    aux: HashMap<String, sled::Tree>,
+    aux_seen: HashSet<String>,
+}
+
+impl BulkImporter {
+    /// Prepares an import into `db`, refusing a database whose log trees hold anything.
+    pub fn new(db: sled::Db) -> Result<BulkImporter, ImportError> {
+        let trees = Trees::open(&db)?;
+        for (name, tree) in [
+            (keys::EVENTS, &trees.events),
+            (keys::STREAM_INDEX, &trees.stream_index),
+            (keys::STREAM_HEADS, &trees.stream_heads),
+            (keys::EVENT_IDS, &trees.event_ids),
+            (keys::TIME_INDEX, &trees.time_index),
+        ] {
+            if !tree.is_empty() {
+                return Err(ImportError::NotEmpty(format!(
+                    "its {name} tree holds entries"
+                )));
+            }
+        }
+        for entry in trees.meta.iter() {
+            let (key, _) = entry?;
+            if key.as_ref() != keys::META_FORMAT {
+                return Err(ImportError::NotEmpty("its log metadata is set".into()));
+            }
+        }
+        trees
+            .meta
+            .insert(keys::META_FORMAT, &[ENVELOPE_FORMAT_V1])?;
+        Ok(BulkImporter {
+            db,
+            trees,
+            verifier: ChainVerifier::new(),
+            batch: Vec::with_capacity(DEFAULT_IMPORT_BATCH),
+            batch_ids: HashMap::new(),
+            batch_size: DEFAULT_IMPORT_BATCH,
+            head: Head {
+                position: 0,
+                hash: ChainHash::GENESIS,
+            },
+            last_recorded_at: RecordedAt(i64::MIN),
+            cutoff: None,
+            aux: HashMap::new(),
+            aux_seen: HashSet::new(),
+        })
+    }
+
+    /// Sets how many events go into one transaction (at least 1).
+    pub fn with_batch_size(mut self, events: usize) -> BulkImporter {
+        self.batch_size = events.max(1);
+        self
+    }
+
+    /// Accepts only events recorded at or before `at`: [`BulkImporter::push`] answers `false`
+    /// for the first later one and writes nothing for it.
+    pub fn with_cutoff(mut self, at: RecordedAt) -> BulkImporter {
+        self.cutoff = Some(at);
+        self
+    }
+
+    /// The head written (or planned) so far.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// Checks the encoded envelope stored under `position` against the chain and queues it.
+    ///
+    /// Answers `false` (and writes nothing) when the event lies past the cutoff; the import
+    /// must then be finished.
+    pub fn push(&mut self, position: u64, bytes: &[u8]) -> Result<bool, ImportError> {
+        let envelope = self.verifier.check(position, bytes)?;
+        let body = envelope.body;
+        if self.cutoff.is_some_and(|cut| body.recorded_at > cut) {
+            return Ok(false);
+        }
+        if body.recorded_at < self.last_recorded_at {
+            return Err(ImportError::TimeGoesBack {
+                position: body.position,
+            });
+        }
+        let first = match self.batch_ids.get(&body.event_id) {
+            Some(p) => Some(*p),
+            None => self
+                .trees
+                .event_ids
+                .get(body.event_id.0.as_bytes())?
+                .and_then(|v| keys::read_u64(&v)),
+        };
+        if let Some(first) = first {
+            return Err(ImportError::DuplicateEventId {
+                event_id: body.event_id,
+                position: body.position,
+                first,
+            });
+        }
+        self.batch_ids.insert(body.event_id, position);
+        self.batch.push(Pending {
+            position,
+            bytes: bytes.to_vec(),
+            stream: body.stream_id,
+            version: body.stream_version,
+            event_id: body.event_id,
+            recorded_at: body.recorded_at,
+        });
+        self.head = Head {
+            position,
+            hash: envelope.hash,
+        };
+        self.last_recorded_at = body.recorded_at;
+        if self.batch.len() >= self.batch_size {
+            self.commit()?;
+        }
+        Ok(true)
+    }
+
+    /// Copies one key/value pair of an auxiliary tree (which must be empty in the target).
+    pub fn put_aux(&mut self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), ImportError> {
+        if LEDGER_TREES.contains(&tree) {
+            return Err(ImportError::ReservedTree(tree.to_owned()));
+        }
+        if !self.aux_seen.contains(tree) {
+            let opened = self.db.open_tree(tree)?;
+            if !opened.is_empty() {
+                return Err(ImportError::NotEmpty(format!(
+                    "its {tree} tree holds entries"
+                )));
+            }
+            self.aux.insert(tree.to_owned(), opened);
+            self.aux_seen.insert(tree.to_owned());
+        }
+        if let Some(opened) = self.aux.get(tree) {
+            opened.insert(key, value)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is still queued, flushes, and reports the imported log's head.
+    pub fn finish(mut self) -> Result<ImportSummary, ImportError> {
+        self.commit()?;
+        self.db.flush()?;
+        Ok(ImportSummary {
+            events: self.head.position,
+            head: self.head,
+        })
+    }
+
+    /// Writes the queued events in one transaction with every index and `meta`, then flushes.
+    fn commit(&mut self) -> Result<(), ImportError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let mut heads: HashMap<&StreamId, StreamVersion> = HashMap::new();
+        for pending in &self.batch {
+            heads.insert(&pending.stream, pending.version);
+        }
+        let head = self.head;
+        let last_at = self.last_recorded_at;
+        let batch = &self.batch;
+        let trees = &self.trees;
+        let result: Result<(), TransactionError<()>> = (
+            &trees.events,
+            &trees.stream_index,
+            &trees.stream_heads,
+            &trees.event_ids,
+            &trees.time_index,
+            &trees.meta,
+        )
+            .transaction(
+                |(events, stream_index, stream_heads, event_ids, time_index, meta)| {
+                    for p in batch {
+                        let pos = keys::position_key(p.position);
+                        events.insert(&pos[..], p.bytes.as_slice())?;
+                        stream_index
+                            .insert(keys::stream_version_key(&p.stream, p.version), &pos[..])?;
+                        event_ids.insert(&p.event_id.0.as_bytes()[..], &pos[..])?;
+                        time_index
+                            .insert(&keys::time_key(p.recorded_at, p.position)[..], &[][..])?;
+                    }
+                    for (stream, version) in &heads {
+                        stream_heads
+                            .insert(stream.as_str().as_bytes(), &version.0.to_be_bytes()[..])?;
+                    }
+                    meta.insert(keys::META_HEAD_POSITION, &head.position.to_be_bytes()[..])?;
+                    meta.insert(keys::META_HEAD_HASH, &head.hash.0[..])?;
+                    meta.insert(keys::META_LAST_RECORDED_AT, &last_at.0.to_be_bytes()[..])?;
+                    Ok::<(), ConflictableTransactionError<()>>(())
+                },
+            );
+        match result {
+            Ok(()) => {}
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
+            Err(TransactionError::Abort(())) => {
+                return Err(StoreError::Inconsistent("import transaction aborted".into()).into())
+            }
+        }
+        self.db.flush()?;
+        self.batch.clear();
+        self.batch_ids.clear();
+        Ok(())
+    }
+}
