@@ -532,3 +532,93 @@ async fn time_travel_lists_a_workspace_and_who_could_use_an_authentication_then(
     assert_eq!(bad.body["field"], "as_of");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_admins_read_only_their_organizations_records() {
+    let s = Server::start().await;
+    let id = s
+        .create(
+            &s.editor,
+            &s.shared,
+            "airtable",
+            json!({"token": "scoped-1"}),
+        )
+        .await;
+    // A second organization with its own administrator, who is nothing in the first one.
+    let other = s
+        .call(
+            Method::POST,
+            "/v1/organizations",
+            &s.owner.token,
+            Some(json!({"name": "Other Org"})),
+        )
+        .await
+        .expect(201);
+    let other_org = other.body["id"].as_str().expect("id").to_owned();
+    let other_ws = other.body["workspace"]
+        .as_str()
+        .expect("workspace")
+        .to_owned();
+    let x = s
+        .call(
+            Method::POST,
+            "/v1/users",
+            &s.owner.token,
+            Some(json!({"name": "Xena", "email": "xena@example.com"})),
+        )
+        .await
+        .expect(201);
+    let x_id = x.body["id"].as_str().expect("id").to_owned();
+    s.call(
+        Method::POST,
+        "/v1/memberships",
+        &s.owner.token,
+        Some(json!({"organization": other_org, "user": x_id, "role": "admin"})),
+    )
+    .await
+    .expect(201);
+    let x_token = s
+        .call(
+            Method::POST,
+            "/v1/tokens",
+            &s.owner.token,
+            Some(json!({"kind": "user", "user": x_id, "label": "xena"})),
+        )
+        .await
+        .expect(201)
+        .body["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    let seen = all_pages(&s, &x_token, "order=oldest", 50).await;
+    assert!(!seen.is_empty());
+    for record in &seen {
+        assert_eq!(record["workspace"], other_ws.as_str(), "{record}");
+    }
+    let types: Vec<&str> = seen
+        .iter()
+        .map(|r| r["event_type"].as_str().expect("type"))
+        .collect();
+    assert!(
+        types.contains(&"directory.organization_created"),
+        "{types:?}"
+    );
+    assert!(
+        types.contains(&"directory.user_joined_organization"),
+        "{types:?}"
+    );
+    let text = serde_json::to_string(&seen).expect("json");
+    assert!(!text.contains(&id) && !text.contains(&s.shared));
+    // Asking for the first organization's records explicitly gives nothing either.
+    let theirs = audit(&s, &x_token, &format!("authentication={id}"))
+        .await
+        .expect(200);
+    assert_eq!(theirs.body["items"], json!([]));
+    // The first organization's owner sees its authentication; auditors see everything.
+    let owners = all_pages(&s, &s.owner.token, &format!("authentication={id}"), 50).await;
+    assert_eq!(owners.len(), 1);
+    let auditors = all_pages(&s, &s.auditor_token, "order=oldest", 1000).await;
+    assert!(auditors.len() > seen.len() + owners.len());
+    s.stop().await;
+}

@@ -48,6 +48,8 @@ pub struct AuditFilter {
     pub from: Option<RecordedAt>,
     /// Recorded strictly before this time.
     pub to: Option<RecordedAt>,
+    /// Only records touching one of these workspaces (an administrator's organizations).
+    pub within: Option<Vec<WorkspaceId>>,
 }
 
 /// The order of a page.
@@ -152,24 +154,6 @@ impl AuditIndex {
         after: Option<u64>,
         limit: usize,
     ) -> (Vec<u64>, bool) {
-        let mut lists: Vec<&[u64]> = Vec::new();
-        if let Some(actor) = &filter.actor {
-            lists.push(slice_of(self.by_actor.get(actor)));
-        }
-        if let Some(kind) = &filter.event_type {
-            lists.push(slice_of(self.by_type.get(kind)));
-        }
-        if let Some(id) = &filter.authentication {
-            lists.push(slice_of(self.by_authentication.get(id)));
-        }
-        if let Some(workspace) = &filter.workspace {
-            lists.push(slice_of(self.by_workspace.get(workspace)));
-        }
-        if filter.outcome == Some(Outcome::Refused) {
-            lists.push(&self.refused);
-        }
-        let exclude_refused = filter.outcome == Some(Outcome::Succeeded);
-
         // The position window: the time range, then the cursor.
         let first = filter
             .from
@@ -190,6 +174,41 @@ impl AuditIndex {
             return (Vec::new(), false);
         }
 
+        // A scope of workspaces is the merged window of their lists.
+        let scope: Vec<u64>;
+        let mut lists: Vec<&[u64]> = Vec::new();
+        if let Some(actor) = &filter.actor {
+            lists.push(slice_of(self.by_actor.get(actor)));
+        }
+        if let Some(kind) = &filter.event_type {
+            lists.push(slice_of(self.by_type.get(kind)));
+        }
+        if let Some(id) = &filter.authentication {
+            lists.push(slice_of(self.by_authentication.get(id)));
+        }
+        if let Some(workspace) = &filter.workspace {
+            lists.push(slice_of(self.by_workspace.get(workspace)));
+        }
+        if filter.outcome == Some(Outcome::Refused) {
+            lists.push(&self.refused);
+        }
+        let exclude_refused = filter.outcome == Some(Outcome::Succeeded);
+
+        if let Some(within) = &filter.within {
+            let mut merged: Vec<u64> = within
+                .iter()
+                .flat_map(|w| {
+                    let list = slice_of(self.by_workspace.get(w));
+                    let start = list.partition_point(|&p| p < low);
+                    let stop = list.partition_point(|&p| p <= high);
+                    list[start..stop].iter().copied()
+                })
+                .collect();
+            merged.sort_unstable();
+            merged.dedup();
+            scope = merged;
+            lists.push(&scope);
+        }
         // Walk the shortest list; check the others by binary search.
         lists.sort_by_key(|l| l.len());
         let (driver, others) = match lists.split_first() {
@@ -317,6 +336,17 @@ mod tests {
             ..AuditFilter::default()
         };
         assert!(all(unknown).is_empty());
+        let scoped = AuditFilter {
+            actor: Some("user:a".into()),
+            within: Some(vec![workspace]),
+            ..AuditFilter::default()
+        };
+        assert_eq!(all(scoped), brute(500, |p| p % 14 == 0));
+        let out_of_scope = AuditFilter {
+            within: Some(vec![WorkspaceId::from_uuid(Uuid::now_v7())]),
+            ..AuditFilter::default()
+        };
+        assert!(all(out_of_scope).is_empty());
     }
 
     #[test]

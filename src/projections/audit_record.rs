@@ -144,6 +144,7 @@ impl AuditRecord {
         match payloads::decode(envelope)? {
             DomainEvent::Directory(event) => {
                 record.resource = directory_resource(&event);
+                record.workspace = super::model::directory_workspace(&model.directory, &event);
                 record.detail = to_json(&event);
             }
             DomainEvent::Service(event) => {

@@ -144,8 +144,12 @@ impl LedgerModel {
     }
 }
 
-/// The workspace a directory event is about, if it is about one.
-fn directory_workspace(event: &directory::DirectoryEvent) -> Option<WorkspaceId> {
+/// The workspace a directory event is about; organization-level events (members, roles)
+/// count as touching the organization's workspace.
+pub(super) fn directory_workspace(
+    directory: &Directory,
+    event: &directory::DirectoryEvent,
+) -> Option<WorkspaceId> {
     use directory::DirectoryEvent as E;
     match event {
         E::OrganizationCreated { workspace, .. }
@@ -156,9 +160,12 @@ fn directory_workspace(event: &directory::DirectoryEvent) -> Option<WorkspaceId>
         E::UserCreated {
             personal_workspace, ..
         } => Some(*personal_workspace),
-        E::UserJoinedOrganization { .. }
-        | E::OrgRoleChanged { .. }
-        | E::UserLeftOrganization { .. } => None,
+        E::UserJoinedOrganization { organization, .. }
+        | E::OrgRoleChanged { organization, .. }
+        | E::UserLeftOrganization { organization, .. } => directory
+            .organizations
+            .get(organization)
+            .map(|o| o.workspace),
     }
 }
 
@@ -182,7 +189,7 @@ impl Projection for LedgerModel {
         let mut outcome = Outcome::Succeeded;
         match payloads::decode(envelope)? {
             DomainEvent::Directory(event) => {
-                workspaces.extend(directory_workspace(&event));
+                workspaces.extend(directory_workspace(&self.directory, &event));
                 directory::apply(&mut self.directory, &event);
                 self.directory_version = envelope.body.stream_version.0;
             }

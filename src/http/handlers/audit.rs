@@ -13,8 +13,9 @@ use uuid::Uuid;
 
 use crate::app::{AuditQuery, UsableAsOf};
 use crate::domain::access::Action;
+use crate::domain::directory::{OrgRole, WorkspaceKind};
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
-use crate::domain::principals::{is_administrator, Principal};
+use crate::domain::principals::Principal;
 use crate::http::dto::{parse_id, parse_time};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Authenticated};
@@ -198,6 +199,7 @@ fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
             .as_deref()
             .map(|raw| parse_time("to", raw))
             .transpose()?,
+        within: None,
     };
     if let (Some(from), Some(to)) = (filter.from, filter.to) {
         if from > to {
@@ -236,18 +238,42 @@ fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
     })
 }
 
-/// Auditors and administrators read audit; nobody else.
-async fn may_audit(state: &SharedState, who: &Authenticated) -> Result<(), ApiError> {
+/// Auditors read every record; organization owners and admins the records touching the
+/// workspaces of their organizations (`Some` scope); nobody else reads audit.
+async fn audit_scope(
+    state: &SharedState,
+    who: &Authenticated,
+) -> Result<Option<Vec<WorkspaceId>>, ApiError> {
+    let refused = || {
+        ApiError::forbidden("principal: only auditors and organization owners or admins read audit")
+    };
     match &who.0 {
-        Principal::Auditor { .. } => Ok(()),
-        Principal::User(user)
-            if is_administrator(&state.app.model().model().read().await.directory, *user) =>
-        {
-            Ok(())
+        Principal::Auditor { .. } => Ok(None),
+        Principal::User(user) => {
+            let model = state.app.model().model().read().await;
+            let directory = &model.directory;
+            let administered: Vec<_> = directory
+                .organizations
+                .values()
+                .filter(|o| matches!(o.members.get(user), Some(OrgRole::Owner | OrgRole::Admin)))
+                .map(|o| o.id)
+                .collect();
+            if administered.is_empty() {
+                return Err(refused());
+            }
+            Ok(Some(
+                directory
+                    .workspaces
+                    .values()
+                    .filter(|w| {
+                        w.kind() != WorkspaceKind::Personal
+                            && w.organization().is_some_and(|o| administered.contains(&o))
+                    })
+                    .map(|w| w.id)
+                    .collect(),
+            ))
         }
-        _ => Err(ApiError::forbidden(
-            "principal: only auditors and organization owners or admins read audit",
-        )),
+        Principal::Runner { .. } => Err(refused()),
     }
 }
 
@@ -258,7 +284,7 @@ async fn may_audit(state: &SharedState, who: &Authenticated) -> Result<(), ApiEr
     operation_id = "audit",
     tag = "audit",
     summary = "Query audit records",
-    description = "Every event of the ledger is an audit record: changes to authentications (with per-field overridden/kept/cleared and fingerprints), the directory, tokens and services, every resolution of `$.auth.*` values (`access.resolved`) and every attempt refused for lack of rights (`access.refused`). Filters combine (all must match); pages are cursor-based, newest first by default. `format=ndjson` / `format=csv` (or the `Accept` header) stream every matching record as an export instead of one page. Never contains a secret value. Auditors and organization owners/admins only.",
+    description = "Every event of the ledger is an audit record: changes to authentications (with per-field overridden/kept/cleared and fingerprints), the directory, tokens and services, every resolution of `$.auth.*` values (`access.resolved`) and every attempt refused for lack of rights (`access.refused`). Filters combine (all must match); pages are cursor-based, newest first by default. `format=ndjson` / `format=csv` (or the `Accept` header) stream every matching record as an export instead of one page. Never contains a secret value. Auditors read every record; organization owners/admins the records touching the shared and organization workspaces of the organizations they administer (including membership and role changes of those organizations); everyone else gets 403.",
     params(AuditParams),
     responses(
         (status = 200, description = "One page (JSON), or every match as NDJSON (`application/x-ndjson`) or CSV (`text/csv`).", body = AuditPageSchema),
@@ -274,9 +300,10 @@ pub async fn audit(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Response, ApiError> {
-    may_audit(&state, &who).await?;
+    let scope = audit_scope(&state, &who).await?;
     let format = format_of(&params, &headers)?;
     let mut query = query_of(&params)?;
+    query.filter.within = scope;
     if format == Format::Json {
         let page = state.app.audit(&query).await?;
         return Ok(Json(AuditPageBody {
