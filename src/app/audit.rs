@@ -24,7 +24,7 @@ pub struct Accessor {
 
 impl Accessor {
     /// The metadata of the access record.
-    fn meta(&self) -> EventMeta {
+    pub(super) fn meta(&self) -> EventMeta {
         EventMeta {
             actor: self.actor.clone(),
             origin: match &self.workflow {
@@ -130,16 +130,6 @@ impl App {
             },
         )
         .await?;
-        Ok(())
-    }
-
-    /// Records a successful resolution.
-    pub(super) async fn record_resolution(
-        &self,
-        by: &Accessor,
-        event: AccessEvent,
-    ) -> Result<(), AppError> {
-        self.record_access(by.meta(), event).await?;
         Ok(())
     }
 

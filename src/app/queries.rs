@@ -42,16 +42,12 @@ impl App {
         }
         let (state, _) = self.state_as_of(id, target).await?;
         let auth = state.current.as_ref().ok_or(AppError::NotFound)?;
-        let times = {
-            let model = self.model().model().read().await;
-            model.authentication(id).map(|record| {
-                let updated = record
-                    .history
-                    .get(state.version.saturating_sub(1) as usize)
-                    .map_or(record.updated_at, |h| h.recorded_at);
-                (record.created_at, updated)
-            })
-        };
+        let times = self
+            .model()
+            .model()
+            .read()
+            .await
+            .times_at(id, state.version);
         Ok(AuthenticationView::of(auth, state.version, times))
     }
 

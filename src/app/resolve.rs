@@ -243,8 +243,8 @@ impl App {
                 }
             }
         }
-        self.record_resolution(
-            by,
+        self.record_access(
+            by.meta(),
             AccessEvent::Resolved {
                 authentication: id,
                 user: request.user,

@@ -42,14 +42,6 @@ pub struct UsableAsOf {
     pub users: Vec<UsableBy>,
 }
 
-fn lifecycle_name(lifecycle: Lifecycle) -> &'static str {
-    match lifecycle {
-        Lifecycle::Active => "active",
-        Lifecycle::Deleted => "deleted",
-        Lifecycle::Purged => "purged",
-    }
-}
-
 /// Why `user` may use authentications of `workspace` (called only when they may).
 fn because(directory: &Directory, workspace: WorkspaceId, user: UserId) -> String {
     let Some(ws) = directory.workspace(workspace) else {
@@ -135,14 +127,7 @@ impl App {
                     .model()
                     .read()
                     .await
-                    .authentication(id)
-                    .map(|r| {
-                        let updated = r
-                            .history
-                            .get(state.version.saturating_sub(1) as usize)
-                            .map_or(r.updated_at, |h| h.recorded_at);
-                        (r.created_at, updated)
-                    });
+                    .times_at(id, state.version);
                 views.push(AuthenticationView::of(auth, state.version, times));
             }
         }
@@ -186,7 +171,7 @@ impl App {
             as_of: at,
             version: state.version,
             workspace: auth.workspace,
-            lifecycle: lifecycle_name(auth.lifecycle),
+            lifecycle: auth.lifecycle.as_str(),
             users,
         })
     }

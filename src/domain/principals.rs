@@ -196,10 +196,19 @@ pub enum PrincipalError {
 
 /// Whether a user is an owner or admin of some organization (an administrator).
 pub fn is_administrator(directory: &Directory, user: UserId) -> bool {
+    administered_organizations(directory, user).next().is_some()
+}
+
+/// The organizations in which `user` is an owner or admin.
+pub fn administered_organizations(
+    directory: &Directory,
+    user: UserId,
+) -> impl Iterator<Item = crate::domain::ids::OrganizationId> + '_ {
     directory
         .organizations
         .values()
-        .any(|o| matches!(o.members.get(&user), Some(OrgRole::Owner | OrgRole::Admin)))
+        .filter(move |o| matches!(o.members.get(&user), Some(OrgRole::Owner | OrgRole::Admin)))
+        .map(|o| o.id)
 }
 
 /// Whether `actor` may act for `user` (issue or revoke their tokens): an owner or admin of an

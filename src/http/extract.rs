@@ -30,6 +30,20 @@ impl Authenticated {
         }
     }
 
+    /// The caller as the principal of an access record (any principal, bearer token).
+    pub fn accessor(
+        &self,
+        workflow: Option<crate::domain::access_log::WorkflowStepRef>,
+    ) -> crate::app::Accessor {
+        crate::app::Accessor {
+            actor: crate::ledger::Actor {
+                principal: self.0.reference(),
+                via: AuthMethod::ApiToken,
+            },
+            workflow,
+        }
+    }
+
     /// The caller for a command by a user.
     pub fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         Ok(Caller {

@@ -81,10 +81,10 @@ pub struct Indexed<'a> {
     pub outcome: Outcome,
 }
 
-/// Sorted positions per filter dimension.
+/// Sorted positions per filter dimension, and the store time of every position (the log's
+/// positions are gapless from 1, so position `p` is `times[p - 1]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditIndex {
-    positions: Vec<u64>,
     times: Vec<i64>,
     by_actor: BTreeMap<String, Vec<u64>>,
     by_type: BTreeMap<String, Vec<u64>>,
@@ -106,17 +106,15 @@ fn slice_of(list: Option<&Vec<u64>>) -> &[u64] {
 impl AuditIndex {
     /// Adds one record; records must come in position order.
     pub fn note(&mut self, record: Indexed<'_>) {
-        if self.positions.last().is_some_and(|&p| p >= record.position) {
+        let p = record.position;
+        if p <= self.times.len() as u64 {
             return; // Already indexed (snapshot overlap).
         }
-        let p = record.position;
-        self.positions.push(p);
-        // Store times never decrease; clamp anyway so binary search stays valid.
-        let at = self
-            .times
-            .last()
-            .map_or(record.recorded_at.0, |&last| last.max(record.recorded_at.0));
-        self.times.push(at);
+        // Store times never decrease; clamp anyway so binary search stays valid. The log has
+        // no gaps; should one appear, its positions get the time of the record after it.
+        let last = self.times.last().copied().unwrap_or(i64::MIN);
+        let at = last.max(record.recorded_at.0);
+        self.times.resize(p as usize, at);
         push(self.by_actor.entry(record.actor.to_owned()).or_default(), p);
         push(
             self.by_type
@@ -137,12 +135,12 @@ impl AuditIndex {
 
     /// How many records are indexed.
     pub fn len(&self) -> usize {
-        self.positions.len()
+        self.times.len()
     }
 
     /// Whether nothing is indexed yet.
     pub fn is_empty(&self) -> bool {
-        self.positions.is_empty()
+        self.times.is_empty()
     }
 
     /// The positions of up to `limit` matching records strictly beyond `after` (in the
@@ -164,7 +162,8 @@ impl AuditIndex {
         if first >= end {
             return (Vec::new(), false);
         }
-        let (mut low, mut high) = (self.positions[first], self.positions[end - 1]);
+        // Index i holds position i + 1.
+        let (mut low, mut high) = (first as u64 + 1, end as u64);
         match (order, after) {
             (AuditOrder::OldestFirst, Some(cursor)) => low = low.max(cursor.saturating_add(1)),
             (AuditOrder::NewestFirst, Some(cursor)) => high = high.min(cursor.saturating_sub(1)),
@@ -209,47 +208,40 @@ impl AuditIndex {
             scope = merged;
             lists.push(&scope);
         }
-        // Walk the shortest list; check the others by binary search.
+        // Walk the shortest list (or every position of the window when nothing narrows it);
+        // check the others by binary search.
         lists.sort_by_key(|l| l.len());
         let (driver, others) = match lists.split_first() {
-            Some((driver, others)) => (*driver, others),
-            None => (self.positions.as_slice(), &[][..]),
+            Some((driver, others)) => (Some(*driver), others),
+            None => (None, &[][..]),
         };
-        let start = driver.partition_point(|&p| p < low);
-        let stop = driver.partition_point(|&p| p <= high);
-        let window = &driver[start..stop];
-        let matches = |p: &u64| {
-            others.iter().all(|l| l.binary_search(p).is_ok())
-                && !(exclude_refused && self.refused.binary_search(p).is_ok())
+        let matches = |p: u64| {
+            others.iter().all(|l| l.binary_search(&p).is_ok())
+                && !(exclude_refused && self.refused.binary_search(&p).is_ok())
         };
-        let mut out = Vec::with_capacity(limit.min(window.len()));
+        let mut out = Vec::with_capacity(limit.min(1024));
         let mut more = false;
-        let mut take = |p: &u64| {
-            if !matches(p) {
-                return true;
+        let mut walk = |candidates: &mut dyn Iterator<Item = u64>| {
+            for p in candidates.filter(|&p| matches(p)) {
+                if out.len() == limit {
+                    more = true;
+                    return;
+                }
+                out.push(p);
             }
-            if out.len() == limit {
-                more = true;
-                return false;
-            }
-            out.push(*p);
-            true
         };
-        match order {
-            AuditOrder::OldestFirst => {
-                for p in window {
-                    if !take(p) {
-                        break;
-                    }
+        match (driver, order) {
+            (Some(list), order) => {
+                let start = list.partition_point(|&p| p < low);
+                let stop = list.partition_point(|&p| p <= high);
+                let window = list[start..stop].iter().copied();
+                match order {
+                    AuditOrder::OldestFirst => walk(&mut { window }),
+                    AuditOrder::NewestFirst => walk(&mut window.rev()),
                 }
             }
-            AuditOrder::NewestFirst => {
-                for p in window.iter().rev() {
-                    if !take(p) {
-                        break;
-                    }
-                }
-            }
+            (None, AuditOrder::OldestFirst) => walk(&mut (low..=high)),
+            (None, AuditOrder::NewestFirst) => walk(&mut (low..=high).rev()),
         }
         (out, more)
     }

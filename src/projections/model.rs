@@ -108,6 +108,16 @@ impl LedgerModel {
         )
     }
 
+    /// When an authentication was created and when it reached `version` (for as-of views).
+    pub fn times_at(&self, id: AuthenticationId, version: u64) -> Option<(RecordedAt, RecordedAt)> {
+        let record = self.authentications.get(&id)?;
+        let updated = record
+            .history
+            .get(version.saturating_sub(1) as usize)
+            .map_or(record.updated_at, |h| h.recorded_at);
+        Some((record.created_at, updated))
+    }
+
     /// The record of an authentication.
     pub fn authentication(&self, id: AuthenticationId) -> Option<&AuthRecord> {
         self.authentications.get(&id)

@@ -119,11 +119,7 @@ impl AuthenticationView {
             environment: auth.environment.as_ref().map(|e| e.as_str().to_owned()),
             scopes: auth.scopes.clone(),
             extra_permissions: auth.extra_permissions.clone(),
-            lifecycle: match auth.lifecycle {
-                Lifecycle::Active => "active",
-                Lifecycle::Deleted => "deleted",
-                Lifecycle::Purged => "purged",
-            },
+            lifecycle: auth.lifecycle.as_str(),
             needs_reauthorization: auth.needs_reauthorization,
             version,
             fields,

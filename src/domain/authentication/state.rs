@@ -56,6 +56,17 @@ pub enum Lifecycle {
     Purged,
 }
 
+impl Lifecycle {
+    /// `active`, `deleted` or `purged`, as read APIs show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Active => "active",
+            Lifecycle::Deleted => "deleted",
+            Lifecycle::Purged => "purged",
+        }
+    }
+}
+
 /// An authentication as of some version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authentication<S> {

@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use crate::app::{AuditQuery, UsableAsOf};
 use crate::domain::access::Action;
-use crate::domain::directory::{OrgRole, WorkspaceKind};
+use crate::domain::directory::WorkspaceKind;
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
-use crate::domain::principals::Principal;
+use crate::domain::principals::{administered_organizations, Principal};
 use crate::http::dto::{parse_id, parse_time};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Authenticated};
@@ -252,12 +252,7 @@ async fn audit_scope(
         Principal::User(user) => {
             let model = state.app.model().model().read().await;
             let directory = &model.directory;
-            let administered: Vec<_> = directory
-                .organizations
-                .values()
-                .filter(|o| matches!(o.members.get(user), Some(OrgRole::Owner | OrgRole::Admin)))
-                .map(|o| o.id)
-                .collect();
+            let administered: Vec<_> = administered_organizations(directory, *user).collect();
             if administered.is_empty() {
                 return Err(refused());
             }

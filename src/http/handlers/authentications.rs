@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use crate::app::{Accessor, Caller, CommandOutcome, RestoreTarget};
+use crate::app::{Caller, CommandOutcome, RestoreTarget};
 use crate::domain::authentication::{
     AuthenticationCommand, CreateAuthentication, FieldChange, Origin,
 };
@@ -26,7 +26,6 @@ use crate::http::openapi::{
     PageSchema, PayloadTooLarge, ProblemSchema, Unauthorized, UnsupportedMediaType,
 };
 use crate::http::SharedState;
-use crate::ledger::{Actor, AuthMethod};
 use crate::projections::ListQuery;
 
 /// Query of `GET /v1/authentications`.
@@ -609,13 +608,7 @@ async fn command_caller(
         Ok(caller) => Ok((caller, parse_id::<AuthenticationId>("id", raw)?)),
         Err(refused) => {
             let id = parse_id::<AuthenticationId>("id", raw)?;
-            let accessor = Accessor {
-                actor: Actor {
-                    principal: who.0.reference(),
-                    via: AuthMethod::ApiToken,
-                },
-                workflow: None,
-            };
+            let accessor = who.accessor(None);
             let reason = "principal: only users change authentications";
             state
                 .app

@@ -7,7 +7,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::app::{Accessor, ResolveRequest};
+use crate::app::ResolveRequest;
 use crate::domain::access::Action;
 use crate::domain::authentication::CreateAuthentication;
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, ServiceId, UserId, WorkspaceId};
@@ -22,7 +22,7 @@ use crate::http::openapi::{
     UnsupportedMediaType,
 };
 use crate::http::SharedState;
-use crate::ledger::{Actor, AuthMethod, EventStore};
+use crate::ledger::EventStore;
 
 /// The answer of `POST /v1/resolve`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -60,13 +60,7 @@ pub async fn resolve(
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> Result<Response, ApiError> {
     let workflow = body.workflow.as_ref().map(|w| w.step_ref()).transpose()?;
-    let accessor = Accessor {
-        actor: Actor {
-            principal: who.0.reference(),
-            via: AuthMethod::ApiToken,
-        },
-        workflow,
-    };
+    let accessor = who.accessor(workflow);
     let id = AuthenticationId::from_uuid(body.authentication);
     let refuse = |user: Option<UserId>, reason: &'static str| {
         let (app, accessor) = (state.app.clone(), accessor.clone());
