@@ -138,3 +138,33 @@ async fn a_secret_sent_once_is_never_shown_again_except_to_resolve() {
     }
     assert!(!logged.contains("clt_"), "the log leaked an API token");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_in_a_mistyped_value_is_not_echoed_in_the_problem() {
+    let s = Server::start().await;
+    // A secret pasted where an object belongs, containing an escaped quote and ", ".
+    for fields in [
+        json!("x\", canary-mistyped-1"),
+        json!("canary-mistyped-1\\\", tail"),
+    ] {
+        let answer = s
+            .call(
+                Method::POST,
+                "/v1/authentications",
+                &s.owner.token,
+                Some(
+                    json!({"name": "n", "workspace": s.shared, "service": "airtable",
+                    "fields": fields}),
+                ),
+            )
+            .await
+            .expect(422);
+        assert_eq!(answer.body["field"], "fields", "{}", answer.text);
+        assert!(
+            !answer.text.contains("canary-mistyped"),
+            "the value came back: {}",
+            answer.text
+        );
+    }
+    s.stop().await;
+}

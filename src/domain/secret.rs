@@ -55,6 +55,35 @@ impl From<String> for SecretText {
     }
 }
 
+/// serde quotes the offending value (`invalid type: string "…"`); a misplaced secret must not
+/// come back in an error or reach a log, so quoted values are cut out of the message.
+pub fn elide_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find("string \"") {
+        out.push_str(&rest[..start + "string".len()]);
+        // The value is Debug-quoted: `\"` inside it is an escaped quote, not its end.
+        let after = &rest[start + "string \"".len()..];
+        let mut chars = after.char_indices();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        rest = end.map_or("", |i| &after[i + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +101,30 @@ mod tests {
     fn blank_detection() {
         assert!(SecretText::new("  ").is_blank());
         assert!(!SecretText::new("x").is_blank());
+    }
+
+    #[test]
+    fn quoted_values_are_cut_out_of_serde_messages() {
+        let message = "fields: invalid type: string \"s3cr3t, with comma\", expected a map at line 1 column 40";
+        let cleaned = elide_quoted_values(message);
+        assert!(!cleaned.contains("s3cr3t"), "{cleaned}");
+        assert_eq!(
+            cleaned,
+            "fields: invalid type: string, expected a map at line 1 column 40"
+        );
+        assert_eq!(
+            elide_quoted_values("name: missing field"),
+            "name: missing field"
+        );
+        // An escaped quote followed by ", " inside the value does not end it early.
+        let tricky = r#"fields: invalid type: string "x\", s3cret\\", expected a map"#;
+        let cleaned = elide_quoted_values(tricky);
+        assert!(!cleaned.contains("s3cret"), "{cleaned}");
+        assert_eq!(cleaned, "fields: invalid type: string, expected a map");
+        let unterminated = r#"fields: invalid type: string "x\", s3cret"#;
+        assert_eq!(
+            elide_quoted_values(unterminated),
+            "fields: invalid type: string"
+        );
     }
 }
