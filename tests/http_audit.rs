@@ -622,3 +622,45 @@ async fn organization_admins_read_only_their_organizations_records() {
     assert!(auditors.len() > seen.len() + owners.len());
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_shows_workflow_steps_and_the_dashboard_as_origins_of_changes() {
+    let s = Server::start().await;
+    let start = s.head().await;
+    let created = s
+        .call(
+            Method::POST,
+            "/v1/authentications",
+            &s.editor.token,
+            Some(json!({"name": "From a workflow", "workspace": s.shared, "service": "airtable",
+                "fields": {"token": "wf-secret"},
+                "workflow": {"workflow_id": "wf-onboard", "step_id": "connect"}})),
+        )
+        .await
+        .expect(201);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    s.call_with(
+        Method::POST,
+        &format!("/v1/authentications/{id}/reauthenticate"),
+        Some(&s.editor.token),
+        Some(json!({"fields": {"token": "wf-secret-2"}})),
+        &[("x-credledger-origin", "dashboard")],
+    )
+    .await
+    .expect(200);
+    let records = all_pages(
+        &s,
+        &s.auditor_token,
+        &format!("order=oldest&cursor={start}"),
+        10,
+    )
+    .await;
+    assert_eq!(records.len(), 2, "{records:#?}");
+    assert_eq!(records[0]["event_type"], "authentication.created");
+    assert_eq!(records[0]["origin"], "workflow_step");
+    assert_eq!(records[0]["workflow"]["workflow_id"], "wf-onboard");
+    assert_eq!(records[0]["workflow"]["step_id"], "connect");
+    assert_eq!(records[1]["event_type"], "authentication.reauthenticated");
+    assert_eq!(records[1]["origin"], "dashboard");
+    s.stop().await;
+}

@@ -10,14 +10,12 @@ use axum::Json;
 use serde::Deserialize;
 
 use crate::app::{Caller, CommandOutcome, RestoreTarget};
-use crate::domain::authentication::{
-    AuthenticationCommand, CreateAuthentication, FieldChange, Origin,
-};
+use crate::domain::authentication::{AuthenticationCommand, CreateAuthentication, FieldChange};
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, WorkspaceId};
 use crate::domain::secret::SecretText;
 use crate::http::dto::{
-    parse_field, parse_id, parse_service, parse_time, CommandBody, CreateBody, PatchBody,
-    ReauthenticateBody, RestoreBody, ScopesBody, WarningBody,
+    change_origin, parse_field, parse_id, parse_service, parse_time, CommandBody, CreateBody,
+    PatchBody, ReauthenticateBody, RestoreBody, ScopesBody, WarningBody,
 };
 use crate::http::error::ApiError;
 use crate::http::extract::{etag, if_match, ApiJson, ApiQuery, Authenticated};
@@ -133,12 +131,8 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<Response, ApiError> {
-    let caller = who.caller(&headers)?;
-    let origin = match &body.workflow {
-        Some(step) => step.origin()?,
-        None if caller.origin == crate::ledger::Origin::Dashboard => Origin::Dashboard,
-        None => Origin::Api,
-    };
+    let mut caller = who.caller(&headers)?;
+    let origin = change_origin(body.workflow.as_ref(), &mut caller)?;
     let environment = body
         .environment
         .as_deref()
@@ -358,11 +352,8 @@ pub async fn reauthenticate(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<ReauthenticateBody>,
 ) -> Result<Response, ApiError> {
-    let (caller, id) = command_caller(&state, &who, &headers, &raw, "reauthenticate").await?;
-    let origin = match &body.workflow {
-        Some(step) => step.origin()?,
-        None => Origin::Api,
-    };
+    let (mut caller, id) = command_caller(&state, &who, &headers, &raw, "reauthenticate").await?;
+    let origin = change_origin(body.workflow.as_ref(), &mut caller)?;
     let fields = body
         .fields
         .into_iter()

@@ -299,7 +299,11 @@ pub async fn create_service(
                     .map(EnvironmentTag::parse)
                     .transpose()
                     .map_err(|e| ApiError::validation(format!("authentication.{e}")))?,
-                origin: crate::domain::authentication::Origin::Api,
+                origin: if caller.origin == crate::ledger::Origin::Dashboard {
+                    crate::domain::authentication::Origin::Dashboard
+                } else {
+                    crate::domain::authentication::Origin::Api
+                },
             };
             let outcome = state
                 .app
