@@ -256,6 +256,124 @@ fn flip(bytes: &[u8], at: usize) -> Vec<u8> {
     out
 }
 
+/// Writes a well-formed export file (correct framing, counts and trailer digest) holding
+/// exactly `events`, so only the contents of the events can make an import refuse it.
+fn write_export(path: &Path, events: &[(u64, Vec<u8>)], head_position: u64, head_hash: &str) {
+    use credledger::ledger::backup::{ExportHeader, ExportWriter, FORMAT_VERSION};
+    let header = ExportHeader {
+        format_version: FORMAT_VERSION,
+        created_at: now_rfc3339(),
+        source_head_position: head_position,
+        source_head_hash: head_hash.to_owned(),
+        metadata: std::collections::BTreeMap::new(),
+    };
+    let file = std::fs::File::create(path).expect("create export");
+    let mut writer = ExportWriter::new(std::io::BufWriter::new(file), &header).expect("header");
+    for (position, bytes) in events {
+        writer.event(*position, bytes).expect("event record");
+    }
+    writer
+        .finish(head_position, head_hash.to_owned())
+        .expect("trailer");
+}
+
+/// The events of a closed data directory, keyed by position, decoded.
+fn envelopes(path: &Path) -> Vec<(u64, Vec<u8>, credledger::ledger::Envelope)> {
+    raw_events(path)
+        .into_iter()
+        .map(|(key, bytes)| {
+            let position = u64::from_be_bytes(key.as_slice().try_into().expect("u64 key"));
+            let envelope = credledger::ledger::Envelope::decode(&bytes).expect("decode");
+            assert_eq!(envelope.body.position.0, position);
+            (position, bytes, envelope)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_refuses_a_well_formed_export_whose_events_break_the_chain() {
+    let w = World::new();
+    let src = w.path("src");
+    populate(&src, 10).await;
+    let stored = envelopes(&src);
+    assert_eq!(stored.len(), 10);
+    let source_head = stored[9].2.hash.to_hex();
+    let events: Vec<(u64, Vec<u8>)> = stored.iter().map(|(p, b, _)| (*p, b.clone())).collect();
+
+    // Position 5 (payload "event 4") with one payload byte flipped: still decodes, its
+    // previous hash and every later event are untouched, only its own hash no longer matches.
+    let mut flipped = events.clone();
+    {
+        let bytes = &mut flipped[4].1;
+        let needle = b"event 4";
+        let hits: Vec<usize> = bytes
+            .windows(needle.len())
+            .enumerate()
+            .filter(|(_, w)| w == needle)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(
+            hits.len(),
+            1,
+            "the payload appears once in the stored envelope"
+        );
+        bytes[hits[0] + needle.len() - 1] ^= 0x01; // "event 4" -> "event 5"
+        let altered = credledger::ledger::Envelope::decode(bytes).expect("still decodes");
+        assert_eq!(altered.body.payload, b"event 5");
+        assert_eq!(altered.hash, stored[4].2.hash);
+        assert!(!altered.hash_is_valid().expect("hash"));
+    }
+    // Position 2 left out: 1, 3, 4, ... 10.
+    let skipped: Vec<(u64, Vec<u8>)> = events.iter().filter(|(p, _)| *p != 2).cloned().collect();
+
+    let cases: Vec<(&str, Vec<(u64, Vec<u8>)>, &[&str])> = vec![
+        (
+            "flipped-payload",
+            flipped,
+            &[
+                "chain broken at position 5",
+                "hash does not match the envelope's contents",
+            ],
+        ),
+        (
+            "skipped-position",
+            skipped,
+            &[
+                "chain broken at position 2",
+                "event missing (next stored position is 3)",
+            ],
+        ),
+    ];
+    for (name, events, expected) in cases {
+        let file = w.path(&format!("{name}.export"));
+        write_export(&file, &events, 10, &source_head);
+        let target = w.path(&format!("target-{name}"));
+        let (code, text) = run(&["import", "--from", s(&file), "--data-dir", s(&target)]);
+        assert_eq!(code, 2, "{name}: {text}");
+        for needle in expected {
+            assert!(text.contains(needle), "{name}: wanted {needle:?} in {text}");
+        }
+        // The file itself is sound: the refusal is the chain check's, not the digest's.
+        assert!(!text.contains("the file was altered"), "{name}: {text}");
+        assert!(!text.contains("truncated"), "{name}: {text}");
+        assert!(!target.exists(), "{name}: a target was left behind");
+        assert!(
+            !w.path(&format!("target-{name}.partial")).exists(),
+            "{name}: a partial target was left behind"
+        );
+    }
+
+    // Control: the same writer with the events untouched gives a file that imports.
+    let file = w.path("intact.export");
+    write_export(&file, &events, 10, &source_head);
+    let target = w.path("target-intact");
+    let (code, text) = run(&["import", "--from", s(&file), "--data-dir", s(&target)]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("imported 10 events"), "{text}");
+    assert_eq!(head_hash(&text), source_head);
+    assert_eq!(raw_events(&target), raw_events(&src));
+}
+
 fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
@@ -322,6 +440,85 @@ async fn recover_as_of_copies_exactly_the_events_up_to_that_time() {
     ]);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("no data directory"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recover_as_of_the_exact_recorded_time_of_an_event_includes_it() {
+    const N: usize = 17;
+    let w = World::new();
+    let src = w.path("src");
+    // Event N is appended alone between short pauses, so no neighbour shares its microsecond.
+    populate(&src, N as u64 - 1).await;
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    populate(&src, 1).await;
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    populate(&src, 13).await;
+    let stored = envelopes(&src);
+    assert_eq!(stored.len(), 30);
+    let at = |n: usize| stored[n - 1].2.body.recorded_at;
+    assert!(
+        at(N - 1) < at(N) && at(N) < at(N + 1),
+        "event {N} has its own time"
+    );
+    let source = raw_events(&src);
+
+    // Exactly at event N: N events, event N included, the source's hash at N.
+    let as_of = at(N).to_string();
+    assert_eq!(
+        as_of,
+        credledger::ledger::checkpoint::rfc3339(at(N)),
+        "microsecond RFC 3339"
+    );
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(&as_of)
+            .expect("rfc3339")
+            .timestamp_micros(),
+        at(N).0,
+        "the printed time is exact"
+    );
+    let dst = w.path("dst");
+    let (code, text) = run(&[
+        "recover",
+        "--data-dir",
+        s(&src),
+        "--as-of",
+        &as_of,
+        "--to",
+        s(&dst),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(&format!("recovered {N} events")), "{text}");
+    let expected_hash = stored[N - 1].2.hash.to_hex();
+    assert_eq!(head_hash(&text), expected_hash);
+    assert!(text.contains(&format!("at position {N})")), "{text}");
+    assert_eq!(raw_events(&dst), source[..N].to_vec());
+    let (code, verified) = run(&["verify", "--data-dir", s(&dst)]);
+    assert_eq!(code, 0, "{verified}");
+    assert!(
+        verified.contains(&format!("OK: {N} events verified")),
+        "{verified}"
+    );
+    assert_eq!(head_hash(&verified), expected_hash);
+
+    // One microsecond earlier: event N is not included.
+    let before = credledger::ledger::RecordedAt(at(N).0 - 1).to_string();
+    let dst = w.path("dst-before");
+    let (code, text) = run(&[
+        "recover",
+        "--data-dir",
+        s(&src),
+        "--as-of",
+        &before,
+        "--to",
+        s(&dst),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("recovered {} events", N - 1)),
+        "{text}"
+    );
+    assert_eq!(head_hash(&text), stored[N - 2].2.hash.to_hex());
+    assert_eq!(raw_events(&dst), source[..N - 1].to_vec());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -459,6 +656,90 @@ async fn tampered_checkpoints_and_untrusted_keys_are_detected() {
     ]);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("the signature does not verify"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_checks_the_signature_of_every_stored_checkpoint() {
+    let w = World::new();
+    let src = w.path("src");
+    let create = |expected: &'static str| {
+        let (code, text) = run(&[
+            "checkpoint",
+            "create",
+            "--data-dir",
+            s(&src),
+            "--signing-key",
+            s(&w.key()),
+        ]);
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains(expected), "{text}");
+    };
+    populate(&src, 10).await;
+    create("checkpoint signed: position 10");
+    populate(&src, 5).await;
+    create("checkpoint signed: position 15");
+    let (code, text) = run(&[
+        "verify",
+        "--data-dir",
+        s(&src),
+        "--signing-key",
+        s(&w.key()),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("OK: 2 checkpoints verified (latest at position 15)"),
+        "{text}"
+    );
+
+    // Alter the signature of the older (first) stored checkpoint only.
+    {
+        let db = credledger::ledger::open_db(&src).expect("open raw sled");
+        let tree = db.open_tree("checkpoints").expect("tree");
+        assert_eq!(tree.len(), 2);
+        let (key, value) = tree.first().expect("read").expect("two checkpoints");
+        assert_eq!(key.as_ref(), 10u64.to_be_bytes());
+        let mut checkpoint = credledger::ledger::Checkpoint::decode(&value).expect("decode");
+        assert_eq!(checkpoint.position, 10);
+        checkpoint.signature[5] ^= 1;
+        tree.insert(key, checkpoint.encode().expect("encode"))
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    let (code, text) = run(&[
+        "verify",
+        "--data-dir",
+        s(&src),
+        "--signing-key",
+        s(&w.key()),
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("OK: 15 events verified"), "{text}");
+    assert!(
+        text.contains("FAILED: checkpoint at position 10: the signature does not verify"),
+        "{text}"
+    );
+    let failures: Vec<&str> = text.lines().filter(|l| l.starts_with("FAILED")).collect();
+    assert_eq!(failures.len(), 1, "only the older checkpoint fails: {text}");
+    assert!(
+        !text.contains("position 15"),
+        "the newer checkpoint is fine: {text}"
+    );
+    assert!(!text.contains("checkpoints verified"), "{text}");
+
+    let report =
+        credledger::ledger::sled_store::verify_with_checkpoints(&src, &[], None).expect("verify");
+    assert!(!report.is_ok());
+    assert_eq!(report.checkpoints_checked, 2);
+    assert_eq!(report.latest_good_checkpoint, Some(15));
+    assert_eq!(
+        report.problems,
+        vec![
+            credledger::ledger::sled_store::CheckpointProblem::BadSignature {
+                source: "stored in the data directory".to_owned(),
+                position: 10,
+            }
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
