@@ -326,7 +326,9 @@ async fn import_refuses_a_well_formed_export_whose_events_break_the_chain() {
     // Position 2 left out: 1, 3, 4, ... 10.
     let skipped: Vec<(u64, Vec<u8>)> = events.iter().filter(|(p, _)| *p != 2).cloned().collect();
 
-    let cases: Vec<(&str, Vec<(u64, Vec<u8>)>, &[&str])> = vec![
+    // (label, the stored events to write, what the refusal must say)
+    type Case<'a> = (&'a str, Vec<(u64, Vec<u8>)>, &'a [&'a str]);
+    let cases: Vec<Case> = vec![
         (
             "flipped-payload",
             flipped,
