@@ -729,7 +729,12 @@ async fn verify_checks_the_signature_of_every_stored_checkpoint() {
     assert!(!text.contains("checkpoints verified"), "{text}");
 
     let report =
-        credledger::ledger::sled_store::verify_with_checkpoints(&src, &[], None).expect("verify");
+        credledger::ledger::sled_store::verify_with_checkpoints(
+            &credledger::ledger::open_db(&src).expect("open the log"),
+            &[],
+            None,
+        )
+        .expect("verify");
     assert!(!report.is_ok());
     assert_eq!(report.checkpoints_checked, 2);
     assert_eq!(report.latest_good_checkpoint, Some(15));
@@ -797,6 +802,24 @@ async fn signing_keys_must_be_private_and_outside_the_data_dir() {
         "--out",
         "-",
     ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("no data directory"), "{text}");
+}
+
+#[test]
+fn verify_refuses_a_directory_without_a_log_and_writes_nothing_into_it() {
+    let dir = TempDir::new().expect("temp dir");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let (code, text) = run(&["verify", "--data-dir", s(&empty)]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("holds no database"), "{text}");
+    assert_eq!(
+        std::fs::read_dir(&empty).expect("list").count(),
+        0,
+        "verify created files in the directory it checked"
+    );
+    let (code, text) = run(&["verify", "--data-dir", s(&dir.path().join("missing"))]);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("no data directory"), "{text}");
 }

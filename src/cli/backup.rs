@@ -126,9 +126,6 @@ fn open_log(dir: &std::path::Path) -> Result<SledStore, String> {
 
 pub(crate) fn verify(args: VerifyArgs) -> Result<ExitCode, String> {
     let dir = &args.data.data_dir;
-    if !dir.exists() {
-        return Err(format!("no data directory at {}", dir.display()));
-    }
     let trusted = match (&args.public_key, &args.signing_key) {
         (Some(hex_key), _) => Some(
             hex::decode(hex_key.trim())
@@ -155,15 +152,11 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("--checkpoint {}: {e}", path.display()))?;
         given.push((format!("from {}", path.display()), checkpoint));
     }
+    // Never creates a database: a directory without one is an error, not an empty log.
+    let db = backup::open_existing(dir).map_err(|e| e.to_string())?;
     let report =
-        credledger::ledger::sled_store::verify_with_checkpoints(dir, &given, trusted.as_deref())
-            .map_err(|e| {
-                if backup::is_lock_error(&e) {
-                    BackupError::Locked(dir.clone()).to_string()
-                } else {
-                    format!("reading the log in {}: {e}", dir.display())
-                }
-            })?;
+        credledger::ledger::sled_store::verify_with_checkpoints(&db, &given, trusted.as_deref())
+            .map_err(|e| format!("reading the log in {}: {e}", dir.display()))?;
     match &report.chain {
         Ok(summary) => println!(
             "OK: {} events verified, head hash {}",

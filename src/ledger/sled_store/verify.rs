@@ -3,9 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::Path;
 
-use super::{open_db, verify_trees, Trees};
+use super::{verify_trees, Trees};
 use crate::ledger::chain::{ChainBreak, ChainSummary};
 use crate::ledger::checkpoint::{key_fingerprint, Checkpoint, CheckpointStore};
 use crate::ledger::envelope::ChainHash;
@@ -123,19 +122,18 @@ impl VerifyReport {
     }
 }
 
-/// Walks the log in `path` and checks every stored checkpoint and every given one (labelled
+/// Walks the log of an open database and checks every stored checkpoint and every given one (labelled
 /// with where it came from): signature, trusted key (when given, as raw public key bytes),
 /// and that the chain has the signed hash at the signed position.
 pub fn verify_with_checkpoints(
-    path: &Path,
+    db: &sled::Db,
     given: &[(String, Checkpoint)],
     trusted_key: Option<&[u8]>,
 ) -> Result<VerifyReport, StoreError> {
-    let db = open_db(path)?;
-    let trees = Trees::open(&db)?;
+    let trees = Trees::open(db)?;
     let mut problems = Vec::new();
     let mut all: Vec<(String, Checkpoint)> = Vec::new();
-    match CheckpointStore::open(&db).and_then(|s| s.all()) {
+    match CheckpointStore::open(db).and_then(|s| s.all()) {
         Ok(stored) => all.extend(
             stored
                 .into_iter()
