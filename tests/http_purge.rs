@@ -27,6 +27,17 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
             json!({"token": first}),
         )
         .await;
+    // A second authentication that is not purged: its data key must survive the purge.
+    let kept = format!("{CANARY}-kept");
+    let kept_id = s
+        .create(
+            &s.owner,
+            &s.owner.personal,
+            "airtable",
+            json!({"token": kept}),
+        )
+        .await;
+    let kept_resolve = json!({"authentication": kept_id, "workspace": s.owner.personal, "template": "$.auth.token"});
     let path = format!("/v1/authentications/{id}");
     s.call(
         Method::POST,
@@ -91,7 +102,9 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
     .await
     .expect(200);
 
-    // Resolve fails without the value; restoring a version with secrets is refused.
+    // Resolve fails without the value; restoring a version with secrets is refused. (Both are
+    // refused on the purged lifecycle, before any data-key lookup: that the data key itself is
+    // gone is checked below, with the server stopped and before any restart.)
     let after = s
         .call(
             Method::POST,
@@ -99,8 +112,14 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
             &s.owner.token,
             Some(resolve.clone()),
         )
-        .await;
-    assert!(after.status.is_client_error(), "{}", after.text);
+        .await
+        .expect(403);
+    assert_eq!(
+        after.body["detail"],
+        json!("authentication: it is deleted"),
+        "{}",
+        after.text
+    );
     let restore = s
         .call(
             Method::POST,
@@ -108,13 +127,60 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
             &s.owner.token,
             Some(json!({"version": 1})),
         )
-        .await;
-    assert!(restore.status.is_client_error(), "{}", restore.text);
+        .await
+        .expect(410);
     assert!(restore.text.contains("purged"), "{}", restore.text);
+    assert_eq!(
+        restore.body["detail"],
+        json!("authentication: was purged"),
+        "{}",
+        restore.text
+    );
+    // The other authentication still resolves.
+    let other = s
+        .call(
+            Method::POST,
+            "/v1/resolve",
+            &s.owner.token,
+            Some(kept_resolve.clone()),
+        )
+        .await
+        .expect(200);
+    assert_eq!(other.body["resolved"], json!(kept));
     for text in [&history.text, &after.text, &restore.text] {
         assert!(!text.contains(CANARY), "secret in an answer: {text}");
     }
     s.shutdown().await;
+
+    // The purge itself destroyed the data key: `keys rotate` opens the stopped ledger without
+    // the App (so nothing finishes an interrupted purge on the way) and counts the data keys:
+    // the purged one is a tombstone, only the other authentication's key is re-wrapped.
+    let output = Command::new(env!("CARGO_BIN_EXE_credledger"))
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(&s.data_dir)
+        .arg("--key-file")
+        .arg(&s.key_file)
+        .output()
+        .expect("run keys rotate");
+    let rotated = String::from_utf8_lossy(&output.stdout).into_owned();
+    let rotate_err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{rotated}{rotate_err}");
+    assert!(rotated.contains("rotated the master key"), "{rotated}");
+    let summary = rotated
+        .lines()
+        .find(|l| l.trim_start().starts_with("data keys "))
+        .unwrap_or_else(|| panic!("no data key summary in {rotated}"));
+    assert_eq!(
+        summary.split_whitespace().collect::<Vec<_>>().join(" "),
+        "data keys 1 re-wrapped under the new key (1 purged, nothing to re-wrap)",
+        "{rotated}"
+    );
+    for text in [&rotated, &rotate_err] {
+        assert!(
+            !text.contains(CANARY),
+            "secret in the rotate output: {text}"
+        );
+    }
 
     // The chain verifies, and no file of the data directory holds either value.
     let output = Command::new(env!("CARGO_BIN_EXE_credledger"))
@@ -125,7 +191,10 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(text.starts_with("OK:"), "{text}");
-    leak_check::assert_no_secret_in_files(&s.data_dir, &[first.clone(), second.clone()]);
+    leak_check::assert_no_secret_in_files(
+        &s.data_dir,
+        &[first.clone(), second.clone(), kept.clone()],
+    );
 
     // After a restart the key is still gone.
     let server = credledger::http::start(ServeConfig::new(
@@ -140,7 +209,23 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
     let again = s
         .call(Method::POST, "/v1/resolve", &s.owner.token, Some(resolve))
         .await;
-    assert!(again.status.is_client_error(), "{}", again.text);
+    let again = again.expect(403);
+    assert_eq!(
+        again.body["detail"],
+        json!("authentication: it is deleted"),
+        "{}",
+        again.text
+    );
+    let other = s
+        .call(
+            Method::POST,
+            "/v1/resolve",
+            &s.owner.token,
+            Some(kept_resolve),
+        )
+        .await
+        .expect(200);
+    assert_eq!(other.body["resolved"], json!(kept));
     s.call(
         Method::GET,
         &format!("{path}/history"),
@@ -150,6 +235,17 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
     .await
     .expect(200);
     let logs = leak_check::logged_text();
+    // Positive controls: this test's logs did reach the buffer (the key generated at the first
+    // start, naming this test's key file, and the purge request).
+    assert!(
+        logs.contains("generated a new master key file")
+            && logs.contains(&s.key_file.display().to_string()),
+        "the key generation of this test was not captured: {logs}"
+    );
+    assert!(
+        logs.contains(&format!("{path}/purge")),
+        "the purge request was not captured: {logs}"
+    );
     assert!(!logs.contains(CANARY), "secret in the logs");
     s.stop().await;
 }

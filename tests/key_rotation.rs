@@ -303,6 +303,17 @@ async fn rotate_over_the_cli_keeps_secrets_fingerprints_and_history() {
     secrets.extend(keys_seen.iter().cloned());
     leak_check::assert_no_secret_in_files(&s.data_dir, &secrets);
     let logs = leak_check::logged_text();
+    // Positive controls: this test's server logs reached the buffer (the key generated at the
+    // first start names this test's key file; the purge request names its authentication).
+    assert!(
+        logs.contains("generated a new master key file")
+            && logs.contains(&s.key_file.display().to_string()),
+        "the key generation of this test was not captured: {logs}"
+    );
+    assert!(
+        logs.contains(&format!("{doomed_path}/purge")),
+        "the purge request was not captured: {logs}"
+    );
     assert_no_leak(&[&logs], &keys_seen);
     s.stop().await;
 }

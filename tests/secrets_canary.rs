@@ -232,6 +232,7 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
 
     // Nothing on disk: close (flushes and snapshots), then scan every file of the data dir.
     let data_dir = w.data_dir.clone();
+    let key_file = w.key_file.clone();
     let World { app, .. } = w;
     app.close().await.expect("close");
     let files = files_under(&data_dir);
@@ -250,6 +251,13 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
     }
     assert!(scanned > 0);
     let logged = logged_text();
+    // Positive control: this test's own logging reached the buffer (opening its fresh ledger
+    // generated a key file, and that warning names the file).
+    assert!(
+        logged.contains("generated a new master key file")
+            && logged.contains(&key_file.display().to_string()),
+        "the key generation of this test was not captured: {logged}"
+    );
     assert_no_canary("TRACE logs", &logged);
 }
 
@@ -440,6 +448,7 @@ async fn wrong_master_key_is_refused_before_anything_is_written() {
         .expect("create");
     let data_dir = w.data_dir.clone();
     let right_key = w.key_file.clone();
+    let (owner_id, owner_personal) = (w.owner.id, w.owner.personal);
     let World { app, .. } = w;
     app.close().await.expect("close");
     let before = tree_bytes(&data_dir);
@@ -469,11 +478,25 @@ async fn wrong_master_key_is_refused_before_anything_is_written() {
         "no key generated for an existing data directory"
     );
 
-    // A key file inside the data directory, or readable by others, is refused.
+    // A key file inside the data directory, or readable by others, is refused. The copy inside
+    // is the right key (mode 0600), so only its place can be the reason.
     let inside = data_dir.join("master.key");
-    assert!(App::open(&AppConfig::new(&data_dir, &inside))
+    std::fs::copy(&right_key, &inside).expect("copy the key into the data dir");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let err = App::open(&AppConfig::new(&data_dir, &inside))
         .await
-        .is_err());
+        .err()
+        .expect("key file inside the data dir refused");
+    assert!(
+        err.to_string().contains("is inside the data directory"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("keep it elsewhere"), "{err}");
+    std::fs::remove_file(&inside).expect("remove the copy");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -491,5 +514,18 @@ async fn wrong_master_key_is_refused_before_anything_is_written() {
 
     // The right key still opens it, and the secret is intact.
     let app = open_app(&data_dir, &right_key).await;
+    let resolved = app
+        .resolve(
+            &app_support::runner(),
+            ResolveRequest {
+                authentication: id,
+                workspace: owner_personal,
+                user: owner_id,
+                template: json!("$.auth.token"),
+            },
+        )
+        .await
+        .expect("the secret still resolves");
+    assert_eq!(resolved.into_value(), json!(CANARY_TOKEN));
     app.close().await.expect("close");
 }
