@@ -637,6 +637,14 @@ async fn run_case(ops: Vec<Op>, tally: &Tally) -> Result<(), TestCaseError> {
         }
         let head = world.app.store().head().position;
         let applied = world.app.model().applied();
+        let existed = world
+            .app
+            .model()
+            .model()
+            .read()
+            .await
+            .authentication(ids[op.slot()])
+            .is_some_and(|r| r.state.current.is_some());
         let result = run_op(&world, &ids, op).await;
         let after = world.app.store().head().position;
         {
@@ -678,13 +686,14 @@ async fn run_case(ops: Vec<Op>, tally: &Tally) -> Result<(), TestCaseError> {
                 );
                 // A refusal for lack of rights on an existing authentication writes exactly
                 // its access record (`access.refused`); every other refusal writes nothing.
-                let access_refusal = matches!(
-                    err,
-                    AppError::NotFound
-                        | AppError::Authentication(AuthenticationError::AccessDenied { .. })
-                );
+                let access_refusal = existed
+                    && matches!(
+                        err,
+                        AppError::NotFound
+                            | AppError::Authentication(AuthenticationError::AccessDenied { .. })
+                    );
                 prop_assert!(
-                    after == head || (access_refusal && after == head + 1),
+                    after == head + u64::from(access_refusal),
                     "step {}: refused {:?} ({}) wrote {} events to the log",
                     step,
                     op,
