@@ -728,13 +728,12 @@ async fn verify_checks_the_signature_of_every_stored_checkpoint() {
     );
     assert!(!text.contains("checkpoints verified"), "{text}");
 
-    let report =
-        credledger::ledger::sled_store::verify_with_checkpoints(
-            &credledger::ledger::open_db(&src).expect("open the log"),
-            &[],
-            None,
-        )
-        .expect("verify");
+    let report = credledger::ledger::sled_store::verify_with_checkpoints(
+        &credledger::ledger::open_db(&src).expect("open the log"),
+        &[],
+        None,
+    )
+    .expect("verify");
     assert!(!report.is_ok());
     assert_eq!(report.checkpoints_checked, 2);
     assert_eq!(report.latest_good_checkpoint, Some(15));

@@ -632,9 +632,11 @@ async fn audit_shows_workflow_steps_and_the_dashboard_as_origins_of_changes() {
             Method::POST,
             "/v1/authentications",
             &s.editor.token,
-            Some(json!({"name": "From a workflow", "workspace": s.shared, "service": "airtable",
+            Some(
+                json!({"name": "From a workflow", "workspace": s.shared, "service": "airtable",
                 "fields": {"token": "wf-secret"},
-                "workflow": {"workflow_id": "wf-onboard", "step_id": "connect"}})),
+                "workflow": {"workflow_id": "wf-onboard", "step_id": "connect"}}),
+            ),
         )
         .await
         .expect(201);

@@ -217,12 +217,12 @@ impl App {
         let allowed = self.check_restore(caller, id).await;
         self.audit_command_result(caller, id, "restore", allowed)
             .await?;
+        let field = match target {
+            RestoreTarget::Version(_) => "version",
+            RestoreTarget::Time(_) => "as_of",
+        };
         let (earlier, _) = match self.state_as_of(id, target).await {
             Err(AppError::NotFound) => {
-                let field = match target {
-                    RestoreTarget::Version(_) => "version",
-                    RestoreTarget::Time(_) => "as_of",
-                };
                 return Err(AppError::RestoreTarget(format!(
                     "{field}: the authentication did not exist at that point"
                 )));
@@ -234,9 +234,9 @@ impl App {
             .as_ref()
             .filter(|a| a.lifecycle == Lifecycle::Active)
             .ok_or_else(|| {
-                AppError::RestoreTarget(
-                    "version: the authentication was not active at that point".into(),
-                )
+                AppError::RestoreTarget(format!(
+                    "{field}: the authentication was not active at that point"
+                ))
             })?;
         let gone = || AppError::RestoreTarget("authentication: its secrets were purged".into());
         let data_key = match self.keys.get(id.as_uuid()) {

@@ -86,8 +86,6 @@ pub struct GrantState {
     pub version: u64,
     /// When the access token expires, if known.
     pub expires_at: Option<crate::domain::time::Timestamp>,
-    /// Whether a refresh token is stored.
-    pub has_refresh_token: bool,
     /// Whether the provider refused the refresh token.
     pub needs_reauthorization: bool,
     /// Plain field values (e.g. a custom domain for the token URL).
@@ -117,7 +115,6 @@ impl App {
             service: auth.service.clone(),
             version: record.state.version,
             expires_at: auth.expires_at,
-            has_refresh_token: auth.fields.keys().any(|f| f.as_str() == "refresh_token"),
             needs_reauthorization: auth.needs_reauthorization,
             plain_fields,
         })

@@ -221,11 +221,6 @@ impl Rotation {
         })
     }
 
-    /// Id of the key being replaced.
-    pub fn old_key_id(&self) -> &str {
-        self.old.key_id()
-    }
-
     /// Id of the new key.
     pub fn new_key_id(&self) -> &str {
         self.new.key_id()

@@ -52,7 +52,8 @@ pub(crate) struct ImportArgs {
 pub(crate) struct RecoverArgs {
     #[command(flatten)]
     pub(crate) data: DataDir,
-    /// Keep the events recorded at or before this time (RFC 3339, e.g. 2025-01-31T09:30:00Z).
+    /// Keep the events recorded at or before this time (RFC 3339, e.g. 2025-01-31T09:30:00Z, or
+    /// Unix seconds).
     #[arg(long, value_name = "TIME")]
     pub(crate) as_of: String,
     /// The new data directory (must be missing or empty).
@@ -110,11 +111,14 @@ fn timing(events: u64, started: Instant) -> String {
     )
 }
 
+/// The same time syntax as the API's `as_of`: RFC 3339 or Unix seconds.
 fn parse_time(text: &str) -> Result<RecordedAt, String> {
-    chrono::DateTime::parse_from_rfc3339(text.trim())
-        .map(|t| RecordedAt(t.timestamp_micros()))
-        .map_err(|e| {
-            format!("--as-of: {text:?} is not an RFC 3339 time (e.g. 2025-01-31T09:30:00Z): {e}")
+    credledger::domain::time::Timestamp::parse(text)
+        .map(|t| RecordedAt(t.0))
+        .ok_or_else(|| {
+            format!(
+                "--as-of: {text:?} is not an RFC 3339 time (e.g. 2025-01-31T09:30:00Z) or Unix seconds"
+            )
         })
 }
 

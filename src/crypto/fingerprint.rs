@@ -81,11 +81,6 @@ impl Fingerprinter {
         }
     }
 
-    /// Where the key came from (derived from a master key, or stored under an id); no key material.
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
     /// Fingerprint of `secret`: `fp:` + hex of the first 8 bytes of its HMAC-SHA256.
     pub fn fingerprint(&self, secret: &SecretBytes) -> Fingerprint {
         let tag = hmac::sign(&self.key, secret.expose());

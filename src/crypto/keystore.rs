@@ -116,11 +116,6 @@ impl DataKeyStore {
         Self { tree, master }
     }
 
-    /// Id of the master key this store wraps and unwraps with.
-    pub fn master_key_id(&self) -> &str {
-        self.master.key_id()
-    }
-
     fn read(&self, owner: Uuid) -> Result<Option<StoredEntry>> {
         match self.tree.get(owner.as_bytes())? {
             Some(v) => Ok(Some(decode(owner.as_bytes(), &v)?)),

@@ -44,7 +44,7 @@ pub struct HttpState {
     /// OAuth2 flows and token refresh.
     pub oauth: Arc<crate::oauth::OAuth>,
     /// The checkpoint signing key, when the server signs checkpoints.
-    pub signer: Option<Arc<CheckpointSigner>>,
+    pub signer: Arc<CheckpointSigner>,
 }
 
 /// The shared state as handlers receive it.
@@ -73,22 +73,14 @@ pub const DEFAULT_SIGNING_KEY: &str = "credledger-signing.key";
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Builds the state over an open ledger.
-pub fn state(app: Arc<App>, oauth: crate::oauth::OAuthSettings) -> Result<SharedState, AppError> {
-    state_with_signer(app, oauth, None)
-}
-
-/// Builds the state over an open ledger, with a checkpoint signing key.
-pub fn state_with_signer(
+/// Builds the state over an open ledger, with its checkpoint signing key.
+pub fn state(
     app: Arc<App>,
     oauth: crate::oauth::OAuthSettings,
-    signer: Option<Arc<CheckpointSigner>>,
+    signer: Arc<CheckpointSigner>,
 ) -> Result<SharedState, AppError> {
     let oauth = Arc::new(crate::oauth::OAuth::new(app.clone(), oauth));
     let idempotency = IdempotencyStore::open(app.store().db())?;
-    if let Err(e) = idempotency.sweep() {
-        tracing::warn!(error = %e, "could not sweep expired idempotency records");
-    }
     let metrics = Metrics::new().map_err(|e| AppError::Startup(format!("metrics: {e}")))?;
     Ok(Arc::new(HttpState {
         app,
@@ -172,7 +164,6 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
     writes
         .merge(reads)
         .fallback(not_found)
-        .layer(axum::middleware::map_response(error::problems_only))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -292,19 +283,21 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
     let (signer, _) = CheckpointSigner::load_or_create(&config.signing_key, &config.app.data_dir)
         .map_err(|e| AppError::Startup(format!("checkpoints: {e}")))?;
     let signer = Arc::new(signer);
-    let shared = state_with_signer(app.clone(), config.oauth.clone(), Some(signer.clone()))?;
+    let shared = state(app.clone(), config.oauth.clone(), signer.clone())?;
     let checkpointer = (!config.checkpoint_every.is_zero())
         .then(|| CheckpointWriter::spawn(app.store().clone(), signer, config.checkpoint_every));
     let refresher = tokio::spawn(shared.oauth.clone().run_refresher());
     let sweeper = {
         let shared = shared.clone();
         tokio::spawn(async move {
-            // Idempotency records are honoured for 24 h; drop expired ones every hour.
+            // Idempotency records are honoured for 24 h (expired ones are ignored on read);
+            // drop them now and every hour, off the runtime's worker threads.
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(e) = shared.idempotency.sweep() {
+                let shared = shared.clone();
+                let swept = tokio::task::spawn_blocking(move || shared.idempotency.sweep()).await;
+                if let Ok(Err(e)) = swept {
                     tracing::warn!(error = %e, "could not sweep expired idempotency records");
                 }
             }

@@ -44,7 +44,7 @@ pub const BEARER: &str = "bearer";
 /// `type` is `https://credledger.dev/problems/<slug>`, one of: `bad-request`, `unauthorized`,
 /// `forbidden`, `not-found`, `conflict`, `duplicate-name`, `idempotency-in-progress`,
 /// `idempotent-replay-unavailable`, `purged`, `version-mismatch`, `payload-too-large`,
-/// `unsupported-media-type`, `validation`, `internal`, `unavailable`.
+/// `unsupported-media-type`, `validation`, `internal`.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Problem)]
 pub struct ProblemSchema {

@@ -34,11 +34,6 @@ impl OAuth {
             refresh: refresh::RefreshState::default(),
         }
     }
-
-    /// The settings.
-    pub fn settings(&self) -> &OAuthSettings {
-        &self.settings
-    }
 }
 
 /// Why an OAuth2 operation failed. Never carries a token, code or verifier.

@@ -160,6 +160,8 @@ async fn follow<P: Projection, Sub: Subscription>(
             failure.send_replace(Some(format!("position {position}: {e}")));
             return;
         }
+        // Readers may go on while the snapshot is encoded and flushed.
+        let guard = guard.downgrade();
         applied.send_replace(position);
         if policy.every_events > 0 && position - since_snapshot_from >= policy.every_events {
             if let Err(e) = snapshots.save(&*guard, position) {

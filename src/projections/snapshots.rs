@@ -69,11 +69,4 @@ impl SnapshotStore {
             }
         }
     }
-
-    /// Forgets a projection's snapshot (the next start replays from position 1).
-    pub fn clear(&self, name: &str) -> Result<(), ProjectionError> {
-        self.tree.remove(name)?;
-        self.tree.flush()?;
-        Ok(())
-    }
 }

@@ -404,16 +404,11 @@ pub async fn scopes(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<ScopesBody>,
 ) -> Result<Response, ApiError> {
-    let (caller, id) = command_caller(&state, &who, &headers, &raw, "change_scopes").await?;
     let command = AuthenticationCommand::ChangeScopes {
         scopes: body.scopes,
         extra_permissions: body.extra_permissions,
     };
-    let outcome = state
-        .app
-        .execute(&caller, id, command, if_match(&headers)?)
-        .await?;
-    Ok(answer(&state, &caller, id, outcome, StatusCode::OK).await)
+    simple(state, who, headers, raw, command).await
 }
 
 /// `DELETE /v1/authentications/{id}` (soft delete).

@@ -90,14 +90,7 @@ pub async fn create(
     who: Authenticated,
 ) -> Result<Response, ApiError> {
     allow(&state, &who, false).await?;
-    let signer = state.signer.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "checkpoints: this server has no signing key",
-        )
-    })?;
-    let checkpoint = create_checkpoint(state.app.store(), &signer)
+    let checkpoint = create_checkpoint(state.app.store(), &state.signer)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "could not sign a checkpoint");

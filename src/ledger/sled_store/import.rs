@@ -149,22 +149,11 @@ impl BulkImporter {
         })
     }
 
-    /// Sets how many events go into one transaction (at least 1).
-    pub fn with_batch_size(mut self, events: usize) -> BulkImporter {
-        self.batch_size = events.max(1);
-        self
-    }
-
     /// Accepts only events recorded at or before `at`: [`BulkImporter::push`] answers `false`
     /// for the first later one and writes nothing for it.
     pub fn with_cutoff(mut self, at: RecordedAt) -> BulkImporter {
         self.cutoff = Some(at);
         self
-    }
-
-    /// The head written (or planned) so far.
-    pub fn head(&self) -> Head {
-        self.head
     }
 
     /// Checks the encoded envelope stored under `position` against the chain and queues it.
