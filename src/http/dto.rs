@@ -105,7 +105,7 @@ pub fn change_origin(
 }
 
 /// `POST /v1/authentications`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
     /// 1–120 printable characters, unique (case-insensitively) in the workspace.
@@ -146,7 +146,7 @@ pub struct PatchBody {
 
 /// `POST /v1/authentications/{id}/reauthenticate`: supplied fields override, omitted secret
 /// fields are kept, `null` clears.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReauthenticateBody {
     /// Field -> new value, or `null` to clear.
@@ -180,7 +180,7 @@ pub struct RestoreBody {
 }
 
 /// `POST /v1/resolve`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveBody {
     /// The authentication referred to.

@@ -25,7 +25,7 @@ use crate::http::SharedState;
 use crate::ledger::EventStore;
 
 /// The answer of `POST /v1/resolve`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ResolvedBody {
     /// The template with every reference replaced by its value.
     pub resolved: serde_json::Value,
@@ -194,7 +194,7 @@ pub async fn list_services(
 
 /// `POST /v1/services`: a custom service; with `authentication`, the service and an
 /// authentication together (Personal workspace only).
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewService {
     /// Where the service is defined.
@@ -208,7 +208,7 @@ pub struct NewService {
 }
 
 /// The authentication created together with a custom service.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewServiceAuthentication {
     /// Name.

@@ -141,7 +141,7 @@ pub async fn authorize(
 }
 
 /// Query of `GET /v1/oauth/callback`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct CallbackQuery {
     state: Option<String>,
     code: Option<String>,

@@ -36,7 +36,7 @@ pub struct NewToken {
 }
 
 /// An issued token; `token` is shown only in the answer that issues it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenBody {
     /// Token id (for revoking).
     pub id: Uuid,
