@@ -23,9 +23,9 @@ pub enum CryptoError {
         #[source]
         source: std::io::Error,
     },
-    /// The master key file is readable or writable by group or others.
+    /// A private key file is readable or writable by group or others.
     #[error(
-        "master key file {} has mode {mode:04o}; it must not be accessible by group or others (run `chmod 600` on it)",
+        "key file {} has mode {mode:04o}; it must not be accessible by group or others (run `chmod 600` on it)",
         path.display()
     )]
     InsecureKeyFile {
@@ -34,14 +34,14 @@ pub enum CryptoError {
         /// The file's permission bits.
         mode: u32,
     },
-    /// The master key path exists but is not a regular file.
-    #[error("master key path {} is not a regular file", path.display())]
+    /// A private key path exists but is not a regular file.
+    #[error("key file {} is not a regular file", path.display())]
     KeyFileNotRegular {
         /// The key file path.
         path: PathBuf,
     },
-    /// A master key file was to be created but one already exists.
-    #[error("master key file {} already exists; refusing to overwrite it", path.display())]
+    /// A private key file was to be created but one already exists.
+    #[error("key file {} already exists; refusing to overwrite it", path.display())]
     KeyFileExists {
         /// The key file path.
         path: PathBuf,

@@ -12,8 +12,6 @@
 //! the two fields, each exactly once.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -22,6 +20,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::error::{CryptoError, Result};
+use super::key_file::{read_private, write_private_new};
 use super::primitives::{hkdf_derive, random_key, KEY_LEN};
 
 /// First line of a version-1 key file.
@@ -52,14 +51,6 @@ fn valid_key_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -> CryptoError + 'a {
-    move |source| CryptoError::KeyFileIo {
-        path: path.to_path_buf(),
-        op,
-        source,
-    }
 }
 
 fn malformed(path: &Path, line: usize, reason: impl Into<String>) -> CryptoError {
@@ -136,29 +127,7 @@ impl MasterKey {
     /// Loads a key file, refusing group/world-accessible or malformed files.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let mut file = File::open(path).map_err(io_err(path, "open"))?;
-        let meta = file.metadata().map_err(io_err(path, "inspect"))?;
-        if !meta.is_file() {
-            return Err(CryptoError::KeyFileNotRegular {
-                path: path.to_path_buf(),
-            });
-        }
-        check_permissions(path, &meta)?;
-        if meta.len() > MAX_KEY_FILE_LEN {
-            return Err(malformed(
-                path,
-                0,
-                format!(
-                    "file is {} bytes, larger than {MAX_KEY_FILE_LEN}",
-                    meta.len()
-                ),
-            ));
-        }
-        let mut raw = Zeroizing::new(Vec::with_capacity(MAX_KEY_FILE_LEN as usize + 1));
-        (&mut file)
-            .take(MAX_KEY_FILE_LEN + 1)
-            .read_to_end(&mut raw)
-            .map_err(io_err(path, "read"))?;
+        let raw = read_private(path, MAX_KEY_FILE_LEN)?;
         let text = std::str::from_utf8(&raw).map_err(|_| malformed(path, 0, "not UTF-8 text"))?;
         parse_key_file(path, text)
     }
@@ -214,87 +183,10 @@ impl MasterKey {
         s
     }
 
-    /// Writes a temp file (create_new, 0600), fsyncs it, then links it into place without clobbering.
+    /// Writes this key to a new private file; never overwrites.
     fn write_new(&self, path: &Path) -> Result<()> {
-        if fs::symlink_metadata(path).is_ok() {
-            return Err(CryptoError::KeyFileExists {
-                path: path.to_path_buf(),
-            });
-        }
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        create_private_dir(&parent).map_err(io_err(path, "create the directory of"))?;
-        let file_name = path
-            .file_name()
-            .ok_or_else(|| malformed(path, 0, "path has no file name"))?;
-        let tmp = parent.join(format!(
-            ".{}.tmp-{}",
-            file_name.to_string_lossy(),
-            Uuid::new_v4().simple()
-        ));
-        let result = self.write_tmp_and_link(path, &tmp);
-        let _ = fs::remove_file(&tmp);
-        result?;
-        if let Ok(dir) = File::open(&parent) {
-            dir.sync_all()
-                .map_err(io_err(path, "sync the directory of"))?;
-        }
-        Ok(())
+        write_private_new(path, self.file_contents().as_bytes())
     }
-
-    fn write_tmp_and_link(&self, path: &Path, tmp: &Path) -> Result<()> {
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut file = opts.open(tmp).map_err(io_err(path, "create"))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(0o600))
-                .map_err(io_err(path, "set permissions of"))?;
-        }
-        file.write_all(self.file_contents().as_bytes())
-            .map_err(io_err(path, "write"))?;
-        file.sync_all().map_err(io_err(path, "sync"))?;
-        drop(file);
-        match fs::hard_link(tmp, path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(CryptoError::KeyFileExists {
-                    path: path.to_path_buf(),
-                })
-            }
-            // Filesystems without hard links: fall back to rename after re-checking.
-            Err(_) => {
-                if fs::symlink_metadata(path).is_ok() {
-                    return Err(CryptoError::KeyFileExists {
-                        path: path.to_path_buf(),
-                    });
-                }
-                fs::rename(tmp, path).map_err(io_err(path, "rename into place"))
-            }
-        }
-    }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
 }
 
 /// Resolves symlinks and `..` in the longest existing prefix of `p`; keeps the rest as is.
@@ -334,24 +226,6 @@ pub fn ensure_key_file_outside(key_path: &Path, data_dir: &Path) -> Result<()> {
             data_dir: data_dir.to_path_buf(),
         });
     }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn check_permissions(path: &Path, meta: &fs::Metadata) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return Err(CryptoError::InsecureKeyFile {
-            path: path.to_path_buf(),
-            mode,
-        });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_permissions(_path: &Path, _meta: &fs::Metadata) -> Result<()> {
     Ok(())
 }
 
@@ -487,6 +361,7 @@ impl FromStr for MasterKeyFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     fn mode_of(path: &Path) -> u32 {

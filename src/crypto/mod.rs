@@ -5,6 +5,7 @@ mod api_token;
 mod data_key;
 mod error;
 mod fingerprint;
+pub mod key_file;
 mod keystore;
 mod master_key;
 mod primitives;

@@ -1,12 +1,14 @@
 //! Signed checkpoints: an Ed25519 signature over (position, head hash, time), so an auditor
 //! holding one can later detect a truncated log or a rewrite of the whole chain.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
+use zeroize::Zeroizing;
+
+use crate::crypto::key_file::{read_private, write_private_new};
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 use serde::{Deserialize, Serialize};
@@ -241,25 +243,7 @@ impl CheckpointSigner {
 
     /// Loads a key file, refusing group- or world-accessible files and malformed keys.
     pub fn load(path: &Path) -> Result<CheckpointSigner, CheckpointError> {
-        let meta = std::fs::metadata(path).map_err(|e| key_err(path, e.to_string()))?;
-        if !meta.is_file() {
-            return Err(key_err(path, "not a regular file"));
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o7777;
-            if mode & 0o077 != 0 {
-                return Err(key_err(
-                    path,
-                    format!("mode {mode:04o} lets other users read it; run chmod 600"),
-                ));
-            }
-        }
-        if meta.len() > MAX_KEY_FILE {
-            return Err(key_err(path, "file is too large to be a signing key"));
-        }
-        let raw = std::fs::read(path).map_err(|e| key_err(path, e.to_string()))?;
+        let raw = read_private(path, MAX_KEY_FILE).map_err(|e| key_err(path, e.to_string()))?;
         let der = match std::str::from_utf8(&raw) {
             Ok(text) if text.trim_start().starts_with(PEM_BEGIN) => {
                 let body: String = text
@@ -267,11 +251,13 @@ impl CheckpointSigner {
                     .map(str::trim)
                     .filter(|l| !l.is_empty() && *l != PEM_BEGIN && *l != PEM_END)
                     .collect();
-                base64::engine::general_purpose::STANDARD
-                    .decode(body)
-                    .map_err(|_| key_err(path, "PEM body is not base64"))?
+                Zeroizing::new(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body)
+                        .map_err(|_| key_err(path, "PEM body is not base64"))?,
+                )
             }
-            _ => raw,
+            _ => Zeroizing::new(raw.to_vec()),
         };
         let key_pair = Ed25519KeyPair::from_pkcs8(&der)
             .map_err(|e| key_err(path, format!("not a PKCS#8 Ed25519 key ({e})")))?;
@@ -282,8 +268,8 @@ impl CheckpointSigner {
     pub fn create(path: &Path) -> Result<CheckpointSigner, CheckpointError> {
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
             .map_err(|_| key_err(path, "cannot generate a key"))?;
-        let b64 = base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref());
-        let mut pem = String::from(PEM_BEGIN);
+        let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref()));
+        let mut pem = Zeroizing::new(String::from(PEM_BEGIN));
         pem.push('\n');
         for chunk in b64.as_bytes().chunks(64) {
             pem.push_str(&String::from_utf8_lossy(chunk));
@@ -291,20 +277,7 @@ impl CheckpointSigner {
         }
         pem.push_str(PEM_END);
         pem.push('\n');
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| key_err(path, e.to_string()))?;
-        }
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut file = opts.open(path).map_err(|e| key_err(path, e.to_string()))?;
-        file.write_all(pem.as_bytes())
-            .and_then(|_| file.sync_all())
-            .map_err(|e| key_err(path, e.to_string()))?;
+        write_private_new(path, pem.as_bytes()).map_err(|e| key_err(path, e.to_string()))?;
         let key_pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
             .map_err(|e| key_err(path, format!("generated key unreadable ({e})")))?;
         Ok(CheckpointSigner { key_pair })
