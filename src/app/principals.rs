@@ -60,13 +60,9 @@ impl App {
     ) -> Result<IssuedToken, AppError> {
         let (token, token_hash) = generate_api_token()?;
         let id = TokenId::new();
-        // The version is read before deciding, so a concurrent token change fails the append.
-        let version = self
-            .store()
-            .stream_version(&payloads::tokens_stream())
-            .await?
-            .0;
-        let events = {
+        // The version is read with the state decided on, so a token change the decision did not
+        // see fails the append.
+        let (version, events) = {
             let model = self.model().model().read().await;
             let command = TokenCommand::Issue {
                 token: id,
@@ -74,12 +70,13 @@ impl App {
                 label: label.to_owned(),
                 token_hash,
             };
-            decide_token(
+            let events = decide_token(
                 &model.tokens,
                 &model.directory,
                 caller.map(|c| c.user),
                 command,
-            )?
+            )?;
+            (model.tokens_version, events)
         };
         self.append_token_events(caller, version, &events).await?;
         Ok(IssuedToken { id, token })
@@ -87,19 +84,15 @@ impl App {
 
     /// Revokes a token (its owner, or an administrator).
     pub async fn revoke_token(&self, caller: &Caller, token: TokenId) -> Result<(), AppError> {
-        let version = self
-            .store()
-            .stream_version(&payloads::tokens_stream())
-            .await?
-            .0;
-        let events = {
+        let (version, events) = {
             let model = self.model().model().read().await;
-            decide_token(
+            let events = decide_token(
                 &model.tokens,
                 &model.directory,
                 Some(caller.user),
                 TokenCommand::Revoke { token },
-            )?
+            )?;
+            (model.tokens_version, events)
         };
         self.append_token_events(Some(caller), version, &events)
             .await

@@ -49,6 +49,8 @@ pub struct LedgerModel {
     pub authentications: BTreeMap<AuthenticationId, AuthRecord>,
     /// API tokens (hashes only).
     pub tokens: Tokens,
+    /// Version of the tokens stream (for optimistic appends), read with the tokens it covers.
+    pub tokens_version: u64,
     /// Live authentications by workspace and name key (names are unique per workspace).
     pub names: BTreeMap<WorkspaceId, BTreeMap<String, AuthenticationId>>,
     /// Every event as an audit record, indexed by actor, type, authentication, workspace.
@@ -187,7 +189,7 @@ fn live_name(state: &AuthenticationState<SealedSecret>) -> Option<(WorkspaceId, 
 
 impl Projection for LedgerModel {
     const NAME: &'static str = "ledger_model";
-    const SNAPSHOT_VERSION: u16 = 5;
+    const SNAPSHOT_VERSION: u16 = 6;
 
     fn apply(&mut self, envelope: &Envelope) -> Result<(), ProjectionError> {
         let position = envelope.position().0;
@@ -212,7 +214,10 @@ impl Projection for LedgerModel {
                     self.custom_services.insert(*service, defined);
                 }
             }
-            DomainEvent::Token(event) => self.tokens.apply(&event),
+            DomainEvent::Token(event) => {
+                self.tokens.apply(&event);
+                self.tokens_version = envelope.body.stream_version.0;
+            }
             DomainEvent::Authentication(id, event) => {
                 authentication = Some(id);
                 if let AuthenticationEvent::Moved { from, .. } = &event {
