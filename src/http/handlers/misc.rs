@@ -96,19 +96,20 @@ pub async fn resolve(
         user,
         template: body.template,
     };
-    // Access is decided (and a refusal recorded) before anything else: only an allowed caller
-    // can cause a refresh.
-    state.app.authorize_resolve(&accessor, &request).await?;
     let grant = state.app.grant_state(id).await;
-    if grant.as_ref().is_some_and(|g| g.needs_reauthorization) {
-        // The provider refused the refresh token: the stored access token is not to be used.
-        return Err(crate::oauth::OAuthError::NeedsReauthorization.into());
-    }
+    let needs_reauthorization = grant.as_ref().is_some_and(|g| g.needs_reauthorization);
     let expired = grant.as_ref().is_some_and(|g| {
         g.expires_at
             .is_some_and(|at| at.0 <= crate::ledger::RecordedAt::now().0)
     });
-    if expired {
+    if needs_reauthorization || expired {
+        // Only an allowed caller learns about the grant or causes a refresh: access is decided
+        // (and a refusal recorded) first. The common path decides it once, in `resolve`.
+        state.app.authorize_resolve(&accessor, &request).await?;
+        if needs_reauthorization {
+            // The provider refused the refresh token: the stored access token is not to be used.
+            return Err(crate::oauth::OAuthError::NeedsReauthorization.into());
+        }
         state
             .oauth
             .refresh_if_due(id, std::time::Duration::ZERO)
