@@ -1,7 +1,8 @@
 //! Property: random valid command sequences over many authentications, on a real sled data
-//! directory; the live read model equals a full replay of the log from position 1, equals a
-//! half-way snapshot plus a replay of the tail, and equals the model reopened after a restart
-//! (from the snapshot written at close, and from the real half-way snapshot plus tail replay).
+//! directory; the live read model (its state in memory and everything it wrote to the read
+//! store) equals a full replay of the log from position 1, equals the model reopened after a
+//! restart, equals the read side put back as it was half-way plus the tail folded at start,
+//! and equals a full rebuild of a read side whose checkpoint does not match the log.
 //!
 //! Many generated commands are refused by the domain (access, naming, lifecycle, field rules);
 //! that is intended, and every refused command must leave the log untouched.
@@ -24,7 +25,10 @@ use credledger::domain::ids::{AuthenticationId, EnvironmentTag, ServiceKey, Work
 use credledger::domain::secret::SecretText;
 use credledger::domain::services::ServiceRef;
 use credledger::ledger::{EventStore, Position};
-use credledger::projections::{LedgerModel, Projection, SnapshotStore};
+use credledger::projections::{
+    ChangeSet, KeyRange, LedgerModel, ReadCheckpoint, ReadStore, ScanOrder, SledReadStore,
+    StartKind, Table,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -550,6 +554,15 @@ fn difference(a: &LedgerModel, b: &LedgerModel) -> String {
     if a.custom_services != b.custom_services {
         out.push("custom_services differ".into());
     }
+    if (a.tokens_version, &a.tokens) != (b.tokens_version, &b.tokens) {
+        out.push(format!(
+            "tokens differ (versions {} vs {})",
+            a.tokens_version, b.tokens_version
+        ));
+    }
+    if a.names != b.names {
+        out.push(format!("names differ:\n{:?}\nvs\n{:?}", a.names, b.names));
+    }
     let ids: BTreeSet<_> = a
         .authentications
         .keys()
@@ -572,22 +585,6 @@ fn difference(a: &LedgerModel, b: &LedgerModel) -> String {
                         (y.created_at, y.updated_at)
                     ));
                 }
-                if x.history != y.history {
-                    let first = x
-                        .history
-                        .iter()
-                        .zip(&y.history)
-                        .position(|(p, q)| p != q)
-                        .unwrap_or(x.history.len().min(y.history.len()));
-                    out.push(format!(
-                        "authentication {id}: history lengths {} vs {}, first difference at \
-                         entry {first}:\n{:#?}\nvs\n{:#?}",
-                        x.history.len(),
-                        y.history.len(),
-                        x.history.get(first),
-                        y.history.get(first)
-                    ));
-                }
             }
             (x, y) => out.push(format!(
                 "authentication {id}: present {} vs {}",
@@ -597,6 +594,45 @@ fn difference(a: &LedgerModel, b: &LedgerModel) -> String {
         }
     }
     out.join("\n")
+}
+
+/// Everything a read store holds, table by table.
+fn dump(store: &SledReadStore) -> Vec<(Table, Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    for table in Table::ALL {
+        let entries = store
+            .scan(
+                table,
+                &KeyRange::prefix(Vec::new()),
+                ScanOrder::Ascending,
+                usize::MAX,
+            )
+            .expect("scan");
+        out.extend(entries.into_iter().map(|(k, v)| (table, k, v)));
+    }
+    out
+}
+
+fn same_store(
+    label: &str,
+    expected: &[(Table, Vec<u8>, Vec<u8>)],
+    actual: &[(Table, Vec<u8>, Vec<u8>)],
+) -> Result<(), TestCaseError> {
+    if expected == actual {
+        return Ok(());
+    }
+    let first = expected
+        .iter()
+        .zip(actual)
+        .position(|(a, b)| a != b)
+        .unwrap_or(expected.len().min(actual.len()));
+    Err(TestCaseError::fail(format!(
+        "{label}: read stores differ: {} vs {} entries, first difference at {first}: {:?} vs {:?}",
+        expected.len(),
+        actual.len(),
+        expected.get(first).map(|(t, k, _)| (t, hex::encode(k))),
+        actual.get(first).map(|(t, k, _)| (t, hex::encode(k))),
+    )))
 }
 
 fn same(label: &str, expected: &LedgerModel, actual: &LedgerModel) -> Result<(), TestCaseError> {
@@ -617,23 +653,15 @@ async fn run_case(ops: Vec<Op>, tally: &Tally) -> Result<(), TestCaseError> {
     let world = World::new().await;
     let ids: [AuthenticationId; SLOTS] = std::array::from_fn(|_| AuthenticationId::new());
     let half = ops.len() / 2;
-    let mut halfway: Option<(LedgerModel, u64)> = None;
+    let mut halfway: Option<(Vec<(Table, Vec<u8>, Vec<u8>)>, ReadCheckpoint)> = None;
 
     for (step, op) in ops.iter().enumerate() {
         if step == half {
-            let position = world.app.model().snapshot_now().await.expect("snapshot");
-            let clone = world.app.model().model().read().await.clone();
-            prop_assert_eq!(clone.position, position, "snapshot position");
-            prop_assert_eq!(position, world.app.store().head().position);
-            // The real record just written decodes to the same model.
-            let (loaded, at) = SnapshotStore::open(world.app.store().db())
-                .expect("snapshot store")
-                .load::<LedgerModel>()
-                .expect("load snapshot")
-                .expect("a snapshot was written");
-            prop_assert_eq!(at, position, "snapshot record position");
-            same("half-way snapshot record", &clone, &loaded)?;
-            halfway = Some((clone, position));
+            let store = world.app.model().store();
+            let checkpoint = store.checkpoint().expect("checkpoint").expect("written");
+            prop_assert_eq!(checkpoint.position, world.app.store().head().position);
+            prop_assert_eq!(checkpoint.position, world.app.model().applied());
+            halfway = Some((dump(store), checkpoint));
         }
         let head = world.app.store().head().position;
         let applied = world.app.model().applied();
@@ -709,14 +737,15 @@ async fn run_case(ops: Vec<Op>, tally: &Tally) -> Result<(), TestCaseError> {
             }
         }
     }
-    let (halfway_model, halfway_position) = halfway.expect("at least 20 operations");
+    let (halfway_store, halfway_checkpoint) = halfway.expect("at least 20 operations");
 
-    // (1) The live model.
+    // (1) The live model: its state in memory and what it wrote.
     let live = world.app.model().model().read().await.clone();
+    let live_store = dump(world.app.model().store());
     let head = world.app.store().head().position;
     prop_assert_eq!(live.position, head, "live model is caught up");
 
-    // (2) A full replay from position 1.
+    // (2) A full replay from position 1, in memory.
     let all = world
         .app
         .store()
@@ -727,22 +756,7 @@ async fn run_case(ops: Vec<Op>, tally: &Tally) -> Result<(), TestCaseError> {
     let full = LedgerModel::replay(&all).expect("replay");
     same("full replay vs live", &full, &live)?;
 
-    // (3) The half-way snapshot plus the tail.
-    let tail = world
-        .app
-        .store()
-        .read_all(Position(halfway_position + 1), usize::MAX)
-        .await
-        .expect("read tail");
-    prop_assert_eq!(tail.len() as u64, head - halfway_position, "tail length");
-    let mut resumed = halfway_model.clone();
-    for envelope in &tail {
-        Projection::apply(&mut resumed, envelope).expect("apply tail");
-    }
-    same("half-way snapshot + tail vs live", &live, &resumed)?;
-
-    // (4) A real restart: close (which writes the snapshot at the head), reopen on the same
-    // directory (snapshot, then the empty tail).
+    // (3) A real restart: the live state is read back from the read store.
     let World {
         app,
         data_dir,
@@ -751,41 +765,74 @@ async fn run_case(ops: Vec<Op>, tally: &Tally) -> Result<(), TestCaseError> {
     } = world;
     app.close().await.expect("close");
     let app = app_support::open_app(&data_dir, &key_file).await;
-    app.model().wait_for(head).await.expect("caught up");
-    let reopened = app.model().model().read().await.clone();
-    same("restart vs live before it", &live, &reopened)?;
-    prop_assert_eq!(app.store().head().position, head);
-
-    // (5) A real restart from the half-way snapshot: close, put the half-way record back in
-    // the snapshot tree, reopen; the projection loads it and replays the tail itself.
-    app.close().await.expect("close");
-    {
-        let db = credledger::ledger::open_db(&data_dir).expect("open the data dir");
-        let snapshots = SnapshotStore::open(&db).expect("snapshot store");
-        snapshots
-            .save(&halfway_model, halfway_position)
-            .expect("save the half-way snapshot");
-        let (_, at) = snapshots
-            .load::<LedgerModel>()
-            .expect("load")
-            .expect("a snapshot");
-        prop_assert_eq!(at, halfway_position);
-        db.flush().expect("flush");
-    }
-    let app = app_support::open_app(&data_dir, &key_file).await;
-    app.model().wait_for(head).await.expect("caught up");
-    let from_halfway = app.model().model().read().await.clone();
-    app.close().await.expect("close");
+    prop_assert_eq!(
+        app.model().start_kind(),
+        &StartKind::Resumed { from: head },
+        "restart resumes"
+    );
     same(
-        "reopened from the half-way snapshot vs live",
+        "restart vs live before it",
         &live,
-        &from_halfway,
+        &app.model().model().read().await.clone(),
     )?;
+    same_store("restart vs live", &live_store, &dump(app.model().store()))?;
+    app.close().await.expect("close");
+
+    // (4) The read side as it was half-way: the start folds the tail itself.
+    let replant = |entries: &[(Table, Vec<u8>, Vec<u8>)], checkpoint: ReadCheckpoint| {
+        let db = credledger::ledger::open_db(&data_dir).expect("open the data dir");
+        let store = SledReadStore::open(&db).expect("read store");
+        store.clear().expect("clear");
+        let mut changes = ChangeSet::default();
+        for (table, key, value) in entries {
+            changes.put(*table, key.clone(), value.clone());
+        }
+        store.commit(&changes, checkpoint).expect("commit");
+        db.flush().expect("flush");
+    };
+    replant(&halfway_store, halfway_checkpoint);
+    let app = app_support::open_app(&data_dir, &key_file).await;
+    prop_assert_eq!(
+        app.model().start_kind(),
+        &StartKind::Resumed {
+            from: halfway_checkpoint.position
+        }
+    );
+    same(
+        "half-way read side + tail vs live",
+        &live,
+        &app.model().model().read().await.clone(),
+    )?;
+    same_store(
+        "half-way + tail vs live",
+        &live_store,
+        &dump(app.model().store()),
+    )?;
+    app.close().await.expect("close");
+
+    // (5) The same read side under a checkpoint whose chain hash is not this log's: not
+    // believed, rebuilt from the log.
+    let mut forged = halfway_checkpoint;
+    forged.hash.0[0] ^= 1;
+    replant(&halfway_store, forged);
+    let app = app_support::open_app(&data_dir, &key_file).await;
+    prop_assert!(
+        matches!(app.model().start_kind(), StartKind::Rebuilt { .. }),
+        "a forged checkpoint is rebuilt, got {:?}",
+        app.model().start_kind()
+    );
+    same(
+        "rebuilt vs live",
+        &live,
+        &app.model().model().read().await.clone(),
+    )?;
+    same_store("rebuilt vs live", &live_store, &dump(app.model().store()))?;
+    app.close().await.expect("close");
     Ok(())
 }
 
 #[test]
-fn live_model_equals_full_replay_and_snapshot_plus_tail() {
+fn live_model_equals_full_replay_restart_tail_and_rebuild() {
     let config = Config {
         cases: std::env::var("MODEL_REPLAY_CASES")
             .ok()

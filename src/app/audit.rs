@@ -9,7 +9,7 @@ use crate::ledger::{
     Position,
 };
 use crate::projections::payloads;
-use crate::projections::{AuditFilter, AuditOrder, AuditRecord};
+use crate::projections::{audit, AuditFilter, AuditOrder, AuditRecord};
 
 use super::{App, AppError, Caller};
 
@@ -173,11 +173,31 @@ impl App {
 
     /// A page of audit records matching the query.
     pub async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, AppError> {
+        // A time range is a position range: store times never decrease.
+        let head = self.store().head().position;
+        let low = match query.filter.from {
+            Some(from) => self.store().first_position_at_or_after(from).await?.0,
+            None => 1,
+        };
+        let high = match query.filter.to {
+            Some(to) => self
+                .store()
+                .first_position_at_or_after(to)
+                .await?
+                .0
+                .saturating_sub(1),
+            None => head,
+        };
         let model = self.model().model().read().await;
-        let (positions, more) =
-            model
-                .audit
-                .select(&query.filter, query.order, query.after, query.limit);
+        let store = self.model().store();
+        let (positions, more) = audit::select(
+            store,
+            &query.filter,
+            query.order,
+            (low, high.min(head)),
+            query.after,
+            query.limit,
+        )?;
         let mut records = Vec::with_capacity(positions.len());
         for position in &positions {
             let envelope = self
@@ -191,7 +211,7 @@ impl App {
                         "audit index names position {position}, which the log does not hold"
                     )))
                 })?;
-            records.push(AuditRecord::describe(&envelope, &model)?);
+            records.push(AuditRecord::describe(&envelope, &model, store)?);
         }
         Ok(AuditPage {
             next: if more {

@@ -332,12 +332,8 @@ impl App {
         id: AuthenticationId,
         version: u64,
     ) -> Result<uuid::Uuid, AppError> {
-        let model = self.model().model().read().await;
-        model
-            .authentication(id)
-            .and_then(|r| r.history.get(version.checked_sub(1)? as usize))
-            .filter(|entry| entry.version == version)
-            .map(|entry| entry.event_id.0)
+        crate::projections::model::history_at(self.model().store(), id, version)?
+            .map(|stored| stored.entry.event_id.0)
             .ok_or(AppError::NotFound)
     }
 

@@ -32,7 +32,10 @@ use crate::domain::authentication::Lifecycle;
 use crate::domain::ids::UserId;
 use crate::domain::services::ServiceCatalog;
 use crate::ledger::{AuthMethod, EventMeta, EventStore, Origin, SledStore};
-use crate::projections::{LedgerModel, ProjectionHandle, SnapshotPolicy, SnapshotStore};
+use crate::projections::{LedgerModel, ProjectionHandle, SledReadStore};
+
+/// The running read model of an open ledger.
+pub type ReadModel = ProjectionHandle<LedgerModel, SledReadStore>;
 
 /// The sled tree holding the wrapped data keys (and the wrapped fingerprint key).
 pub(crate) const DATA_KEYS_TREE: &str = "data_keys";
@@ -46,8 +49,6 @@ pub struct AppConfig {
     pub key_file: PathBuf,
     /// Create the key file if the data directory is new and the file is missing.
     pub create_key_if_missing: bool,
-    /// How often the read model is snapshotted.
-    pub snapshots: SnapshotPolicy,
     /// Extra prebuilt services (JSON object of key -> service spec), added to the catalog.
     pub extra_services: Option<String>,
     /// Accept `http://` endpoints in the extra services (development only).
@@ -61,7 +62,6 @@ impl AppConfig {
             data_dir: data_dir.into(),
             key_file: key_file.into(),
             create_key_if_missing: true,
-            snapshots: SnapshotPolicy::default(),
             extra_services: None,
             extra_services_allow_http: false,
         }
@@ -113,7 +113,7 @@ pub struct App {
     keys: DataKeyStore,
     fingerprinter: Fingerprinter,
     catalog: ServiceCatalog,
-    model: ProjectionHandle<LedgerModel>,
+    model: ReadModel,
 }
 
 impl App {
@@ -152,10 +152,7 @@ impl App {
                 ServiceCatalog::from_json(json)?
             });
         }
-        let snapshots = SnapshotStore::open(&db)?;
-        let model =
-            ProjectionHandle::start(&store, snapshots, LedgerModel::default(), config.snapshots)
-                .await?;
+        let model = ProjectionHandle::start(&store, SledReadStore::open(&db)?).await?;
         let app = App {
             store,
             keys,
@@ -198,7 +195,7 @@ impl App {
         Ok(())
     }
 
-    /// Snapshots the read model, stops it, and closes the log.
+    /// Stops the read model (everything it applied is written) and closes the log.
     pub async fn close(self) -> Result<(), AppError> {
         self.model.stop().await?;
         self.store.close().await?;
@@ -232,7 +229,7 @@ impl App {
     }
 
     /// The running read model.
-    pub fn model(&self) -> &ProjectionHandle<LedgerModel> {
+    pub fn model(&self) -> &ReadModel {
         &self.model
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::domain::access::Action;
 use crate::domain::ids::{AuthenticationId, UserId};
+use crate::projections::model::history_page;
 use crate::projections::{AuthenticationView, HistoryEntry, ListQuery, Page};
 
 use super::{App, AppError, RestoreTarget};
@@ -42,12 +43,12 @@ impl App {
         }
         let (state, _) = self.state_as_of(id, target).await?;
         let auth = state.current.as_ref().ok_or(AppError::NotFound)?;
-        let times = self
-            .model()
-            .model()
-            .read()
-            .await
-            .times_at(id, state.version);
+        let times =
+            self.model()
+                .model()
+                .read()
+                .await
+                .times_at(self.model().store(), id, state.version)?;
         Ok(AuthenticationView::of(auth, state.version, times))
     }
 
@@ -57,13 +58,15 @@ impl App {
         user: UserId,
         id: AuthenticationId,
     ) -> Result<Vec<HistoryEntry>, AppError> {
-        let model = self.model().model().read().await;
-        let record = model.authentication(id).ok_or(AppError::NotFound)?;
-        let auth = record.state.current.as_ref().ok_or(AppError::NotFound)?;
-        if !model.allows(user, auth.workspace, Action::View) {
-            return Err(AppError::NotFound);
+        {
+            let model = self.model().model().read().await;
+            let record = model.authentication(id).ok_or(AppError::NotFound)?;
+            let auth = record.state.current.as_ref().ok_or(AppError::NotFound)?;
+            if !model.allows(user, auth.workspace, Action::View) {
+                return Err(AppError::NotFound);
+            }
         }
-        Ok(record.history.clone())
+        self.stored_history(id)
     }
 
     /// Every change of any authentication, for auditors: fingerprints, never values.
@@ -71,9 +74,22 @@ impl App {
         &self,
         id: AuthenticationId,
     ) -> Result<Vec<HistoryEntry>, AppError> {
-        let model = self.model().model().read().await;
-        let record = model.authentication(id).ok_or(AppError::NotFound)?;
-        Ok(record.history.clone())
+        if self
+            .model()
+            .model()
+            .read()
+            .await
+            .authentication(id)
+            .is_none()
+        {
+            return Err(AppError::NotFound);
+        }
+        self.stored_history(id)
+    }
+
+    /// The whole history of an authentication from the read store.
+    fn stored_history(&self, id: AuthenticationId) -> Result<Vec<HistoryEntry>, AppError> {
+        Ok(history_page(self.model().store(), id, 0, usize::MAX)?)
     }
 }
 

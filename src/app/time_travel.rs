@@ -10,7 +10,7 @@ use crate::domain::directory::{self, Directory, DirectoryEvent, WorkspaceScope};
 use crate::domain::ids::{AuthenticationId, UserId, WorkspaceId};
 use crate::ledger::{EventStore, RecordedAt, StreamRange};
 use crate::projections::payloads::{self, DomainEvent};
-use crate::projections::{AuthenticationView, HistoryDetail};
+use crate::projections::AuthenticationView;
 
 use super::{App, AppError, RestoreTarget};
 
@@ -92,24 +92,8 @@ impl App {
     ) -> Result<Vec<AuthenticationView>, AppError> {
         // Candidates: every authentication that was ever created in or moved into it before
         // `at`; each is then folded up to `at` to see where it really was.
-        let candidates: Vec<AuthenticationId> = {
-            let model = self.model().model().read().await;
-            model
-                .authentications
-                .iter()
-                .filter(|(_, record)| {
-                    record.history.iter().any(|h| {
-                        h.recorded_at <= at
-                            && match &h.detail {
-                                HistoryDetail::Created { workspace: w, .. } => *w == workspace,
-                                HistoryDetail::Moved { to, .. } => *to == workspace,
-                                _ => false,
-                            }
-                    })
-                })
-                .map(|(id, _)| *id)
-                .collect()
-        };
+        let candidates =
+            crate::projections::model::ever_in_workspace(self.model().store(), workspace)?;
         let mut views = Vec::new();
         for id in candidates {
             let (state, _) = self.state_as_of(id, RestoreTarget::Time(at)).await?;
@@ -122,12 +106,11 @@ impl App {
                 Lifecycle::Purged => false,
             };
             if auth.workspace == workspace && shown {
-                let times = self
-                    .model()
-                    .model()
-                    .read()
-                    .await
-                    .times_at(id, state.version);
+                let times = self.model().model().read().await.times_at(
+                    self.model().store(),
+                    id,
+                    state.version,
+                )?;
                 views.push(AuthenticationView::of(auth, state.version, times));
             }
         }

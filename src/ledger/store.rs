@@ -52,6 +52,12 @@ pub struct Head {
 pub trait Subscription: Send {
     /// The next envelope in position order; waits for a new append when caught up.
     fn next(&mut self) -> impl Future<Output = Result<Envelope, StoreError>> + Send;
+
+    /// An envelope the subscription already holds, without waiting or reading storage (to
+    /// fold several envelopes into one batch); `None` when it would have to wait.
+    fn try_next(&mut self) -> Option<Envelope> {
+        None
+    }
 }
 
 /// An append-only, ordered, hash-chained event log.
@@ -95,6 +101,13 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         &self,
         stream: &StreamId,
     ) -> impl Future<Output = Result<StreamVersion, StoreError>> + Send;
+
+    /// The first position recorded at or after `time` (the position after the head when
+    /// none is). Store times never decrease, so a time range is a position range.
+    fn first_position_at_or_after(
+        &self,
+        time: RecordedAt,
+    ) -> impl Future<Output = Result<Position, StoreError>> + Send;
 
     /// The durable head of the log.
     fn head(&self) -> Head;

@@ -1,17 +1,19 @@
-//! The audit index: every event of the log is an audit record; this keeps, per filter
-//! dimension, the sorted positions of the records that match, so a query touches only the
-//! records it returns (the records themselves are read from the log).
+//! The audit index on disk: every event of the log is an audit record; per filter dimension
+//! (actor, event type, authentication, workspace, refused) the index keeps one key per matching
+//! position, `dimension ‖ value ‖ position`, so a query walks only keys it needs and reads only
+//! the records it returns from the log. Time ranges become position ranges through the log's
+//! time index (store times never decrease).
 //!
-//! Positions are gapless and store times never decrease, so a time range is a position range
-//! found by binary search, and every list here is sorted by construction.
-
-use std::collections::BTreeMap;
+//! Several filters are intersected by a leapfrog walk: each list seeks to the candidate
+//! position of the others, so a page costs about (page size × filters) seeks whatever the size
+//! of the log.
 
 use serde::{Deserialize, Serialize};
 
+use super::store::{ChangeSet, KeyRange, ReadStore, ScanOrder, Table};
+use super::ProjectionError;
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
 use crate::ledger::RecordedAt;
-
 /// Whether the recorded attempt went through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
@@ -67,8 +69,6 @@ pub enum AuditOrder {
 pub struct Indexed<'a> {
     /// Log position.
     pub position: u64,
-    /// Store time.
-    pub recorded_at: RecordedAt,
     /// Principal reference.
     pub actor: &'a str,
     /// Event type.
@@ -81,289 +81,395 @@ pub struct Indexed<'a> {
     pub outcome: Outcome,
 }
 
-/// Sorted positions per filter dimension, and the store time of every position (the log's
-/// positions are gapless from 1, so position `p` is `times[p - 1]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditIndex {
-    times: Vec<i64>,
-    by_actor: BTreeMap<String, Vec<u64>>,
-    by_type: BTreeMap<String, Vec<u64>>,
-    by_authentication: BTreeMap<AuthenticationId, Vec<u64>>,
-    by_workspace: BTreeMap<WorkspaceId, Vec<u64>>,
-    refused: Vec<u64>,
+/// Dimension tags, stable on disk.
+mod dimension {
+    pub const ACTOR: u8 = b'a';
+    pub const TYPE: u8 = b't';
+    pub const AUTHENTICATION: u8 = b'u';
+    pub const WORKSPACE: u8 = b'w';
+    pub const REFUSED: u8 = b'r';
 }
 
-fn push(list: &mut Vec<u64>, position: u64) {
-    if list.last() != Some(&position) {
-        list.push(position);
+/// The key prefix of one list: dimension ‖ length-prefixed value (so no value's list is a
+/// prefix of another's).
+fn list(dimension: u8, value: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(value.len()).unwrap_or(u16::MAX);
+    let mut key = Vec::with_capacity(3 + value.len() + 8);
+    key.push(dimension);
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(&value[..usize::from(len)]);
+    key
+}
+
+fn at(list: &[u8], position: u64) -> Vec<u8> {
+    let mut key = list.to_vec();
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+fn position_of(key: &[u8]) -> Result<u64, ProjectionError> {
+    key.len()
+        .checked_sub(8)
+        .and_then(|start| key[start..].try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| ProjectionError::Snapshot("malformed audit index key".into()))
+}
+
+/// Queues the index keys of one record.
+pub fn note(changes: &mut ChangeSet, record: Indexed<'_>) {
+    let p = record.position;
+    changes.put(
+        Table::Audit,
+        at(&list(dimension::ACTOR, record.actor.as_bytes()), p),
+        Vec::new(),
+    );
+    changes.put(
+        Table::Audit,
+        at(&list(dimension::TYPE, record.event_type.as_bytes()), p),
+        Vec::new(),
+    );
+    if let Some(id) = record.authentication {
+        let key = at(&list(dimension::AUTHENTICATION, id.as_uuid().as_bytes()), p);
+        changes.put(Table::Audit, key, Vec::new());
     }
-}
-
-fn slice_of(list: Option<&Vec<u64>>) -> &[u64] {
-    list.map_or(&[], Vec::as_slice)
-}
-
-impl AuditIndex {
-    /// Adds one record; records must come in position order.
-    pub fn note(&mut self, record: Indexed<'_>) {
-        let p = record.position;
-        if p <= self.times.len() as u64 {
-            return; // Already indexed (snapshot overlap).
-        }
-        // Store times never decrease; clamp anyway so binary search stays valid. The log has
-        // no gaps; should one appear, its positions get the time of the record after it.
-        let last = self.times.last().copied().unwrap_or(i64::MIN);
-        let at = last.max(record.recorded_at.0);
-        self.times.resize(p as usize, at);
-        push(self.by_actor.entry(record.actor.to_owned()).or_default(), p);
-        push(
-            self.by_type
-                .entry(record.event_type.to_owned())
-                .or_default(),
+    for workspace in record.workspaces {
+        let key = at(
+            &list(dimension::WORKSPACE, workspace.as_uuid().as_bytes()),
             p,
         );
-        if let Some(id) = record.authentication {
-            push(self.by_authentication.entry(id).or_default(), p);
-        }
-        for workspace in record.workspaces {
-            push(self.by_workspace.entry(*workspace).or_default(), p);
-        }
-        if record.outcome == Outcome::Refused {
-            self.refused.push(p);
-        }
+        changes.put(Table::Audit, key, Vec::new());
     }
-
-    /// How many records are indexed.
-    pub fn len(&self) -> usize {
-        self.times.len()
+    if record.outcome == Outcome::Refused {
+        changes.put(
+            Table::Audit,
+            at(&list(dimension::REFUSED, &[]), p),
+            Vec::new(),
+        );
     }
+}
 
-    /// Whether nothing is indexed yet.
-    pub fn is_empty(&self) -> bool {
-        self.times.is_empty()
-    }
+/// One sorted list of positions, or the union of several (an administrator's workspaces).
+struct Lists(Vec<Vec<u8>>);
 
-    /// The positions of up to `limit` matching records strictly beyond `after` (in the
-    /// direction of `order`), and whether more follow.
-    pub fn select(
+impl Lists {
+    /// The first position of the lists at or beyond `from` in the walk's direction.
+    fn seek(
         &self,
-        filter: &AuditFilter,
+        store: &impl ReadStore,
+        from: u64,
         order: AuditOrder,
-        after: Option<u64>,
-        limit: usize,
-    ) -> (Vec<u64>, bool) {
-        // The position window: the time range, then the cursor.
-        let first = filter
-            .from
-            .map_or(0, |from| self.times.partition_point(|&t| t < from.0));
-        let end = filter.to.map_or(self.times.len(), |to| {
-            self.times.partition_point(|&t| t < to.0)
-        });
-        if first >= end {
-            return (Vec::new(), false);
-        }
-        // Index i holds position i + 1.
-        let (mut low, mut high) = (first as u64 + 1, end as u64);
-        match (order, after) {
-            (AuditOrder::OldestFirst, Some(cursor)) => low = low.max(cursor.saturating_add(1)),
-            (AuditOrder::NewestFirst, Some(cursor)) => high = high.min(cursor.saturating_sub(1)),
-            (_, None) => {}
-        }
-        if low > high {
-            return (Vec::new(), false);
-        }
-
-        // A scope of workspaces is the merged window of their lists.
-        let scope: Vec<u64>;
-        let mut lists: Vec<&[u64]> = Vec::new();
-        if let Some(actor) = &filter.actor {
-            lists.push(slice_of(self.by_actor.get(actor)));
-        }
-        if let Some(kind) = &filter.event_type {
-            lists.push(slice_of(self.by_type.get(kind)));
-        }
-        if let Some(id) = &filter.authentication {
-            lists.push(slice_of(self.by_authentication.get(id)));
-        }
-        if let Some(workspace) = &filter.workspace {
-            lists.push(slice_of(self.by_workspace.get(workspace)));
-        }
-        if filter.outcome == Some(Outcome::Refused) {
-            lists.push(&self.refused);
-        }
-        let exclude_refused = filter.outcome == Some(Outcome::Succeeded);
-
-        if let Some(within) = &filter.within {
-            let mut merged: Vec<u64> = within
-                .iter()
-                .flat_map(|w| {
-                    let list = slice_of(self.by_workspace.get(w));
-                    let start = list.partition_point(|&p| p < low);
-                    let stop = list.partition_point(|&p| p <= high);
-                    list[start..stop].iter().copied()
-                })
-                .collect();
-            merged.sort_unstable();
-            merged.dedup();
-            scope = merged;
-            lists.push(&scope);
-        }
-        // Walk the shortest list (or every position of the window when nothing narrows it);
-        // check the others by binary search.
-        lists.sort_by_key(|l| l.len());
-        let (driver, others) = match lists.split_first() {
-            Some((driver, others)) => (Some(*driver), others),
-            None => (None, &[][..]),
-        };
-        let matches = |p: u64| {
-            others.iter().all(|l| l.binary_search(&p).is_ok())
-                && !(exclude_refused && self.refused.binary_search(&p).is_ok())
-        };
-        let mut out = Vec::with_capacity(limit.min(1024));
-        let mut more = false;
-        let mut walk = |candidates: &mut dyn Iterator<Item = u64>| {
-            for p in candidates.filter(|&p| matches(p)) {
-                if out.len() == limit {
-                    more = true;
-                    return;
-                }
-                out.push(p);
+    ) -> Result<Option<u64>, ProjectionError> {
+        let mut best: Option<u64> = None;
+        for prefix in &self.0 {
+            let (range, scan) = match order {
+                AuditOrder::OldestFirst => (
+                    KeyRange {
+                        prefix: prefix.clone(),
+                        from: Some(at(prefix, from)),
+                        to: None,
+                    },
+                    ScanOrder::Ascending,
+                ),
+                AuditOrder::NewestFirst => (
+                    KeyRange {
+                        prefix: prefix.clone(),
+                        from: None,
+                        to: Some(at(prefix, from)),
+                    },
+                    ScanOrder::Descending,
+                ),
+            };
+            if let Some((key, _)) = store
+                .scan(Table::Audit, &range, scan, 1)?
+                .into_iter()
+                .next()
+            {
+                let p = position_of(&key)?;
+                best = Some(match (best, order) {
+                    (None, _) => p,
+                    (Some(b), AuditOrder::OldestFirst) => b.min(p),
+                    (Some(b), AuditOrder::NewestFirst) => b.max(p),
+                });
             }
-        };
-        match (driver, order) {
-            (Some(list), order) => {
-                let start = list.partition_point(|&p| p < low);
-                let stop = list.partition_point(|&p| p <= high);
-                let window = list[start..stop].iter().copied();
-                match order {
-                    AuditOrder::OldestFirst => walk(&mut { window }),
-                    AuditOrder::NewestFirst => walk(&mut window.rev()),
-                }
-            }
-            (None, AuditOrder::OldestFirst) => walk(&mut (low..=high)),
-            (None, AuditOrder::NewestFirst) => walk(&mut (low..=high).rev()),
         }
-        (out, more)
+        Ok(best)
     }
+}
+
+/// The positions of up to `limit` records matching `filter` inside the position window
+/// `[low, high]` (the time range, already resolved by the caller), strictly beyond `after`
+/// in the direction of `order`, and whether more follow.
+pub fn select(
+    store: &impl ReadStore,
+    filter: &AuditFilter,
+    order: AuditOrder,
+    window: (u64, u64),
+    after: Option<u64>,
+    limit: usize,
+) -> Result<(Vec<u64>, bool), ProjectionError> {
+    let (mut low, mut high) = (window.0.max(1), window.1);
+    match (order, after) {
+        (AuditOrder::OldestFirst, Some(cursor)) => low = low.max(cursor.saturating_add(1)),
+        (AuditOrder::NewestFirst, Some(cursor)) => high = high.min(cursor.saturating_sub(1)),
+        (_, None) => {}
+    }
+    if low > high || limit == 0 {
+        return Ok((Vec::new(), false));
+    }
+    let mut lists = Vec::new();
+    if let Some(id) = &filter.authentication {
+        lists.push(Lists(vec![list(
+            dimension::AUTHENTICATION,
+            id.as_uuid().as_bytes(),
+        )]));
+    }
+    if let Some(actor) = &filter.actor {
+        lists.push(Lists(vec![list(dimension::ACTOR, actor.as_bytes())]));
+    }
+    if let Some(workspace) = &filter.workspace {
+        lists.push(Lists(vec![list(
+            dimension::WORKSPACE,
+            workspace.as_uuid().as_bytes(),
+        )]));
+    }
+    if let Some(kind) = &filter.event_type {
+        lists.push(Lists(vec![list(dimension::TYPE, kind.as_bytes())]));
+    }
+    if filter.outcome == Some(Outcome::Refused) {
+        lists.push(Lists(vec![list(dimension::REFUSED, &[])]));
+    }
+    if let Some(within) = &filter.within {
+        let scope = within
+            .iter()
+            .map(|w| list(dimension::WORKSPACE, w.as_uuid().as_bytes()))
+            .collect();
+        lists.push(Lists(scope));
+    }
+    let refused = list(dimension::REFUSED, &[]);
+    let exclude_refused = filter.outcome == Some(Outcome::Succeeded);
+
+    let in_window = |p: u64| (low..=high).contains(&p);
+    let step = |p: u64| match order {
+        AuditOrder::OldestFirst => p.checked_add(1),
+        AuditOrder::NewestFirst => p.checked_sub(1),
+    };
+    let mut out = Vec::with_capacity(limit.min(1024));
+    let mut candidate = match order {
+        AuditOrder::OldestFirst => Some(low),
+        AuditOrder::NewestFirst => Some(high),
+    };
+    // Leapfrog: move the candidate to the next position every list holds.
+    'walk: while let Some(mut p) = candidate.filter(|&p| in_window(p)) {
+        let mut agreed = 0;
+        while agreed < lists.len() {
+            for lists_i in &lists {
+                match lists_i.seek(store, p, order)? {
+                    None => break 'walk,
+                    Some(q) if q == p => agreed += 1,
+                    Some(q) if !in_window(q) => break 'walk,
+                    Some(q) => {
+                        p = q;
+                        agreed = 1;
+                    }
+                }
+                if agreed == lists.len() {
+                    break;
+                }
+            }
+        }
+        let wanted = !(exclude_refused && store.get(Table::Audit, &at(&refused, p))?.is_some());
+        if wanted {
+            if out.len() == limit {
+                return Ok((out, true));
+            }
+            out.push(p);
+        }
+        candidate = step(p);
+    }
+    Ok((out, false))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::projections::SledReadStore;
     use uuid::Uuid;
 
-    fn index_of(n: u64) -> (AuditIndex, AuthenticationId, WorkspaceId) {
-        let auth = AuthenticationId::from_uuid(Uuid::now_v7());
-        let workspace = WorkspaceId::from_uuid(Uuid::now_v7());
-        let mut index = AuditIndex::default();
-        for p in 1..=n {
-            let ws = [workspace];
-            index.note(Indexed {
-                position: p,
-                recorded_at: RecordedAt(p as i64 * 1_000),
-                actor: if p % 2 == 0 { "user:a" } else { "user:b" },
-                event_type: if p % 3 == 0 {
-                    "access.refused"
-                } else {
-                    "authentication.renamed"
-                },
-                authentication: (p % 5 == 0).then_some(auth),
-                workspaces: if p % 7 == 0 { &ws } else { &[] },
-                outcome: if p % 3 == 0 {
-                    Outcome::Refused
-                } else {
-                    Outcome::Succeeded
-                },
-            });
-        }
-        (index, auth, workspace)
+    struct Fixture {
+        store: SledReadStore,
+        auth: AuthenticationId,
+        workspace: WorkspaceId,
+        _dir: tempfile::TempDir,
     }
 
-    fn brute(n: u64, keep: impl Fn(u64) -> bool) -> Vec<u64> {
-        (1..=n).filter(|&p| keep(p)).collect()
+    fn index_of(n: u64) -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = sled::Config::new().path(dir.path()).open().expect("db");
+        let store = SledReadStore::open(&db).expect("read store");
+        let auth = AuthenticationId::from_uuid(Uuid::now_v7());
+        let workspace = WorkspaceId::from_uuid(Uuid::now_v7());
+        let mut changes = ChangeSet::default();
+        for p in 1..=n {
+            let ws = [workspace];
+            note(
+                &mut changes,
+                Indexed {
+                    position: p,
+                    actor: if p % 2 == 0 { "user:a" } else { "user:b" },
+                    event_type: if p % 3 == 0 {
+                        "access.refused"
+                    } else {
+                        "authentication.renamed"
+                    },
+                    authentication: (p % 5 == 0).then_some(auth),
+                    workspaces: if p % 7 == 0 { &ws } else { &[] },
+                    outcome: if p % 3 == 0 {
+                        Outcome::Refused
+                    } else {
+                        Outcome::Succeeded
+                    },
+                },
+            );
+        }
+        let checkpoint = crate::projections::ReadCheckpoint {
+            layout: 1,
+            position: n,
+            hash: crate::ledger::ChainHash::GENESIS,
+        };
+        store.commit(&changes, checkpoint).expect("commit");
+        Fixture {
+            store,
+            auth,
+            workspace,
+            _dir: dir,
+        }
+    }
+
+    fn brute(low: u64, high: u64, keep: impl Fn(u64) -> bool) -> Vec<u64> {
+        (low..=high).filter(|&p| keep(p)).collect()
+    }
+
+    fn all(f: &Fixture, filter: &AuditFilter, order: AuditOrder, window: (u64, u64)) -> Vec<u64> {
+        let (mut out, mut after) = (Vec::new(), None);
+        loop {
+            let (page, more) = select(&f.store, filter, order, window, after, 7).expect("select");
+            after = page.last().copied();
+            out.extend(page);
+            if !more {
+                return out;
+            }
+        }
     }
 
     #[test]
     fn filters_match_a_brute_force_scan() {
-        let (index, auth, workspace) = index_of(500);
-        let all = |filter: AuditFilter| {
-            let (mut out, mut after) = (Vec::new(), None);
-            loop {
-                let (page, more) = index.select(&filter, AuditOrder::OldestFirst, after, 7);
-                after = page.last().copied();
-                out.extend(page);
-                if !more {
-                    return out;
-                }
-            }
-        };
+        let f = index_of(500);
+        let everything = (1, 500);
         let by_actor = AuditFilter {
             actor: Some("user:a".into()),
             ..AuditFilter::default()
         };
-        assert_eq!(all(by_actor), brute(500, |p| p % 2 == 0));
+        assert_eq!(
+            all(&f, &by_actor, AuditOrder::OldestFirst, everything),
+            brute(1, 500, |p| p % 2 == 0)
+        );
         let combined = AuditFilter {
             actor: Some("user:b".into()),
-            authentication: Some(auth),
+            authentication: Some(f.auth),
             outcome: Some(Outcome::Succeeded),
-            from: Some(RecordedAt(100_000)),
-            to: Some(RecordedAt(400_000)),
             ..AuditFilter::default()
         };
+        let expected = brute(100, 399, |p| p % 2 == 1 && p % 5 == 0 && p % 3 != 0);
         assert_eq!(
-            all(combined),
-            brute(500, |p| p % 2 == 1
-                && p % 5 == 0
-                && p % 3 != 0
-                && (100..400).contains(&p))
+            all(&f, &combined, AuditOrder::OldestFirst, (100, 399)),
+            expected
+        );
+        let mut reversed = expected.clone();
+        reversed.reverse();
+        assert_eq!(
+            all(&f, &combined, AuditOrder::NewestFirst, (100, 399)),
+            reversed
         );
         let in_workspace = AuditFilter {
-            workspace: Some(workspace),
+            workspace: Some(f.workspace),
             event_type: Some("access.refused".into()),
             ..AuditFilter::default()
         };
-        assert_eq!(all(in_workspace), brute(500, |p| p % 21 == 0));
+        assert_eq!(
+            all(&f, &in_workspace, AuditOrder::OldestFirst, everything),
+            brute(1, 500, |p| p % 21 == 0)
+        );
+        let refused = AuditFilter {
+            outcome: Some(Outcome::Refused),
+            authentication: Some(f.auth),
+            ..AuditFilter::default()
+        };
+        assert_eq!(
+            all(&f, &refused, AuditOrder::NewestFirst, everything),
+            brute(1, 500, |p| p % 15 == 0)
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+        );
         let unknown = AuditFilter {
             actor: Some("user:nobody".into()),
             ..AuditFilter::default()
         };
-        assert!(all(unknown).is_empty());
+        assert!(all(&f, &unknown, AuditOrder::OldestFirst, everything).is_empty());
         let scoped = AuditFilter {
             actor: Some("user:a".into()),
-            within: Some(vec![workspace]),
+            within: Some(vec![f.workspace, WorkspaceId::from_uuid(Uuid::now_v7())]),
             ..AuditFilter::default()
         };
-        assert_eq!(all(scoped), brute(500, |p| p % 14 == 0));
+        assert_eq!(
+            all(&f, &scoped, AuditOrder::OldestFirst, everything),
+            brute(1, 500, |p| p % 14 == 0)
+        );
         let out_of_scope = AuditFilter {
             within: Some(vec![WorkspaceId::from_uuid(Uuid::now_v7())]),
             ..AuditFilter::default()
         };
-        assert!(all(out_of_scope).is_empty());
+        assert!(all(&f, &out_of_scope, AuditOrder::OldestFirst, everything).is_empty());
     }
 
     #[test]
     fn newest_first_pages_walk_backwards_without_overlap() {
-        let (index, _, _) = index_of(50);
+        let f = index_of(50);
         let filter = AuditFilter::default();
-        let (first, more) = index.select(&filter, AuditOrder::NewestFirst, None, 20);
+        let page = |after| {
+            select(
+                &f.store,
+                &filter,
+                AuditOrder::NewestFirst,
+                (1, 50),
+                after,
+                20,
+            )
+        };
+        let (first, more) = page(None).expect("select");
         assert!(more);
         assert_eq!(first, (31..=50).rev().collect::<Vec<_>>());
-        let (second, _) = index.select(&filter, AuditOrder::NewestFirst, Some(31), 20);
+        let (second, _) = page(Some(31)).expect("select");
         assert_eq!(second, (11..=30).rev().collect::<Vec<_>>());
-        let (last, more) = index.select(&filter, AuditOrder::NewestFirst, Some(11), 20);
+        let (last, more) = page(Some(11)).expect("select");
         assert_eq!(last, (1..=10).rev().collect::<Vec<_>>());
         assert!(!more);
     }
 
     #[test]
-    fn empty_time_range_selects_nothing() {
-        let (index, _, _) = index_of(10);
-        let filter = AuditFilter {
-            from: Some(RecordedAt(20_000)),
-            ..AuditFilter::default()
-        };
+    fn empty_window_selects_nothing() {
+        let f = index_of(10);
+        let filter = AuditFilter::default();
         assert_eq!(
-            index.select(&filter, AuditOrder::OldestFirst, None, 10),
+            select(
+                &f.store,
+                &filter,
+                AuditOrder::OldestFirst,
+                (11, 10),
+                None,
+                10
+            )
+            .expect("select"),
             (Vec::new(), false)
         );
     }

@@ -7,9 +7,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::audit::Outcome;
-use super::history::{FieldDiff, HistoryDetail};
+use super::history::FieldDiff;
 use super::model::LedgerModel;
 use super::payloads::{self, DomainEvent};
+use super::store::ReadStore;
 use super::ProjectionError;
 use crate::domain::access_log::{AccessEvent, WorkflowStepRef};
 use crate::domain::directory::DirectoryEvent;
@@ -118,9 +119,13 @@ fn to_json<T: Serialize>(value: &T) -> Value {
 }
 
 impl AuditRecord {
-    /// Describes the event of `envelope`; `model` supplies authentication histories (so field
-    /// diffs carry the fingerprint before and after) and workspaces.
-    pub fn describe(envelope: &Envelope, model: &LedgerModel) -> Result<Self, ProjectionError> {
+    /// Describes the event of `envelope`; `model` supplies workspaces, `store` authentication
+    /// histories (so field diffs carry the fingerprint before and after).
+    pub fn describe(
+        envelope: &Envelope,
+        model: &LedgerModel,
+        store: &impl ReadStore,
+    ) -> Result<Self, ProjectionError> {
         let body = &envelope.body;
         let (origin, mut workflow) = origin(&body.origin);
         let mut record = AuditRecord {
@@ -168,23 +173,12 @@ impl AuditRecord {
             DomainEvent::Authentication(id, _) => {
                 record.resource = format!("authentication:{id}");
                 record.authentication = Some(id);
-                if let Some(auth) = model.authentication(id) {
-                    let at = auth
-                        .history
-                        .partition_point(|h| h.position < body.position.0);
-                    if let Some(entry) = auth.history.get(at) {
-                        record.detail = to_json(&entry.detail);
-                        record.fields = entry.fields.clone();
-                    }
-                    // The workspace it was in after this event: the last create or move so far.
-                    record.workspace = auth.history[..at.saturating_add(1).min(auth.history.len())]
-                        .iter()
-                        .rev()
-                        .find_map(|h| match &h.detail {
-                            HistoryDetail::Created { workspace, .. } => Some(*workspace),
-                            HistoryDetail::Moved { to, .. } => Some(*to),
-                            _ => None,
-                        });
+                let version = body.stream_version.0;
+                if let Some(stored) = super::model::history_at(store, id, version)? {
+                    record.detail = to_json(&stored.entry.detail);
+                    record.fields = stored.entry.fields;
+                    // The workspace it was in after this event.
+                    record.workspace = stored.workspace;
                 }
             }
             DomainEvent::Access(event) => {

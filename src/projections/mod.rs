@@ -1,6 +1,7 @@
-//! Read models fed by the ledger: the stored payload format, the ledger model (directory,
-//! services, authentications with history), views and listing, and the runner that keeps the
-//! model up to date with checkpointed snapshots.
+//! Read models fed by the ledger: the stored payload format, the ledger model (live state in
+//! memory; history, audit index and workspace membership on disk), views and listing, the
+//! narrow storage interface of the read side and its sled implementation, and the runner that
+//! keeps the model up to date with checkpointed, incremental commits.
 
 pub mod audit;
 pub mod audit_record;
@@ -8,15 +9,17 @@ pub mod history;
 pub mod model;
 pub mod payloads;
 pub mod runner;
-pub mod snapshots;
+pub mod sled_read_store;
+pub mod store;
 pub mod views;
 
-pub use audit::{AuditFilter, AuditIndex, AuditOrder, Outcome};
+pub use audit::{AuditFilter, AuditOrder, Outcome};
 pub use audit_record::{AuditRecord, WorkflowView};
 pub use history::{FieldChangeKind, FieldDiff, HistoryDetail, HistoryEntry};
-pub use model::{AuthRecord, LedgerModel};
-pub use runner::{Projection, ProjectionHandle, SnapshotPolicy};
-pub use snapshots::SnapshotStore;
+pub use model::{AuthRecord, LedgerModel, StoredHistory};
+pub use runner::{Projection, ProjectionHandle, StartKind};
+pub use sled_read_store::{SledReadStore, READ_MODEL_TREE};
+pub use store::{ChangeSet, Entry, KeyRange, ReadCheckpoint, ReadStore, ScanOrder, Table};
 pub use views::{AuthenticationView, BadCursor, FieldView, ListQuery, Page};
 
 /// Why a projection could not be built or queried.
@@ -37,6 +40,9 @@ pub enum ProjectionError {
     /// The model could not be encoded or decoded for a snapshot.
     #[error("snapshot codec: {0}")]
     Snapshot(String),
+    /// The stored read side cannot be believed (it is rebuilt from the log).
+    #[error("untrusted read side: {0}")]
+    Untrusted(String),
     /// The projection stopped following the log.
     #[error("projection stopped: {0}")]
     Stopped(String),

@@ -1,14 +1,19 @@
-//! The ledger read model: directory, custom services and every authentication with its history,
-//! folded from the log in position order.
+//! The ledger read model, folded from the log in position order.
+//!
+//! What lives in memory is bounded by live things: the directory, API tokens, custom services
+//! and the current state of every authentication. What grows with the log (history entries,
+//! the audit index, which authentications were ever in a workspace) is written to the
+//! [`ReadStore`] as each batch is applied, and read from there.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::audit::{AuditIndex, Indexed, Outcome};
-use super::history::HistoryEntry;
+use super::audit::{self, Indexed, Outcome};
+use super::history::{HistoryDetail, HistoryEntry};
 use super::payloads::{self, DomainEvent, StoredAuthenticationEvent};
 use super::runner::Projection;
+use super::store::{ChangeSet, KeyRange, ReadStore, ScanOrder, Table};
 use super::ProjectionError;
 use crate::crypto::SealedSecret;
 use crate::domain::access_log::AccessEvent;
@@ -23,6 +28,53 @@ use crate::domain::services::{
 };
 use crate::ledger::{codec, Envelope, RecordedAt};
 
+/// Keys of the live table.
+mod live_key {
+    pub const DIRECTORY: &[u8] = b"directory";
+    pub const TOKENS: &[u8] = b"tokens";
+    pub const AUTHENTICATION: u8 = b'a';
+    pub const SERVICE: u8 = b's';
+}
+
+fn id_key(tag: u8, id: uuid::Uuid) -> Vec<u8> {
+    let mut key = Vec::with_capacity(17);
+    key.push(tag);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// History key: authentication ‖ version (big-endian, so versions sort in order).
+pub(super) fn history_key(id: AuthenticationId, version: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(24);
+    key.extend_from_slice(id.as_uuid().as_bytes());
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+fn workspace_member_key(workspace: WorkspaceId, id: AuthenticationId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(32);
+    key.extend_from_slice(workspace.as_uuid().as_bytes());
+    key.extend_from_slice(id.as_uuid().as_bytes());
+    key
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, ProjectionError> {
+    codec::encode(value).map_err(|e| ProjectionError::Snapshot(e.to_string()))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProjectionError> {
+    codec::decode(bytes).map_err(|e| ProjectionError::Snapshot(e.to_string()))
+}
+
+/// One history entry as stored, with the workspace the authentication was in after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredHistory {
+    /// The entry as readers see it.
+    pub entry: HistoryEntry,
+    /// Where the authentication was after this event.
+    pub workspace: Option<WorkspaceId>,
+}
+
 /// One authentication as the read model keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthRecord {
@@ -32,12 +84,10 @@ pub struct AuthRecord {
     pub created_at: RecordedAt,
     /// When it last changed.
     pub updated_at: RecordedAt,
-    /// Every change, oldest first.
-    pub history: Vec<HistoryEntry>,
 }
 
-/// The whole read model.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The live part of the read model (in memory); history and audit are in its [`ReadStore`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerModel {
     /// Organizations, users, workspaces, memberships.
     pub directory: Directory,
@@ -53,21 +103,36 @@ pub struct LedgerModel {
     pub tokens_version: u64,
     /// Live authentications by workspace and name key (names are unique per workspace).
     pub names: BTreeMap<WorkspaceId, BTreeMap<String, AuthenticationId>>,
-    /// Every event as an audit record, indexed by actor, type, authentication, workspace.
-    pub audit: AuditIndex,
     /// Last position folded in.
     pub position: u64,
+    /// What the batch being applied changed in the live state (written at its end).
+    dirty: Dirty,
+}
+
+/// Live records changed since the last batch was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Dirty {
+    directory: bool,
+    tokens: bool,
+    services: BTreeSet<ServiceId>,
+    authentications: BTreeSet<AuthenticationId>,
 }
 
 impl LedgerModel {
-    /// Folds a whole sequence of envelopes (a full replay).
+    /// Folds a whole sequence of envelopes in memory, discarding what would be written to
+    /// the read store (tests and benchmarks compare it with the live model).
     pub fn replay<'a>(
         envelopes: impl IntoIterator<Item = &'a Envelope>,
     ) -> Result<LedgerModel, ProjectionError> {
         let mut model = LedgerModel::default();
+        let mut changes = ChangeSet::default();
         for envelope in envelopes {
-            model.apply(envelope)?;
+            model.apply(envelope, &mut changes)?;
+            if changes.len() > 4096 {
+                changes = ChangeSet::default();
+            }
         }
+        model.dirty = Dirty::default();
         Ok(model)
     }
 
@@ -111,13 +176,18 @@ impl LedgerModel {
     }
 
     /// When an authentication was created and when it reached `version` (for as-of views).
-    pub fn times_at(&self, id: AuthenticationId, version: u64) -> Option<(RecordedAt, RecordedAt)> {
-        let record = self.authentications.get(&id)?;
-        let updated = record
-            .history
-            .get(version.saturating_sub(1) as usize)
-            .map_or(record.updated_at, |h| h.recorded_at);
-        Some((record.created_at, updated))
+    pub fn times_at(
+        &self,
+        store: &impl ReadStore,
+        id: AuthenticationId,
+        version: u64,
+    ) -> Result<Option<(RecordedAt, RecordedAt)>, ProjectionError> {
+        let Some(record) = self.authentications.get(&id) else {
+            return Ok(None);
+        };
+        let updated =
+            history_at(store, id, version)?.map_or(record.updated_at, |h| h.entry.recorded_at);
+        Ok(Some((record.created_at, updated)))
     }
 
     /// The record of an authentication.
@@ -130,7 +200,8 @@ impl LedgerModel {
         id: AuthenticationId,
         event: StoredAuthenticationEvent,
         envelope: &Envelope,
-    ) {
+        changes: &mut ChangeSet,
+    ) -> Result<(), ProjectionError> {
         let at = envelope.body.recorded_at;
         let record = self
             .authentications
@@ -139,12 +210,14 @@ impl LedgerModel {
                 state: AuthenticationState::default(),
                 created_at: at,
                 updated_at: at,
-                history: Vec::new(),
             });
         let entry = HistoryEntry::describe(&record.state, &event, envelope);
         if let Some((workspace, key)) = live_name(&record.state) {
             if let Some(names) = self.names.get_mut(&workspace) {
                 names.remove(&key);
+                if names.is_empty() {
+                    self.names.remove(&workspace);
+                }
             }
         }
         record.state.apply(&event);
@@ -152,8 +225,133 @@ impl LedgerModel {
             self.names.entry(workspace).or_default().insert(key, id);
         }
         record.updated_at = at;
-        record.history.push(entry);
+        let workspace = record.state.current.as_ref().map(|a| a.workspace);
+        if let HistoryDetail::Created { workspace: w, .. } | HistoryDetail::Moved { to: w, .. } =
+            &entry.detail
+        {
+            changes.put(
+                Table::WorkspaceMembers,
+                workspace_member_key(*w, id),
+                Vec::new(),
+            );
+        }
+        let key = history_key(id, entry.version);
+        changes.put(
+            Table::History,
+            key,
+            encode(&StoredHistory { entry, workspace })?,
+        );
+        self.dirty.authentications.insert(id);
+        Ok(())
     }
+
+    /// Loads the live state written by earlier batches.
+    pub fn load(store: &impl ReadStore) -> Result<LedgerModel, ProjectionError> {
+        let mut model = LedgerModel::default();
+        if let Some(bytes) = store.get(Table::Live, live_key::DIRECTORY)? {
+            (model.directory_version, model.directory) = decode(&bytes)?;
+        }
+        if let Some(bytes) = store.get(Table::Live, live_key::TOKENS)? {
+            (model.tokens_version, model.tokens) = decode(&bytes)?;
+        }
+        let services = KeyRange::prefix(vec![live_key::SERVICE]);
+        for (key, bytes) in store.scan(Table::Live, &services, ScanOrder::Ascending, usize::MAX)? {
+            let id = uuid_of(&key[1..])?;
+            model
+                .custom_services
+                .insert(ServiceId::from_uuid(id), decode(&bytes)?);
+        }
+        let auths = KeyRange::prefix(vec![live_key::AUTHENTICATION]);
+        for (key, bytes) in store.scan(Table::Live, &auths, ScanOrder::Ascending, usize::MAX)? {
+            let id = AuthenticationId::from_uuid(uuid_of(&key[1..])?);
+            let record: AuthRecord = decode(&bytes)?;
+            if let Some((workspace, name)) = live_name(&record.state) {
+                model.names.entry(workspace).or_default().insert(name, id);
+            }
+            model.authentications.insert(id, record);
+        }
+        Ok(model)
+    }
+
+    /// Writes the live records the batch changed.
+    fn write_dirty(&mut self, changes: &mut ChangeSet) -> Result<(), ProjectionError> {
+        let dirty = std::mem::take(&mut self.dirty);
+        if dirty.directory {
+            let value = encode(&(self.directory_version, &self.directory))?;
+            changes.put(Table::Live, live_key::DIRECTORY.to_vec(), value);
+        }
+        if dirty.tokens {
+            let value = encode(&(self.tokens_version, &self.tokens))?;
+            changes.put(Table::Live, live_key::TOKENS.to_vec(), value);
+        }
+        for id in dirty.services {
+            if let Some(service) = self.custom_services.get(&id) {
+                let key = id_key(live_key::SERVICE, id.as_uuid());
+                changes.put(Table::Live, key, encode(service)?);
+            }
+        }
+        for id in dirty.authentications {
+            if let Some(record) = self.authentications.get(&id) {
+                let key = id_key(live_key::AUTHENTICATION, id.as_uuid());
+                changes.put(Table::Live, key, encode(record)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn uuid_of(bytes: &[u8]) -> Result<uuid::Uuid, ProjectionError> {
+    uuid::Uuid::from_slice(bytes)
+        .map_err(|_| ProjectionError::Snapshot("a read-side key does not hold an id".into()))
+}
+
+/// The stored history entry of an authentication at a version.
+pub fn history_at(
+    store: &impl ReadStore,
+    id: AuthenticationId,
+    version: u64,
+) -> Result<Option<StoredHistory>, ProjectionError> {
+    store
+        .get(Table::History, &history_key(id, version))?
+        .map(|bytes| decode(&bytes))
+        .transpose()
+}
+
+/// Up to `limit` history entries of an authentication with versions above `after`, oldest first.
+pub fn history_page(
+    store: &impl ReadStore,
+    id: AuthenticationId,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<HistoryEntry>, ProjectionError> {
+    let range = KeyRange {
+        prefix: id.as_uuid().as_bytes().to_vec(),
+        from: Some(history_key(id, after.saturating_add(1))),
+        to: None,
+    };
+    store
+        .scan(Table::History, &range, ScanOrder::Ascending, limit)?
+        .into_iter()
+        .map(|(_, bytes)| decode::<StoredHistory>(&bytes).map(|h| h.entry))
+        .collect()
+}
+
+/// Every authentication that was ever created in or moved into `workspace`.
+pub fn ever_in_workspace(
+    store: &impl ReadStore,
+    workspace: WorkspaceId,
+) -> Result<Vec<AuthenticationId>, ProjectionError> {
+    let range = KeyRange::prefix(workspace.as_uuid().as_bytes().to_vec());
+    store
+        .scan(
+            Table::WorkspaceMembers,
+            &range,
+            ScanOrder::Ascending,
+            usize::MAX,
+        )?
+        .into_iter()
+        .map(|(key, _)| uuid_of(&key[16..]).map(AuthenticationId::from_uuid))
+        .collect()
 }
 
 /// The workspace a directory event is about; organization-level events (members, roles)
@@ -189,12 +387,26 @@ fn live_name(state: &AuthenticationState<SealedSecret>) -> Option<(WorkspaceId, 
 
 impl Projection for LedgerModel {
     const NAME: &'static str = "ledger_model";
-    const SNAPSHOT_VERSION: u16 = 6;
+    const LAYOUT: u16 = 7;
 
-    fn apply(&mut self, envelope: &Envelope) -> Result<(), ProjectionError> {
+    fn load<S: ReadStore>(store: &S, position: u64) -> Result<Self, ProjectionError> {
+        let mut model = LedgerModel::load(store)?;
+        model.position = position;
+        Ok(model)
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+
+    fn apply(
+        &mut self,
+        envelope: &Envelope,
+        changes: &mut ChangeSet,
+    ) -> Result<(), ProjectionError> {
         let position = envelope.position().0;
         if position <= self.position {
-            return Ok(()); // Already folded in (snapshot overlap).
+            return Ok(()); // Already folded in.
         }
         let mut authentication = None;
         let mut workspaces = Vec::new();
@@ -204,6 +416,7 @@ impl Projection for LedgerModel {
                 workspaces.extend(directory_workspace(&self.directory, &event));
                 directory::apply(&mut self.directory, &event);
                 self.directory_version = envelope.body.stream_version.0;
+                self.dirty.directory = true;
             }
             DomainEvent::Service(event) => {
                 let CustomServiceEvent::CustomServiceDefined { service, .. } = &event;
@@ -212,18 +425,20 @@ impl Projection for LedgerModel {
                 if let Some(defined) = current {
                     workspaces.push(defined.workspace);
                     self.custom_services.insert(*service, defined);
+                    self.dirty.services.insert(*service);
                 }
             }
             DomainEvent::Token(event) => {
                 self.tokens.apply(&event);
                 self.tokens_version = envelope.body.stream_version.0;
+                self.dirty.tokens = true;
             }
             DomainEvent::Authentication(id, event) => {
                 authentication = Some(id);
                 if let AuthenticationEvent::Moved { from, .. } = &event {
                     workspaces.push(*from);
                 }
-                self.apply_authentication(id, event, envelope);
+                self.apply_authentication(id, event, envelope, changes)?;
                 workspaces.extend(self.workspace_of(id));
             }
             DomainEvent::Access(event) => {
@@ -238,25 +453,24 @@ impl Projection for LedgerModel {
             // Key management changes no read model; audit indexes it like every event.
             DomainEvent::Keys(_) | DomainEvent::Other => {}
         }
+        workspaces.sort_unstable();
         workspaces.dedup();
-        self.audit.note(Indexed {
-            position,
-            recorded_at: envelope.body.recorded_at,
-            actor: &envelope.body.actor.principal,
-            event_type: &envelope.body.event_type,
-            authentication,
-            workspaces: &workspaces,
-            outcome,
-        });
+        audit::note(
+            changes,
+            Indexed {
+                position,
+                actor: &envelope.body.actor.principal,
+                event_type: &envelope.body.event_type,
+                authentication,
+                workspaces: &workspaces,
+                outcome,
+            },
+        );
         self.position = position;
         Ok(())
     }
 
-    fn encode_snapshot(&self) -> Result<Vec<u8>, ProjectionError> {
-        codec::encode(self).map_err(|e| ProjectionError::Snapshot(e.to_string()))
-    }
-
-    fn decode_snapshot(bytes: &[u8]) -> Result<Self, ProjectionError> {
-        codec::decode(bytes).map_err(|e| ProjectionError::Snapshot(e.to_string()))
+    fn finish_batch(&mut self, changes: &mut ChangeSet) -> Result<(), ProjectionError> {
+        self.write_dirty(changes)
     }
 }

@@ -1,98 +1,204 @@
-//! Keeps a read model up to date from a ledger subscription, with checkpointed snapshots so
-//! that start-up replays only the tail of the log.
+//! Keeps a read model up to date from a ledger subscription. Each batch of envelopes is folded
+//! into the live state and written to the [`ReadStore`] with its checkpoint in one atomic
+//! commit, so start-up reads the live state back and folds only the tail of the log.
+//!
+//! The checkpoint is never believed on its word: it must name a position the log holds and
+//! the chain hash the log has there. Anything else (a read side copied from another ledger, an
+//! older or newer layout, a log recovered to an earlier time) is wiped and rebuilt from the log.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, RwLock};
 use tokio::task::JoinHandle;
 
-use super::snapshots::SnapshotStore;
+use super::store::{ChangeSet, ReadCheckpoint, ReadStore};
 use super::ProjectionError;
-use crate::ledger::{Envelope, EventStore, Position, Subscription};
+use crate::ledger::{ChainHash, Envelope, EventStore, Position, Subscription};
+
+/// Most envelopes folded into one commit.
+const MAX_BATCH: usize = 2048;
+/// How often a rebuild or a long catch-up reports progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 /// A read model built by folding envelopes in position order.
 pub trait Projection: Send + Sync + 'static {
-    /// Stable name; the key of its snapshot.
+    /// Stable name, for logs.
     const NAME: &'static str;
-    /// Version of the snapshot encoding; a snapshot of another version is ignored and rebuilt.
-    const SNAPSHOT_VERSION: u16;
+    /// Version of the on-disk layout; a read side of another layout is rebuilt.
+    const LAYOUT: u16;
 
-    /// Folds one envelope into the model. Envelopes of unknown types are ignored.
-    fn apply(&mut self, envelope: &Envelope) -> Result<(), ProjectionError>;
-
-    /// Encodes the whole model for a snapshot.
-    fn encode_snapshot(&self) -> Result<Vec<u8>, ProjectionError>;
-
-    /// Decodes a snapshot written by [`Projection::encode_snapshot`].
-    fn decode_snapshot(bytes: &[u8]) -> Result<Self, ProjectionError>
+    /// The live state as written by the commits up to and including `position`.
+    fn load<S: ReadStore>(store: &S, position: u64) -> Result<Self, ProjectionError>
     where
         Self: Sized;
+
+    /// The last position folded in.
+    fn position(&self) -> u64;
+
+    /// Folds one envelope, queueing what must be written. Unknown types are ignored.
+    fn apply(
+        &mut self,
+        envelope: &Envelope,
+        changes: &mut ChangeSet,
+    ) -> Result<(), ProjectionError>;
+
+    /// Queues whatever the batch left to write (live records changed by several envelopes).
+    fn finish_batch(&mut self, changes: &mut ChangeSet) -> Result<(), ProjectionError>;
 }
 
-/// How often a projection writes a snapshot.
-#[derive(Debug, Clone, Copy)]
-pub struct SnapshotPolicy {
-    /// Write a snapshot after this many applied events (0: never while running).
-    pub every_events: u64,
+/// How the read side was found at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartKind {
+    /// Nothing was stored: built from the log.
+    Fresh,
+    /// The checkpoint matched the log; only the tail was folded.
+    Resumed {
+        /// The checkpoint's position.
+        from: u64,
+    },
+    /// What was stored did not match the log, and was rebuilt.
+    Rebuilt {
+        /// Why it was not believed.
+        reason: String,
+    },
 }
 
-impl Default for SnapshotPolicy {
-    fn default() -> Self {
-        SnapshotPolicy {
-            every_events: 10_000,
-        }
-    }
-}
-
-/// A running projection: the shared model, how far it has applied, and its task.
-pub struct ProjectionHandle<P: Projection> {
+/// A running projection: the shared live state, how far it has applied, and its task.
+pub struct ProjectionHandle<P: Projection, S: ReadStore> {
     model: Arc<RwLock<P>>,
     applied: watch::Receiver<u64>,
     failure: watch::Receiver<Option<String>>,
     task: JoinHandle<()>,
-    snapshots: SnapshotStore,
+    store: S,
+    start: StartKind,
 }
 
-impl<P: Projection> ProjectionHandle<P> {
-    /// Starts from the latest usable snapshot (or `initial`) and follows the log.
-    pub async fn start<S: EventStore>(
-        store: &S,
-        snapshots: SnapshotStore,
-        initial: P,
-        policy: SnapshotPolicy,
-    ) -> Result<ProjectionHandle<P>, ProjectionError> {
-        let (model, checkpoint) = match snapshots.load::<P>()? {
-            Some((model, position)) => (model, position),
-            None => (initial, 0),
+/// Why a stored checkpoint cannot be used with this log, if it cannot.
+async fn distrust<E: EventStore>(
+    events: &E,
+    checkpoint: &ReadCheckpoint,
+    layout: u16,
+) -> Result<Option<String>, ProjectionError> {
+    if checkpoint.layout != layout {
+        return Ok(Some(format!(
+            "it was written in layout {} and this build reads layout {layout}",
+            checkpoint.layout
+        )));
+    }
+    if checkpoint.position == 0 {
+        return Ok((checkpoint.hash != ChainHash::GENESIS)
+            .then(|| "its empty checkpoint carries a chain hash".to_owned()));
+    }
+    let head = events.head().position;
+    if checkpoint.position > head {
+        return Ok(Some(format!(
+            "it covers position {} but the log ends at {head}",
+            checkpoint.position
+        )));
+    }
+    let at = events
+        .read_all(Position(checkpoint.position), 1)
+        .await?
+        .into_iter()
+        .next();
+    match at {
+        Some(envelope) if envelope.hash == checkpoint.hash => Ok(None),
+        Some(_) => Ok(Some(format!(
+            "its chain hash at position {} is not this log's",
+            checkpoint.position
+        ))),
+        None => Ok(Some(format!(
+            "the log has no event at its position {}",
+            checkpoint.position
+        ))),
+    }
+}
+
+impl<P: Projection, S: ReadStore> ProjectionHandle<P, S> {
+    /// Checks the stored read side against the log (rebuilding it when it does not match),
+    /// folds the tail up to the current head, then follows the log.
+    pub async fn start<E: EventStore>(
+        events: &E,
+        store: S,
+    ) -> Result<ProjectionHandle<P, S>, ProjectionError> {
+        let mut from = 0;
+        let start = match store.checkpoint() {
+            Ok(Some(checkpoint)) => match distrust(events, &checkpoint, P::LAYOUT).await? {
+                None => {
+                    from = checkpoint.position;
+                    StartKind::Resumed { from }
+                }
+                Some(reason) => StartKind::Rebuilt { reason },
+            },
+            Ok(None) if store.is_empty()? => StartKind::Fresh,
+            Ok(None) => StartKind::Rebuilt {
+                reason: "it has entries but no checkpoint".into(),
+            },
+            Err(e) => StartKind::Rebuilt {
+                reason: e.to_string(),
+            },
         };
+        if let StartKind::Rebuilt { reason } = &start {
+            tracing::warn!(projection = P::NAME, %reason, "the stored read side does not match the log; rebuilding it");
+            store.clear()?;
+        }
+        let mut model = match P::load(&store, from) {
+            Ok(model) => model,
+            Err(e) => {
+                // Layout and chain matched but the records do not decode: rebuild.
+                tracing::warn!(projection = P::NAME, error = %e, "the stored read side does not decode; rebuilding it");
+                store.clear()?;
+                P::load(&store, 0)?
+            }
+        };
+        let head = events.head();
+        let mut subscription = events.subscribe(Position(model.position() + 1));
+        // Catch up before anyone reads, with progress for long folds.
+        let mut progress = Progress::new(P::NAME, model.position(), head.position);
+        while model.position() < head.position {
+            let batch = next_batch(&mut subscription).await?;
+            commit_batch(&mut model, &store, &batch)?;
+            progress.report(model.position());
+        }
+        progress.finish(model.position());
+        let position = model.position();
         let model = Arc::new(RwLock::new(model));
-        let (applied_tx, applied) = watch::channel(checkpoint);
+        let (applied_tx, applied) = watch::channel(position);
         let (failure_tx, failure) = watch::channel(None);
-        let subscription = store.subscribe(Position(checkpoint + 1));
         let task = tokio::spawn(follow(
             subscription,
             model.clone(),
+            store.clone(),
             applied_tx,
             failure_tx,
-            snapshots.clone(),
-            policy,
-            checkpoint,
         ));
         Ok(ProjectionHandle {
             model,
             applied,
             failure,
             task,
-            snapshots,
+            store,
+            start,
         })
     }
 
-    /// The model, for queries.
+    /// The live state, for queries.
     pub fn model(&self) -> &Arc<RwLock<P>> {
         &self.model
     }
 
-    /// The last position folded into the model.
+    /// The read store, for queries of what is on disk.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// How the read side was found at start.
+    pub fn start_kind(&self) -> &StartKind {
+        &self.start
+    }
+
+    /// The last position folded in and written.
     pub fn applied(&self) -> u64 {
         *self.applied.borrow()
     }
@@ -119,56 +225,129 @@ impl<P: Projection> ProjectionHandle<P> {
         }
     }
 
-    /// Writes a snapshot of the model as applied so far.
-    pub async fn snapshot_now(&self) -> Result<u64, ProjectionError> {
-        let model = self.model.read().await;
-        let position = self.applied();
-        self.snapshots.save(&*model, position)?;
-        Ok(position)
-    }
-
-    /// Stops following the log (after writing a final snapshot).
+    /// Stops following the log. Everything applied is already written.
     pub async fn stop(self) -> Result<(), ProjectionError> {
         self.task.abort();
         let _ = self.task.await;
-        let model = self.model.read().await;
-        self.snapshots.save(&*model, *self.applied.borrow())
+        Ok(())
     }
 }
 
-async fn follow<P: Projection, Sub: Subscription>(
+/// The next envelope and whatever else the subscription already holds, up to a batch.
+async fn next_batch<Sub: Subscription>(
+    subscription: &mut Sub,
+) -> Result<Vec<Envelope>, ProjectionError> {
+    let mut batch = vec![subscription.next().await?];
+    while batch.len() < MAX_BATCH {
+        match subscription.try_next() {
+            Some(envelope) => batch.push(envelope),
+            None => break,
+        }
+    }
+    Ok(batch)
+}
+
+/// Folds a batch and writes it with its checkpoint in one commit.
+fn commit_batch<P: Projection, S: ReadStore>(
+    model: &mut P,
+    store: &S,
+    batch: &[Envelope],
+) -> Result<(), ProjectionError> {
+    let mut changes = ChangeSet::default();
+    for envelope in batch {
+        model.apply(envelope, &mut changes)?;
+    }
+    model.finish_batch(&mut changes)?;
+    let Some(last) = batch.last() else {
+        return Ok(());
+    };
+    store.commit(
+        &changes,
+        ReadCheckpoint {
+            layout: P::LAYOUT,
+            position: last.position().0,
+            hash: last.hash,
+        },
+    )
+}
+
+async fn follow<P: Projection, S: ReadStore, Sub: Subscription>(
     mut subscription: Sub,
     model: Arc<RwLock<P>>,
+    store: S,
     applied: watch::Sender<u64>,
     failure: watch::Sender<Option<String>>,
-    snapshots: SnapshotStore,
-    policy: SnapshotPolicy,
-    mut since_snapshot_from: u64,
 ) {
     loop {
-        let envelope = match subscription.next().await {
-            Ok(envelope) => envelope,
+        let batch = match next_batch(&mut subscription).await {
+            Ok(batch) => batch,
             Err(e) => {
                 failure.send_replace(Some(e.to_string()));
                 return;
             }
         };
-        let position = envelope.position().0;
         let mut guard = model.write().await;
-        if let Err(e) = guard.apply(&envelope) {
+        if let Err(e) = commit_batch(&mut *guard, &store, &batch) {
+            let position = batch.first().map_or(0, |e| e.position().0);
             tracing::error!(projection = P::NAME, position, error = %e, "projection stopped");
-            failure.send_replace(Some(format!("position {position}: {e}")));
+            failure.send_replace(Some(format!("from position {position}: {e}")));
             return;
         }
-        // Readers may go on while the snapshot is encoded and flushed.
-        let guard = guard.downgrade();
+        let position = guard.position();
+        drop(guard);
+        // Published only once written, so a read after `wait_for` finds history and audit.
         applied.send_replace(position);
-        if policy.every_events > 0 && position - since_snapshot_from >= policy.every_events {
-            if let Err(e) = snapshots.save(&*guard, position) {
-                tracing::warn!(projection = P::NAME, error = %e, "snapshot failed; will retry later");
-            } else {
-                since_snapshot_from = position;
-            }
+    }
+}
+
+/// Progress of a long fold on the console.
+struct Progress {
+    name: &'static str,
+    from: u64,
+    target: u64,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(name: &'static str, from: u64, target: u64) -> Progress {
+        let now = Instant::now();
+        Progress {
+            name,
+            from,
+            target,
+            started: now,
+            last: now,
+        }
+    }
+
+    fn report(&mut self, at: u64) {
+        if self.last.elapsed() < PROGRESS_EVERY {
+            return;
+        }
+        self.last = Instant::now();
+        let done = at.saturating_sub(self.from);
+        let total = self.target.saturating_sub(self.from).max(1);
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        tracing::info!(
+            projection = self.name,
+            position = at,
+            target = self.target,
+            percent = format!("{:.1}", done as f64 * 100.0 / total as f64),
+            events_per_second = rate as u64,
+            "folding the log into the read side"
+        );
+    }
+
+    fn finish(&self, at: u64) {
+        let folded = at.saturating_sub(self.from);
+        if folded > 0 {
+            tracing::info!(
+                projection = self.name,
+                folded,
+                seconds = format!("{:.2}", self.started.elapsed().as_secs_f64()),
+                "read side caught up with the log"
+            );
         }
     }
 }

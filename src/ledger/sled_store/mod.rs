@@ -413,6 +413,23 @@ impl EventStore for SledStore {
         Ok(StreamVersion(0))
     }
 
+    async fn first_position_at_or_after(&self, time: RecordedAt) -> Result<Position, StoreError> {
+        let head = self.durable_head();
+        let first = self
+            .inner
+            .trees
+            .time_index
+            .range(keys::time_key(time, 0)..)
+            .next()
+            .transpose()?;
+        let position = match first {
+            Some((key, _)) => keys::position_of_time_key(&key)
+                .ok_or_else(|| StoreError::Inconsistent("bad time index key".into()))?,
+            None => head + 1,
+        };
+        Ok(Position(position.min(head + 1)))
+    }
+
     fn head(&self) -> Head {
         *self.inner.durable.borrow()
     }

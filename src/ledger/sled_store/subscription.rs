@@ -41,6 +41,10 @@ impl SledSubscription {
 }
 
 impl Subscription for SledSubscription {
+    fn try_next(&mut self) -> Option<Envelope> {
+        self.buffer.pop_front()
+    }
+
     async fn next(&mut self) -> Result<Envelope, StoreError> {
         loop {
             if let Some(envelope) = self.buffer.pop_front() {
