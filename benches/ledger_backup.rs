@@ -226,8 +226,9 @@ async fn run(events: usize) {
     eprintln!("  import...");
     let t = Instant::now();
     let input = BufReader::with_capacity(1 << 20, std::fs::File::open(&file).expect("open"));
-    let imported = data_backup::import_data_dir(input, &dir.path().join("imported"), &mut |_| {})
-        .expect("import");
+    let imported =
+        data_backup::import_data_dir(input, &dir.path().join("imported"), None, &mut |_| {})
+            .expect("import");
     let import_time = t.elapsed();
     assert_eq!(
         imported.head, exported.head,

@@ -11,6 +11,7 @@ use cli::backup::{
     ExportArgs, ImportArgs, RecoverArgs, VerifyArgs,
 };
 use cli::keys::{keys_rotate, KeysAction};
+use cli::read_models::{rebuild_read_models, RebuildArgs};
 use cli::serve::{serve, ServeArgs};
 
 /// An event-sourced ledger of the credentials an integration platform keeps.
@@ -36,6 +37,8 @@ enum Command {
     /// Signed checkpoints of the log's head.
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
+    /// Drop the read models and rebuild them from the log (run with the server stopped).
+    RebuildReadModels(RebuildArgs),
     /// Manage the master key (run with the server stopped).
     Keys {
         #[command(subcommand)]
@@ -61,6 +64,7 @@ async fn main() -> ExitCode {
         } => keys_rotate(args).await,
         Command::Export(args) => export(args).await,
         Command::Import(args) => import(args),
+        Command::RebuildReadModels(args) => rebuild_read_models(args).await,
         Command::Recover(args) => recover(args),
         Command::Checkpoint(CheckpointCommand::Create(args)) => checkpoint_create(args).await,
         Command::Checkpoint(CheckpointCommand::Export(args)) => checkpoint_export(args),

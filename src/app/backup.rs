@@ -1,6 +1,7 @@
 //! Backup, import and point-in-time recovery of a whole data directory: the log plus the
 //! wrapped data keys and the master key fingerprint, so the same master key opens the copy.
-//! Read-model snapshots and idempotency records are derived or short-lived and not copied.
+//! Read models and idempotency records are derived or short-lived: they are never copied, an
+//! export that carries them is refused, and the read side is rebuilt from the log on first open.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -41,24 +42,49 @@ pub async fn export_data_dir<W: Write>(
     result
 }
 
-/// Imports an export file into a new (missing or empty) data directory.
+/// Imports an export file into a new (missing or empty) data directory. With the master key
+/// file, every imported data key must open under it before the directory is put in place.
 pub fn import_data_dir<R: Read>(
     input: R,
     data_dir: &Path,
+    key_file: Option<&Path>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RestoreSummary, BackupError> {
     backup::import_into_dir(
         input,
         data_dir,
-        |partial, header| match header.metadata.get(FINGERPRINT_METADATA) {
-            Some(fingerprint) => {
+        AUX_TREES,
+        |partial, header| {
+            if let Some(fingerprint) = header.metadata.get(FINGERPRINT_METADATA) {
                 let path = partial.join(FINGERPRINT_FILE);
-                std::fs::write(&path, format!("{fingerprint}\n")).map_err(io_err(&path))
+                std::fs::write(&path, format!("{fingerprint}\n")).map_err(io_err(&path))?;
             }
-            None => Ok(()),
+            match key_file {
+                Some(key_file) => check_data_keys(partial, key_file).map(|_| ()),
+                None => Ok(()),
+            }
         },
         progress,
     )
+}
+
+/// Opens every wrapped data key of a data directory with the master key in `key_file`.
+pub fn check_data_keys(data_dir: &Path, key_file: &Path) -> Result<usize, BackupError> {
+    let damaged = |e: crate::crypto::CryptoError| BackupError::Corrupt(format!("data keys: {e}"));
+    let master = crate::crypto::MasterKey::load(key_file).map_err(damaged)?;
+    let fingerprint = data_dir.join(FINGERPRINT_FILE);
+    if fingerprint.exists() {
+        let text = std::fs::read_to_string(&fingerprint).map_err(io_err(&fingerprint))?;
+        let stored = text.trim().parse().map_err(damaged)?;
+        master.check_fingerprint(&stored).map_err(damaged)?;
+    }
+    let db = crate::ledger::open_db(data_dir).map_err(crate::ledger::StoreError::from)?;
+    let keys = crate::crypto::DataKeyStore::new(
+        db.open_tree(super::DATA_KEYS_TREE)
+            .map_err(crate::ledger::StoreError::from)?,
+        std::sync::Arc::new(master),
+    );
+    keys.check_all().map_err(damaged)
 }
 
 /// Copies the log as it was at `as_of` (and the data keys and key fingerprint) from `source`

@@ -32,7 +32,7 @@ use crate::domain::authentication::Lifecycle;
 use crate::domain::ids::UserId;
 use crate::domain::services::ServiceCatalog;
 use crate::ledger::{AuthMethod, EventMeta, EventStore, Origin, SledStore};
-use crate::projections::{LedgerModel, ProjectionHandle, SledReadStore};
+use crate::projections::{LedgerModel, ProjectionHandle, ReadStore, SledReadStore};
 
 /// The running read model of an open ledger.
 pub type ReadModel = ProjectionHandle<LedgerModel, SledReadStore>;
@@ -162,6 +162,24 @@ impl App {
         };
         app.finish_interrupted_purges().await?;
         Ok(app)
+    }
+
+    /// Drops the whole read side of a data directory (the server must be stopped) and opens
+    /// the ledger, which rebuilds it from the log with progress on the console. Returns the
+    /// open ledger so the caller can report on it and close it.
+    pub async fn rebuild_read_models(config: &AppConfig) -> Result<App, AppError> {
+        if !config.data_dir.exists() {
+            return Err(AppError::Startup(format!(
+                "no data directory at {}",
+                config.data_dir.display()
+            )));
+        }
+        {
+            let db = crate::ledger::open_db(&config.data_dir)?;
+            SledReadStore::open(&db)?.clear()?;
+            db.flush()?;
+        }
+        App::open(config).await
     }
 
     /// Purge appends its event, then destroys the data key; if a process stopped between the

@@ -46,6 +46,10 @@ pub(crate) struct ImportArgs {
     /// The new data directory (must be missing or empty).
     #[arg(long, value_name = "DIR")]
     pub(crate) data_dir: PathBuf,
+    /// The master key file: every imported data key must open under it (recommended; without
+    /// it a damaged data key is found only when a secret is resolved).
+    #[arg(long, env = "CREDLEDGER_KEY_FILE", value_name = "FILE")]
+    pub(crate) key_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -254,12 +258,22 @@ pub(crate) fn import(args: ImportArgs) -> Result<ExitCode, String> {
     let mut progress = progress_printer("imported", started);
     let summary = if args.from.as_os_str() == "-" {
         let input = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
-        data_backup::import_data_dir(input, &args.data_dir, &mut progress)
+        data_backup::import_data_dir(
+            input,
+            &args.data_dir,
+            args.key_file.as_deref(),
+            &mut progress,
+        )
     } else {
         let file = std::fs::File::open(&args.from)
             .map_err(|e| format!("--from {}: {e}", args.from.display()))?;
         let input = std::io::BufReader::with_capacity(1 << 20, file);
-        data_backup::import_data_dir(input, &args.data_dir, &mut progress)
+        data_backup::import_data_dir(
+            input,
+            &args.data_dir,
+            args.key_file.as_deref(),
+            &mut progress,
+        )
     }
     .map_err(|e| format!("importing {}: {e}", args.from.display()))?;
     println!(
@@ -279,6 +293,15 @@ pub(crate) fn import(args: ImportArgs) -> Result<ExitCode, String> {
     match fingerprint {
         Some(fp) => println!("master key: {fp} (open it with the same key file)"),
         None => println!("warning: the export names no master key fingerprint"),
+    }
+    match &args.key_file {
+        Some(key_file) => println!(
+            "every data key opens under {}; the read models are rebuilt from the log on first start",
+            key_file.display()
+        ),
+        None => println!(
+            "warning: data keys were not checked (give --key-file to check that each one opens)"
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod backup;
 pub(crate) mod keys;
+pub(crate) mod read_models;
 pub(crate) mod serve;
 
 use std::path::PathBuf;

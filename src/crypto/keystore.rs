@@ -244,6 +244,25 @@ impl DataKeyStore {
         ))
     }
 
+    /// Unwraps every active key (the fingerprint key too) with this store's master key;
+    /// returns how many opened, or the first that does not (altered, or under another key).
+    pub fn check_all(&self) -> Result<usize> {
+        let mut opened = 0;
+        for item in self.tree.iter() {
+            let (k, v) = item?;
+            let StoredEntry::Active(wrapped) = decode(&k, &v)? else {
+                continue;
+            };
+            let owner = Uuid::from_slice(&k).map_err(|_| CryptoError::CorruptRecord {
+                key: hex::encode(&k),
+                reason: "key is not a 16-byte owner id",
+            })?;
+            wrapped.unwrap_with(&self.master, owner)?;
+            opened += 1;
+        }
+        Ok(opened)
+    }
+
     /// Counts the data keys wrapped under `master_key_id`, under other keys, and destroyed.
     pub fn census(&self, master_key_id: &str) -> Result<KeyCensus> {
         let mut census = KeyCensus::default();

@@ -224,13 +224,16 @@ fn store_checkpoints(
     Ok(count)
 }
 
-/// Imports an export file into a database whose log is empty.
+/// Imports an export file into a database whose log is empty. Only the auxiliary trees named
+/// in `aux_trees` are accepted: anything else in the file (a read model, say) is derived state
+/// that must be rebuilt from the log, never copied, and the import is refused.
 pub fn import_into_db<R: Read>(
     reader: &mut ExportReader<R>,
     db: &sled::Db,
+    aux_trees: &[&str],
     progress: &mut dyn FnMut(u64),
 ) -> Result<RestoreSummary, BackupError> {
-    let mut importer = BulkImporter::new(db.clone())?;
+    let mut importer = BulkImporter::new(db.clone())?.with_aux_trees(aux_trees);
     if !db.open_tree(CHECKPOINTS_TREE)?.is_empty() {
         return Err(ImportError::NotEmpty("its checkpoints tree holds entries".into()).into());
     }
@@ -371,6 +374,7 @@ fn into_fresh_dir<T>(
 pub fn import_into_dir<R: Read>(
     input: R,
     target: &Path,
+    aux_trees: &[&str],
     finish: impl FnOnce(&Path, &ExportHeader) -> Result<(), BackupError>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RestoreSummary, BackupError> {
@@ -378,7 +382,7 @@ pub fn import_into_dir<R: Read>(
     into_fresh_dir(target, |partial| {
         let summary = {
             let db = open_db(partial)?;
-            import_into_db(&mut reader, &db, progress)?
+            import_into_db(&mut reader, &db, aux_trees, progress)?
         };
         finish(partial, reader.header())?;
         Ok(summary)
@@ -401,7 +405,9 @@ pub fn recover_as_of(
     into_fresh_dir(target, |partial| {
         let summary = {
             let db = open_db(partial)?;
-            let mut importer = BulkImporter::new(db.clone())?.with_cutoff(as_of);
+            let mut importer = BulkImporter::new(db.clone())?
+                .with_cutoff(as_of)
+                .with_aux_trees(aux_trees);
             for entry in source_trees.events.iter() {
                 let (key, bytes) = entry?;
                 let position = <[u8; 8]>::try_from(key.as_ref())

@@ -60,6 +60,9 @@ pub enum ImportError {
     /// An auxiliary copy named one of the ledger's own trees.
     #[error("tree {0:?} belongs to the ledger and cannot be copied as an auxiliary tree")]
     ReservedTree(String),
+    /// The copy carries a tree that is not part of a backup (derived state is rebuilt).
+    #[error("tree {0:?} is not part of a ledger backup (read models are rebuilt from the log, never copied)")]
+    UnexpectedTree(String),
     /// Storage or encoding failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -103,6 +106,7 @@ pub struct BulkImporter {
     cutoff: Option<RecordedAt>,
     aux: HashMap<String, sled::Tree>,
     aux_seen: HashSet<String>,
+    allowed_aux: Vec<String>,
 }
 
 impl BulkImporter {
@@ -146,6 +150,7 @@ impl BulkImporter {
             cutoff: None,
             aux: HashMap::new(),
             aux_seen: HashSet::new(),
+            allowed_aux: Vec::new(),
         })
     }
 
@@ -153,6 +158,12 @@ impl BulkImporter {
     /// for the first later one and writes nothing for it.
     pub fn with_cutoff(mut self, at: RecordedAt) -> BulkImporter {
         self.cutoff = Some(at);
+        self
+    }
+
+    /// The auxiliary trees [`BulkImporter::put_aux`] accepts (none by default).
+    pub fn with_aux_trees(mut self, trees: &[&str]) -> BulkImporter {
+        self.allowed_aux = trees.iter().map(|t| (*t).to_owned()).collect();
         self
     }
 
@@ -210,6 +221,9 @@ impl BulkImporter {
     pub fn put_aux(&mut self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), ImportError> {
         if LEDGER_TREES.contains(&tree) {
             return Err(ImportError::ReservedTree(tree.to_owned()));
+        }
+        if !self.allowed_aux.iter().any(|t| t == tree) {
+            return Err(ImportError::UnexpectedTree(tree.to_owned()));
         }
         if !self.aux_seen.contains(tree) {
             let opened = self.db.open_tree(tree)?;

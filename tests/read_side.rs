@@ -1,0 +1,379 @@
+//! The read side is derived state and is never believed on its word, through HTTP over real
+//! sockets and the `credledger` binary, on real sled directories:
+//! - a read side planted from another ledger is rebuilt: that ledger's admin token is refused
+//!   and this ledger's secrets and history come back;
+//! - an older copy of this ledger's own read side is caught up from its checkpoint;
+//! - a restart resumes from the checkpoint; `rebuild-read-models` gives the same answers;
+//! - an export carrying a tree that is not part of a backup is refused by `import`, and an
+//!   export whose wrapped data key was altered is refused by `import --key-file`.
+
+mod http_support;
+
+use std::path::Path;
+use std::process::Command;
+
+use credledger::http::ServeConfig;
+use http_support::Server;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// The sled tree holding the read side (every key, checkpoint included).
+const READ_TREE: &str = credledger::projections::READ_MODEL_TREE;
+
+fn run(args: &[&str]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_credledger"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("CREDLEDGER_KEY_FILE")
+        .output()
+        .expect("run credledger");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+/// Every raw entry of the read-side tree of a (closed) data directory.
+fn read_tree(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let db = credledger::ledger::open_db(path).expect("open raw sled");
+    let tree = db.open_tree(READ_TREE).expect("tree");
+    tree.iter()
+        .map(|e| e.expect("entry"))
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect()
+}
+
+/// Replaces the read-side tree of a (closed) data directory, byte for byte.
+fn plant(path: &Path, entries: &[(Vec<u8>, Vec<u8>)]) {
+    let db = credledger::ledger::open_db(path).expect("open raw sled");
+    let tree = db.open_tree(READ_TREE).expect("tree");
+    tree.clear().expect("clear");
+    for (k, v) in entries {
+        tree.insert(k.as_slice(), v.as_slice()).expect("insert");
+    }
+    db.flush().expect("flush");
+}
+
+async fn restart(s: &mut Server) {
+    let config = ServeConfig::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        s.data_dir.clone(),
+        s.key_file.clone(),
+    );
+    let server = credledger::http::start(config).await.expect("restart");
+    assert!(server.bootstrap.is_none());
+    s.base = format!("http://{}", server.addr);
+    s.server = Some(server);
+}
+
+async fn resolve(s: &Server, id: &str) -> http_support::Answer {
+    s.call(
+        Method::POST,
+        "/v1/resolve",
+        &s.owner.token,
+        Some(json!({
+            "authentication": id,
+            "workspace": s.owner.personal,
+            "template": "$.auth.token",
+        })),
+    )
+    .await
+}
+
+async fn rename(s: &Server, id: &str, name: &str) {
+    s.call(
+        Method::PATCH,
+        &format!("/v1/authentications/{id}"),
+        &s.owner.token,
+        Some(json!({ "name": name })),
+    )
+    .await
+    .expect(200);
+}
+
+/// What a reader sees of one authentication: the view, its history and its audit trail.
+async fn observed(s: &Server, id: &str) -> Value {
+    let view = s
+        .call(
+            Method::GET,
+            &format!("/v1/authentications/{id}"),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(200)
+        .body;
+    let history = s
+        .call(
+            Method::GET,
+            &format!("/v1/authentications/{id}/history"),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(200)
+        .body;
+    let audit = s
+        .call(
+            Method::GET,
+            &format!("/v1/audit?authentication={id}&order=oldest&limit=500"),
+            &s.auditor_token,
+            None,
+        )
+        .await
+        .expect(200)
+        .body;
+    json!({ "view": view, "history": history, "audit": audit["records"] })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_side_planted_from_another_ledger_is_rebuilt_not_believed() {
+    let mut ours = Server::start().await;
+    let mut theirs = Server::start().await;
+    let id = ours
+        .create(
+            &ours.owner,
+            &ours.owner.personal,
+            "airtable",
+            json!({"token": "ours-canary-7731"}),
+        )
+        .await;
+    theirs
+        .create(
+            &theirs.owner,
+            &theirs.owner.personal,
+            "airtable",
+            json!({"token": "theirs-canary-1209"}),
+        )
+        .await;
+    let before = observed(&ours, &id).await;
+    ours.shutdown().await;
+    theirs.shutdown().await;
+    let foreign = read_tree(&theirs.data_dir);
+    assert!(!foreign.is_empty(), "the other ledger has a read side");
+    plant(&ours.data_dir, &foreign);
+    assert_eq!(read_tree(&ours.data_dir), foreign, "planted byte for byte");
+
+    restart(&mut ours).await;
+    let stranger = ours
+        .call(
+            Method::GET,
+            "/v1/authentications",
+            &theirs.owner.token,
+            None,
+        )
+        .await;
+    assert_eq!(
+        stranger.status.as_u16(),
+        401,
+        "the other ledger's admin token must not open this one: {}",
+        stranger.text
+    );
+    let resolved = resolve(&ours, &id).await.expect(200);
+    assert_eq!(resolved.body["resolved"], json!("ours-canary-7731"));
+    assert_eq!(observed(&ours, &id).await, before, "rebuilt from our log");
+    ours.stop().await;
+    theirs.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_copy_of_the_read_side_is_caught_up_from_its_checkpoint() {
+    let mut s = Server::start().await;
+    let id = s
+        .create(
+            &s.owner,
+            &s.owner.personal,
+            "airtable",
+            json!({"token": "t-1"}),
+        )
+        .await;
+    s.shutdown().await;
+    let older = read_tree(&s.data_dir);
+    restart(&mut s).await;
+    rename(&s, &id, "Renamed after the copy").await;
+    resolve(&s, &id).await.expect(200);
+    let current = observed(&s, &id).await;
+    assert_eq!(current["view"]["name"], json!("Renamed after the copy"));
+    s.shutdown().await;
+    plant(&s.data_dir, &older);
+
+    restart(&mut s).await;
+    assert_eq!(
+        observed(&s, &id).await,
+        current,
+        "the tail was folded at start"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_and_rebuild_answer_the_same() {
+    let mut s = Server::start().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let id = s
+            .create(
+                &s.owner,
+                &s.owner.personal,
+                "airtable",
+                json!({"token": format!("t-{i}")}),
+            )
+            .await;
+        rename(&s, &id, &format!("Name {i}")).await;
+        resolve(&s, &id).await.expect(200);
+        ids.push(id);
+    }
+    let mut before = Vec::new();
+    for id in &ids {
+        before.push(observed(&s, id).await);
+    }
+    let listing = s
+        .call(Method::GET, "/v1/authentications", &s.owner.token, None)
+        .await
+        .expect(200)
+        .body;
+    s.shutdown().await;
+
+    restart(&mut s).await;
+    for (id, seen) in ids.iter().zip(&before) {
+        assert_eq!(&observed(&s, id).await, seen, "after a restart");
+    }
+    s.shutdown().await;
+
+    let (code, text) = run(&[
+        "rebuild-read-models",
+        "--data-dir",
+        p(&s.data_dir),
+        "--key-file",
+        p(&s.key_file),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("rebuilt the read models from"), "{text}");
+    restart(&mut s).await;
+    for (id, seen) in ids.iter().zip(&before) {
+        assert_eq!(&observed(&s, id).await, seen, "after a rebuild");
+    }
+    let relisted = s
+        .call(Method::GET, "/v1/authentications", &s.owner.token, None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(relisted, listing);
+    s.stop().await;
+
+    let (code, text) = run(&[
+        "rebuild-read-models",
+        "--data-dir",
+        "/nonexistent/credledger-data",
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("no data directory"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_refuses_extra_trees_and_damaged_data_keys() {
+    let mut s = Server::start().await;
+    s.create(
+        &s.owner,
+        &s.owner.personal,
+        "airtable",
+        json!({"token": "t"}),
+    )
+    .await;
+    s.shutdown().await;
+    let work = tempfile::TempDir::new().expect("temp");
+
+    // An export that also carries the read side (written with the library's export writer).
+    let with_read_side = work.path().join("with-read-side.export");
+    {
+        let db = credledger::ledger::open_db(&s.data_dir).expect("open");
+        let store = credledger::ledger::SledStore::with_db(db).expect("store");
+        let out = std::fs::File::create(&with_read_side).expect("create");
+        credledger::ledger::backup::export_store(
+            &store,
+            &["data_keys", READ_TREE],
+            Default::default(),
+            out,
+            &mut |_| {},
+        )
+        .await
+        .expect("export");
+        store.close().await.expect("close");
+    }
+    let target = work.path().join("imported");
+    let (code, text) = run(&[
+        "import",
+        "--from",
+        p(&with_read_side),
+        "--data-dir",
+        p(&target),
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("not part of a ledger backup"), "{text}");
+    assert!(!target.exists(), "nothing left behind");
+
+    // A wrapped data key altered before the export: refused when the key file is given.
+    let damaged = work.path().join("damaged");
+    let (code, text) = run(&[
+        "recover",
+        "--data-dir",
+        p(&s.data_dir),
+        "--as-of",
+        "2999-01-01T00:00:00Z",
+        "--to",
+        p(&damaged),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    {
+        let db = credledger::ledger::open_db(&damaged).expect("open");
+        let keys = db.open_tree("data_keys").expect("tree");
+        let (k, v) = keys
+            .iter()
+            .map(|e| e.expect("entry"))
+            .find(|(k, _)| k.as_ref() != credledger::crypto::FINGERPRINT_KEY_OWNER.as_bytes())
+            .expect("an authentication's data key");
+        let mut altered = v.to_vec();
+        let last = altered.len() - 1;
+        altered[last] ^= 0x40;
+        keys.insert(k, altered).expect("alter");
+        db.flush().expect("flush");
+    }
+    let export = work.path().join("damaged.export");
+    let (code, text) = run(&["export", "--data-dir", p(&damaged), "--out", p(&export)]);
+    assert_eq!(code, 0, "{text}");
+    let checked = work.path().join("checked");
+    let (code, text) = run(&[
+        "import",
+        "--from",
+        p(&export),
+        "--data-dir",
+        p(&checked),
+        "--key-file",
+        p(&s.key_file),
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("data keys"), "{text}");
+    assert!(!checked.exists(), "nothing left behind");
+    // The undamaged ledger imports and every key opens.
+    let good = work.path().join("good.export");
+    let (code, text) = run(&["export", "--data-dir", p(&s.data_dir), "--out", p(&good)]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = run(&[
+        "import",
+        "--from",
+        p(&good),
+        "--data-dir",
+        p(&work.path().join("good")),
+        "--key-file",
+        p(&s.key_file),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("every data key opens"), "{text}");
+    s.stop().await;
+}
