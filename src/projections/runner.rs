@@ -247,28 +247,36 @@ async fn next_batch<Sub: Subscription>(
     Ok(batch)
 }
 
+/// Folds a batch into the live state; answers its writes and checkpoint.
+fn fold_batch<P: Projection>(
+    model: &mut P,
+    batch: &[Envelope],
+) -> Result<Option<(ChangeSet, ReadCheckpoint)>, ProjectionError> {
+    let mut changes = ChangeSet::default();
+    for envelope in batch {
+        model.apply(envelope, &mut changes)?;
+    }
+    model.finish_batch(&mut changes)?;
+    Ok(batch.last().map(|last| {
+        let checkpoint = ReadCheckpoint {
+            layout: P::LAYOUT,
+            position: last.position().0,
+            hash: last.hash,
+        };
+        (changes, checkpoint)
+    }))
+}
+
 /// Folds a batch and writes it with its checkpoint in one commit.
 fn commit_batch<P: Projection, S: ReadStore>(
     model: &mut P,
     store: &S,
     batch: &[Envelope],
 ) -> Result<(), ProjectionError> {
-    let mut changes = ChangeSet::default();
-    for envelope in batch {
-        model.apply(envelope, &mut changes)?;
+    match fold_batch(model, batch)? {
+        Some((changes, checkpoint)) => store.commit(&changes, checkpoint),
+        None => Ok(()),
     }
-    model.finish_batch(&mut changes)?;
-    let Some(last) = batch.last() else {
-        return Ok(());
-    };
-    store.commit(
-        &changes,
-        ReadCheckpoint {
-            layout: P::LAYOUT,
-            position: last.position().0,
-            hash: last.hash,
-        },
-    )
 }
 
 async fn follow<P: Projection, S: ReadStore, Sub: Subscription>(
@@ -286,17 +294,28 @@ async fn follow<P: Projection, S: ReadStore, Sub: Subscription>(
                 return;
             }
         };
-        let mut guard = model.write().await;
-        if let Err(e) = commit_batch(&mut *guard, &store, &batch) {
-            let position = batch.first().map_or(0, |e| e.position().0);
-            tracing::error!(projection = P::NAME, position, error = %e, "projection stopped");
-            failure.send_replace(Some(format!("from position {position}: {e}")));
-            return;
+        let first = batch.first().map_or(0, |e| e.position().0);
+        let stop = |e: ProjectionError| {
+            tracing::error!(projection = P::NAME, position = first, error = %e, "projection stopped");
+            failure.send_replace(Some(format!("from position {first}: {e}")));
+        };
+        // Readers wait only for the fold; the write happens without the lock.
+        let folded = fold_batch(&mut *model.write().await, &batch);
+        let (changes, checkpoint) = match folded {
+            Ok(Some(folded)) => folded,
+            Ok(None) => continue,
+            Err(e) => return stop(e),
+        };
+        let writer = store.clone();
+        let written =
+            tokio::task::spawn_blocking(move || writer.commit(&changes, checkpoint)).await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return stop(e),
+            Err(e) => return stop(ProjectionError::Stopped(format!("commit task failed: {e}"))),
         }
-        let position = guard.position();
-        drop(guard);
         // Published only once written, so a read after `wait_for` finds history and audit.
-        applied.send_replace(position);
+        applied.send_replace(checkpoint.position);
     }
 }
 

@@ -30,13 +30,21 @@ const INBOX_CAPACITY: usize = 8192;
 /// How long [`open_db`] waits for a lock that a just-closed handle in this process still holds.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// sled's page cache. Bounded well below sled's 1 GiB default so that memory stays flat as
+/// the data directory grows: hot pages (the log's tail, live records, index roots) fit.
+pub const PAGE_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
 /// Opens a sled database, waiting briefly if its file lock is still held: sled 0.34 releases
 /// the lock from a background thread after the last handle is dropped, so an immediate
 /// reopen in the same process can otherwise fail.
 pub fn open_db(path: &Path) -> Result<sled::Db, sled::Error> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
-        match sled::Config::new().path(path).open() {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(PAGE_CACHE_BYTES)
+            .open()
+        {
             Err(sled::Error::Io(e))
                 if e.to_string().contains("could not acquire lock")
                     && std::time::Instant::now() < deadline =>
