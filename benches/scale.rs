@@ -8,8 +8,9 @@
 //! resolves, re-authentications and renames (`SCALE_MIX`, default 90,5,5 %) of the other
 //! authentications from `SCALE_CALLERS` (default 64) concurrent callers, until
 //! `SCALE_BASE_EVENTS` (default 100 000), `SCALE_SMALL_EVENTS` (default 1 000 000) and
-//! `SCALE_LARGE_EVENTS` (default 10 000 000) events. Each stage's growth stops at its target
-//! or after `SCALE_BUILD_SECONDS` (default 900), and reports the size it reached.
+//! `SCALE_LARGE_EVENTS` (default 10 000 000) events. Each stage's growth stops at its target,
+//! after `SCALE_BUILD_SECONDS` (default 900), or when this process passes `SCALE_MAX_RSS_MB`
+//! (default 8000), and reports the size it reached.
 //!
 //! At each stage the app is closed and the release binary (`CARGO_BIN_EXE_credledger serve`)
 //! is started on the directory (127.0.0.1): spawn-to-`/readyz`-200 time, RSS once ready, then
@@ -47,7 +48,7 @@ use credledger::ledger::{Actor, AuthMethod, EventStore};
 use serde_json::{json, Value};
 use support::{
     client, copy_dir, dir_bytes, env_flag, env_mix, env_u64, fail, free_bytes, head_position, mb,
-    micros, percentiles_us, r3, ratio, rebuild_read_models, Server,
+    micros, percentiles_us, r3, ratio, rebuild_read_models, rss_bytes, Server,
 };
 
 struct Settings {
@@ -61,6 +62,7 @@ struct Settings {
     runs: usize,
     ready_timeout: Duration,
     rebuild_timeout: Duration,
+    max_rss: u64,
     keep: bool,
 }
 
@@ -98,6 +100,7 @@ fn main() {
         runs: env_u64("SCALE_PAGE_RUNS", 200, 10, 100_000) as usize,
         ready_timeout: Duration::from_secs(env_u64("SCALE_READY_TIMEOUT", 600, 5, 7_200)),
         rebuild_timeout: Duration::from_secs(env_u64("SCALE_REBUILD_TIMEOUT", 1_800, 5, 86_400)),
+        max_rss: env_u64("SCALE_MAX_RSS_MB", 8_000, 100, 1_000_000) * 1_000_000,
         keep: env_flag("SCALE_KEEP"),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -290,6 +293,7 @@ struct Growth {
     events: u64,
     secs: f64,
     budget_hit: bool,
+    memory_hit: bool,
 }
 
 /// Grows the ledger to `target` events (or until the budget runs out) with audited resolves,
@@ -314,15 +318,27 @@ async fn grow(
         workflow: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
+    let out_of_memory = Arc::new(AtomicBool::new(false));
     let progress = {
-        let (app, stop) = (app.clone(), stop.clone());
+        let (app, stop, out_of_memory) = (app.clone(), stop.clone(), out_of_memory.clone());
+        let max_rss = s.max_rss;
         tokio::spawn(async move {
             let mut last = (Instant::now(), from);
+            let mut tick = 0u64;
             // Bounded by the build's deadline (plus a margin for the last commands).
             while !stop.load(Ordering::Relaxed)
                 && Instant::now() < deadline + Duration::from_secs(120)
             {
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                tick += 1;
+                // The in-process app holds the read model: stop growing before it takes the
+                // machine's memory (the binary started next needs as much again).
+                if rss_bytes(std::process::id()).is_some_and(|r| r > max_rss) {
+                    out_of_memory.store(true, Ordering::Relaxed);
+                }
+                if !tick.is_multiple_of(5) {
+                    continue;
+                }
                 let head = app.store().head().position;
                 let now = Instant::now();
                 let recent = head.saturating_sub(last.1) as f64
@@ -340,12 +356,13 @@ async fn grow(
     let sent = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for task in 0..s.callers.min(busy.len()) {
-        let (app, busy, failures, runner, sent) = (
+        let (app, busy, failures, runner, sent, out_of_memory) = (
             app.clone(),
             busy.clone(),
             failures.clone(),
             runner.clone(),
             sent.clone(),
+            out_of_memory.clone(),
         );
         let (callers, mix) = (s.callers.min(busy.len()), s.mix.clone());
         // A count bound besides the time bound: the remaining events, with a margin.
@@ -357,6 +374,7 @@ async fn grow(
             let mut n = 0usize;
             while app.store().head().position < target
                 && Instant::now() < deadline
+                && !out_of_memory.load(Ordering::Relaxed)
                 && sent.fetch_add(1, Ordering::Relaxed) < cap
             {
                 let (i, id) = (n % owned.len(), owned[n % owned.len()]);
@@ -397,7 +415,8 @@ async fn grow(
         from,
         events,
         secs: started.elapsed().as_secs_f64(),
-        budget_hit: events < target,
+        budget_hit: events < target && !out_of_memory.load(Ordering::Relaxed),
+        memory_hit: events < target && out_of_memory.load(Ordering::Relaxed),
     }
 }
 
@@ -709,6 +728,7 @@ async fn run(s: Settings) {
                     Value::Null
                 },
                 "budget_secs": s.budget.as_secs(), "stopped_by_budget": growth.budget_hit,
+                "stopped_by_memory": growth.memory_hit, "max_rss_bytes": s.max_rss,
                 "authentications": ids.len(), "failed_commands_so_far": failed,
                 "first_failure": first_failure})
         );
@@ -717,6 +737,8 @@ async fn run(s: Settings) {
             growth.events,
             if growth.budget_hit {
                 " (stopped by SCALE_BUILD_SECONDS)"
+            } else if growth.memory_hit {
+                " (stopped by SCALE_MAX_RSS_MB)"
             } else {
                 ""
             }
