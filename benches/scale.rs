@@ -98,7 +98,7 @@ fn main() {
         stages,
         budget: Duration::from_secs(env_u64("SCALE_BUILD_SECONDS", 900, 1, 86_400)),
         runs: env_u64("SCALE_PAGE_RUNS", 200, 10, 100_000) as usize,
-        ready_timeout: Duration::from_secs(env_u64("SCALE_READY_TIMEOUT", 600, 5, 7_200)),
+        ready_timeout: Duration::from_secs(env_u64("SCALE_READY_TIMEOUT", 1_800, 5, 7_200)),
         rebuild_timeout: Duration::from_secs(env_u64("SCALE_REBUILD_TIMEOUT", 1_800, 5, 86_400)),
         max_rss: env_u64("SCALE_MAX_RSS_MB", 8_000, 100, 1_000_000) * 1_000_000,
         keep: env_flag("SCALE_KEEP"),
