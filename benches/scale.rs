@@ -18,7 +18,7 @@
 //! page by authentication (`GET /v1/audit?authentication=…&limit=100`) and a history
 //! (`GET /v1/authentications/{id}/history`), each of a probe (the same records at every size:
 //! "the same page") and of a busy authentication (its page fills up as the log grows), RSS
-//! after those reads, SIGTERM; then `credledger rebuild-read-models` on a copy of the
+//! after those reads, SIGTERM; then `credledger rebuild-read-models` in place on the
 //! directory (or "unavailable"). The same binary on an empty ledger gives the RSS and start
 //! baselines. The summary prints the ratios: RSS large/small (goal <= 1.25), read-model
 //! memory per live authentication (goal <= 1 KiB), restart time (goal <= 5 s) next to the
@@ -47,8 +47,8 @@ use credledger::domain::secret::SecretText;
 use credledger::ledger::{Actor, AuthMethod, EventStore};
 use serde_json::{json, Value};
 use support::{
-    client, copy_dir, dir_bytes, env_flag, env_mix, env_u64, fail, free_bytes, head_position, mb,
-    micros, percentiles_us, r3, ratio, rebuild_read_models, rss_bytes, Server,
+    client, dir_bytes, env_flag, env_mix, env_u64, fail, head_position, mb, micros, percentiles_us,
+    r3, ratio, rebuild_read_models, rss_bytes, Server,
 };
 
 struct Settings {
@@ -64,6 +64,39 @@ struct Settings {
     rebuild_timeout: Duration,
     max_rss: u64,
     keep: bool,
+}
+
+/// Counts the bytes the process holds on the heap, so the live read model's own size can be
+/// measured (RSS also holds sled's page cache and allocator slack).
+struct CountingAllocator;
+
+static HEAP_BYTES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is kept.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        HEAP_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        // SAFETY: same layout contract as the caller's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        HEAP_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` with this layout.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Heap bytes of the live read model: a deep copy of it allocates what it holds.
+async fn live_model_heap_bytes(app: &App) -> u64 {
+    let model = app.model().model().read().await;
+    let before = HEAP_BYTES.load(Ordering::Relaxed);
+    let copy = model.clone();
+    let bytes = HEAP_BYTES.load(Ordering::Relaxed).saturating_sub(before);
+    drop(copy);
+    bytes
 }
 
 fn main() {
@@ -580,36 +613,16 @@ async fn observe(
     }
 }
 
-/// Rebuild on a copy of the directory, when the disk has room for one.
-fn rebuild_on_copy(data_dir: &Path, key_file: &Path, work: &Path, s: &Settings) -> Value {
-    let bytes = dir_bytes(data_dir);
-    let copy = work.join("rebuild-copy");
-    match free_bytes(work) {
-        Some(free) if free > bytes + bytes / 5 + (1 << 30) => {}
-        Some(free) => {
-            return json!({"available": Value::Null, "skipped": format!(
-                "not enough free disk for a copy ({} MB free, {} MB needed)", mb(free), mb(bytes))})
-        }
-        None => {
-            return json!({"available": Value::Null, "skipped": "cannot read the free disk space"})
-        }
-    }
-    let copying = Instant::now();
-    if let Err(e) = copy_dir(data_dir, &copy) {
-        let _ = std::fs::remove_dir_all(&copy);
-        return json!({"available": Value::Null, "skipped": format!("copy failed: {e}")});
-    }
-    let copy_secs = copying.elapsed().as_secs_f64();
-    let outcome = rebuild_read_models(
-        &copy,
+/// Rebuilds the read side in place: the result is the read side it replaces (the next stage
+/// goes on from it), and no copy of a ledger of many gigabytes is needed.
+fn rebuild_in_place(data_dir: &Path, key_file: &Path, work: &Path, s: &Settings) -> Value {
+    rebuild_read_models(
+        data_dir,
         key_file,
         &work.join("rebuild.log"),
         s.rebuild_timeout,
-    );
-    let _ = std::fs::remove_dir_all(&copy);
-    let mut value = outcome.to_json();
-    value["copy_secs"] = json!(r3(copy_secs));
-    value
+    )
+    .to_json()
 }
 
 fn per_auth(rss: Option<u64>, empty: Option<u64>, auths: usize) -> Value {
@@ -746,6 +759,19 @@ async fn run(s: Settings) {
         let Ok(live) = Arc::try_unwrap(live) else {
             fail("the app is still shared after the build");
         };
+        let model_heap = live_model_heap_bytes(&live).await;
+        println!(
+            "{}",
+            json!({"bench": "scale", "stage": stage, "phase": "live_model", "events": growth.events,
+                "live_authentications": ids.len(), "heap_bytes": model_heap,
+                "heap_bytes_per_live_authentication": r3(model_heap as f64 / ids.len() as f64),
+                "goal_max_bytes": 1024})
+        );
+        eprintln!(
+            "scale: stage {stage}: live read model holds {} KB on the heap ({:.0} bytes per live authentication)",
+            model_heap / 1024,
+            model_heap as f64 / ids.len() as f64
+        );
         live.close().await.expect("close the app");
         let disk = dir_bytes(&data_dir);
         let observed = observe(
@@ -759,7 +785,7 @@ async fn run(s: Settings) {
             &s,
         )
         .await;
-        let rebuild = rebuild_on_copy(&data_dir, &key_file, root.path(), &s);
+        let rebuild = rebuild_in_place(&data_dir, &key_file, root.path(), &s);
         println!(
             "{}",
             json!({"bench": "scale", "stage": stage, "phase": "restart", "events": growth.events,

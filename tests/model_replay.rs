@@ -407,6 +407,7 @@ async fn run_op(
         let record = model.authentication(id);
         (
             record
+                .as_ref()
                 .and_then(|r| r.state.current.as_ref())
                 .map(|a| a.service.to_string()),
             record.map_or(0, |r| r.state.version),
@@ -565,8 +566,8 @@ fn difference(a: &LedgerModel, b: &LedgerModel) -> String {
     }
     let ids: BTreeSet<_> = a
         .authentications
-        .keys()
-        .chain(b.authentications.keys())
+        .ids()
+        .chain(b.authentications.ids())
         .collect();
     for id in ids {
         match (a.authentications.get(id), b.authentications.get(id)) {

@@ -290,10 +290,7 @@ fn sealed_token(
     id: AuthenticationId,
     name: &str,
 ) -> credledger::crypto::SealedSecret {
-    let auth = app_model
-        .authentication(id)
-        .and_then(|r| r.state.current.as_ref())
-        .expect("auth");
+    let auth = app_model.current(id).expect("auth");
     match auth.fields.get(&field(name)) {
         Some(StoredField::Secret { value, .. }) => value.clone(),
         other => panic!("no sealed {name}: {other:?}"),

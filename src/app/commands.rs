@@ -276,8 +276,7 @@ impl App {
     async fn check_restore(&self, caller: &Caller, id: AuthenticationId) -> Result<(), AppError> {
         let model = self.model().model().read().await;
         let auth = model
-            .authentication(id)
-            .and_then(|r| r.state.current.as_ref())
+            .current(id)
             .filter(|a| model.allows(caller.user, a.workspace, Action::View))
             .ok_or(AppError::NotFound)?;
         if auth.lifecycle == Lifecycle::Purged {

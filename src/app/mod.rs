@@ -199,7 +199,7 @@ impl App {
                     .as_ref()
                     .is_some_and(|a| a.lifecycle == Lifecycle::Purged)
             })
-            .map(|(id, _)| *id)
+            .map(|(id, _)| id)
             .collect();
         for id in purged {
             if matches!(

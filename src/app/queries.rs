@@ -155,7 +155,7 @@ impl App {
                     && !auth.needs_reauthorization
                     && auth.fields.keys().any(|f| f.as_str() == "refresh_token")
                     && auth.expires_at.is_some_and(|e| e < before);
-                refreshable.then_some(*id)
+                refreshable.then_some(id)
             })
             .collect()
     }
@@ -169,10 +169,7 @@ impl App {
         use crate::domain::authentication::StoredField;
         let (name, value, version) = {
             let model = self.model().model().read().await;
-            let Some(auth) = model
-                .authentication(id)
-                .and_then(|r| r.state.current.as_ref())
-            else {
+            let Some(auth) = model.current(id) else {
                 return Ok(None);
             };
             match auth.fields.iter().find(|(n, _)| n.as_str() == field) {

@@ -295,8 +295,7 @@ impl App {
         let id = request.authentication;
         let model = self.model().model().read().await;
         let auth = model
-            .authentication(id)
-            .and_then(|r| r.state.current.as_ref())
+            .current(id)
             .filter(|a| model.allows(request.user, a.workspace, Action::View))
             .ok_or(AppError::NotFound)?;
         if auth.lifecycle != Lifecycle::Active {

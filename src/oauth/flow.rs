@@ -252,8 +252,7 @@ impl OAuth {
             Target::Existing(id) => {
                 let model = self.app.model().model().read().await;
                 let auth = model
-                    .authentication(*id)
-                    .and_then(|r| r.state.current.as_ref())
+                    .current(*id)
                     .filter(|a| model.allows(caller.user, a.workspace, Action::View))
                     .ok_or(OAuthError::NotFound)?;
                 if !model.allows(caller.user, auth.workspace, Action::Edit) {

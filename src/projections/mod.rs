@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod audit_record;
 pub mod history;
+pub mod live_records;
 pub mod model;
 pub mod payloads;
 pub mod runner;
@@ -16,6 +17,7 @@ pub mod views;
 pub use audit::{AuditFilter, AuditOrder, Outcome};
 pub use audit_record::{AuditRecord, WorkflowView};
 pub use history::{FieldChangeKind, FieldDiff, HistoryDetail, HistoryEntry};
+pub use live_records::LiveRecords;
 pub use model::{AuthRecord, LedgerModel, StoredHistory};
 pub use runner::{Projection, ProjectionHandle, StartKind};
 pub use sled_read_store::{SledReadStore, READ_MODEL_TREE};

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Indexed, Outcome};
 use super::history::{HistoryDetail, HistoryEntry};
+use super::live_records::LiveRecords;
 use super::payloads::{self, DomainEvent, StoredAuthenticationEvent};
 use super::runner::Projection;
 use super::store::{ChangeSet, KeyRange, ReadStore, ScanOrder, Table};
@@ -96,7 +97,7 @@ pub struct LedgerModel {
     /// Custom services by id.
     pub custom_services: BTreeMap<ServiceId, CustomService>,
     /// Authentications by id.
-    pub authentications: BTreeMap<AuthenticationId, AuthRecord>,
+    pub authentications: LiveRecords,
     /// API tokens (hashes only).
     pub tokens: Tokens,
     /// Version of the tokens stream (for optimistic appends), read with the tokens it covers.
@@ -165,14 +166,7 @@ impl LedgerModel {
 
     /// The workspace an authentication is in now (also when deleted).
     pub fn workspace_of(&self, id: AuthenticationId) -> Option<WorkspaceId> {
-        Some(
-            self.authentications
-                .get(&id)?
-                .state
-                .current
-                .as_ref()?
-                .workspace,
-        )
+        Some(self.authentications.get(id)?.state.current?.workspace)
     }
 
     /// When an authentication was created and when it reached `version` (for as-of views).
@@ -182,7 +176,7 @@ impl LedgerModel {
         id: AuthenticationId,
         version: u64,
     ) -> Result<Option<(RecordedAt, RecordedAt)>, ProjectionError> {
-        let Some(record) = self.authentications.get(&id) else {
+        let Some(record) = self.authentications.get(id) else {
             return Ok(None);
         };
         let updated =
@@ -190,9 +184,17 @@ impl LedgerModel {
         Ok(Some((record.created_at, updated)))
     }
 
-    /// The record of an authentication.
-    pub fn authentication(&self, id: AuthenticationId) -> Option<&AuthRecord> {
-        self.authentications.get(&id)
+    /// The current state of an authentication that exists (decoded).
+    pub fn current(
+        &self,
+        id: AuthenticationId,
+    ) -> Option<crate::domain::authentication::Authentication<SealedSecret>> {
+        self.authentications.get(id)?.state.current
+    }
+
+    /// The record of an authentication (decoded from its compact in-memory form).
+    pub fn authentication(&self, id: AuthenticationId) -> Option<AuthRecord> {
+        self.authentications.get(id)
     }
 
     fn apply_authentication(
@@ -203,14 +205,11 @@ impl LedgerModel {
         changes: &mut ChangeSet,
     ) -> Result<(), ProjectionError> {
         let at = envelope.body.recorded_at;
-        let record = self
-            .authentications
-            .entry(id)
-            .or_insert_with(|| AuthRecord {
-                state: AuthenticationState::default(),
-                created_at: at,
-                updated_at: at,
-            });
+        let mut record = self.authentications.get(id).unwrap_or_else(|| AuthRecord {
+            state: AuthenticationState::default(),
+            created_at: at,
+            updated_at: at,
+        });
         let entry = HistoryEntry::describe(&record.state, &event, envelope);
         if let Some((workspace, key)) = live_name(&record.state) {
             if let Some(names) = self.names.get_mut(&workspace) {
@@ -225,6 +224,7 @@ impl LedgerModel {
             self.names.entry(workspace).or_default().insert(key, id);
         }
         record.updated_at = at;
+        self.authentications.insert(id, &record)?;
         let workspace = record.state.current.as_ref().map(|a| a.workspace);
         if let HistoryDetail::Created { workspace: w, .. } | HistoryDetail::Moved { to: w, .. } =
             &entry.detail
@@ -264,11 +264,10 @@ impl LedgerModel {
         let auths = KeyRange::prefix(vec![live_key::AUTHENTICATION]);
         for (key, bytes) in store.scan(Table::Live, &auths, ScanOrder::Ascending, usize::MAX)? {
             let id = AuthenticationId::from_uuid(uuid_of(&key[1..])?);
-            let record: AuthRecord = decode(&bytes)?;
+            let record = model.authentications.insert_encoded(id, bytes)?;
             if let Some((workspace, name)) = live_name(&record.state) {
                 model.names.entry(workspace).or_default().insert(name, id);
             }
-            model.authentications.insert(id, record);
         }
         Ok(model)
     }
@@ -291,9 +290,9 @@ impl LedgerModel {
             }
         }
         for id in dirty.authentications {
-            if let Some(record) = self.authentications.get(&id) {
+            if let Some(bytes) = self.authentications.encoded(id) {
                 let key = id_key(live_key::AUTHENTICATION, id.as_uuid());
-                changes.put(Table::Live, key, encode(record)?);
+                changes.put(Table::Live, key, bytes.to_vec());
             }
         }
         Ok(())

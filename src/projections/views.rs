@@ -199,12 +199,12 @@ impl LedgerModel {
     /// The current view of an authentication `user` may see; `None` if it does not exist or
     /// the user may not see it (the two are indistinguishable on purpose).
     pub fn view_for(&self, user: UserId, id: AuthenticationId) -> Option<AuthenticationView> {
-        let record = self.authentications.get(&id)?;
+        let record = self.authentications.get(id)?;
         let auth = record.state.current.as_ref()?;
         if !self.allows(user, auth.workspace, Action::View) {
             return None;
         }
-        AuthenticationView::of_record(record)
+        AuthenticationView::of_record(&record)
     }
 
     /// The authentications `user` may see that match the query, one page at a time.
@@ -212,10 +212,10 @@ impl LedgerModel {
         let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
         let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
         let needle = query.q.as_deref().map(name_key);
-        let mut matches: Vec<(&AuthRecord, (String, AuthenticationId))> =
+        let mut matches: Vec<(AuthRecord, (String, AuthenticationId))> =
             self.authentications
-                .values()
-                .filter_map(|record| {
+                .iter()
+                .filter_map(|(_, record)| {
                     let auth = record.state.current.as_ref()?;
                     let keep = match auth.lifecycle {
                         Lifecycle::Active => true,
@@ -244,7 +244,7 @@ impl LedgerModel {
         let items = matches
             .into_iter()
             .take(limit)
-            .filter_map(|(record, _)| AuthenticationView::of_record(record))
+            .filter_map(|(record, _)| AuthenticationView::of_record(&record))
             .collect();
         Ok(Page { items, next_cursor })
     }
