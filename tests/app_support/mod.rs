@@ -67,6 +67,7 @@ pub fn system() -> Caller {
         user: UserId::from_uuid(uuid::Uuid::nil()),
         via: AuthMethod::System,
         origin: credledger::ledger::Origin::System,
+        idempotency: None,
     }
 }
 
