@@ -215,8 +215,14 @@ impl World {
 
     /// Closes the app and opens it again on the same directory (snapshot + tail).
     pub async fn restart(self) -> World {
+        self.restart_after(|_| {}).await
+    }
+
+    /// Like [`World::restart`], changing the closed data directory in between.
+    pub async fn restart_after(self, change: impl FnOnce(&Path)) -> World {
         let World { app, .. } = self;
         app.close().await.expect("close");
+        change(&self.data_dir);
         let app = open_app(&self.data_dir, &self.key_file).await;
         World { app, ..self }
     }
