@@ -8,9 +8,10 @@ use app_support::{caller, create, World};
 use credledger::app::{AppError, Caller, IdempotencyRequest};
 use credledger::domain::authentication::AuthenticationCommand;
 use credledger::domain::directory::{DirectoryCommand, DirectoryEvent};
-use credledger::domain::ids::WorkspaceId;
+use credledger::domain::ids::{ServiceId, WorkspaceId};
 use credledger::domain::naming::name_key;
 use credledger::domain::principals::Principal;
+use credledger::domain::services::{AuthKind, ServiceSpec};
 use credledger::ledger::{
     open_db, AppendRequest, EventStore, ExpectedVersion, StoreError, StreamId, UniqueKey,
 };

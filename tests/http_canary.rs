@@ -252,4 +252,25 @@ async fn refused_requests_with_an_idempotency_key_leave_nothing_in_the_data_dire
         marker_seen |= holds(MARKER);
     }
     assert!(marker_seen, "the scan finds what the ledger does store");
+
+    // Answers an earlier version stored beside the ledger are dropped when the server starts.
+    let legacy = |dir: &std::path::Path| {
+        let db = credledger::ledger::open_db(dir).expect("open the data directory");
+        let names = db.tree_names();
+        (db, names.iter().any(|n| n.as_ref() == b"idempotency"))
+    };
+    {
+        let (db, _) = legacy(&s.data_dir);
+        let tree = db.open_tree("idempotency").expect("legacy tree");
+        tree.insert(b"key", &b"an old stored answer"[..])
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    assert!(
+        legacy(&s.data_dir).1,
+        "the legacy tree is there before the start"
+    );
+    s.restart().await;
+    s.shutdown().await;
+    assert!(!legacy(&s.data_dir).1, "the legacy answers are gone");
 }
