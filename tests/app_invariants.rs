@@ -168,4 +168,52 @@ async fn a_retried_write_answers_from_its_first_outcome() {
         "{replay:?}"
     );
     assert_eq!(w.app.store().head().position, head);
+
+    // A custom service with its authentication (two appends) replays both ids.
+    let owner = keyed(&caller(w.owner), 5, 5);
+    let together = |service| {
+        let (id, cmd) = create(
+            "Together",
+            w.owner.personal,
+            "airtable",
+            &[("token", "t")],
+            &[],
+        );
+        let AuthenticationCommand::Create(create) = cmd else {
+            unreachable!("create() builds a create command")
+        };
+        (service, id, create)
+    };
+    let (service, id, first) = together(ServiceId::new());
+    let made = w
+        .app
+        .create_with_new_service(&owner, service, token_service(), first)
+        .await
+        .expect("service and authentication");
+    assert_eq!((made.0, made.1.id), (service, id));
+    let head = w.app.store().head().position;
+    let (other_service, _, retry) = together(ServiceId::new());
+    let replayed = w
+        .app
+        .create_with_new_service(&owner, other_service, token_service(), retry)
+        .await
+        .expect("replay");
+    assert_eq!(
+        (replayed.0, replayed.1.id, replayed.1.replayed),
+        (service, id, true)
+    );
+    assert_eq!(w.app.store().head().position, head, "nothing ran again");
+}
+
+fn token_service() -> ServiceSpec {
+    ServiceSpec {
+        name: "Internal API".into(),
+        api_version: "v1".into(),
+        auth_kind: AuthKind::Token,
+        fields: Vec::new(),
+        oauth: None,
+        scopes: Vec::new(),
+        required_scopes: Vec::new(),
+        verification: None,
+    }
 }
