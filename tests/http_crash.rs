@@ -56,8 +56,16 @@ struct Served {
     boot: HashMap<String, String>,
 }
 
+/// Ends the server whatever happens to the test, so no process outlives it.
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn serve(data: &Path, key_file: &Path) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_credledger"))
+    let child = Command::new(env!("CARGO_BIN_EXE_credledger"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .arg("--key-file")
@@ -66,7 +74,12 @@ fn serve(data: &Path, key_file: &Path) -> Served {
         .stderr(Stdio::null())
         .spawn()
         .expect("start credledger serve");
-    let stdout = child.stdout.take().expect("stdout");
+    let mut served = Served {
+        child,
+        base: String::new(),
+        boot: HashMap::new(),
+    };
+    let stdout = served.child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     // Drains stdout for the child's whole life, so it never blocks on a full pipe.
     std::thread::spawn(move || {
@@ -74,7 +87,6 @@ fn serve(data: &Path, key_file: &Path) -> Served {
             let _ = tx.send(line);
         }
     });
-    let mut boot = HashMap::new();
     loop {
         let line = rx
             .recv_timeout(Duration::from_secs(120))
@@ -83,17 +95,14 @@ fn serve(data: &Path, key_file: &Path) -> Served {
         for label in ["organization", "org workspace", "admin token"] {
             if let Some(rest) = trimmed.strip_prefix(label) {
                 let value = rest.split_whitespace().next().expect("value").to_owned();
-                boot.entry(label.to_owned()).or_insert(value);
+                served.boot.entry(label.to_owned()).or_insert(value);
             }
         }
         if let Some(rest) = trimmed.strip_prefix("credledger: serving http://") {
             let addr = rest.split_whitespace().next().expect("address");
             assert!(addr.starts_with("127.0.0.1:"), "loopback only: {addr}");
-            return Served {
-                child,
-                base: format!("http://{addr}"),
-                boot,
-            };
+            served.base = format!("http://{addr}");
+            return served;
         }
     }
 }
@@ -392,6 +401,5 @@ async fn writes_that_landed_before_a_kill_answer_their_retry_with_the_original_o
             (&got.body["id"], &got.body["version"])
         );
     }
-    server.child.kill().expect("stop the server");
-    server.child.wait().expect("reaped");
+    drop(server);
 }
