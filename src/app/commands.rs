@@ -26,10 +26,7 @@ use super::{App, AppError, Caller};
 
 /// The outcome stored by an earlier attempt with the same idempotency key.
 fn replayed_outcome(earlier: &crate::ledger::AppendOutcome) -> Result<CommandOutcome, AppError> {
-    let answer = earlier.replayed_answer.as_deref().unwrap_or_default();
-    let mut outcome = super::idempotent::replayed_command(answer)?;
-    outcome.position = earlier.last_position.0;
-    Ok(outcome)
+    super::idempotent::replayed_command(earlier)
 }
 
 /// What an accepted command produced.
@@ -134,12 +131,17 @@ impl App {
         commands: Vec<AuthenticationCommand>,
         if_version: Option<u64>,
     ) -> Result<CommandOutcome, AppError> {
-        if let Some(earlier) = self.earlier_outcome(caller).await? {
-            return replayed_outcome(&earlier);
-        }
         let purge = commands
             .iter()
             .any(|c| matches!(c, AuthenticationCommand::Purge));
+        if let Some(earlier) = self.earlier_outcome(caller).await? {
+            let outcome = replayed_outcome(&earlier)?;
+            if purge {
+                // The first attempt may have failed between its append and the key's end.
+                self.finish_purge(outcome.id)?;
+            }
+            return Ok(outcome);
+        }
         let (state, working, sealed_events, warnings) = {
             let model = self.model().model().read().await;
             let state = model
@@ -202,8 +204,7 @@ impl App {
             });
         }
         let version = state.version + events.len() as u64;
-        // The position is known only once appended; the answer stores the version and warnings.
-        let answer = super::idempotent::command_answer(id, version, 0, &warnings)?;
+        let answer = super::idempotent::command_answer(id, version, &warnings)?;
         let request = with_name_claims(
             AppendRequest::new(
                 payloads::authentication_stream(id),
@@ -227,7 +228,11 @@ impl App {
         self.model().wait_for(outcome.last_position.0).await?;
         if outcome.replayed_answer.is_some() {
             // Another attempt with the same key landed first.
-            return replayed_outcome(&outcome);
+            let replayed = replayed_outcome(&outcome)?;
+            if purge {
+                self.finish_purge(replayed.id)?;
+            }
+            return Ok(replayed);
         }
         if purge {
             // Crypto-shredding: without the data key its sealed values never open again.
@@ -463,6 +468,17 @@ impl App {
             .await
             .map_err(conflict)?;
         Ok(outcome)
+    }
+
+    /// Destroys a purged authentication's data key if it is still there.
+    fn finish_purge(&self, id: AuthenticationId) -> Result<(), AppError> {
+        if matches!(
+            self.keys.status(id.as_uuid())?,
+            crate::crypto::DataKeyStatus::Active { .. }
+        ) {
+            self.keys.destroy(id.as_uuid())?;
+        }
+        Ok(())
     }
 
     /// Seals every secret of an event, bound to (authentication, field, event id).

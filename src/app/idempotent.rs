@@ -41,12 +41,11 @@ impl IdempotencyRequest {
 }
 
 /// What an authentication command stores to rebuild its answer (no secret, no request value
-/// beyond the warnings the domain gave).
+/// beyond the warnings the domain gave). The position comes from the record itself.
 #[derive(Serialize, Deserialize)]
 struct CommandAnswer {
     id: uuid::Uuid,
     version: u64,
-    position: u64,
     warnings: Vec<Warning>,
 }
 
@@ -73,25 +72,24 @@ pub(crate) fn reused(err: StoreError) -> AppError {
 pub(super) fn command_answer(
     id: AuthenticationId,
     version: u64,
-    position: u64,
     warnings: &[Warning],
 ) -> Result<Vec<u8>, AppError> {
     Ok(codec::encode(&CommandAnswer {
         id: id.as_uuid(),
         version,
-        position,
         warnings: warnings.to_vec(),
     })
     .map_err(StoreError::from)?)
 }
 
-/// The outcome of an authentication command, rebuilt from its stored answer.
-pub(super) fn replayed_command(answer: &[u8]) -> Result<CommandOutcome, AppError> {
+/// The outcome of an authentication command, rebuilt from the record an earlier append stored.
+pub(super) fn replayed_command(earlier: &AppendOutcome) -> Result<CommandOutcome, AppError> {
+    let answer = earlier.replayed_answer.as_deref().unwrap_or_default();
     let stored: CommandAnswer = codec::decode(answer).map_err(StoreError::from)?;
     Ok(CommandOutcome {
         id: AuthenticationId::from_uuid(stored.id),
         version: stored.version,
-        position: stored.position,
+        position: earlier.last_position.0,
         warnings: stored.warnings,
         replayed: true,
     })
