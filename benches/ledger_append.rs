@@ -279,16 +279,18 @@ async fn bench_ledger_append(setup: &Setup, writers: usize) -> (Timing, SledStor
     let requests: Vec<AppendRequest> = payloads(setup.events, SEED, PAYLOAD_BYTES)
         .into_iter()
         .enumerate()
-        .map(|(i, payload)| AppendRequest {
-            stream: setup.streams[i % STREAMS].clone(),
-            expected: ExpectedVersion::Any,
-            events: vec![NewEvent {
-                event_id: EventId::new(),
-                event_type: EVENT_TYPE.into(),
-                schema_version: 1,
-                payload,
-                meta: EventMeta::system(),
-            }],
+        .map(|(i, payload)| {
+            AppendRequest::new(
+                setup.streams[i % STREAMS].clone(),
+                ExpectedVersion::Any,
+                vec![NewEvent {
+                    event_id: EventId::new(),
+                    event_type: EVENT_TYPE.into(),
+                    schema_version: 1,
+                    payload,
+                    meta: EventMeta::system(),
+                }],
+            )
         })
         .collect();
     let parts = split(requests, writers);

@@ -105,11 +105,11 @@ async fn build(store: &SledStore, events: usize) -> RecordedAt {
             })
             .collect();
         store
-            .append(AppendRequest {
-                stream: streams[i % STREAMS].clone(),
-                expected: ExpectedVersion::Any,
-                events: batch,
-            })
+            .append(AppendRequest::new(
+                streams[i % STREAMS].clone(),
+                ExpectedVersion::Any,
+                batch,
+            ))
             .await
             .expect("append failed");
         written += n;

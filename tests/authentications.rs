@@ -923,19 +923,17 @@ async fn an_interrupted_purge_is_finished_at_the_next_open() {
         credledger::domain::authentication::AuthenticationEvent::Purged;
     w.app
         .store()
-        .append(credledger::ledger::AppendRequest {
-            stream: credledger::projections::payloads::authentication_stream(id),
-            expected: credledger::ledger::ExpectedVersion::Exact(
-                credledger::ledger::StreamVersion(2),
-            ),
-            events: vec![credledger::ledger::NewEvent {
+        .append(credledger::ledger::AppendRequest::new(
+            credledger::projections::payloads::authentication_stream(id),
+            credledger::ledger::ExpectedVersion::Exact(credledger::ledger::StreamVersion(2)),
+            vec![credledger::ledger::NewEvent {
                 event_id: credledger::ledger::EventId::new(),
                 event_type: event.event_type().to_owned(),
                 schema_version: event.schema_version(),
                 payload: credledger::projections::payloads::encode_payload(&event).expect("encode"),
                 meta: credledger::ledger::EventMeta::system(),
             }],
-        })
+        ))
         .await
         .expect("append purge");
     assert!(
@@ -1043,12 +1041,13 @@ async fn custom_services_alone_anywhere_editable_and_with_an_auth_only_in_person
         "refusals wrote neither service nor auth"
     );
     let (id, ok) = together(w.editor.personal, "t-2");
-    let outcome = w
+    let service = ServiceId::new();
+    let (used, outcome) = w
         .app
-        .create_with_new_service(&caller(w.editor), ServiceId::new(), internal_api(), ok)
+        .create_with_new_service(&caller(w.editor), service, internal_api(), ok)
         .await
         .expect("in the personal workspace");
-    assert_eq!(outcome.version, 1);
+    assert_eq!((used, outcome.id, outcome.version), (service, id, 1));
     assert_eq!(
         w.app.store().head().position,
         head + 2,

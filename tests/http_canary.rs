@@ -168,3 +168,109 @@ async fn a_secret_in_a_mistyped_value_is_not_echoed_in_the_problem() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_with_an_idempotency_key_leave_nothing_in_the_data_directory() {
+    const REFUSED: &str = "CANARY-refused-3f9a1c";
+    const MARKER: &str = "PLAIN-MARKER-77b2e0";
+    let mut s = Server::start().await;
+    let created = s
+        .call(
+            Method::POST,
+            "/v1/authentications",
+            &s.owner.token,
+            Some(json!({"name": MARKER, "workspace": s.shared, "service": "airtable", "fields": {"token": "t"}})),
+        )
+        .await
+        .expect(201);
+    let path = format!(
+        "/v1/authentications/{}",
+        created.body["id"].as_str().expect("id")
+    );
+    // The secret where it does not belong: a mistyped value, a field name, an unknown property.
+    let refused = [
+        (
+            "POST",
+            "/v1/authentications".to_owned(),
+            json!({"name": "n", "workspace": s.shared, "service": "airtable", "fields": {"token": [REFUSED]}}),
+        ),
+        (
+            "POST",
+            "/v1/authentications".to_owned(),
+            json!({"name": "n", "workspace": s.shared, "service": "airtable", "fields": {REFUSED: "x"}}),
+        ),
+        (
+            "POST",
+            "/v1/authentications".to_owned(),
+            json!({"name": "n", "workspace": s.shared, "service": "airtable", "fields": {"token": "t"}, REFUSED: 1}),
+        ),
+        (
+            "POST",
+            format!("{path}/reauthenticate"),
+            json!({"fields": {REFUSED: "x"}}),
+        ),
+        (
+            "POST",
+            format!("{path}/reauthenticate"),
+            json!({"fields": {"token": {"v": REFUSED}}}),
+        ),
+        ("PATCH", path.clone(), json!({"name": [REFUSED]})),
+        (
+            "POST",
+            "/v1/tokens".to_owned(),
+            json!({"kind": REFUSED, "label": REFUSED}),
+        ),
+    ];
+    for (n, (method, path, body)) in refused.into_iter().enumerate() {
+        let key = format!("refused-{n}");
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        for _ in 0..2 {
+            let answer = s
+                .call_with(
+                    method.clone(),
+                    &path,
+                    Some(&s.owner.token),
+                    Some(body.clone()),
+                    &[("idempotency-key", &key)],
+                )
+                .await;
+            assert!(answer.status.is_client_error(), "{path}: {}", answer.text);
+            // A refusal is not replayed: the retry ran the checks again.
+            assert_eq!(answer.header("idempotent-replayed"), None);
+        }
+    }
+    s.shutdown().await;
+    let mut marker_seen = false;
+    for file in files_under(&s.data_dir) {
+        let bytes = std::fs::read(&file).expect("read");
+        let holds = |text: &str| bytes.windows(text.len()).any(|w| w == text.as_bytes());
+        assert!(
+            !holds(REFUSED),
+            "{} holds a refused request's value",
+            file.display()
+        );
+        marker_seen |= holds(MARKER);
+    }
+    assert!(marker_seen, "the scan finds what the ledger does store");
+
+    // Answers an earlier version stored beside the ledger are dropped when the server starts.
+    let legacy = |dir: &std::path::Path| {
+        let db = credledger::ledger::open_db(dir).expect("open the data directory");
+        let names = db.tree_names();
+        (db, names.iter().any(|n| n.as_ref() == b"idempotency"))
+    };
+    {
+        let (db, _) = legacy(&s.data_dir);
+        let tree = db.open_tree("idempotency").expect("legacy tree");
+        tree.insert(b"key", &b"an old stored answer"[..])
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    assert!(
+        legacy(&s.data_dir).1,
+        "the legacy tree is there before the start"
+    );
+    s.restart().await;
+    s.shutdown().await;
+    assert!(!legacy(&s.data_dir).1, "the legacy answers are gone");
+}

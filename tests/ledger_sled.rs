@@ -35,6 +35,12 @@ conformance_tests!(
     invalid_appends_are_refused,
     reads_by_stream_version_time_and_position,
     subscription_catches_up_then_follows_live,
+    unique_key_claims_conflict_across_streams,
+    unique_keys_release_then_reclaim,
+    racing_claims_have_one_winner,
+    idempotency_records_replay_the_first_outcome,
+    racing_idempotent_appends_write_once,
+    unique_keys_can_be_repaired,
 );
 
 /// Writes `count` events over three streams and closes the store.

@@ -266,17 +266,17 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
 async fn forge(app: &App, id: AuthenticationId, version: u64, event: StoredAuthenticationEvent) {
     let outcome = app
         .store()
-        .append(AppendRequest {
-            stream: payloads::authentication_stream(id),
-            expected: ExpectedVersion::Exact(StreamVersion(version)),
-            events: vec![NewEvent {
+        .append(AppendRequest::new(
+            payloads::authentication_stream(id),
+            ExpectedVersion::Exact(StreamVersion(version)),
+            vec![NewEvent {
                 event_id: EventId::new(),
                 event_type: event.event_type().to_owned(),
                 schema_version: event.schema_version(),
                 payload: payloads::encode_payload(&event).expect("encode"),
                 meta: EventMeta::system(),
             }],
-        })
+        ))
         .await
         .expect("forged append");
     app.model()

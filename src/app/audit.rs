@@ -89,17 +89,17 @@ impl App {
     ) -> Result<Position, AppError> {
         let outcome = self
             .store()
-            .append(AppendRequest {
-                stream: payloads::access_stream(event.authentication()),
-                expected: ExpectedVersion::Any,
-                events: vec![NewEvent {
+            .append(AppendRequest::new(
+                payloads::access_stream(event.authentication()),
+                ExpectedVersion::Any,
+                vec![NewEvent {
                     event_id: EventId::new(),
                     event_type: event.event_type().to_owned(),
                     schema_version: event.schema_version(),
                     payload: payloads::encode_payload(&event)?,
                     meta,
                 }],
-            })
+            ))
             .await?;
         self.model().wait_for(outcome.last_position.0).await?;
         Ok(outcome.last_position)

@@ -10,6 +10,7 @@ use crate::domain::authentication::{
 };
 use crate::domain::directory::{self, DirectoryCommand, DirectoryEvent};
 use crate::domain::ids::{AuthenticationId, FieldName};
+use crate::domain::naming::NameError;
 use crate::domain::secret::SecretText;
 use crate::domain::services::ServiceRegistry;
 use crate::domain::time::Timestamp;
@@ -20,17 +21,28 @@ use crate::ledger::{
 use crate::projections::payloads::{self, DomainEvent, StoredAuthenticationEvent};
 use crate::projections::LedgerModel;
 
+use super::invariants::with_name_claims;
 use super::{App, AppError, Caller};
+
+/// The outcome stored by an earlier attempt with the same idempotency key.
+fn replayed_outcome(earlier: &crate::ledger::AppendOutcome) -> Result<CommandOutcome, AppError> {
+    super::idempotent::replayed_command(earlier)
+}
 
 /// What an accepted command produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandOutcome {
+    /// The authentication the command ran on (for a replay: the one the first attempt made).
+    pub id: AuthenticationId,
     /// The authentication's version after the command.
     pub version: u64,
     /// Log position of the last event written.
     pub position: u64,
     /// Warnings about the accepted command.
     pub warnings: Vec<Warning>,
+    /// The command had already run under the caller's idempotency key: this is its outcome,
+    /// nothing ran again.
+    pub replayed: bool,
 }
 
 /// Which earlier state to restore.
@@ -73,7 +85,7 @@ fn conflict(err: StoreError) -> AppError {
         StoreError::WrongExpectedVersion { actual, .. } => AppError::Conflict(format!(
             "a concurrent change moved it to version {actual}; retry"
         )),
-        other => AppError::Store(other),
+        other => super::idempotent::reused(other),
     }
 }
 
@@ -122,7 +134,15 @@ impl App {
         let purge = commands
             .iter()
             .any(|c| matches!(c, AuthenticationCommand::Purge));
-        let (state, sealed_events, warnings) = {
+        if let Some(earlier) = self.earlier_outcome(caller).await? {
+            let outcome = replayed_outcome(&earlier)?;
+            if purge {
+                // The first attempt may have failed between its append and the key's end.
+                self.finish_purge(outcome.id)?;
+            }
+            return Ok(outcome);
+        }
+        let (state, working, sealed_events, warnings) = {
             let model = self.model().model().read().await;
             let state = model
                 .authentication(id)
@@ -170,7 +190,7 @@ impl App {
                 }
                 warnings.extend(decision.warnings);
             }
-            (state, sealed_events, warnings)
+            (state, working, sealed_events, warnings)
         };
         let meta = caller.meta();
         let mut events = Vec::with_capacity(sealed_events.len());
@@ -183,24 +203,47 @@ impl App {
                 meta: meta.clone(),
             });
         }
-        let outcome = self
-            .store()
-            .append(AppendRequest {
-                stream: payloads::authentication_stream(id),
-                expected: expected(state.version),
+        let version = state.version + events.len() as u64;
+        let answer = super::idempotent::command_answer(id, version, &warnings)?;
+        let request = with_name_claims(
+            AppendRequest::new(
+                payloads::authentication_stream(id),
+                expected(state.version),
                 events,
-            })
-            .await
-            .map_err(conflict)?;
+            ),
+            &state,
+            &working,
+        )
+        .idempotent(caller.claim(answer));
+        let outcome = match self.store().append(request).await {
+            Err(StoreError::UniqueKeyTaken { .. }) => {
+                let name = working.current.as_ref().map(|a| a.name.clone());
+                return Err(AuthenticationError::Name(NameError::Duplicate {
+                    name: name.unwrap_or_default(),
+                })
+                .into());
+            }
+            other => other.map_err(conflict)?,
+        };
         self.model().wait_for(outcome.last_position.0).await?;
+        if outcome.replayed_answer.is_some() {
+            // Another attempt with the same key landed first.
+            let replayed = replayed_outcome(&outcome)?;
+            if purge {
+                self.finish_purge(replayed.id)?;
+            }
+            return Ok(replayed);
+        }
         if purge {
             // Crypto-shredding: without the data key its sealed values never open again.
             self.keys.destroy(id.as_uuid())?;
         }
         Ok(CommandOutcome {
+            id,
             version: outcome.stream_version.0,
             position: outcome.last_position.0,
             warnings,
+            replayed: false,
         })
     }
 
@@ -217,6 +260,9 @@ impl App {
         let allowed = self.check_restore(caller, id).await;
         self.audit_command_result(caller, id, "restore", allowed)
             .await?;
+        if let Some(earlier) = self.earlier_outcome(caller).await? {
+            return replayed_outcome(&earlier);
+        }
         let field = match target {
             RestoreTarget::Version(_) => "version",
             RestoreTarget::Time(_) => "as_of",
@@ -342,6 +388,9 @@ impl App {
         caller: &Caller,
         command: DirectoryCommand,
     ) -> Result<Vec<DirectoryEvent>, AppError> {
+        if let Some(earlier) = self.earlier_outcome(caller).await? {
+            return self.directory_events_of(&earlier).await;
+        }
         let (events, version) = {
             let model = self.model().model().read().await;
             (
@@ -349,20 +398,41 @@ impl App {
                 model.directory_version,
             )
         };
-        let position = self
+        let outcome = self
             .append_plain(
                 payloads::directory_stream(),
                 version,
                 caller,
                 &events,
                 |e| (e.event_type(), e.schema_version()),
+                Vec::new(),
             )
             .await?;
-        self.model().wait_for(position).await?;
+        self.model().wait_for(outcome.last_position.0).await?;
+        if outcome.replayed_answer.is_some() {
+            return self.directory_events_of(&outcome).await;
+        }
         Ok(events)
     }
 
-    /// Appends events that carry no secrets; returns the last position.
+    /// The directory events an earlier append wrote (the answer of a replayed command).
+    async fn directory_events_of(
+        &self,
+        outcome: &crate::ledger::AppendOutcome,
+    ) -> Result<Vec<DirectoryEvent>, AppError> {
+        Ok(self
+            .events_of(outcome)
+            .await?
+            .into_iter()
+            .filter_map(|e| match e {
+                DomainEvent::Directory(event) => Some(event),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Appends events that carry no secrets, with the caller's idempotency record holding
+    /// `answer` (often empty: a replay reads the events back).
     pub(super) async fn append_plain<E: serde::Serialize>(
         &self,
         stream: crate::ledger::StreamId,
@@ -370,7 +440,8 @@ impl App {
         caller: &Caller,
         events: &[E],
         kind: impl Fn(&E) -> (&'static str, u16),
-    ) -> Result<u64, AppError> {
+        answer: Vec<u8>,
+    ) -> Result<crate::ledger::AppendOutcome, AppError> {
         let meta = caller.meta();
         let mut new_events = Vec::with_capacity(events.len());
         for event in events {
@@ -385,14 +456,24 @@ impl App {
         }
         let outcome = self
             .store()
-            .append(AppendRequest {
-                stream,
-                expected: expected(version),
-                events: new_events,
-            })
+            .append(
+                AppendRequest::new(stream, expected(version), new_events)
+                    .idempotent(caller.claim(answer)),
+            )
             .await
             .map_err(conflict)?;
-        Ok(outcome.last_position.0)
+        Ok(outcome)
+    }
+
+    /// Destroys a purged authentication's data key if it is still there.
+    fn finish_purge(&self, id: AuthenticationId) -> Result<(), AppError> {
+        if matches!(
+            self.keys.status(id.as_uuid())?,
+            crate::crypto::DataKeyStatus::Active { .. }
+        ) {
+            self.keys.destroy(id.as_uuid())?;
+        }
+        Ok(())
     }
 
     /// Seals every secret of an event, bound to (authentication, field, event id).

@@ -26,6 +26,13 @@ pub enum AppError {
     /// A concurrent write won the race; retry with the new version.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The idempotency key was used before with another request.
+    #[error("idempotency-key: was already used with a different request")]
+    IdempotencyKeyReused,
+    /// The request already ran under its idempotency key, and its answer held a secret that is
+    /// shown only once.
+    #[error("idempotency-key: this request was already processed; its answer held a secret that is shown only once")]
+    AnswerShownOnce,
     /// The authentication command was refused.
     #[error(transparent)]
     Authentication(#[from] AuthenticationError),

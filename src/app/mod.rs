@@ -6,6 +6,8 @@ mod audit;
 pub mod backup;
 mod commands;
 mod error;
+mod idempotent;
+mod invariants;
 mod keyring;
 mod principals;
 mod queries;
@@ -20,6 +22,7 @@ use std::sync::Arc;
 pub use audit::{action_name, Accessor, AuditPage, AuditQuery};
 pub use commands::{CommandOutcome, RestoreTarget};
 pub use error::AppError;
+pub use idempotent::IdempotencyRequest;
 pub use keyring::{pending_key_path, retired_key_path, FINGERPRINT_FILE};
 pub use principals::{system_caller, Bootstrap, IssuedToken};
 pub use queries::GrantState;
@@ -77,6 +80,8 @@ pub struct Caller {
     pub via: AuthMethod,
     /// Where the request came from.
     pub origin: Origin,
+    /// The request's idempotency key, if it sent one: stored with the write it makes.
+    pub idempotency: Option<IdempotencyRequest>,
 }
 
 impl Caller {
@@ -86,6 +91,7 @@ impl Caller {
             user,
             via: AuthMethod::ApiToken,
             origin: Origin::Api,
+            idempotency: None,
         }
     }
 
@@ -161,6 +167,7 @@ impl App {
             model,
         };
         app.finish_interrupted_purges().await?;
+        app.reconcile_name_keys().await?;
         Ok(app)
     }
 

@@ -40,6 +40,7 @@ pub fn system_caller() -> Caller {
         user: UserId::from_uuid(uuid::Uuid::nil()),
         via: crate::ledger::AuthMethod::System,
         origin: Origin::System,
+        idempotency: None,
     }
 }
 
@@ -58,6 +59,12 @@ impl App {
         principal: Principal,
         label: &str,
     ) -> Result<IssuedToken, AppError> {
+        // The first answer held the token text, which is never stored: say so honestly.
+        if let Some(caller) = caller {
+            if self.earlier_outcome(caller).await?.is_some() {
+                return Err(AppError::AnswerShownOnce);
+            }
+        }
         let (token, token_hash) = generate_api_token()?;
         let id = TokenId::new();
         // The version is read with the state decided on, so a token change the decision did not
@@ -78,12 +85,17 @@ impl App {
             )?;
             (model.tokens_version, events)
         };
-        self.append_token_events(caller, version, &events).await?;
+        if self.append_token_events(caller, version, &events).await? {
+            return Err(AppError::AnswerShownOnce);
+        }
         Ok(IssuedToken { id, token })
     }
 
     /// Revokes a token (its owner, or an administrator).
     pub async fn revoke_token(&self, caller: &Caller, token: TokenId) -> Result<(), AppError> {
+        if self.earlier_outcome(caller).await?.is_some() {
+            return Ok(());
+        }
         let (version, events) = {
             let model = self.model().model().read().await;
             let events = decide_token(
@@ -96,23 +108,31 @@ impl App {
         };
         self.append_token_events(Some(caller), version, &events)
             .await
+            .map(|_| ())
     }
 
+    /// Appends token events; `true` when an earlier attempt with the caller's key had
+    /// already written them.
     async fn append_token_events(
         &self,
         caller: Option<&Caller>,
         version: u64,
         events: &[TokenEvent],
-    ) -> Result<(), AppError> {
+    ) -> Result<bool, AppError> {
         let system = system_caller();
         let caller = caller.unwrap_or(&system);
-        let position = self
-            .append_plain(payloads::tokens_stream(), version, caller, events, |e| {
-                (e.event_type(), e.schema_version())
-            })
+        let outcome = self
+            .append_plain(
+                payloads::tokens_stream(),
+                version,
+                caller,
+                events,
+                |e| (e.event_type(), e.schema_version()),
+                Vec::new(),
+            )
             .await?;
-        self.model().wait_for(position).await?;
-        Ok(())
+        self.model().wait_for(outcome.last_position.0).await?;
+        Ok(outcome.replayed_answer.is_some())
     }
 
     /// Runs a directory command on behalf of a user, after checking they may.

@@ -281,21 +281,21 @@ impl Rotation {
         let version = recorded.len() as u64;
         let outcome = self
             .store
-            .append(AppendRequest {
+            .append(AppendRequest::new(
                 stream,
-                expected: if version == 0 {
+                if version == 0 {
                     ExpectedVersion::NoStream
                 } else {
                     ExpectedVersion::Exact(StreamVersion(version))
                 },
-                events: vec![NewEvent {
+                vec![NewEvent {
                     event_id: EventId::new(),
                     event_type: event.event_type().to_owned(),
                     schema_version: event.schema_version(),
                     payload: payloads::encode_payload(&event)?,
                     meta: self.meta.clone(),
                 }],
-            })
+            ))
             .await?;
         self.position = Some(outcome.last_position.0);
         Ok(self.position)

@@ -198,6 +198,10 @@ impl From<AppError> for ApiError {
                 format!("if-match: expected version {expected}, but the authentication is at version {actual}"),
             ),
             AppError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", text),
+            AppError::IdempotencyKeyReused => ApiError::validation(text),
+            AppError::AnswerShownOnce => {
+                ApiError::new(StatusCode::CONFLICT, "idempotent-replay-unavailable", text)
+            }
             AppError::Authentication(inner) => inner.into(),
             AppError::Directory(inner) => match inner {
                 DirectoryError::UnknownOrganization(_)

@@ -12,14 +12,15 @@ use crate::domain::secret::elide_quoted_values;
 
 use super::error::ApiError;
 use super::SharedState;
-use crate::app::Caller;
+use crate::app::{Caller, IdempotencyRequest};
 use crate::domain::ids::UserId;
 use crate::domain::principals::Principal;
 use crate::ledger::{AuthMethod, Origin};
 
-/// The caller, authenticated by its bearer token.
+/// The caller, authenticated by its bearer token, with the request's idempotency key (set by
+/// the idempotency middleware) so every write it makes carries it.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Principal);
+pub struct Authenticated(pub Principal, pub Option<IdempotencyRequest>);
 
 impl Authenticated {
     /// The user behind the call, or 403 for runners and auditors.
@@ -52,6 +53,7 @@ impl Authenticated {
             user: self.user()?,
             via: AuthMethod::ApiToken,
             origin: origin_of(headers),
+            idempotency: self.1,
         })
     }
 }
@@ -84,7 +86,10 @@ impl FromRequestParts<SharedState> for Authenticated {
             .app
             .authenticate(token)
             .await
-            .map(Authenticated)
+            .map(|principal| {
+                let key = parts.extensions.get::<IdempotencyRequest>().copied();
+                Authenticated(principal, key)
+            })
             .ok_or_else(|| ApiError::unauthorized("authorization: the token is not valid"))
     }
 }

@@ -1,95 +1,57 @@
 //! `Idempotency-Key` on writes: the same key with the same request replays the first answer
-//! without writing again; the same key with another request is a 422. Records live in the
-//! `idempotency` sled tree for at least 24 hours.
+//! without writing again; the same key with another request is a 422.
+//!
+//! The record is not kept here: the middleware computes the key (token, method, path, header)
+//! and a keyed hash of the request and hands them to the handler, whose application write
+//! stores them in the ledger in the same transaction as its events (honoured 24 hours). A retry
+//! finds the record exactly when the first write landed, also after a crash, and the handler
+//! rebuilds the same answer from it. Nothing else is stored: refusals (4xx) are not replayed, a
+//! retry runs the (deterministic) checks again, so no request value is ever kept by this layer.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ring::digest;
-use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::extract::bearer_token;
 use super::SharedState;
-use crate::ledger::{codec, RecordedAt};
+use crate::app::{AppError, IdempotencyRequest};
+use crate::ledger::{EventStore, StoreError};
 
-/// How long a record is honoured.
-pub const RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
-/// Largest request or response body the middleware buffers.
+/// Largest request body the middleware buffers.
 const BUFFER_LIMIT: usize = 1024 * 1024;
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
+/// Tree where earlier versions kept whole answers (4xx ones in plain text); dropped at start.
+const LEGACY_TREE: &str = "idempotency";
 
-/// Marks a response whose body holds a secret shown once: its record keeps no body.
-#[derive(Debug, Clone, Copy)]
-pub struct SecretBody;
-
-/// A stored first answer.
-#[derive(Debug, Serialize, Deserialize)]
-struct Record {
-    request_hash: [u8; 32],
-    status: u16,
-    content_type: Option<String>,
-    etag: Option<String>,
-    location: Option<String>,
-    body: Option<Vec<u8>>,
-    created_at: i64,
-}
-
-/// The idempotency records and the keys being processed right now.
+/// The keys being processed right now, so two concurrent requests with one key do not both run.
 pub struct IdempotencyStore {
-    tree: sled::Tree,
-    in_flight: Mutex<HashSet<Vec<u8>>>,
+    in_flight: Mutex<HashSet<[u8; 32]>>,
 }
 
 impl IdempotencyStore {
-    /// Records in the `idempotency` tree of a database.
+    /// Starts with no key in flight, and drops the answers older versions stored beside the
+    /// ledger (they could hold request values in plain text).
     pub fn open(db: &sled::Db) -> Result<IdempotencyStore, sled::Error> {
+        if db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == LEGACY_TREE.as_bytes())
+        {
+            db.drop_tree(LEGACY_TREE)?;
+            db.flush()?;
+            tracing::info!("dropped the answers stored by the former idempotency layer");
+        }
         Ok(IdempotencyStore {
-            tree: db.open_tree("idempotency")?,
             in_flight: Mutex::new(HashSet::new()),
         })
-    }
-
-    /// Removes records older than the retention; returns how many.
-    pub fn sweep(&self) -> Result<usize, sled::Error> {
-        let cutoff = RecordedAt::now().0 - RETENTION.as_micros() as i64;
-        let mut removed = 0;
-        for entry in self.tree.iter() {
-            let (key, value) = entry?;
-            let expired = codec::decode::<Record>(&value).map_or(true, |r| r.created_at < cutoff);
-            if expired {
-                self.tree.remove(key)?;
-                removed += 1;
-            }
-        }
-        if removed > 0 {
-            self.tree.flush()?;
-        }
-        Ok(removed)
-    }
-
-    fn get(&self, key: &[u8]) -> Option<Record> {
-        let cutoff = RecordedAt::now().0 - RETENTION.as_micros() as i64;
-        let bytes = self.tree.get(key).ok()??;
-        codec::decode::<Record>(&bytes)
-            .ok()
-            .filter(|r| r.created_at >= cutoff)
-    }
-
-    fn put(&self, key: &[u8], record: &Record) -> Result<(), ApiError> {
-        let bytes = codec::encode(record).map_err(|_| ApiError::internal())?;
-        self.tree
-            .insert(key, bytes)
-            .map_err(|_| ApiError::internal())?;
-        self.tree.flush().map_err(|_| ApiError::internal())?;
-        Ok(())
     }
 }
 
@@ -107,7 +69,7 @@ fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 /// Releases an in-flight key when the request ends, however it ends.
 struct InFlight<'a> {
     store: &'a IdempotencyStore,
-    key: Vec<u8>,
+    key: [u8; 32],
 }
 
 impl Drop for InFlight<'_> {
@@ -116,31 +78,6 @@ impl Drop for InFlight<'_> {
             set.remove(&self.key);
         }
     }
-}
-
-fn replay(record: &Record) -> Response {
-    let Some(body) = &record.body else {
-        return ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotent-replay-unavailable",
-            "idempotency-key: this request was already processed; its answer held a secret that is shown only once",
-        )
-        .into_response();
-    };
-    let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, body.clone()).into_response();
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (header::CONTENT_TYPE, &record.content_type),
-        (header::ETAG, &record.etag),
-        (header::LOCATION, &record.location),
-    ] {
-        if let Some(v) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
-            headers.insert(name, v);
-        }
-    }
-    headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    response
 }
 
 /// The middleware, for write routes.
@@ -166,7 +103,7 @@ async fn guarded(state: SharedState, request: Request, next: Next) -> Result<Res
     let token_hash = bearer_token(request.headers())
         .map(|t| sha256(&[t.as_bytes()]))
         .unwrap_or([0; 32]);
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let bytes = to_bytes(body, BUFFER_LIMIT).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -177,26 +114,16 @@ async fn guarded(state: SharedState, request: Request, next: Next) -> Result<Res
     })?;
     let method = parts.method.as_str().as_bytes().to_vec();
     let path = parts.uri.path().as_bytes().to_vec();
-    let key = sha256(&[&token_hash, &method, &path, key_text.as_bytes()]).to_vec();
+    let key = sha256(&[&token_hash, &method, &path, key_text.as_bytes()]);
     // Keyed, so a stored record cannot confirm a guessed body (which may hold secrets).
     let request_hash = state.app.keyed_digest(&sha256(&[&method, &path, &bytes]));
     let store = &state.idempotency;
-
-    if let Some(record) = store.get(&key) {
-        if record.request_hash != request_hash {
-            return Err(ApiError::validation(
-                "idempotency-key: was already used with a different request",
-            )
-            .into_response());
-        }
-        return Ok(replay(&record));
-    }
     {
         let mut set = store
             .in_flight
             .lock()
             .map_err(|_| ApiError::internal().into_response())?;
-        if !set.insert(key.clone()) {
+        if !set.insert(key) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "idempotency-in-progress",
@@ -205,53 +132,31 @@ async fn guarded(state: SharedState, request: Request, next: Next) -> Result<Res
             .into_response());
         }
     }
-    let _release = InFlight {
-        store,
-        key: key.clone(),
+    let _release = InFlight { store, key };
+    // Looked up while the key is held, so no attempt with it can land in between: a record
+    // now means the handler answers from it.
+    let replaying = match state
+        .app
+        .store()
+        .idempotent_outcome(&key, &request_hash)
+        .await
+    {
+        Ok(found) => found.is_some(),
+        Err(StoreError::IdempotencyKeyReused { .. }) => {
+            return Err(ApiError::from(AppError::IdempotencyKeyReused).into_response())
+        }
+        Err(other) => return Err(ApiError::from(AppError::Store(other)).into_response()),
     };
-    // Another request may have finished between the lookup and the in-flight mark.
-    if let Some(record) = store.get(&key) {
-        return Ok(replay(&record));
-    }
-    let response = next
+    parts
+        .extensions
+        .insert(IdempotencyRequest { key, request_hash });
+    let mut response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    // Server errors and answers that depend on timing (a lost race, a stale version, a
-    // timeout) are not final: a retry with the same key must run again.
-    let status = response.status();
-    if status.is_server_error()
-        || matches!(
-            status,
-            StatusCode::CONFLICT
-                | StatusCode::PRECONDITION_FAILED
-                | StatusCode::REQUEST_TIMEOUT
-                | StatusCode::UNAUTHORIZED
-        )
-    {
-        return Ok(response);
+    if replaying && response.status().is_success() {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    let (parts, body) = response.into_parts();
-    let body = to_bytes(body, BUFFER_LIMIT)
-        .await
-        .map_err(|_| ApiError::internal().into_response())?;
-    let header_text = |name| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let record = Record {
-        request_hash,
-        status: parts.status.as_u16(),
-        content_type: header_text(header::CONTENT_TYPE),
-        etag: header_text(header::ETAG),
-        location: header_text(header::LOCATION),
-        body: (parts.extensions.get::<SecretBody>().is_none()).then(|| body.to_vec()),
-        created_at: RecordedAt::now().0,
-    };
-    store
-        .put(&key, &record)
-        .map_err(IntoResponse::into_response)?;
-    Ok(Response::from_parts(parts, Body::from(body)))
+    Ok(response)
 }

@@ -37,7 +37,7 @@ use metrics::Metrics;
 pub struct HttpState {
     /// The ledger.
     pub app: Arc<App>,
-    /// Idempotency records.
+    /// Idempotency keys in flight (the records live in the ledger).
     pub idempotency: IdempotencyStore,
     /// Prometheus metrics.
     pub metrics: Metrics,
@@ -296,7 +296,9 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
             loop {
                 tick.tick().await;
                 let shared = shared.clone();
-                let swept = tokio::task::spawn_blocking(move || shared.idempotency.sweep()).await;
+                let swept =
+                    tokio::task::spawn_blocking(move || shared.app.store().sweep_idempotency())
+                        .await;
                 if let Ok(Err(e)) = swept {
                     tracing::warn!(error = %e, "could not sweep expired idempotency records");
                 }

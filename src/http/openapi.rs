@@ -410,9 +410,10 @@ pub struct ServiceSpecSchema {
 #[into_params(parameter_in = Header)]
 pub struct IdempotencyKeyHeader {
     /// 1 to 255 printable ASCII characters. Repeating a request with the same key, token,
-    /// method and path within 24 hours replays the first answer (with
-    /// `idempotent-replayed: true`) without doing anything again; the same key with a
-    /// different body is a 422.
+    /// method and path within 24 hours replays the first successful answer (with
+    /// `idempotent-replayed: true`) without doing anything again, also when the server
+    /// crashed before answering; a refusal is not stored, so its retry runs again. The same
+    /// key with a different body is a 422.
     #[param(
         rename = "Idempotency-Key",
         nullable = false,

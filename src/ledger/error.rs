@@ -1,7 +1,7 @@
 //! Errors of the event log.
 
 use super::codec::CodecError;
-use super::types::{EventId, ExpectedVersion, Position, StreamId, StreamVersion};
+use super::types::{EventId, ExpectedVersion, Position, StreamId, StreamVersion, UniqueKey};
 
 /// Why a ledger operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,20 @@ pub enum StoreError {
         /// The reused id.
         event_id: EventId,
         /// Where it is stored.
+        position: Position,
+    },
+    /// A unique key the append claims is held by another stream; nothing was written.
+    #[error("unique key {key} is held by stream {holder}")]
+    UniqueKeyTaken {
+        /// The key claimed.
+        key: UniqueKey,
+        /// The stream holding it.
+        holder: StreamId,
+    },
+    /// The idempotency key is stored with another request; nothing was written.
+    #[error("the idempotency key was used for another request (answered at position {position})")]
+    IdempotencyKeyReused {
+        /// Last position of the append the key answers for.
         position: Position,
     },
     /// The append itself is malformed; nothing was written.

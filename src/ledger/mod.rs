@@ -20,6 +20,7 @@ pub use error::StoreError;
 pub use sled_store::{open_db, BulkImporter, SledStore, SledSubscription};
 pub use store::{EventStore, Head, StreamRange, Subscription};
 pub use types::{
-    Actor, AppendOutcome, AppendRequest, AuthMethod, EventId, EventMeta, ExpectedVersion, NewEvent,
-    Origin, Position, RecordedAt, StreamId, StreamVersion,
+    Actor, AppendOutcome, AppendRequest, AuthMethod, EventId, EventMeta, ExpectedVersion,
+    IdempotencyClaim, NewEvent, Origin, Position, RecordedAt, StreamId, StreamVersion,
+    UniqueChange, UniqueKey,
 };

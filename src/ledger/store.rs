@@ -5,7 +5,9 @@ use std::future::Future;
 
 use super::envelope::{ChainHash, Envelope};
 use super::error::StoreError;
-use super::types::{AppendOutcome, AppendRequest, Position, RecordedAt, StreamId, StreamVersion};
+use super::types::{
+    AppendOutcome, AppendRequest, Position, RecordedAt, StreamId, StreamVersion, UniqueKey,
+};
 
 /// How much of one stream to read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,6 +75,25 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         &self,
         request: AppendRequest,
     ) -> impl Future<Output = Result<AppendOutcome, StoreError>> + Send;
+
+    /// The stored outcome of an idempotency key: `Some` (with `replayed_answer`) when it was
+    /// stored with the same request hash, [`StoreError::IdempotencyKeyReused`] when with
+    /// another, `None` when unknown or past its retention. Shows only durable records.
+    fn idempotent_outcome(
+        &self,
+        key: &[u8; 32],
+        request_hash: &[u8; 32],
+    ) -> impl Future<Output = Result<Option<AppendOutcome>, StoreError>> + Send;
+
+    /// Open-time repair: makes the unique keys that start with `prefix` exactly `wanted`
+    /// (key -> holding stream), for logs written before a key existed or rebuilt by an import.
+    /// Returns how many entries changed. Call it before appends are served: it does not go
+    /// through the append path's checks.
+    fn repair_unique_keys(
+        &self,
+        prefix: &[u8],
+        wanted: std::collections::BTreeMap<UniqueKey, StreamId>,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// Events of one stream in version order, optionally cut at a version or time.
     fn read_stream(

@@ -12,6 +12,12 @@ use super::error::StoreError;
 pub const MAX_STREAM_ID_LEN: usize = 256;
 /// Longest accepted event type string, in bytes.
 pub const MAX_EVENT_TYPE_LEN: usize = 128;
+/// Longest accepted unique key, in bytes.
+pub const MAX_UNIQUE_KEY_LEN: usize = 1024;
+/// Longest accepted idempotency answer, in bytes.
+pub const MAX_IDEMPOTENT_ANSWER_LEN: usize = 16 * 1024;
+/// How long an idempotency record is honoured (and kept, until a sweep removes it).
+pub const IDEMPOTENCY_RETENTION: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// A global, gapless position in the log; the first event is at position 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -211,7 +217,67 @@ pub struct NewEvent {
     pub meta: EventMeta,
 }
 
-/// One append: events for one stream, guarded by an expected version.
+/// An opaque key at most one stream holds at a time (e.g. a name within its scope). The ledger
+/// only compares bytes; 1 to [`MAX_UNIQUE_KEY_LEN`] bytes (checked when appended).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UniqueKey(Vec<u8>);
+
+impl UniqueKey {
+    /// Wraps key bytes.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> UniqueKey {
+        UniqueKey(bytes.into())
+    }
+
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for UniqueKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UniqueKey(\"{}\")", self.0.escape_ascii())
+    }
+}
+
+impl fmt::Display for UniqueKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.escape_ascii())
+    }
+}
+
+/// A change to the unique keys, made atomically with an append; the owner is the append's stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UniqueChange {
+    /// Take the key; fails with [`StoreError::UniqueKeyTaken`] if another stream holds it.
+    Claim(UniqueKey),
+    /// Give the key up; does nothing unless this stream holds it.
+    Release(UniqueKey),
+}
+
+/// An idempotency record to store with an append: a retry with the same key and request hash
+/// gets this append's outcome and `answer` back instead of appending again.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// The caller's key (a digest; the ledger does not interpret it).
+    pub key: [u8; 32],
+    /// A digest of the request, so the same key with another request is refused.
+    pub request_hash: [u8; 32],
+    /// What the caller needs to rebuild its answer; at most [`MAX_IDEMPOTENT_ANSWER_LEN`] bytes.
+    /// Never a secret.
+    pub answer: Vec<u8>,
+}
+
+impl fmt::Debug for IdempotencyClaim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdempotencyClaim")
+            .field("answer_len", &self.answer.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One append: events for one stream, guarded by an expected version, optionally claiming or
+/// releasing unique keys and storing an idempotency record, all or nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendRequest {
     /// The stream appended to.
@@ -220,10 +286,45 @@ pub struct AppendRequest {
     pub expected: ExpectedVersion,
     /// The events, in order; at least one.
     pub events: Vec<NewEvent>,
+    /// Unique keys taken or given up by this append (releases apply before claims).
+    pub unique: Vec<UniqueChange>,
+    /// The idempotency record written with the events.
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+impl AppendRequest {
+    /// An append without unique keys or idempotency record.
+    pub fn new(stream: StreamId, expected: ExpectedVersion, events: Vec<NewEvent>) -> Self {
+        AppendRequest {
+            stream,
+            expected,
+            events,
+            unique: Vec::new(),
+            idempotency: None,
+        }
+    }
+
+    /// Also claims a unique key for this stream.
+    pub fn claim(mut self, key: UniqueKey) -> Self {
+        self.unique.push(UniqueChange::Claim(key));
+        self
+    }
+
+    /// Also releases a unique key this stream holds.
+    pub fn release(mut self, key: UniqueKey) -> Self {
+        self.unique.push(UniqueChange::Release(key));
+        self
+    }
+
+    /// Also stores an idempotency record (or answers from the stored one).
+    pub fn idempotent(mut self, claim: Option<IdempotencyClaim>) -> Self {
+        self.idempotency = claim;
+        self
+    }
 }
 
 /// What an acknowledged (durable) append produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendOutcome {
     /// Position of the first event appended.
     pub first_position: Position,
@@ -231,6 +332,9 @@ pub struct AppendOutcome {
     pub last_position: Position,
     /// The stream's version after the append.
     pub stream_version: StreamVersion,
+    /// Set when nothing was appended because the idempotency key was already stored with the
+    /// same request: the answer stored then (the positions and version are the original ones).
+    pub replayed_answer: Option<Vec<u8>>,
 }
 
 /// A store timestamp: microseconds since the Unix epoch, never decreasing along the log.

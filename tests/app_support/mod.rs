@@ -67,6 +67,7 @@ pub fn system() -> Caller {
         user: UserId::from_uuid(uuid::Uuid::nil()),
         via: AuthMethod::System,
         origin: credledger::ledger::Origin::System,
+        idempotency: None,
     }
 }
 
@@ -214,8 +215,14 @@ impl World {
 
     /// Closes the app and opens it again on the same directory (snapshot + tail).
     pub async fn restart(self) -> World {
+        self.restart_after(|_| {}).await
+    }
+
+    /// Like [`World::restart`], changing the closed data directory in between.
+    pub async fn restart_after(self, change: impl FnOnce(&Path)) -> World {
         let World { app, .. } = self;
         app.close().await.expect("close");
+        change(&self.data_dir);
         let app = open_app(&self.data_dir, &self.key_file).await;
         World { app, ..self }
     }

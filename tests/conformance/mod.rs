@@ -14,6 +14,9 @@ use tokio::sync::Mutex;
 
 use crate::support::{event, request, stream};
 
+mod claims;
+pub use claims::*;
+
 fn exact(v: u64) -> ExpectedVersion {
     if v == 0 {
         ExpectedVersion::NoStream

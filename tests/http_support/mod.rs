@@ -352,6 +352,21 @@ impl Server {
         self.shutdown().await;
     }
 
+    /// Stops the server gracefully and starts it again on the same data directory and key
+    /// (on a new port): what a restart leaves must hold.
+    pub async fn restart(&mut self) {
+        self.shutdown().await;
+        let config = ServeConfig::new(
+            "127.0.0.1:0".parse().expect("addr"),
+            self.data_dir.clone(),
+            self.key_file.clone(),
+        );
+        let server = start(config).await.expect("server restarts");
+        assert!(server.bootstrap.is_none(), "a restart does not bootstrap");
+        self.base = format!("http://{}", server.addr);
+        self.server = Some(server);
+    }
+
     /// Stops the server gracefully, keeping its data directory for inspection.
     pub async fn shutdown(&mut self) {
         if let Some(server) = self.server.take() {

@@ -24,9 +24,5 @@ pub fn request(
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
 ) -> AppendRequest {
-    AppendRequest {
-        stream: stream(stream_name),
-        expected,
-        events,
-    }
+    AppendRequest::new(stream(stream_name), expected, events)
 }

@@ -6,8 +6,9 @@ use crate::domain::time::Timestamp;
 /// Days before expiry from which a certificate is reported as expiring soon.
 pub const CERTIFICATE_EXPIRY_WARNING_DAYS: i64 = 30;
 
-/// Something the caller should know about an accepted command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something the caller should know about an accepted command. Serializable because an
+/// idempotency record keeps the warnings of the answer it replays.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Warning {
     /// OAuth1 is accepted but discouraged.
     OAuth1Discouraged,

@@ -64,14 +64,22 @@ pub struct GetParams {
     version: Option<u64>,
 }
 
-async fn answer(
+/// The answer of a command; for a replay, the authentication as the first attempt left it.
+pub(crate) async fn answer(
     state: &SharedState,
     caller: &Caller,
-    id: AuthenticationId,
     outcome: CommandOutcome,
     status: StatusCode,
 ) -> Response {
-    let view = state.app.get(caller.user, id).await.ok();
+    let id = outcome.id;
+    let mut view = state.app.get(caller.user, id).await.ok();
+    if outcome.replayed && view.as_ref().is_some_and(|v| v.version != outcome.version) {
+        view = state
+            .app
+            .get_as_of(caller.user, id, RestoreTarget::Version(outcome.version))
+            .await
+            .ok();
+    }
     let body = CommandBody {
         id: id.as_uuid(),
         version: outcome.version,
@@ -152,7 +160,7 @@ pub async fn create(
         origin,
     });
     let outcome = state.app.execute(&caller, id, command, None).await?;
-    Ok(answer(&state, &caller, id, outcome, StatusCode::CREATED).await)
+    Ok(answer(&state, &caller, outcome, StatusCode::CREATED).await)
 }
 
 /// `GET /v1/authentications`.
@@ -314,7 +322,7 @@ pub async fn patch(
         .app
         .execute_all(&caller, id, commands, if_match(&headers)?)
         .await?;
-    Ok(answer(&state, &caller, id, outcome, StatusCode::OK).await)
+    Ok(answer(&state, &caller, outcome, StatusCode::OK).await)
 }
 
 /// `POST /v1/authentications/{id}/reauthenticate`.
@@ -370,7 +378,7 @@ pub async fn reauthenticate(
         .app
         .execute(&caller, id, command, if_match(&headers)?)
         .await?;
-    Ok(answer(&state, &caller, id, outcome, StatusCode::OK).await)
+    Ok(answer(&state, &caller, outcome, StatusCode::OK).await)
 }
 
 /// `PUT /v1/authentications/{id}/scopes`.
@@ -492,7 +500,7 @@ async fn simple(
         .app
         .execute(&caller, id, command, if_match(&headers)?)
         .await?;
-    Ok(answer(&state, &caller, id, outcome, StatusCode::OK).await)
+    Ok(answer(&state, &caller, outcome, StatusCode::OK).await)
 }
 
 /// `POST /v1/authentications/{id}/restore`.
@@ -544,7 +552,7 @@ pub async fn restore(
         .app
         .restore(&caller, id, target, if_match(&headers)?)
         .await?;
-    Ok(answer(&state, &caller, id, outcome, StatusCode::OK).await)
+    Ok(answer(&state, &caller, outcome, StatusCode::OK).await)
 }
 
 /// `GET /v1/authentications/{id}/history`.

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::access::Action;
-use crate::domain::directory::{DirectoryCommand, OrgRole, WorkspaceKind, WorkspaceRole};
+use crate::domain::directory::{
+    DirectoryCommand, DirectoryEvent, OrgRole, WorkspaceKind, WorkspaceRole,
+};
 use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
 use crate::domain::principals::is_administrator;
 use crate::http::dto::parse_id;
@@ -89,7 +91,7 @@ pub async fn create_organization(
     let caller = who.caller(&headers)?;
     let organization = OrganizationId::new();
     let workspace = WorkspaceId::new();
-    state
+    let events = state
         .app
         .directory_as(
             &caller,
@@ -101,6 +103,18 @@ pub async fn create_organization(
             },
         )
         .await?;
+    // A replay answers with the ids the first attempt created.
+    let (organization, workspace) = events
+        .iter()
+        .find_map(|e| match e {
+            DirectoryEvent::OrganizationCreated {
+                organization,
+                workspace,
+                ..
+            } => Some((*organization, *workspace)),
+            _ => None,
+        })
+        .unwrap_or((organization, workspace));
     let body = OrganizationBody {
         id: organization.as_uuid(),
         name: body.name.trim().to_owned(),
@@ -202,7 +216,7 @@ pub async fn create_workspace(
 ) -> Result<Response, ApiError> {
     let caller = who.caller(&headers)?;
     let workspace = WorkspaceId::new();
-    state
+    let events = state
         .app
         .directory_as(
             &caller,
@@ -213,6 +227,13 @@ pub async fn create_workspace(
             },
         )
         .await?;
+    let workspace = events
+        .iter()
+        .find_map(|e| match e {
+            DirectoryEvent::WorkspaceCreated { workspace, .. } => Some(*workspace),
+            _ => None,
+        })
+        .unwrap_or(workspace);
     let body = WorkspaceBody {
         id: workspace.as_uuid(),
         name: body.name.trim().to_owned(),
@@ -316,7 +337,7 @@ pub async fn create_user(
     let caller = who.caller(&headers)?;
     let user = UserId::new();
     let personal = WorkspaceId::new();
-    state
+    let events = state
         .app
         .directory_as(
             &caller,
@@ -328,6 +349,17 @@ pub async fn create_user(
             },
         )
         .await?;
+    let (user, personal) = events
+        .iter()
+        .find_map(|e| match e {
+            DirectoryEvent::UserCreated {
+                user,
+                personal_workspace,
+                ..
+            } => Some((*user, *personal_workspace)),
+            _ => None,
+        })
+        .unwrap_or((user, personal));
     let model = state.app.model().model().read().await;
     let created = model
         .directory

@@ -13,7 +13,7 @@ use crate::domain::authentication::CreateAuthentication;
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, ServiceId, UserId, WorkspaceId};
 use crate::domain::principals::Principal;
 use crate::domain::secret::SecretText;
-use crate::domain::services::{ServiceRef, ServiceSpec};
+use crate::domain::services::{CustomServiceEvent, ServiceRef, ServiceSpec};
 use crate::http::dto::{parse_field, ResolveBody, WarningBody};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Authenticated};
@@ -270,12 +270,20 @@ pub async fn create_service(
     let workspace = WorkspaceId::from_uuid(body.workspace);
     let answer = match body.authentication {
         None => {
-            state
+            let events = state
                 .app
                 .define_service(&caller, service, workspace, body.spec)
                 .await?;
+            // A replay answers with the service the first attempt defined.
+            let defined = events
+                .iter()
+                .map(|e| match e {
+                    CustomServiceEvent::CustomServiceDefined { service, .. } => *service,
+                })
+                .next()
+                .unwrap_or(service);
             NewServiceBody {
-                service: ServiceRef::Custom(service).to_string(),
+                service: ServiceRef::Custom(defined).to_string(),
                 authentication: None,
                 warnings: Vec::new(),
             }
@@ -306,13 +314,13 @@ pub async fn create_service(
                     crate::domain::authentication::Origin::Api
                 },
             };
-            let outcome = state
+            let (service, outcome) = state
                 .app
                 .create_with_new_service(&caller, service, body.spec, create)
                 .await?;
             NewServiceBody {
                 service: ServiceRef::Custom(service).to_string(),
-                authentication: Some(id.as_uuid()),
+                authentication: Some(outcome.id.as_uuid()),
                 warnings: outcome.warnings.iter().map(WarningBody::from).collect(),
             }
         }

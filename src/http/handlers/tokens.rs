@@ -138,12 +138,9 @@ pub async fn create_token(
         token: Some(issued.token.expose().to_owned()),
         revoked: false,
     };
-    let mut response = (StatusCode::CREATED, Json(answer)).into_response();
-    // The token text is shown once: an idempotent replay must not store or repeat it.
-    response
-        .extensions_mut()
-        .insert(crate::http::idempotency::SecretBody);
-    Ok(response)
+    // The token text is shown once: a retry with the same idempotency key answers
+    // `idempotent-replay-unavailable` (the app never stores the text).
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 /// `GET /v1/tokens`: the caller's tokens (every token for administrators), never their text.

@@ -28,6 +28,8 @@ pub const LEDGER_TREES: &[&str] = &[
     keys::STREAM_HEADS,
     keys::EVENT_IDS,
     keys::TIME_INDEX,
+    keys::UNIQUE_KEYS,
+    keys::IDEMPOTENCY,
     keys::META,
     crate::ledger::checkpoint::CHECKPOINTS_TREE,
 ];
@@ -119,6 +121,8 @@ impl BulkImporter {
             (keys::STREAM_HEADS, &trees.stream_heads),
             (keys::EVENT_IDS, &trees.event_ids),
             (keys::TIME_INDEX, &trees.time_index),
+            (keys::UNIQUE_KEYS, &trees.unique_keys),
+            (keys::IDEMPOTENCY, &trees.idempotency),
         ] {
             if !tree.is_empty() {
                 return Err(ImportError::NotEmpty(format!(

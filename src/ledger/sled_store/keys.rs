@@ -12,6 +12,10 @@ pub(crate) const STREAM_HEADS: &str = "stream_heads";
 pub(crate) const EVENT_IDS: &str = "event_ids";
 /// Tree: recorded_at ‖ position -> nothing.
 pub(crate) const TIME_INDEX: &str = "time_index";
+/// Tree: unique key -> the stream holding it (claims made with appends).
+pub(crate) const UNIQUE_KEYS: &str = "unique_keys";
+/// Tree: idempotency key -> record (request hash, outcome, answer, time), written with the events.
+pub(crate) const IDEMPOTENCY: &str = "idempotency_records";
 /// Tree: named values about the log itself.
 pub(crate) const META: &str = "meta";
 

@@ -1,11 +1,13 @@
 //! The sled 0.34 backend of the event log.
 
+mod claims;
 mod import;
 mod keys;
 mod subscription;
 mod verify;
 mod writer;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +23,9 @@ use super::codec::ENVELOPE_FORMAT_V1;
 use super::envelope::{ChainHash, Envelope};
 use super::error::StoreError;
 use super::store::{EventStore, Head, StreamRange};
-use super::types::{AppendOutcome, AppendRequest, Position, RecordedAt, StreamId, StreamVersion};
+use super::types::{
+    AppendOutcome, AppendRequest, Position, RecordedAt, StreamId, StreamVersion, UniqueKey,
+};
 use writer::{PendingAppend, WriterState};
 
 /// Appends queued for the writer before callers wait for room.
@@ -64,6 +68,8 @@ pub(crate) struct Trees {
     pub(crate) stream_heads: sled::Tree,
     pub(crate) event_ids: sled::Tree,
     pub(crate) time_index: sled::Tree,
+    pub(crate) unique_keys: sled::Tree,
+    pub(crate) idempotency: sled::Tree,
     pub(crate) meta: sled::Tree,
 }
 
@@ -75,6 +81,8 @@ impl Trees {
             stream_heads: db.open_tree(keys::STREAM_HEADS)?,
             event_ids: db.open_tree(keys::EVENT_IDS)?,
             time_index: db.open_tree(keys::TIME_INDEX)?,
+            unique_keys: db.open_tree(keys::UNIQUE_KEYS)?,
+            idempotency: db.open_tree(keys::IDEMPOTENCY)?,
             meta: db.open_tree(keys::META)?,
         })
     }
@@ -158,6 +166,11 @@ impl SledStore {
         path: impl AsRef<Path>,
     ) -> Result<Result<ChainSummary, ChainBreak>, StoreError> {
         verify_trees(&Trees::open(&open_db(path.as_ref())?)?, &mut |_, _| {})
+    }
+
+    /// Removes idempotency records past their retention; returns how many.
+    pub fn sweep_idempotency(&self) -> Result<usize, StoreError> {
+        claims::sweep(&self.inner.trees.idempotency)
     }
 
     fn durable_head(&self) -> u64 {
@@ -318,6 +331,26 @@ impl EventStore for SledStore {
         answer.await.map_err(|_| {
             StoreError::WriterStopped("the ledger writer ended before answering".into())
         })?
+    }
+
+    async fn idempotent_outcome(
+        &self,
+        key: &[u8; 32],
+        request_hash: &[u8; 32],
+    ) -> Result<Option<AppendOutcome>, StoreError> {
+        let head = self.durable_head();
+        match claims::stored_record(&self.inner.trees.idempotency, key)? {
+            Some(record) if record.last_position <= head => record.answer(request_hash).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    async fn repair_unique_keys(
+        &self,
+        prefix: &[u8],
+        wanted: BTreeMap<UniqueKey, StreamId>,
+    ) -> Result<usize, StoreError> {
+        claims::repair(&self.inner.trees.unique_keys, prefix, &wanted)
     }
 
     async fn read_stream(

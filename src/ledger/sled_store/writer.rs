@@ -11,6 +11,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::claims::{self, StoredRecord, UniqueOverlay};
 use super::keys;
 use super::Trees;
 use crate::ledger::envelope::{Envelope, EnvelopeBody};
@@ -18,7 +19,7 @@ use crate::ledger::error::StoreError;
 use crate::ledger::store::Head;
 use crate::ledger::types::{
     AppendOutcome, AppendRequest, EventId, ExpectedVersion, Position, RecordedAt, StreamId,
-    StreamVersion, MAX_EVENT_TYPE_LEN,
+    StreamVersion, UniqueChange, MAX_EVENT_TYPE_LEN, MAX_IDEMPOTENT_ANSWER_LEN, MAX_UNIQUE_KEY_LEN,
 };
 
 /// Most appends committed together in one batch.
@@ -56,6 +57,8 @@ struct BatchPlan {
     stream_heads: HashMap<StreamId, StreamVersion>,
     event_ids: HashMap<EventId, PlannedEvent>,
     time_index: Vec<[u8; 16]>,
+    unique: UniqueOverlay,
+    idempotency: HashMap<[u8; 32], StoredRecord>,
     answers: Vec<Result<AppendOutcome, StoreError>>,
 }
 
@@ -165,6 +168,15 @@ fn plan_append(
     request: AppendRequest,
 ) -> Result<AppendOutcome, StoreError> {
     validate(&request)?;
+    if let Some(claim) = &request.idempotency {
+        let stored = match plan.idempotency.get(&claim.key) {
+            Some(planned) => Some(planned.clone()),
+            None => claims::stored_record(&state.trees.idempotency, &claim.key)?,
+        };
+        if let Some(record) = stored {
+            return record.answer(&claim.request_hash);
+        }
+    }
     if let Some(original) = find_original(state, plan, &request)? {
         return Ok(original);
     }
@@ -184,6 +196,13 @@ fn plan_append(
             actual: current,
         });
     }
+    // Checked before any event is planned, so a refused claim leaves the plan untouched.
+    let unique = claims::plan_unique(
+        &state.trees.unique_keys,
+        &plan.unique,
+        &request.stream,
+        &request.unique,
+    )?;
     let first_position = Position(head.position + 1);
     let mut version = current;
     for event in request.events {
@@ -230,10 +249,23 @@ fn plan_append(
         *last_at = now;
     }
     plan.stream_heads.insert(request.stream, version);
+    plan.unique.extend(unique);
+    if let Some(claim) = request.idempotency {
+        let record = StoredRecord {
+            request_hash: claim.request_hash,
+            first_position: first_position.0,
+            last_position: head.position,
+            stream_version: version.0,
+            answer: claim.answer,
+            created_at: last_at.0,
+        };
+        plan.idempotency.insert(claim.key, record);
+    }
     Ok(AppendOutcome {
         first_position,
         last_position: Position(head.position),
         stream_version: version,
+        replayed_answer: None,
     })
 }
 
@@ -253,6 +285,23 @@ fn validate(request: &AppendRequest) -> Result<(), StoreError> {
         return Err(StoreError::InvalidAppend(
             "expected version 0 is spelled ExpectedVersion::NoStream".into(),
         ));
+    }
+    for change in &request.unique {
+        let (UniqueChange::Claim(key) | UniqueChange::Release(key)) = change;
+        if key.as_bytes().is_empty() || key.as_bytes().len() > MAX_UNIQUE_KEY_LEN {
+            return Err(StoreError::InvalidAppend(format!(
+                "a unique key must be 1 to {MAX_UNIQUE_KEY_LEN} bytes, got {}",
+                key.as_bytes().len()
+            )));
+        }
+    }
+    if let Some(claim) = &request.idempotency {
+        if claim.answer.len() > MAX_IDEMPOTENT_ANSWER_LEN {
+            return Err(StoreError::InvalidAppend(format!(
+                "an idempotency answer may hold at most {MAX_IDEMPOTENT_ANSWER_LEN} bytes, got {}",
+                claim.answer.len()
+            )));
+        }
     }
     let mut seen = HashSet::new();
     for event in &request.events {
@@ -325,6 +374,7 @@ fn find_original(
         first_position: Position(first.position),
         last_position: Position(last.position),
         stream_version: last.version,
+        replayed_answer: None,
     }))
 }
 
@@ -361,16 +411,32 @@ fn write_plan(
     head: Head,
     last_at: RecordedAt,
 ) -> Result<(), StoreError> {
+    let records = plan
+        .idempotency
+        .iter()
+        .map(|(key, record)| Ok((*key, crate::ledger::codec::encode(record)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     let result: Result<(), TransactionError<()>> = (
         &trees.events,
         &trees.stream_index,
         &trees.stream_heads,
         &trees.event_ids,
         &trees.time_index,
+        &trees.unique_keys,
+        &trees.idempotency,
         &trees.meta,
     )
         .transaction(
-            |(events, stream_index, stream_heads, event_ids, time_index, meta)| {
+            |(
+                events,
+                stream_index,
+                stream_heads,
+                event_ids,
+                time_index,
+                unique_keys,
+                idempotency,
+                meta,
+            )| {
                 for (key, bytes) in &plan.events {
                     events.insert(&key[..], bytes.as_slice())?;
                 }
@@ -386,6 +452,19 @@ fn write_plan(
                 }
                 for key in &plan.time_index {
                     time_index.insert(&key[..], &[][..])?;
+                }
+                for (key, owner) in &plan.unique {
+                    match owner {
+                        Some(stream) => {
+                            unique_keys.insert(key.as_bytes(), stream.as_str().as_bytes())?;
+                        }
+                        None => {
+                            unique_keys.remove(key.as_bytes())?;
+                        }
+                    }
+                }
+                for (key, record) in &records {
+                    idempotency.insert(&key[..], record.as_slice())?;
                 }
                 meta.insert(keys::META_HEAD_POSITION, &head.position.to_be_bytes()[..])?;
                 meta.insert(keys::META_HEAD_HASH, &head.hash.0[..])?;
