@@ -35,6 +35,7 @@ conformance_tests!(
     invalid_appends_are_refused,
     reads_by_stream_version_time_and_position,
     subscription_catches_up_then_follows_live,
+    times_map_to_positions_and_batches_drain,
     unique_key_claims_conflict_across_streams,
     unique_keys_release_then_reclaim,
     racing_claims_have_one_winner,

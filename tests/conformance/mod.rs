@@ -420,6 +420,71 @@ pub async fn reads_by_stream_version_time_and_position<S: EventStore>(store: S) 
         .is_empty());
 }
 
+/// A time maps to the first position recorded at or after it (store times never decrease), and
+/// a subscription hands over what it already read without waiting.
+pub async fn times_map_to_positions_and_batches_drain<S: EventStore>(store: S) {
+    for i in 0..12u32 {
+        store
+            .append(request(
+                &format!("t-{}", i % 3),
+                ExpectedVersion::Any,
+                vec![event("e.timed", &i.to_be_bytes())],
+            ))
+            .await
+            .expect("append");
+    }
+    let all = all_events(&store).await;
+    for envelope in &all {
+        let first = store
+            .first_position_at_or_after(envelope.body.recorded_at)
+            .await
+            .expect("position");
+        let expected = all
+            .iter()
+            .find(|e| e.body.recorded_at >= envelope.body.recorded_at)
+            .map(|e| e.body.position)
+            .expect("itself at least");
+        assert_eq!(
+            first, expected,
+            "first position at {:?}",
+            envelope.body.recorded_at
+        );
+    }
+    let before_all = RecordedAt(all[0].body.recorded_at.0 - 1);
+    assert_eq!(
+        store
+            .first_position_at_or_after(before_all)
+            .await
+            .expect("position"),
+        Position::FIRST
+    );
+    let after_all = RecordedAt(all[11].body.recorded_at.0 + 1);
+    assert_eq!(
+        store
+            .first_position_at_or_after(after_all)
+            .await
+            .expect("position"),
+        Position(13),
+        "past the last event: the position after the head"
+    );
+
+    let mut subscription = store.subscribe(Position::FIRST);
+    let first = subscription.next().await.expect("first");
+    assert_eq!(first.body.position, Position::FIRST);
+    let mut drained = vec![first.body.position.0];
+    while let Some(envelope) = subscription.try_next() {
+        drained.push(envelope.body.position.0);
+    }
+    // What try_next hands over is in order and gapless; the rest comes from next().
+    assert!(drained.windows(2).all(|w| w[1] == w[0] + 1), "{drained:?}");
+    for expected in (drained.len() as u64 + 1)..=12 {
+        assert_eq!(
+            subscription.next().await.expect("next").body.position.0,
+            expected
+        );
+    }
+}
+
 /// A subscription first catches up, then follows concurrent appends: no gap, no duplicate.
 pub async fn subscription_catches_up_then_follows_live<S: EventStore>(store: S) {
     const BEFORE: u64 = 120;
