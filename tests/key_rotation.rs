@@ -11,7 +11,6 @@ use std::process::Command;
 use credledger::app::{pending_key_path, retired_key_path, AppConfig, Rotation};
 use credledger::crypto::MasterKey;
 use credledger::domain::keys::KeysEvent;
-use credledger::http::ServeConfig;
 use credledger::ledger::{EventStore, SledStore, StreamRange};
 use credledger::projections::payloads;
 use http_support::Server;
@@ -66,19 +65,6 @@ fn key_hex(path: &Path) -> String {
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).expect("meta").permissions().mode() & 0o777
-}
-
-/// Starts the server again on the same directories (no bootstrap: the ledger exists).
-async fn restart(s: &mut Server) {
-    let config = ServeConfig::new(
-        "127.0.0.1:0".parse().expect("addr"),
-        s.data_dir.clone(),
-        s.key_file.clone(),
-    );
-    let server = credledger::http::start(config).await.expect("restart");
-    assert!(server.bootstrap.is_none());
-    s.base = format!("http://{}", server.addr);
-    s.server = Some(server);
 }
 
 async fn resolve(s: &Server, id: &str, template: Value) -> http_support::Answer {
@@ -252,7 +238,7 @@ async fn rotate_over_the_cli_keeps_secrets_fingerprints_and_history() {
     assert!(refused.is_err());
 
     // Restarted: old secrets resolve, history and fingerprints are unchanged.
-    restart(&mut s).await;
+    s.restart().await;
     let resolved = resolve(&s, &airtable, json!("$.auth.token"))
         .await
         .expect(200);
@@ -289,7 +275,7 @@ async fn rotate_over_the_cli_keeps_secrets_fingerprints_and_history() {
     assert_eq!(key_id(&retired_key_path(&s.key_file, &new_id)), new_id);
     assert_eq!(rotation_events(&s.data_dir).await.len(), 2);
     verify(&s.data_dir);
-    restart(&mut s).await;
+    s.restart().await;
     for (id, value) in [(&airtable, &token), (&fresh, &token)] {
         let resolved = resolve(&s, id, json!("$.auth.token")).await.expect(200);
         assert_eq!(resolved.body["resolved"], json!(value));
@@ -366,7 +352,7 @@ async fn a_rotation_interrupted_while_rewrapping_is_finished_by_the_next_open() 
     assert!(rotation_events(&s.data_dir).await.is_empty());
 
     // The server's open finishes it.
-    restart(&mut s).await;
+    s.restart().await;
     assert_all_resolve(&s, &auths).await;
     assert_eq!(fingerprint(&s, &auths[0].0, "token").await, fp);
     s.shutdown().await;
@@ -415,7 +401,7 @@ async fn a_rotation_interrupted_before_installing_is_finished_by_rerunning_the_c
     assert_eq!(rotation_events(&s.data_dir).await.len(), 1, "recorded once");
     assert_eq!(key_id(&retired_key_path(&s.key_file, &old_id)), old_id);
     verify(&s.data_dir);
-    restart(&mut s).await;
+    s.restart().await;
     assert_all_resolve(&s, &auths).await;
     s.stop().await;
 }

@@ -9,31 +9,13 @@
 
 mod http_support;
 
-use std::path::Path;
-use std::process::Command;
-
-use credledger::http::ServeConfig;
-use http_support::Server;
+use http_support::{run_cli, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::path::Path;
 
 /// The sled tree holding the read side (every key, checkpoint included).
 const READ_TREE: &str = credledger::projections::READ_MODEL_TREE;
-
-fn run(args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_credledger"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .env_remove("CREDLEDGER_KEY_FILE")
-        .output()
-        .expect("run credledger");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
-}
 
 fn p(path: &Path) -> &str {
     path.to_str().expect("utf-8 temp path")
@@ -58,18 +40,6 @@ fn plant(path: &Path, entries: &[(Vec<u8>, Vec<u8>)]) {
         tree.insert(k.as_slice(), v.as_slice()).expect("insert");
     }
     db.flush().expect("flush");
-}
-
-async fn restart(s: &mut Server) {
-    let config = ServeConfig::new(
-        "127.0.0.1:0".parse().expect("addr"),
-        s.data_dir.clone(),
-        s.key_file.clone(),
-    );
-    let server = credledger::http::start(config).await.expect("restart");
-    assert!(server.bootstrap.is_none());
-    s.base = format!("http://{}", server.addr);
-    s.server = Some(server);
 }
 
 async fn resolve(s: &Server, id: &str) -> http_support::Answer {
@@ -160,7 +130,7 @@ async fn a_read_side_planted_from_another_ledger_is_rebuilt_not_believed() {
     plant(&ours.data_dir, &foreign);
     assert_eq!(read_tree(&ours.data_dir), foreign, "planted byte for byte");
 
-    restart(&mut ours).await;
+    ours.restart().await;
     let stranger = ours
         .call(
             Method::GET,
@@ -195,7 +165,7 @@ async fn an_older_copy_of_the_read_side_is_caught_up_from_its_checkpoint() {
         .await;
     s.shutdown().await;
     let older = read_tree(&s.data_dir);
-    restart(&mut s).await;
+    s.restart().await;
     rename(&s, &id, "Renamed after the copy").await;
     resolve(&s, &id).await.expect(200);
     let current = observed(&s, &id).await;
@@ -203,7 +173,7 @@ async fn an_older_copy_of_the_read_side_is_caught_up_from_its_checkpoint() {
     s.shutdown().await;
     plant(&s.data_dir, &older);
 
-    restart(&mut s).await;
+    s.restart().await;
     assert_eq!(
         observed(&s, &id).await,
         current,
@@ -240,13 +210,13 @@ async fn restart_and_rebuild_answer_the_same() {
         .body;
     s.shutdown().await;
 
-    restart(&mut s).await;
+    s.restart().await;
     for (id, seen) in ids.iter().zip(&before) {
         assert_eq!(&observed(&s, id).await, seen, "after a restart");
     }
     s.shutdown().await;
 
-    let (code, text) = run(&[
+    let (code, text) = run_cli(&[
         "rebuild-read-models",
         "--data-dir",
         p(&s.data_dir),
@@ -255,7 +225,7 @@ async fn restart_and_rebuild_answer_the_same() {
     ]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("rebuilt the read models from"), "{text}");
-    restart(&mut s).await;
+    s.restart().await;
     for (id, seen) in ids.iter().zip(&before) {
         assert_eq!(&observed(&s, id).await, seen, "after a rebuild");
     }
@@ -267,7 +237,7 @@ async fn restart_and_rebuild_answer_the_same() {
     assert_eq!(relisted, listing);
     s.stop().await;
 
-    let (code, text) = run(&[
+    let (code, text) = run_cli(&[
         "rebuild-read-models",
         "--data-dir",
         "/nonexistent/credledger-data",
@@ -307,7 +277,7 @@ async fn import_refuses_extra_trees_and_damaged_data_keys() {
         store.close().await.expect("close");
     }
     let target = work.path().join("imported");
-    let (code, text) = run(&[
+    let (code, text) = run_cli(&[
         "import",
         "--from",
         p(&with_read_side),
@@ -320,7 +290,7 @@ async fn import_refuses_extra_trees_and_damaged_data_keys() {
 
     // A wrapped data key altered before the export: refused when the key file is given.
     let damaged = work.path().join("damaged");
-    let (code, text) = run(&[
+    let (code, text) = run_cli(&[
         "recover",
         "--data-dir",
         p(&s.data_dir),
@@ -345,10 +315,10 @@ async fn import_refuses_extra_trees_and_damaged_data_keys() {
         db.flush().expect("flush");
     }
     let export = work.path().join("damaged.export");
-    let (code, text) = run(&["export", "--data-dir", p(&damaged), "--out", p(&export)]);
+    let (code, text) = run_cli(&["export", "--data-dir", p(&damaged), "--out", p(&export)]);
     assert_eq!(code, 0, "{text}");
     let checked = work.path().join("checked");
-    let (code, text) = run(&[
+    let (code, text) = run_cli(&[
         "import",
         "--from",
         p(&export),
@@ -362,9 +332,9 @@ async fn import_refuses_extra_trees_and_damaged_data_keys() {
     assert!(!checked.exists(), "nothing left behind");
     // The undamaged ledger imports and every key opens.
     let good = work.path().join("good.export");
-    let (code, text) = run(&["export", "--data-dir", p(&s.data_dir), "--out", p(&good)]);
+    let (code, text) = run_cli(&["export", "--data-dir", p(&s.data_dir), "--out", p(&good)]);
     assert_eq!(code, 0, "{text}");
-    let (code, text) = run(&[
+    let (code, text) = run_cli(&[
         "import",
         "--from",
         p(&good),

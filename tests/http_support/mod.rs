@@ -41,6 +41,23 @@ pub struct Server {
     pub auditor_token: String,
 }
 
+/// Runs the `credledger` binary (warnings only on its log); answers the exit code and
+/// stdout + stderr.
+pub fn run_cli(args: &[&str]) -> (i32, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_credledger"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("CREDLEDGER_KEY_FILE")
+        .output()
+        .expect("run credledger");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
 /// An answer: status, headers, JSON body (Null when empty or not JSON).
 #[derive(Debug)]
 pub struct Answer {
