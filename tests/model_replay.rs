@@ -597,8 +597,11 @@ fn difference(a: &LedgerModel, b: &LedgerModel) -> String {
     out.join("\n")
 }
 
+/// Every entry of a read store: table, key, value.
+type Dump = Vec<(Table, Vec<u8>, Vec<u8>)>;
+
 /// Everything a read store holds, table by table.
-fn dump(store: &SledReadStore) -> Vec<(Table, Vec<u8>, Vec<u8>)> {
+fn dump(store: &SledReadStore) -> Dump {
     let mut out = Vec::new();
     for table in Table::ALL {
         let entries = store
@@ -654,7 +657,7 @@ async fn run_case(ops: Vec<Op>, tally: &Tally) -> Result<(), TestCaseError> {
     let world = World::new().await;
     let ids: [AuthenticationId; SLOTS] = std::array::from_fn(|_| AuthenticationId::new());
     let half = ops.len() / 2;
-    let mut halfway: Option<(Vec<(Table, Vec<u8>, Vec<u8>)>, ReadCheckpoint)> = None;
+    let mut halfway: Option<(Dump, ReadCheckpoint)> = None;
 
     for (step, op) in ops.iter().enumerate() {
         if step == half {
