@@ -130,6 +130,11 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Marks an error answer whose documented body is not a problem (`/readyz`'s 503 text), so
+/// [`problems_only`] leaves it as the handler wrote it.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentedPlainAnswer;
+
 /// Turns any error answer that is not yet problem+json (axum's own rejections, 405, the body
 /// limit's 413) into one, so every 4xx/5xx has the same shape.
 pub async fn problems_only(response: Response) -> Response {
@@ -141,7 +146,12 @@ pub async fn problems_only(response: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if is_problem {
+    if is_problem
+        || response
+            .extensions()
+            .get::<DocumentedPlainAnswer>()
+            .is_some()
+    {
         return response;
     }
     let (kind, detail) = match status {
@@ -155,10 +165,12 @@ pub async fn problems_only(response: Response) -> Response {
         StatusCode::NOT_FOUND => ("not-found", "path: no such endpoint"),
         _ => ("error", "request: could not be processed"),
     };
-    let allow = response.headers().get(header::ALLOW).cloned();
     let mut problem = ApiError::new(status, kind, detail).into_response();
-    if let Some(allow) = allow {
-        problem.headers_mut().insert(header::ALLOW, allow);
+    // The request id is on every answer (api.md); the answer being replaced carries it.
+    for name in [header::ALLOW, super::REQUEST_ID] {
+        if let Some(value) = response.headers().get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
     }
     problem
 }

@@ -71,7 +71,7 @@ impl Default for Limits {
 /// File name of the checkpoint signing key, beside the master key file by default.
 pub const DEFAULT_SIGNING_KEY: &str = "credledger-signing.key";
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the state over an open ledger, with its checkpoint signing key.
 pub fn state(

@@ -590,6 +590,7 @@ async fn command_caller(
     raw: &str,
     action: &str,
 ) -> Result<(Caller, AuthenticationId), ApiError> {
+    crate::http::extract::origin_of(headers)?;
     match who.caller(headers) {
         Ok(caller) => Ok((caller, parse_id::<AuthenticationId>("id", raw)?)),
         Err(refused) => {

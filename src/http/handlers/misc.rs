@@ -355,11 +355,15 @@ pub async fn readyz(State(state): State<SharedState>) -> Response {
     if applied >= head {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (
+        let mut response = (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("catching up: read model at {applied} of {head}\n"),
         )
-            .into_response()
+            .into_response();
+        response
+            .extensions_mut()
+            .insert(crate::http::error::DocumentedPlainAnswer);
+        response
     }
 }
 
