@@ -156,17 +156,6 @@ pub struct ReauthenticateBody {
     pub workflow: Option<WorkflowStepBody>,
 }
 
-/// `PUT /v1/authentications/{id}/scopes`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScopesBody {
-    /// The new scopes.
-    pub scopes: Vec<String>,
-    /// The new extra permissions.
-    #[serde(default)]
-    pub extra_permissions: Vec<String>,
-}
-
 /// `POST /v1/authentications/{id}/restore`: exactly one of `version` or `as_of`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

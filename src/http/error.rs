@@ -301,6 +301,37 @@ impl From<crate::oauth::OAuthError> for ApiError {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_documented_plain_answer_passes_and_others_become_problems_with_their_id() {
+        let mut plain = (StatusCode::SERVICE_UNAVAILABLE, "catching up\n").into_response();
+        plain.extensions_mut().insert(DocumentedPlainAnswer);
+        let kept = problems_only(plain).await;
+        assert_eq!(kept.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(kept
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/plain")));
+
+        let mut bare = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        bare.headers_mut()
+            .insert(super::super::REQUEST_ID, HeaderValue::from_static("rid-1"));
+        let problem = problems_only(bare).await;
+        assert_eq!(
+            problem
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
+            Some(&b"application/problem+json"[..])
+        );
+        assert_eq!(
+            problem
+                .headers()
+                .get(super::super::REQUEST_ID)
+                .map(|v| v.as_bytes()),
+            Some(&b"rid-1"[..])
+        );
+    }
+
     #[test]
     fn fields_are_read_from_field_reason_details() {
         assert_eq!(

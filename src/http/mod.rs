@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, StatusCode};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -106,10 +106,6 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
         .route(
             "/v1/authentications/{id}/reauthenticate",
             post(authentications::reauthenticate),
-        )
-        .route(
-            "/v1/authentications/{id}/scopes",
-            put(authentications::scopes),
         )
         .route(
             "/v1/authentications/{id}/restore",

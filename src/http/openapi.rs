@@ -18,8 +18,8 @@ use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
 use uuid::Uuid;
 
 use super::dto::{
-    CommandBody, CreateBody, PatchBody, ReauthenticateBody, ResolveBody, RestoreBody, ScopesBody,
-    WarningBody, WorkflowStepBody,
+    CommandBody, CreateBody, PatchBody, ReauthenticateBody, ResolveBody, RestoreBody, WarningBody,
+    WorkflowStepBody,
 };
 use super::handlers::checkpoints::CheckpointBody;
 use super::handlers::directory::{
@@ -147,6 +147,9 @@ pub struct AuthenticationSchema {
     pub name: String,
     /// The workspace it lives in.
     pub workspace: Uuid,
+    /// The workspace's display name.
+    #[schema(required = true)]
+    pub workspace_name: Option<String>,
     /// Service reference: a catalog key such as `slack`, or `custom:<uuid>`.
     #[schema(example = "slack")]
     pub service: String,
@@ -186,6 +189,8 @@ pub struct AuthenticationSchema {
 pub struct PageSchema {
     /// The authentications, sorted by name (case-insensitive), then id.
     pub items: Vec<AuthenticationSchema>,
+    /// How many authentications match the filters, over all pages.
+    pub total: usize,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     #[schema(required = true)]
     pub next_cursor: Option<String>,
@@ -547,7 +552,6 @@ impl Modify for RequestIdHeader {
         authentications::patch,
         authentications::delete,
         authentications::reauthenticate,
-        authentications::scopes,
         authentications::restore,
         authentications::purge,
         authentications::history,
@@ -606,7 +610,6 @@ impl Modify for RequestIdHeader {
             CreateBody,
             PatchBody,
             ReauthenticateBody,
-            ScopesBody,
             RestoreBody,
             ResolveBody,
             WarningBody,

@@ -17,7 +17,7 @@ pub use history::{FieldChangeKind, FieldDiff, HistoryDetail, HistoryEntry};
 pub use model::{AuthRecord, LedgerModel};
 pub use runner::{Projection, ProjectionHandle, SnapshotPolicy};
 pub use snapshots::SnapshotStore;
-pub use views::{AuthenticationView, BadCursor, FieldView, ListQuery, Page};
+pub use views::{AuthenticationView, BadCursor, FieldView, ListQuery, Page, MAX_PAGE};
 
 /// Why a projection could not be built or queried.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,5 @@
 //! `/v1/authentications`: create, list, get (now or as of), rename/move, re-authenticate,
-//! scopes, delete, restore, purge, history.
+//! delete, restore, purge, history. OAuth2 scopes change only by re-consent (`/v1/oauth`).
 
 use std::collections::BTreeMap;
 
@@ -10,12 +10,15 @@ use axum::Json;
 use serde::Deserialize;
 
 use crate::app::{Caller, CommandOutcome, RestoreTarget};
+use crate::domain::authentication::Lifecycle;
 use crate::domain::authentication::{AuthenticationCommand, CreateAuthentication, FieldChange};
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, WorkspaceId};
 use crate::domain::secret::SecretText;
+use crate::domain::services::AuthKind;
+use crate::domain::time::Timestamp;
 use crate::http::dto::{
     change_origin, parse_field, parse_id, parse_service, parse_time, CommandBody, CreateBody,
-    PatchBody, ReauthenticateBody, RestoreBody, ScopesBody, WarningBody,
+    PatchBody, ReauthenticateBody, RestoreBody, WarningBody,
 };
 use crate::http::error::ApiError;
 use crate::http::extract::{etag, if_match, ApiJson, ApiQuery, Authenticated};
@@ -24,7 +27,7 @@ use crate::http::openapi::{
     PageSchema, PayloadTooLarge, ProblemSchema, Unauthorized, UnsupportedMediaType,
 };
 use crate::http::SharedState;
-use crate::projections::ListQuery;
+use crate::projections::{ListQuery, MAX_PAGE};
 
 /// Query of `GET /v1/authentications`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -40,16 +43,39 @@ pub struct ListParams {
     service: Option<String>,
     /// Only this service API version.
     service_version: Option<String>,
-    /// Only this environment tag.
-    tag: Option<String>,
+    /// Only this environment tag (`tag` is accepted as another name for it).
+    #[serde(alias = "tag")]
+    #[param(pattern = "^[a-z0-9_-]{1,32}$")]
+    environment: Option<String>,
+    /// Only this auth kind.
+    #[param(value_type = Option<crate::http::openapi::AuthKindSchema>)]
+    kind: Option<AuthKind>,
+    /// Only `active` or only `deleted` ones (purged ones are never listed); when given, it
+    /// decides instead of `include_deleted`.
+    lifecycle: Option<ListLifecycle>,
+    /// Only those that do (`true`) or do not (`false`) need a new OAuth2 authorization.
+    needs_reauthorization: Option<bool>,
+    /// Only those whose credential (certificate, OAuth2 access token) expires before this time
+    /// (RFC 3339 or Unix seconds).
+    expires_before: Option<String>,
     /// Include deleted authentications (default `false`).
     #[serde(default)]
     include_deleted: bool,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
-    /// Page size: default 50, at most 500 (larger values are clamped).
-    #[param(minimum = 1)]
+    /// Page size: default 50, at most 500.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
+}
+
+/// The lifecycles a listing can filter on.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListLifecycle {
+    /// Usable.
+    Active,
+    /// Soft-deleted.
+    Deleted,
 }
 
 /// Query of `GET /v1/authentications/{id}`.
@@ -179,6 +205,15 @@ pub async fn list(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     let user = who.user()?;
+    let limit = match params.limit {
+        Some(0) => return Err(ApiError::bad_request("limit: must be at least 1")),
+        Some(n) if n > MAX_PAGE => {
+            return Err(ApiError::bad_request(format!(
+                "limit: must be at most {MAX_PAGE}"
+            )))
+        }
+        other => other,
+    };
     let query = ListQuery {
         q: params.q,
         workspace: params
@@ -194,10 +229,21 @@ pub async fn list(
             .transpose()
             .map_err(|e| ApiError::bad_request(e.detail))?,
         service_version: params.service_version,
-        tag: params.tag,
+        environment: params.environment,
+        kind: params.kind,
+        lifecycle: params.lifecycle.map(|l| match l {
+            ListLifecycle::Active => Lifecycle::Active,
+            ListLifecycle::Deleted => Lifecycle::Deleted,
+        }),
+        needs_reauthorization: params.needs_reauthorization,
+        expires_before: params
+            .expires_before
+            .as_deref()
+            .map(|raw| parse_time("expires_before", raw).map(|at| Timestamp(at.0)))
+            .transpose()?,
         include_deleted: params.include_deleted,
         cursor: params.cursor,
-        limit: params.limit,
+        limit,
     };
     Ok(Json(state.app.list(user, &query).await?).into_response())
 }
@@ -371,44 +417,6 @@ pub async fn reauthenticate(
         .execute(&caller, id, command, if_match(&headers)?)
         .await?;
     Ok(answer(&state, &caller, id, outcome, StatusCode::OK).await)
-}
-
-/// `PUT /v1/authentications/{id}/scopes`.
-#[utoipa::path(
-    put,
-    path = "/v1/authentications/{id}/scopes",
-    operation_id = "replaceScopes",
-    tag = "authentications",
-    summary = "Change the scopes of an authentication (refused for OAuth2)",
-    description = "OAuth2 scopes are what the provider granted, so they change only through re-consent (`POST /v1/oauth/authorize` with the authentication and the new scopes): for OAuth2 this answers 422 naming `scopes`. Other kinds have no scopes (422).",
-    params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
-    request_body(content = ScopesBody, content_type = "application/json"),
-    responses(
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 404, description = "No such authentication, or the caller may not see it (the two are indistinguishable on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "It is deleted (restore it first), a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 410, description = "The authentication was purged (`purged`).", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "A scope the service does not offer, the service has no scopes, nothing changes, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn scopes(
-    State(state): State<SharedState>,
-    who: Authenticated,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
-    ApiJson(body): ApiJson<ScopesBody>,
-) -> Result<Response, ApiError> {
-    let command = AuthenticationCommand::ChangeScopes {
-        scopes: body.scopes,
-        extra_permissions: body.extra_permissions,
-    };
-    simple(state, who, headers, raw, command).await
 }
 
 /// `DELETE /v1/authentications/{id}` (soft delete).
