@@ -322,7 +322,10 @@ fn check_allowed(label: &str, endpoint: Endpoint, auth: &Auth, answer: &Answer) 
             );
             assert_eq!(view["version"], 3, "{label}");
         }
-        Purge => assert_eq!(answer.body["version"], 2, "{label}"),
+        Purge => assert_eq!(
+            answer.body["version"], 3,
+            "{label}: created, deleted, purged"
+        ),
         Resolve => assert_eq!(
             answer.body["resolved"]["Authorization"],
             format!("Bearer {}", auth.secret),
@@ -380,6 +383,17 @@ async fn matrix(kind: Kind) -> usize {
                             &format!("/v1/authentications/{}", fresh.id),
                             &creator(&s, kind).token,
                             Some(json!({"name": format!("{}-v2", fresh.name)})),
+                        )
+                        .await
+                        .expect(200);
+                    }
+                    if endpoint == Purge {
+                        // Only a deleted authentication may be purged.
+                        s.call(
+                            Method::DELETE,
+                            &format!("/v1/authentications/{}", fresh.id),
+                            &creator(&s, kind).token,
+                            None,
                         )
                         .await
                         .expect(200);

@@ -657,6 +657,12 @@ async fn real_answers_match_the_documented_schemas() {
         .await
         .expect(200);
     c.check("GET", item, &old);
+    let active = s
+        .call(Method::POST, &format!("{one}/purge"), &owner, None)
+        .await
+        .expect(409);
+    c.check("POST", "/v1/authentications/{id}/purge", &active);
+    s.call(Method::DELETE, &one, &owner, None).await.expect(200);
     let purged = s
         .call(Method::POST, &format!("{one}/purge"), &owner, None)
         .await

@@ -183,7 +183,7 @@ impl From<AuthenticationError> for ApiError {
             // Same answer as for an authentication the caller may not see.
             E::NotFound => ApiError::not_found(AppError::NotFound.to_string()),
             E::AccessDenied { .. } => ApiError::forbidden(text),
-            E::AlreadyExists(_) | E::Deleted => {
+            E::AlreadyExists(_) | E::Deleted | E::PurgeActive => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", text)
             }
             E::Purged => ApiError::new(StatusCode::GONE, "purged", text),

@@ -460,7 +460,7 @@ pub async fn delete(
     operation_id = "purgeAuthentication",
     tag = "authentications",
     summary = "Purge an authentication for good",
-    description = "Destroys the authentication's data key (crypto-shredding): its secrets never open again, from any version. The history stays. Cannot be undone.",
+    description = "Destroys the authentication's data key (crypto-shredding): its secrets never open again, from any version. The history stays. Cannot be undone. Only a deleted authentication may be purged: delete it first (an active one answers 409).",
     params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
     responses(
         (status = 200, description = "Purged: the new version and the authentication (`lifecycle: purged`).", body = CommandBody, headers(
@@ -471,7 +471,7 @@ pub async fn delete(
         (status = 401, response = Unauthorized),
         (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such authentication, or the caller may not see it (the two are indistinguishable on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "A concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "It is active (`conflict`: delete it first), a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 410, description = "The authentication was purged (`purged`).", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "The `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
