@@ -672,7 +672,7 @@ async fn real_answers_match_the_documented_schemas() {
         .call(Method::GET, &format!("{one}/history"), &owner, None)
         .await
         .expect(200);
-    assert_eq!(history.body.as_array().map(Vec::len), Some(6));
+    assert_eq!(history.body.as_array().map(Vec::len), Some(7));
     c.check("GET", "/v1/authentications/{id}/history", &history);
     let gone = s
         .call(
