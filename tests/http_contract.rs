@@ -338,3 +338,61 @@ async fn listing_filters_count_and_name_the_workspace() {
     assert_eq!(one.body["workspace_name"], "Sales");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_say_every_field_so_an_oauth1_authentication_takes_one_request() {
+    let s = Server::start().await;
+    let services = s
+        .call(Method::GET, "/v1/services", &s.owner.token, None)
+        .await
+        .expect(200);
+    let trello = services
+        .body
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|v| v["service"] == "trello")
+        .expect("trello is in the catalog")
+        .clone();
+    let fields = trello["fields"].as_array().expect("fields");
+    let described: Vec<(String, bool, bool)> = fields
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap_or_default().to_owned(),
+                f["secret"].as_bool().expect("secret"),
+                f["required"].as_bool().expect("required"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        vec![
+            ("consumer_key".to_owned(), false, true),
+            ("consumer_secret".to_owned(), true, true),
+            ("token".to_owned(), true, true),
+            ("token_secret".to_owned(), true, true),
+        ],
+        "{trello}"
+    );
+    // Every required field, from the listing alone: one request.
+    let values: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .filter(|f| f["required"] == true)
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap_or_default().to_owned(),
+                json!("v-1"),
+            )
+        })
+        .collect();
+    s.call(
+        Method::POST,
+        "/v1/authentications",
+        &s.owner.token,
+        Some(json!({"name": "Trello", "workspace": s.owner.personal, "service": "trello", "fields": values})),
+    )
+    .await
+    .expect(201);
+    s.stop().await;
+}

@@ -451,16 +451,11 @@ pub struct BadRequest(pub ProblemSchema);
 )]
 pub struct Unauthorized(pub ProblemSchema);
 
-/// The body is larger than the limit (64 KiB by default). When `Content-Length` announces
-/// it, the answer is plain text (`length limit exceeded`); when it is discovered while
-/// reading, a problem.
+/// The body is larger than the limit (64 KiB by default), whether `Content-Length` announced
+/// it or it was found while reading: a `payload-too-large` problem naming `body`.
 #[derive(Debug, ToResponse)]
-pub enum PayloadTooLarge {
-    /// Found while reading the body.
-    Problem(#[content("application/problem+json")] ProblemSchema),
-    /// Refused from `Content-Length`.
-    Text(#[content("text/plain")] String),
-}
+#[response(content_type = "application/problem+json")]
+pub struct PayloadTooLarge(pub ProblemSchema);
 
 /// The body is not sent as `Content-Type: application/json`.
 #[derive(Debug, ToResponse)]
@@ -543,7 +538,7 @@ impl Modify for RequestIdHeader {
             `application/problem+json` with `field` and `reason` when a field is to blame. \
             Writes accept `Idempotency-Key`; commands on an authentication answer with an \
             `ETag` and accept `If-Match`. Bodies are limited to 64 KiB and requests to 15 s \
-            (an empty `408` otherwise). See `docs/api.md` for the guide."
+            (a `408` `timeout` problem otherwise; an oversized body is a `413` `payload-too-large` problem). See `docs/api.md` for the guide."
     ),
     paths(
         authentications::create,
@@ -646,9 +641,16 @@ impl Modify for RequestIdHeader {
 )]
 pub struct ApiDoc;
 
+/// The document: what the derive macros generate, with the rules of `openapi_rules`.
+pub fn document_value() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    super::openapi_rules::refine(&mut doc);
+    doc
+}
+
 /// The document as JSON text (pretty-printed, as kept in `docs/openapi.json`).
 pub fn document() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+    serde_json::to_string_pretty(&document_value()).unwrap_or_default()
 }
 
 /// `GET /openapi.json`.
@@ -664,5 +666,5 @@ pub fn document() -> String {
     )
 )]
 pub async fn serve() -> Response {
-    Json(ApiDoc::openapi()).into_response()
+    Json(document_value()).into_response()
 }

@@ -229,7 +229,16 @@ pub async fn list(
             .transpose()
             .map_err(|e| ApiError::bad_request(e.detail))?,
         service_version: params.service_version,
-        environment: params.environment,
+        // A tag no authentication can have could never match: refused like a bad value.
+        environment: params
+            .environment
+            .as_deref()
+            .map(|raw| {
+                EnvironmentTag::parse(raw)
+                    .map(|t| t.as_str().to_owned())
+                    .map_err(|e| ApiError::bad_request(e.to_string()))
+            })
+            .transpose()?,
         kind: params.kind,
         lifecycle: params.lifecycle.map(|l| match l {
             ListLifecycle::Active => Lifecycle::Active,
@@ -282,6 +291,7 @@ pub async fn get(
                 "version: give either version or as_of, not both",
             ))
         }
+        (Some(0), None) => return Err(ApiError::bad_request("version: must be at least 1")),
         (Some(v), None) => {
             state
                 .app
