@@ -107,7 +107,7 @@ fn reachable(model: &LedgerModel, home: WorkspaceId, workflow: WorkspaceId) -> b
 }
 
 /// Every `$.auth.<field>` reference in a template, in order of first appearance.
-fn references(template: &Value) -> Result<Vec<String>, ResolveError> {
+pub fn references(template: &Value) -> Result<Vec<String>, ResolveError> {
     fn walk(value: &Value, out: &mut Vec<String>) -> Result<(), ResolveError> {
         match value {
             Value::String(s) => {
