@@ -30,7 +30,7 @@ use tower_http::trace::TraceLayer;
 use crate::app::{App, AppConfig, AppError};
 use crate::ledger::{CheckpointSigner, CheckpointWriter};
 use error::ApiError;
-use handlers::{audit, authentications, checkpoints, directory, misc, oauth, tokens};
+use handlers::{audit, authentications, checkpoints, directory, listing, misc, oauth, tokens};
 use idempotency::IdempotencyStore;
 use metrics::Metrics;
 
@@ -131,7 +131,7 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
             idempotency::guard,
         ));
     let reads = Router::new()
-        .route("/v1/authentications", get(authentications::list))
+        .route("/v1/authentications", get(listing::list))
         .route("/v1/authentications/{id}", get(authentications::get))
         .route(
             "/v1/authentications/{id}/history",

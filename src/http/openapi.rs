@@ -11,11 +11,10 @@ use std::collections::BTreeMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ObjectBuilder, RefOr, Type};
-use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToResponse, ToSchema};
 use uuid::Uuid;
+
+use super::openapi_rules::{BearerScheme, RequestIdHeader};
 
 use super::dto::{
     CommandBody, CreateBody, PatchBody, ReauthenticateBody, ResolveBody, RestoreBody, WarningBody,
@@ -414,15 +413,11 @@ pub struct ServiceSpecSchema {
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct IdempotencyKeyHeader {
-    /// 1 to 255 printable ASCII characters. Repeating a request with the same key, token,
-    /// method and path within 24 hours replays the first answer (with
-    /// `idempotent-replayed: true`) without doing anything again; the same key with a
-    /// different body is a 422.
-    #[param(
-        rename = "Idempotency-Key",
-        nullable = false,
-        example = "3f1c2b9e-create-acme-slack"
-    )]
+    /// 1 to 255 printable ASCII characters, no space; a new one per operation (no example:
+    /// a key reused with another body is a 422). Repeating a request with the same key,
+    /// token, method and path within 24 hours replays the first answer (with
+    /// `idempotent-replayed: true`) without doing anything again.
+    #[param(rename = "Idempotency-Key", nullable = false)]
     pub idempotency_key: Option<String>,
 }
 
@@ -462,72 +457,6 @@ pub struct PayloadTooLarge(pub ProblemSchema);
 #[response(content_type = "application/problem+json")]
 pub struct UnsupportedMediaType(pub ProblemSchema);
 
-// ---------------------------------------------------------------------------------------------
-// The document.
-// ---------------------------------------------------------------------------------------------
-
-/// Adds the bearer security scheme.
-struct BearerScheme;
-
-impl Modify for BearerScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            BEARER,
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("clt_…")
-                    .description(Some(
-                        "An API token (`clt_…`) of a user, a workflow runner or an auditor, \
-                         issued by `POST /v1/tokens` (or printed once by the first start).",
-                    ))
-                    .build(),
-            ),
-        );
-    }
-}
-
-/// Adds the `x-request-id` response header to every response.
-struct RequestIdHeader;
-
-impl Modify for RequestIdHeader {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let header = || {
-            HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(Type::String))
-                .description(Some(
-                    "The request's id: the one the client sent in `x-request-id`, or a new UUID. \
-                     Server logs carry it.",
-                ))
-                .build()
-        };
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                for response in operation.responses.responses.values_mut() {
-                    if let RefOr::T(response) = response {
-                        response.headers.insert("x-request-id".into(), header());
-                    }
-                }
-            }
-        }
-        if let Some(components) = openapi.components.as_mut() {
-            for response in components.responses.values_mut() {
-                if let RefOr::T(response) = response {
-                    response.headers.insert("x-request-id".into(), header());
-                }
-            }
-        }
-    }
-}
-
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
@@ -542,7 +471,7 @@ impl Modify for RequestIdHeader {
     ),
     paths(
         authentications::create,
-        authentications::list,
+        super::handlers::listing::list,
         authentications::get,
         authentications::patch,
         authentications::delete,

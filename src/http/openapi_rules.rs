@@ -4,6 +4,10 @@
 //! `tests/openapi.rs` sends a request breaking each one and expects a 4xx.
 
 use serde_json::{json, Map, Value};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ObjectBuilder, RefOr, Type};
+use utoipa::Modify;
 
 /// `Idempotency-Key`: 1 to 255 printable ASCII characters, no space (`src/http/idempotency.rs`).
 pub const IDEMPOTENCY_KEY: &str = "^[!-~]{1,255}$";
@@ -419,4 +423,66 @@ fn bodies(doc: &mut Value) {
              "properties": {"kind": {"enum": ["runner", "auditor"]}, "user": {"type": "null"}}}
         ]),
     );
+}
+
+/// Adds the bearer security scheme.
+pub(super) struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            super::openapi::BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("clt_…")
+                    .description(Some(
+                        "An API token (`clt_…`) of a user, a workflow runner or an auditor, \
+                         issued by `POST /v1/tokens` (or printed once by the first start).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Adds the `x-request-id` response header to every response.
+pub(super) struct RequestIdHeader;
+
+impl Modify for RequestIdHeader {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let header = || {
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some(
+                    "The request's id: the one the client sent in `x-request-id`, or a new UUID. \
+                     Server logs carry it.",
+                ))
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for response in operation.responses.responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        response.headers.insert("x-request-id".into(), header());
+                    }
+                }
+            }
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            for response in components.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    response.headers.insert("x-request-id".into(), header());
+                }
+            }
+        }
+    }
 }
