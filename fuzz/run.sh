@@ -14,7 +14,8 @@ status=0
 total=0
 for target in $TARGETS; do
   mkdir -p "corpus/$target" "artifacts/$target"
-  log="artifacts/$target/run.log"
+  mkdir -p logs
+  log="logs/$target.log"
   cargo fuzz run -s none --release "$target" "corpus/$target" "../tests/fuzz_regressions/$target" -- \
     -max_total_time="$SECS" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
     > "$log" 2>&1
