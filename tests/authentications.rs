@@ -777,7 +777,7 @@ async fn listing_searches_filters_and_pages() {
     .await;
     assert_eq!(by_service.items.len(), 1);
     let by_tag = q(ListQuery {
-        tag: Some("sandbox".into()),
+        environment: Some("sandbox".into()),
         ..Default::default()
     })
     .await;

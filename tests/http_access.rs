@@ -62,7 +62,6 @@ enum Endpoint {
     GetVersion,
     Rename,
     Reauthenticate,
-    Scopes,
     Delete,
     Restore,
     Purge,
@@ -71,7 +70,7 @@ enum Endpoint {
 
 use Endpoint::*;
 
-const ENDPOINTS: [Endpoint; 12] = [
+const ENDPOINTS: [Endpoint; 11] = [
     Create,
     Get,
     List,
@@ -79,7 +78,6 @@ const ENDPOINTS: [Endpoint; 12] = [
     GetVersion,
     Rename,
     Reauthenticate,
-    Scopes,
     Delete,
     Restore,
     Purge,
@@ -96,16 +94,13 @@ impl Endpoint {
     fn is_attempt_on_existing(self) -> bool {
         matches!(
             self,
-            Rename | Reauthenticate | Scopes | Delete | Restore | Purge | Resolve
+            Rename | Reauthenticate | Delete | Restore | Purge | Resolve
         )
     }
 
     /// Whether each principal gets its own fresh authentication for this endpoint.
     fn needs_fresh_authentication(self) -> bool {
-        matches!(
-            self,
-            Rename | Reauthenticate | Scopes | Delete | Restore | Purge
-        )
+        matches!(self, Rename | Reauthenticate | Delete | Restore | Purge)
     }
 }
 
@@ -261,11 +256,6 @@ fn request(
             format!("{path}/reauthenticate"),
             Some(json!({"fields": {"access_token": "xoxb-reauthenticated"}})),
         ),
-        Scopes => (
-            Method::PUT,
-            format!("{path}/scopes"),
-            Some(json!({"scopes": ["channels:read", "chat:write"]})),
-        ),
         Delete => (Method::DELETE, path, None),
         Restore => (
             Method::POST,
@@ -290,16 +280,6 @@ fn request(
 /// Checks an allowed call: the exact success status and what it must show.
 fn check_allowed(label: &str, endpoint: Endpoint, auth: &Auth, answer: &Answer) {
     let status = answer.status.as_u16();
-    if endpoint == Scopes {
-        // Past access, OAuth2 scopes change only through re-consent: a 422 naming `scopes`.
-        assert_eq!(
-            status, 422,
-            "{label}: allowed past access, got {}",
-            answer.text
-        );
-        assert_eq!(answer.body["field"], "scopes", "{label}");
-        return;
-    }
     let wanted = if endpoint == Create { 201 } else { 200 };
     assert_eq!(status, wanted, "{label}: allowed, got {}", answer.text);
     let view = &answer.body["authentication"];
@@ -333,7 +313,6 @@ fn check_allowed(label: &str, endpoint: Endpoint, auth: &Auth, answer: &Answer) 
             answer.text
         ),
         Reauthenticate => assert_eq!(view["version"], 2, "{label}"),
-        Scopes => {}
         Delete => assert_eq!(view["lifecycle"], "deleted", "{label}"),
         Restore => {
             assert_eq!(
@@ -343,7 +322,10 @@ fn check_allowed(label: &str, endpoint: Endpoint, auth: &Auth, answer: &Answer) 
             );
             assert_eq!(view["version"], 3, "{label}");
         }
-        Purge => assert_eq!(answer.body["version"], 2, "{label}"),
+        Purge => assert_eq!(
+            answer.body["version"], 3,
+            "{label}: created, deleted, purged"
+        ),
         Resolve => assert_eq!(
             answer.body["resolved"]["Authorization"],
             format!("Bearer {}", auth.secret),
@@ -405,6 +387,17 @@ async fn matrix(kind: Kind) -> usize {
                         .await
                         .expect(200);
                     }
+                    if endpoint == Purge {
+                        // Only a deleted authentication may be purged.
+                        s.call(
+                            Method::DELETE,
+                            &format!("/v1/authentications/{}", fresh.id),
+                            &creator(&s, kind).token,
+                            None,
+                        )
+                        .await
+                        .expect(200);
+                    }
                     fresh
                 } else {
                     shared_auth.clone()
@@ -421,9 +414,7 @@ async fn matrix(kind: Kind) -> usize {
                 if allowed {
                     check_allowed(&label, endpoint, &auth, &answer);
                     // A resolution writes its access record.
-                    let events = u64::from(
-                        endpoint == Resolve || (!endpoint.is_read() && endpoint != Scopes),
-                    );
+                    let events = u64::from(endpoint == Resolve || !endpoint.is_read());
                     assert_eq!(after, before + events, "{label}: events written");
                 } else if endpoint == List && role != Runner && role != Auditor {
                     // A listing is never refused to a user; it just does not show it.
@@ -468,17 +459,17 @@ async fn matrix(kind: Kind) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_principal_and_endpoint_in_the_owners_personal_workspace() {
-    assert_eq!(matrix(Kind::Personal).await, 9 * 12 + 6);
+    assert_eq!(matrix(Kind::Personal).await, 9 * 11 + 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_principal_and_endpoint_in_a_shared_workspace() {
-    assert_eq!(matrix(Kind::Shared).await, 9 * 12 + 6);
+    assert_eq!(matrix(Kind::Shared).await, 9 * 11 + 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_principal_and_endpoint_in_the_organization_workspace() {
-    assert_eq!(matrix(Kind::Organization).await, 9 * 12 + 6);
+    assert_eq!(matrix(Kind::Organization).await, 9 * 11 + 6);
 }
 
 /// The answer about someone else's personal authentication, with its id replaced by a
@@ -508,7 +499,7 @@ async fn hidden_and_missing(
 }
 
 const HIDING_READS: [Endpoint; 5] = [Get, History, GetVersion, Restore, Resolve];
-const HIDING_WRITES: [Endpoint; 5] = [Rename, Reauthenticate, Scopes, Delete, Purge];
+const HIDING_WRITES: [Endpoint; 4] = [Rename, Reauthenticate, Delete, Purge];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_of_a_hidden_personal_authentication_answer_exactly_like_a_missing_one() {

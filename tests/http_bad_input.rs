@@ -222,7 +222,6 @@ impl World {
     fn json_endpoints(&self) -> Vec<(&'static str, Method, String, Value, Value, &'static str)> {
         let s = &self.s;
         let auth = self.auth();
-        let slack = format!("/v1/authentications/{}", self.slack_auth);
         let personal = s.owner.personal.clone();
         vec![
             (
@@ -248,14 +247,6 @@ impl World {
                 json!({"fields": {"token": "t-3"}}),
                 json!({"fields": {"token": true}}),
                 "fields.token",
-            ),
-            (
-                "scopes",
-                Method::PUT,
-                format!("{slack}/scopes"),
-                json!({"scopes": ["channels:read"]}),
-                json!({"scopes": "channels:read"}),
-                "scopes",
             ),
             (
                 "restore",
@@ -384,7 +375,7 @@ async fn malformed_json_wrong_types_and_unknown_fields_on_every_json_endpoint() 
             ));
         }
     }
-    assert_eq!(refuse_all(&w.s, cases).await, 12 * 13);
+    assert_eq!(refuse_all(&w.s, cases).await, 11 * 13);
     w.s.stop().await;
 }
 
@@ -433,7 +424,7 @@ async fn json_bodies_need_a_json_content_type() {
             ));
         }
     }
-    assert_eq!(refuse_all(&w.s, cases).await, 12 * 4);
+    assert_eq!(refuse_all(&w.s, cases).await, 11 * 4);
     w.s.stop().await;
 }
 
@@ -577,11 +568,6 @@ async fn bad_ids_in_paths_are_400_and_unknown_ids_404() {
                 Body::Json(json!({"fields": {"token": "x"}})),
             ),
             (
-                Method::PUT,
-                format!("{a}/scopes"),
-                Body::Json(json!({"scopes": []})),
-            ),
-            (
                 Method::POST,
                 format!("{a}/restore"),
                 Body::Json(json!({"version": 1})),
@@ -619,7 +605,7 @@ async fn bad_ids_in_paths_are_400_and_unknown_ids_404() {
         };
         cases.push(bad("unknown id", method, path, body, 404, Some(field)));
     }
-    assert_eq!(refuse_all(&w.s, cases).await, 9 * 7);
+    assert_eq!(refuse_all(&w.s, cases).await, 8 * 7);
     w.s.stop().await;
 }
 
@@ -811,7 +797,6 @@ async fn bad_query_values_name_the_parameter() {
 async fn bad_if_match_is_400_and_a_stale_one_412() {
     let w = World::new().await;
     let a = w.auth();
-    let slack = format!("/v1/authentications/{}", w.slack_auth);
     // Every conditional write, with a body that would otherwise be accepted.
     let writes = vec![
         (Method::PATCH, a.clone(), Body::Json(json!({"name": "If"}))),
@@ -819,11 +804,6 @@ async fn bad_if_match_is_400_and_a_stale_one_412() {
             Method::POST,
             format!("{a}/reauthenticate"),
             Body::Json(json!({"fields": {"token": "t-9"}})),
-        ),
-        (
-            Method::PUT,
-            format!("{slack}/scopes"),
-            Body::Json(json!({"scopes": ["chat:write"]})),
         ),
         (
             Method::POST,
@@ -860,7 +840,7 @@ async fn bad_if_match_is_400_and_a_stale_one_412() {
             .with("if-match", "\"7\""),
         );
     }
-    assert_eq!(refuse_all(&w.s, cases).await, 6 * 7);
+    assert_eq!(refuse_all(&w.s, cases).await, 5 * 7);
     w.s.stop().await;
 }
 
@@ -885,7 +865,6 @@ async fn authentication_rules_are_precise_422s() {
     let w = World::new().await;
     let s = &w.s;
     let a = w.auth();
-    let slack = format!("/v1/authentications/{}", w.slack_auth);
     let personal = s.owner.personal.clone();
     let create = |label: &str, patch: Value, status, field| {
         let mut body = json!({"name": "Fresh", "workspace": personal, "service": "airtable",
@@ -1110,30 +1089,6 @@ async fn authentication_rules_are_precise_422s() {
             Some("fields.Token"),
         ),
         bad(
-            "scopes on a token authentication",
-            Method::PUT,
-            format!("{a}/scopes"),
-            Body::Json(json!({"scopes": ["x"]})),
-            422,
-            Some("scopes"),
-        ),
-        bad(
-            "unknown scope",
-            Method::PUT,
-            format!("{slack}/scopes"),
-            Body::Json(json!({"scopes": ["nope:nope"]})),
-            422,
-            Some("scopes"),
-        ),
-        bad(
-            "unchanged scopes",
-            Method::PUT,
-            format!("{slack}/scopes"),
-            Body::Json(json!({"scopes": []})),
-            422,
-            Some("scopes"),
-        ),
-        bad(
             "restore with version and as_of",
             Method::POST,
             format!("{a}/restore"),
@@ -1174,7 +1129,7 @@ async fn authentication_rules_are_precise_422s() {
             None,
         ),
     ];
-    assert_eq!(refuse_all(s, cases).await, 42);
+    assert_eq!(refuse_all(s, cases).await, 39);
     w.s.stop().await;
 }
 
@@ -2125,7 +2080,7 @@ async fn two_hundred_random_bodies_per_write_endpoint_never_get_a_5xx() {
             sent += 1;
         }
     }
-    assert_eq!(sent, ROUNDS * 15);
+    assert_eq!(sent, ROUNDS * 14);
     // The loop reached past the JSON layer, into the rules.
     assert!(statuses.keys().any(|&c| c == 422), "{statuses:?}");
     assert!(statuses.keys().any(|&c| c == 400), "{statuses:?}");

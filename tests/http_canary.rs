@@ -169,6 +169,159 @@ async fn a_secret_in_a_mistyped_value_is_not_echoed_in_the_problem() {
     s.stop().await;
 }
 
+/// A number, bool, array or object where a string belongs: serde would name the value.
+const CANARY_INT: i64 = 7_319_856_312_789_620;
+const CANARY_FLOAT: f64 = 73_198_563.127_896;
+const CANARY_WORD: &str = "CANARY-typed-1b9e";
+/// PEM labels are upper-case words.
+const CANARY_LABEL: &str = "CANARY TYPED KEY";
+
+fn wrong_types() -> Vec<serde_json::Value> {
+    vec![
+        json!(CANARY_INT),
+        json!(-CANARY_INT),
+        json!(CANARY_FLOAT),
+        json!(true),
+        json!(false),
+        json!([CANARY_WORD, CANARY_INT]),
+        // Keys are field names and stay in the path (`fields.token`); values never do.
+        json!({"nested": [CANARY_WORD, CANARY_INT]}),
+    ]
+}
+
+/// Whether a problem text names any of the canary values.
+fn leaks(text: &str) -> Option<String> {
+    let int = CANARY_INT.to_string();
+    let float = CANARY_FLOAT.to_string();
+    let found = [
+        int.as_str(),
+        &int[..12],
+        float.as_str(),
+        "73198563",
+        CANARY_WORD,
+        CANARY_LABEL,
+        "`true`",
+        "`false`",
+    ]
+    .into_iter()
+    .find(|needle| text.contains(needle))
+    .map(str::to_owned);
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_of_the_wrong_type_is_not_echoed_anywhere() {
+    let s = Server::start().await;
+    let created = s
+        .call(
+            Method::POST,
+            "/v1/authentications",
+            &s.owner.token,
+            Some(json!({"name": "Typed", "workspace": s.shared, "service": "airtable", "fields": {"token": "t-1"}})),
+        )
+        .await
+        .expect(201);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let spec = |value: serde_json::Value| {
+        json!({"workspace": s.owner.personal, "spec": {"name": "Typed", "api_version": "1",
+            "auth_kind": "Generic", "fields": [{"name": "token", "secret": true, "required": true,
+                "format": "Text", "description": "key"}], "scopes": [], "required_scopes": []},
+            "authentication": {"name": "Typed", "fields": {"token": value}}})
+    };
+    let mut checked = 0;
+    for value in wrong_types() {
+        let requests = [
+            (
+                "/v1/authentications".to_owned(),
+                json!({"name": "n", "workspace": s.shared, "service": "airtable", "fields": {"token": value}}),
+            ),
+            (
+                "/v1/authentications".to_owned(),
+                json!({"name": "n", "workspace": s.shared, "service": "airtable", "fields": value}),
+            ),
+            (
+                format!("/v1/authentications/{id}/reauthenticate"),
+                json!({"fields": {"token": value}}),
+            ),
+            (
+                format!("/v1/authentications/{id}/reauthenticate"),
+                json!({"fields": value}),
+            ),
+            ("/v1/services".to_owned(), spec(value.clone())),
+            (
+                "/v1/services".to_owned(),
+                json!({"workspace": s.owner.personal, "spec": {"name": "T", "api_version": "1",
+                    "auth_kind": value, "fields": [], "scopes": [], "required_scopes": []}}),
+            ),
+            (
+                "/v1/resolve".to_owned(),
+                json!({"authentication": id, "workspace": s.shared, "template": "$.auth.token", "user": value}),
+            ),
+        ];
+        for (path, body) in requests {
+            let answer = s
+                .call(Method::POST, &path, &s.owner.token, Some(body.clone()))
+                .await;
+            assert!(
+                answer.status.is_client_error(),
+                "{path} {body}: {}",
+                answer.text
+            );
+            assert_eq!(leaks(&answer.text), None, "{path} {body}: {}", answer.text);
+            checked += 1;
+        }
+    }
+    // An enum value is a string: serde names it as an unknown variant.
+    let answer = s
+        .call(
+            Method::POST,
+            "/v1/services",
+            &s.owner.token,
+            Some(
+                json!({"workspace": s.owner.personal, "spec": {"name": "T", "api_version": "1",
+                "auth_kind": CANARY_WORD, "fields": [], "scopes": [], "required_scopes": []}}),
+            ),
+        )
+        .await
+        .expect(422);
+    assert_eq!(leaks(&answer.text), None, "{}", answer.text);
+    assert_eq!(checked, 49);
+    // Positive control: the check does see a value in a text that carries one.
+    assert!(leaks(&format!("integer `{CANARY_INT}`")).is_some());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_key_pem_label_is_not_echoed() {
+    let s = Server::start().await;
+    let certificate = include_str!("../src/domain/authentication/testdata/rsa_cert.pem");
+    let key = format!("-----BEGIN {CANARY_LABEL}-----\nAAAA\n-----END {CANARY_LABEL}-----\n");
+    let answer = s
+        .call(
+            Method::POST,
+            "/v1/authentications",
+            &s.owner.token,
+            Some(
+                json!({"name": "Cert", "workspace": s.shared, "service": "mtls-api",
+                "fields": {"certificate": certificate, "private_key": key}}),
+            ),
+        )
+        .await
+        .expect(422);
+    assert_eq!(
+        answer.body["field"], "fields.private_key",
+        "{}",
+        answer.text
+    );
+    assert!(
+        answer.text.contains("PEM label"),
+        "the refusal is about the label: {}",
+        answer.text
+    );
+    assert_eq!(leaks(&answer.text), None, "{}", answer.text);
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_requests_with_an_idempotency_key_leave_nothing_in_the_data_directory() {
     const REFUSED: &str = "CANARY-refused-3f9a1c";

@@ -249,3 +249,50 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
     assert!(!logs.contains(CANARY), "secret in the logs");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_authentication_is_not_purged_and_keeps_its_secrets() {
+    let s = Server::start().await;
+    let id = s
+        .create(
+            &s.owner,
+            &s.owner.personal,
+            "airtable",
+            json!({"token": "t-active"}),
+        )
+        .await;
+    let path = format!("/v1/authentications/{id}");
+    let before = s.head().await;
+    let refused = s
+        .call(Method::POST, &format!("{path}/purge"), &s.owner.token, None)
+        .await
+        .expect(409);
+    assert_eq!(refused.body["field"], "authentication", "{}", refused.text);
+    assert!(
+        refused.text.contains("delete it before purging"),
+        "{}",
+        refused.text
+    );
+    // Nothing but the refusal's audit record is written, and the secret still resolves.
+    assert!(s.head().await <= before + 1);
+    let resolved = s
+        .call(
+            Method::POST,
+            "/v1/resolve",
+            &s.owner.token,
+            Some(json!({"authentication": id, "workspace": s.owner.personal, "template": "$.auth.token"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(resolved.body["resolved"], "t-active");
+    // Deleted first, the purge goes through.
+    s.call(Method::DELETE, &path, &s.owner.token, None)
+        .await
+        .expect(200);
+    let purged = s
+        .call(Method::POST, &format!("{path}/purge"), &s.owner.token, None)
+        .await
+        .expect(200);
+    assert_eq!(purged.body["authentication"]["lifecycle"], "purged");
+    s.stop().await;
+}

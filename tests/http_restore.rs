@@ -57,7 +57,10 @@ async fn restore_keeps_the_current_workspace_and_brings_back_the_name_and_secret
         .expect(200);
     let view = &restored.body["authentication"];
     assert_eq!(view["name"], "Before the move", "the name comes back");
-    assert_eq!(view["fields"]["token"]["fingerprint"], v1, "the secret comes back");
+    assert_eq!(
+        view["fields"]["token"]["fingerprint"], v1,
+        "the secret comes back"
+    );
     assert_eq!(
         view["workspace"],
         s.shared.as_str(),
@@ -76,7 +79,12 @@ async fn restore_keeps_the_current_workspace_and_brings_back_the_name_and_secret
     assert_eq!(resolved.body["resolved"], "first-secret");
     // The history names the restore and the version it came from; the move stays recorded.
     let history = s
-        .call(Method::GET, &format!("{path}/history"), &s.owner.token, None)
+        .call(
+            Method::GET,
+            &format!("{path}/history"),
+            &s.owner.token,
+            None,
+        )
         .await
         .expect(200);
     let kinds: Vec<String> = history
@@ -90,6 +98,9 @@ async fn restore_keeps_the_current_workspace_and_brings_back_the_name_and_secret
         kinds.ends_with(&["authentication.restored".to_owned()]),
         "{kinds:?}"
     );
-    assert!(kinds.iter().any(|k| k == "authentication.moved"), "{kinds:?}");
+    assert!(
+        kinds.iter().any(|k| k == "authentication.moved"),
+        "{kinds:?}"
+    );
     s.stop().await;
 }

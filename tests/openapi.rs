@@ -26,7 +26,6 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/authentications/{id}"),
     ("GET", "/v1/authentications/{id}/history"),
     ("POST", "/v1/authentications/{id}/reauthenticate"),
-    ("PUT", "/v1/authentications/{id}/scopes"),
     ("POST", "/v1/authentications/{id}/restore"),
     ("POST", "/v1/authentications/{id}/purge"),
     ("POST", "/v1/resolve"),
@@ -431,7 +430,7 @@ fn the_schema_check_refuses_what_the_document_does_not_say() {
     let authentication = json!({"$ref": "#/components/schemas/Authentication"});
     let id = uuid::Uuid::now_v7().to_string();
     let good = json!({
-        "id": id, "name": "n", "workspace": id, "service": "jira", "service_version": "3",
+        "id": id, "name": "n", "workspace": id, "workspace_name": "Sales", "service": "jira", "service_version": "3",
         "kind": "Basic", "environment": null, "scopes": [], "extra_permissions": [],
         "lifecycle": "active", "needs_reauthorization": false, "version": 1,
         "fields": {
@@ -627,16 +626,6 @@ async fn real_answers_match_the_documented_schemas() {
         .await
         .expect(200);
     c.check("POST", "/v1/authentications/{id}/reauthenticate", &reauth);
-    let scopes = s
-        .call(
-            Method::PUT,
-            &format!("{one}/scopes"),
-            &owner,
-            Some(json!({"scopes": ["api", "refresh_token"], "extra_permissions": ["reports"]})),
-        )
-        .await
-        .expect(422);
-    c.check("PUT", "/v1/authentications/{id}/scopes", &scopes);
     let resolved = s
         .call(
             Method::POST,
@@ -668,6 +657,12 @@ async fn real_answers_match_the_documented_schemas() {
         .await
         .expect(200);
     c.check("GET", item, &old);
+    let active = s
+        .call(Method::POST, &format!("{one}/purge"), &owner, None)
+        .await
+        .expect(409);
+    c.check("POST", "/v1/authentications/{id}/purge", &active);
+    s.call(Method::DELETE, &one, &owner, None).await.expect(200);
     let purged = s
         .call(Method::POST, &format!("{one}/purge"), &owner, None)
         .await
@@ -677,7 +672,7 @@ async fn real_answers_match_the_documented_schemas() {
         .call(Method::GET, &format!("{one}/history"), &owner, None)
         .await
         .expect(200);
-    assert_eq!(history.body.as_array().map(Vec::len), Some(6));
+    assert_eq!(history.body.as_array().map(Vec::len), Some(7));
     c.check("GET", "/v1/authentications/{id}/history", &history);
     let gone = s
         .call(

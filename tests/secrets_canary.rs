@@ -140,6 +140,33 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
                 .await
                 .expect_err("not PEM")
         },
+        {
+            // A valid certificate, and a secret where the key's PEM label belongs.
+            // PEM labels are upper-case words.
+            let key = "-----BEGIN CANARY PEM LABEL-----\nAAAA\n-----END CANARY PEM LABEL-----\n";
+            let (cert_id, cmd) = create(
+                "Bad key label",
+                w.owner.personal,
+                "mtls-api",
+                &[
+                    (
+                        "certificate",
+                        include_str!("../src/domain/authentication/testdata/rsa_cert.pem"),
+                    ),
+                    ("private_key", key),
+                ],
+                &[],
+            );
+            let err = w
+                .app
+                .execute(&owner, cert_id, cmd, None)
+                .await
+                .expect_err("not a private key label");
+            assert!(err.to_string().contains("PEM label"), "{err}");
+            assert!(!err.to_string().contains("CANARY PEM"), "{err}");
+            assert!(!format!("{err:?}").contains("CANARY PEM"), "{err:?}");
+            err
+        },
     ];
     for err in &errors {
         assert_no_canary("error Display", &err.to_string());

@@ -158,7 +158,9 @@ impl App {
                     return Err(AppError::NotFound);
                 }
             }
-            if let Some(wanted) = if_version {
+            // A missing authentication answers like a hidden one (404 from the decision),
+            // never "at version 0": the status must not tell the two apart.
+            if let (Some(wanted), Some(_)) = (if_version, &state.current) {
                 if wanted != state.version {
                     return Err(AppError::VersionMismatch {
                         expected: wanted,

@@ -26,7 +26,9 @@ pub use idempotent::IdempotencyRequest;
 pub use keyring::{pending_key_path, retired_key_path, FINGERPRINT_FILE};
 pub use principals::{system_caller, Bootstrap, IssuedToken};
 pub use queries::GrantState;
-pub use resolve::{ResolveError, ResolveRequest, ResolvedTemplate};
+pub use resolve::{
+    references as template_references, ResolveError, ResolveRequest, ResolvedTemplate,
+};
 pub use rotation::{rotate_master_key, Rotation, RotationReport};
 pub use time_travel::{UsableAsOf, UsableBy};
 

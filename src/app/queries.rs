@@ -43,13 +43,9 @@ impl App {
         }
         let (state, _) = self.state_as_of(id, target).await?;
         let auth = state.current.as_ref().ok_or(AppError::NotFound)?;
-        let times =
-            self.model()
-                .model()
-                .read()
-                .await
-                .times_at(self.model().store(), id, state.version)?;
-        Ok(AuthenticationView::of(auth, state.version, times))
+        let model = self.model().model().read().await;
+        let times = model.times_at(self.model().store(), id, state.version)?;
+        Ok(AuthenticationView::of(auth, state.version, times).named_in(&model.directory))
     }
 
     /// Every change of an authentication, oldest first; secrets only as fingerprints.

@@ -107,7 +107,7 @@ fn reachable(model: &LedgerModel, home: WorkspaceId, workflow: WorkspaceId) -> b
 }
 
 /// Every `$.auth.<field>` reference in a template, in order of first appearance.
-fn references(template: &Value) -> Result<Vec<String>, ResolveError> {
+pub fn references(template: &Value) -> Result<Vec<String>, ResolveError> {
     fn walk(value: &Value, out: &mut Vec<String>) -> Result<(), ResolveError> {
         match value {
             Value::String(s) => {
@@ -135,6 +135,22 @@ fn valid_field(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// At most 40 characters of a bad reference, anything but printable ASCII as `?`: the
+/// refusal names the spot without growing with the input (the fuzzer found a 405-byte one,
+/// and an invalid field name was echoed whole) or carrying escapes.
+fn excerpt(text: &str) -> String {
+    text.chars()
+        .take(40)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
 /// References in one string: the whole string, or `{$.auth.x}` inside it.
 fn references_in(text: &str) -> Result<Vec<String>, ResolveError> {
     if let Some(field) = text.strip_prefix(PREFIX) {
@@ -147,12 +163,12 @@ fn references_in(text: &str) -> Result<Vec<String>, ResolveError> {
     while let Some(start) = rest.find(&format!("{{{PREFIX}")) {
         let after = &rest[start + 1 + PREFIX.len()..];
         let end = after.find('}').ok_or_else(|| ResolveError::BadReference {
-            reference: rest[start..].chars().take(40).collect(),
+            reference: excerpt(&rest[start..]),
         })?;
         let field = &after[..end];
         if !valid_field(field) {
             return Err(ResolveError::BadReference {
-                reference: format!("{{{PREFIX}{field}}}"),
+                reference: excerpt(&format!("{{{PREFIX}{field}}}")),
             });
         }
         out.push(field.to_owned());
@@ -363,6 +379,13 @@ mod tests {
             references(&json!("Bearer {$.auth.token")),
             Err(ResolveError::BadReference { .. })
         ));
+        // A long or unprintable bad reference is named by a short printable excerpt.
+        let long = format!("{{$.auth.{}}}", "\u{15}x".repeat(5000));
+        let Err(ResolveError::BadReference { reference }) = references(&json!(long)) else {
+            panic!("a bad reference");
+        };
+        assert_eq!(reference.chars().count(), 40);
+        assert!(reference.chars().all(|c| c.is_ascii_graphic() || c == ' '));
         assert!(matches!(
             references(&json!("{$.auth.to ken}")),
             Err(ResolveError::BadReference { .. })

@@ -106,12 +106,11 @@ impl App {
                 Lifecycle::Purged => false,
             };
             if auth.workspace == workspace && shown {
-                let times = self.model().model().read().await.times_at(
-                    self.model().store(),
-                    id,
-                    state.version,
-                )?;
-                views.push(AuthenticationView::of(auth, state.version, times));
+                let model = self.model().model().read().await;
+                let times = model.times_at(self.model().store(), id, state.version)?;
+                views.push(
+                    AuthenticationView::of(auth, state.version, times).named_in(&model.directory),
+                );
             }
         }
         views.sort_by(|a, b| {

@@ -156,23 +156,12 @@ pub struct ReauthenticateBody {
     pub workflow: Option<WorkflowStepBody>,
 }
 
-/// `PUT /v1/authentications/{id}/scopes`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScopesBody {
-    /// The new scopes.
-    pub scopes: Vec<String>,
-    /// The new extra permissions.
-    #[serde(default)]
-    pub extra_permissions: Vec<String>,
-}
-
 /// `POST /v1/authentications/{id}/restore`: exactly one of `version` or `as_of`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreBody {
     /// Restore the state at this version.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub version: Option<u64>,
     /// Restore the state at this time (RFC 3339, or Unix seconds as text).
     #[serde(default)]
@@ -237,4 +226,21 @@ pub struct CommandBody {
     /// The authentication as it is now, when the caller may still see it.
     #[schema(value_type = Option<crate::http::openapi::AuthenticationSchema>, required = true)]
     pub authentication: Option<AuthenticationView>,
+}
+
+/// A version: JSON has one number type, so `3.0` is the whole number 3 (as JSON Schema's
+/// `integer` says); `3.5` or `-1` is not a version.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(n) = number.as_u64() {
+        return Ok(Some(n));
+    }
+    match number.as_f64() {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64 => Ok(Some(f as u64)),
+        _ => Err(serde::de::Error::custom(
+            "expected a whole number of at least 0",
+        )),
+    }
 }

@@ -130,6 +130,11 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Marks an error answer whose documented body is not a problem (`/readyz`'s 503 text), so
+/// [`problems_only`] leaves it as the handler wrote it.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentedPlainAnswer;
+
 /// Turns any error answer that is not yet problem+json (axum's own rejections, 405, the body
 /// limit's 413) into one, so every 4xx/5xx has the same shape.
 pub async fn problems_only(response: Response) -> Response {
@@ -141,7 +146,12 @@ pub async fn problems_only(response: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if is_problem {
+    if is_problem
+        || response
+            .extensions()
+            .get::<DocumentedPlainAnswer>()
+            .is_some()
+    {
         return response;
     }
     let (kind, detail) = match status {
@@ -155,10 +165,12 @@ pub async fn problems_only(response: Response) -> Response {
         StatusCode::NOT_FOUND => ("not-found", "path: no such endpoint"),
         _ => ("error", "request: could not be processed"),
     };
-    let allow = response.headers().get(header::ALLOW).cloned();
     let mut problem = ApiError::new(status, kind, detail).into_response();
-    if let Some(allow) = allow {
-        problem.headers_mut().insert(header::ALLOW, allow);
+    // The request id is on every answer (api.md); the answer being replaced carries it.
+    for name in [header::ALLOW, super::REQUEST_ID] {
+        if let Some(value) = response.headers().get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
     }
     problem
 }
@@ -171,7 +183,7 @@ impl From<AuthenticationError> for ApiError {
             // Same answer as for an authentication the caller may not see.
             E::NotFound => ApiError::not_found(AppError::NotFound.to_string()),
             E::AccessDenied { .. } => ApiError::forbidden(text),
-            E::AlreadyExists(_) | E::Deleted => {
+            E::AlreadyExists(_) | E::Deleted | E::PurgeActive => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", text)
             }
             E::Purged => ApiError::new(StatusCode::GONE, "purged", text),
@@ -292,6 +304,37 @@ impl From<crate::oauth::OAuthError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_documented_plain_answer_passes_and_others_become_problems_with_their_id() {
+        let mut plain = (StatusCode::SERVICE_UNAVAILABLE, "catching up\n").into_response();
+        plain.extensions_mut().insert(DocumentedPlainAnswer);
+        let kept = problems_only(plain).await;
+        assert_eq!(kept.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(kept
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/plain")));
+
+        let mut bare = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        bare.headers_mut()
+            .insert(super::super::REQUEST_ID, HeaderValue::from_static("rid-1"));
+        let problem = problems_only(bare).await;
+        assert_eq!(
+            problem
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
+            Some(&b"application/problem+json"[..])
+        );
+        assert_eq!(
+            problem
+                .headers()
+                .get(super::super::REQUEST_ID)
+                .map(|v| v.as_bytes()),
+            Some(&b"rid-1"[..])
+        );
+    }
 
     #[test]
     fn fields_are_read_from_field_reason_details() {

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::domain::secret::elide_quoted_values;
+use crate::domain::secret::elide_values;
 
 use super::error::ApiError;
 use super::SharedState;
@@ -52,20 +52,24 @@ impl Authenticated {
         Ok(Caller {
             user: self.user()?,
             via: AuthMethod::ApiToken,
-            origin: origin_of(headers),
+            origin: origin_of(headers)?,
             idempotency: self.1,
         })
     }
 }
 
-/// `X-Credledger-Origin: dashboard` marks dashboard calls; everything else is the API.
-fn origin_of(headers: &HeaderMap) -> Origin {
-    match headers
-        .get("x-credledger-origin")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some("dashboard") => Origin::Dashboard,
-        _ => Origin::Api,
+/// `X-Credledger-Origin`: `dashboard` marks dashboard calls, `api` (or no header) the API.
+/// Any other value is refused: a typo must not silently become `api` in the audit trail.
+pub fn origin_of(headers: &HeaderMap) -> Result<Origin, ApiError> {
+    let Some(value) = headers.get("x-credledger-origin") else {
+        return Ok(Origin::Api);
+    };
+    match value.to_str().map(str::trim) {
+        Ok("api") => Ok(Origin::Api),
+        Ok("dashboard") => Ok(Origin::Dashboard),
+        _ => Err(ApiError::bad_request(
+            "x-credledger-origin: must be `api` or `dashboard`",
+        )),
     }
 }
 
@@ -148,7 +152,7 @@ fn json_content_type(headers: &HeaderMap) -> bool {
 
 /// A 422 naming the field: `fields.token: invalid type: map, expected a string`.
 fn shape_problem(path: &str, inner: &str) -> ApiError {
-    let inner = elide_quoted_values(inner);
+    let inner = elide_values(inner);
     let at_root = path.is_empty() || path == ".";
     let within = |field: &str| {
         if at_root {
@@ -197,8 +201,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 let detail = text.trim_start_matches("Failed to deserialize query string: ");
                 let detail = match backticked(detail, "unknown field `") {
                     Some(name) => format!("{name}: is not a known query parameter"),
-                    None if detail.contains(": ") => elide_quoted_values(detail),
-                    None => format!("query: {}", elide_quoted_values(detail)),
+                    None if detail.contains(": ") => elide_values(detail),
+                    None => format!("query: {}", elide_values(detail)),
                 };
                 Err(ApiError::bad_request(detail))
             }

@@ -10,6 +10,7 @@ mod handlers;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+mod openapi_rules;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, StatusCode};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -29,7 +30,7 @@ use tower_http::trace::TraceLayer;
 use crate::app::{App, AppConfig, AppError};
 use crate::ledger::{CheckpointSigner, CheckpointWriter};
 use error::ApiError;
-use handlers::{audit, authentications, checkpoints, directory, misc, oauth, tokens};
+use handlers::{audit, authentications, checkpoints, directory, listing, misc, oauth, tokens};
 use idempotency::IdempotencyStore;
 use metrics::Metrics;
 
@@ -71,7 +72,7 @@ impl Default for Limits {
 /// File name of the checkpoint signing key, beside the master key file by default.
 pub const DEFAULT_SIGNING_KEY: &str = "credledger-signing.key";
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the state over an open ledger, with its checkpoint signing key.
 pub fn state(
@@ -108,10 +109,6 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
             post(authentications::reauthenticate),
         )
         .route(
-            "/v1/authentications/{id}/scopes",
-            put(authentications::scopes),
-        )
-        .route(
             "/v1/authentications/{id}/restore",
             post(authentications::restore),
         )
@@ -134,7 +131,7 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
             idempotency::guard,
         ));
     let reads = Router::new()
-        .route("/v1/authentications", get(authentications::list))
+        .route("/v1/authentications", get(listing::list))
         .route("/v1/authentications/{id}", get(authentications::get))
         .route(
             "/v1/authentications/{id}/history",

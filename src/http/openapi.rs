@@ -11,15 +11,14 @@ use std::collections::BTreeMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ObjectBuilder, RefOr, Type};
-use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToResponse, ToSchema};
 use uuid::Uuid;
 
+use super::openapi_rules::{BearerScheme, RequestIdHeader};
+
 use super::dto::{
-    CommandBody, CreateBody, PatchBody, ReauthenticateBody, ResolveBody, RestoreBody, ScopesBody,
-    WarningBody, WorkflowStepBody,
+    CommandBody, CreateBody, PatchBody, ReauthenticateBody, ResolveBody, RestoreBody, WarningBody,
+    WorkflowStepBody,
 };
 use super::handlers::checkpoints::CheckpointBody;
 use super::handlers::directory::{
@@ -147,6 +146,9 @@ pub struct AuthenticationSchema {
     pub name: String,
     /// The workspace it lives in.
     pub workspace: Uuid,
+    /// The workspace's display name.
+    #[schema(required = true)]
+    pub workspace_name: Option<String>,
     /// Service reference: a catalog key such as `slack`, or `custom:<uuid>`.
     #[schema(example = "slack")]
     pub service: String,
@@ -186,6 +188,8 @@ pub struct AuthenticationSchema {
 pub struct PageSchema {
     /// The authentications, sorted by name (case-insensitive), then id.
     pub items: Vec<AuthenticationSchema>,
+    /// How many authentications match the filters, over all pages.
+    pub total: usize,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     #[schema(required = true)]
     pub next_cursor: Option<String>,
@@ -409,16 +413,12 @@ pub struct ServiceSpecSchema {
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct IdempotencyKeyHeader {
-    /// 1 to 255 printable ASCII characters. Repeating a request with the same key, token,
-    /// method and path within 24 hours replays the first successful answer (with
+    /// 1 to 255 printable ASCII characters, no space; a new one per operation (no example:
+    /// a key reused with another body is a 422). Repeating a request with the same key,
+    /// token, method and path within 24 hours replays the first successful answer (with
     /// `idempotent-replayed: true`) without doing anything again, also when the server
-    /// crashed before answering; a refusal is not stored, so its retry runs again. The same
-    /// key with a different body is a 422.
-    #[param(
-        rename = "Idempotency-Key",
-        nullable = false,
-        example = "3f1c2b9e-create-acme-slack"
-    )]
+    /// crashed before answering; a refusal is not stored, so its retry runs again.
+    #[param(rename = "Idempotency-Key", nullable = false)]
     pub idempotency_key: Option<String>,
 }
 
@@ -447,87 +447,16 @@ pub struct BadRequest(pub ProblemSchema);
 )]
 pub struct Unauthorized(pub ProblemSchema);
 
-/// The body is larger than the limit (64 KiB by default). When `Content-Length` announces
-/// it, the answer is plain text (`length limit exceeded`); when it is discovered while
-/// reading, a problem.
+/// The body is larger than the limit (64 KiB by default), whether `Content-Length` announced
+/// it or it was found while reading: a `payload-too-large` problem naming `body`.
 #[derive(Debug, ToResponse)]
-pub enum PayloadTooLarge {
-    /// Found while reading the body.
-    Problem(#[content("application/problem+json")] ProblemSchema),
-    /// Refused from `Content-Length`.
-    Text(#[content("text/plain")] String),
-}
+#[response(content_type = "application/problem+json")]
+pub struct PayloadTooLarge(pub ProblemSchema);
 
 /// The body is not sent as `Content-Type: application/json`.
 #[derive(Debug, ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct UnsupportedMediaType(pub ProblemSchema);
-
-// ---------------------------------------------------------------------------------------------
-// The document.
-// ---------------------------------------------------------------------------------------------
-
-/// Adds the bearer security scheme.
-struct BearerScheme;
-
-impl Modify for BearerScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            BEARER,
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("clt_…")
-                    .description(Some(
-                        "An API token (`clt_…`) of a user, a workflow runner or an auditor, \
-                         issued by `POST /v1/tokens` (or printed once by the first start).",
-                    ))
-                    .build(),
-            ),
-        );
-    }
-}
-
-/// Adds the `x-request-id` response header to every response.
-struct RequestIdHeader;
-
-impl Modify for RequestIdHeader {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let header = || {
-            HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(Type::String))
-                .description(Some(
-                    "The request's id: the one the client sent in `x-request-id`, or a new UUID. \
-                     Server logs carry it.",
-                ))
-                .build()
-        };
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                for response in operation.responses.responses.values_mut() {
-                    if let RefOr::T(response) = response {
-                        response.headers.insert("x-request-id".into(), header());
-                    }
-                }
-            }
-        }
-        if let Some(components) = openapi.components.as_mut() {
-            for response in components.responses.values_mut() {
-                if let RefOr::T(response) = response {
-                    response.headers.insert("x-request-id".into(), header());
-                }
-            }
-        }
-    }
-}
 
 /// The API description.
 #[derive(OpenApi)]
@@ -539,16 +468,15 @@ impl Modify for RequestIdHeader {
             `application/problem+json` with `field` and `reason` when a field is to blame. \
             Writes accept `Idempotency-Key`; commands on an authentication answer with an \
             `ETag` and accept `If-Match`. Bodies are limited to 64 KiB and requests to 15 s \
-            (an empty `408` otherwise). See `docs/api.md` for the guide."
+            (a `408` `timeout` problem otherwise; an oversized body is a `413` `payload-too-large` problem). See `docs/api.md` for the guide."
     ),
     paths(
         authentications::create,
-        authentications::list,
+        super::handlers::listing::list,
         authentications::get,
         authentications::patch,
         authentications::delete,
         authentications::reauthenticate,
-        authentications::scopes,
         authentications::restore,
         authentications::purge,
         authentications::history,
@@ -607,7 +535,6 @@ impl Modify for RequestIdHeader {
             CreateBody,
             PatchBody,
             ReauthenticateBody,
-            ScopesBody,
             RestoreBody,
             ResolveBody,
             WarningBody,
@@ -644,9 +571,16 @@ impl Modify for RequestIdHeader {
 )]
 pub struct ApiDoc;
 
+/// The document: what the derive macros generate, with the rules of `openapi_rules`.
+pub fn document_value() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    super::openapi_rules::refine(&mut doc);
+    doc
+}
+
 /// The document as JSON text (pretty-printed, as kept in `docs/openapi.json`).
 pub fn document() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+    serde_json::to_string_pretty(&document_value()).unwrap_or_default()
 }
 
 /// `GET /openapi.json`.
@@ -662,5 +596,5 @@ pub fn document() -> String {
     )
 )]
 pub async fn serve() -> Response {
-    Json(ApiDoc::openapi()).into_response()
+    Json(document_value()).into_response()
 }

@@ -65,9 +65,8 @@ impl OAuthSettings {
 
     /// Reads client registrations: `{"slack": {"client_id": "…", "client_secret": "…"}}`.
     pub fn with_clients_json(mut self, json: &str) -> Result<OAuthSettings, SettingsError> {
-        let raw: BTreeMap<String, ClientFile> = serde_json::from_str(json).map_err(|e| {
-            SettingsError(crate::domain::secret::elide_quoted_values(&e.to_string()))
-        })?;
+        let raw: BTreeMap<String, ClientFile> = serde_json::from_str(json)
+            .map_err(|e| SettingsError(crate::domain::secret::elide_values(&e.to_string())))?;
         for (service, client) in raw {
             self.clients.insert(
                 service,

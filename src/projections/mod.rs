@@ -22,7 +22,7 @@ pub use model::{AuthRecord, LedgerModel, StoredHistory};
 pub use runner::{Projection, ProjectionHandle, StartKind};
 pub use sled_read_store::{SledReadStore, READ_MODEL_TREE};
 pub use store::{ChangeSet, Entry, KeyRange, ReadCheckpoint, ReadStore, ScanOrder, Table};
-pub use views::{AuthenticationView, BadCursor, FieldView, ListQuery, Page};
+pub use views::{AuthenticationView, BadCursor, FieldView, ListQuery, Page, MAX_PAGE};
 
 /// Why a projection could not be built or queried.
 #[derive(Debug, thiserror::Error)]

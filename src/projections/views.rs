@@ -8,6 +8,7 @@ use super::model::{AuthRecord, LedgerModel};
 use crate::crypto::{Fingerprint, SealedSecret};
 use crate::domain::access::{decide_access, Action};
 use crate::domain::authentication::{Authentication, Lifecycle, StoredField};
+use crate::domain::directory::Directory;
 use crate::domain::ids::{AuthenticationId, UserId, WorkspaceId};
 use crate::domain::naming::name_key;
 use crate::domain::services::{AuthKind, ServiceRef};
@@ -50,6 +51,8 @@ pub struct AuthenticationView {
     pub name: String,
     /// Workspace.
     pub workspace: WorkspaceId,
+    /// The workspace's display name (beside the id, so a listing reads without a lookup).
+    pub workspace_name: Option<String>,
     /// Service reference as text (`slack`, `custom:<id>`).
     pub service: String,
     /// Service API version.
@@ -113,6 +116,7 @@ impl AuthenticationView {
             id: auth.id,
             name: auth.name.clone(),
             workspace: auth.workspace,
+            workspace_name: None,
             service: auth.service.to_string(),
             service_version: auth.service_version.clone(),
             kind: auth.kind,
@@ -129,13 +133,22 @@ impl AuthenticationView {
         }
     }
 
-    fn of_record(record: &AuthRecord) -> Option<AuthenticationView> {
+    fn of_record(record: &AuthRecord, directory: &Directory) -> Option<AuthenticationView> {
         let auth = record.state.current.as_ref()?;
-        Some(AuthenticationView::of(
-            auth,
-            record.state.version,
-            Some((record.created_at, record.updated_at)),
-        ))
+        Some(
+            AuthenticationView::of(
+                auth,
+                record.state.version,
+                Some((record.created_at, record.updated_at)),
+            )
+            .named_in(directory),
+        )
+    }
+
+    /// The view with its workspace's current name filled in.
+    pub fn named_in(mut self, directory: &Directory) -> AuthenticationView {
+        self.workspace_name = directory.workspace(self.workspace).map(|w| w.name.clone());
+        self
     }
 }
 
@@ -151,7 +164,16 @@ pub struct ListQuery {
     /// Only this service API version.
     pub service_version: Option<String>,
     /// Only this environment tag.
-    pub tag: Option<String>,
+    pub environment: Option<String>,
+    /// Only this auth kind.
+    pub kind: Option<AuthKind>,
+    /// Only this lifecycle (`Active` or `Deleted`; purged ones are never listed). When given,
+    /// it decides instead of `include_deleted`.
+    pub lifecycle: Option<Lifecycle>,
+    /// Only those that do (`true`) or do not (`false`) need a new OAuth2 authorization.
+    pub needs_reauthorization: Option<bool>,
+    /// Only those whose credential (certificate, OAuth2 token) expires before this time.
+    pub expires_before: Option<Timestamp>,
     /// Include deleted authentications.
     pub include_deleted: bool,
     /// Continue after this cursor (from a previous page).
@@ -165,6 +187,8 @@ pub struct ListQuery {
 pub struct Page {
     /// The authentications, sorted by name (case-insensitive), then id.
     pub items: Vec<AuthenticationView>,
+    /// How many authentications match the filters, over all pages.
+    pub total: usize,
     /// Cursor of the next page, if there is one.
     pub next_cursor: Option<String>,
 }
@@ -204,7 +228,7 @@ impl LedgerModel {
         if !self.allows(user, auth.workspace, Action::View) {
             return None;
         }
-        AuthenticationView::of_record(&record)
+        AuthenticationView::of_record(&record, &self.directory)
     }
 
     /// The authentications `user` may see that match the query, one page at a time.
@@ -212,40 +236,62 @@ impl LedgerModel {
         let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
         let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
         let needle = query.q.as_deref().map(name_key);
-        let mut matches: Vec<(AuthRecord, (String, AuthenticationId))> =
-            self.authentications
-                .iter()
-                .filter_map(|(_, record)| {
-                    let auth = record.state.current.as_ref()?;
-                    let keep = match auth.lifecycle {
-                        Lifecycle::Active => true,
-                        Lifecycle::Deleted => query.include_deleted,
-                        Lifecycle::Purged => false,
-                    } && query.workspace.is_none_or(|w| w == auth.workspace)
-                        && query.service.as_ref().is_none_or(|s| *s == auth.service)
-                        && query
-                            .service_version
-                            .as_ref()
-                            .is_none_or(|v| *v == auth.service_version)
-                        && query.tag.as_ref().is_none_or(|t| {
-                            auth.environment.as_ref().is_some_and(|e| e.as_str() == t)
-                        })
-                        && needle
-                            .as_ref()
-                            .is_none_or(|n| name_key(&auth.name).contains(n.as_str()))
-                        && self.allows(user, auth.workspace, Action::View);
-                    let key = sort_key(auth);
-                    let past_cursor = after.as_ref().is_none_or(|a| key > *a);
-                    (keep && past_cursor).then_some((record, key))
-                })
-                .collect();
+        let mut total = 0;
+        let mut matches: Vec<(AuthRecord, (String, AuthenticationId))> = self
+            .authentications
+            .iter()
+            .filter_map(|(_, record)| {
+                let auth = record.state.current.as_ref()?;
+                let keep = query.matches(auth, needle.as_deref())
+                    && self.allows(user, auth.workspace, Action::View);
+                total += usize::from(keep);
+                let key = sort_key(auth);
+                let past_cursor = after.as_ref().is_none_or(|a| key > *a);
+                (keep && past_cursor).then_some((record, key))
+            })
+            .collect();
         matches.sort_by(|a, b| a.1.cmp(&b.1));
         let next_cursor = (matches.len() > limit).then(|| encode_cursor(&matches[limit - 1].1));
         let items = matches
             .into_iter()
             .take(limit)
-            .filter_map(|(record, _)| AuthenticationView::of_record(&record))
+            .filter_map(|(record, _)| AuthenticationView::of_record(&record, &self.directory))
             .collect();
-        Ok(Page { items, next_cursor })
+        Ok(Page {
+            items,
+            total,
+            next_cursor,
+        })
+    }
+}
+
+impl ListQuery {
+    /// Whether an authentication passes the filters (access is decided by the caller).
+    fn matches(&self, auth: &Authentication<SealedSecret>, needle: Option<&str>) -> bool {
+        let lifecycle = match (self.lifecycle, auth.lifecycle) {
+            (_, Lifecycle::Purged) => false,
+            (Some(wanted), actual) => wanted == actual,
+            (None, Lifecycle::Active) => true,
+            (None, Lifecycle::Deleted) => self.include_deleted,
+        };
+        lifecycle
+            && self.workspace.is_none_or(|w| w == auth.workspace)
+            && self.service.as_ref().is_none_or(|s| *s == auth.service)
+            && self
+                .service_version
+                .as_ref()
+                .is_none_or(|v| *v == auth.service_version)
+            && self
+                .environment
+                .as_ref()
+                .is_none_or(|t| auth.environment.as_ref().is_some_and(|e| e.as_str() == t))
+            && self.kind.is_none_or(|k| k == auth.kind)
+            && self
+                .needs_reauthorization
+                .is_none_or(|n| n == auth.needs_reauthorization)
+            && self
+                .expires_before
+                .is_none_or(|t| auth.expires_at.is_some_and(|e| e < t))
+            && needle.is_none_or(|n| name_key(&auth.name).contains(n))
     }
 }

@@ -54,9 +54,10 @@ pub enum CertificateError {
     /// Encrypted private keys cannot be checked.
     #[error("private_key: encrypted keys are not accepted; supply the unencrypted PEM key")]
     EncryptedKey,
-    /// The PEM label is not a private key label.
-    #[error("private_key: PEM label {0:?} is not PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY")]
-    UnsupportedKeyLabel(String),
+    /// The PEM label is not a private key label. The label is not named: it is part of the
+    /// value the caller sent, which may be a secret pasted into the wrong field.
+    #[error("private_key: the PEM label is not PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY")]
+    UnsupportedKeyLabel,
     /// The key's DER structure is invalid.
     #[error("private_key: not a valid private key ({0})")]
     InvalidKey(String),
@@ -115,7 +116,7 @@ pub fn check_certificate(
             match_ec(&der, None, cert_key)?
         }
         "ENCRYPTED PRIVATE KEY" => return Err(CertificateError::EncryptedKey),
-        other => return Err(CertificateError::UnsupportedKeyLabel(other.to_owned())),
+        _ => return Err(CertificateError::UnsupportedKeyLabel),
     };
     Ok(CertificateInfo {
         not_after,

@@ -101,6 +101,10 @@ pub enum AuthenticationError {
     /// The authentication is already marked as needing re-authorization.
     #[error("authentication: already needs re-authorization")]
     AlreadyNeedsReauthorization,
+    /// Purge destroys secrets for good: only a deleted authentication may be purged, so that
+    /// an authentication still in use is never shredded by one request.
+    #[error("authentication: is active; delete it before purging it")]
+    PurgeActive,
     /// Restore target is not an earlier version.
     #[error("version: {requested} is not an earlier version (current version is {current})")]
     RestoreVersionOutOfRange {
@@ -256,6 +260,9 @@ pub fn decide<S>(
         }
         AuthenticationCommand::Purge => {
             require(ctx, auth.workspace, Action::Purge)?;
+            if auth.lifecycle == Lifecycle::Active {
+                return Err(AuthenticationError::PurgeActive);
+            }
             Ok(one(AuthenticationEvent::Purged))
         }
     }

@@ -414,6 +414,27 @@ fn delete_restore_purge_lifecycle() {
 }
 
 #[test]
+fn an_active_authentication_is_not_purged() {
+    // Given an active authentication, when its owner purges it, then nothing happens: it must
+    // be deleted first (docs/operations.md), so one request never shreds one in use.
+    S::given_in(World::new(), token_auth())
+        .when(AuthenticationCommand::Purge)
+        .then_expect_error(AuthenticationError::PurgeActive);
+    // Access is decided first: a viewer learns nothing about the lifecycle.
+    let f = World::new().f;
+    S::given_in(World::new().as_(f.ws_viewer), token_auth())
+        .when(AuthenticationCommand::Purge)
+        .then_expect_error(AuthenticationError::AccessDenied {
+            action: Action::Purge,
+            workspace: f.shared,
+            reason: DenyReason::WorkspaceRoleTooLow {
+                role: WorkspaceRole::Viewer,
+                action: Action::Purge,
+            },
+        });
+}
+
+#[test]
 fn purged_authentications_refuse_everything() {
     let mut events = deleted();
     events.push(AuthenticationEvent::Purged);

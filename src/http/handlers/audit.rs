@@ -165,9 +165,49 @@ fn format_of(params: &AuditParams, headers: &HeaderMap) -> Result<Format, ApiErr
     })
 }
 
+/// Principals as audit records name them. A filter in another form could never match, so it
+/// is refused rather than answered with an empty page.
+fn checked_actor(raw: &str) -> Result<String, ApiError> {
+    let known = match raw.split_once(':') {
+        None => matches!(raw, "system" | "cli"),
+        Some((kind, id)) => {
+            matches!(kind, "user" | "runner" | "auditor") && Uuid::parse_str(id).is_ok()
+        }
+    };
+    if known {
+        Ok(raw.to_owned())
+    } else {
+        Err(ApiError::bad_request(
+            "actor: must be user:<uuid>, runner:<uuid>, auditor:<uuid>, system or cli",
+        ))
+    }
+}
+
+/// Every event type the ledger writes.
+pub(crate) fn event_types() -> impl Iterator<Item = &'static str> {
+    use crate::domain::{access_log, authentication, directory, keys, principals, services};
+    authentication::AUTHENTICATION_EVENT_TYPES
+        .into_iter()
+        .chain(access_log::AccessEvent::TYPES)
+        .chain(directory::DirectoryEvent::TYPES)
+        .chain(principals::TokenEvent::TYPES)
+        .chain(services::CustomServiceEvent::TYPES)
+        .chain(keys::KeysEvent::TYPES)
+}
+
+fn checked_event_type(raw: &str) -> Result<String, ApiError> {
+    if event_types().any(|t| t == raw) {
+        Ok(raw.to_owned())
+    } else {
+        Err(ApiError::bad_request(
+            "type: is not an event type of this ledger (see docs/event-catalog.md, e.g. authentication.created or access.resolved)",
+        ))
+    }
+}
+
 fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
     let filter = AuditFilter {
-        actor: params.actor.clone(),
+        actor: params.actor.as_deref().map(checked_actor).transpose()?,
         authentication: params
             .authentication
             .as_deref()
@@ -178,7 +218,11 @@ fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
             .as_deref()
             .map(|raw| parse_id::<WorkspaceId>("workspace", raw))
             .transpose()?,
-        event_type: params.event_type.clone(),
+        event_type: params
+            .event_type
+            .as_deref()
+            .map(checked_event_type)
+            .transpose()?,
         outcome: match params.outcome.as_deref() {
             None => None,
             Some("succeeded") => Some(Outcome::Succeeded),
@@ -227,7 +271,12 @@ fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
         .transpose()?;
     let limit = match params.limit {
         Some(0) => return Err(ApiError::bad_request("limit: must be at least 1")),
-        Some(n) => n.min(MAX_LIMIT),
+        Some(n) if n > MAX_LIMIT => {
+            return Err(ApiError::bad_request(format!(
+                "limit: must be at most {MAX_LIMIT}"
+            )))
+        }
+        Some(n) => n,
         None => DEFAULT_LIMIT,
     };
     Ok(AuditQuery {

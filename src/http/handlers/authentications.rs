@@ -1,5 +1,5 @@
-//! `/v1/authentications`: create, list, get (now or as of), rename/move, re-authenticate,
-//! scopes, delete, restore, purge, history.
+//! `/v1/authentications`: create, get (now or as of), rename/move, re-authenticate,
+//! delete, restore, purge, history. OAuth2 scopes change only by re-consent (`/v1/oauth`).
 
 use std::collections::BTreeMap;
 
@@ -15,42 +15,15 @@ use crate::domain::ids::{AuthenticationId, EnvironmentTag, WorkspaceId};
 use crate::domain::secret::SecretText;
 use crate::http::dto::{
     change_origin, parse_field, parse_id, parse_service, parse_time, CommandBody, CreateBody,
-    PatchBody, ReauthenticateBody, RestoreBody, ScopesBody, WarningBody,
+    PatchBody, ReauthenticateBody, RestoreBody, WarningBody,
 };
 use crate::http::error::ApiError;
 use crate::http::extract::{etag, if_match, ApiJson, ApiQuery, Authenticated};
 use crate::http::openapi::{
     AuthenticationSchema, BadRequest, HistoryEntrySchema, IdempotencyKeyHeader, IfMatchHeader,
-    PageSchema, PayloadTooLarge, ProblemSchema, Unauthorized, UnsupportedMediaType,
+    PayloadTooLarge, ProblemSchema, Unauthorized, UnsupportedMediaType,
 };
 use crate::http::SharedState;
-use crate::projections::ListQuery;
-
-/// Query of `GET /v1/authentications`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    /// Case-insensitive substring of the name.
-    q: Option<String>,
-    /// Only this workspace (a UUID).
-    #[param(format = Uuid)]
-    workspace: Option<String>,
-    /// Only this service: a catalog key such as `slack`, or `custom:<uuid>`.
-    service: Option<String>,
-    /// Only this service API version.
-    service_version: Option<String>,
-    /// Only this environment tag.
-    tag: Option<String>,
-    /// Include deleted authentications (default `false`).
-    #[serde(default)]
-    include_deleted: bool,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Page size: default 50, at most 500 (larger values are clamped).
-    #[param(minimum = 1)]
-    limit: Option<usize>,
-}
 
 /// Query of `GET /v1/authentications/{id}`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -163,53 +136,6 @@ pub async fn create(
     Ok(answer(&state, &caller, outcome, StatusCode::CREATED).await)
 }
 
-/// `GET /v1/authentications`.
-#[utoipa::path(
-    get,
-    path = "/v1/authentications",
-    operation_id = "listAuthentications",
-    tag = "authentications",
-    summary = "List authentications",
-    description = "The authentications the caller may see, filtered, sorted by name (case-insensitive) then id, one page at a time. Purged authentications are never listed; deleted ones only with `include_deleted=true`.",
-    params(ListParams),
-    responses(
-        (status = 200, description = "One page.", body = PageSchema),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners resolve, auditors cannot list).", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "`service` is not a service reference.", body = ProblemSchema, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn list(
-    State(state): State<SharedState>,
-    who: Authenticated,
-    ApiQuery(params): ApiQuery<ListParams>,
-) -> Result<Response, ApiError> {
-    let user = who.user()?;
-    let query = ListQuery {
-        q: params.q,
-        workspace: params
-            .workspace
-            .as_deref()
-            .map(|w| parse_id::<WorkspaceId>("workspace", w))
-            .transpose()?,
-        // A bad filter is a bad request, not a refused command.
-        service: params
-            .service
-            .as_deref()
-            .map(parse_service)
-            .transpose()
-            .map_err(|e| ApiError::bad_request(e.detail))?,
-        service_version: params.service_version,
-        tag: params.tag,
-        include_deleted: params.include_deleted,
-        cursor: params.cursor,
-        limit: params.limit,
-    };
-    Ok(Json(state.app.list(user, &query).await?).into_response())
-}
-
 /// `GET /v1/authentications/{id}` (optionally `?version=` or `?as_of=`).
 #[utoipa::path(
     get,
@@ -244,6 +170,7 @@ pub async fn get(
                 "version: give either version or as_of, not both",
             ))
         }
+        (Some(0), None) => return Err(ApiError::bad_request("version: must be at least 1")),
         (Some(v), None) => {
             state
                 .app
@@ -381,44 +308,6 @@ pub async fn reauthenticate(
     Ok(answer(&state, &caller, outcome, StatusCode::OK).await)
 }
 
-/// `PUT /v1/authentications/{id}/scopes`.
-#[utoipa::path(
-    put,
-    path = "/v1/authentications/{id}/scopes",
-    operation_id = "replaceScopes",
-    tag = "authentications",
-    summary = "Change the scopes of an authentication (refused for OAuth2)",
-    description = "OAuth2 scopes are what the provider granted, so they change only through re-consent (`POST /v1/oauth/authorize` with the authentication and the new scopes): for OAuth2 this answers 422 naming `scopes`. Other kinds have no scopes (422).",
-    params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
-    request_body(content = ScopesBody, content_type = "application/json"),
-    responses(
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 404, description = "No such authentication, or the caller may not see it (the two are indistinguishable on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "It is deleted (restore it first), a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 410, description = "The authentication was purged (`purged`).", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "A scope the service does not offer, the service has no scopes, nothing changes, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn scopes(
-    State(state): State<SharedState>,
-    who: Authenticated,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
-    ApiJson(body): ApiJson<ScopesBody>,
-) -> Result<Response, ApiError> {
-    let command = AuthenticationCommand::ChangeScopes {
-        scopes: body.scopes,
-        extra_permissions: body.extra_permissions,
-    };
-    simple(state, who, headers, raw, command).await
-}
-
 /// `DELETE /v1/authentications/{id}` (soft delete).
 #[utoipa::path(
     delete,
@@ -460,7 +349,7 @@ pub async fn delete(
     operation_id = "purgeAuthentication",
     tag = "authentications",
     summary = "Purge an authentication for good",
-    description = "Destroys the authentication's data key (crypto-shredding): its secrets never open again, from any version. The history stays. Cannot be undone.",
+    description = "Destroys the authentication's data key (crypto-shredding): its secrets never open again, from any version. The history stays. Cannot be undone. Only a deleted authentication may be purged: delete it first (an active one answers 409).",
     params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
     responses(
         (status = 200, description = "Purged: the new version and the authentication (`lifecycle: purged`).", body = CommandBody, headers(
@@ -471,7 +360,7 @@ pub async fn delete(
         (status = 401, response = Unauthorized),
         (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such authentication, or the caller may not see it (the two are indistinguishable on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "A concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "It is active (`conflict`: delete it first), a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 410, description = "The authentication was purged (`purged`).", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "The `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
@@ -598,6 +487,7 @@ async fn command_caller(
     raw: &str,
     action: &str,
 ) -> Result<(Caller, AuthenticationId), ApiError> {
+    crate::http::extract::origin_of(headers)?;
     match who.caller(headers) {
         Ok(caller) => Ok((caller, parse_id::<AuthenticationId>("id", raw)?)),
         Err(refused) => {

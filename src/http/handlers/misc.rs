@@ -144,6 +144,11 @@ pub struct ServiceBody {
     /// The definition.
     #[schema(value_type = crate::http::openapi::ServiceSpecSchema)]
     pub spec: ServiceSpec,
+    /// Every field an authentication of this service takes, the kind's (e.g. OAuth1's
+    /// `consumer_key`, `consumer_secret`, `token`, `token_secret`) then the service's own:
+    /// name, whether it is secret, whether it is required, its format.
+    #[schema(value_type = Vec<crate::http::openapi::FieldSpecSchema>)]
+    pub fields: Vec<crate::domain::services::FieldSpec>,
 }
 
 /// `GET /v1/services`: the prebuilt catalog and the custom services the caller can see.
@@ -175,6 +180,7 @@ pub async fn list_services(
             service: key.to_string(),
             custom: false,
             workspace: None,
+            fields: spec.all_fields(),
             spec: spec.clone(),
         })
         .collect();
@@ -187,6 +193,7 @@ pub async fn list_services(
                 service: ServiceRef::Custom(c.id).to_string(),
                 custom: true,
                 workspace: Some(c.workspace.as_uuid()),
+                fields: c.spec.all_fields(),
                 spec: c.spec.clone(),
             }),
     );
@@ -363,11 +370,15 @@ pub async fn readyz(State(state): State<SharedState>) -> Response {
     if applied >= head {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (
+        let mut response = (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("catching up: read model at {applied} of {head}\n"),
         )
-            .into_response()
+            .into_response();
+        response
+            .extensions_mut()
+            .insert(crate::http::error::DocumentedPlainAnswer);
+        response
     }
 }
 

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod authentications;
 pub mod checkpoints;
 pub mod directory;
+pub mod listing;
 pub mod misc;
 pub mod oauth;
 pub mod tokens;
