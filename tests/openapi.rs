@@ -432,7 +432,7 @@ fn the_schema_check_refuses_what_the_document_does_not_say() {
     let good = json!({
         "id": id, "name": "n", "workspace": id, "workspace_name": "Sales", "service": "jira", "service_version": "3",
         "kind": "Basic", "environment": null, "scopes": [], "extra_permissions": [],
-        "lifecycle": "active", "needs_reauthorization": false, "version": 1,
+        "lifecycle": "active", "needs_reauthorization": false, "secrets_destroyed": false, "version": 1,
         "fields": {
             "site": {"type": "plain", "value": "acme.atlassian.net", "changed_at_version": 1},
             "password": {"type": "secret", "set": true, "fingerprint": "fp:0011223344556677", "changed_at_version": 1},

@@ -10,7 +10,17 @@ use super::{App, AppError, RestoreTarget};
 impl App {
     /// The authentications `user` may see, filtered and paged.
     pub async fn list(&self, user: UserId, query: &ListQuery) -> Result<Page, AppError> {
-        Ok(self.model().model().read().await.list(user, query)?)
+        let mut page = self.model().model().read().await.list(user, query)?;
+        for view in &mut page.items {
+            self.mark_destroyed(view)?;
+        }
+        Ok(page)
+    }
+
+    /// Marks a view whose data key is gone, so no reader takes "set" secrets for usable ones.
+    pub(super) fn mark_destroyed(&self, view: &mut AuthenticationView) -> Result<(), AppError> {
+        view.secrets_destroyed = self.secrets_destroyed(view.id)?;
+        Ok(())
     }
 
     /// One authentication as it is now.
@@ -19,12 +29,15 @@ impl App {
         user: UserId,
         id: AuthenticationId,
     ) -> Result<AuthenticationView, AppError> {
-        self.model()
+        let mut view = self
+            .model()
             .model()
             .read()
             .await
             .view_for(user, id)
-            .ok_or(AppError::NotFound)
+            .ok_or(AppError::NotFound)?;
+        self.mark_destroyed(&mut view)?;
+        Ok(view)
     }
 
     /// One authentication as it was at a version or time. Visible to whoever may see it now.
@@ -45,7 +58,10 @@ impl App {
         let auth = state.current.as_ref().ok_or(AppError::NotFound)?;
         let model = self.model().model().read().await;
         let times = model.times_at(self.model().store(), id, state.version)?;
-        Ok(AuthenticationView::of(auth, state.version, times).named_in(&model.directory))
+        let mut view =
+            AuthenticationView::of(auth, state.version, times).named_in(&model.directory);
+        self.mark_destroyed(&mut view)?;
+        Ok(view)
     }
 
     /// Every change of an authentication, oldest first; secrets only as fingerprints.

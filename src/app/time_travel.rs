@@ -108,9 +108,10 @@ impl App {
             if auth.workspace == workspace && shown {
                 let model = self.model().model().read().await;
                 let times = model.times_at(self.model().store(), id, state.version)?;
-                views.push(
-                    AuthenticationView::of(auth, state.version, times).named_in(&model.directory),
-                );
+                let mut view =
+                    AuthenticationView::of(auth, state.version, times).named_in(&model.directory);
+                self.mark_destroyed(&mut view)?;
+                views.push(view);
             }
         }
         views.sort_by(|a, b| {

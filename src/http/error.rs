@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::app::{AppError, ResolveError};
+use crate::crypto::CryptoError;
 use crate::domain::authentication::AuthenticationError;
 use crate::domain::directory::DirectoryError;
 use crate::domain::naming::NameError;
@@ -258,6 +259,11 @@ impl From<AppError> for ApiError {
             },
             AppError::Cursor(_) => ApiError::bad_request(text),
             AppError::RestoreTarget(_) => ApiError::validation(text),
+            AppError::Crypto(CryptoError::DataKeyDestroyed { .. }) => ApiError::new(
+                StatusCode::GONE,
+                "secrets-destroyed",
+                "authentication: its secrets were destroyed (purged); they can never be resolved or changed again",
+            ),
             AppError::MasterKey(_)
             | AppError::Startup(_)
             | AppError::Crypto(_)
@@ -304,6 +310,7 @@ impl From<crate::oauth::OAuthError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::CryptoError;
 
     #[tokio::test]
     async fn a_documented_plain_answer_passes_and_others_become_problems_with_their_id() {

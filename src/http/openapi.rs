@@ -167,6 +167,10 @@ pub struct AuthenticationSchema {
     pub lifecycle: LifecycleSchema,
     /// The provider refused the refresh token: a person must authorize again.
     pub needs_reauthorization: bool,
+    /// Its data key was destroyed (purged; in a ledger recovered to before the purge, too):
+    /// the fields still show as set, but no secret of any version opens again, and resolve
+    /// and re-authenticate answer `410 secrets-destroyed`.
+    pub secrets_destroyed: bool,
     /// Stream version (also the `ETag`).
     pub version: u64,
     /// The fields that are set, by name.

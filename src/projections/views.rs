@@ -69,6 +69,10 @@ pub struct AuthenticationView {
     pub lifecycle: &'static str,
     /// The provider refused the refresh token: a person must authorize again.
     pub needs_reauthorization: bool,
+    /// Its data key was destroyed (purged, or purged later than the point a recovered ledger
+    /// stops at): no secret of any version opens again. Set by the application layer, which
+    /// holds the keys.
+    pub secrets_destroyed: bool,
     /// Stream version.
     pub version: u64,
     /// Fields that are set.
@@ -125,6 +129,7 @@ impl AuthenticationView {
             extra_permissions: auth.extra_permissions.clone(),
             lifecycle: auth.lifecycle.as_str(),
             needs_reauthorization: auth.needs_reauthorization,
+            secrets_destroyed: false,
             version,
             fields,
             expires_at: auth.expires_at,

@@ -272,7 +272,7 @@ pub async fn patch(
         (status = 403, description = "The caller is not a user (runners and auditors may not change anything), or the user's role in the workspace does not allow it.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such authentication, or the caller may not see it (the two are indistinguishable on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "It is deleted (restore it first), a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 410, description = "The authentication was purged (`purged`).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 410, description = "The authentication was purged (`purged`), or its secrets were destroyed by a purge recorded after the point this ledger was recovered to (`secrets-destroyed`).", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),

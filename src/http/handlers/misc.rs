@@ -47,6 +47,7 @@ pub struct ResolvedBody {
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, description = "An auditor, a user resolving for another user, or the authentication is not usable here: deleted, the user may not use it, or a workflow in that workspace may not use it.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 410, description = "Its secrets were destroyed (`secrets-destroyed`): a purge recorded after the point this ledger was recovered to destroyed the data key.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such authentication, or the user may not see it.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
