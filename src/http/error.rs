@@ -310,7 +310,6 @@ impl From<crate::oauth::OAuthError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::CryptoError;
 
     #[tokio::test]
     async fn a_documented_plain_answer_passes_and_others_become_problems_with_their_id() {
