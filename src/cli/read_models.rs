@@ -27,13 +27,12 @@ pub(crate) async fn rebuild_read_models(args: RebuildArgs) -> Result<ExitCode, S
         .await
         .map_err(|e| format!("rebuilding the read models: {e}"))?;
     let events = app.store().head().position;
-    let bytes = app.model().store().stored_bytes();
     app.close()
         .await
         .map_err(|e| format!("closing the ledger: {e}"))?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "rebuilt the read models from {events} events in {seconds:.2} s ({:.0} events/s); the read side holds {bytes} bytes",
+        "rebuilt the read models from {events} events in {seconds:.2} s ({:.0} events/s)",
         events as f64 / seconds.max(1e-9)
     );
     Ok(ExitCode::SUCCESS)

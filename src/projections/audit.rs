@@ -112,7 +112,7 @@ fn position_of(key: &[u8]) -> Result<u64, ProjectionError> {
         .checked_sub(8)
         .and_then(|start| key[start..].try_into().ok())
         .map(u64::from_be_bytes)
-        .ok_or_else(|| ProjectionError::Snapshot("malformed audit index key".into()))
+        .ok_or_else(|| ProjectionError::Codec("malformed audit index key".into()))
 }
 
 /// Queues the index keys of one record.

@@ -8,18 +8,13 @@
 use std::collections::BTreeMap;
 
 use super::model::AuthRecord;
-use super::ProjectionError;
+use super::{decode, encode, ProjectionError};
 use crate::domain::ids::AuthenticationId;
-use crate::ledger::codec;
 
 /// Encoded authentication records by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveRecords {
     records: BTreeMap<AuthenticationId, Box<[u8]>>,
-}
-
-fn decode(bytes: &[u8]) -> Result<AuthRecord, ProjectionError> {
-    codec::decode(bytes).map_err(|e| ProjectionError::Snapshot(e.to_string()))
 }
 
 impl LiveRecords {
@@ -28,7 +23,7 @@ impl LiveRecords {
     /// should it, the record reads as missing and the failure is logged.
     pub fn get(&self, id: AuthenticationId) -> Option<AuthRecord> {
         let bytes = self.records.get(&id)?;
-        match decode(bytes) {
+        match decode::<AuthRecord>(bytes) {
             Ok(record) => Some(record),
             Err(e) => {
                 tracing::error!(authentication = %id, error = %e, "a live record does not decode");
@@ -48,7 +43,7 @@ impl LiveRecords {
         id: AuthenticationId,
         record: &AuthRecord,
     ) -> Result<(), ProjectionError> {
-        let bytes = codec::encode(record).map_err(|e| ProjectionError::Snapshot(e.to_string()))?;
+        let bytes = encode(record)?;
         self.records.insert(id, bytes.into_boxed_slice());
         Ok(())
     }
@@ -59,7 +54,7 @@ impl LiveRecords {
         id: AuthenticationId,
         bytes: Vec<u8>,
     ) -> Result<AuthRecord, ProjectionError> {
-        let record = decode(&bytes)?;
+        let record = decode::<AuthRecord>(&bytes)?;
         self.records.insert(id, bytes.into_boxed_slice());
         Ok(record)
     }

@@ -39,9 +39,9 @@ pub enum ProjectionError {
         /// Why.
         reason: String,
     },
-    /// The model could not be encoded or decoded for a snapshot.
-    #[error("snapshot codec: {0}")]
-    Snapshot(String),
+    /// A read-model record could not be encoded or decoded.
+    #[error("read-model codec: {0}")]
+    Codec(String),
     /// The stored read side cannot be believed (it is rebuilt from the log).
     #[error("untrusted read side: {0}")]
     Untrusted(String),
@@ -54,4 +54,14 @@ pub enum ProjectionError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] crate::ledger::StoreError),
+}
+
+/// Encodes a read-model record with the ledger's frozen codec.
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ProjectionError> {
+    crate::ledger::codec::encode(value).map_err(|e| ProjectionError::Codec(e.to_string()))
+}
+
+/// Decodes a read-model record written by [`encode`].
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProjectionError> {
+    crate::ledger::codec::decode(bytes).map_err(|e| ProjectionError::Codec(e.to_string()))
 }

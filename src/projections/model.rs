@@ -15,7 +15,7 @@ use super::live_records::LiveRecords;
 use super::payloads::{self, DomainEvent, StoredAuthenticationEvent};
 use super::runner::Projection;
 use super::store::{ChangeSet, KeyRange, ReadStore, ScanOrder, Table};
-use super::ProjectionError;
+use super::{decode, encode, ProjectionError};
 use crate::crypto::SealedSecret;
 use crate::domain::access_log::AccessEvent;
 use crate::domain::authentication::Lifecycle;
@@ -27,7 +27,7 @@ use crate::domain::principals::Tokens;
 use crate::domain::services::{
     CustomService, CustomServiceEvent, ServiceCatalog, ServiceRef, ServiceRegistry, ServiceSpec,
 };
-use crate::ledger::{codec, Envelope, RecordedAt};
+use crate::ledger::{Envelope, RecordedAt};
 
 /// Keys of the live table.
 mod live_key {
@@ -57,14 +57,6 @@ fn workspace_member_key(workspace: WorkspaceId, id: AuthenticationId) -> Vec<u8>
     key.extend_from_slice(workspace.as_uuid().as_bytes());
     key.extend_from_slice(id.as_uuid().as_bytes());
     key
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, ProjectionError> {
-    codec::encode(value).map_err(|e| ProjectionError::Snapshot(e.to_string()))
-}
-
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProjectionError> {
-    codec::decode(bytes).map_err(|e| ProjectionError::Snapshot(e.to_string()))
 }
 
 /// One history entry as stored, with the workspace the authentication was in after it.
@@ -126,12 +118,8 @@ impl LedgerModel {
         envelopes: impl IntoIterator<Item = &'a Envelope>,
     ) -> Result<LedgerModel, ProjectionError> {
         let mut model = LedgerModel::default();
-        let mut changes = ChangeSet::default();
         for envelope in envelopes {
-            model.apply(envelope, &mut changes)?;
-            if changes.len() > 4096 {
-                changes = ChangeSet::default();
-            }
+            model.apply(envelope, &mut ChangeSet::default())?;
         }
         model.dirty = Dirty::default();
         Ok(model)
@@ -301,7 +289,7 @@ impl LedgerModel {
 
 fn uuid_of(bytes: &[u8]) -> Result<uuid::Uuid, ProjectionError> {
     uuid::Uuid::from_slice(bytes)
-        .map_err(|_| ProjectionError::Snapshot("a read-side key does not hold an id".into()))
+        .map_err(|_| ProjectionError::Codec("a read-side key does not hold an id".into()))
 }
 
 /// The stored history entry of an authentication at a version.

@@ -86,7 +86,7 @@ pub enum DomainEvent {
 
 /// Encodes a payload with the ledger's frozen codec.
 pub fn encode_payload<T: serde::Serialize>(event: &T) -> Result<Vec<u8>, ProjectionError> {
-    codec::encode(event).map_err(|e| ProjectionError::Snapshot(e.to_string()))
+    super::encode(event)
 }
 
 /// Decodes the payload of an envelope according to its type and schema version.

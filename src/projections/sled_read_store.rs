@@ -41,15 +41,6 @@ impl SledReadStore {
             tree: db.open_tree(READ_MODEL_TREE)?,
         })
     }
-
-    /// Bytes stored in the read side (keys and values), for benchmarks and operators.
-    pub fn stored_bytes(&self) -> u64 {
-        self.tree
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.len() + v.len()) as u64)
-            .sum()
-    }
 }
 
 fn full_key(table: Table, key: &[u8]) -> Vec<u8> {
