@@ -347,3 +347,63 @@ async fn import_refuses_extra_trees_and_damaged_data_keys() {
     assert!(text.contains("every data key opens"), "{text}");
     s.stop().await;
 }
+
+/// Resolving reads a secret's version from the live state and its history entry from disk;
+/// a resolve racing the re-authentications that change it must never miss the entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn resolves_racing_reauthentications_always_find_the_secret() {
+    let s = std::sync::Arc::new(Server::start().await);
+    let id = s
+        .create(
+            &s.owner,
+            &s.owner.personal,
+            "airtable",
+            json!({"token": "v-0"}),
+        )
+        .await;
+    let writer = {
+        let s = s.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            for i in 1..=40 {
+                s.call(
+                    Method::POST,
+                    &format!("/v1/authentications/{id}/reauthenticate"),
+                    &s.owner.token,
+                    Some(json!({"fields": {"token": format!("v-{i}")}})),
+                )
+                .await
+                .expect(200);
+            }
+        })
+    };
+    let mut readers = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        let id = id.clone();
+        readers.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..40 {
+                let answer = resolve(&s, &id).await.expect(200);
+                let value = answer.body["resolved"].as_str().expect("value").to_owned();
+                seen.push(
+                    value
+                        .trim_start_matches("v-")
+                        .parse::<u32>()
+                        .expect("a set value"),
+                );
+            }
+            seen
+        }));
+    }
+    writer.await.expect("writer");
+    for reader in readers {
+        let seen = reader.await.expect("reader");
+        assert!(
+            seen.windows(2).all(|w| w[0] <= w[1]),
+            "one reader never sees an older secret after a newer one: {seen:?}"
+        );
+    }
+    let last = resolve(&s, &id).await.expect(200);
+    assert_eq!(last.body["resolved"], "v-40");
+}

@@ -379,7 +379,9 @@ impl App {
         id: AuthenticationId,
         version: u64,
     ) -> Result<uuid::Uuid, AppError> {
-        crate::projections::model::history_at(self.model().store(), id, version)?
+        // The version was read from the live state; its entry may still be being written.
+        let store = self.model().settle().await?;
+        crate::projections::model::history_at(store, id, version)?
             .map(|stored| stored.entry.event_id.0)
             .ok_or(AppError::NotFound)
     }

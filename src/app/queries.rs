@@ -56,10 +56,11 @@ impl App {
         }
         let (state, _) = self.state_as_of(id, target).await?;
         let auth = state.current.as_ref().ok_or(AppError::NotFound)?;
-        let model = self.model().model().read().await;
-        let times = model.times_at(self.model().store(), id, state.version)?;
+        let settled = self.model().settled().await?;
+        let times = settled.model.times_at(settled.store, id, state.version)?;
         let mut view =
-            AuthenticationView::of(auth, state.version, times).named_in(&model.directory);
+            AuthenticationView::of(auth, state.version, times).named_in(&settled.model.directory);
+        drop(settled);
         self.mark_destroyed(&mut view)?;
         Ok(view)
     }
@@ -78,7 +79,7 @@ impl App {
                 return Err(AppError::NotFound);
             }
         }
-        self.stored_history(id)
+        self.stored_history(id).await
     }
 
     /// Every change of any authentication, for auditors: fingerprints, never values.
@@ -96,12 +97,13 @@ impl App {
         {
             return Err(AppError::NotFound);
         }
-        self.stored_history(id)
+        self.stored_history(id).await
     }
 
     /// The whole history of an authentication from the read store.
-    fn stored_history(&self, id: AuthenticationId) -> Result<Vec<HistoryEntry>, AppError> {
-        Ok(history_page(self.model().store(), id, 0, usize::MAX)?)
+    async fn stored_history(&self, id: AuthenticationId) -> Result<Vec<HistoryEntry>, AppError> {
+        let store = self.model().settle().await?;
+        Ok(history_page(store, id, 0, usize::MAX)?)
     }
 }
 

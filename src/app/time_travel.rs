@@ -93,7 +93,7 @@ impl App {
         // Candidates: every authentication that was ever created in or moved into it before
         // `at`; each is then folded up to `at` to see where it really was.
         let candidates =
-            crate::projections::model::ever_in_workspace(self.model().store(), workspace)?;
+            crate::projections::model::ever_in_workspace(self.model().settle().await?, workspace)?;
         let mut views = Vec::new();
         for id in candidates {
             let (state, _) = self.state_as_of(id, RestoreTarget::Time(at)).await?;
@@ -106,10 +106,11 @@ impl App {
                 Lifecycle::Purged => false,
             };
             if auth.workspace == workspace && shown {
-                let model = self.model().model().read().await;
-                let times = model.times_at(self.model().store(), id, state.version)?;
-                let mut view =
-                    AuthenticationView::of(auth, state.version, times).named_in(&model.directory);
+                let settled = self.model().settled().await?;
+                let times = settled.model.times_at(settled.store, id, state.version)?;
+                let mut view = AuthenticationView::of(auth, state.version, times)
+                    .named_in(&settled.model.directory);
+                drop(settled);
                 self.mark_destroyed(&mut view)?;
                 views.push(view);
             }

@@ -64,6 +64,14 @@ pub enum StartKind {
     },
 }
 
+/// The live state with a read store that has caught up with it.
+pub struct Settled<'a, P: Projection, S: ReadStore> {
+    /// The live state, read-locked.
+    pub model: tokio::sync::RwLockReadGuard<'a, P>,
+    /// The read store, holding everything the live state has folded in.
+    pub store: &'a S,
+}
+
 /// A running projection: the shared live state, how far it has applied, and its task.
 pub struct ProjectionHandle<P: Projection, S: ReadStore> {
     model: Arc<RwLock<P>>,
@@ -188,9 +196,30 @@ impl<P: Projection, S: ReadStore> ProjectionHandle<P, S> {
         &self.model
     }
 
-    /// The read store, for queries of what is on disk.
+    /// The read store, for queries of what is on disk. What is on disk may lag the live
+    /// state by the batch being written; a query that joins the two uses [`Self::settled`].
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The live state and the read store as of the same position: waits, holding the read
+    /// lock, until the batch already folded in is written. The writer needs no lock to
+    /// finish it, so this cannot deadlock; it waits at most one commit.
+    pub async fn settled(&self) -> Result<Settled<'_, P, S>, ProjectionError> {
+        let model = self.model.read().await;
+        self.wait_for(model.position()).await?;
+        Ok(Settled {
+            model,
+            store: &self.store,
+        })
+    }
+
+    /// Waits until what is on disk covers everything folded in so far, for a query that
+    /// read the live state earlier and now reads the disk (a secret's history entry).
+    pub async fn settle(&self) -> Result<&S, ProjectionError> {
+        let position = self.model.read().await.position();
+        self.wait_for(position).await?;
+        Ok(&self.store)
     }
 
     /// How the read side was found at start.
