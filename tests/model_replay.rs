@@ -612,8 +612,18 @@ fn dump(store: &SledReadStore) -> Dump {
                 usize::MAX,
             )
             .expect("scan");
-        out.extend(entries.into_iter().map(|(k, v)| (table, k, v)));
+        for (key, value) in entries {
+            if table == Table::Audit {
+                // Blocks follow batch boundaries; the postings they hold do not.
+                let postings =
+                    credledger::projections::audit::postings_of(&key, &value).expect("audit block");
+                out.extend(postings.into_iter().map(|k| (table, k, Vec::new())));
+            } else {
+                out.push((table, key, value));
+            }
+        }
     }
+    out.sort();
     out
 }
 

@@ -407,3 +407,48 @@ async fn resolves_racing_reauthentications_always_find_the_secret() {
     let last = resolve(&s, &id).await.expect(200);
     assert_eq!(last.body["resolved"], "v-40");
 }
+
+/// The log sequence number of sled's newest page-table snapshot in a data directory.
+fn newest_snapshot(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("data dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|name| u64::from_str_radix(name.strip_prefix("snap.")?, 16).ok())
+        .max()
+        .unwrap_or(0)
+}
+
+/// sled writes its recovery snapshot only while opening; a clean stop has it written then,
+/// so the next start replays nothing of the run that just ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_leaves_a_recovery_snapshot_covering_the_run() {
+    let mut s = Server::start().await;
+    let at_start = newest_snapshot(&s.data_dir);
+    for i in 0..20 {
+        s.create(
+            &s.owner,
+            &s.owner.personal,
+            "airtable",
+            json!({"token": format!("t-{i}")}),
+        )
+        .await;
+    }
+    assert_eq!(newest_snapshot(&s.data_dir), at_start, "none written while serving");
+    s.shutdown().await;
+    let after_stop = newest_snapshot(&s.data_dir);
+    assert!(
+        after_stop > at_start,
+        "a snapshot past the run's writes: {after_stop:#x} vs {at_start:#x}"
+    );
+    s.restart().await;
+    assert_eq!(
+        s.call(Method::GET, "/v1/authentications", &s.owner.token, None)
+            .await
+            .expect(200)
+            .body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(20)
+    );
+    s.stop().await;
+}

@@ -128,11 +128,10 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         .shutdown()
         .await
         .map_err(|e| format!("shutting down: {e}"))?;
-    println!("credledger: read model snapshotted, ledger flushed and closed.");
+    println!("credledger: ledger flushed and closed.");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Progress on stderr (every 100 000 events), with the rate so far.
 /// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {

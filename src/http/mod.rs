@@ -28,7 +28,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::{App, AppConfig, AppError};
-use crate::ledger::{CheckpointSigner, CheckpointWriter};
+use crate::ledger::{CheckpointSigner, CheckpointWriter, SledStore};
 use error::ApiError;
 use handlers::{audit, authentications, checkpoints, directory, listing, misc, oauth, tokens};
 use idempotency::IdempotencyStore;
@@ -235,6 +235,7 @@ pub struct RunningServer {
     app: Arc<App>,
     state: SharedState,
     deadline: Duration,
+    data_dir: PathBuf,
 }
 
 impl RunningServer {
@@ -243,8 +244,9 @@ impl RunningServer {
         &self.state.oauth
     }
 
-    /// Stops accepting, lets in-flight requests finish within the deadline, then snapshots
-    /// the read model and flushes the ledger.
+    /// Stops accepting, lets in-flight requests finish within the deadline, flushes and
+    /// closes the ledger, then has sled write its recovery snapshot (see
+    /// [`SledStore::write_recovery_snapshot`]) so the next start replays nothing of this run.
     pub async fn shutdown(self) -> Result<(), AppError> {
         let _ = self.shutdown.send(());
         self.refresher.abort();
@@ -263,7 +265,23 @@ impl RunningServer {
         }
         drop(self.state);
         match Arc::try_unwrap(self.app) {
-            Ok(app) => app.close().await,
+            Ok(app) => {
+                app.close().await?;
+                let started = std::time::Instant::now();
+                let dir = self.data_dir.clone();
+                match tokio::task::spawn_blocking(move || SledStore::write_recovery_snapshot(dir))
+                    .await
+                {
+                    Ok(Ok(())) => tracing::info!(
+                        seconds = started.elapsed().as_secs_f64(),
+                        "wrote the storage recovery snapshot; the next start replays nothing of this run"
+                    ),
+                    // The ledger is closed and flushed either way; the next start replays more.
+                    Ok(Err(e)) => tracing::warn!(error = %e, "could not write the storage recovery snapshot"),
+                    Err(e) => tracing::warn!(error = %e, "could not write the storage recovery snapshot"),
+                }
+                Ok(())
+            }
             Err(app) => {
                 // A request still holds the app; flush what is durable and leave.
                 app.store().close().await?;
@@ -331,5 +349,6 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
         app,
         state: shared,
         deadline: config.shutdown_deadline,
+        data_dir: config.app.data_dir.clone(),
     })
 }

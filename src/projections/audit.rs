@@ -1,14 +1,21 @@
 //! The audit index on disk: every event of the log is an audit record; per filter dimension
-//! (actor, event type, authentication, workspace, refused) the index keeps one key per matching
-//! position, `dimension ‖ value ‖ position`, so a query walks only keys it needs and reads only
-//! the records it returns from the log. Time ranges become position ranges through the log's
-//! time index (store times never decrease).
+//! (actor, event type, authentication, workspace, refused) the index keeps sorted lists of
+//! positions, so a query walks only lists it needs and reads only the records it returns from
+//! the log. Time ranges become position ranges through the log's time index (store times
+//! never decrease).
+//!
+//! A list is stored in blocks: each applied batch writes one key per list it touches,
+//! `dimension ‖ value ‖ first position`, holding that batch's positions of the list as
+//! varint deltas. Blocks of one list never overlap (batches follow the log), so one reverse
+//! and at most one forward seek find the block holding any position. One key per list and
+//! batch instead of one per posting is what keeps the write cost of an audited resolve low.
 //!
 //! Several filters are intersected by a leapfrog walk: each list seeks to the candidate
 //! position of the others, so a page costs about (page size × filters) seeks whatever the size
 //! of the log.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use super::store::{ChangeSet, KeyRange, ReadStore, ScanOrder, Table};
 use super::ProjectionError;
@@ -115,76 +122,219 @@ fn position_of(key: &[u8]) -> Result<u64, ProjectionError> {
         .ok_or_else(|| ProjectionError::Codec("malformed audit index key".into()))
 }
 
-/// Queues the index keys of one record.
-pub fn note(changes: &mut ChangeSet, record: Indexed<'_>) {
-    let p = record.position;
-    changes.put(
-        Table::Audit,
-        at(&list(dimension::ACTOR, record.actor.as_bytes()), p),
-        Vec::new(),
-    );
-    changes.put(
-        Table::Audit,
-        at(&list(dimension::TYPE, record.event_type.as_bytes()), p),
-        Vec::new(),
-    );
-    if let Some(id) = record.authentication {
-        let key = at(&list(dimension::AUTHENTICATION, id.as_uuid().as_bytes()), p);
-        changes.put(Table::Audit, key, Vec::new());
+/// The postings of the batch being applied, per list; written as one block per list when
+/// the batch ends. Bounded by the batch size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Postings(BTreeMap<Vec<u8>, Vec<u64>>);
+
+impl Postings {
+    fn post(&mut self, list: Vec<u8>, position: u64) {
+        self.0.entry(list).or_default().push(position);
     }
-    for workspace in record.workspaces {
-        let key = at(
-            &list(dimension::WORKSPACE, workspace.as_uuid().as_bytes()),
-            p,
-        );
-        changes.put(Table::Audit, key, Vec::new());
+
+    /// Notes one record in every list it belongs to.
+    pub fn note(&mut self, record: Indexed<'_>) {
+        let p = record.position;
+        self.post(list(dimension::ACTOR, record.actor.as_bytes()), p);
+        self.post(list(dimension::TYPE, record.event_type.as_bytes()), p);
+        if let Some(id) = record.authentication {
+            self.post(list(dimension::AUTHENTICATION, id.as_uuid().as_bytes()), p);
+        }
+        for workspace in record.workspaces {
+            self.post(
+                list(dimension::WORKSPACE, workspace.as_uuid().as_bytes()),
+                p,
+            );
+        }
+        if record.outcome == Outcome::Refused {
+            self.post(list(dimension::REFUSED, &[]), p);
+        }
     }
-    if record.outcome == Outcome::Refused {
-        changes.put(
-            Table::Audit,
-            at(&list(dimension::REFUSED, &[]), p),
-            Vec::new(),
-        );
+
+    /// Queues one block per list and empties the batch.
+    pub fn write(&mut self, changes: &mut ChangeSet) -> Result<(), ProjectionError> {
+        for (list, positions) in std::mem::take(&mut self.0) {
+            let Some((&first, _)) = positions.split_first() else {
+                continue;
+            };
+            changes.put(Table::Audit, at(&list, first), encode_block(&positions)?);
+        }
+        Ok(())
+    }
+}
+
+/// The positions after the first (which the key holds) as LEB128 deltas.
+fn encode_block(positions: &[u64]) -> Result<Vec<u8>, ProjectionError> {
+    let mut bytes = Vec::with_capacity(positions.len() * 2);
+    for pair in positions.windows(2) {
+        let delta = pair[1]
+            .checked_sub(pair[0])
+            .filter(|&d| d > 0)
+            .ok_or_else(|| ProjectionError::Codec("audit postings out of log order".into()))?;
+        let mut rest = delta;
+        loop {
+            let byte = (rest & 0x7f) as u8;
+            rest >>= 7;
+            if rest == 0 {
+                bytes.push(byte);
+                break;
+            }
+            bytes.push(byte | 0x80);
+        }
+    }
+    Ok(bytes)
+}
+
+/// The positions of a block whose key says it starts at `first`.
+fn decode_block(first: u64, bytes: &[u8]) -> Result<Vec<u64>, ProjectionError> {
+    let malformed = || ProjectionError::Codec("malformed audit index block".into());
+    let mut positions = vec![first];
+    let (mut delta, mut shift, mut last) = (0u64, 0u32, first);
+    for &byte in bytes {
+        if shift > 63 {
+            return Err(malformed());
+        }
+        delta |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            last = last.checked_add(delta).ok_or_else(malformed)?;
+            positions.push(last);
+            (delta, shift) = (0, 0);
+        } else {
+            shift += 7;
+        }
+    }
+    if shift != 0 {
+        return Err(malformed());
+    }
+    Ok(positions)
+}
+
+/// The postings one stored block holds, each as `list ‖ position`: the same whatever
+/// batches the log was folded in (for comparing read sides built in different batches).
+pub fn postings_of(key: &[u8], value: &[u8]) -> Result<Vec<Vec<u8>>, ProjectionError> {
+    let list = &key[..key.len().saturating_sub(8)];
+    Ok(decode_block(position_of(key)?, value)?
+        .into_iter()
+        .map(|p| at(list, p))
+        .collect())
+}
+
+/// One block of a list, as read.
+struct Block {
+    positions: Vec<u64>,
+}
+
+impl Block {
+    fn read(key: &[u8], value: &[u8]) -> Result<Block, ProjectionError> {
+        Ok(Block {
+            positions: decode_block(position_of(key)?, value)?,
+        })
+    }
+
+    /// Whether `p` falls between this block's first and last position.
+    fn spans(&self, p: u64) -> bool {
+        matches!((self.positions.first(), self.positions.last()), (Some(&a), Some(&b)) if a <= p && p <= b)
+    }
+
+    /// The first position at or beyond `p` in the walk's direction, if the block holds one.
+    fn seek(&self, p: u64, order: AuditOrder) -> Option<u64> {
+        match order {
+            AuditOrder::OldestFirst => {
+                let i = self.positions.partition_point(|&q| q < p);
+                self.positions.get(i).copied()
+            }
+            AuditOrder::NewestFirst => {
+                let i = self.positions.partition_point(|&q| q <= p);
+                i.checked_sub(1).map(|i| self.positions[i])
+            }
+        }
+    }
+}
+
+/// One list: its key prefix and the block it read last (walks move steadily through it).
+struct List {
+    prefix: Vec<u8>,
+    cached: Option<Block>,
+}
+
+impl List {
+    fn new(prefix: Vec<u8>) -> List {
+        List {
+            prefix,
+            cached: None,
+        }
+    }
+
+    /// The first position of the list at or beyond `from` in the walk's direction.
+    fn seek(
+        &mut self,
+        store: &impl ReadStore,
+        from: u64,
+        order: AuditOrder,
+    ) -> Result<Option<u64>, ProjectionError> {
+        if let Some(block) = self.cached.as_ref().filter(|b| b.spans(from)) {
+            return Ok(block.seek(from, order));
+        }
+        // The block that starts at or before `from`: the only one that can span it.
+        let before = KeyRange {
+            prefix: self.prefix.clone(),
+            from: None,
+            to: Some(at(&self.prefix, from)),
+        };
+        let mut found = None;
+        if let Some((key, value)) = store
+            .scan(Table::Audit, &before, ScanOrder::Descending, 1)?
+            .into_iter()
+            .next()
+        {
+            let block = Block::read(&key, &value)?;
+            found = block.seek(from, order);
+            self.cached = Some(block);
+        }
+        if found.is_none() && order == AuditOrder::OldestFirst {
+            // Past the end of that block: the next block's first position.
+            let after = KeyRange {
+                prefix: self.prefix.clone(),
+                from: Some(at(&self.prefix, from)),
+                to: None,
+            };
+            if let Some((key, value)) = store
+                .scan(Table::Audit, &after, ScanOrder::Ascending, 1)?
+                .into_iter()
+                .next()
+            {
+                let block = Block::read(&key, &value)?;
+                found = block.positions.first().copied();
+                self.cached = Some(block);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether the list holds `p`.
+    fn holds(&mut self, store: &impl ReadStore, p: u64) -> Result<bool, ProjectionError> {
+        Ok(self.seek(store, p, AuditOrder::OldestFirst)? == Some(p))
     }
 }
 
 /// One sorted list of positions, or the union of several (an administrator's workspaces).
-struct Lists(Vec<Vec<u8>>);
+struct Lists(Vec<List>);
 
 impl Lists {
+    fn one(prefix: Vec<u8>) -> Lists {
+        Lists(vec![List::new(prefix)])
+    }
+
     /// The first position of the lists at or beyond `from` in the walk's direction.
     fn seek(
-        &self,
+        &mut self,
         store: &impl ReadStore,
         from: u64,
         order: AuditOrder,
     ) -> Result<Option<u64>, ProjectionError> {
         let mut best: Option<u64> = None;
-        for prefix in &self.0 {
-            let (range, scan) = match order {
-                AuditOrder::OldestFirst => (
-                    KeyRange {
-                        prefix: prefix.clone(),
-                        from: Some(at(prefix, from)),
-                        to: None,
-                    },
-                    ScanOrder::Ascending,
-                ),
-                AuditOrder::NewestFirst => (
-                    KeyRange {
-                        prefix: prefix.clone(),
-                        from: None,
-                        to: Some(at(prefix, from)),
-                    },
-                    ScanOrder::Descending,
-                ),
-            };
-            if let Some((key, _)) = store
-                .scan(Table::Audit, &range, scan, 1)?
-                .into_iter()
-                .next()
-            {
-                let p = position_of(&key)?;
+        for list in &mut self.0 {
+            if let Some(p) = list.seek(store, from, order)? {
                 best = Some(match (best, order) {
                     (None, _) => p,
                     (Some(b), AuditOrder::OldestFirst) => b.min(p),
@@ -218,34 +368,34 @@ pub fn select(
     }
     let mut lists = Vec::new();
     if let Some(id) = &filter.authentication {
-        lists.push(Lists(vec![list(
+        lists.push(Lists::one(list(
             dimension::AUTHENTICATION,
             id.as_uuid().as_bytes(),
-        )]));
+        )));
     }
     if let Some(actor) = &filter.actor {
-        lists.push(Lists(vec![list(dimension::ACTOR, actor.as_bytes())]));
+        lists.push(Lists::one(list(dimension::ACTOR, actor.as_bytes())));
     }
     if let Some(workspace) = &filter.workspace {
-        lists.push(Lists(vec![list(
+        lists.push(Lists::one(list(
             dimension::WORKSPACE,
             workspace.as_uuid().as_bytes(),
-        )]));
+        )));
     }
     if let Some(kind) = &filter.event_type {
-        lists.push(Lists(vec![list(dimension::TYPE, kind.as_bytes())]));
+        lists.push(Lists::one(list(dimension::TYPE, kind.as_bytes())));
     }
     if filter.outcome == Some(Outcome::Refused) {
-        lists.push(Lists(vec![list(dimension::REFUSED, &[])]));
+        lists.push(Lists::one(list(dimension::REFUSED, &[])));
     }
     if let Some(within) = &filter.within {
         let scope = within
             .iter()
-            .map(|w| list(dimension::WORKSPACE, w.as_uuid().as_bytes()))
+            .map(|w| List::new(list(dimension::WORKSPACE, w.as_uuid().as_bytes())))
             .collect();
         lists.push(Lists(scope));
     }
-    let refused = list(dimension::REFUSED, &[]);
+    let mut refused = List::new(list(dimension::REFUSED, &[]));
     let exclude_refused = filter.outcome == Some(Outcome::Succeeded);
 
     let in_window = |p: u64| (low..=high).contains(&p);
@@ -259,10 +409,11 @@ pub fn select(
         AuditOrder::NewestFirst => Some(high),
     };
     // Leapfrog: move the candidate to the next position every list holds.
+    let needed = lists.len();
     'walk: while let Some(mut p) = candidate.filter(|&p| in_window(p)) {
         let mut agreed = 0;
-        while agreed < lists.len() {
-            for lists_i in &lists {
+        while agreed < needed {
+            for lists_i in &mut lists {
                 match lists_i.seek(store, p, order)? {
                     None => break 'walk,
                     Some(q) if q == p => agreed += 1,
@@ -272,12 +423,12 @@ pub fn select(
                         agreed = 1;
                     }
                 }
-                if agreed == lists.len() {
+                if agreed == needed {
                     break;
                 }
             }
         }
-        let wanted = !(exclude_refused && store.get(Table::Audit, &at(&refused, p))?.is_some());
+        let wanted = !(exclude_refused && refused.holds(store, p)?);
         if wanted {
             if out.len() == limit {
                 return Ok((out, true));
@@ -308,35 +459,39 @@ mod tests {
         let store = SledReadStore::open(&db).expect("read store");
         let auth = AuthenticationId::from_uuid(Uuid::now_v7());
         let workspace = WorkspaceId::from_uuid(Uuid::now_v7());
+        // Batches of uneven sizes, so lists span many blocks and some batches miss a list.
+        let mut postings = Postings::default();
         let mut changes = ChangeSet::default();
         for p in 1..=n {
             let ws = [workspace];
-            note(
-                &mut changes,
-                Indexed {
-                    position: p,
-                    actor: if p % 2 == 0 { "user:a" } else { "user:b" },
-                    event_type: if p % 3 == 0 {
-                        "access.refused"
-                    } else {
-                        "authentication.renamed"
-                    },
-                    authentication: (p % 5 == 0).then_some(auth),
-                    workspaces: if p % 7 == 0 { &ws } else { &[] },
-                    outcome: if p % 3 == 0 {
-                        Outcome::Refused
-                    } else {
-                        Outcome::Succeeded
-                    },
+            postings.note(Indexed {
+                position: p,
+                actor: if p % 2 == 0 { "user:a" } else { "user:b" },
+                event_type: if p % 3 == 0 {
+                    "access.refused"
+                } else {
+                    "authentication.renamed"
                 },
-            );
+                authentication: (p % 5 == 0).then_some(auth),
+                workspaces: if p % 7 == 0 { &ws } else { &[] },
+                outcome: if p % 3 == 0 {
+                    Outcome::Refused
+                } else {
+                    Outcome::Succeeded
+                },
+            });
+            if p % 13 == 0 || p % 31 == 0 || p == n {
+                postings.write(&mut changes).expect("postings");
+                let checkpoint = crate::projections::ReadCheckpoint {
+                    layout: 1,
+                    position: p,
+                    hash: crate::ledger::ChainHash::GENESIS,
+                };
+                store
+                    .commit(&std::mem::take(&mut changes), checkpoint)
+                    .expect("commit");
+            }
         }
-        let checkpoint = crate::projections::ReadCheckpoint {
-            layout: 1,
-            position: n,
-            hash: crate::ledger::ChainHash::GENESIS,
-        };
-        store.commit(&changes, checkpoint).expect("commit");
         Fixture {
             store,
             auth,
@@ -454,6 +609,16 @@ mod tests {
         let (last, more) = page(Some(11)).expect("select");
         assert_eq!(last, (1..=10).rev().collect::<Vec<_>>());
         assert!(!more);
+    }
+
+    #[test]
+    fn blocks_round_trip_and_refuse_damage() {
+        let positions = [5, 6, 200, 70_000, u64::from(u32::MAX) * 3];
+        let bytes = encode_block(&positions).expect("encode");
+        assert_eq!(decode_block(5, &bytes).expect("decode"), positions);
+        assert!(decode_block(5, &bytes[..bytes.len() - 1]).is_err());
+        assert!(decode_block(5, &[0xff; 11]).is_err());
+        assert!(encode_block(&[3, 3]).is_err());
     }
 
     #[test]

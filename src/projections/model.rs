@@ -100,6 +100,8 @@ pub struct LedgerModel {
     pub position: u64,
     /// What the batch being applied changed in the live state (written at its end).
     dirty: Dirty,
+    /// The batch's audit postings (written at its end).
+    postings: audit::Postings,
 }
 
 /// Live records changed since the last batch was written.
@@ -122,6 +124,7 @@ impl LedgerModel {
             model.apply(envelope, &mut ChangeSet::default())?;
         }
         model.dirty = Dirty::default();
+        model.postings = audit::Postings::default();
         Ok(model)
     }
 
@@ -374,7 +377,7 @@ fn live_name(state: &AuthenticationState<SealedSecret>) -> Option<(WorkspaceId, 
 
 impl Projection for LedgerModel {
     const NAME: &'static str = "ledger_model";
-    const LAYOUT: u16 = 7;
+    const LAYOUT: u16 = 8;
 
     fn load<S: ReadStore>(store: &S, position: u64) -> Result<Self, ProjectionError> {
         let mut model = LedgerModel::load(store)?;
@@ -442,22 +445,20 @@ impl Projection for LedgerModel {
         }
         workspaces.sort_unstable();
         workspaces.dedup();
-        audit::note(
-            changes,
-            Indexed {
-                position,
-                actor: &envelope.body.actor.principal,
-                event_type: &envelope.body.event_type,
-                authentication,
-                workspaces: &workspaces,
-                outcome,
-            },
-        );
+        self.postings.note(Indexed {
+            position,
+            actor: &envelope.body.actor.principal,
+            event_type: &envelope.body.event_type,
+            authentication,
+            workspaces: &workspaces,
+            outcome,
+        });
         self.position = position;
         Ok(())
     }
 
     fn finish_batch(&mut self, changes: &mut ChangeSet) -> Result<(), ProjectionError> {
+        self.postings.write(changes)?;
         self.write_dirty(changes)
     }
 }
