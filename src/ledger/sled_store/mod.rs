@@ -36,7 +36,20 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// sled's page cache. Bounded well below sled's 1 GiB default so that memory stays flat as
 /// the data directory grows: hot pages (the log's tail, live records, index roots) fit.
+/// sled counts pages by their encoded size; in memory they take a few times that.
 pub const PAGE_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Environment variable overriding [`PAGE_CACHE_BYTES`], in MiB (1 to 65 536).
+pub const PAGE_CACHE_ENV: &str = "CREDLEDGER_STORAGE_CACHE_MB";
+
+/// The page cache size: [`PAGE_CACHE_ENV`] if set to a number in range, else the default.
+fn page_cache_bytes() -> u64 {
+    std::env::var(PAGE_CACHE_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|mb| (1..=65_536).contains(mb))
+        .map_or(PAGE_CACHE_BYTES, |mb| mb * 1024 * 1024)
+}
 
 /// Opens a sled database, waiting briefly if its file lock is still held: sled 0.34 releases
 /// the lock from a background thread after the last handle is dropped, so an immediate
@@ -46,7 +59,7 @@ pub fn open_db(path: &Path) -> Result<sled::Db, sled::Error> {
     loop {
         match sled::Config::new()
             .path(path)
-            .cache_capacity(PAGE_CACHE_BYTES)
+            .cache_capacity(page_cache_bytes())
             .open()
         {
             Err(sled::Error::Io(e))
