@@ -25,11 +25,14 @@ use super::handlers::directory::{
     MembershipBody, NewMembership, NewOrganization, NewUser, NewWorkspace, OrganizationBody,
     UserBody, WorkspaceBody,
 };
-use super::handlers::misc::{
-    NewService, NewServiceAuthentication, NewServiceBody, ResolvedBody, ServiceBody,
+use super::handlers::misc::ResolvedBody;
+use super::handlers::services::{
+    NewService, NewServiceAuthentication, NewServiceBody, ServiceBody,
 };
 use super::handlers::tokens::{NewToken, TokenBody};
-use super::handlers::{audit, authentications, checkpoints, directory, misc, oauth, tokens};
+use super::handlers::{
+    audit, authentications, checkpoints, directory, misc, oauth, services, tokens,
+};
 
 /// Name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearer";
@@ -426,12 +429,13 @@ pub struct IdempotencyKeyHeader {
     pub idempotency_key: Option<String>,
 }
 
-/// The `If-Match` request header of commands on an authentication.
+/// The `If-Match` request header of commands on an authentication or a custom service.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct IfMatchHeader {
     /// The version the caller last saw, as its `ETag` (`"3"`; a bare `3` is accepted too).
-    /// When given and the authentication is at another version, the answer is a 412.
+    /// When given and the authentication (or custom service) is at another version, the
+    /// answer is a 412.
     #[param(rename = "If-Match", nullable = false, example = "\"3\"")]
     pub if_match: Option<String>,
 }
@@ -490,8 +494,11 @@ pub struct UnsupportedMediaType(pub ProblemSchema);
         audit::usable_by,
         oauth::authorize,
         oauth::callback,
-        misc::list_services,
-        misc::create_service,
+        services::list_services,
+        services::create_service,
+        services::get_service,
+        services::change_service,
+        services::retire_service,
         directory::create_organization,
         directory::list_organizations,
         directory::create_workspace,
