@@ -10,6 +10,7 @@ mod handlers;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+mod openapi_params;
 mod openapi_rules;
 
 use std::net::SocketAddr;

@@ -184,7 +184,9 @@ pub enum CustomServiceError {
     #[error("body: the definition is unchanged")]
     SpecUnchanged,
     /// A change may not switch the auth kind: existing authentications hold that kind's fields.
-    #[error("auth_kind: cannot change from {from:?} to {to:?}; define a new service instead")]
+    #[error(
+        "auth_kind: cannot change (the service is {from:?}); define a new service for another kind"
+    )]
     KindChanged {
         /// The service's kind.
         from: AuthKind,
