@@ -205,9 +205,7 @@ impl Sample {
     fn stream(&self) -> StreamId {
         match self {
             Sample::Directory(_) => directory_stream(),
-            Sample::Service(CustomServiceEvent::CustomServiceDefined { service, .. }) => {
-                service_stream(*service)
-            }
+            Sample::Service(e) => service_stream(e.service()),
             Sample::Token(_) => payloads::tokens_stream(),
             Sample::Authentication(id, _) => authentication_stream(*id),
             Sample::Access(e) => payloads::access_stream(e.authentication()),
@@ -311,15 +309,36 @@ fn directory_samples() -> Vec<(&'static str, Sample)> {
 }
 
 fn service_samples() -> Vec<(&'static str, Sample)> {
-    vec![(
-        "service.custom_defined-v1.bin",
-        Sample::Service(CustomServiceEvent::CustomServiceDefined {
-            service: custom_service(),
-            workspace: personal_workspace(),
-            spec: spec(),
-            defined_by: user(2),
-        }),
-    )]
+    let mut changed = spec();
+    changed.name = "Acme CRM 2".into();
+    changed.api_version = "2025-01".into();
+    changed.scopes.push("reports.read".into());
+    vec![
+        (
+            "service.custom_defined-v1.bin",
+            Sample::Service(CustomServiceEvent::CustomServiceDefined {
+                service: custom_service(),
+                workspace: personal_workspace(),
+                spec: spec(),
+                defined_by: user(2),
+            }),
+        ),
+        (
+            "service.custom_changed-v1.bin",
+            Sample::Service(CustomServiceEvent::CustomServiceChanged {
+                service: custom_service(),
+                spec: changed,
+                changed_by: user(3),
+            }),
+        ),
+        (
+            "service.custom_retired-v1.bin",
+            Sample::Service(CustomServiceEvent::CustomServiceRetired {
+                service: custom_service(),
+                retired_by: user(2),
+            }),
+        ),
+    ]
 }
 
 fn keys_samples() -> Vec<(&'static str, Sample)> {

@@ -36,6 +36,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/oauth/callback"),
     ("GET", "/v1/services"),
     ("POST", "/v1/services"),
+    ("GET", "/v1/services/{id}"),
+    ("PATCH", "/v1/services/{id}"),
+    ("POST", "/v1/services/{id}/retire"),
     ("GET", "/v1/organizations"),
     ("POST", "/v1/organizations"),
     ("GET", "/v1/workspaces"),
@@ -804,6 +807,111 @@ async fn real_answers_match_the_documented_schemas() {
         .await
         .expect(201);
     c.check("POST", "/v1/services", &with_auth);
+    let custom = service.body["service"]
+        .as_str()
+        .expect("service")
+        .to_owned();
+    let one = s
+        .call(Method::GET, &format!("/v1/services/{custom}"), &owner, None)
+        .await
+        .expect(200);
+    c.check("GET", "/v1/services/{id}", &one);
+    let slack = s
+        .call(Method::GET, "/v1/services/slack", &owner, None)
+        .await
+        .expect(200);
+    c.check("GET", "/v1/services/{id}", &slack);
+    let missing = s
+        .call(
+            Method::GET,
+            &format!("/v1/services/custom:{}", uuid::Uuid::now_v7()),
+            &owner,
+            None,
+        )
+        .await
+        .expect(404);
+    c.check("GET", "/v1/services/{id}", &missing);
+    let mut changed_spec = spec.clone();
+    changed_spec["api_version"] = json!("2");
+    let changed = s
+        .call_with(
+            Method::PATCH,
+            &format!("/v1/services/{custom}"),
+            Some(&owner),
+            Some(changed_spec.clone()),
+            &[
+                ("if-match", "\"1\""),
+                ("idempotency-key", "openapi-service-1"),
+            ],
+        )
+        .await
+        .expect(200);
+    c.check("PATCH", "/v1/services/{id}", &changed);
+    let replayed = s
+        .call_with(
+            Method::PATCH,
+            &format!("/v1/services/{custom}"),
+            Some(&owner),
+            Some(changed_spec.clone()),
+            &[
+                ("if-match", "\"1\""),
+                ("idempotency-key", "openapi-service-1"),
+            ],
+        )
+        .await
+        .expect(200);
+    c.check("PATCH", "/v1/services/{id}", &replayed);
+    let stale = s
+        .call_with(
+            Method::PATCH,
+            &format!("/v1/services/{custom}"),
+            Some(&owner),
+            Some(spec.clone()),
+            &[("if-match", "\"1\"")],
+        )
+        .await
+        .expect(412);
+    c.check("PATCH", "/v1/services/{id}", &stale);
+    let unchanged = s
+        .call(
+            Method::PATCH,
+            &format!("/v1/services/{custom}"),
+            &owner,
+            Some(changed_spec),
+        )
+        .await
+        .expect(422);
+    c.check("PATCH", "/v1/services/{id}", &unchanged);
+    let retired = s
+        .call(
+            Method::POST,
+            &format!("/v1/services/{custom}/retire"),
+            &owner,
+            None,
+        )
+        .await
+        .expect(200);
+    c.check("POST", "/v1/services/{id}/retire", &retired);
+    let again = s
+        .call(
+            Method::POST,
+            &format!("/v1/services/{custom}/retire"),
+            &owner,
+            None,
+        )
+        .await
+        .expect(409);
+    c.check("POST", "/v1/services/{id}/retire", &again);
+    let after = s
+        .call(
+            Method::PATCH,
+            &format!("/v1/services/{custom}"),
+            &owner,
+            Some(spec.clone()),
+        )
+        .await
+        .expect(409);
+    c.check("PATCH", "/v1/services/{id}", &after);
     let services = s
         .call(Method::GET, "/v1/services", &owner, None)
         .await

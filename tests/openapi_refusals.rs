@@ -178,6 +178,11 @@ fn valid_body(path: &str, s: &Server) -> Option<Value> {
             json!({"organization": s.org, "user": s.outsider.id, "role": "member"})
         }
         "/v1/tokens" => json!({"kind": "runner", "name": "r", "label": "l"}),
+        "/v1/services/{id}" => {
+            json!({"name": "S", "api_version": "1", "auth_kind": "Generic", "fields": [{"name": "k",
+            "secret": true, "required": true, "format": "Text", "description": "d"}],
+            "scopes": [], "required_scopes": []})
+        }
         "/v1/services" => {
             json!({"workspace": s.owner.personal, "spec": {"name": "S", "api_version": "1",
             "auth_kind": "Generic", "fields": [{"name": "k", "secret": true, "required": true,

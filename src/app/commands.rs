@@ -142,6 +142,19 @@ impl App {
             }
             return Ok(outcome);
         }
+        // Creates and moves are decided on what custom services are now: hold the gate
+        // until their append is done (see `App::service_gate`).
+        let decides_service_use = commands.iter().any(|c| {
+            matches!(
+                c,
+                AuthenticationCommand::Create(_) | AuthenticationCommand::Move { .. }
+            )
+        });
+        let _service_gate = if decides_service_use {
+            Some(self.service_gate.read().await)
+        } else {
+            None
+        };
         let (state, working, sealed_events, warnings) = {
             let model = self.model().model().read().await;
             let state = model

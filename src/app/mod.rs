@@ -122,6 +122,11 @@ pub struct App {
     fingerprinter: Fingerprinter,
     catalog: ServiceCatalog,
     model: ReadModel,
+    /// Serializes what custom services are against their use: creating or moving an
+    /// authentication holds it shared from its decision to its append, changing or retiring
+    /// a service holds it exclusively until the read model has the change, so no
+    /// authentication decided on an older definition (or before a retirement) lands after it.
+    service_gate: tokio::sync::RwLock<()>,
 }
 
 impl App {
@@ -167,6 +172,7 @@ impl App {
             fingerprinter,
             catalog,
             model,
+            service_gate: tokio::sync::RwLock::new(()),
         };
         app.finish_interrupted_purges().await?;
         app.reconcile_name_keys().await?;

@@ -9,12 +9,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::domain::access::Action;
+use crate::domain::access::{reachable, Action};
 use crate::domain::authentication::{Lifecycle, StoredField};
-use crate::domain::directory::WorkspaceKind;
 use crate::domain::ids::{AuthenticationId, FieldName, UserId, WorkspaceId};
 use crate::domain::secret::SecretText;
-use crate::projections::LedgerModel;
 
 use super::audit::Accessor;
 use super::{App, AppError};
@@ -86,23 +84,6 @@ impl fmt::Debug for ResolvedTemplate {
             .field("value", &"[REDACTED]")
             .field("fields", &self.fields)
             .finish()
-    }
-}
-
-/// Whether an authentication in `home` can be used by a workflow running in `workflow`:
-/// the same workspace, or the organization workspace of the workflow's organization.
-fn reachable(model: &LedgerModel, home: WorkspaceId, workflow: WorkspaceId) -> bool {
-    if home == workflow {
-        return true;
-    }
-    let dir = &model.directory;
-    match (dir.workspace(home), dir.workspace(workflow)) {
-        (Some(h), Some(w)) => {
-            h.kind() == WorkspaceKind::Organization
-                && h.organization().is_some()
-                && h.organization() == w.organization()
-        }
-        _ => false,
     }
 }
 
@@ -321,7 +302,7 @@ impl App {
             return Err(ResolveError::NotUsable("this user may not use it".into()).into());
         }
         if !model.allows(request.user, request.workspace, Action::Use)
-            || !reachable(&model, auth.workspace, request.workspace)
+            || !reachable(&model.directory, auth.workspace, request.workspace)
         {
             return Err(ResolveError::NotUsable(
                 "a workflow in this workspace cannot use it".into(),

@@ -1,17 +1,19 @@
-//! Custom services: "service only" (anywhere the caller may create services) and "service and
-//! authentication together" (only in the caller's Personal workspace).
+//! Custom services: "service only" (anywhere the caller may create services), "service and
+//! authentication together" (only in the caller's Personal workspace), reading the ones a user
+//! may see, and changing and retiring them (appended with the service's version as the
+//! expected version, so of two racing changes one wins and the other is refused).
 
 use crate::domain::authentication::{
     decide, AuthenticationCommand, AuthenticationState, CreateAuthentication,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{AuthenticationId, ServiceId, WorkspaceId};
+use crate::domain::ids::{AuthenticationId, ServiceId, UserId, WorkspaceId};
 use crate::domain::services::{
-    decide_custom_service, CustomServiceCommand, CustomServiceEvent, DefineMode, ServiceRef,
-    ServiceSpec,
+    apply_custom_service, decide_custom_service, CustomService, CustomServiceCommand,
+    CustomServiceError, CustomServiceEvent, DefineMode, ServiceRef, ServiceSpec,
 };
-use crate::ledger::{codec, AppendOutcome, StoreError};
+use crate::ledger::{codec, AppendOutcome, EventStore, StoreError, StreamRange, StreamVersion};
 use crate::projections::payloads::{self, DomainEvent};
 
 use super::commands::with_context;
@@ -23,6 +25,14 @@ use super::{App, AppError, Caller, CommandOutcome};
 struct ServiceStep {
     service: uuid::Uuid,
     authentication: uuid::Uuid,
+}
+
+/// What a change or retirement stores as its idempotency answer: the service and the version
+/// it left, so a retry answers with the service as that write left it.
+#[derive(Serialize, Deserialize)]
+struct ServiceAnswer {
+    service: uuid::Uuid,
+    version: u64,
 }
 
 impl App {
@@ -53,7 +63,7 @@ impl App {
             )?
         };
         let outcome = self
-            .append_service(caller, service, &events, Vec::new())
+            .append_service(caller, service, 0, &events, Vec::new())
             .await?;
         if outcome.replayed_answer.is_some() {
             return self.service_events_of(&outcome).await;
@@ -116,7 +126,7 @@ impl App {
                 })
                 .map_err(StoreError::from)?;
                 let outcome = self
-                    .append_service(&step_caller, service, &events, answer)
+                    .append_service(&step_caller, service, 0, &events, answer)
                     .await?;
                 if outcome.replayed_answer.is_some() {
                     resumed(&outcome, create)?
@@ -152,18 +162,155 @@ impl App {
             .collect())
     }
 
+    /// The custom service `user` may see; a hidden one is not found, exactly like a missing one.
+    pub async fn custom_service(
+        &self,
+        user: UserId,
+        id: ServiceId,
+    ) -> Result<CustomService, AppError> {
+        let model = self.model().model().read().await;
+        model
+            .custom_services
+            .get(&id)
+            .filter(|s| s.visible_to(&model.directory, user))
+            .cloned()
+            .ok_or_else(|| CustomServiceError::NotFound.into())
+    }
+
+    /// Every custom service `user` may see, by id.
+    pub async fn visible_custom_services(&self, user: UserId) -> Vec<CustomService> {
+        let model = self.model().model().read().await;
+        model
+            .custom_services
+            .values()
+            .filter(|s| s.visible_to(&model.directory, user))
+            .cloned()
+            .collect()
+    }
+
+    /// Replaces the definition of a custom service (`If-Match`: `if_version`). It applies to
+    /// new authentications and to re-authentications; existing values are not revalidated.
+    pub async fn change_service(
+        &self,
+        caller: &Caller,
+        id: ServiceId,
+        spec: ServiceSpec,
+        if_version: Option<u64>,
+    ) -> Result<CustomService, AppError> {
+        let command = CustomServiceCommand::Change {
+            spec,
+            actor: caller.user,
+        };
+        self.manage_service(caller, id, command, if_version).await
+    }
+
+    /// Retires a custom service: it backs no new authentications; existing ones keep working.
+    pub async fn retire_service(
+        &self,
+        caller: &Caller,
+        id: ServiceId,
+        if_version: Option<u64>,
+    ) -> Result<CustomService, AppError> {
+        let command = CustomServiceCommand::Retire { actor: caller.user };
+        self.manage_service(caller, id, command, if_version).await
+    }
+
+    /// Decides and appends a change or retirement with the service's version as the expected
+    /// version; answers with the service as the write left it.
+    async fn manage_service(
+        &self,
+        caller: &Caller,
+        id: ServiceId,
+        command: CustomServiceCommand,
+        if_version: Option<u64>,
+    ) -> Result<CustomService, AppError> {
+        if let Some(earlier) = self.earlier_outcome(caller).await? {
+            return self.replayed_service(caller.user, &earlier).await;
+        }
+        // Exclusive until the read model has the change: no authentication is decided on the
+        // definition being replaced and appended after it.
+        let _gate = self.service_gate.write().await;
+        let (events, version) = {
+            let model = self.model().model().read().await;
+            let state = model.custom_services.get(&id);
+            // A hidden service answers like a missing one, before any version is compared.
+            let visible = state.filter(|s| s.visible_to(&model.directory, caller.user));
+            if let (Some(wanted), Some(current)) = (if_version, visible) {
+                if wanted != current.version {
+                    return Err(CustomServiceError::VersionMismatch {
+                        expected: wanted,
+                        actual: current.version,
+                    }
+                    .into());
+                }
+            }
+            let events = decide_custom_service(state, &model.directory, command)?;
+            (events, state.map_or(0, |s| s.version))
+        };
+        let answer = codec::encode(&ServiceAnswer {
+            service: id.as_uuid(),
+            version: version + events.len() as u64,
+        })
+        .map_err(StoreError::from)?;
+        let outcome = self
+            .append_service(caller, id, version, &events, answer)
+            .await?;
+        if outcome.replayed_answer.is_some() {
+            return self.replayed_service(caller.user, &outcome).await;
+        }
+        self.service_as_of(caller.user, id, outcome.stream_version.0)
+            .await
+    }
+
+    /// The service as an earlier change or retirement with the same idempotency key left it.
+    async fn replayed_service(
+        &self,
+        user: UserId,
+        earlier: &AppendOutcome,
+    ) -> Result<CustomService, AppError> {
+        let answer = earlier.replayed_answer.as_deref().unwrap_or_default();
+        let stored: ServiceAnswer = codec::decode(answer).map_err(StoreError::from)?;
+        self.service_as_of(user, ServiceId::from_uuid(stored.service), stored.version)
+            .await
+    }
+
+    /// A custom service `user` may see (now), as it was at `version` of its stream.
+    pub async fn service_as_of(
+        &self,
+        user: UserId,
+        id: ServiceId,
+        version: u64,
+    ) -> Result<CustomService, AppError> {
+        self.custom_service(user, id).await?;
+        let envelopes = self
+            .store()
+            .read_stream(
+                &payloads::service_stream(id),
+                StreamRange::up_to_version(StreamVersion(version)),
+            )
+            .await?;
+        let mut state = None;
+        for envelope in &envelopes {
+            if let DomainEvent::Service(event) = payloads::decode(envelope)? {
+                apply_custom_service(&mut state, &event);
+            }
+        }
+        state.ok_or_else(|| CustomServiceError::NotFound.into())
+    }
+
+    /// Appends a custom service's events at its `version` (0: a new service).
     async fn append_service(
         &self,
         caller: &Caller,
         service: ServiceId,
+        version: u64,
         events: &[CustomServiceEvent],
         answer: Vec<u8>,
     ) -> Result<AppendOutcome, AppError> {
-        // A custom service stream holds exactly one event: it is new, or the domain refused.
         let outcome = self
             .append_plain(
                 payloads::service_stream(service),
-                0,
+                version,
                 caller,
                 events,
                 |e| (e.event_type(), e.schema_version()),

@@ -1,6 +1,6 @@
 //! Pure access decisions: may this user do this action in this workspace?
 
-use crate::domain::directory::{Directory, OrgRole, WorkspaceRole, WorkspaceScope};
+use crate::domain::directory::{Directory, OrgRole, WorkspaceKind, WorkspaceRole, WorkspaceScope};
 use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
@@ -155,6 +155,26 @@ pub fn decide_access(
     }
 }
 
+/// Whether what lives in `home` (an authentication, or a custom service) can be used from
+/// `from` (the workspace a workflow runs in, or where an authentication of the service is):
+/// the same workspace, or the organization workspace of `from`'s organization. Everyone who
+/// may view the authentications of `from` may then view those of `home` too (members of a
+/// shared workspace are members of its organization), which is why the same rule decides
+/// resolution and which custom services may back an authentication.
+pub fn reachable(directory: &Directory, home: WorkspaceId, from: WorkspaceId) -> bool {
+    if home == from {
+        return true;
+    }
+    match (directory.workspace(home), directory.workspace(from)) {
+        (Some(h), Some(f)) => {
+            h.kind() == WorkspaceKind::Organization
+                && h.organization().is_some()
+                && h.organization() == f.organization()
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +318,21 @@ mod tests {
                 action: Action::Edit
             })
         );
+    }
+
+    #[test]
+    fn reachable_from_the_same_workspace_or_the_organization_workspace_only() {
+        let f = fixture();
+        let r = |home, from| reachable(&f.directory, home, from);
+        let own = f.personal(f.member);
+        assert!(r(own, own));
+        assert!(r(f.shared, f.shared));
+        assert!(r(f.org_workspace, f.shared));
+        assert!(r(f.org_workspace, f.org_workspace));
+        assert!(!r(f.shared, f.org_workspace));
+        assert!(!r(own, f.shared));
+        assert!(!r(f.org_workspace, own));
+        assert!(!r(own, f.personal(f.owner)));
+        assert!(!r(WorkspaceId::new(), f.shared));
     }
 }

@@ -191,11 +191,24 @@ impl From<AuthenticationError> for ApiError {
             E::Name(NameError::Duplicate { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, "duplicate-name", text)
             }
-            E::UnknownService(_) => ApiError {
+            // A custom service the caller may not see answers exactly like an unknown one.
+            E::UnknownService(_) | E::ServiceRetired | E::ServiceNotUsableHere => ApiError {
                 field: Some("service".into()),
                 ..ApiError::validation(text)
             },
-            _ => ApiError::validation(text),
+            E::Name(
+                NameError::Empty | NameError::TooLong { .. } | NameError::ControlCharacter { .. },
+            )
+            | E::Field(_)
+            | E::Scope(_)
+            | E::NameUnchanged
+            | E::SameWorkspace(_)
+            | E::NothingToChange
+            | E::ScopesUnchanged
+            | E::ReconsentRequired
+            | E::NotOAuth2
+            | E::AlreadyNeedsReauthorization
+            | E::RestoreVersionOutOfRange { .. } => ApiError::validation(text),
         }
     }
 }
@@ -236,10 +249,21 @@ impl From<AppError> for ApiError {
             },
             AppError::CustomService(inner) => match inner {
                 CustomServiceError::AccessDenied { .. } => ApiError::forbidden(text),
+                // The same answer for a missing service and one the caller may not see.
+                CustomServiceError::NotFound => ApiError::not_found(text),
                 CustomServiceError::AlreadyDefined(_) => {
                     ApiError::new(StatusCode::CONFLICT, "conflict", text)
                 }
-                _ => ApiError::validation(text),
+                CustomServiceError::Retired | CustomServiceError::AlreadyRetired => {
+                    ApiError::new(StatusCode::CONFLICT, "conflict", text)
+                }
+                CustomServiceError::VersionMismatch { .. } => {
+                    ApiError::new(StatusCode::PRECONDITION_FAILED, "version-mismatch", text)
+                }
+                CustomServiceError::TogetherOnlyInPersonal { .. }
+                | CustomServiceError::Spec(_)
+                | CustomServiceError::SpecUnchanged
+                | CustomServiceError::KindChanged { .. } => ApiError::validation(text),
             },
             AppError::Principal(inner) => match inner {
                 PrincipalError::AdminOnly(_)

@@ -10,6 +10,7 @@ mod handlers;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+mod openapi_params;
 mod openapi_rules;
 
 use std::net::SocketAddr;
@@ -30,7 +31,9 @@ use tower_http::trace::TraceLayer;
 use crate::app::{App, AppConfig, AppError};
 use crate::ledger::{CheckpointSigner, CheckpointWriter, SledStore};
 use error::ApiError;
-use handlers::{audit, authentications, checkpoints, directory, listing, misc, oauth, tokens};
+use handlers::{
+    audit, authentications, checkpoints, directory, listing, misc, oauth, services, tokens,
+};
 use idempotency::IdempotencyStore;
 use metrics::Metrics;
 
@@ -116,7 +119,12 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
             "/v1/authentications/{id}/purge",
             post(authentications::purge),
         )
-        .route("/v1/services", post(misc::create_service))
+        .route("/v1/services", post(services::create_service))
+        .route(
+            "/v1/services/{id}",
+            axum::routing::patch(services::change_service),
+        )
+        .route("/v1/services/{id}/retire", post(services::retire_service))
         .route("/v1/organizations", post(directory::create_organization))
         .route("/v1/workspaces", post(directory::create_workspace))
         .route("/v1/users", post(directory::create_user))
@@ -146,7 +154,8 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
         .route("/v1/authentications/{id}/usable-by", get(audit::usable_by))
         .route("/v1/oauth/authorize", post(oauth::authorize))
         .route("/v1/oauth/callback", get(oauth::callback))
-        .route("/v1/services", get(misc::list_services))
+        .route("/v1/services", get(services::list_services))
+        .route("/v1/services/{id}", get(services::get_service))
         .route("/v1/organizations", get(directory::list_organizations))
         .route("/v1/workspaces", get(directory::list_workspaces))
         .route("/v1/users", get(directory::list_users))

@@ -11,10 +11,15 @@ use std::collections::BTreeMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::{IntoParams, OpenApi, ToResponse, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::openapi_rules::{BearerScheme, RequestIdHeader};
+
+pub use super::openapi_params::{
+    BadRequest, IdempotencyKeyHeader, IfMatchHeader, PayloadTooLarge, Unauthorized,
+    UnsupportedMediaType,
+};
 
 use super::dto::{
     CommandBody, CreateBody, PatchBody, ReauthenticateBody, ResolveBody, RestoreBody, WarningBody,
@@ -25,11 +30,14 @@ use super::handlers::directory::{
     MembershipBody, NewMembership, NewOrganization, NewUser, NewWorkspace, OrganizationBody,
     UserBody, WorkspaceBody,
 };
-use super::handlers::misc::{
-    NewService, NewServiceAuthentication, NewServiceBody, ResolvedBody, ServiceBody,
+use super::handlers::misc::ResolvedBody;
+use super::handlers::services::{
+    NewService, NewServiceAuthentication, NewServiceBody, ServiceBody,
 };
 use super::handlers::tokens::{NewToken, TokenBody};
-use super::handlers::{audit, authentications, checkpoints, directory, misc, oauth, tokens};
+use super::handlers::{
+    audit, authentications, checkpoints, directory, misc, oauth, services, tokens,
+};
 
 /// Name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearer";
@@ -409,59 +417,6 @@ pub struct ServiceSpecSchema {
     pub verification: Option<VerificationEndpointSchema>,
 }
 
-// ---------------------------------------------------------------------------------------------
-// Shared parameters and responses.
-// ---------------------------------------------------------------------------------------------
-
-/// The `Idempotency-Key` request header of write endpoints.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Header)]
-pub struct IdempotencyKeyHeader {
-    /// 1 to 255 printable ASCII characters, no space; a new one per operation (no example:
-    /// a key reused with another body is a 422). Repeating a request with the same key,
-    /// token, method and path within 24 hours replays the first successful answer (with
-    /// `idempotent-replayed: true`) without doing anything again, also when the server
-    /// crashed before answering; a refusal is not stored, so its retry runs again.
-    #[param(rename = "Idempotency-Key", nullable = false)]
-    pub idempotency_key: Option<String>,
-}
-
-/// The `If-Match` request header of commands on an authentication.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Header)]
-pub struct IfMatchHeader {
-    /// The version the caller last saw, as its `ETag` (`"3"`; a bare `3` is accepted too).
-    /// When given and the authentication is at another version, the answer is a 412.
-    #[param(rename = "If-Match", nullable = false, example = "\"3\"")]
-    pub if_match: Option<String>,
-}
-
-/// A malformed request: JSON syntax, an id that is not a UUID, a bad query parameter, or a
-/// bad `If-Match` / `Idempotency-Key` header.
-#[derive(Debug, ToResponse)]
-#[response(content_type = "application/problem+json")]
-pub struct BadRequest(pub ProblemSchema);
-
-/// No bearer token, or the token is not valid (unknown or revoked). The answer carries
-/// `WWW-Authenticate: Bearer realm="credledger"`.
-#[derive(Debug, ToResponse)]
-#[response(
-    content_type = "application/problem+json",
-    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"credledger\"`"))
-)]
-pub struct Unauthorized(pub ProblemSchema);
-
-/// The body is larger than the limit (64 KiB by default), whether `Content-Length` announced
-/// it or it was found while reading: a `payload-too-large` problem naming `body`.
-#[derive(Debug, ToResponse)]
-#[response(content_type = "application/problem+json")]
-pub struct PayloadTooLarge(pub ProblemSchema);
-
-/// The body is not sent as `Content-Type: application/json`.
-#[derive(Debug, ToResponse)]
-#[response(content_type = "application/problem+json")]
-pub struct UnsupportedMediaType(pub ProblemSchema);
-
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
@@ -470,8 +425,8 @@ pub struct UnsupportedMediaType(pub ProblemSchema);
         description = "An event-sourced ledger of the credentials an integration platform keeps.\n\n\
             Every `/v1` endpoint needs `Authorization: Bearer <token>`. Errors are \
             `application/problem+json` with `field` and `reason` when a field is to blame. \
-            Writes accept `Idempotency-Key`; commands on an authentication answer with an \
-            `ETag` and accept `If-Match`. Bodies are limited to 64 KiB and requests to 15 s \
+            Writes accept `Idempotency-Key`; commands on an authentication or a custom \
+            service answer with an `ETag` and accept `If-Match`. Bodies are limited to 64 KiB and requests to 15 s \
             (a `408` `timeout` problem otherwise; an oversized body is a `413` `payload-too-large` problem). See `docs/api.md` for the guide."
     ),
     paths(
@@ -490,8 +445,11 @@ pub struct UnsupportedMediaType(pub ProblemSchema);
         audit::usable_by,
         oauth::authorize,
         oauth::callback,
-        misc::list_services,
-        misc::create_service,
+        services::list_services,
+        services::create_service,
+        services::get_service,
+        services::change_service,
+        services::retire_service,
         directory::create_organization,
         directory::list_organizations,
         directory::create_workspace,

@@ -17,6 +17,9 @@ pub const IF_MATCH: &str = "^(\"[0-9]{1,19}\"|[0-9]{1,19})$";
 pub const KEY: &str = "^[a-z0-9_-]{1,64}$";
 /// A service reference: a catalog key or `custom:<uuid>`.
 pub const SERVICE: &str = "^([a-z0-9_-]{1,64}|custom:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$";
+/// A custom service reference: `custom:<uuid>`.
+pub const CUSTOM_SERVICE: &str =
+    "^custom:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 /// Display names: 1–120 characters with at least one that is not a space, no control or
 /// invisible characters (`domain::naming::normalize_text`).
 pub const NAME: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u2028\\u2029\\ufeff]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u2028\\u2029\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u2028\\u2029\\ufeff]*$";
@@ -211,6 +214,12 @@ fn queries(doc: &mut Value) {
         "version",
         json!({"type": "integer", "minimum": 1}),
     );
+    // A service path names a catalog key or a custom service; changes only custom ones.
+    let service = json!({"type": "string", "pattern": SERVICE});
+    set_param(doc, "/v1/services/{id}", "get", "id", service);
+    let custom = json!({"type": "string", "pattern": CUSTOM_SERVICE});
+    set_param(doc, "/v1/services/{id}", "patch", "id", custom.clone());
+    set_param(doc, "/v1/services/{id}/retire", "post", "id", custom);
 }
 
 /// A property of a component schema.

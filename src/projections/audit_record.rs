@@ -16,7 +16,6 @@ use crate::domain::access_log::{AccessEvent, WorkflowStepRef};
 use crate::domain::directory::DirectoryEvent;
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
 use crate::domain::principals::TokenEvent;
-use crate::domain::services::CustomServiceEvent;
 use crate::ledger::{AuthMethod, Envelope, EventId, Origin, RecordedAt};
 
 /// The workflow step a record was made for.
@@ -153,9 +152,10 @@ impl AuditRecord {
                 record.detail = to_json(&event);
             }
             DomainEvent::Service(event) => {
-                let CustomServiceEvent::CustomServiceDefined { service, .. } = &event;
+                // Defined, changed or retired: the detail is the payload (no secrets in it).
+                let service = event.service();
                 record.resource = format!("service:{service}");
-                record.workspace = model.custom_services.get(service).map(|s| s.workspace);
+                record.workspace = model.custom_services.get(&service).map(|s| s.workspace);
                 record.detail = to_json(&event);
             }
             DomainEvent::Token(event) => match event {

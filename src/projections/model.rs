@@ -25,7 +25,7 @@ use crate::domain::ids::{AuthenticationId, ServiceId, WorkspaceId};
 use crate::domain::naming::name_key;
 use crate::domain::principals::Tokens;
 use crate::domain::services::{
-    CustomService, CustomServiceEvent, ServiceCatalog, ServiceRef, ServiceRegistry, ServiceSpec,
+    CustomService, ServiceCatalog, ServiceRef, ServiceRegistry, ServiceSpec,
 };
 use crate::ledger::{Envelope, RecordedAt};
 
@@ -377,7 +377,9 @@ fn live_name(state: &AuthenticationState<SealedSecret>) -> Option<(WorkspaceId, 
 
 impl Projection for LedgerModel {
     const NAME: &'static str = "ledger_model";
-    const LAYOUT: u16 = 8;
+    // 8: audit postings in blocks per batch. 9: custom service records carry their
+    // version and whether they are retired.
+    const LAYOUT: u16 = 9;
 
     fn load<S: ReadStore>(store: &S, position: u64) -> Result<Self, ProjectionError> {
         let mut model = LedgerModel::load(store)?;
@@ -409,13 +411,15 @@ impl Projection for LedgerModel {
                 self.dirty.directory = true;
             }
             DomainEvent::Service(event) => {
-                let CustomServiceEvent::CustomServiceDefined { service, .. } = &event;
-                let mut current = self.custom_services.get(service).cloned();
+                // Defined, changed or retired: the live record holds its current definition,
+                // version and whether it is retired.
+                let service = event.service();
+                let mut current = self.custom_services.get(&service).cloned();
                 crate::domain::services::apply_custom_service(&mut current, &event);
-                if let Some(defined) = current {
-                    workspaces.push(defined.workspace);
-                    self.custom_services.insert(*service, defined);
-                    self.dirty.services.insert(*service);
+                if let Some(service_now) = current {
+                    workspaces.push(service_now.workspace);
+                    self.custom_services.insert(service, service_now);
+                    self.dirty.services.insert(service);
                 }
             }
             DomainEvent::Token(event) => {

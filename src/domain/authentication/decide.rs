@@ -15,7 +15,9 @@ use crate::domain::directory::{Directory, WorkspaceKind};
 use crate::domain::ids::{AuthenticationId, FieldName, UserId, WorkspaceId};
 use crate::domain::naming::{name_key, normalize_text, NameError, MAX_NAME_LEN};
 use crate::domain::secret::SecretText;
-use crate::domain::services::{AuthKind, ServiceRef, ServiceRegistry, ServiceSpec};
+use crate::domain::services::{
+    check_use, AuthKind, ServiceRef, ServiceRegistry, ServiceSpec, ServiceUse, ServiceUseError,
+};
 use crate::domain::time::Timestamp;
 use std::collections::BTreeMap;
 
@@ -68,9 +70,16 @@ pub enum AuthenticationError {
         /// Why.
         reason: DenyReason,
     },
-    /// The service is not known.
+    /// The service is not known (or is a custom service the actor may not see).
     #[error("service: {0} is not known")]
     UnknownService(ServiceRef),
+    /// The custom service is retired: it backs no new authentications.
+    #[error("service: is retired; it backs no new authentications (existing ones keep working)")]
+    ServiceRetired,
+    /// The custom service may not back an authentication in this workspace: some who may see
+    /// the authentication there could not see the service.
+    #[error("service: cannot back authentications in this workspace, whose members may not all see it; a custom service backs authentications in its own workspace, or, when defined in an organization workspace, in that organization's workspaces")]
+    ServiceNotUsableHere,
     /// The name breaks the name rules.
     #[error("{0}")]
     Name(#[from] NameError),
@@ -166,6 +175,7 @@ pub fn decide<S>(
             }
             require(ctx, auth.workspace, Action::MoveFrom)?;
             require(ctx, to, Action::MoveTo)?;
+            usable_service(ctx, &auth.service, to, ServiceUse::Move)?;
             checked_name(ctx, &auth.name, to, None)?;
             let mut decision = one(AuthenticationEvent::Moved {
                 from: auth.workspace,
@@ -319,8 +329,35 @@ fn scope_warnings(missing: Vec<String>) -> Vec<Warning> {
     }
 }
 
+/// A custom service must be one the actor sees and one that may back authentications in
+/// `workspace` (see [`check_use`]); a hidden one refuses exactly like an unknown one.
+fn usable_service(
+    ctx: &DecisionContext<'_>,
+    service: &ServiceRef,
+    workspace: WorkspaceId,
+    purpose: ServiceUse,
+) -> Result<()> {
+    let ServiceRef::Custom(id) = service else {
+        return Ok(());
+    };
+    let Some(custom) = ctx.services.custom(*id) else {
+        return Err(AuthenticationError::UnknownService(service.clone()));
+    };
+    check_use(custom, ctx.directory, ctx.actor, workspace, purpose).map_err(|e| match e {
+        ServiceUseError::Hidden => AuthenticationError::UnknownService(service.clone()),
+        ServiceUseError::Retired => AuthenticationError::ServiceRetired,
+        ServiceUseError::NotReachable => AuthenticationError::ServiceNotUsableHere,
+    })
+}
+
 fn create_new(create: CreateAuthentication, ctx: &DecisionContext<'_>) -> Result<Decision> {
     require(ctx, create.workspace, Action::Edit)?;
+    usable_service(
+        ctx,
+        &create.service,
+        create.workspace,
+        ServiceUse::NewAuthentication,
+    )?;
     let service = ctx
         .services
         .resolve(&create.service)

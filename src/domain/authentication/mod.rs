@@ -24,3 +24,5 @@ mod testkit;
 mod tests_change;
 #[cfg(test)]
 mod tests_create;
+#[cfg(test)]
+mod tests_custom_service;

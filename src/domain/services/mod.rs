@@ -6,8 +6,8 @@ mod spec;
 
 pub use catalog::{CatalogError, ServiceCatalog};
 pub use custom::{
-    apply_custom_service, decide_custom_service, CustomService, CustomServiceCommand,
-    CustomServiceError, CustomServiceEvent, DefineMode,
+    apply_custom_service, check_use, decide_custom_service, CustomService, CustomServiceCommand,
+    CustomServiceError, CustomServiceEvent, DefineMode, ServiceUse, ServiceUseError,
 };
 pub use spec::{
     base_fields, fill_url, AuthKind, FieldFormat, FieldSpec, OAuthEndpoints, ServiceSpec,
@@ -56,21 +56,16 @@ impl ServiceRegistry {
     }
     /// Folds a custom service event into the registry.
     pub fn apply(&mut self, event: &CustomServiceEvent) {
-        let CustomServiceEvent::CustomServiceDefined {
-            service,
-            workspace,
-            spec,
-            defined_by,
-        } = event;
-        self.custom.insert(
-            *service,
-            CustomService {
-                id: *service,
-                workspace: *workspace,
-                spec: spec.clone(),
-                defined_by: *defined_by,
-            },
-        );
+        let service = event.service();
+        let mut current = self.custom.remove(&service);
+        apply_custom_service(&mut current, event);
+        if let Some(current) = current {
+            self.custom.insert(service, current);
+        }
+    }
+    /// A custom service, if defined.
+    pub fn custom(&self, id: ServiceId) -> Option<&CustomService> {
+        self.custom.get(&id)
     }
     /// The spec of a service, if known.
     pub fn resolve(&self, service: &ServiceRef) -> Option<&ServiceSpec> {

@@ -1,25 +1,19 @@
-//! Resolution, services, health, metrics.
+//! Resolution, health, metrics.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use serde::Serialize;
 
 use crate::app::ResolveRequest;
-use crate::domain::access::Action;
-use crate::domain::authentication::CreateAuthentication;
-use crate::domain::ids::{AuthenticationId, EnvironmentTag, ServiceId, UserId, WorkspaceId};
+use crate::domain::ids::{AuthenticationId, UserId, WorkspaceId};
 use crate::domain::principals::Principal;
-use crate::domain::secret::SecretText;
-use crate::domain::services::{CustomServiceEvent, ServiceRef, ServiceSpec};
-use crate::http::dto::{parse_field, ResolveBody, WarningBody};
+use crate::http::dto::ResolveBody;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Authenticated};
 use crate::http::openapi::{
-    BadRequest, IdempotencyKeyHeader, PayloadTooLarge, ProblemSchema, Unauthorized,
-    UnsupportedMediaType,
+    BadRequest, PayloadTooLarge, ProblemSchema, Unauthorized, UnsupportedMediaType,
 };
 use crate::http::SharedState;
 use crate::ledger::EventStore;
@@ -130,210 +124,6 @@ pub async fn resolve(
         header::HeaderValue::from_static("no-store"),
     );
     Ok(response)
-}
-
-/// A service in the listing.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ServiceBody {
-    /// `airtable`, … or `custom:<uuid>`.
-    pub service: String,
-    /// Whether it is a custom service.
-    pub custom: bool,
-    /// The workspace a custom service was defined in.
-    #[schema(required = true)]
-    pub workspace: Option<Uuid>,
-    /// The definition.
-    #[schema(value_type = crate::http::openapi::ServiceSpecSchema)]
-    pub spec: ServiceSpec,
-    /// Every field an authentication of this service takes, the kind's (e.g. OAuth1's
-    /// `consumer_key`, `consumer_secret`, `token`, `token_secret`) then the service's own:
-    /// name, whether it is secret, whether it is required, its format.
-    #[schema(value_type = Vec<crate::http::openapi::FieldSpecSchema>)]
-    pub fields: Vec<crate::domain::services::FieldSpec>,
-}
-
-/// `GET /v1/services`: the prebuilt catalog and the custom services the caller can see.
-#[utoipa::path(
-    get,
-    path = "/v1/services",
-    operation_id = "listServices",
-    tag = "services",
-    summary = "List services",
-    description = "The prebuilt catalog (`airtable`, `slack`, …) and the custom services of the workspaces the caller may view.",
-    responses(
-        (status = 200, description = "The services.", body = Vec<ServiceBody>),
-        (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn list_services(
-    State(state): State<SharedState>,
-    who: Authenticated,
-) -> Result<Response, ApiError> {
-    let user = who.user()?;
-    let model = state.app.model().model().read().await;
-    let mut items: Vec<ServiceBody> = state
-        .app
-        .catalog()
-        .iter()
-        .map(|(key, spec)| ServiceBody {
-            service: key.to_string(),
-            custom: false,
-            workspace: None,
-            fields: spec.all_fields(),
-            spec: spec.clone(),
-        })
-        .collect();
-    items.extend(
-        model
-            .custom_services
-            .values()
-            .filter(|c| model.allows(user, c.workspace, Action::View))
-            .map(|c| ServiceBody {
-                service: ServiceRef::Custom(c.id).to_string(),
-                custom: true,
-                workspace: Some(c.workspace.as_uuid()),
-                fields: c.spec.all_fields(),
-                spec: c.spec.clone(),
-            }),
-    );
-    Ok(Json(items).into_response())
-}
-
-/// `POST /v1/services`: a custom service; with `authentication`, the service and an
-/// authentication together (Personal workspace only).
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewService {
-    /// Where the service is defined.
-    pub workspace: Uuid,
-    /// The definition.
-    #[schema(value_type = crate::http::openapi::ServiceSpecSchema)]
-    pub spec: ServiceSpec,
-    /// Create an authentication for it at the same time.
-    #[serde(default)]
-    pub authentication: Option<NewServiceAuthentication>,
-}
-
-/// The authentication created together with a custom service.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewServiceAuthentication {
-    /// Name.
-    pub name: String,
-    /// Field values.
-    #[serde(default)]
-    pub fields: std::collections::BTreeMap<String, String>,
-    /// Scopes.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// Environment tag.
-    #[serde(default)]
-    pub environment: Option<String>,
-}
-
-/// The answer of `POST /v1/services`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NewServiceBody {
-    /// `custom:<uuid>`.
-    pub service: String,
-    /// The authentication created with it, if any.
-    #[schema(required = true)]
-    pub authentication: Option<Uuid>,
-    /// Warnings about the authentication.
-    pub warnings: Vec<WarningBody>,
-}
-
-/// `POST /v1/services`.
-#[utoipa::path(
-    post,
-    path = "/v1/services",
-    operation_id = "createService",
-    tag = "services",
-    summary = "Define a custom service",
-    description = "Defines a custom service in a workspace (“service only”, where the caller may create services). With `authentication`, also creates an authentication for it at the same time; that is allowed only in the caller's Personal workspace, and both are decided before anything is written.",
-    params(IdempotencyKeyHeader),
-    request_body(content = NewService, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Defined: the service reference (`custom:<uuid>`), and the authentication's id and warnings when one was created.", body = NewServiceBody, headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not do this), or may not create services (or authentications) in the workspace.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "The authentication's name is taken (`duplicate-name`), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "The definition is invalid (the `field` names the offending part, e.g. `oauth.token_url`), a service with an authentication outside the Personal workspace, a bad field value, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn create_service(
-    State(state): State<SharedState>,
-    who: Authenticated,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<NewService>,
-) -> Result<Response, ApiError> {
-    let caller = who.caller(&headers)?;
-    let service = ServiceId::new();
-    let workspace = WorkspaceId::from_uuid(body.workspace);
-    let answer = match body.authentication {
-        None => {
-            let events = state
-                .app
-                .define_service(&caller, service, workspace, body.spec)
-                .await?;
-            // A replay answers with the service the first attempt defined.
-            let defined = events
-                .iter()
-                .map(|e| match e {
-                    CustomServiceEvent::CustomServiceDefined { service, .. } => *service,
-                })
-                .next()
-                .unwrap_or(service);
-            NewServiceBody {
-                service: ServiceRef::Custom(defined).to_string(),
-                authentication: None,
-                warnings: Vec::new(),
-            }
-        }
-        Some(auth) => {
-            let id = AuthenticationId::new();
-            let create = CreateAuthentication {
-                id,
-                name: auth.name,
-                workspace,
-                service: ServiceRef::Custom(service),
-                fields: auth
-                    .fields
-                    .into_iter()
-                    .map(|(k, v)| Ok((parse_field(&k)?, SecretText::new(v))))
-                    .collect::<Result<_, ApiError>>()?,
-                scopes: auth.scopes,
-                extra_permissions: Vec::new(),
-                environment: auth
-                    .environment
-                    .as_deref()
-                    .map(EnvironmentTag::parse)
-                    .transpose()
-                    .map_err(|e| ApiError::validation(format!("authentication.{e}")))?,
-                origin: if caller.origin == crate::ledger::Origin::Dashboard {
-                    crate::domain::authentication::Origin::Dashboard
-                } else {
-                    crate::domain::authentication::Origin::Api
-                },
-            };
-            let (service, outcome) = state
-                .app
-                .create_with_new_service(&caller, service, body.spec, create)
-                .await?;
-            NewServiceBody {
-                service: ServiceRef::Custom(service).to_string(),
-                authentication: Some(outcome.id.as_uuid()),
-                warnings: outcome.warnings.iter().map(WarningBody::from).collect(),
-            }
-        }
-    };
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 /// `GET /healthz`: the process is up.

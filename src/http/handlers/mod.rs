@@ -7,4 +7,5 @@ pub mod directory;
 pub mod listing;
 pub mod misc;
 pub mod oauth;
+pub mod services;
 pub mod tokens;

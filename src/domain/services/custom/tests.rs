@@ -1,0 +1,413 @@
+//! Given/when/then tests of the custom service aggregate and of where a service may be used.
+
+use super::*;
+use crate::domain::directory::fixtures::{fixture, Fixture};
+use crate::domain::ids::FieldName;
+use crate::domain::scenario::{Aggregate, Scenario};
+use crate::domain::services::{AuthKind, FieldFormat, FieldSpec};
+use std::convert::Infallible;
+
+impl Aggregate for Option<CustomService> {
+    type Command = CustomServiceCommand;
+    type Event = CustomServiceEvent;
+    type Error = CustomServiceError;
+    type Warning = Infallible;
+    type World = Directory;
+    fn apply_event(&mut self, event: &CustomServiceEvent) {
+        apply_custom_service(self, event);
+    }
+    fn handle(
+        &self,
+        world: &Directory,
+        command: CustomServiceCommand,
+    ) -> Result<(Vec<CustomServiceEvent>, Vec<Infallible>), CustomServiceError> {
+        decide_custom_service(self.as_ref(), world, command).map(|e| (e, Vec::new()))
+    }
+}
+
+type S = Scenario<Option<CustomService>>;
+
+fn spec() -> ServiceSpec {
+    ServiceSpec {
+        name: "Internal API".into(),
+        api_version: "1".into(),
+        auth_kind: AuthKind::Generic,
+        fields: vec![FieldSpec {
+            name: FieldName::parse("api_key").expect("ok"),
+            secret: true,
+            required: true,
+            format: FieldFormat::Text,
+            description: "key".into(),
+        }],
+        oauth: None,
+        scopes: vec![],
+        required_scopes: vec![],
+        verification: None,
+    }
+}
+
+fn define(f: &Fixture, ws: WorkspaceId, mode: DefineMode, actor: UserId) -> CustomServiceCommand {
+    let _ = f;
+    CustomServiceCommand::Define {
+        service: ServiceId::from_uuid(uuid::Uuid::nil()),
+        workspace: ws,
+        spec: spec(),
+        mode,
+        actor,
+    }
+}
+
+fn defined(ws: WorkspaceId, actor: UserId) -> CustomServiceEvent {
+    CustomServiceEvent::CustomServiceDefined {
+        service: ServiceId::from_uuid(uuid::Uuid::nil()),
+        workspace: ws,
+        spec: spec(),
+        defined_by: actor,
+    }
+}
+
+#[test]
+fn service_only_is_allowed_wherever_caller_may_create_services() {
+    let f = fixture();
+    for (ws, actor) in [
+        (f.shared, f.ws_editor),
+        (f.org_workspace, f.admin),
+        (f.personal(f.member), f.member),
+    ] {
+        S::given_in(f.directory.clone(), vec![])
+            .when(define(&f, ws, DefineMode::ServiceOnly, actor))
+            .then_expect_events(vec![defined(ws, actor)]);
+    }
+}
+
+#[test]
+fn service_only_refused_without_create_service_access() {
+    let f = fixture();
+    S::given_in(f.directory.clone(), vec![])
+        .when(define(
+            &f,
+            f.org_workspace,
+            DefineMode::ServiceOnly,
+            f.member,
+        ))
+        .then_expect_error(CustomServiceError::AccessDenied {
+            workspace: f.org_workspace,
+            reason: DenyReason::OrgRoleTooLow {
+                role: crate::domain::directory::OrgRole::Member,
+                action: Action::CreateService,
+            },
+        });
+}
+
+#[test]
+fn service_and_auth_together_only_in_own_personal_workspace() {
+    let f = fixture();
+    let own = f.personal(f.owner);
+    S::given_in(f.directory.clone(), vec![])
+        .when(define(&f, own, DefineMode::WithAuthentication, f.owner))
+        .then_expect_events(vec![defined(own, f.owner)]);
+    for ws in [f.shared, f.org_workspace] {
+        S::given_in(f.directory.clone(), vec![])
+            .when(define(&f, ws, DefineMode::WithAuthentication, f.owner))
+            .then_expect_error(CustomServiceError::TogetherOnlyInPersonal { workspace: ws });
+    }
+}
+
+#[test]
+fn redefinition_and_invalid_specs_are_refused() {
+    let f = fixture();
+    let own = f.personal(f.owner);
+    S::given_in(f.directory.clone(), vec![defined(own, f.owner)])
+        .when(define(&f, own, DefineMode::ServiceOnly, f.owner))
+        .then_expect_error(CustomServiceError::AlreadyDefined(ServiceId::from_uuid(
+            uuid::Uuid::nil(),
+        )));
+    let mut bad = spec();
+    bad.oauth = Some(crate::domain::services::OAuthEndpoints {
+        authorize_url: "https://x/a".into(),
+        token_url: "https://x/t".into(),
+        request_token_url: None,
+    });
+    S::given_in(f.directory.clone(), vec![])
+        .when(CustomServiceCommand::Define {
+            service: ServiceId::new(),
+            workspace: own,
+            spec: bad,
+            mode: DefineMode::ServiceOnly,
+            actor: f.owner,
+        })
+        .then_expect_error(CustomServiceError::Spec(
+            ServiceSpecError::OAuthEndpointsNotAllowed {
+                kind: AuthKind::Generic,
+            },
+        ));
+    let mut reserved = spec();
+    reserved.fields[0].name = FieldName::parse("access_token").expect("ok");
+    assert_eq!(
+        reserved.validate(),
+        Err(ServiceSpecError::GenericReservedField {
+            field: FieldName::parse("access_token").expect("ok")
+        })
+    );
+    let mut empty = spec();
+    empty.fields.clear();
+    assert_eq!(
+        empty.validate(),
+        Err(ServiceSpecError::GenericWithoutFields)
+    );
+}
+
+fn id() -> ServiceId {
+    ServiceId::from_uuid(uuid::Uuid::nil())
+}
+
+fn changed(actor: UserId) -> (ServiceSpec, CustomServiceEvent) {
+    let mut new = spec();
+    new.name = "Internal API v2".into();
+    new.fields.push(FieldSpec {
+        name: FieldName::parse("region").expect("ok"),
+        secret: false,
+        required: false,
+        format: FieldFormat::Text,
+        description: "region".into(),
+    });
+    let event = CustomServiceEvent::CustomServiceChanged {
+        service: id(),
+        spec: new.clone(),
+        changed_by: actor,
+    };
+    (new, event)
+}
+
+#[test]
+fn change_replaces_the_definition_and_bumps_the_version() {
+    let f = fixture();
+    let (new, event) = changed(f.ws_editor);
+    let outcome = S::given_in(f.directory.clone(), vec![defined(f.shared, f.owner)])
+        .when(CustomServiceCommand::Change {
+            spec: new.clone(),
+            actor: f.ws_editor,
+        })
+        .then_expect_events(vec![event]);
+    let state = outcome.then_state().expect("defined");
+    assert_eq!(state.version, 2);
+    assert_eq!(state.spec, new);
+    assert!(!state.retired);
+}
+
+#[test]
+fn change_needs_the_right_to_create_services_and_hides_what_the_caller_cannot_see() {
+    let f = fixture();
+    let (new, _) = changed(f.ws_viewer);
+    // A viewer sees the service but may not change it.
+    S::given_in(f.directory.clone(), vec![defined(f.shared, f.owner)])
+        .when(CustomServiceCommand::Change {
+            spec: new.clone(),
+            actor: f.ws_viewer,
+        })
+        .then_expect_error(CustomServiceError::AccessDenied {
+            workspace: f.shared,
+            reason: DenyReason::WorkspaceRoleTooLow {
+                role: crate::domain::directory::WorkspaceRole::Viewer,
+                action: Action::CreateService,
+            },
+        });
+    // Someone who may not see it, and a service that does not exist, answer alike.
+    S::given_in(f.directory.clone(), vec![defined(f.shared, f.owner)])
+        .when(CustomServiceCommand::Change {
+            spec: new.clone(),
+            actor: f.member,
+        })
+        .then_expect_error(CustomServiceError::NotFound);
+    S::given_in(f.directory.clone(), vec![])
+        .when(CustomServiceCommand::Change {
+            spec: new,
+            actor: f.owner,
+        })
+        .then_expect_error(CustomServiceError::NotFound);
+}
+
+#[test]
+fn change_refuses_an_unchanged_spec_another_kind_an_invalid_spec_and_a_retired_service() {
+    let f = fixture();
+    let own = f.personal(f.owner);
+    let given = || S::given_in(f.directory.clone(), vec![defined(own, f.owner)]);
+    given()
+        .when(CustomServiceCommand::Change {
+            spec: spec(),
+            actor: f.owner,
+        })
+        .then_expect_error(CustomServiceError::SpecUnchanged);
+    let mut token = spec();
+    token.auth_kind = AuthKind::Token;
+    token.fields.clear();
+    given()
+        .when(CustomServiceCommand::Change {
+            spec: token,
+            actor: f.owner,
+        })
+        .then_expect_error(CustomServiceError::KindChanged {
+            from: AuthKind::Generic,
+            to: AuthKind::Token,
+        });
+    let mut empty = spec();
+    empty.fields.clear();
+    given()
+        .when(CustomServiceCommand::Change {
+            spec: empty,
+            actor: f.owner,
+        })
+        .then_expect_error(CustomServiceError::Spec(
+            ServiceSpecError::GenericWithoutFields,
+        ));
+    let (new, _) = changed(f.owner);
+    S::given_in(
+        f.directory.clone(),
+        vec![defined(own, f.owner), retired(f.owner)],
+    )
+    .when(CustomServiceCommand::Change {
+        spec: new,
+        actor: f.owner,
+    })
+    .then_expect_error(CustomServiceError::Retired);
+}
+
+fn retired(actor: UserId) -> CustomServiceEvent {
+    CustomServiceEvent::CustomServiceRetired {
+        service: id(),
+        retired_by: actor,
+    }
+}
+
+#[test]
+fn retire_marks_the_service_retired_once() {
+    let f = fixture();
+    let outcome = S::given_in(f.directory.clone(), vec![defined(f.org_workspace, f.admin)])
+        .when(CustomServiceCommand::Retire { actor: f.owner })
+        .then_expect_events(vec![retired(f.owner)]);
+    let state = outcome.then_state().expect("defined");
+    assert!(state.retired);
+    assert_eq!(state.version, 2);
+    S::given_in(
+        f.directory.clone(),
+        vec![defined(f.org_workspace, f.admin), retired(f.owner)],
+    )
+    .when(CustomServiceCommand::Retire { actor: f.admin })
+    .then_expect_error(CustomServiceError::AlreadyRetired);
+}
+
+#[test]
+fn retire_needs_the_right_to_create_services_and_hides_what_the_caller_cannot_see() {
+    let f = fixture();
+    // An organization member sees the organization's service but may not retire it.
+    S::given_in(f.directory.clone(), vec![defined(f.org_workspace, f.admin)])
+        .when(CustomServiceCommand::Retire { actor: f.member })
+        .then_expect_error(CustomServiceError::AccessDenied {
+            workspace: f.org_workspace,
+            reason: DenyReason::OrgRoleTooLow {
+                role: crate::domain::directory::OrgRole::Member,
+                action: Action::CreateService,
+            },
+        });
+    S::given_in(
+        f.directory.clone(),
+        vec![defined(f.personal(f.member), f.member)],
+    )
+    .when(CustomServiceCommand::Retire { actor: f.owner })
+    .then_expect_error(CustomServiceError::NotFound);
+    S::given_in(f.directory.clone(), vec![])
+        .when(CustomServiceCommand::Retire { actor: f.owner })
+        .then_expect_error(CustomServiceError::NotFound);
+}
+
+fn service_in(workspace: WorkspaceId, retired: bool) -> CustomService {
+    CustomService {
+        id: id(),
+        workspace,
+        spec: spec(),
+        defined_by: UserId::new(),
+        version: 1,
+        retired,
+    }
+}
+
+#[test]
+fn a_service_is_visible_exactly_where_authentications_of_its_workspace_are() {
+    let f = fixture();
+    let users = [
+        f.owner,
+        f.admin,
+        f.member,
+        f.ws_admin,
+        f.ws_editor,
+        f.ws_viewer,
+        f.outsider,
+    ];
+    for ws in [f.shared, f.org_workspace, f.personal(f.member)] {
+        let service = service_in(ws, false);
+        for user in users {
+            assert_eq!(
+                service.visible_to(&f.directory, user),
+                crate::domain::access::decide_access(&f.directory, user, ws, Action::View)
+                    .is_allowed(),
+            );
+        }
+    }
+}
+
+#[test]
+fn where_a_service_may_back_an_authentication() {
+    let f = fixture();
+    let new = ServiceUse::NewAuthentication;
+    let use_in = |service: &CustomService, actor, ws, purpose| {
+        check_use(service, &f.directory, actor, ws, purpose)
+    };
+    // Personal: only in that personal workspace.
+    let own = f.personal(f.owner);
+    let personal = service_in(own, false);
+    assert_eq!(use_in(&personal, f.owner, own, new), Ok(()));
+    for ws in [f.shared, f.org_workspace] {
+        assert_eq!(
+            use_in(&personal, f.owner, ws, new),
+            Err(ServiceUseError::NotReachable)
+        );
+    }
+    // Someone else's personal service is hidden: it refuses like an unknown one.
+    assert_eq!(
+        use_in(&personal, f.ws_editor, f.shared, new),
+        Err(ServiceUseError::Hidden)
+    );
+    // Shared: only in that shared workspace.
+    let shared = service_in(f.shared, false);
+    assert_eq!(use_in(&shared, f.ws_editor, f.shared, new), Ok(()));
+    assert_eq!(
+        use_in(&shared, f.owner, f.org_workspace, new),
+        Err(ServiceUseError::NotReachable)
+    );
+    assert_eq!(
+        use_in(&shared, f.member, f.org_workspace, new),
+        Err(ServiceUseError::Hidden)
+    );
+    // Organization workspace: in every workspace of the organization, not in personal ones.
+    let org = service_in(f.org_workspace, false);
+    assert_eq!(use_in(&org, f.ws_editor, f.shared, new), Ok(()));
+    assert_eq!(use_in(&org, f.admin, f.org_workspace, new), Ok(()));
+    assert_eq!(
+        use_in(&org, f.member, f.personal(f.member), new),
+        Err(ServiceUseError::NotReachable)
+    );
+    // Retired: no new authentications, but an existing one may still move where it reaches.
+    let old = service_in(f.org_workspace, true);
+    assert_eq!(
+        use_in(&old, f.ws_editor, f.shared, new),
+        Err(ServiceUseError::Retired)
+    );
+    assert_eq!(
+        use_in(&old, f.ws_editor, f.shared, ServiceUse::Move),
+        Ok(())
+    );
+    assert_eq!(
+        use_in(&old, f.owner, own, ServiceUse::Move),
+        Err(ServiceUseError::NotReachable)
+    );
+}

@@ -1,0 +1,401 @@
+//! `/v1/services`: the prebuilt catalog and custom services. A custom service is visible to
+//! whoever may view the authentications of its workspace; it is defined, changed (`PATCH`, a
+//! whole new definition, with `If-Match`) and retired, each as an event of its own stream.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::authentication::CreateAuthentication;
+use crate::domain::ids::{AuthenticationId, EnvironmentTag, ServiceId, ServiceKey, WorkspaceId};
+use crate::domain::secret::SecretText;
+use crate::domain::services::{
+    CustomService, CustomServiceError, CustomServiceEvent, ServiceRef, ServiceSpec,
+};
+use crate::http::dto::{parse_field, WarningBody};
+use crate::http::error::ApiError;
+use crate::http::extract::{etag, if_match, ApiJson, Authenticated};
+use crate::http::openapi::{
+    BadRequest, IdempotencyKeyHeader, IfMatchHeader, PayloadTooLarge, ProblemSchema, Unauthorized,
+    UnsupportedMediaType,
+};
+use crate::http::SharedState;
+
+/// A service: a catalog entry, or a custom service with its version and whether it is retired.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServiceBody {
+    /// `airtable`, … or `custom:<uuid>`.
+    pub service: String,
+    /// Whether it is a custom service.
+    pub custom: bool,
+    /// The workspace a custom service was defined in (`null` for the catalog).
+    #[schema(required = true)]
+    pub workspace: Option<Uuid>,
+    /// A custom service's version: the number of events of its stream (1 when defined; also
+    /// its `ETag`). `null` for the catalog.
+    #[schema(required = true, minimum = 1)]
+    pub version: Option<u64>,
+    /// Whether a custom service was retired: it backs no new authentications, existing ones
+    /// keep working. Always `false` for the catalog.
+    pub retired: bool,
+    /// The definition (a custom service's current one).
+    #[schema(value_type = crate::http::openapi::ServiceSpecSchema)]
+    pub spec: ServiceSpec,
+    /// Every field an authentication of this service takes, the kind's (e.g. OAuth1's
+    /// `consumer_key`, `consumer_secret`, `token`, `token_secret`) then the service's own:
+    /// name, whether it is secret, whether it is required, its format.
+    #[schema(value_type = Vec<crate::http::openapi::FieldSpecSchema>)]
+    pub fields: Vec<crate::domain::services::FieldSpec>,
+}
+
+impl ServiceBody {
+    fn prebuilt(key: &ServiceKey, spec: &ServiceSpec) -> ServiceBody {
+        ServiceBody {
+            service: key.to_string(),
+            custom: false,
+            workspace: None,
+            version: None,
+            retired: false,
+            fields: spec.all_fields(),
+            spec: spec.clone(),
+        }
+    }
+
+    fn custom(service: &CustomService) -> ServiceBody {
+        ServiceBody {
+            service: ServiceRef::Custom(service.id).to_string(),
+            custom: true,
+            workspace: Some(service.workspace.as_uuid()),
+            version: Some(service.version),
+            retired: service.retired,
+            fields: service.spec.all_fields(),
+            spec: service.spec.clone(),
+        }
+    }
+}
+
+/// A custom service with its `ETag`.
+fn custom_answer(service: &CustomService) -> Response {
+    let mut response = Json(ServiceBody::custom(service)).into_response();
+    if let Ok(value) = etag(service.version).parse() {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// The service a path names: `custom:<uuid>` or a catalog key. Anything else names no
+/// service, and answers like a missing one (the text is never echoed).
+fn path_service(raw: &str) -> Result<ServiceRef, ApiError> {
+    let not_found = || ApiError::from(crate::app::AppError::from(CustomServiceError::NotFound));
+    if let Some(id) = raw.strip_prefix("custom:") {
+        return id
+            .parse::<ServiceId>()
+            .map(ServiceRef::Custom)
+            .map_err(|_| not_found());
+    }
+    ServiceKey::parse(raw)
+        .map(ServiceRef::Prebuilt)
+        .map_err(|_| not_found())
+}
+
+/// The custom service a path names; a catalog key names none (the catalog never changes).
+fn path_custom_service(raw: &str) -> Result<ServiceId, ApiError> {
+    match path_service(raw)? {
+        ServiceRef::Custom(id) => Ok(id),
+        ServiceRef::Prebuilt(_) => {
+            Err(crate::app::AppError::from(CustomServiceError::NotFound).into())
+        }
+    }
+}
+
+/// `GET /v1/services`: the prebuilt catalog and the custom services the caller can see.
+#[utoipa::path(
+    get,
+    path = "/v1/services",
+    operation_id = "listServices",
+    tag = "services",
+    summary = "List services",
+    description = "The prebuilt catalog (`airtable`, `slack`, …) and the custom services the caller may see: those of the workspaces whose authentications the caller may view. Retired custom services are listed (with `retired: true`).",
+    responses(
+        (status = 200, description = "The services.", body = Vec<ServiceBody>),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_services(
+    State(state): State<SharedState>,
+    who: Authenticated,
+) -> Result<Response, ApiError> {
+    let user = who.user()?;
+    let mut items: Vec<ServiceBody> = state
+        .app
+        .catalog()
+        .iter()
+        .map(|(key, spec)| ServiceBody::prebuilt(key, spec))
+        .collect();
+    items.extend(
+        state
+            .app
+            .visible_custom_services(user)
+            .await
+            .iter()
+            .map(ServiceBody::custom),
+    );
+    Ok(Json(items).into_response())
+}
+
+/// `GET /v1/services/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/services/{id}",
+    operation_id = "getService",
+    tag = "services",
+    summary = "Read a service",
+    description = "A catalog entry (`slack`) or a custom service (`custom:<uuid>`) with its version, workspace, whether it is retired, and its current definition. A custom service is visible exactly to those who may view the authentications of its workspace; any other answers 404 with the same body as a service that does not exist.",
+    params(("id" = String, Path, description = "`custom:<uuid>` or a catalog key such as `slack`.")),
+    responses(
+        (status = 200, description = "The service.", body = ServiceBody, headers(
+            ("ETag" = String, description = "A custom service's version, e.g. `\"2\"`; send it back as `If-Match`. Absent for catalog entries.")
+        )),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such service, or a custom service the caller may not see (the two answer alike on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_service(
+    State(state): State<SharedState>,
+    who: Authenticated,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = who.user()?;
+    match path_service(&raw)? {
+        ServiceRef::Custom(id) => Ok(custom_answer(&state.app.custom_service(user, id).await?)),
+        ServiceRef::Prebuilt(key) => {
+            let spec = state
+                .app
+                .catalog()
+                .get(&key)
+                .ok_or_else(|| crate::app::AppError::from(CustomServiceError::NotFound))?;
+            Ok(Json(ServiceBody::prebuilt(&key, spec)).into_response())
+        }
+    }
+}
+
+/// `PATCH /v1/services/{id}`: a new definition.
+#[utoipa::path(
+    patch,
+    path = "/v1/services/{id}",
+    operation_id = "changeService",
+    tag = "services",
+    summary = "Change a custom service",
+    description = "Replaces the definition of a custom service: the body is the whole new definition (the `spec` of `POST /v1/services`), appended as `service.custom_changed`; the version goes up by one. Allowed to whoever may create services in its workspace. The auth kind cannot change. The new definition applies to new authentications and to re-authentications; stored values of existing authentications are not checked again, so a field the change makes required is required only of new authentications, and a field it removes can no longer be resolved or re-entered (its stored value stays in the history). A retired service cannot be changed.",
+    params(("id" = String, Path, description = "`custom:<uuid>`."), IfMatchHeader, IdempotencyKeyHeader),
+    request_body(content = crate::http::openapi::ServiceSpecSchema, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed: the service with its new version.", body = ServiceBody, headers(
+            ("ETag" = String, description = "The version after the change, e.g. `\"2\"`; send it back as `If-Match`."),
+            ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user, or may not create services in the service's workspace.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such custom service, or the caller may not see it (the two answer alike on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The service is retired, a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The definition is invalid (the `field` names the offending part, e.g. `oauth.token_url`), changes the auth kind (`auth_kind`), is unchanged (`body`), or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn change_service(
+    State(state): State<SharedState>,
+    who: Authenticated,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    ApiJson(spec): ApiJson<ServiceSpec>,
+) -> Result<Response, ApiError> {
+    let caller = who.caller(&headers)?;
+    let if_version = if_match(&headers)?;
+    let id = path_custom_service(&raw)?;
+    let service = state
+        .app
+        .change_service(&caller, id, spec, if_version)
+        .await?;
+    Ok(custom_answer(&service))
+}
+
+/// `POST /v1/services/{id}/retire`.
+#[utoipa::path(
+    post,
+    path = "/v1/services/{id}/retire",
+    operation_id = "retireService",
+    tag = "services",
+    summary = "Retire a custom service",
+    description = "Appends `service.custom_retired`: the service backs no new authentications (creating one is refused naming `service`) and cannot be changed again; existing authentications keep working: they resolve, are re-authenticated against its last definition, renamed, moved where it reaches, deleted and restored. Allowed to whoever may create services in its workspace. No body.",
+    params(("id" = String, Path, description = "`custom:<uuid>`."), IfMatchHeader, IdempotencyKeyHeader),
+    responses(
+        (status = 200, description = "Retired: the service with its new version.", body = ServiceBody, headers(
+            ("ETag" = String, description = "The version after the retirement, e.g. `\"3\"`."),
+            ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user, or may not create services in the service's workspace.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such custom service, or the caller may not see it (the two answer alike on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The service is already retired, a concurrent change won the race, or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "The `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn retire_service(
+    State(state): State<SharedState>,
+    who: Authenticated,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = who.caller(&headers)?;
+    let if_version = if_match(&headers)?;
+    let id = path_custom_service(&raw)?;
+    let service = state.app.retire_service(&caller, id, if_version).await?;
+    Ok(custom_answer(&service))
+}
+
+/// `POST /v1/services`: a custom service; with `authentication`, the service and an
+/// authentication together (Personal workspace only).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewService {
+    /// Where the service is defined.
+    pub workspace: Uuid,
+    /// The definition.
+    #[schema(value_type = crate::http::openapi::ServiceSpecSchema)]
+    pub spec: ServiceSpec,
+    /// Create an authentication for it at the same time.
+    #[serde(default)]
+    pub authentication: Option<NewServiceAuthentication>,
+}
+
+/// The authentication created together with a custom service.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceAuthentication {
+    /// Name.
+    pub name: String,
+    /// Field values.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// Scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Environment tag.
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+/// The answer of `POST /v1/services`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NewServiceBody {
+    /// `custom:<uuid>`.
+    pub service: String,
+    /// The authentication created with it, if any.
+    #[schema(required = true)]
+    pub authentication: Option<Uuid>,
+    /// Warnings about the authentication.
+    pub warnings: Vec<WarningBody>,
+}
+
+/// `POST /v1/services`.
+#[utoipa::path(
+    post,
+    path = "/v1/services",
+    operation_id = "createService",
+    tag = "services",
+    summary = "Define a custom service",
+    description = "Defines a custom service in a workspace (“service only”, where the caller may create services). With `authentication`, also creates an authentication for it at the same time; that is allowed only in the caller's Personal workspace, and both are decided before anything is written.",
+    params(IdempotencyKeyHeader),
+    request_body(content = NewService, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Defined: the service reference (`custom:<uuid>`), and the authentication's id and warnings when one was created.", body = NewServiceBody, headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user (runners and auditors may not do this), or may not create services (or authentications) in the workspace.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The authentication's name is taken (`duplicate-name`), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The definition is invalid (the `field` names the offending part, e.g. `oauth.token_url`), a service with an authentication outside the Personal workspace, a bad field value, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_service(
+    State(state): State<SharedState>,
+    who: Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<NewService>,
+) -> Result<Response, ApiError> {
+    let caller = who.caller(&headers)?;
+    let service = ServiceId::new();
+    let workspace = WorkspaceId::from_uuid(body.workspace);
+    let answer = match body.authentication {
+        None => {
+            let events = state
+                .app
+                .define_service(&caller, service, workspace, body.spec)
+                .await?;
+            // A replay answers with the service the first attempt defined.
+            let defined = events
+                .iter()
+                .map(CustomServiceEvent::service)
+                .next()
+                .unwrap_or(service);
+            NewServiceBody {
+                service: ServiceRef::Custom(defined).to_string(),
+                authentication: None,
+                warnings: Vec::new(),
+            }
+        }
+        Some(auth) => {
+            let id = AuthenticationId::new();
+            let create = CreateAuthentication {
+                id,
+                name: auth.name,
+                workspace,
+                service: ServiceRef::Custom(service),
+                fields: auth
+                    .fields
+                    .into_iter()
+                    .map(|(k, v)| Ok((parse_field(&k)?, SecretText::new(v))))
+                    .collect::<Result<_, ApiError>>()?,
+                scopes: auth.scopes,
+                extra_permissions: Vec::new(),
+                environment: auth
+                    .environment
+                    .as_deref()
+                    .map(EnvironmentTag::parse)
+                    .transpose()
+                    .map_err(|e| ApiError::validation(format!("authentication.{e}")))?,
+                origin: if caller.origin == crate::ledger::Origin::Dashboard {
+                    crate::domain::authentication::Origin::Dashboard
+                } else {
+                    crate::domain::authentication::Origin::Api
+                },
+            };
+            let (service, outcome) = state
+                .app
+                .create_with_new_service(&caller, service, body.spec, create)
+                .await?;
+            NewServiceBody {
+                service: ServiceRef::Custom(service).to_string(),
+                authentication: Some(outcome.id.as_uuid()),
+                warnings: outcome.warnings.iter().map(WarningBody::from).collect(),
+            }
+        }
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
