@@ -433,7 +433,11 @@ async fn a_clean_stop_leaves_a_recovery_snapshot_covering_the_run() {
         )
         .await;
     }
-    assert_eq!(newest_snapshot(&s.data_dir), at_start, "none written while serving");
+    assert_eq!(
+        newest_snapshot(&s.data_dir),
+        at_start,
+        "none written while serving"
+    );
     s.shutdown().await;
     let after_stop = newest_snapshot(&s.data_dir);
     assert!(

@@ -276,6 +276,9 @@ pub(crate) fn import(args: ImportArgs) -> Result<ExitCode, String> {
         )
     }
     .map_err(|e| format!("importing {}: {e}", args.from.display()))?;
+    // So the first start does not replay the whole import.
+    credledger::ledger::SledStore::write_recovery_snapshot(&args.data_dir)
+        .map_err(|e| format!("writing the storage recovery snapshot: {e}"))?;
     println!(
         "imported {} events (head hash {} at position {}), {} data-key entries, {} checkpoints into {} {}",
         summary.events,
@@ -313,6 +316,8 @@ pub(crate) fn recover(args: RecoverArgs) -> Result<ExitCode, String> {
     let summary =
         data_backup::recover_data_dir(&args.data.data_dir, as_of, &args.to, &mut progress)
             .map_err(|e| format!("recovering {}: {e}", args.data.data_dir.display()))?;
+    credledger::ledger::SledStore::write_recovery_snapshot(&args.to)
+        .map_err(|e| format!("writing the storage recovery snapshot: {e}"))?;
     println!(
         "recovered {} events recorded at or before {} (head hash {} at position {}), {} data-key entries, {} checkpoints from {} into {} {}",
         summary.events,

@@ -20,6 +20,7 @@ pub(crate) struct RebuildArgs {
 }
 
 pub(crate) async fn rebuild_read_models(args: RebuildArgs) -> Result<ExitCode, String> {
+    let data_dir = args.data.data_dir.clone();
     let mut config = credledger::app::AppConfig::new(args.data.data_dir, args.key_file);
     config.create_key_if_missing = false;
     let started = Instant::now();
@@ -30,6 +31,9 @@ pub(crate) async fn rebuild_read_models(args: RebuildArgs) -> Result<ExitCode, S
     app.close()
         .await
         .map_err(|e| format!("closing the ledger: {e}"))?;
+    // So the next start does not replay the rebuild's writes.
+    credledger::ledger::SledStore::write_recovery_snapshot(&data_dir)
+        .map_err(|e| format!("writing the storage recovery snapshot: {e}"))?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "rebuilt the read models from {events} events in {seconds:.2} s ({:.0} events/s)",
