@@ -118,15 +118,17 @@ fn collect(value: &Value, values: &mut Vec<String>, keys: &mut Vec<String>) {
     }
 }
 
+/// Digits and letters of at least 6 characters, or a number of at least 8 digits (a wrongly
+/// typed secret): short enough numbers could be in a refusal's own text.
 fn canary_like(text: &str) -> bool {
-    text.len() >= 6
-        && text.chars().any(|c| c.is_ascii_digit())
-        && text.chars().any(|c| c.is_ascii_alphabetic())
+    let digits = text.chars().filter(|c| c.is_ascii_digit()).count();
+    let mixed = text.len() >= 6 && digits > 0 && text.chars().any(|c| c.is_ascii_alphabetic());
+    mixed || digits >= 8
 }
 
 /// JSON request bodies through the API's extractor: every body is taken or refused with a
-/// 4xx problem, and a refusal never echoes a value of the body (canary-like values: digits
-/// and letters, at least 6 characters, not also a key).
+/// 4xx problem, and a refusal never echoes a value of the body (canary-like values, see
+/// `canary_like`, that are not also a key).
 pub fn json_bodies(bytes: &[u8]) {
     let Some((&selector, body)) = bytes.split_first() else {
         return;

@@ -65,7 +65,10 @@ async fn name_claims_are_rebuilt_at_open_for_ledgers_written_without_them() {
     let w = w
         .restart_after(|dir| {
             let db = open_db(dir).expect("open the directory");
-            db.drop_tree("unique_keys").expect("drop");
+            assert!(
+                db.drop_tree("unique_keys").expect("drop"),
+                "the claims tree exists under this name"
+            );
             let tree = db.open_tree("unique_keys").expect("tree");
             tree.insert(stale.as_bytes(), "authentication-stale")
                 .expect("stale claim");

@@ -446,6 +446,13 @@ async fn time_travel_lists_a_workspace_and_who_could_use_an_authentication_then(
     let org_then = listing(s.org_workspace.clone(), t1.clone()).await;
     assert!(!org_then.text.contains(&id));
     assert!(!shared_then.text.contains("tt-1"));
+    // One created since is no candidate then, and spoils nothing of that answer.
+    let later = s
+        .create(&s.editor, &s.shared, "airtable", json!({"token": "tt-2"}))
+        .await;
+    let shared_then_again = listing(s.shared.clone(), t1.clone()).await;
+    assert!(!shared_then_again.text.contains(&later));
+    assert_eq!(shared_then_again.body, shared_then.body);
 
     // Who could use it: in the shared workspace its viewer could; in the organization
     // workspace every organization member can.

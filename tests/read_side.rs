@@ -99,7 +99,13 @@ async fn observed(s: &Server, id: &str) -> Value {
         .await
         .expect(200)
         .body;
-    json!({ "view": view, "history": history, "audit": audit["records"] })
+    assert!(
+        audit["items"]
+            .as_array()
+            .is_some_and(|items| !items.is_empty()),
+        "an authentication has audit records: {audit}"
+    );
+    json!({ "view": view, "history": history, "audit": audit["items"] })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,9 +151,9 @@ async fn a_read_side_planted_from_another_ledger_is_rebuilt_not_believed() {
         "the other ledger's admin token must not open this one: {}",
         stranger.text
     );
+    assert_eq!(observed(&ours, &id).await, before, "rebuilt from our log");
     let resolved = resolve(&ours, &id).await.expect(200);
     assert_eq!(resolved.body["resolved"], json!("ours-canary-7731"));
-    assert_eq!(observed(&ours, &id).await, before, "rebuilt from our log");
     ours.stop().await;
     theirs.stop().await;
 }

@@ -173,8 +173,9 @@ impl App {
 
     /// A page of audit records matching the query.
     pub async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, AppError> {
-        // A time range is a position range: store times never decrease.
-        let head = self.store().head().position;
+        // A time range is a position range: store times never decrease. Only what the read
+        // side has written is indexed: positions past it are left for the next page.
+        let head = self.model().applied();
         let low = match query.filter.from {
             Some(from) => self.store().first_position_at_or_after(from).await?.0,
             None => 1,

@@ -142,19 +142,10 @@ impl App {
             }
             return Ok(outcome);
         }
-        // Creates and moves are decided on what custom services are now: hold the gate
-        // until their append is done (see `App::service_gate`).
-        let decides_service_use = commands.iter().any(|c| {
-            matches!(
-                c,
-                AuthenticationCommand::Create(_) | AuthenticationCommand::Move { .. }
-            )
-        });
-        let _service_gate = if decides_service_use {
-            Some(self.service_gate.read().await)
-        } else {
-            None
-        };
+        // Every command is decided on what its service is now (creates and moves on where
+        // it may be used, the others on its fields): hold the gate until the append is done
+        // (see `App::service_gate`). Shared, so commands never wait for one another.
+        let _service_gate = self.service_gate.read().await;
         let (state, working, sealed_events, warnings) = {
             let model = self.model().model().read().await;
             let state = model

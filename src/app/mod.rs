@@ -122,8 +122,9 @@ pub struct App {
     fingerprinter: Fingerprinter,
     catalog: ServiceCatalog,
     model: ReadModel,
-    /// Serializes what custom services are against their use: creating or moving an
-    /// authentication holds it shared from its decision to its append, changing or retiring
+    /// Serializes what custom services are against their use: every authentication command
+    /// (each is decided on its service's definition) holds it shared from its decision to its
+    /// append, changing or retiring
     /// a service holds it exclusively until the read model has the change, so no
     /// authentication decided on an older definition (or before a retirement) lands after it.
     service_gate: tokio::sync::RwLock<()>,

@@ -230,7 +230,7 @@ impl App {
         // Exclusive until the read model has the change: no authentication is decided on the
         // definition being replaced and appended after it.
         let _gate = self.service_gate.write().await;
-        let (events, version) = {
+        let (events, version, after) = {
             let model = self.model().model().read().await;
             let state = model.custom_services.get(&id);
             // A hidden service answers like a missing one, before any version is compared.
@@ -245,7 +245,12 @@ impl App {
                 }
             }
             let events = decide_custom_service(state, &model.directory, command)?;
-            (events, state.map_or(0, |s| s.version))
+            // The gate keeps anything else from changing it: this is what the write leaves.
+            let mut after = state.cloned();
+            events
+                .iter()
+                .for_each(|e| apply_custom_service(&mut after, e));
+            (events, state.map_or(0, |s| s.version), after)
         };
         let answer = codec::encode(&ServiceAnswer {
             service: id.as_uuid(),
@@ -258,8 +263,7 @@ impl App {
         if outcome.replayed_answer.is_some() {
             return self.replayed_service(caller.user, &outcome).await;
         }
-        self.service_as_of(caller.user, id, outcome.stream_version.0)
-            .await
+        after.ok_or_else(|| CustomServiceError::NotFound.into())
     }
 
     /// The service as an earlier change or retirement with the same idempotency key left it.

@@ -96,7 +96,12 @@ impl App {
             crate::projections::model::ever_in_workspace(self.model().settle().await?, workspace)?;
         let mut views = Vec::new();
         for id in candidates {
-            let (state, _) = self.state_as_of(id, RestoreTarget::Time(at)).await?;
+            // A candidate created after `at` has no state then.
+            let state = match self.state_as_of(id, RestoreTarget::Time(at)).await {
+                Ok((state, _)) => state,
+                Err(AppError::NotFound) => continue,
+                Err(e) => return Err(e),
+            };
             let Some(auth) = state.current.as_ref() else {
                 continue;
             };

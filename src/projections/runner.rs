@@ -131,7 +131,7 @@ impl<P: Projection, S: ReadStore> ProjectionHandle<P, S> {
         store: S,
     ) -> Result<ProjectionHandle<P, S>, ProjectionError> {
         let mut from = 0;
-        let start = match store.checkpoint() {
+        let mut start = match store.checkpoint() {
             Ok(Some(checkpoint)) => match distrust(events, &checkpoint, P::LAYOUT).await? {
                 None => {
                     from = checkpoint.position;
@@ -157,6 +157,9 @@ impl<P: Projection, S: ReadStore> ProjectionHandle<P, S> {
                 // Layout and chain matched but the records do not decode: rebuild.
                 tracing::warn!(projection = P::NAME, error = %e, "the stored read side does not decode; rebuilding it");
                 store.clear()?;
+                start = StartKind::Rebuilt {
+                    reason: format!("its records do not decode: {e}"),
+                };
                 P::load(&store, 0)?
             }
         };

@@ -476,6 +476,10 @@ pub async fn times_map_to_positions_and_batches_drain<S: EventStore>(store: S) {
         drained.push(envelope.body.position.0);
     }
     // What try_next hands over is in order and gapless; the rest comes from next().
+    assert!(
+        drained.len() > 1,
+        "a subscription behind a 12-event log hands over more than one without waiting: {drained:?}"
+    );
     assert!(drained.windows(2).all(|w| w[1] == w[0] + 1), "{drained:?}");
     for expected in (drained.len() as u64 + 1)..=12 {
         assert_eq!(
