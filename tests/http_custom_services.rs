@@ -168,6 +168,30 @@ async fn members_see_a_workspace_s_service_and_others_get_the_404_of_a_missing_o
             .await;
         assert_eq!(retire.status.as_u16(), 404);
         assert_eq!(retire.text, absent.text);
+        // With If-Match too, naming the current version or another: still alike.
+        for if_match in ["\"1\"", "\"7\""] {
+            for (method, suffix, body) in [
+                (Method::PATCH, "", Some(spec("Taken over"))),
+                (Method::POST, "/retire", None),
+            ] {
+                let headers = [("if-match", if_match)];
+                let token = Some(outsider.token.as_str());
+                let on_hidden = format!("{path}{suffix}");
+                let on_missing = format!("{missing}{suffix}");
+                let hidden = s
+                    .call_with(method.clone(), &on_hidden, token, body.clone(), &headers)
+                    .await;
+                let absent = s
+                    .call_with(method.clone(), &on_missing, token, body, &headers)
+                    .await;
+                assert_eq!(hidden.status.as_u16(), 404, "{}", hidden.text);
+                assert_eq!(
+                    (hidden.status, hidden.text),
+                    (absent.status, absent.text),
+                    "{method} {suffix} with If-Match {if_match}"
+                );
+            }
+        }
     }
     // Catalog entries are read the same way; a name that is no service is a 404 as well.
     let slack = s

@@ -1,6 +1,6 @@
-//! No existence oracle: every write endpoint answers an authentication id that does not exist
-//! exactly as one the caller may not see (status, body modulo the id, headers), with and
-//! without `If-Match`.
+//! No existence oracle: every write endpoint answers an id (of an authentication, or a token)
+//! that does not exist exactly as one the caller may not see (status, body modulo the id,
+//! headers), with and without `If-Match`. Custom services: `tests/http_custom_services.rs`.
 
 mod http_support;
 
@@ -149,5 +149,53 @@ async fn missing_and_hidden_authentications_answer_alike_on_every_write() {
     )
     .await
     .expect(404);
+    s.stop().await;
+}
+
+/// Revoking a token: one of another user (which the caller may not revoke) answers exactly
+/// like one that was never issued; its owner can revoke it, so the token is real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_another_users_token_looks_like_revoking_a_missing_one() {
+    let s = Server::start().await;
+    let issued = s
+        .call(
+            Method::POST,
+            "/v1/tokens",
+            &s.member.token,
+            Some(json!({"kind": "user", "label": "the member's"})),
+        )
+        .await
+        .expect(201);
+    let theirs = issued.body["id"].as_str().expect("id").to_owned();
+    let missing = uuid::Uuid::now_v7().to_string();
+    let on_theirs = s
+        .call(
+            Method::DELETE,
+            &format!("/v1/tokens/{theirs}"),
+            &s.outsider.token,
+            None,
+        )
+        .await;
+    let on_missing = s
+        .call(
+            Method::DELETE,
+            &format!("/v1/tokens/{missing}"),
+            &s.outsider.token,
+            None,
+        )
+        .await;
+    assert_eq!(on_theirs.status.as_u16(), 404, "{}", on_theirs.text);
+    assert_eq!(
+        comparable(&on_theirs, &theirs),
+        comparable(&on_missing, &missing)
+    );
+    s.call(
+        Method::DELETE,
+        &format!("/v1/tokens/{theirs}"),
+        &s.member.token,
+        None,
+    )
+    .await
+    .expect(204);
     s.stop().await;
 }
