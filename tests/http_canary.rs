@@ -373,6 +373,19 @@ async fn refused_requests_with_an_idempotency_key_leave_nothing_in_the_data_dire
             "/v1/tokens".to_owned(),
             json!({"kind": REFUSED, "label": REFUSED}),
         ),
+        // A secret of the wrong JSON type, and a private key whose PEM label is refused.
+        (
+            "POST",
+            "/v1/authentications".to_owned(),
+            json!({"name": "n", "workspace": s.shared, "service": "airtable", "fields": {"token": CANARY_INT}}),
+        ),
+        (
+            "POST",
+            "/v1/authentications".to_owned(),
+            json!({"name": "n", "workspace": s.shared, "service": "mtls-api",
+                "fields": {"certificate": include_str!("../src/domain/authentication/testdata/rsa_cert.pem"),
+                "private_key": format!("-----BEGIN {CANARY_LABEL}-----\nAAAA\n-----END {CANARY_LABEL}-----\n")}}),
+        ),
     ];
     for (n, (method, path, body)) in refused.into_iter().enumerate() {
         let key = format!("refused-{n}");
@@ -397,11 +410,13 @@ async fn refused_requests_with_an_idempotency_key_leave_nothing_in_the_data_dire
     for file in files_under(&s.data_dir) {
         let bytes = std::fs::read(&file).expect("read");
         let holds = |text: &str| bytes.windows(text.len()).any(|w| w == text.as_bytes());
-        assert!(
-            !holds(REFUSED),
-            "{} holds a refused request's value",
-            file.display()
-        );
+        for value in [REFUSED, &CANARY_INT.to_string(), CANARY_LABEL] {
+            assert!(
+                !holds(value),
+                "{} holds a refused request's value",
+                file.display()
+            );
+        }
         marker_seen |= holds(MARKER);
     }
     assert!(marker_seen, "the scan finds what the ledger does store");
