@@ -47,15 +47,12 @@ fn s(path: &Path) -> &str {
     path.to_str().expect("utf-8 temp path")
 }
 
-/// Every (key, value) of the events tree.
-fn raw_events(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let db = credledger::ledger::open_db(path).expect("open raw sled");
-    let events = db.open_tree("events").expect("events");
-    events
-        .iter()
-        .map(|e| e.expect("entry"))
-        .map(|(k, v)| (k.to_vec(), v.to_vec()))
-        .collect()
+/// Every stored (position, envelope bytes).
+fn raw_events(path: &Path) -> Vec<(u64, Vec<u8>)> {
+    credledger::ledger::RawLog::open(path)
+        .expect("open raw log")
+        .events()
+        .expect("events")
 }
 
 fn head_hash(text: &str) -> String {
@@ -281,8 +278,7 @@ fn write_export(path: &Path, events: &[(u64, Vec<u8>)], head_position: u64, head
 fn envelopes(path: &Path) -> Vec<(u64, Vec<u8>, credledger::ledger::Envelope)> {
     raw_events(path)
         .into_iter()
-        .map(|(key, bytes)| {
-            let position = u64::from_be_bytes(key.as_slice().try_into().expect("u64 key"));
+        .map(|(position, bytes)| {
             let envelope = credledger::ledger::Envelope::decode(&bytes).expect("decode");
             assert_eq!(envelope.body.position.0, position);
             (position, bytes, envelope)

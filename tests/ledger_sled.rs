@@ -77,12 +77,11 @@ fn run_verify(path: &Path) -> (i32, String) {
     (output.status.code().unwrap_or(-1), text)
 }
 
-/// Opens the raw sled database and hands the events tree to `tamper`.
-fn tamper_with_events(path: &Path, tamper: impl FnOnce(&sled::Tree)) {
-    let db = credledger::ledger::open_db(path).expect("open raw sled");
-    let events = db.open_tree("events").expect("events tree");
-    tamper(&events);
-    db.flush().expect("flush");
+/// Opens the stored events past every check and hands them to `tamper`.
+fn tamper_with_events(path: &Path, tamper: impl FnOnce(&credledger::ledger::RawLog)) {
+    let log = credledger::ledger::RawLog::open(path).expect("open raw log");
+    tamper(&log);
+    log.flush().expect("flush");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -136,11 +135,10 @@ async fn verify_names_a_flipped_byte() {
     let path = dir.path().join("data");
     populate(&path, 12).await;
     tamper_with_events(&path, |events| {
-        let key = 7u64.to_be_bytes();
-        let mut bytes = events.get(key).expect("get").expect("position 7").to_vec();
+        let mut bytes = events.event(7).expect("get").expect("position 7");
         let at = bytes.len() - 40; // inside the body, before the stored hash
         bytes[at] ^= 0x01;
-        events.insert(key, bytes).expect("insert");
+        events.set_event(7, Some(&bytes)).expect("insert");
     });
     let (code, text) = run_verify(&path);
     assert_eq!(code, 1, "{text}");
@@ -156,7 +154,7 @@ async fn verify_names_a_deleted_event() {
     let path = dir.path().join("data");
     populate(&path, 12).await;
     tamper_with_events(&path, |events| {
-        events.remove(5u64.to_be_bytes()).expect("remove");
+        events.set_event(5, None).expect("remove");
     });
     let (code, text) = run_verify(&path);
     assert_eq!(code, 1, "{text}");
@@ -172,10 +170,10 @@ async fn verify_names_swapped_events() {
     let path = dir.path().join("data");
     populate(&path, 12).await;
     tamper_with_events(&path, |events| {
-        let a = events.get(3u64.to_be_bytes()).expect("get").expect("3");
-        let b = events.get(4u64.to_be_bytes()).expect("get").expect("4");
-        events.insert(3u64.to_be_bytes(), b).expect("insert");
-        events.insert(4u64.to_be_bytes(), a).expect("insert");
+        let a = events.event(3).expect("get").expect("3");
+        let b = events.event(4).expect("get").expect("4");
+        events.set_event(3, Some(&b)).expect("insert");
+        events.set_event(4, Some(&a)).expect("insert");
     });
     let (code, text) = run_verify(&path);
     assert_eq!(code, 1, "{text}");
@@ -188,7 +186,7 @@ async fn verify_names_a_truncated_tail() {
     let path = dir.path().join("data");
     populate(&path, 12).await;
     tamper_with_events(&path, |events| {
-        events.remove(12u64.to_be_bytes()).expect("remove");
+        events.set_event(12, None).expect("remove");
     });
     let (code, text) = run_verify(&path);
     assert_eq!(code, 1, "{text}");
@@ -206,4 +204,220 @@ fn verify_of_a_missing_directory_is_a_clear_error() {
     let (code, text) = run_verify(&dir.path().join("nothing-here"));
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("no data directory"), "{text}");
+}
+
+/// Appends `count` events in appends of one to five events over seven streams, concurrently
+/// from four tasks, so that blocks fill across batches and streams cross many chunks.
+async fn populate_mixed(store: &SledStore, count: usize) {
+    let mut tasks = Vec::new();
+    for task in 0..4usize {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut written = 0;
+            let mut i = task;
+            while written < count / 4 {
+                let size = 1 + i % 5;
+                let events = (0..size)
+                    .map(|n| event("test.recorded", format!("{task}-{i}-{n}").as_bytes()))
+                    .collect();
+                store
+                    .append(request(
+                        &format!("stream-{}", i % 7),
+                        ExpectedVersion::Any,
+                        events,
+                    ))
+                    .await
+                    .expect("append");
+                written += size;
+                i += 4;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+}
+
+/// Every way of reading the log agrees with a brute-force walk of `read_all`.
+async fn assert_reads_agree(store: &SledStore) {
+    let head = store.head().position;
+    let all = store.read_all(Position(1), usize::MAX).await.expect("all");
+    assert_eq!(all.len() as u64, head);
+    for (i, e) in all.iter().enumerate() {
+        assert_eq!(e.body.position.0, i as u64 + 1);
+    }
+    for s in 0..7 {
+        let name = format!("stream-{s}");
+        let expected: Vec<_> = all
+            .iter()
+            .filter(|e| e.body.stream_id.as_str() == name)
+            .map(|e| e.body.position)
+            .collect();
+        let stream = store
+            .read_stream(&support::stream(&name), StreamRange::all())
+            .await
+            .expect("stream");
+        let got: Vec<_> = stream.iter().map(|e| e.body.position).collect();
+        assert_eq!(got, expected, "{name}");
+        for (v, e) in stream.iter().enumerate() {
+            assert_eq!(e.body.stream_version.0, v as u64 + 1);
+        }
+        let version = store
+            .stream_version(&support::stream(&name))
+            .await
+            .expect("version");
+        assert_eq!(version.0, expected.len() as u64);
+    }
+    for probe in [0, 1, head / 3, head / 2, head - 1, head - 1] {
+        let at = all[probe as usize].body.recorded_at;
+        let first = store.first_position_at_or_after(at).await.expect("first");
+        let brute = all
+            .iter()
+            .find(|e| e.body.recorded_at >= at)
+            .map(|e| e.body.position)
+            .expect("found");
+        assert_eq!(first, brute);
+        let to = all[(probe as usize + 40).min(all.len() - 1)]
+            .body
+            .recorded_at;
+        let range = store.read_time_range(at, to, 25).await.expect("range");
+        let brute: Vec<_> = all
+            .iter()
+            .filter(|e| e.body.recorded_at >= at && e.body.recorded_at <= to)
+            .take(25)
+            .map(|e| e.body.position)
+            .collect();
+        assert_eq!(
+            range.iter().map(|e| e.body.position).collect::<Vec<_>>(),
+            brute
+        );
+    }
+    let after_end = store
+        .first_position_at_or_after(credledger::ledger::RecordedAt(i64::MAX))
+        .await
+        .expect("after end");
+    assert_eq!(after_end.0, head + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_blocks_read_back_by_position_stream_and_time_before_and_after_reopen() {
+    let dir = TempDir::new().expect("temp dir");
+    let path = dir.path().join("data");
+    let store = SledStore::open(&path).expect("open");
+    populate_mixed(&store, 1200).await;
+    assert_reads_agree(&store).await;
+    // A re-append of stored event ids is still recognised after its block filled up.
+    let first = store.read_all(Position(1), 1).await.expect("first")[0].clone();
+    let mut again = event("test.recorded", b"ignored");
+    again.event_id = first.body.event_id;
+    let err = store
+        .append(request("stream-x", ExpectedVersion::Any, vec![again]))
+        .await
+        .expect_err("reused id");
+    assert!(err.to_string().contains("event id"), "{err}");
+    store.close().await.expect("close");
+    drop(store);
+    let store = SledStore::open(&path).expect("reopen");
+    assert_reads_agree(&store).await;
+    store.close().await.expect("close");
+    drop(store);
+    let (code, text) = run_verify(&path);
+    assert_eq!(code, 0, "{text}");
+}
+
+/// The frozen layout 1: a sled key per event in `events`, `stream_index`, `event_ids` and
+/// `time_index`, and the head in `meta`.
+fn write_layout_one(path: &Path, events: &[(u64, Vec<u8>)]) {
+    let db = credledger::ledger::open_db(path).expect("open legacy");
+    let tree = |name: &str| db.open_tree(name).expect("tree");
+    let (log, streams, ids, times, heads, meta) = (
+        tree("events"),
+        tree("stream_index"),
+        tree("event_ids"),
+        tree("time_index"),
+        tree("stream_heads"),
+        tree("meta"),
+    );
+    let mut last = None;
+    for (position, bytes) in events {
+        let e = credledger::ledger::Envelope::decode(bytes).expect("decode");
+        let stream = e.body.stream_id.as_str().as_bytes();
+        let mut key = (stream.len() as u16).to_be_bytes().to_vec();
+        key.extend_from_slice(stream);
+        key.extend_from_slice(&e.body.stream_version.0.to_be_bytes());
+        log.insert(position.to_be_bytes(), bytes.as_slice())
+            .expect("event");
+        streams
+            .insert(key, &position.to_be_bytes())
+            .expect("stream");
+        ids.insert(e.body.event_id.0.as_bytes(), &position.to_be_bytes())
+            .expect("id");
+        let mut time = ((e.body.recorded_at.0 as u64) ^ (1 << 63))
+            .to_be_bytes()
+            .to_vec();
+        time.extend_from_slice(&position.to_be_bytes());
+        times.insert(time, &[]).expect("time");
+        heads
+            .insert(stream, &e.body.stream_version.0.to_be_bytes())
+            .expect("head");
+        last = Some(e);
+    }
+    let last = last.expect("events");
+    meta.insert("format_version", &[1u8]).expect("format");
+    meta.insert("head_position", &last.body.position.0.to_be_bytes())
+        .expect("head");
+    meta.insert("head_hash", &last.hash.0).expect("hash");
+    meta.insert("last_recorded_at", &last.body.recorded_at.0.to_be_bytes())
+        .expect("time");
+    db.flush().expect("flush");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_log_of_the_key_per_event_layout_is_moved_into_blocks_when_opened() {
+    let dir = TempDir::new().expect("temp dir");
+    let source = dir.path().join("source");
+    let store = SledStore::open(&source).expect("open");
+    populate_mixed(&store, 400).await;
+    store.close().await.expect("close");
+    drop(store);
+    let events = credledger::ledger::RawLog::open(&source)
+        .expect("raw")
+        .events()
+        .expect("events");
+    let legacy = dir.path().join("legacy");
+    write_layout_one(&legacy, &events);
+
+    let store = SledStore::open(&legacy).expect("open and migrate");
+    assert_eq!(store.head().position, events.len() as u64);
+    assert_reads_agree(&store).await;
+    let next = store
+        .append(request(
+            "stream-0",
+            ExpectedVersion::Any,
+            vec![event("test.recorded", b"after the move")],
+        ))
+        .await
+        .expect("append after the move");
+    assert_eq!(next.first_position.0, events.len() as u64 + 1);
+    store.close().await.expect("close");
+    drop(store);
+    let moved = credledger::ledger::RawLog::open(&legacy)
+        .expect("raw")
+        .events()
+        .expect("events");
+    assert_eq!(
+        moved[..events.len()],
+        events[..],
+        "envelopes are copied byte for byte"
+    );
+    let db = credledger::ledger::open_db(&legacy).expect("db");
+    for old in ["events", "stream_index", "event_ids", "time_index"] {
+        assert!(
+            !db.tree_names().iter().any(|n| n.as_ref() == old.as_bytes()),
+            "{old} is dropped"
+        );
+    }
+    drop(db);
+    let (code, text) = run_verify(&legacy);
+    assert_eq!(code, 0, "{text}");
 }

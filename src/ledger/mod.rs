@@ -17,7 +17,7 @@ pub use chain::{BreakReason, ChainBreak, ChainSummary, ChainVerifier};
 pub use checkpoint::{Checkpoint, CheckpointSigner, CheckpointStore, CheckpointWriter};
 pub use envelope::{ChainHash, Envelope, EnvelopeBody};
 pub use error::StoreError;
-pub use sled_store::{open_db, BulkImporter, SledStore, SledSubscription};
+pub use sled_store::{open_db, BulkImporter, RawLog, SledStore, SledSubscription};
 pub use store::{EventStore, Head, StreamRange, Subscription};
 pub use types::{
     Actor, AppendOutcome, AppendRequest, AuthMethod, EventId, EventMeta, ExpectedVersion,

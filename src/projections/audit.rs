@@ -122,8 +122,12 @@ fn position_of(key: &[u8]) -> Result<u64, ProjectionError> {
         .ok_or_else(|| ProjectionError::Codec("malformed audit index key".into()))
 }
 
-/// The postings of the batch being applied, per list; written as one block per list when
-/// the batch ends. Bounded by the batch size.
+/// Most positions in one stored block of a list.
+pub const POSITIONS_PER_BLOCK: usize = 128;
+
+/// The postings of the batch being applied, per list; added to each list's last block when
+/// the batch ends (a new block once it holds [`POSITIONS_PER_BLOCK`]), so that a list takes a
+/// key per 128 records, not one per batch. Bounded by the batch size.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Postings(BTreeMap<Vec<u8>, Vec<u64>>);
 
@@ -151,13 +155,37 @@ impl Postings {
         }
     }
 
-    /// Queues one block per list and empties the batch.
-    pub fn write(&mut self, changes: &mut ChangeSet) -> Result<(), ProjectionError> {
-        for (list, positions) in std::mem::take(&mut self.0) {
-            let Some((&first, _)) = positions.split_first() else {
-                continue;
+    /// Queues the grown or new blocks of every list and empties the batch.
+    pub fn write(
+        &mut self,
+        store: &impl ReadStore,
+        changes: &mut ChangeSet,
+    ) -> Result<(), ProjectionError> {
+        for (list, added) in std::mem::take(&mut self.0) {
+            let last = store
+                .scan(
+                    Table::Audit,
+                    &KeyRange::prefix(list.clone()),
+                    ScanOrder::Descending,
+                    1,
+                )?
+                .into_iter()
+                .next();
+            let mut positions = match last {
+                Some((key, value)) => {
+                    let stored = decode_block(position_of(&key)?, &value)?;
+                    if stored.len() < POSITIONS_PER_BLOCK {
+                        stored
+                    } else {
+                        Vec::new()
+                    }
+                }
+                None => Vec::new(),
             };
-            changes.put(Table::Audit, at(&list, first), encode_block(&positions)?);
+            positions.extend(added);
+            for block in positions.chunks(POSITIONS_PER_BLOCK) {
+                changes.put(Table::Audit, at(&list, block[0]), encode_block(block)?);
+            }
         }
         Ok(())
     }
@@ -481,7 +509,7 @@ mod tests {
                 },
             });
             if p % 13 == 0 || p % 31 == 0 || p == n {
-                postings.write(&mut changes).expect("postings");
+                postings.write(&store, &mut changes).expect("postings");
                 let checkpoint = crate::projections::ReadCheckpoint {
                     layout: 1,
                     position: p,
@@ -619,6 +647,29 @@ mod tests {
         assert!(decode_block(5, &bytes[..bytes.len() - 1]).is_err());
         assert!(decode_block(5, &[0xff; 11]).is_err());
         assert!(encode_block(&[3, 3]).is_err());
+    }
+
+    #[test]
+    fn lists_grow_their_last_block_across_batches() {
+        let f = index_of(3000);
+        let blocks = f
+            .store
+            .scan(
+                Table::Audit,
+                &KeyRange::prefix(list(dimension::ACTOR, b"user:a")),
+                ScanOrder::Ascending,
+                usize::MAX,
+            )
+            .expect("scan");
+        // 1500 positions in batches of about ten: full blocks of 128, not a block per batch.
+        assert_eq!(blocks.len(), 1500usize.div_ceil(POSITIONS_PER_BLOCK));
+        let mut all = Vec::new();
+        for (key, value) in &blocks {
+            let positions = decode_block(position_of(key).expect("key"), value).expect("block");
+            assert!(positions.len() <= POSITIONS_PER_BLOCK);
+            all.extend(positions);
+        }
+        assert_eq!(all, (1..=1500).map(|p| p * 2).collect::<Vec<_>>());
     }
 
     #[test]

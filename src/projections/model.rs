@@ -378,8 +378,8 @@ fn live_name(state: &AuthenticationState<SealedSecret>) -> Option<(WorkspaceId, 
 impl Projection for LedgerModel {
     const NAME: &'static str = "ledger_model";
     // 8: audit postings in blocks per batch. 9: custom service records carry their
-    // version and whether they are retired.
-    const LAYOUT: u16 = 9;
+    // version and whether they are retired. 10: a list's last block grows across batches.
+    const LAYOUT: u16 = 10;
 
     fn load<S: ReadStore>(store: &S, position: u64) -> Result<Self, ProjectionError> {
         let mut model = LedgerModel::load(store)?;
@@ -461,8 +461,12 @@ impl Projection for LedgerModel {
         Ok(())
     }
 
-    fn finish_batch(&mut self, changes: &mut ChangeSet) -> Result<(), ProjectionError> {
-        self.postings.write(changes)?;
+    fn finish_batch<S: ReadStore>(
+        &mut self,
+        store: &S,
+        changes: &mut ChangeSet,
+    ) -> Result<(), ProjectionError> {
+        self.postings.write(store, changes)?;
         self.write_dirty(changes)
     }
 }

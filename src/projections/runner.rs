@@ -43,8 +43,13 @@ pub trait Projection: Send + Sync + 'static {
         changes: &mut ChangeSet,
     ) -> Result<(), ProjectionError>;
 
-    /// Queues whatever the batch left to write (live records changed by several envelopes).
-    fn finish_batch(&mut self, changes: &mut ChangeSet) -> Result<(), ProjectionError>;
+    /// Queues whatever the batch left to write (live records changed by several envelopes,
+    /// index blocks that grow), reading what an earlier batch wrote from `store`.
+    fn finish_batch<S: ReadStore>(
+        &mut self,
+        store: &S,
+        changes: &mut ChangeSet,
+    ) -> Result<(), ProjectionError>;
 }
 
 /// How the read side was found at start.
@@ -280,15 +285,17 @@ async fn next_batch<Sub: Subscription>(
 }
 
 /// Folds a batch into the live state; answers its writes and checkpoint.
-fn fold_batch<P: Projection>(
+/// The store must hold every earlier batch: batches are folded and written one at a time.
+fn fold_batch<P: Projection, S: ReadStore>(
     model: &mut P,
+    store: &S,
     batch: &[Envelope],
 ) -> Result<Option<(ChangeSet, ReadCheckpoint)>, ProjectionError> {
     let mut changes = ChangeSet::default();
     for envelope in batch {
         model.apply(envelope, &mut changes)?;
     }
-    model.finish_batch(&mut changes)?;
+    model.finish_batch(store, &mut changes)?;
     Ok(batch.last().map(|last| {
         let checkpoint = ReadCheckpoint {
             layout: P::LAYOUT,
@@ -305,7 +312,7 @@ fn commit_batch<P: Projection, S: ReadStore>(
     store: &S,
     batch: &[Envelope],
 ) -> Result<(), ProjectionError> {
-    match fold_batch(model, batch)? {
+    match fold_batch(model, store, batch)? {
         Some((changes, checkpoint)) => store.commit(&changes, checkpoint),
         None => Ok(()),
     }
@@ -332,7 +339,7 @@ async fn follow<P: Projection, S: ReadStore, Sub: Subscription>(
             failure.send_replace(Some(format!("from position {first}: {e}")));
         };
         // Readers wait only for the fold; the write happens without the lock.
-        let folded = fold_batch(&mut *model.write().await, &batch);
+        let folded = fold_batch(&mut *model.write().await, &store, &batch);
         let (changes, checkpoint) = match folded {
             Ok(Some(folded)) => folded,
             Ok(None) => continue,

@@ -208,7 +208,7 @@ fn store_checkpoints(
     for checkpoint in checkpoints {
         checkpoint.verify_signature()?;
         let stored = if checkpoint.position <= head {
-            read_envelope(&trees.events, checkpoint.position)?.map(|e| e.hash)
+            read_envelope(&trees.event_blocks, checkpoint.position)?.map(|e| e.hash)
         } else {
             None
         };
@@ -408,11 +408,8 @@ pub fn recover_as_of(
             let mut importer = BulkImporter::new(db.clone())?
                 .with_cutoff(as_of)
                 .with_aux_trees(aux_trees);
-            for entry in source_trees.events.iter() {
-                let (key, bytes) = entry?;
-                let position = <[u8; 8]>::try_from(key.as_ref())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| StoreError::Inconsistent("malformed key in events tree".into()))?;
+            for entry in source_trees.raw_events() {
+                let (position, bytes) = entry?;
                 if !importer.push(position, &bytes)? {
                     break;
                 }

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use super::blocks::{self, NewEvent};
 use super::keys;
 use super::Trees;
 use crate::ledger::chain::{ChainBreak, ChainVerifier};
@@ -23,11 +24,15 @@ pub const DEFAULT_IMPORT_BATCH: usize = 4096;
 
 /// Trees of the ledger itself, which auxiliary copies may not touch.
 pub const LEDGER_TREES: &[&str] = &[
-    keys::EVENTS,
-    keys::STREAM_INDEX,
+    keys::EVENT_BLOCKS,
+    keys::STREAM_CHUNKS,
     keys::STREAM_HEADS,
-    keys::EVENT_IDS,
-    keys::TIME_INDEX,
+    keys::EVENT_ID_BLOCKS,
+    keys::BLOCK_TIMES,
+    keys::LEGACY_EVENTS,
+    keys::LEGACY_INDEXES[0],
+    keys::LEGACY_INDEXES[1],
+    keys::LEGACY_INDEXES[2],
     keys::UNIQUE_KEYS,
     keys::IDEMPOTENCY,
     keys::META,
@@ -85,22 +90,12 @@ pub struct ImportSummary {
     pub head: Head,
 }
 
-/// One envelope waiting for its batch.
-struct Pending {
-    position: u64,
-    bytes: Vec<u8>,
-    stream: StreamId,
-    version: StreamVersion,
-    event_id: EventId,
-    recorded_at: RecordedAt,
-}
-
 /// Streams envelopes into an empty log; see the module documentation.
 pub struct BulkImporter {
     db: sled::Db,
     trees: Trees,
     verifier: ChainVerifier,
-    batch: Vec<Pending>,
+    batch: Vec<NewEvent>,
     batch_ids: HashMap<EventId, u64>,
     batch_size: usize,
     head: Head,
@@ -116,11 +111,11 @@ impl BulkImporter {
     pub fn new(db: sled::Db) -> Result<BulkImporter, ImportError> {
         let trees = Trees::open(&db)?;
         for (name, tree) in [
-            (keys::EVENTS, &trees.events),
-            (keys::STREAM_INDEX, &trees.stream_index),
+            (keys::EVENT_BLOCKS, &trees.event_blocks),
+            (keys::STREAM_CHUNKS, &trees.stream_chunks),
             (keys::STREAM_HEADS, &trees.stream_heads),
-            (keys::EVENT_IDS, &trees.event_ids),
-            (keys::TIME_INDEX, &trees.time_index),
+            (keys::EVENT_ID_BLOCKS, &trees.event_id_blocks),
+            (keys::BLOCK_TIMES, &trees.block_times),
             (keys::UNIQUE_KEYS, &trees.unique_keys),
             (keys::IDEMPOTENCY, &trees.idempotency),
         ] {
@@ -132,7 +127,7 @@ impl BulkImporter {
         }
         for entry in trees.meta.iter() {
             let (key, _) = entry?;
-            if key.as_ref() != keys::META_FORMAT {
+            if key.as_ref() != keys::META_FORMAT && key.as_ref() != keys::META_LAYOUT {
                 return Err(ImportError::NotEmpty("its log metadata is set".into()));
             }
         }
@@ -188,11 +183,7 @@ impl BulkImporter {
         }
         let first = match self.batch_ids.get(&body.event_id) {
             Some(p) => Some(*p),
-            None => self
-                .trees
-                .event_ids
-                .get(body.event_id.0.as_bytes())?
-                .and_then(|v| keys::read_u64(&v)),
+            None => blocks::find_event_id(&self.trees.event_id_blocks, body.event_id)?,
         };
         if let Some(first) = first {
             return Err(ImportError::DuplicateEventId {
@@ -202,7 +193,7 @@ impl BulkImporter {
             });
         }
         self.batch_ids.insert(body.event_id, position);
-        self.batch.push(Pending {
+        self.batch.push(NewEvent {
             position,
             bytes: bytes.to_vec(),
             stream: body.stream_id,
@@ -266,27 +257,26 @@ impl BulkImporter {
         }
         let head = self.head;
         let last_at = self.last_recorded_at;
-        let batch = &self.batch;
+        let log = blocks::plan_writes(&self.trees, &self.batch)?;
         let trees = &self.trees;
         let result: Result<(), TransactionError<()>> = (
-            &trees.events,
-            &trees.stream_index,
+            &trees.event_blocks,
+            &trees.block_times,
+            &trees.stream_chunks,
+            &trees.event_id_blocks,
             &trees.stream_heads,
-            &trees.event_ids,
-            &trees.time_index,
             &trees.meta,
         )
             .transaction(
-                |(events, stream_index, stream_heads, event_ids, time_index, meta)| {
-                    for p in batch {
-                        let pos = keys::position_key(p.position);
-                        events.insert(&pos[..], p.bytes.as_slice())?;
-                        stream_index
-                            .insert(keys::stream_version_key(&p.stream, p.version), &pos[..])?;
-                        event_ids.insert(&p.event_id.0.as_bytes()[..], &pos[..])?;
-                        time_index
-                            .insert(&keys::time_key(p.recorded_at, p.position)[..], &[][..])?;
-                    }
+                |(
+                    event_blocks,
+                    block_times,
+                    stream_chunks,
+                    event_id_blocks,
+                    stream_heads,
+                    meta,
+                )| {
+                    log.apply(event_blocks, block_times, stream_chunks, event_id_blocks)?;
                     for (stream, version) in &heads {
                         stream_heads
                             .insert(stream.as_str().as_bytes(), &version.0.to_be_bytes()[..])?;

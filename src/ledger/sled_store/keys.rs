@@ -1,17 +1,20 @@
 //! Key layouts of the sled trees. Integers are big-endian so that key order is numeric order.
 
-use crate::ledger::types::{RecordedAt, StreamId, StreamVersion};
+use crate::ledger::types::{RecordedAt, StreamId};
 
-/// Tree: position -> encoded envelope.
-pub(crate) const EVENTS: &str = "events";
-/// Tree: stream prefix ‖ version -> position.
-pub(crate) const STREAM_INDEX: &str = "stream_index";
+/// Tree: block number -> the envelopes of up to 16 consecutive positions (see `blocks`).
+pub(crate) const EVENT_BLOCKS: &str = "event_blocks";
+/// Tree: stream prefix ‖ chunk number -> the positions of up to 32 consecutive versions.
+pub(crate) const STREAM_CHUNKS: &str = "stream_chunks";
 /// Tree: stream id -> last version.
 pub(crate) const STREAM_HEADS: &str = "stream_heads";
-/// Tree: event id -> position.
-pub(crate) const EVENT_IDS: &str = "event_ids";
-/// Tree: recorded_at ‖ position -> nothing.
-pub(crate) const TIME_INDEX: &str = "time_index";
+/// Tree: first event id of a block -> up to 64 sorted `event id ‖ position` entries.
+pub(crate) const EVENT_ID_BLOCKS: &str = "event_id_blocks";
+/// Tree: recorded_at ‖ position of each event block's first event -> nothing.
+pub(crate) const BLOCK_TIMES: &str = "block_times";
+/// Trees of layout 1 (a key per event), read once by the migration to blocks and dropped.
+pub(crate) const LEGACY_EVENTS: &str = "events";
+pub(crate) const LEGACY_INDEXES: [&str; 3] = ["stream_index", "event_ids", "time_index"];
 /// Tree: unique key -> the stream holding it (claims made with appends).
 pub(crate) const UNIQUE_KEYS: &str = "unique_keys";
 /// Tree: idempotency key -> record (request hash, outcome, answer, time), written with the events.
@@ -25,13 +28,12 @@ pub(crate) const META_FORMAT: &[u8] = b"format_version";
 pub(crate) const META_HEAD_POSITION: &[u8] = b"head_position";
 /// Meta key: chain hash at the last written position.
 pub(crate) const META_HEAD_HASH: &[u8] = b"head_hash";
+/// Meta key: the storage layout of the log (absent: layout 1, a key per event).
+pub(crate) const META_LAYOUT: &[u8] = b"layout";
+/// The layout this version writes: events and indexes in blocks.
+pub(crate) const LAYOUT_BLOCKS: u8 = 2;
 /// Meta key: recorded_at of the last written event.
 pub(crate) const META_LAST_RECORDED_AT: &[u8] = b"last_recorded_at";
-
-/// Key of a position in `events`.
-pub(crate) fn position_key(position: u64) -> [u8; 8] {
-    position.to_be_bytes()
-}
 
 /// Reads a big-endian u64 key or value.
 pub(crate) fn read_u64(bytes: &[u8]) -> Option<u64> {
@@ -48,14 +50,7 @@ pub(crate) fn stream_prefix(stream: &StreamId) -> Vec<u8> {
     key
 }
 
-/// Key of one stream version in `stream_index`.
-pub(crate) fn stream_version_key(stream: &StreamId, version: StreamVersion) -> Vec<u8> {
-    let mut key = stream_prefix(stream);
-    key.extend_from_slice(&version.0.to_be_bytes());
-    key
-}
-
-/// Key in `time_index`: the time with its sign bit flipped (so negatives sort first), then the position.
+/// Key in `block_times`: the time with its sign bit flipped (so negatives sort first), then the position.
 pub(crate) fn time_key(at: RecordedAt, position: u64) -> [u8; 16] {
     let mut key = [0u8; 16];
     key[..8].copy_from_slice(&((at.0 as u64) ^ (1 << 63)).to_be_bytes());
@@ -63,7 +58,7 @@ pub(crate) fn time_key(at: RecordedAt, position: u64) -> [u8; 16] {
     key
 }
 
-/// The position part of a `time_index` key.
+/// The position part of a `block_times` key.
 pub(crate) fn position_of_time_key(key: &[u8]) -> Option<u64> {
     read_u64(key.get(8..16)?)
 }
@@ -86,6 +81,8 @@ mod tests {
     fn stream_prefixes_do_not_overlap() {
         let ab = StreamId::new("ab").expect("valid");
         let a = StreamId::new("a").expect("valid");
-        assert!(!stream_version_key(&ab, StreamVersion(1)).starts_with(&stream_prefix(&a)));
+        let mut key = stream_prefix(&ab);
+        key.extend_from_slice(&1u64.to_be_bytes());
+        assert!(!key.starts_with(&stream_prefix(&a)));
     }
 }

@@ -1,8 +1,11 @@
 //! The sled 0.34 backend of the event log.
 
+mod blocks;
 mod claims;
 mod import;
 mod keys;
+mod migrate;
+mod raw;
 mod subscription;
 mod verify;
 mod writer;
@@ -15,6 +18,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use import::{BulkImporter, ImportError, ImportSummary, DEFAULT_IMPORT_BATCH, LEDGER_TREES};
+pub use raw::RawLog;
 pub use subscription::SledSubscription;
 pub use verify::{verify_with_checkpoints, CheckpointProblem, VerifyReport};
 
@@ -73,27 +77,39 @@ pub fn open_db(path: &Path) -> Result<sled::Db, sled::Error> {
     }
 }
 
-/// The trees of the log, opened once.
+/// The trees of the log, opened once (see [`blocks`] for the layout).
 #[derive(Clone)]
 pub(crate) struct Trees {
-    pub(crate) events: sled::Tree,
-    pub(crate) stream_index: sled::Tree,
+    pub(crate) event_blocks: sled::Tree,
+    pub(crate) stream_chunks: sled::Tree,
     pub(crate) stream_heads: sled::Tree,
-    pub(crate) event_ids: sled::Tree,
-    pub(crate) time_index: sled::Tree,
+    pub(crate) event_id_blocks: sled::Tree,
+    pub(crate) block_times: sled::Tree,
     pub(crate) unique_keys: sled::Tree,
     pub(crate) idempotency: sled::Tree,
     pub(crate) meta: sled::Tree,
 }
 
 impl Trees {
+    /// Opens the trees, first moving a log of an earlier layout into the current one.
     pub(crate) fn open(db: &sled::Db) -> Result<Trees, StoreError> {
+        let trees = Trees::open_current(db)?;
+        migrate::to_blocks(db, &trees)?;
+        Ok(trees)
+    }
+
+    /// Every stored event as `(position, encoded envelope)`, in order.
+    pub(crate) fn raw_events(&self) -> blocks::RawEvents {
+        blocks::RawEvents::new(&self.event_blocks, 1, u64::MAX)
+    }
+
+    fn open_current(db: &sled::Db) -> Result<Trees, StoreError> {
         Ok(Trees {
-            events: db.open_tree(keys::EVENTS)?,
-            stream_index: db.open_tree(keys::STREAM_INDEX)?,
+            event_blocks: db.open_tree(keys::EVENT_BLOCKS)?,
+            stream_chunks: db.open_tree(keys::STREAM_CHUNKS)?,
             stream_heads: db.open_tree(keys::STREAM_HEADS)?,
-            event_ids: db.open_tree(keys::EVENT_IDS)?,
-            time_index: db.open_tree(keys::TIME_INDEX)?,
+            event_id_blocks: db.open_tree(keys::EVENT_ID_BLOCKS)?,
+            block_times: db.open_tree(keys::BLOCK_TIMES)?,
             unique_keys: db.open_tree(keys::UNIQUE_KEYS)?,
             idempotency: db.open_tree(keys::IDEMPOTENCY)?,
             meta: db.open_tree(keys::META)?,
@@ -205,7 +221,7 @@ impl SledStore {
 fn load_head(trees: &Trees) -> Result<(Head, RecordedAt), StoreError> {
     match trees.meta.get(keys::META_FORMAT)? {
         None => {
-            if !trees.events.is_empty() {
+            if !trees.event_blocks.is_empty() {
                 return Err(StoreError::Inconsistent(
                     "events are stored but the log has no format marker".into(),
                 ));
@@ -244,11 +260,7 @@ fn load_head(trees: &Trees) -> Result<(Head, RecordedAt), StoreError> {
         ),
         None => RecordedAt(i64::MIN),
     };
-    let last_key = trees
-        .events
-        .last()?
-        .and_then(|(k, _)| keys::read_u64(&k))
-        .unwrap_or(0);
+    let last_key = blocks::last_position(&trees.event_blocks)?;
     if last_key != position {
         return Err(StoreError::Inconsistent(format!(
             "recorded head is position {position} but the last stored event is at {last_key}; run `credledger verify`"
@@ -276,13 +288,8 @@ pub(crate) fn verify_trees(
         (position, hash)
     };
     let mut verifier = ChainVerifier::new();
-    for entry in trees.events.iter() {
-        let (key, value) = entry?;
-        let Some(position) = keys::read_u64(&key) else {
-            return Err(StoreError::Inconsistent(
-                "malformed key in events tree".into(),
-            ));
-        };
+    for entry in trees.raw_events() {
+        let (position, value) = entry?;
         match verifier.check(position, &value) {
             Ok(envelope) => observe(position, &envelope.hash),
             Err(broken) => return Ok(Err(broken)),
@@ -291,21 +298,7 @@ pub(crate) fn verify_trees(
     Ok(verifier.finish(recorded_head, recorded_hash))
 }
 
-/// Reads and decodes one stored envelope.
-pub(crate) fn read_envelope(
-    events: &sled::Tree,
-    position: u64,
-) -> Result<Option<Envelope>, StoreError> {
-    match events.get(keys::position_key(position))? {
-        None => Ok(None),
-        Some(bytes) => Envelope::decode(&bytes)
-            .map(Some)
-            .map_err(|source| StoreError::Corrupt {
-                position: Position(position),
-                source,
-            }),
-    }
-}
+pub(crate) use blocks::read_envelope;
 
 /// Reads `[from, to]` (inclusive) in position order, failing on a gap.
 pub(crate) fn read_range(
@@ -318,19 +311,14 @@ pub(crate) fn read_range(
     }
     let mut out = Vec::with_capacity((to - from + 1).min(4096) as usize);
     let mut expected = from;
-    for entry in events.range(keys::position_key(from)..=keys::position_key(to)) {
-        let (key, bytes) = entry?;
-        let position = keys::read_u64(&key).unwrap_or(0);
+    for entry in blocks::RawEvents::new(events, from, to) {
+        let (position, bytes) = entry?;
         if position != expected {
             return Err(StoreError::Inconsistent(format!(
                 "position {expected} is missing"
             )));
         }
-        let envelope = Envelope::decode(&bytes).map_err(|source| StoreError::Corrupt {
-            position: Position(position),
-            source,
-        })?;
-        out.push(envelope);
+        out.push(blocks::decode_envelope(position, &bytes)?);
         expected += 1;
     }
     if expected != to + 1 {
@@ -384,28 +372,29 @@ impl EventStore for SledStore {
         let head = self.durable_head();
         let trees = &self.inner.trees;
         let mut out = Vec::new();
-        for entry in trees.stream_index.scan_prefix(keys::stream_prefix(stream)) {
-            let (_, pos) = entry?;
-            let position = keys::read_u64(&pos)
-                .ok_or_else(|| StoreError::Inconsistent("bad stream index entry".into()))?;
-            if position > head {
-                break;
+        'chunks: for entry in trees.stream_chunks.scan_prefix(keys::stream_prefix(stream)) {
+            let (key, value) = entry?;
+            let (_, positions) = blocks::decode_chunk(&key, &value)?;
+            for position in positions {
+                if position > head {
+                    break 'chunks;
+                }
+                let envelope = read_envelope(&trees.event_blocks, position)?.ok_or_else(|| {
+                    StoreError::Inconsistent(format!(
+                        "stream index points at missing position {position}"
+                    ))
+                })?;
+                if range
+                    .up_to_version
+                    .is_some_and(|v| envelope.body.stream_version > v)
+                    || range
+                        .up_to_time
+                        .is_some_and(|t| envelope.body.recorded_at > t)
+                {
+                    break 'chunks;
+                }
+                out.push(envelope);
             }
-            let envelope = read_envelope(&trees.events, position)?.ok_or_else(|| {
-                StoreError::Inconsistent(format!(
-                    "stream index points at missing position {position}"
-                ))
-            })?;
-            if range
-                .up_to_version
-                .is_some_and(|v| envelope.body.stream_version > v)
-                || range
-                    .up_to_time
-                    .is_some_and(|t| envelope.body.recorded_at > t)
-            {
-                break;
-            }
-            out.push(envelope);
         }
         Ok(out)
     }
@@ -417,7 +406,7 @@ impl EventStore for SledStore {
             return Ok(Vec::new());
         }
         let to = head.min(from.saturating_add(limit as u64 - 1));
-        read_range(&self.inner.trees.events, from, to)
+        read_range(&self.inner.trees.event_blocks, from, to)
     }
 
     async fn read_time_range(
@@ -432,46 +421,35 @@ impl EventStore for SledStore {
         if from > to {
             return Ok(out);
         }
-        let range = keys::time_key(from, 0)..=keys::time_key(to, u64::MAX);
-        for entry in trees.time_index.range(range) {
-            if out.len() >= limit {
-                break;
+        let mut position = blocks::first_position_at_or_after(trees, from, head)?;
+        while out.len() < limit && position <= head {
+            let to_read = head.min(position + blocks::EVENTS_PER_BLOCK * 4 - 1);
+            for envelope in read_range(&trees.event_blocks, position, to_read)? {
+                if envelope.body.recorded_at > to || out.len() >= limit {
+                    return Ok(out);
+                }
+                out.push(envelope);
             }
-            let (key, _) = entry?;
-            let position = keys::position_of_time_key(&key)
-                .ok_or_else(|| StoreError::Inconsistent("bad time index key".into()))?;
-            if position > head {
-                break;
-            }
-            let envelope = read_envelope(&trees.events, position)?.ok_or_else(|| {
-                StoreError::Inconsistent(format!(
-                    "time index points at missing position {position}"
-                ))
-            })?;
-            out.push(envelope);
+            position = to_read + 1;
         }
         Ok(out)
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, StoreError> {
         let head = self.durable_head();
-        // The newest index entry at or below the durable head.
+        // The newest version whose position is at or below the durable head.
         for entry in self
             .inner
             .trees
-            .stream_index
+            .stream_chunks
             .scan_prefix(keys::stream_prefix(stream))
             .rev()
         {
-            let (key, pos) = entry?;
-            let position = keys::read_u64(&pos).unwrap_or(u64::MAX);
-            if position <= head {
-                let version = key
-                    .len()
-                    .checked_sub(8)
-                    .and_then(|at| keys::read_u64(&key[at..]))
-                    .ok_or_else(|| StoreError::Inconsistent("bad stream index key".into()))?;
-                return Ok(StreamVersion(version));
+            let (key, value) = entry?;
+            let (first_version, positions) = blocks::decode_chunk(&key, &value)?;
+            let durable = positions.iter().take_while(|&&p| p <= head).count() as u64;
+            if durable > 0 {
+                return Ok(StreamVersion(first_version + durable - 1));
             }
         }
         Ok(StreamVersion(0))
@@ -479,19 +457,11 @@ impl EventStore for SledStore {
 
     async fn first_position_at_or_after(&self, time: RecordedAt) -> Result<Position, StoreError> {
         let head = self.durable_head();
-        let first = self
-            .inner
-            .trees
-            .time_index
-            .range(keys::time_key(time, 0)..)
-            .next()
-            .transpose()?;
-        let position = match first {
-            Some((key, _)) => keys::position_of_time_key(&key)
-                .ok_or_else(|| StoreError::Inconsistent("bad time index key".into()))?,
-            None => head + 1,
-        };
-        Ok(Position(position.min(head + 1)))
+        Ok(Position(blocks::first_position_at_or_after(
+            &self.inner.trees,
+            time,
+            head,
+        )?))
     }
 
     fn head(&self) -> Head {
@@ -500,7 +470,7 @@ impl EventStore for SledStore {
 
     fn subscribe(&self, from: Position) -> SledSubscription {
         SledSubscription::new(
-            self.inner.trees.events.clone(),
+            self.inner.trees.event_blocks.clone(),
             from,
             self.inner.durable.clone(),
         )

@@ -11,6 +11,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::blocks::{self, NewEvent};
 use super::claims::{self, StoredRecord, UniqueOverlay};
 use super::keys;
 use super::Trees;
@@ -52,11 +53,9 @@ struct PlannedEvent {
 /// The writes and answers of one batch, before they are committed.
 #[derive(Default)]
 struct BatchPlan {
-    events: Vec<([u8; 8], Vec<u8>)>,
-    stream_index: Vec<(Vec<u8>, [u8; 8])>,
+    events: Vec<NewEvent>,
     stream_heads: HashMap<StreamId, StreamVersion>,
     event_ids: HashMap<EventId, PlannedEvent>,
-    time_index: Vec<[u8; 16]>,
     unique: UniqueOverlay,
     idempotency: HashMap<[u8; 32], StoredRecord>,
     answers: Vec<Result<AppendOutcome, StoreError>>,
@@ -227,12 +226,14 @@ fn plan_append(
         };
         let envelope = Envelope::seal(body)?;
         let bytes = envelope.encode()?;
-        plan.events.push((keys::position_key(position), bytes));
-        plan.stream_index.push((
-            keys::stream_version_key(&request.stream, version),
-            keys::position_key(position),
-        ));
-        plan.time_index.push(keys::time_key(now, position));
+        plan.events.push(NewEvent {
+            position,
+            bytes,
+            stream: request.stream.clone(),
+            version,
+            event_id: event.event_id,
+            recorded_at: now,
+        });
         plan.event_ids.insert(
             event.event_id,
             PlannedEvent {
@@ -379,12 +380,10 @@ fn find_original(
 }
 
 fn stored_event(trees: &Trees, id: EventId) -> Result<Option<PlannedEvent>, StoreError> {
-    let Some(pos) = trees.event_ids.get(id.0.as_bytes())? else {
+    let Some(position) = blocks::find_event_id(&trees.event_id_blocks, id)? else {
         return Ok(None);
     };
-    let position = keys::read_u64(&pos)
-        .ok_or_else(|| StoreError::Inconsistent(format!("bad event id index entry for {id}")))?;
-    let envelope = super::read_envelope(&trees.events, position)?.ok_or_else(|| {
+    let envelope = super::read_envelope(&trees.event_blocks, position)?.ok_or_else(|| {
         StoreError::Inconsistent(format!(
             "event id {id} points at missing position {position}"
         ))
@@ -416,42 +415,32 @@ fn write_plan(
         .iter()
         .map(|(key, record)| Ok((*key, crate::ledger::codec::encode(record)?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
+    let log = blocks::plan_writes(trees, &plan.events)?;
     let result: Result<(), TransactionError<()>> = (
-        &trees.events,
-        &trees.stream_index,
+        &trees.event_blocks,
+        &trees.stream_chunks,
         &trees.stream_heads,
-        &trees.event_ids,
-        &trees.time_index,
+        &trees.event_id_blocks,
+        &trees.block_times,
         &trees.unique_keys,
         &trees.idempotency,
         &trees.meta,
     )
         .transaction(
             |(
-                events,
-                stream_index,
+                event_blocks,
+                stream_chunks,
                 stream_heads,
-                event_ids,
-                time_index,
+                event_id_blocks,
+                block_times,
                 unique_keys,
                 idempotency,
                 meta,
             )| {
-                for (key, bytes) in &plan.events {
-                    events.insert(&key[..], bytes.as_slice())?;
-                }
-                for (key, pos) in &plan.stream_index {
-                    stream_index.insert(key.as_slice(), &pos[..])?;
-                }
+                log.apply(event_blocks, block_times, stream_chunks, event_id_blocks)?;
                 for (stream, version) in &plan.stream_heads {
                     stream_heads
                         .insert(stream.as_str().as_bytes(), &version.0.to_be_bytes()[..])?;
-                }
-                for (id, planned) in &plan.event_ids {
-                    event_ids.insert(&id.0.as_bytes()[..], &planned.position.to_be_bytes()[..])?;
-                }
-                for key in &plan.time_index {
-                    time_index.insert(&key[..], &[][..])?;
                 }
                 for (key, owner) in &plan.unique {
                     match owner {

@@ -1,0 +1,518 @@
+//! The log's storage layout: events and their indexes packed into blocks.
+//!
+//! sled 0.34 keeps an in-memory page-table entry for every tree node, and a leaf holds at most
+//! sixteen keys, so its memory grows with the number of *keys*, not bytes (a key per event
+//! costs tens of bytes of RAM forever; a key per event spread over many streams, over a hundred).
+//! The log therefore stores one key per block of events instead of one per event:
+//!
+//! | tree              | key                          | value                                   |
+//! |-------------------|------------------------------|-----------------------------------------|
+//! | `event_blocks`    | block number (position−1)/16 | `offset u8 ‖ len u32 ‖ envelope`, ...   |
+//! | `block_times`     | recorded_at of a block's first event ‖ its position | nothing          |
+//! | `stream_chunks`   | stream prefix ‖ chunk (version−1)/32 | positions (u64), in version order |
+//! | `event_id_blocks` | the block's first event id   | `event id ‖ position`, sorted, ≤ 64     |
+//!
+//! The open (last) block of each is rewritten as events arrive, so the number of keys is about
+//! the number of events divided by the block size. Recorded times never decrease along the log,
+//! so one time per block is enough to find any time. Every block is planned by
+//! [`plan_writes`] from the committed state and written in the writer's one transaction.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use super::keys;
+use super::Trees;
+use crate::ledger::envelope::Envelope;
+use crate::ledger::error::StoreError;
+use crate::ledger::types::{EventId, Position, RecordedAt, StreamId, StreamVersion};
+
+/// Events per block of `event_blocks` (an offset must fit in a byte).
+pub(crate) const EVENTS_PER_BLOCK: u64 = 16;
+/// Stream versions per chunk of `stream_chunks`.
+pub(crate) const VERSIONS_PER_CHUNK: u64 = 32;
+/// Most entries in one block of `event_id_blocks`.
+pub(crate) const IDS_PER_BLOCK: usize = 64;
+
+const ID_ENTRY_LEN: usize = 16 + 8;
+
+/// One entry of an event id block: the id's bytes and its position.
+type IdEntry = ([u8; 16], u64);
+const EVENT_ENTRY_HEADER: usize = 1 + 4;
+
+/// The block holding a position (positions start at 1).
+pub(crate) fn block_of(position: u64) -> u64 {
+    position.saturating_sub(1) / EVENTS_PER_BLOCK
+}
+
+fn offset_of(position: u64) -> u8 {
+    // Below EVENTS_PER_BLOCK, so it fits.
+    (position.saturating_sub(1) % EVENTS_PER_BLOCK) as u8
+}
+
+/// Key of a block in `event_blocks`.
+pub(crate) fn block_key(block: u64) -> [u8; 8] {
+    block.to_be_bytes()
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Inconsistent(format!("malformed {what}"))
+}
+
+/// The `(position, envelope bytes)` entries of a stored event block, in order.
+pub(crate) fn decode_event_block<'a>(
+    key: &[u8],
+    value: &'a [u8],
+) -> Result<Vec<(u64, &'a [u8])>, StoreError> {
+    let block = keys::read_u64(key).ok_or_else(|| corrupt("event block key"))?;
+    let base = block
+        .checked_mul(EVENTS_PER_BLOCK)
+        .ok_or_else(|| corrupt("event block key"))?;
+    let mut entries = Vec::new();
+    let mut rest = value;
+    let mut last_offset: Option<u8> = None;
+    while !rest.is_empty() {
+        if rest.len() < EVENT_ENTRY_HEADER {
+            return Err(corrupt("event block"));
+        }
+        let offset = rest[0];
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        let end = EVENT_ENTRY_HEADER
+            .checked_add(len)
+            .filter(|&end| end <= rest.len())
+            .ok_or_else(|| corrupt("event block"))?;
+        if u64::from(offset) >= EVENTS_PER_BLOCK || last_offset.is_some_and(|l| offset <= l) {
+            return Err(corrupt("event block"));
+        }
+        entries.push((base + u64::from(offset) + 1, &rest[EVENT_ENTRY_HEADER..end]));
+        last_offset = Some(offset);
+        rest = &rest[end..];
+    }
+    Ok(entries)
+}
+
+/// Appends one entry to an encoded event block.
+pub(crate) fn push_event_entry(
+    block: &mut Vec<u8>,
+    position: u64,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    let len = u32::try_from(bytes.len())
+        .map_err(|_| StoreError::InvalidAppend("an event is larger than 4 GiB".into()))?;
+    block.push(offset_of(position));
+    block.extend_from_slice(&len.to_be_bytes());
+    block.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// The stored bytes of one event.
+pub(crate) fn raw_event(events: &sled::Tree, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    if position == 0 {
+        return Ok(None);
+    }
+    let key = block_key(block_of(position));
+    let Some(value) = events.get(key)? else {
+        return Ok(None);
+    };
+    Ok(decode_event_block(&key, &value)?
+        .into_iter()
+        .find(|(p, _)| *p == position)
+        .map(|(_, bytes)| bytes.to_vec()))
+}
+
+/// Reads and decodes one stored envelope.
+pub(crate) fn read_envelope(
+    events: &sled::Tree,
+    position: u64,
+) -> Result<Option<Envelope>, StoreError> {
+    match raw_event(events, position)? {
+        None => Ok(None),
+        Some(bytes) => decode_envelope(position, &bytes).map(Some),
+    }
+}
+
+pub(crate) fn decode_envelope(position: u64, bytes: &[u8]) -> Result<Envelope, StoreError> {
+    Envelope::decode(bytes).map_err(|source| StoreError::Corrupt {
+        position: Position(position),
+        source,
+    })
+}
+
+/// The stored `(position, bytes)` of every event in `[from, to]`, in order, block by block.
+/// Missing positions are simply absent (callers that need gaplessness check it).
+pub(crate) struct RawEvents {
+    blocks: Option<sled::Iter>,
+    from: u64,
+    to: u64,
+    pending: std::collections::VecDeque<(u64, Vec<u8>)>,
+}
+
+impl RawEvents {
+    pub(crate) fn new(events: &sled::Tree, from: u64, to: u64) -> RawEvents {
+        let from = from.max(1);
+        let blocks =
+            (from <= to).then(|| events.range(block_key(block_of(from))..=block_key(block_of(to))));
+        RawEvents {
+            blocks,
+            from,
+            to,
+            pending: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+impl Iterator for RawEvents {
+    type Item = Result<(u64, Vec<u8>), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(entry) = self.pending.pop_front() {
+                return Some(Ok(entry));
+            }
+            let (key, value) = match self.blocks.as_mut()?.next()? {
+                Ok(kv) => kv,
+                Err(e) => return Some(Err(e.into())),
+            };
+            match decode_event_block(&key, &value) {
+                Ok(entries) => self.pending.extend(
+                    entries
+                        .into_iter()
+                        .filter(|(p, _)| (self.from..=self.to).contains(p))
+                        .map(|(p, b)| (p, b.to_vec())),
+                ),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+/// The last stored position (0 for an empty log).
+pub(crate) fn last_position(events: &sled::Tree) -> Result<u64, StoreError> {
+    match events.last()? {
+        None => Ok(0),
+        Some((key, value)) => Ok(decode_event_block(&key, &value)?
+            .last()
+            .map_or(0, |(p, _)| *p)),
+    }
+}
+
+/// The first position recorded at or after `time`, or `head + 1` if there is none.
+pub(crate) fn first_position_at_or_after(
+    trees: &Trees,
+    time: RecordedAt,
+    head: u64,
+) -> Result<u64, StoreError> {
+    // The last block that starts strictly before `time` is the only one that can hold both
+    // earlier events and the first one at or after `time`; later blocks start at or after it.
+    let start = match trees
+        .block_times
+        .range(..keys::time_key(time, 0))
+        .next_back()
+    {
+        Some(entry) => {
+            let (key, _) = entry?;
+            keys::position_of_time_key(&key).ok_or_else(|| corrupt("block time key"))?
+        }
+        None => 1,
+    };
+    let end = (block_of(start) + 1) * EVENTS_PER_BLOCK;
+    for entry in RawEvents::new(&trees.event_blocks, start, end.min(head)) {
+        let (position, bytes) = entry?;
+        if decode_envelope(position, &bytes)?.body.recorded_at >= time {
+            return Ok(position);
+        }
+    }
+    Ok((end + 1).min(head + 1))
+}
+
+/// Key of one chunk in `stream_chunks`.
+pub(crate) fn chunk_key(stream: &StreamId, chunk: u64) -> Vec<u8> {
+    let mut key = keys::stream_prefix(stream);
+    key.extend_from_slice(&chunk.to_be_bytes());
+    key
+}
+
+/// The chunk holding a stream version (versions start at 1).
+pub(crate) fn chunk_of(version: StreamVersion) -> u64 {
+    version.0.saturating_sub(1) / VERSIONS_PER_CHUNK
+}
+
+/// A chunk's key and positions: (first version in it, positions).
+pub(crate) fn decode_chunk(key: &[u8], value: &[u8]) -> Result<(u64, Vec<u64>), StoreError> {
+    let chunk = key
+        .len()
+        .checked_sub(8)
+        .and_then(|at| keys::read_u64(&key[at..]))
+        .ok_or_else(|| corrupt("stream chunk key"))?;
+    if !value.len().is_multiple_of(8) || value.len() as u64 > VERSIONS_PER_CHUNK * 8 {
+        return Err(corrupt("stream chunk"));
+    }
+    let positions = value
+        .chunks_exact(8)
+        .filter_map(keys::read_u64)
+        .collect::<Vec<_>>();
+    Ok((chunk * VERSIONS_PER_CHUNK + 1, positions))
+}
+
+/// The position of a stored event id.
+pub(crate) fn find_event_id(ids: &sled::Tree, id: EventId) -> Result<Option<u64>, StoreError> {
+    let key = id.0.as_bytes();
+    let Some(entry) = ids.range(..=&key[..]).next_back() else {
+        return Ok(None);
+    };
+    let (_, value) = entry?;
+    let entries = decode_id_block(&value)?;
+    Ok(entries
+        .binary_search_by(|(k, _)| k.as_slice().cmp(&key[..]))
+        .ok()
+        .map(|i| entries[i].1))
+}
+
+fn decode_id_block(value: &[u8]) -> Result<Vec<IdEntry>, StoreError> {
+    if value.is_empty() || !value.len().is_multiple_of(ID_ENTRY_LEN) {
+        return Err(corrupt("event id block"));
+    }
+    value
+        .chunks_exact(ID_ENTRY_LEN)
+        .map(|e| {
+            let id: [u8; 16] = e[..16].try_into().map_err(|_| corrupt("event id block"))?;
+            let pos = keys::read_u64(&e[16..]).ok_or_else(|| corrupt("event id block"))?;
+            Ok((id, pos))
+        })
+        .collect()
+}
+
+fn encode_id_block(entries: &[IdEntry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * ID_ENTRY_LEN);
+    for (id, pos) in entries {
+        out.extend_from_slice(id);
+        out.extend_from_slice(&pos.to_be_bytes());
+    }
+    out
+}
+
+/// One event about to be written, with what its indexes need.
+pub(crate) struct NewEvent {
+    pub(crate) position: u64,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) stream: StreamId,
+    pub(crate) version: StreamVersion,
+    pub(crate) event_id: EventId,
+    pub(crate) recorded_at: RecordedAt,
+}
+
+/// The block writes that add a run of events to the log.
+#[derive(Default)]
+pub(crate) struct LogWrites {
+    event_blocks: Vec<([u8; 8], Vec<u8>)>,
+    block_times: Vec<[u8; 16]>,
+    stream_chunks: Vec<(Vec<u8>, Vec<u8>)>,
+    id_removes: Vec<Vec<u8>>,
+    id_puts: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Plans the writes that add `events` (consecutive positions right after the stored head,
+/// each stream's versions consecutive after its stored head) to the committed log.
+pub(crate) fn plan_writes(trees: &Trees, events: &[NewEvent]) -> Result<LogWrites, StoreError> {
+    let mut writes = LogWrites::default();
+    plan_event_blocks(trees, events, &mut writes)?;
+    plan_stream_chunks(trees, events, &mut writes)?;
+    plan_id_blocks(trees, events, &mut writes)?;
+    Ok(writes)
+}
+
+fn plan_event_blocks(
+    trees: &Trees,
+    events: &[NewEvent],
+    writes: &mut LogWrites,
+) -> Result<(), StoreError> {
+    let mut open: Option<(u64, Vec<u8>)> = None;
+    for event in events {
+        let block = block_of(event.position);
+        if open.as_ref().is_none_or(|(b, _)| *b != block) {
+            if let Some((b, bytes)) = open.take() {
+                writes.event_blocks.push((block_key(b), bytes));
+            }
+            let bytes = if offset_of(event.position) == 0 {
+                writes
+                    .block_times
+                    .push(keys::time_key(event.recorded_at, event.position));
+                Vec::new()
+            } else {
+                let stored = trees.event_blocks.get(block_key(block))?.ok_or_else(|| {
+                    StoreError::Inconsistent(format!(
+                        "the block before position {} is missing",
+                        event.position
+                    ))
+                })?;
+                let last = decode_event_block(&block_key(block), &stored)?
+                    .last()
+                    .map(|(p, _)| *p);
+                if last != Some(event.position - 1) {
+                    return Err(StoreError::Inconsistent(format!(
+                        "position {} does not follow the stored block",
+                        event.position
+                    )));
+                }
+                stored.to_vec()
+            };
+            open = Some((block, bytes));
+        }
+        if let Some((_, bytes)) = open.as_mut() {
+            push_event_entry(bytes, event.position, &event.bytes)?;
+        }
+    }
+    if let Some((b, bytes)) = open {
+        writes.event_blocks.push((block_key(b), bytes));
+    }
+    Ok(())
+}
+
+fn plan_stream_chunks(
+    trees: &Trees,
+    events: &[NewEvent],
+    writes: &mut LogWrites,
+) -> Result<(), StoreError> {
+    let mut chunks: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    for event in events {
+        let key = chunk_key(&event.stream, chunk_of(event.version));
+        let chunk = match chunks.entry(key) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let stored = if (event.version.0 - 1) % VERSIONS_PER_CHUNK == 0 {
+                    Vec::new()
+                } else {
+                    trees
+                        .stream_chunks
+                        .get(e.key())?
+                        .map(|v| v.to_vec())
+                        .ok_or_else(|| {
+                            StoreError::Inconsistent(format!(
+                                "the chunk before version {} of stream {} is missing",
+                                event.version.0, event.stream
+                            ))
+                        })?
+                };
+                e.insert(stored)
+            }
+        };
+        if (chunk.len() / 8) as u64 != (event.version.0 - 1) % VERSIONS_PER_CHUNK {
+            return Err(StoreError::Inconsistent(format!(
+                "version {} of stream {} does not follow its stored chunk",
+                event.version.0, event.stream
+            )));
+        }
+        chunk.extend_from_slice(&event.position.to_be_bytes());
+    }
+    writes.stream_chunks = chunks.into_iter().collect();
+    Ok(())
+}
+
+fn plan_id_blocks(
+    trees: &Trees,
+    events: &[NewEvent],
+    writes: &mut LogWrites,
+) -> Result<(), StoreError> {
+    // Group the new ids by the stored block that covers them (the last one starting at or
+    // before the id; the first block for ids before every block; none for an empty tree).
+    let first_block = trees.event_id_blocks.first()?.map(|(k, _)| k.to_vec());
+    let mut groups: HashMap<Option<Vec<u8>>, Vec<IdEntry>> = HashMap::new();
+    for event in events {
+        let id = *event.event_id.0.as_bytes();
+        let target = match trees.event_id_blocks.range(..=&id[..]).next_back() {
+            Some(entry) => Some(entry?.0.to_vec()),
+            None => first_block.clone(),
+        };
+        groups.entry(target).or_default().push((id, event.position));
+    }
+    for (target, mut added) in groups {
+        if let Some(key) = &target {
+            let stored = trees
+                .event_id_blocks
+                .get(key)?
+                .ok_or_else(|| corrupt("event id block"))?;
+            added.extend(decode_id_block(&stored)?);
+            writes.id_removes.push(key.clone());
+        }
+        added.sort_unstable_by_key(|entry| entry.0);
+        if added.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(StoreError::Inconsistent(
+                "an event id would be stored twice".into(),
+            ));
+        }
+        for block in added.chunks(IDS_PER_BLOCK) {
+            writes
+                .id_puts
+                .push((block[0].0.to_vec(), encode_id_block(block)));
+        }
+    }
+    Ok(())
+}
+
+impl LogWrites {
+    /// Writes the planned blocks inside a transaction over the four block trees.
+    pub(crate) fn apply(
+        &self,
+        event_blocks: &TransactionalTree,
+        block_times: &TransactionalTree,
+        stream_chunks: &TransactionalTree,
+        event_id_blocks: &TransactionalTree,
+    ) -> Result<(), ConflictableTransactionError<()>> {
+        for (key, bytes) in &self.event_blocks {
+            event_blocks.insert(&key[..], bytes.as_slice())?;
+        }
+        for key in &self.block_times {
+            block_times.insert(&key[..], &[][..])?;
+        }
+        for (key, positions) in &self.stream_chunks {
+            stream_chunks.insert(key.as_slice(), positions.as_slice())?;
+        }
+        // Removes first: a rewritten block may keep its key.
+        for key in &self.id_removes {
+            event_id_blocks.remove(key.as_slice())?;
+        }
+        for (key, entries) in &self.id_puts {
+            event_id_blocks.insert(key.as_slice(), entries.as_slice())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_blocks_round_trip_and_refuse_damage() {
+        let mut block = Vec::new();
+        push_event_entry(&mut block, 17, b"a").expect("push");
+        push_event_entry(&mut block, 18, b"bc").expect("push");
+        let key = block_key(block_of(17));
+        let entries = decode_event_block(&key, &block).expect("decode");
+        assert_eq!(entries, vec![(17, &b"a"[..]), (18, &b"bc"[..])]);
+        assert!(decode_event_block(&key, &block[..block.len() - 1]).is_err());
+        let mut repeated = block.clone();
+        push_event_entry(&mut repeated, 18, b"x").expect("push");
+        assert!(decode_event_block(&key, &repeated).is_err());
+    }
+
+    #[test]
+    fn positions_map_to_blocks_and_offsets() {
+        assert_eq!((block_of(1), offset_of(1)), (0, 0));
+        assert_eq!((block_of(16), offset_of(16)), (0, 15));
+        assert_eq!((block_of(17), offset_of(17)), (1, 0));
+        assert_eq!(chunk_of(StreamVersion(32)), 0);
+        assert_eq!(chunk_of(StreamVersion(33)), 1);
+    }
+
+    #[test]
+    fn id_blocks_refuse_ragged_values() {
+        assert!(decode_id_block(&[0u8; ID_ENTRY_LEN + 1]).is_err());
+        assert!(decode_id_block(&[]).is_err());
+        let entries = vec![([1u8; 16], 5), ([2u8; 16], 9)];
+        assert_eq!(
+            decode_id_block(&encode_id_block(&entries)).expect("decode"),
+            entries
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! Moves a log of layout 1 (a sled key per event in `events`, `stream_index`, `event_ids` and
+//! `time_index`) into the block layout of [`super::blocks`], once, when it is first opened.
+//!
+//! The envelopes are copied byte for byte, so chain hashes, signed checkpoints and exports are
+//! unchanged. The layout marker is written only after every block is flushed, and the old
+//! trees are dropped only after that: a migration cut short starts over at the next open.
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::blocks::{self, LogWrites, NewEvent};
+use super::{keys, Trees};
+use crate::ledger::error::StoreError;
+
+/// Events moved per transaction.
+const MIGRATION_BATCH: usize = 4096;
+/// How often (in events) progress is logged.
+const PROGRESS_EVERY: u64 = 100_000;
+
+/// Brings the log in `db` to the block layout, if it is not there yet.
+pub(crate) fn to_blocks(db: &sled::Db, trees: &Trees) -> Result<(), StoreError> {
+    match trees.meta.get(keys::META_LAYOUT)? {
+        Some(v) if v.as_ref() == [keys::LAYOUT_BLOCKS] => return Ok(()),
+        Some(v) => {
+            return Err(StoreError::UnsupportedFormat {
+                found: v.first().copied().unwrap_or(0),
+                known: keys::LAYOUT_BLOCKS,
+            })
+        }
+        None => {}
+    }
+    let names = db.tree_names();
+    let has = |name: &str| names.iter().any(|n| n.as_ref() == name.as_bytes());
+    if has(keys::LEGACY_EVENTS) {
+        let legacy = db.open_tree(keys::LEGACY_EVENTS)?;
+        if !legacy.is_empty() {
+            copy_into_blocks(trees, &legacy)?;
+        }
+    }
+    trees
+        .meta
+        .insert(keys::META_LAYOUT, &[keys::LAYOUT_BLOCKS])?;
+    trees.meta.flush()?;
+    for name in std::iter::once(keys::LEGACY_EVENTS).chain(keys::LEGACY_INDEXES) {
+        if has(name) {
+            db.drop_tree(name)?;
+        }
+    }
+    db.flush()?;
+    Ok(())
+}
+
+fn copy_into_blocks(trees: &Trees, legacy: &sled::Tree) -> Result<(), StoreError> {
+    let total = legacy.len();
+    tracing::info!(
+        events = total,
+        "moving the log into blocks (once, for this version)"
+    );
+    // Left over from a migration that was cut short.
+    for tree in [
+        &trees.event_blocks,
+        &trees.stream_chunks,
+        &trees.event_id_blocks,
+        &trees.block_times,
+    ] {
+        tree.clear()?;
+    }
+    let mut batch = Vec::with_capacity(MIGRATION_BATCH);
+    let mut moved = 0u64;
+    for entry in legacy.iter() {
+        let (key, bytes) = entry?;
+        let position = keys::read_u64(&key)
+            .ok_or_else(|| StoreError::Inconsistent("malformed key in events tree".into()))?;
+        let body = blocks::decode_envelope(position, &bytes)?.body;
+        batch.push(NewEvent {
+            position,
+            bytes: bytes.to_vec(),
+            stream: body.stream_id,
+            version: body.stream_version,
+            event_id: body.event_id,
+            recorded_at: body.recorded_at,
+        });
+        if batch.len() == MIGRATION_BATCH {
+            commit(trees, &blocks::plan_writes(trees, &batch)?)?;
+            moved += batch.len() as u64;
+            batch.clear();
+            if moved % PROGRESS_EVERY < MIGRATION_BATCH as u64 {
+                tracing::info!(moved, total, "moving the log into blocks");
+            }
+        }
+    }
+    if !batch.is_empty() {
+        commit(trees, &blocks::plan_writes(trees, &batch)?)?;
+    }
+    trees.event_blocks.flush()?;
+    Ok(())
+}
+
+/// Writes planned blocks in one transaction (for bulk paths that write nothing else with them).
+pub(crate) fn commit(trees: &Trees, writes: &LogWrites) -> Result<(), StoreError> {
+    let result: Result<(), TransactionError<()>> = (
+        &trees.event_blocks,
+        &trees.block_times,
+        &trees.stream_chunks,
+        &trees.event_id_blocks,
+    )
+        .transaction(|(events, times, chunks, ids)| {
+            writes.apply(events, times, chunks, ids)?;
+            Ok::<(), ConflictableTransactionError<()>>(())
+        });
+    match result {
+        Ok(()) => Ok(()),
+        Err(TransactionError::Storage(e)) => Err(StoreError::Storage(e)),
+        Err(TransactionError::Abort(())) => {
+            Err(StoreError::Inconsistent("block transaction aborted".into()))
+        }
+    }
+}
