@@ -186,7 +186,7 @@ impl App {
                 for event in decision.events {
                     let key = match data_key.take() {
                         Some(key) => key,
-                        None => self.keys.get_or_create(id.as_uuid())?,
+                        None => self.keys.get_or_create_for_append(id.as_uuid())?,
                     };
                     let event_id = EventId::new();
                     let sealed = self.seal_event(id, event_id, &key, event)?;

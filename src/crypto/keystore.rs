@@ -2,7 +2,9 @@
 //!
 //! One record per owner (authentication id, 16 bytes big-endian UUID key): either the data
 //! key wrapped under the master key, or a tombstone once it was destroyed (crypto-shredding).
-//! Every write is flushed before the call returns.
+//! Every write is flushed before the call returns, except a key created for an append to the
+//! ledger in the same database ([`DataKeyStore::get_or_create_for_append`]), which that
+//! append's flush makes durable.
 //!
 //! Note on shredding with sled: sled is log-structured, so the bytes of a removed wrapped key
 //! can linger in its segment files until they are reclaimed. They stay encrypted under the
@@ -128,17 +130,19 @@ impl DataKeyStore {
         if owner == FINGERPRINT_KEY_OWNER {
             return Err(CryptoError::DataKeyExists { owner });
         }
-        self.insert_new(owner, DataKey::generate()?)
+        self.insert_new(owner, DataKey::generate()?, true)
     }
 
-    fn insert_new(&self, owner: Uuid, key: DataKey) -> Result<DataKey> {
+    fn insert_new(&self, owner: Uuid, key: DataKey, flush: bool) -> Result<DataKey> {
         let record = encode(&StoredEntry::Active(key.wrap(&self.master, owner)?))?;
         match self
             .tree
             .compare_and_swap(owner.as_bytes(), None::<&[u8]>, Some(record))?
         {
             Ok(()) => {
-                self.tree.flush()?;
+                if flush {
+                    self.tree.flush()?;
+                }
                 Ok(key)
             }
             Err(_) => match self.read(owner)? {
@@ -159,10 +163,26 @@ impl DataKeyStore {
 
     /// The data key of `owner`, created if there is none yet (errors if it was destroyed).
     pub fn get_or_create(&self, owner: Uuid) -> Result<DataKey> {
+        self.get_or_insert(owner, true)
+    }
+
+    /// Like [`DataKeyStore::get_or_create`], without flushing a new key on its own: only for
+    /// a key whose first use is an append to the ledger kept in the *same* sled database.
+    /// sled flushes a database as a whole and in write order, so the writer's flush before it
+    /// acknowledges that append makes the key durable first; a crash before it leaves at most
+    /// an unused key. This saves creates a second fsync that group commit cannot share.
+    pub fn get_or_create_for_append(&self, owner: Uuid) -> Result<DataKey> {
+        self.get_or_insert(owner, false)
+    }
+
+    fn get_or_insert(&self, owner: Uuid, flush: bool) -> Result<DataKey> {
         if let Some(key) = self.get(owner)? {
             return Ok(key);
         }
-        match self.create_for(owner) {
+        if owner == FINGERPRINT_KEY_OWNER {
+            return Err(CryptoError::DataKeyExists { owner });
+        }
+        match self.insert_new(owner, DataKey::generate()?, flush) {
             Err(CryptoError::DataKeyExists { .. }) => {
                 self.get(owner)?.ok_or(CryptoError::StoreConflict { owner })
             }
@@ -226,7 +246,7 @@ impl DataKeyStore {
             None => {
                 let derived =
                     DataKey::from_parts(Uuid::new_v4(), derive_fingerprint_key(&self.master)?);
-                match self.insert_new(FINGERPRINT_KEY_OWNER, derived) {
+                match self.insert_new(FINGERPRINT_KEY_OWNER, derived, true) {
                     Ok(key) => key,
                     // Another opener stored it first: use theirs (it is the same derivation).
                     Err(CryptoError::DataKeyExists { .. }) => self
