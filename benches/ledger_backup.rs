@@ -141,11 +141,11 @@ async fn run(events: usize) {
     );
     let mut summary = Vec::new();
 
-    // Baseline 1: iterate the events tree.
-    eprintln!("  raw sled iteration of the events tree...");
+    // Baseline 1: iterate the tree of event blocks.
+    eprintln!("  raw sled iteration of the event blocks...");
     let (raw_iter, bytes) = {
         let db = open_db(&source).expect("open");
-        let tree = db.open_tree("events").expect("tree");
+        let tree = db.open_tree("event_blocks").expect("tree");
         let t = Instant::now();
         let mut bytes = 0usize;
         for entry in tree.iter() {
@@ -162,13 +162,13 @@ async fn run(events: usize) {
         None,
     );
 
-    // Baseline 2: copy the events tree into a new database in batches, one flush per batch.
-    eprintln!("  raw sled copy of the events tree (batches of {RAW_BATCH}, flush each)...");
+    // Baseline 2: copy the event blocks into a new database in batches, one flush per batch.
+    eprintln!("  raw sled copy of the event blocks (batches of {RAW_BATCH}, flush each)...");
     let raw_copy = {
         let src = open_db(&source).expect("open");
-        let tree = src.open_tree("events").expect("tree");
+        let tree = src.open_tree("event_blocks").expect("tree");
         let dst = open_db(&dir.path().join("raw-copy")).expect("open");
-        let out = dst.open_tree("events").expect("tree");
+        let out = dst.open_tree("event_blocks").expect("tree");
         let t = Instant::now();
         let mut batch = sled::Batch::default();
         let mut n = 0;

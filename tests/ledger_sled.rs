@@ -319,10 +319,17 @@ async fn many_blocks_read_back_by_position_stream_and_time_before_and_after_reop
     drop(store);
     let store = SledStore::open(&path).expect("reopen");
     assert_reads_agree(&store).await;
+    let head = store.head().position;
     store.close().await.expect("close");
     drop(store);
     let (code, text) = run_verify(&path);
     assert_eq!(code, 0, "{text}");
+    // Only the last, unfilled block is kept apart; every full one moved to `event_blocks`.
+    let db = credledger::ledger::open_db(&path).expect("db");
+    let open = db.open_tree("open_event_block").expect("tree");
+    let full = db.open_tree("event_blocks").expect("tree");
+    assert!(open.len() <= 1, "{} open blocks", open.len());
+    assert_eq!(full.len() as u64, head / 16);
 }
 
 /// The frozen layout 1: a sled key per event in `events`, `stream_index`, `event_ids` and

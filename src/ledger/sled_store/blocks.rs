@@ -8,12 +8,15 @@
 //! | tree              | key                          | value                                   |
 //! |-------------------|------------------------------|-----------------------------------------|
 //! | `event_blocks`    | block number (position−1)/16 | `offset u8 ‖ len u32 ‖ envelope`, ...   |
+//! | `open_event_block`| the same, for the last block while it is not full (at most one key) |  |
 //! | `block_times`     | recorded_at of a block's first event ‖ its position | nothing          |
 //! | `stream_chunks`   | stream prefix ‖ chunk (version−1)/32 | positions (u64), in version order |
-//! | `event_id_blocks` | the block's first event id   | `event id ‖ position`, sorted, ≤ 64     |
+//! | `event_id_blocks` | the block's first event id   | `event id ‖ position`, sorted, ≤ 32     |
 //!
 //! The open (last) block of each is rewritten as events arrive, so the number of keys is about
-//! the number of events divided by the block size. Recorded times never decrease along the log,
+//! the number of events divided by the block size. sled copies a whole leaf (up to 16 values)
+//! on every write to it, so the last event block, rewritten by every batch, lives alone in
+//! `open_event_block` and moves to `event_blocks` once, when it is full. Recorded times never decrease along the log,
 //! so one time per block is enough to find any time. Every block is planned by
 //! [`plan_writes`] from the committed state and written in the writer's one transaction.
 
@@ -32,7 +35,7 @@ pub(crate) const EVENTS_PER_BLOCK: u64 = 16;
 /// Stream versions per chunk of `stream_chunks`.
 pub(crate) const VERSIONS_PER_CHUNK: u64 = 32;
 /// Most entries in one block of `event_id_blocks`.
-pub(crate) const IDS_PER_BLOCK: usize = 64;
+pub(crate) const IDS_PER_BLOCK: usize = 32;
 
 const ID_ENTRY_LEN: usize = 16 + 8;
 
@@ -57,6 +60,43 @@ pub(crate) fn block_key(block: u64) -> [u8; 8] {
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Inconsistent(format!("malformed {what}"))
+}
+
+/// The event blocks: the full ones, and the last one while it fills.
+#[derive(Clone)]
+pub(crate) struct EventBlocks {
+    pub(crate) full: sled::Tree,
+    pub(crate) open: sled::Tree,
+}
+
+/// Where a stored event block is kept.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kept {
+    Full,
+    Open,
+}
+
+impl EventBlocks {
+    /// A stored block and where it is kept.
+    pub(crate) fn get(&self, block: u64) -> Result<Option<(sled::IVec, Kept)>, StoreError> {
+        let key = block_key(block);
+        if let Some(value) = self.open.get(key)? {
+            return Ok(Some((value, Kept::Open)));
+        }
+        Ok(self.full.get(key)?.map(|value| (value, Kept::Full)))
+    }
+
+    /// Whether no event is stored.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.full.is_empty() && self.open.is_empty()
+    }
+
+    /// Removes every block.
+    pub(crate) fn clear(&self) -> Result<(), StoreError> {
+        self.full.clear()?;
+        self.open.clear()?;
+        Ok(())
+    }
 }
 
 /// The `(position, envelope bytes)` entries of a stored event block, in order.
@@ -106,12 +146,15 @@ pub(crate) fn push_event_entry(
 }
 
 /// The stored bytes of one event.
-pub(crate) fn raw_event(events: &sled::Tree, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+pub(crate) fn raw_event(
+    events: &EventBlocks,
+    position: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
     if position == 0 {
         return Ok(None);
     }
     let key = block_key(block_of(position));
-    let Some(value) = events.get(key)? else {
+    let Some((value, _)) = events.get(block_of(position))? else {
         return Ok(None);
     };
     Ok(decode_event_block(&key, &value)?
@@ -122,7 +165,7 @@ pub(crate) fn raw_event(events: &sled::Tree, position: u64) -> Result<Option<Vec
 
 /// Reads and decodes one stored envelope.
 pub(crate) fn read_envelope(
-    events: &sled::Tree,
+    events: &EventBlocks,
     position: u64,
 ) -> Result<Option<Envelope>, StoreError> {
     match raw_event(events, position)? {
@@ -141,17 +184,23 @@ pub(crate) fn decode_envelope(position: u64, bytes: &[u8]) -> Result<Envelope, S
 /// The stored `(position, bytes)` of every event in `[from, to]`, in order, block by block.
 /// Missing positions are simply absent (callers that need gaplessness check it).
 pub(crate) struct RawEvents {
-    blocks: Option<sled::Iter>,
+    blocks: Option<std::iter::Chain<sled::Iter, sled::Iter>>,
     from: u64,
     to: u64,
     pending: std::collections::VecDeque<(u64, Vec<u8>)>,
 }
 
 impl RawEvents {
-    pub(crate) fn new(events: &sled::Tree, from: u64, to: u64) -> RawEvents {
+    pub(crate) fn new(events: &EventBlocks, from: u64, to: u64) -> RawEvents {
         let from = from.max(1);
-        let blocks =
-            (from <= to).then(|| events.range(block_key(block_of(from))..=block_key(block_of(to))));
+        // The open block comes after every full one.
+        let blocks = (from <= to).then(|| {
+            let range = block_key(block_of(from))..=block_key(block_of(to));
+            events
+                .full
+                .range(range.clone())
+                .chain(events.open.range(range))
+        });
         RawEvents {
             blocks,
             from,
@@ -187,8 +236,12 @@ impl Iterator for RawEvents {
 }
 
 /// The last stored position (0 for an empty log).
-pub(crate) fn last_position(events: &sled::Tree) -> Result<u64, StoreError> {
-    match events.last()? {
+pub(crate) fn last_position(events: &EventBlocks) -> Result<u64, StoreError> {
+    let last = match events.open.last()? {
+        Some(open) => Some(open),
+        None => events.full.last()?,
+    };
+    match last {
         None => Ok(0),
         Some((key, value)) => Ok(decode_event_block(&key, &value)?
             .last()
@@ -304,7 +357,10 @@ pub(crate) struct NewEvent {
 /// The block writes that add a run of events to the log.
 #[derive(Default)]
 pub(crate) struct LogWrites {
-    event_blocks: Vec<([u8; 8], Vec<u8>)>,
+    /// Blocks written (full ones to `event_blocks`, the last partial one to the open tree).
+    event_blocks: Vec<([u8; 8], Kept, Vec<u8>)>,
+    /// Blocks removed from the tree they were kept in (the open block, as it fills).
+    moved: Vec<([u8; 8], Kept)>,
     block_times: Vec<[u8; 16]>,
     stream_chunks: Vec<(Vec<u8>, Vec<u8>)>,
     id_removes: Vec<Vec<u8>>,
@@ -326,20 +382,21 @@ fn plan_event_blocks(
     events: &[NewEvent],
     writes: &mut LogWrites,
 ) -> Result<(), StoreError> {
-    let mut open: Option<(u64, Vec<u8>)> = None;
+    // The block being filled: its number, bytes, where it was stored (if it was), last position.
+    let mut open: Option<(u64, Vec<u8>, Option<Kept>, u64)> = None;
     for event in events {
         let block = block_of(event.position);
-        if open.as_ref().is_none_or(|(b, _)| *b != block) {
-            if let Some((b, bytes)) = open.take() {
-                writes.event_blocks.push((block_key(b), bytes));
+        if open.as_ref().is_none_or(|(b, ..)| *b != block) {
+            if let Some(done) = open.take() {
+                finish_block(writes, done);
             }
-            let bytes = if offset_of(event.position) == 0 {
+            if offset_of(event.position) == 0 {
                 writes
                     .block_times
                     .push(keys::time_key(event.recorded_at, event.position));
-                Vec::new()
+                open = Some((block, Vec::new(), None, 0));
             } else {
-                let stored = trees.event_blocks.get(block_key(block))?.ok_or_else(|| {
+                let (stored, kept) = trees.event_blocks.get(block)?.ok_or_else(|| {
                     StoreError::Inconsistent(format!(
                         "the block before position {} is missing",
                         event.position
@@ -347,25 +404,42 @@ fn plan_event_blocks(
                 })?;
                 let last = decode_event_block(&block_key(block), &stored)?
                     .last()
-                    .map(|(p, _)| *p);
-                if last != Some(event.position - 1) {
+                    .map_or(0, |(p, _)| *p);
+                if last + 1 != event.position {
                     return Err(StoreError::Inconsistent(format!(
                         "position {} does not follow the stored block",
                         event.position
                     )));
                 }
-                stored.to_vec()
-            };
-            open = Some((block, bytes));
+                open = Some((block, stored.to_vec(), Some(kept), last));
+            }
         }
-        if let Some((_, bytes)) = open.as_mut() {
+        if let Some((_, bytes, _, last)) = open.as_mut() {
             push_event_entry(bytes, event.position, &event.bytes)?;
+            *last = event.position;
         }
     }
-    if let Some((b, bytes)) = open {
-        writes.event_blocks.push((block_key(b), bytes));
+    if let Some(done) = open {
+        finish_block(writes, done);
     }
     Ok(())
+}
+
+/// Queues a block in the tree its fill calls for, and its removal from the other one.
+fn finish_block(
+    writes: &mut LogWrites,
+    (block, bytes, stored, last): (u64, Vec<u8>, Option<Kept>, u64),
+) {
+    let key = block_key(block);
+    let kept = if u64::from(offset_of(last)) + 1 == EVENTS_PER_BLOCK {
+        Kept::Full
+    } else {
+        Kept::Open
+    };
+    if let Some(was) = stored.filter(|s| *s != kept) {
+        writes.moved.push((key, was));
+    }
+    writes.event_blocks.push((key, kept, bytes));
 }
 
 fn plan_stream_chunks(
@@ -450,16 +524,24 @@ fn plan_id_blocks(
 }
 
 impl LogWrites {
-    /// Writes the planned blocks inside a transaction over the four block trees.
+    /// Writes the planned blocks inside a transaction over the five block trees.
     pub(crate) fn apply(
         &self,
         event_blocks: &TransactionalTree,
+        open_event_block: &TransactionalTree,
         block_times: &TransactionalTree,
         stream_chunks: &TransactionalTree,
         event_id_blocks: &TransactionalTree,
     ) -> Result<(), ConflictableTransactionError<()>> {
-        for (key, bytes) in &self.event_blocks {
-            event_blocks.insert(&key[..], bytes.as_slice())?;
+        let tree = |kept: &Kept| match kept {
+            Kept::Full => event_blocks,
+            Kept::Open => open_event_block,
+        };
+        for (key, was) in &self.moved {
+            tree(was).remove(&key[..])?;
+        }
+        for (key, kept, bytes) in &self.event_blocks {
+            tree(kept).insert(&key[..], bytes.as_slice())?;
         }
         for key in &self.block_times {
             block_times.insert(&key[..], &[][..])?;

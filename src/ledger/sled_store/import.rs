@@ -25,6 +25,7 @@ pub const DEFAULT_IMPORT_BATCH: usize = 4096;
 /// Trees of the ledger itself, which auxiliary copies may not touch.
 pub const LEDGER_TREES: &[&str] = &[
     keys::EVENT_BLOCKS,
+    keys::OPEN_EVENT_BLOCK,
     keys::STREAM_CHUNKS,
     keys::STREAM_HEADS,
     keys::EVENT_ID_BLOCKS,
@@ -111,7 +112,8 @@ impl BulkImporter {
     pub fn new(db: sled::Db) -> Result<BulkImporter, ImportError> {
         let trees = Trees::open(&db)?;
         for (name, tree) in [
-            (keys::EVENT_BLOCKS, &trees.event_blocks),
+            (keys::EVENT_BLOCKS, &trees.event_blocks.full),
+            (keys::OPEN_EVENT_BLOCK, &trees.event_blocks.open),
             (keys::STREAM_CHUNKS, &trees.stream_chunks),
             (keys::STREAM_HEADS, &trees.stream_heads),
             (keys::EVENT_ID_BLOCKS, &trees.event_id_blocks),
@@ -260,7 +262,8 @@ impl BulkImporter {
         let log = blocks::plan_writes(&self.trees, &self.batch)?;
         let trees = &self.trees;
         let result: Result<(), TransactionError<()>> = (
-            &trees.event_blocks,
+            &trees.event_blocks.full,
+            &trees.event_blocks.open,
             &trees.block_times,
             &trees.stream_chunks,
             &trees.event_id_blocks,
@@ -268,15 +271,8 @@ impl BulkImporter {
             &trees.meta,
         )
             .transaction(
-                |(
-                    event_blocks,
-                    block_times,
-                    stream_chunks,
-                    event_id_blocks,
-                    stream_heads,
-                    meta,
-                )| {
-                    log.apply(event_blocks, block_times, stream_chunks, event_id_blocks)?;
+                |(full, open, block_times, stream_chunks, event_id_blocks, stream_heads, meta)| {
+                    log.apply(full, open, block_times, stream_chunks, event_id_blocks)?;
                     for (stream, version) in &heads {
                         stream_heads
                             .insert(stream.as_str().as_bytes(), &version.0.to_be_bytes()[..])?;

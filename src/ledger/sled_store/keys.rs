@@ -4,6 +4,8 @@ use crate::ledger::types::{RecordedAt, StreamId};
 
 /// Tree: block number -> the envelopes of up to 16 consecutive positions (see `blocks`).
 pub(crate) const EVENT_BLOCKS: &str = "event_blocks";
+/// Tree: the last event block while it is not full (at most one key; see `blocks`).
+pub(crate) const OPEN_EVENT_BLOCK: &str = "open_event_block";
 /// Tree: stream prefix ‖ chunk number -> the positions of up to 32 consecutive versions.
 pub(crate) const STREAM_CHUNKS: &str = "stream_chunks";
 /// Tree: stream id -> last version.

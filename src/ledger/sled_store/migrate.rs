@@ -57,8 +57,8 @@ fn copy_into_blocks(trees: &Trees, legacy: &sled::Tree) -> Result<(), StoreError
         "moving the log into blocks (once, for this version)"
     );
     // Left over from a migration that was cut short.
+    trees.event_blocks.clear()?;
     for tree in [
-        &trees.event_blocks,
         &trees.stream_chunks,
         &trees.event_id_blocks,
         &trees.block_times,
@@ -92,20 +92,21 @@ fn copy_into_blocks(trees: &Trees, legacy: &sled::Tree) -> Result<(), StoreError
     if !batch.is_empty() {
         commit(trees, &blocks::plan_writes(trees, &batch)?)?;
     }
-    trees.event_blocks.flush()?;
+    trees.event_blocks.full.flush()?;
     Ok(())
 }
 
 /// Writes planned blocks in one transaction (for bulk paths that write nothing else with them).
 pub(crate) fn commit(trees: &Trees, writes: &LogWrites) -> Result<(), StoreError> {
     let result: Result<(), TransactionError<()>> = (
-        &trees.event_blocks,
+        &trees.event_blocks.full,
+        &trees.event_blocks.open,
         &trees.block_times,
         &trees.stream_chunks,
         &trees.event_id_blocks,
     )
-        .transaction(|(events, times, chunks, ids)| {
-            writes.apply(events, times, chunks, ids)?;
+        .transaction(|(full, open, times, chunks, ids)| {
+            writes.apply(full, open, times, chunks, ids)?;
             Ok::<(), ConflictableTransactionError<()>>(())
         });
     match result {

@@ -80,7 +80,7 @@ pub fn open_db(path: &Path) -> Result<sled::Db, sled::Error> {
 /// The trees of the log, opened once (see [`blocks`] for the layout).
 #[derive(Clone)]
 pub(crate) struct Trees {
-    pub(crate) event_blocks: sled::Tree,
+    pub(crate) event_blocks: blocks::EventBlocks,
     pub(crate) stream_chunks: sled::Tree,
     pub(crate) stream_heads: sled::Tree,
     pub(crate) event_id_blocks: sled::Tree,
@@ -105,7 +105,10 @@ impl Trees {
 
     fn open_current(db: &sled::Db) -> Result<Trees, StoreError> {
         Ok(Trees {
-            event_blocks: db.open_tree(keys::EVENT_BLOCKS)?,
+            event_blocks: blocks::EventBlocks {
+                full: db.open_tree(keys::EVENT_BLOCKS)?,
+                open: db.open_tree(keys::OPEN_EVENT_BLOCK)?,
+            },
             stream_chunks: db.open_tree(keys::STREAM_CHUNKS)?,
             stream_heads: db.open_tree(keys::STREAM_HEADS)?,
             event_id_blocks: db.open_tree(keys::EVENT_ID_BLOCKS)?,
@@ -302,7 +305,7 @@ pub(crate) use blocks::read_envelope;
 
 /// Reads `[from, to]` (inclusive) in position order, failing on a gap.
 pub(crate) fn read_range(
-    events: &sled::Tree,
+    events: &blocks::EventBlocks,
     from: u64,
     to: u64,
 ) -> Result<Vec<Envelope>, StoreError> {

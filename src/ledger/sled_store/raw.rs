@@ -36,10 +36,11 @@ impl RawLog {
 
     /// Stores `bytes` at `position` (replacing what is there), or removes the position.
     pub fn set_event(&self, position: u64, bytes: Option<&[u8]>) -> Result<(), StoreError> {
-        let key = blocks::block_key(blocks::block_of(position));
-        let stored = self.trees.event_blocks.get(key)?;
+        let block = blocks::block_of(position);
+        let key = blocks::block_key(block);
+        let stored = self.trees.event_blocks.get(block)?;
         let mut entries: Vec<(u64, Vec<u8>)> = match &stored {
-            Some(value) => blocks::decode_event_block(&key, value)?
+            Some((value, _)) => blocks::decode_event_block(&key, value)?
                 .into_iter()
                 .map(|(p, b)| (p, b.to_vec()))
                 .collect(),
@@ -50,14 +51,17 @@ impl RawLog {
             entries.push((position, bytes.to_vec()));
             entries.sort_by_key(|(p, _)| *p);
         }
-        let mut block = Vec::new();
-        for (p, b) in &entries {
-            blocks::push_event_entry(&mut block, *p, b)?;
-        }
-        if entries.is_empty() {
-            self.trees.event_blocks.remove(key)?;
+        // A block stays where it was kept, however many entries it now has.
+        let full = matches!(stored, Some((_, blocks::Kept::Full)));
+        let tree = if full {
+            &self.trees.event_blocks.full
         } else {
-            self.trees.event_blocks.insert(key, block)?;
+            &self.trees.event_blocks.open
+        };
+        if entries.is_empty() {
+            tree.remove(key)?;
+        } else {
+            tree.insert(key, bytes_of(&entries)?)?;
         }
         Ok(())
     }
@@ -67,4 +71,12 @@ impl RawLog {
         self.db.flush()?;
         Ok(())
     }
+}
+
+fn bytes_of(entries: &[(u64, Vec<u8>)]) -> Result<Vec<u8>, StoreError> {
+    let mut block = Vec::new();
+    for (p, b) in entries {
+        blocks::push_event_entry(&mut block, *p, b)?;
+    }
+    Ok(block)
 }

@@ -18,14 +18,18 @@ const CHUNK: u64 = 512;
 
 /// A live feed from a position of a [`super::SledStore`].
 pub struct SledSubscription {
-    events: sled::Tree,
+    events: super::blocks::EventBlocks,
     next: u64,
     durable: watch::Receiver<Head>,
     buffer: VecDeque<Envelope>,
 }
 
 impl SledSubscription {
-    pub(crate) fn new(events: sled::Tree, from: Position, durable: watch::Receiver<Head>) -> Self {
+    pub(crate) fn new(
+        events: super::blocks::EventBlocks,
+        from: Position,
+        durable: watch::Receiver<Head>,
+    ) -> Self {
         SledSubscription {
             events,
             next: from.0.max(1),

@@ -417,7 +417,8 @@ fn write_plan(
         .collect::<Result<Vec<_>, StoreError>>()?;
     let log = blocks::plan_writes(trees, &plan.events)?;
     let result: Result<(), TransactionError<()>> = (
-        &trees.event_blocks,
+        &trees.event_blocks.full,
+        &trees.event_blocks.open,
         &trees.stream_chunks,
         &trees.stream_heads,
         &trees.event_id_blocks,
@@ -428,7 +429,8 @@ fn write_plan(
     )
         .transaction(
             |(
-                event_blocks,
+                full_blocks,
+                open_block,
                 stream_chunks,
                 stream_heads,
                 event_id_blocks,
@@ -437,7 +439,13 @@ fn write_plan(
                 idempotency,
                 meta,
             )| {
-                log.apply(event_blocks, block_times, stream_chunks, event_id_blocks)?;
+                log.apply(
+                    full_blocks,
+                    open_block,
+                    block_times,
+                    stream_chunks,
+                    event_id_blocks,
+                )?;
                 for (stream, version) in &plan.stream_heads {
                     stream_heads
                         .insert(stream.as_str().as_bytes(), &version.0.to_be_bytes()[..])?;
