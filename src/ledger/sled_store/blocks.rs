@@ -183,8 +183,13 @@ pub(crate) fn decode_envelope(position: u64, bytes: &[u8]) -> Result<Envelope, S
 
 /// The stored `(position, bytes)` of every event in `[from, to]`, in order, block by block.
 /// Missing positions are simply absent (callers that need gaplessness check it).
+///
+/// The writer may move the open block to `event_blocks` while this reads, so the open block is
+/// read first and the full ones after: a block that left the open tree is then found full, and
+/// one found in both is taken from `event_blocks` (it holds everything the open copy did).
 pub(crate) struct RawEvents {
-    blocks: Option<std::iter::Chain<sled::Iter, sled::Iter>>,
+    full: Option<sled::Iter>,
+    open: Option<Result<(sled::IVec, sled::IVec), StoreError>>,
     from: u64,
     to: u64,
     pending: std::collections::VecDeque<(u64, Vec<u8>)>,
@@ -193,20 +198,39 @@ pub(crate) struct RawEvents {
 impl RawEvents {
     pub(crate) fn new(events: &EventBlocks, from: u64, to: u64) -> RawEvents {
         let from = from.max(1);
-        // The open block comes after every full one.
-        let blocks = (from <= to).then(|| {
-            let range = block_key(block_of(from))..=block_key(block_of(to));
-            events
-                .full
-                .range(range.clone())
-                .chain(events.open.range(range))
-        });
+        if from > to {
+            return RawEvents {
+                full: None,
+                open: None,
+                from,
+                to,
+                pending: std::collections::VecDeque::new(),
+            };
+        }
+        let range = block_key(block_of(from))..=block_key(block_of(to));
+        let open = events
+            .open
+            .range(range.clone())
+            .next()
+            .map(|r| r.map_err(StoreError::from));
         RawEvents {
-            blocks,
+            full: Some(events.full.range(range)),
+            open,
             from,
             to,
             pending: std::collections::VecDeque::new(),
         }
+    }
+
+    fn queue(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let (from, to) = (self.from, self.to);
+        self.pending.extend(
+            decode_event_block(key, value)?
+                .into_iter()
+                .filter(|(p, _)| (from..=to).contains(p))
+                .map(|(p, b)| (p, b.to_vec())),
+        );
+        Ok(())
     }
 }
 
@@ -218,18 +242,25 @@ impl Iterator for RawEvents {
             if let Some(entry) = self.pending.pop_front() {
                 return Some(Ok(entry));
             }
-            let (key, value) = match self.blocks.as_mut()?.next()? {
-                Ok(kv) => kv,
-                Err(e) => return Some(Err(e.into())),
+            let next_full = self.full.as_mut().and_then(Iterator::next);
+            let (key, value) = match next_full {
+                Some(Ok(kv)) => {
+                    if matches!(&self.open, Some(Ok((k, _))) if *k == kv.0) {
+                        self.open = None;
+                    }
+                    kv
+                }
+                Some(Err(e)) => return Some(Err(e.into())),
+                None => {
+                    self.full = None;
+                    match self.open.take()? {
+                        Ok(kv) => kv,
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
             };
-            match decode_event_block(&key, &value) {
-                Ok(entries) => self.pending.extend(
-                    entries
-                        .into_iter()
-                        .filter(|(p, _)| (self.from..=self.to).contains(p))
-                        .map(|(p, b)| (p, b.to_vec())),
-                ),
-                Err(e) => return Some(Err(e)),
+            if let Err(e) = self.queue(&key, &value) {
+                return Some(Err(e));
             }
         }
     }
