@@ -383,7 +383,18 @@ impl App {
         id: AuthenticationId,
         version: u64,
     ) -> Result<uuid::Uuid, AppError> {
-        // The version was read from the live state; its entry may still be being written.
+        // A current secret's sealing event is in the live record; an older version's is in
+        // its history entry, which may still be being written.
+        let live = {
+            let model = self.model().model().read().await;
+            model
+                .authentications
+                .get(id)
+                .and_then(|record| record.sealing_event(version))
+        };
+        if let Some(event_id) = live {
+            return Ok(event_id);
+        }
         let store = self.model().settle().await?;
         crate::projections::model::history_at(store, id, version)?
             .map(|stored| stored.entry.event_id.0)

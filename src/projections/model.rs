@@ -77,6 +77,33 @@ pub struct AuthRecord {
     pub created_at: RecordedAt,
     /// When it last changed.
     pub updated_at: RecordedAt,
+    /// The event id of each version that sealed a current secret field (what opening it
+    /// binds to), so that opening a current secret needs no history read.
+    pub sealed_by: Vec<(u64, uuid::Uuid)>,
+}
+
+impl AuthRecord {
+    /// The event id of `version`, if that version sealed a current secret field.
+    pub fn sealing_event(&self, version: u64) -> Option<uuid::Uuid> {
+        self.sealed_by
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, id)| *id)
+    }
+
+    /// Notes the event just applied and keeps only the versions current secrets refer to.
+    fn note_sealing(&mut self, version: u64, event_id: uuid::Uuid) {
+        let wanted: Vec<u64> = self
+            .state
+            .current
+            .iter()
+            .flat_map(|auth| auth.fields.values())
+            .filter(|field| field.is_secret())
+            .map(|field| field.changed_at_version())
+            .collect();
+        self.sealed_by.push((version, event_id));
+        self.sealed_by.retain(|(v, _)| wanted.contains(v));
+    }
 }
 
 /// The live part of the read model (in memory); history and audit are in its [`ReadStore`].
@@ -200,6 +227,7 @@ impl LedgerModel {
             state: AuthenticationState::default(),
             created_at: at,
             updated_at: at,
+            sealed_by: Vec::new(),
         });
         let entry = HistoryEntry::describe(&record.state, &event, envelope);
         if let Some((workspace, key)) = live_name(&record.state) {
@@ -211,6 +239,7 @@ impl LedgerModel {
             }
         }
         record.state.apply(&event);
+        record.note_sealing(envelope.body.stream_version.0, envelope.body.event_id.0);
         if let Some((workspace, key)) = live_name(&record.state) {
             self.names.entry(workspace).or_default().insert(key, id);
         }
@@ -379,7 +408,8 @@ impl Projection for LedgerModel {
     const NAME: &'static str = "ledger_model";
     // 8: audit postings in blocks per batch. 9: custom service records carry their
     // version and whether they are retired. 10: a list's last block grows across batches.
-    const LAYOUT: u16 = 10;
+    // 11: authentication records carry the event ids that sealed their current secrets.
+    const LAYOUT: u16 = 11;
 
     fn load<S: ReadStore>(store: &S, position: u64) -> Result<Self, ProjectionError> {
         let mut model = LedgerModel::load(store)?;
