@@ -127,10 +127,16 @@ impl DataKeyStore {
 
     /// Generates, wraps and durably stores a data key for `owner`; refuses if one exists or existed.
     pub fn create_for(&self, owner: Uuid) -> Result<DataKey> {
+        self.create(owner, true)
+    }
+
+    /// Generates and stores a data key for an authentication (never the fingerprint key's
+    /// reserved owner), flushing it on its own if `flush`.
+    fn create(&self, owner: Uuid, flush: bool) -> Result<DataKey> {
         if owner == FINGERPRINT_KEY_OWNER {
             return Err(CryptoError::DataKeyExists { owner });
         }
-        self.insert_new(owner, DataKey::generate()?, true)
+        self.insert_new(owner, DataKey::generate()?, flush)
     }
 
     fn insert_new(&self, owner: Uuid, key: DataKey, flush: bool) -> Result<DataKey> {
@@ -179,10 +185,7 @@ impl DataKeyStore {
         if let Some(key) = self.get(owner)? {
             return Ok(key);
         }
-        if owner == FINGERPRINT_KEY_OWNER {
-            return Err(CryptoError::DataKeyExists { owner });
-        }
-        match self.insert_new(owner, DataKey::generate()?, flush) {
+        match self.create(owner, flush) {
             Err(CryptoError::DataKeyExists { .. }) => {
                 self.get(owner)?.ok_or(CryptoError::StoreConflict { owner })
             }
