@@ -174,6 +174,39 @@ pub(crate) fn read_envelope(
     }
 }
 
+/// The envelopes at `positions` (ascending), reading each block once; a missing one is an
+/// inconsistency (an index pointed at it).
+pub(crate) fn read_positions(
+    events: &EventBlocks,
+    positions: &[u64],
+) -> Result<Vec<Envelope>, StoreError> {
+    let mut out = Vec::with_capacity(positions.len());
+    let mut rest = positions;
+    while let Some(&first) = rest.first() {
+        let block = block_of(first);
+        let in_block = rest.iter().take_while(|&&p| block_of(p) == block).count();
+        let stored = events.get(block)?;
+        let entries = match &stored {
+            Some((value, _)) => decode_event_block(&block_key(block), value)?,
+            None => Vec::new(),
+        };
+        for &position in &rest[..in_block] {
+            let bytes = entries
+                .iter()
+                .find(|(p, _)| *p == position)
+                .map(|(_, bytes)| *bytes)
+                .ok_or_else(|| {
+                    StoreError::Inconsistent(format!(
+                        "stream index points at missing position {position}"
+                    ))
+                })?;
+            out.push(decode_envelope(position, bytes)?);
+        }
+        rest = &rest[in_block..];
+    }
+    Ok(out)
+}
+
 pub(crate) fn decode_envelope(position: u64, bytes: &[u8]) -> Result<Envelope, StoreError> {
     Envelope::decode(bytes).map_err(|source| StoreError::Corrupt {
         position: Position(position),
@@ -383,6 +416,20 @@ pub(crate) struct NewEvent {
     pub(crate) version: StreamVersion,
     pub(crate) event_id: EventId,
     pub(crate) recorded_at: RecordedAt,
+}
+
+impl NewEvent {
+    /// An already recorded envelope (its bytes and decoded body), to be written again.
+    pub(crate) fn recorded(bytes: &[u8], body: crate::ledger::envelope::EnvelopeBody) -> NewEvent {
+        NewEvent {
+            position: body.position.0,
+            bytes: bytes.to_vec(),
+            stream: body.stream_id,
+            version: body.stream_version,
+            event_id: body.event_id,
+            recorded_at: body.recorded_at,
+        }
+    }
 }
 
 /// The block writes that add a run of events to the log.

@@ -195,19 +195,13 @@ impl BulkImporter {
             });
         }
         self.batch_ids.insert(body.event_id, position);
-        self.batch.push(NewEvent {
-            position,
-            bytes: bytes.to_vec(),
-            stream: body.stream_id,
-            version: body.stream_version,
-            event_id: body.event_id,
-            recorded_at: body.recorded_at,
-        });
+        self.last_recorded_at = body.recorded_at;
+        // The verifier checked that the envelope claims the position it is stored under.
+        self.batch.push(NewEvent::recorded(bytes, body));
         self.head = Head {
             position,
             hash: envelope.hash,
         };
-        self.last_recorded_at = body.recorded_at;
         if self.batch.len() >= self.batch_size {
             self.commit()?;
         }

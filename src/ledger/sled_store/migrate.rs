@@ -72,14 +72,13 @@ fn copy_into_blocks(trees: &Trees, legacy: &sled::Tree) -> Result<(), StoreError
         let position = keys::read_u64(&key)
             .ok_or_else(|| StoreError::Inconsistent("malformed key in events tree".into()))?;
         let body = blocks::decode_envelope(position, &bytes)?.body;
-        batch.push(NewEvent {
-            position,
-            bytes: bytes.to_vec(),
-            stream: body.stream_id,
-            version: body.stream_version,
-            event_id: body.event_id,
-            recorded_at: body.recorded_at,
-        });
+        if body.position.0 != position {
+            return Err(StoreError::Inconsistent(format!(
+                "the envelope stored at position {position} claims position {}",
+                body.position.0
+            )));
+        }
+        batch.push(NewEvent::recorded(&bytes, body));
         if batch.len() == MIGRATION_BATCH {
             commit(trees, &blocks::plan_writes(trees, &batch)?)?;
             moved += batch.len() as u64;

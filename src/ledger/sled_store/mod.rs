@@ -375,28 +375,26 @@ impl EventStore for SledStore {
         let head = self.durable_head();
         let trees = &self.inner.trees;
         let mut out = Vec::new();
-        'chunks: for entry in trees.stream_chunks.scan_prefix(keys::stream_prefix(stream)) {
+        for entry in trees.stream_chunks.scan_prefix(keys::stream_prefix(stream)) {
             let (key, value) = entry?;
-            let (_, positions) = blocks::decode_chunk(&key, &value)?;
-            for position in positions {
-                if position > head {
-                    break 'chunks;
-                }
-                let envelope = read_envelope(&trees.event_blocks, position)?.ok_or_else(|| {
-                    StoreError::Inconsistent(format!(
-                        "stream index points at missing position {position}"
-                    ))
-                })?;
+            let (first_version, positions) = blocks::decode_chunk(&key, &value)?;
+            // Versions are known from the chunk; only the time cut needs the envelopes.
+            let wanted = positions
+                .iter()
+                .zip(first_version..)
+                .take_while(|&(&p, v)| p <= head && range.up_to_version.is_none_or(|up| v <= up.0))
+                .count();
+            for envelope in blocks::read_positions(&trees.event_blocks, &positions[..wanted])? {
                 if range
-                    .up_to_version
-                    .is_some_and(|v| envelope.body.stream_version > v)
-                    || range
-                        .up_to_time
-                        .is_some_and(|t| envelope.body.recorded_at > t)
+                    .up_to_time
+                    .is_some_and(|t| envelope.body.recorded_at > t)
                 {
-                    break 'chunks;
+                    return Ok(out);
                 }
                 out.push(envelope);
+            }
+            if wanted < positions.len() {
+                break;
             }
         }
         Ok(out)
