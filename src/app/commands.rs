@@ -378,7 +378,7 @@ impl App {
     }
 
     /// The id of the event at `version` of an authentication's stream.
-    async fn event_id_at(
+    pub(crate) async fn event_id_at(
         &self,
         id: AuthenticationId,
         version: u64,
@@ -529,6 +529,18 @@ impl App {
         value: &SealedSecret,
     ) -> Result<SecretText, AppError> {
         let event_id = self.event_id_at(id, version).await?;
+        self.open_sealed(id, field, event_id, data_key, value)
+    }
+
+    /// Opens a sealed value with the event id it was sealed with.
+    pub(crate) fn open_sealed(
+        &self,
+        id: AuthenticationId,
+        field: &FieldName,
+        event_id: uuid::Uuid,
+        data_key: &DataKey,
+        value: &SealedSecret,
+    ) -> Result<SecretText, AppError> {
         let context = SealContext {
             owner: id.as_uuid(),
             field: field.as_str(),

@@ -186,7 +186,13 @@ fn substitute(value: Value, values: &BTreeMap<String, SecretText>) -> Value {
 }
 
 /// The fields a resolution will read, once access and the references are checked.
-type Wanted = Vec<(FieldName, StoredField<crate::crypto::SealedSecret>)>;
+/// The wanted fields as stored, each secret with the event id that sealed it (from the live
+/// record, so that opening it reads nothing more).
+type Wanted = Vec<(
+    FieldName,
+    StoredField<crate::crypto::SealedSecret>,
+    Option<uuid::Uuid>,
+)>;
 
 /// Whether a refusal is for lack of rights (recorded in audit) rather than a bad request.
 fn refusal_reason(error: &AppError) -> Option<String> {
@@ -218,23 +224,26 @@ impl App {
         let (wanted, sealed) = self.checked(by, &request).await?;
         let id = request.authentication;
         let mut values = BTreeMap::new();
-        if sealed.iter().any(|(_, f)| f.is_secret()) {
+        if sealed.iter().any(|(_, f, _)| f.is_secret()) {
             let data_key = self.keys.get(id.as_uuid())?.ok_or(AppError::NotFound)?;
-            for (name, stored) in sealed {
+            for (name, stored, sealed_by) in sealed {
                 let text = match stored {
                     StoredField::Plain { value, .. } => SecretText::new(value),
                     StoredField::Secret {
                         value,
                         changed_at_version,
                     } => {
-                        self.unseal(id, &name, changed_at_version, &data_key, &value)
-                            .await?
+                        let event_id = match sealed_by {
+                            Some(event_id) => event_id,
+                            None => self.event_id_at(id, changed_at_version).await?,
+                        };
+                        self.open_sealed(id, &name, event_id, &data_key, &value)?
                     }
                 };
                 values.insert(name.as_str().to_owned(), text);
             }
         } else {
-            for (name, stored) in sealed {
+            for (name, stored, _) in sealed {
                 if let StoredField::Plain { value, .. } = stored {
                     values.insert(name.as_str().to_owned(), SecretText::new(value));
                 }
@@ -291,8 +300,11 @@ impl App {
     ) -> Result<Wanted, AppError> {
         let id = request.authentication;
         let model = self.model().model().read().await;
-        let auth = model
-            .current(id)
+        let record = model.authentication(id).ok_or(AppError::NotFound)?;
+        let auth = record
+            .state
+            .current
+            .as_ref()
             .filter(|a| model.allows(request.user, a.workspace, Action::View))
             .ok_or(AppError::NotFound)?;
         if auth.lifecycle != Lifecycle::Active {
@@ -327,7 +339,8 @@ impl App {
                 .ok_or_else(|| ResolveError::FieldNotSet {
                     field: field.clone(),
                 })?;
-            sealed.push((name, stored.clone()));
+            let sealed_by = record.sealing_event(stored.changed_at_version());
+            sealed.push((name, stored.clone(), sealed_by));
         }
         Ok(sealed)
     }
