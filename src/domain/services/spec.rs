@@ -345,8 +345,18 @@ impl ServiceSpec {
         allow_http: bool,
     ) -> Result<(), ServiceSpecError> {
         let bad = |reason: String| ServiceSpecError::BadUrl { field, reason };
+        // The reasons never repeat the URL: a definition's values stay out of errors.
         if !(url.starts_with("https://") || (allow_http && url.starts_with("http://"))) {
-            return Err(bad(format!("{url:?} must start with https://")));
+            return Err(bad("must start with https://".into()));
+        }
+        let authority = url.split_once("://").map_or("", |(_, rest)| {
+            rest.split(['/', '?', '#']).next().unwrap_or("")
+        });
+        if authority.contains('@') {
+            return Err(bad(
+                "must not carry a user name or password (they would be shown to every viewer)"
+                    .into(),
+            ));
         }
         for placeholder in placeholders(url) {
             let known = FieldName::parse(placeholder)
@@ -469,6 +479,33 @@ mod tests {
                 ..
             })
         ));
+        // Neither refusal repeats the URL, and credentials in it are refused.
+        for url in [
+            "http://canary-host.test/a",
+            "https://user:canary-pass@x.test/t",
+        ] {
+            let mut s = oauth2();
+            if let Some(ep) = s.oauth.as_mut() {
+                ep.token_url = url.into();
+            }
+            let err = s.validate().expect_err("refused");
+            assert!(
+                matches!(
+                    err,
+                    ServiceSpecError::BadUrl {
+                        field: "oauth.token_url",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            assert!(!err.to_string().contains("canary"), "{err}");
+        }
+        let mut s = oauth2();
+        if let Some(ep) = s.oauth.as_mut() {
+            ep.token_url = "https://x.test/t?next=a@b".into();
+        }
+        assert_eq!(s.validate(), Ok(()), "an @ after the host is not userinfo");
         let mut s = oauth2();
         s.auth_kind = AuthKind::Token;
         s.oauth = None;
