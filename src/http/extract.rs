@@ -238,3 +238,13 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 pub fn etag(version: u64) -> String {
     format!("\"{version}\"")
 }
+
+/// `response` with the `ETag` of `version`.
+pub fn with_etag(mut response: axum::response::Response, version: u64) -> axum::response::Response {
+    if let Ok(value) = etag(version).parse() {
+        response
+            .headers_mut()
+            .insert(axum::http::header::ETAG, value);
+    }
+    response
+}

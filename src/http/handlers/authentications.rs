@@ -18,7 +18,7 @@ use crate::http::dto::{
     PatchBody, ReauthenticateBody, RestoreBody, WarningBody,
 };
 use crate::http::error::ApiError;
-use crate::http::extract::{etag, if_match, ApiJson, ApiQuery, Authenticated};
+use crate::http::extract::{if_match, with_etag, ApiJson, ApiQuery, Authenticated};
 use crate::http::openapi::{
     AuthenticationSchema, BadRequest, HistoryEntrySchema, IdempotencyKeyHeader, IfMatchHeader,
     PayloadTooLarge, ProblemSchema, Unauthorized, UnsupportedMediaType,
@@ -59,10 +59,7 @@ pub(crate) async fn answer(
         warnings: outcome.warnings.iter().map(WarningBody::from).collect(),
         authentication: view,
     };
-    let mut response = (status, Json(body)).into_response();
-    if let Ok(value) = etag(outcome.version).parse() {
-        response.headers_mut().insert(header::ETAG, value);
-    }
+    let mut response = with_etag((status, Json(body)).into_response(), outcome.version);
     if status == StatusCode::CREATED {
         if let Ok(value) = format!("/v1/authentications/{id}").parse() {
             response.headers_mut().insert(header::LOCATION, value);
@@ -187,11 +184,7 @@ pub async fn get(
         (None, None) => state.app.get(user, id).await?,
     };
     let version = view.version;
-    let mut response = Json(view).into_response();
-    if let Ok(value) = etag(version).parse() {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    Ok(response)
+    Ok(with_etag(Json(view).into_response(), version))
 }
 
 /// `PATCH /v1/authentications/{id}`: rename and/or move.

@@ -3,7 +3,7 @@
 //! whole new definition, with `If-Match`) and retired, each as an event of its own stream.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use crate::domain::services::{
 };
 use crate::http::dto::{parse_field, WarningBody};
 use crate::http::error::ApiError;
-use crate::http::extract::{etag, if_match, ApiJson, Authenticated};
+use crate::http::extract::{if_match, with_etag, ApiJson, Authenticated};
 use crate::http::openapi::{
     BadRequest, IdempotencyKeyHeader, IfMatchHeader, PayloadTooLarge, ProblemSchema, Unauthorized,
     UnsupportedMediaType,
@@ -79,35 +79,28 @@ impl ServiceBody {
 
 /// A custom service with its `ETag`.
 fn custom_answer(service: &CustomService) -> Response {
-    let mut response = Json(ServiceBody::custom(service)).into_response();
-    if let Ok(value) = etag(service.version).parse() {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response
+    with_etag(
+        Json(ServiceBody::custom(service)).into_response(),
+        service.version,
+    )
+}
+
+/// The answer for a service that is missing or hidden (the same for both).
+fn service_not_found() -> ApiError {
+    crate::app::AppError::from(CustomServiceError::NotFound).into()
 }
 
 /// The service a path names: `custom:<uuid>` or a catalog key. Anything else names no
 /// service, and answers like a missing one (the text is never echoed).
 fn path_service(raw: &str) -> Result<ServiceRef, ApiError> {
-    let not_found = || ApiError::from(crate::app::AppError::from(CustomServiceError::NotFound));
-    if let Some(id) = raw.strip_prefix("custom:") {
-        return id
-            .parse::<ServiceId>()
-            .map(ServiceRef::Custom)
-            .map_err(|_| not_found());
-    }
-    ServiceKey::parse(raw)
-        .map(ServiceRef::Prebuilt)
-        .map_err(|_| not_found())
+    crate::http::dto::parse_service(raw).map_err(|_| service_not_found())
 }
 
 /// The custom service a path names; a catalog key names none (the catalog never changes).
 fn path_custom_service(raw: &str) -> Result<ServiceId, ApiError> {
     match path_service(raw)? {
         ServiceRef::Custom(id) => Ok(id),
-        ServiceRef::Prebuilt(_) => {
-            Err(crate::app::AppError::from(CustomServiceError::NotFound).into())
-        }
+        ServiceRef::Prebuilt(_) => Err(service_not_found()),
     }
 }
 
@@ -180,7 +173,7 @@ pub async fn get_service(
                 .app
                 .catalog()
                 .get(&key)
-                .ok_or_else(|| crate::app::AppError::from(CustomServiceError::NotFound))?;
+                .ok_or_else(service_not_found)?;
             Ok(Json(ServiceBody::prebuilt(&key, spec)).into_response())
         }
     }
