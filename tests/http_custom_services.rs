@@ -92,6 +92,7 @@ async fn a_personal_service_cannot_back_an_authentication_in_a_shared_workspace(
     assert_eq!(hidden.status, missing.status);
     assert_eq!(hidden.status.as_u16(), 422);
     assert_eq!(hidden.body["field"], missing.body["field"]);
+    assert!(hidden.body["detail"].is_string(), "{}", hidden.text);
     assert_eq!(
         hidden.body["detail"]
             .as_str()
@@ -103,12 +104,28 @@ async fn a_personal_service_cannot_back_an_authentication_in_a_shared_workspace(
     // An organization workspace's service backs authentications in the organization's
     // shared workspace, but not in a personal one.
     let org_service = define(&s, &s.owner, &s.org_workspace, "Org API").await;
-    create_auth(&s, &s.editor, &s.shared, &org_service, "Org-backed")
+    let org_backed = create_auth(&s, &s.editor, &s.shared, &org_service, "Org-backed")
         .await
         .expect(201);
     let personal = create_auth(&s, &s.member, &s.member.personal, &org_service, "P").await;
     assert_eq!(personal.status.as_u16(), 422, "{}", personal.text);
     assert_eq!(personal.body["field"], "service");
+    // Such an authentication may move into the organization workspace, the service's own.
+    let id = org_backed.body["id"].as_str().expect("id");
+    s.call(
+        Method::PATCH,
+        &format!("/v1/authentications/{id}"),
+        &s.owner.token,
+        Some(json!({"workspace": s.org_workspace})),
+    )
+    .await
+    .expect(200);
+    // A shared workspace's service cannot back one in the organization workspace, whose
+    // members need not see the shared workspace.
+    let team_service = define(&s, &s.editor, &s.shared, "Team API").await;
+    let org_use = create_auth(&s, &s.owner, &s.org_workspace, &team_service, "Team").await;
+    assert_eq!(org_use.status.as_u16(), 422, "{}", org_use.text);
+    assert_eq!(org_use.body["field"], "service", "{}", org_use.text);
     s.stop().await;
 }
 
@@ -379,6 +396,16 @@ async fn a_retired_service_backs_no_new_authentication_and_existing_ones_keep_wo
     assert_eq!(refused.status.as_u16(), 422, "{}", refused.text);
     assert_eq!(refused.body["field"], "service");
     assert!(refused.text.contains("retired"), "{}", refused.text);
+    // To someone who cannot see it, a retired service answers like an unknown one.
+    let hidden = create_auth(&s, &s.member, &s.member.personal, &service, "Hidden").await;
+    let missing_ref = format!("custom:{}", uuid::Uuid::now_v7());
+    let missing = create_auth(&s, &s.member, &s.member.personal, &missing_ref, "Hidden").await;
+    assert_eq!(hidden.status.as_u16(), 422, "{}", hidden.text);
+    assert!(!hidden.text.contains("retired"), "{}", hidden.text);
+    assert_eq!(
+        hidden.text.replace(service.as_str(), "X"),
+        missing.text.replace(&missing_ref, "X")
+    );
     // The existing one still resolves and can be re-authenticated.
     let resolved = s
         .call(

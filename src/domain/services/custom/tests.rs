@@ -343,13 +343,27 @@ fn a_service_is_visible_exactly_where_authentications_of_its_workspace_are() {
         f.ws_viewer,
         f.outsider,
     ];
-    for ws in [f.shared, f.org_workspace, f.personal(f.member)] {
+    // Who may view authentications there (owner, admin, member, workspace admin, editor,
+    // viewer, outsider): a fixed table, not the rule restated.
+    let (t, x) = (true, false);
+    let expected = [
+        (f.shared, [t, t, x, t, t, t, x]),
+        (f.org_workspace, [t, t, t, t, t, t, x]),
+        (f.personal(f.member), [x, x, t, x, x, x, x]),
+    ];
+    for (ws, visible) in expected {
         let service = service_in(ws, false);
-        for user in users {
+        for (user, visible) in users.into_iter().zip(visible) {
             assert_eq!(
                 service.visible_to(&f.directory, user),
+                visible,
+                "{user:?} in {ws:?}"
+            );
+            assert_eq!(
                 crate::domain::access::decide_access(&f.directory, user, ws, Action::View)
                     .is_allowed(),
+                visible,
+                "authentications follow the same table"
             );
         }
     }
