@@ -14,6 +14,11 @@ use cli::keys::{keys_rotate, KeysAction};
 use cli::read_models::{rebuild_read_models, RebuildArgs};
 use cli::serve::{serve, ServeArgs};
 
+// sled clones a whole leaf on every write; mimalloc returns those short-lived copies to the
+// system where glibc's per-thread arenas keep them fragmented (docs/benchmarks.md, soak).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// An event-sourced ledger of the credentials an integration platform keeps.
 #[derive(Parser)]
 #[command(name = "credledger", version, about)]
