@@ -719,12 +719,25 @@ async fn warnings_and_refusals_come_back_from_the_domain() {
         .app
         .resolve(
             &app_support::runner(),
-            resolve_request(id, w.owner, w.owner.personal, json!("$.auth.refresh_token")),
+            resolve_request(id, w.owner, w.owner.personal, json!("$.auth.expires_at")),
         )
         .await
         .expect_err("unset field");
     assert!(
         matches!(err, AppError::Resolve(ResolveError::FieldNotSet { .. })),
+        "{err}"
+    );
+    // An OAuth2 refresh token is the ledger's own: never resolved, set or not.
+    let err = w
+        .app
+        .resolve(
+            &app_support::runner(),
+            resolve_request(id, w.owner, w.owner.personal, json!("$.auth.refresh_token")),
+        )
+        .await
+        .expect_err("never resolved");
+    assert!(
+        matches!(err, AppError::Resolve(ResolveError::NotResolvable { .. })),
         "{err}"
     );
 }

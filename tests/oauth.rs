@@ -6,98 +6,17 @@
 mod http_support;
 mod leak_check;
 mod oauth_provider;
+mod oauth_support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use credledger::oauth::endpoint::EndpointPolicy;
-use credledger::oauth::OAuthSettings;
-use http_support::Server;
 use leak_check::{assert_no_secret_in_files, captured_logs, logged_text};
-use oauth_provider::{Mode, Provider, ProviderConfig, Sink};
+use oauth_provider::{Mode, ProviderConfig, Sink};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
-const CALLBACK: &str = "http://credledger.test/v1/oauth/callback";
-const SERVICE: &str = "test-oauth";
-
-/// A provider and a server whose catalog has a service at that provider.
-async fn setup(
-    provider_config: ProviderConfig,
-    adjust: impl FnOnce(&mut OAuthSettings),
-) -> (Provider, Server) {
-    let provider = Provider::start(ProviderConfig {
-        redirect_uri: CALLBACK.into(),
-        ..provider_config
-    })
-    .await;
-    let catalog = json!({
-        SERVICE: {
-            "name": "Test OAuth", "api_version": "v1", "auth_kind": "OAuth2", "fields": [],
-            "oauth": {"authorize_url": provider.authorize_endpoint(), "token_url": provider.token_endpoint(), "request_token_url": null},
-            "scopes": ["read", "write", "admin"], "required_scopes": ["read"], "verification": null
-        }
-    });
-    let clients = json!({SERVICE: {"client_id": provider.config().client_id, "client_secret": provider.config().client_secret}});
-    let server = Server::start_with(|config| {
-        config.app.extra_services = Some(catalog.to_string());
-        config.app.extra_services_allow_http = true;
-        let mut settings = OAuthSettings::new(CALLBACK)
-            .with_clients_json(&clients.to_string())
-            .expect("clients");
-        settings.policy = EndpointPolicy::insecure_for_development();
-        settings.return_allow_list = vec!["https://app.example/done".into()];
-        settings.refresh_interval = Duration::from_secs(3600);
-        adjust(&mut settings);
-        config.oauth = settings;
-    })
-    .await;
-    (provider, server)
-}
-
-/// Runs the whole flow for a new authentication in the org workspace; returns its id.
-async fn authorize_new(s: &Server, provider: &Provider, scopes: &[&str]) -> Value {
-    let started = s
-        .call(
-            Method::POST,
-            "/v1/oauth/authorize",
-            &s.owner.token,
-            Some(
-                json!({"service": SERVICE, "name": format!("Grant {}", uuid::Uuid::now_v7()),
-                "workspace": s.org_workspace, "scopes": scopes}),
-            ),
-        )
-        .await
-        .expect(200);
-    let url = started.body["authorization_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
-    assert!(url.contains("code_challenge_method=S256"), "{url}");
-    let (code, state, _) = provider.follow_authorize(&url).await;
-    s.call(
-        Method::GET,
-        &format!("/v1/oauth/callback?state={state}&code={code}"),
-        &s.owner.token,
-        None,
-    )
-    .await
-    .expect(201)
-    .body
-}
-
-async fn resolve_token(s: &Server, id: &str) -> String {
-    let answer = s
-        .call(
-            Method::POST,
-            "/v1/resolve",
-            &s.owner.token,
-            Some(json!({"authentication": id, "workspace": s.org_workspace, "template": "$.auth.access_token"})),
-        )
-        .await
-        .expect(200);
-    answer.body["resolved"].as_str().expect("token").to_owned()
-}
+use oauth_support::{authorize_new, resolve_token, setup, SERVICE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorize_callback_resolve_with_pkce_and_client_authentication() {
@@ -279,10 +198,12 @@ async fn a_redirecting_token_endpoint_is_not_followed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_refresh_before_expiry_and_rotated_refresh_tokens_are_used_next_time() {
+async fn tokens_refresh_before_expiry_at_a_clamped_margin_and_rotated_refresh_tokens_are_used_next_time(
+) {
+    // A margin far longer than the 6 s lifetime: without the clamp every tick would refresh.
     let (provider, s) = setup(
         ProviderConfig {
-            access_token_lifetime_secs: 600,
+            access_token_lifetime_secs: 6,
             rotate_refresh_tokens: true,
             ..ProviderConfig::default()
         },
@@ -294,15 +215,28 @@ async fn tokens_refresh_before_expiry_and_rotated_refresh_tokens_are_used_next_t
     let first_refresh = provider.current_refresh_token().expect("refresh token");
     let oauth = s.server.as_ref().expect("running").oauth().clone();
     assert_eq!(
+        oauth.grants_with_lifetime_within_margin().await,
+        1,
+        "the start-up warning counts this grant"
+    );
+    assert_eq!(
+        oauth.refresh_due().await,
+        0,
+        "a fresh token is not due: the margin is clamped to half its lifetime"
+    );
+    assert_eq!(provider.refresh_calls(), 0);
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(
         oauth.refresh_due().await,
         1,
-        "expires within the margin: refreshed"
+        "past half its lifetime: refreshed"
     );
     assert_eq!(provider.refresh_calls(), 1);
     assert_eq!(
         provider.last_form().expect("form")["refresh_token"],
         first_refresh
     );
+    assert_eq!(oauth.refresh_due().await, 0, "the new token is fresh again");
     let rotated = provider.current_refresh_token().expect("rotated");
     assert_ne!(rotated, first_refresh);
     assert_eq!(
@@ -310,6 +244,7 @@ async fn tokens_refresh_before_expiry_and_rotated_refresh_tokens_are_used_next_t
         provider.issued_access_tokens()[1]
     );
     // The next refresh uses the rotated token (the provider refuses the old one).
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(oauth.refresh_due().await, 1);
     assert_eq!(
         provider.last_form().expect("form")["refresh_token"],
@@ -477,6 +412,7 @@ async fn access_and_refresh_tokens_never_appear_outside_resolve() {
     let (provider, mut s) = setup(
         ProviderConfig {
             rotate_refresh_tokens: true,
+            access_token_lifetime_secs: 2,
             ..ProviderConfig::default()
         },
         |settings| settings.refresh_margin = Duration::from_secs(7200),
@@ -485,7 +421,8 @@ async fn access_and_refresh_tokens_never_appear_outside_resolve() {
     let done = authorize_new(&s, &provider, &["read"]).await;
     let id = done["authentication"].as_str().expect("id").to_owned();
     let oauth = s.server.as_ref().expect("running").oauth().clone();
-    oauth.refresh_due().await;
+    tokio::time::sleep(Duration::from_millis(1300)).await; // past the clamped margin
+    assert_eq!(oauth.refresh_due().await, 1);
     let mut seen = done.to_string();
     for path in [
         format!("/v1/authentications/{id}"),
@@ -512,10 +449,11 @@ async fn access_and_refresh_tokens_never_appear_outside_resolve() {
 async fn the_background_task_refreshes_tokens_before_they_expire() {
     let (provider, s) = setup(
         ProviderConfig {
-            access_token_lifetime_secs: 3600,
+            access_token_lifetime_secs: 2,
             ..ProviderConfig::default()
         },
         |settings| {
+            // Clamped to half the 2 s lifetime: due a second after the grant.
             settings.refresh_margin = Duration::from_secs(7200);
             settings.refresh_interval = Duration::from_millis(100);
         },
@@ -550,7 +488,7 @@ async fn the_background_task_refreshes_tokens_before_they_expire() {
 async fn transient_provider_failures_back_off_instead_of_hammering() {
     let (provider, s) = setup(
         ProviderConfig {
-            access_token_lifetime_secs: 3600,
+            access_token_lifetime_secs: 2,
             ..ProviderConfig::default()
         },
         |settings| settings.refresh_margin = Duration::from_secs(7200),
@@ -559,6 +497,7 @@ async fn transient_provider_failures_back_off_instead_of_hammering() {
     authorize_new(&s, &provider, &["read"]).await;
     provider.set_mode(Mode::Unavailable);
     let oauth = s.server.as_ref().expect("running").oauth().clone();
+    tokio::time::sleep(Duration::from_millis(1300)).await; // past the clamped margin
     assert_eq!(oauth.refresh_due().await, 0, "the provider is down");
     assert_eq!(provider.refresh_calls(), 1);
     // Right after a failure the authentication is backing off: no new token request.

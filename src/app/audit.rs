@@ -68,7 +68,8 @@ pub fn action_name(command: &AuthenticationCommand) -> &'static str {
         AuthenticationCommand::Create(_) => "create",
         AuthenticationCommand::Rename { .. } => "rename",
         AuthenticationCommand::Move { .. } => "move",
-        AuthenticationCommand::Reauthenticate { .. } => "reauthenticate",
+        AuthenticationCommand::Reauthenticate { .. }
+        | AuthenticationCommand::ReauthenticateByGrant { .. } => "reauthenticate",
         AuthenticationCommand::ChangeScopes { .. } => "change_scopes",
         AuthenticationCommand::Delete => "delete",
         AuthenticationCommand::Restore { .. } => "restore",

@@ -120,6 +120,13 @@ pub struct GrantState {
     pub needs_reauthorization: bool,
     /// Plain field values (e.g. a custom domain for the token URL).
     pub plain_fields: std::collections::BTreeMap<String, String>,
+    /// Granted scopes now.
+    pub scopes: Vec<String>,
+    /// Extra permissions consented to.
+    pub extra_permissions: Vec<String>,
+    /// When the current access token's expiry was recorded: event ids are UUIDv7, so the id
+    /// of the version that sealed `expires_at` carries it. With `expires_at`, the lifetime.
+    pub expiry_recorded_at: Option<crate::domain::time::Timestamp>,
 }
 
 impl App {
@@ -141,12 +148,30 @@ impl App {
                 StoredField::Secret { .. } => None,
             })
             .collect();
+        let expiry_recorded_at = auth
+            .fields
+            .iter()
+            .find(|(name, _)| name.as_str() == "expires_at")
+            .and_then(|(_, field)| record.sealing_event(field.changed_at_version()))
+            .and_then(|event| event.get_timestamp())
+            .map(|ts| {
+                let (seconds, nanos) = ts.to_unix();
+                crate::domain::time::Timestamp(
+                    i64::try_from(seconds)
+                        .unwrap_or(i64::MAX / 2_000_000)
+                        .saturating_mul(1_000_000)
+                        .saturating_add(i64::from(nanos / 1_000)),
+                )
+            });
         Some(GrantState {
             service: auth.service.clone(),
             version: record.state.version,
             expires_at: auth.expires_at,
             needs_reauthorization: auth.needs_reauthorization,
             plain_fields,
+            scopes: auth.scopes.clone(),
+            extra_permissions: auth.extra_permissions.clone(),
+            expiry_recorded_at,
         })
     }
 

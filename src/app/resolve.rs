@@ -58,6 +58,21 @@ pub enum ResolveError {
     /// The user or workspace may not use this authentication.
     #[error("authentication: {0}")]
     NotUsable(String),
+    /// The field is the ledger's own to use, never handed out (an OAuth2 refresh token: a
+    /// workflow refreshing with it would revoke the stored grant at a rotating provider).
+    #[error("template: $.auth.{field} is kept by the ledger to refresh the grant and is never resolved; use $.auth.access_token")]
+    NotResolvable {
+        /// The field referred to.
+        field: String,
+    },
+}
+
+/// Fields of an authentication kind that resolve never returns.
+pub fn never_resolved(kind: crate::domain::services::AuthKind) -> &'static [&'static str] {
+    match kind {
+        crate::domain::services::AuthKind::OAuth2 => &["refresh_token"],
+        _ => &[],
+    }
 }
 
 /// A resolved template. Holds plaintext secrets: its Debug output is redacted.
@@ -329,6 +344,12 @@ impl App {
             })?;
             if spec.is_some_and(|s| s.field(&name).is_none()) {
                 return Err(ResolveError::UnknownField {
+                    field: field.clone(),
+                }
+                .into());
+            }
+            if never_resolved(auth.kind).contains(&name.as_str()) {
+                return Err(ResolveError::NotResolvable {
                     field: field.clone(),
                 }
                 .into());

@@ -12,6 +12,9 @@ use credledger::oauth::OAuthSettings;
 
 use super::DataDir;
 
+/// A refresh margin from which `serve` warns: many providers' tokens live an hour.
+const LONG_REFRESH_MARGIN: Duration = Duration::from_secs(1800);
+
 #[derive(Args)]
 pub(crate) struct ServeArgs {
     #[command(flatten)]
@@ -93,6 +96,12 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         config.app.extra_services_allow_http = true;
     }
     oauth.refresh_margin = Duration::from_secs(args.refresh_margin);
+    if oauth.refresh_margin >= LONG_REFRESH_MARGIN {
+        tracing::warn!(
+            refresh_margin_seconds = args.refresh_margin,
+            "the refresh margin is as long as many providers' token lifetimes (often an hour); each grant is refreshed at most half its lifetime early"
+        );
+    }
     config.oauth = oauth;
     if let Some(path) = &args.extra_services {
         config.app.extra_services = Some(

@@ -196,6 +196,10 @@ impl From<AuthenticationError> for ApiError {
                 field: Some("service".into()),
                 ..ApiError::validation(text)
             },
+            E::NewGrantRequired { ref field } => ApiError {
+                field: Some(field.as_str().to_owned()),
+                ..ApiError::validation(text)
+            },
             E::Name(
                 NameError::Empty | NameError::TooLong { .. } | NameError::ControlCharacter { .. },
             )
@@ -317,7 +321,11 @@ impl From<crate::oauth::OAuthError> for ApiError {
             }
             E::Forbidden(_) => ApiError::forbidden(text),
             E::NotFound => ApiError::not_found(text),
-            E::InvalidState | E::StateExpired => ApiError::bad_request(text),
+            E::InvalidState | E::StateExpired | E::IssuerMismatch => ApiError::bad_request(text),
+            E::Refused { .. } => ApiError {
+                field: Some("error".into()),
+                ..ApiError::validation(text)
+            },
             E::Endpoint(_) => ApiError::validation(text),
             E::NeedsReauthorization => {
                 ApiError::new(StatusCode::CONFLICT, "needs-reauthorization", text)

@@ -310,6 +310,14 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
     let shared = state(app.clone(), config.oauth.clone(), signer.clone())?;
     let checkpointer = (!config.checkpoint_every.is_zero())
         .then(|| CheckpointWriter::spawn(app.store().clone(), signer, config.checkpoint_every));
+    let short_lived = shared.oauth.grants_with_lifetime_within_margin().await;
+    if short_lived > 0 {
+        tracing::warn!(
+            grants = short_lived,
+            refresh_margin_seconds = config.oauth.refresh_margin.as_secs(),
+            "the refresh margin is at least the token lifetime of some grants; they are refreshed at half their lifetime instead"
+        );
+    }
     let refresher = tokio::spawn(shared.oauth.clone().run_refresher());
     let sweeper = {
         let shared = shared.clone();

@@ -8,17 +8,18 @@ use std::time::{Duration, Instant};
 
 use oauth2::basic::BasicClient;
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
 };
 use ring::digest;
 
+use super::settings::ClientAuthMethod;
 use super::{OAuth, OAuthError};
-use crate::app::{Caller, CommandOutcome};
+use crate::app::{Accessor, Caller, CommandOutcome};
 use crate::crypto::SecretString;
 use crate::domain::access::Action;
 use crate::domain::authentication::{
-    AuthenticationCommand, CreateAuthentication, FieldChange, Origin,
+    AuthenticationCommand, CreateAuthentication, FieldChange, Origin, Warning,
 };
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, ServiceKey, WorkspaceId};
 use crate::domain::secret::SecretText;
@@ -45,7 +46,13 @@ pub enum Target {
         fields: BTreeMap<FieldName, String>,
     },
     /// A re-consent of an existing authentication (new grant, possibly other scopes).
-    Existing(AuthenticationId),
+    Existing {
+        /// The authentication.
+        id: AuthenticationId,
+        /// New plain settings for the new grant (e.g. another custom `domain`); the
+        /// current ones are kept otherwise.
+        fields: BTreeMap<FieldName, String>,
+    },
 }
 
 /// `POST /v1/oauth/authorize`.
@@ -57,8 +64,9 @@ pub struct AuthorizeRequest {
     pub target: Target,
     /// Scopes chosen from the service's list.
     pub scopes: Vec<String>,
-    /// Free-text extra permissions.
-    pub extra_permissions: Vec<String>,
+    /// Free-text extra permissions, requested as scopes too; `None` keeps a re-consented
+    /// authentication's current ones (none for a new authentication).
+    pub extra_permissions: Option<Vec<String>>,
     /// Where to send the browser after the callback (must be on the allow-list).
     pub return_to: Option<String>,
 }
@@ -70,6 +78,23 @@ pub struct Started {
     pub authorization_url: String,
     /// How long the authorization stays valid.
     pub expires_in: Duration,
+    /// Scopes sent to the provider: the chosen ones, then the extra permissions.
+    pub requested_scopes: Vec<String>,
+    /// Said before the user leaves (e.g. required scopes not chosen).
+    pub warnings: Vec<Warning>,
+}
+
+/// What the provider's redirect carried to the callback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallbackParams {
+    /// The state of the authorization.
+    pub state: Option<String>,
+    /// The authorization code (absent on an error callback).
+    pub code: Option<String>,
+    /// The provider's error code (`access_denied`, …).
+    pub error: Option<String>,
+    /// The issuer identifier (RFC 9207).
+    pub iss: Option<String>,
 }
 
 /// A completed authorization.
@@ -91,6 +116,8 @@ pub struct Completed {
 pub(crate) struct Pending {
     user: crate::domain::ids::UserId,
     request: AuthorizeRequest,
+    /// The extra permissions asked for (the request's, or the kept ones).
+    extra_permissions: Vec<String>,
     verifier: SecretString,
     authorize_url: String,
     token_url: String,
@@ -172,7 +199,8 @@ impl OAuth {
         Ok((spec, client))
     }
 
-    /// An oauth2 client for a service's endpoints.
+    /// An oauth2 client for a service's endpoints, authenticating the way the registration
+    /// says (HTTP Basic, form body, or a public client that sends only its id).
     pub(crate) fn client(
         &self,
         registration: &super::OAuthClient,
@@ -180,20 +208,23 @@ impl OAuth {
         token_url: &str,
     ) -> Result<ConfiguredClient, OAuthError> {
         let bad = |what: &str| OAuthError::Invalid(format!("{what}: is not a valid URL"));
-        Ok(
-            BasicClient::new(ClientId::new(registration.client_id.clone()))
-                .set_client_secret(ClientSecret::new(
-                    registration.client_secret.expose().to_owned(),
-                ))
-                .set_auth_uri(
-                    AuthUrl::new(authorize_url.to_owned()).map_err(|_| bad("authorize_url"))?,
-                )
-                .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(|_| bad("token_url"))?)
-                .set_redirect_uri(
-                    RedirectUrl::new(self.settings.redirect_url.clone())
-                        .map_err(|_| bad("redirect_url"))?,
-                ),
-        )
+        let mut client = BasicClient::new(ClientId::new(registration.client_id.clone()))
+            .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(|_| bad("authorize_url"))?)
+            .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(|_| bad("token_url"))?)
+            .set_redirect_uri(
+                RedirectUrl::new(self.settings.redirect_url.clone())
+                    .map_err(|_| bad("redirect_url"))?,
+            )
+            .set_auth_type(match registration.auth_method {
+                ClientAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
+                ClientAuthMethod::ClientSecretPost | ClientAuthMethod::None => {
+                    AuthType::RequestBody
+                }
+            });
+        if let Some(secret) = &registration.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+        }
+        Ok(client)
     }
 
     /// Starts an authorization: checks the caller may, stores the state and PKCE verifier,
@@ -211,6 +242,9 @@ impl OAuth {
                 )));
             }
         }
+        if let Some(extra) = &request.extra_permissions {
+            check_scope_tokens(extra)?;
+        }
         if let Some(target) = &request.return_to {
             if !self.settings.return_allowed(target) {
                 return Err(OAuthError::Invalid(
@@ -218,38 +252,24 @@ impl OAuth {
                 ));
             }
         }
-        let plain_fields = match &request.target {
+        let (plain_fields, extra_permissions) = match &request.target {
             Target::New {
                 workspace, fields, ..
             } => {
-                // Only the service's own plain fields (e.g. a custom domain) come from the
-                // request; tokens and expiry come from the provider.
-                for name in fields.keys() {
-                    let allowed = spec.field(name).is_some_and(|f| {
-                        !f.secret
-                            && !matches!(
-                                name.as_str(),
-                                "access_token" | "refresh_token" | "expires_at"
-                            )
-                    });
-                    if !allowed {
-                        return Err(OAuthError::Invalid(format!(
-                            "fields.{name}: cannot be given here; only the service's plain settings can"
-                        )));
-                    }
-                }
+                check_plain_fields(&spec, fields)?;
                 let model = self.app.model().model().read().await;
                 if !model.allows(caller.user, *workspace, Action::Edit) {
                     return Err(OAuthError::Forbidden(
                         "workspace: you may not create authentications here".into(),
                     ));
                 }
-                fields
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
-                    .collect()
+                (
+                    named(fields),
+                    request.extra_permissions.clone().unwrap_or_default(),
+                )
             }
-            Target::Existing(id) => {
+            Target::Existing { id, fields } => {
+                check_plain_fields(&spec, fields)?;
                 let model = self.app.model().model().read().await;
                 let auth = model
                     .current(*id)
@@ -266,11 +286,18 @@ impl OAuth {
                     ));
                 }
                 drop(model);
-                self.app
+                let grant = self
+                    .app
                     .grant_state(*id)
                     .await
-                    .ok_or(OAuthError::NotFound)?
-                    .plain_fields
+                    .ok_or(OAuthError::NotFound)?;
+                let mut plain = grant.plain_fields;
+                plain.extend(named(fields));
+                let extra = request
+                    .extra_permissions
+                    .clone()
+                    .unwrap_or(grant.extra_permissions);
+                (plain, extra)
             }
         };
         let (authorize_url, token_url) = endpoints(&spec, &plain_fields)?;
@@ -279,16 +306,22 @@ impl OAuth {
         let client = self.client(registration, &authorize_url, &token_url)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = CsrfToken::new_random();
-        let (url, _) = client
+        let requested_scopes = requested(&request.scopes, &extra_permissions);
+        let mut authorize = client
             .authorize_url(|| state.clone())
-            .add_scopes(request.scopes.iter().cloned().map(Scope::new))
-            .set_pkce_challenge(challenge)
-            .url();
+            .add_scopes(requested_scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(challenge);
+        for (name, value) in &registration.authorize_params {
+            authorize = authorize.add_extra_param(name.as_str(), value.as_str());
+        }
+        let (url, _) = authorize.url();
+        let warnings = missing_required(&spec.required_scopes, &request.scopes);
         self.pending.insert(
             state.secret(),
             Pending {
                 user: caller.user,
                 request,
+                extra_permissions,
                 verifier: SecretString::new(verifier.secret().clone()),
                 authorize_url,
                 token_url,
@@ -299,17 +332,21 @@ impl OAuth {
         Ok(Started {
             authorization_url: url.to_string(),
             expires_in: self.settings.state_ttl,
+            requested_scopes,
+            warnings,
         })
     }
 
-    /// Completes an authorization: the state is checked (single use, same caller, not expired)
-    /// before any token call; then the code is exchanged and the grant recorded.
+    /// Completes an authorization. The state is taken out first, whatever the redirect
+    /// carries (an error callback uses it up too), and checked (same caller, not expired,
+    /// the provider's `iss` when its registration names an issuer) before any token call;
+    /// then the code is exchanged and the grant recorded.
     pub async fn callback(
         &self,
         caller: &Caller,
-        state: &str,
-        code: &str,
+        params: CallbackParams,
     ) -> Result<Completed, OAuthError> {
+        let state = params.state.as_deref().ok_or(OAuthError::InvalidState)?;
         let pending = self.pending.take(state)?.ok_or(OAuthError::InvalidState)?;
         if pending.user != caller.user {
             return Err(OAuthError::InvalidState);
@@ -317,8 +354,23 @@ impl OAuth {
         if pending.started.elapsed() >= self.settings.state_ttl {
             return Err(OAuthError::StateExpired);
         }
-        let request = pending.request;
-        let (_, registration) = self.service(&request.service)?;
+        let (spec, registration) = self.service(&pending.request.service)?;
+        if let Some(expected) = &registration.issuer {
+            // RFC 9207: a provider that sends `iss` lets the client tell a mix-up apart.
+            if params.iss.as_deref() != Some(expected.as_str()) {
+                return Err(OAuthError::IssuerMismatch);
+            }
+        }
+        if let Some(error) = &params.error {
+            let code = error_code(error);
+            self.record_error_callback(caller, &pending, &code).await?;
+            return Err(OAuthError::Refused { code });
+        }
+        let code = params.code.as_deref().ok_or_else(|| {
+            OAuthError::Invalid(
+                "code: the provider's redirect carried neither code nor error".into(),
+            )
+        })?;
         let client = self.client(registration, &pending.authorize_url, &pending.token_url)?;
         let url = self.settings.policy.check_url(&pending.token_url)?;
         let http = self.settings.policy.client_for(&url).await?;
@@ -328,10 +380,12 @@ impl OAuth {
             .request_async(&http)
             .await
             .map_err(super::provider_error)?;
+        let request = pending.request;
+        let requested_scopes = requested(&request.scopes, &pending.extra_permissions);
         let granted: Vec<String> = match token.scopes() {
             Some(scopes) => scopes.iter().map(|s| s.to_string()).collect(),
             // RFC 6749 §5.1: no scope in the answer means what was asked for.
-            None => request.scopes.clone(),
+            None => requested_scopes.clone(),
         };
         let mut secrets = BTreeMap::new();
         secrets.insert(
@@ -351,11 +405,11 @@ impl OAuth {
             );
         }
         let grant = AuthenticationCommand::RecordGrant {
-            requested_scopes: request.scopes.clone(),
+            requested_scopes: requested_scopes.clone(),
             granted_scopes: granted.clone(),
-            extra_permissions: request.extra_permissions.clone(),
+            extra_permissions: pending.extra_permissions.clone(),
         };
-        let (id, outcome) = match request.target {
+        let (id, mut outcome) = match request.target {
             Target::New {
                 name,
                 workspace,
@@ -373,8 +427,14 @@ impl OAuth {
                     workspace,
                     service: ServiceRef::Prebuilt(request.service.clone()),
                     fields: all,
-                    scopes: request.scopes.clone(),
-                    extra_permissions: request.extra_permissions.clone(),
+                    // What was granted of the service's own scopes; the grant below
+                    // records all of it, with the request.
+                    scopes: granted
+                        .iter()
+                        .filter(|s| spec.scopes.contains(s))
+                        .cloned()
+                        .collect(),
+                    extra_permissions: pending.extra_permissions.clone(),
                     environment,
                     origin: Origin::Api,
                 });
@@ -384,12 +444,21 @@ impl OAuth {
                     .await?;
                 (id, outcome)
             }
-            Target::Existing(id) => {
-                let changes = secrets
+            Target::Existing { id, fields } => {
+                let mut changes: BTreeMap<FieldName, FieldChange> = secrets
                     .into_iter()
                     .map(|(k, v)| (k, FieldChange::Set(v)))
                     .collect();
-                let reauth = AuthenticationCommand::Reauthenticate {
+                for (k, v) in fields {
+                    changes.insert(k, FieldChange::Set(SecretText::new(v)));
+                }
+                if token.expires_in().is_none() {
+                    // The new grant states no lifetime: the old expiry no longer applies.
+                    changes
+                        .entry(field("expires_at"))
+                        .or_insert(FieldChange::Clear);
+                }
+                let reauth = AuthenticationCommand::ReauthenticateByGrant {
                     fields: changes,
                     origin: Origin::Api,
                 };
@@ -400,14 +469,137 @@ impl OAuth {
                 (id, outcome)
             }
         };
+        // The create and the grant both see the same missing scopes: say it once.
+        let mut seen = Vec::new();
+        outcome.warnings.retain(|w| {
+            let new = !seen.contains(w);
+            if new {
+                seen.push(w.clone());
+            }
+            new
+        });
         Ok(Completed {
             authentication: id,
             outcome,
             return_to: request.return_to,
-            requested_scopes: request.scopes,
+            requested_scopes,
             granted_scopes: granted,
         })
     }
+
+    /// An error callback is kept: in the log, and as a refused access on the authentication
+    /// a re-consent was for.
+    async fn record_error_callback(
+        &self,
+        caller: &Caller,
+        pending: &Pending,
+        code: &str,
+    ) -> Result<(), OAuthError> {
+        tracing::info!(
+            service = %pending.request.service,
+            user = %caller.user,
+            error = code,
+            "the provider refused an authorization"
+        );
+        if let Target::Existing { id, .. } = &pending.request.target {
+            let by = Accessor {
+                actor: caller.meta().actor,
+                workflow: None,
+            };
+            let reason = format!("the provider refused the authorization ({code})");
+            self.app
+                .record_refusal(
+                    &by,
+                    *id,
+                    Some(caller.user),
+                    "oauth_authorize",
+                    Vec::new(),
+                    &reason,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Scopes sent to the provider: the chosen ones, then extra permissions not already chosen.
+fn requested(scopes: &[String], extra_permissions: &[String]) -> Vec<String> {
+    let mut all = scopes.to_vec();
+    for extra in extra_permissions {
+        if !all.contains(extra) {
+            all.push(extra.clone());
+        }
+    }
+    all
+}
+
+/// The missing-required-scopes warning for a scope set, if any scope is missing.
+pub(crate) fn missing_required(required: &[String], scopes: &[String]) -> Vec<Warning> {
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|s| !scopes.contains(s))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        Vec::new()
+    } else {
+        vec![Warning::MissingRequiredScopes { missing }]
+    }
+}
+
+/// Extra permissions are sent as scope tokens (RFC 6749 §3.3: printable, no space, `"` or `\`).
+fn check_scope_tokens(extra: &[String]) -> Result<(), OAuthError> {
+    for token in extra {
+        let valid = !token.is_empty()
+            && token.len() <= 256
+            && token
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
+        if !valid {
+            return Err(OAuthError::Invalid(
+                "extra_permissions: each is one scope token: 1 to 256 printable characters, no spaces, quotes or backslashes".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Only the service's own plain fields (e.g. a custom domain) come from the request; tokens
+/// and expiry come from the provider.
+fn check_plain_fields(
+    spec: &ServiceSpec,
+    fields: &BTreeMap<FieldName, String>,
+) -> Result<(), OAuthError> {
+    for name in fields.keys() {
+        let allowed = spec.field(name).is_some_and(|f| {
+            !f.secret
+                && !matches!(
+                    name.as_str(),
+                    "access_token" | "refresh_token" | "expires_at"
+                )
+        });
+        if !allowed {
+            return Err(OAuthError::Invalid(format!(
+                "fields.{name}: cannot be given here; only the service's plain settings can"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn named(fields: &BTreeMap<FieldName, String>) -> BTreeMap<String, String> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+        .collect()
+}
+
+/// A provider's error code, reduced to the characters RFC 6749 allows in one.
+fn error_code(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(40)
+        .collect()
 }
 
 /// A field name this module knows to be valid.

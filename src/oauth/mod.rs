@@ -10,9 +10,9 @@ use std::sync::Arc;
 use oauth2::basic::BasicErrorResponseType;
 use oauth2::{HttpClientError, RequestTokenError, StandardErrorResponse};
 
-pub use flow::{AuthorizeRequest, Completed, Started, Target};
+pub use flow::{AuthorizeRequest, CallbackParams, Completed, Started, Target};
 pub use refresh::Refreshed;
-pub use settings::{OAuthClient, OAuthSettings};
+pub use settings::{ClientAuthMethod, OAuthClient, OAuthSettings, RegistrationError};
 
 use crate::app::{App, AppError};
 
@@ -60,6 +60,15 @@ pub enum OAuthError {
     /// The state is older than the allowed time.
     #[error("state: has expired; start the authorization again")]
     StateExpired,
+    /// The callback's `iss` is missing or not the issuer of the service's registration.
+    #[error("iss: is not the issuer this authorization was started at")]
+    IssuerMismatch,
+    /// The provider's redirect reported an error (the user refused, …); the state is used up.
+    #[error("error: the provider refused the authorization ({code})")]
+    Refused {
+        /// The provider's error code, e.g. `access_denied`.
+        code: String,
+    },
     /// The token endpoint may not be called.
     #[error("token_url: {0}")]
     Endpoint(#[from] endpoint::EndpointError),

@@ -42,6 +42,14 @@ pub(crate) struct RefreshState {
 
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
+/// A token's lifetime: from when its expiry was recorded to the expiry.
+fn lifetime(state: &crate::app::GrantState) -> Option<Duration> {
+    let (issued, expires) = (state.expiry_recorded_at?, state.expires_at?);
+    u64::try_from(expires.0.saturating_sub(issued.0))
+        .ok()
+        .map(Duration::from_micros)
+}
+
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 2)
 }
@@ -79,7 +87,8 @@ impl OAuth {
         }
     }
 
-    /// Refreshes the access token if it expires within `margin` (zero: only if expired).
+    /// Refreshes the access token if it expires within `margin` (zero: only if expired),
+    /// at most half the token's lifetime (see [`super::OAuthSettings::margin_for`]).
     pub async fn refresh_if_due(
         &self,
         id: AuthenticationId,
@@ -88,6 +97,7 @@ impl OAuth {
         let lock = self.lock_for(id)?;
         let _one_at_a_time = lock.lock().await;
         let state = self.app.grant_state(id).await.ok_or(OAuthError::NotFound)?;
+        let margin = margin.min(self.settings.margin_for(lifetime(&state)));
         let due_before = Timestamp(RecordedAt::now().0 + micros(margin));
         if state.expires_at.is_none_or(|at| at > due_before) {
             return Ok(Refreshed::AlreadyFresh);
@@ -151,7 +161,14 @@ impl OAuth {
             None => FieldChange::Clear,
         };
         fields.insert(field("expires_at"), expiry);
-        let command = AuthenticationCommand::RecordRefresh { fields };
+        // A provider may narrow (or widen) the grant on refresh; its answer is the truth.
+        let granted_scopes = token
+            .scopes()
+            .map(|scopes| scopes.iter().map(|s| s.to_string()).collect());
+        let command = AuthenticationCommand::RecordRefresh {
+            fields,
+            granted_scopes,
+        };
         match self
             .app
             .execute(&system, id, command, Some(state.version))
@@ -169,7 +186,8 @@ impl OAuth {
     }
 
     /// Refreshes every token that expires within the margin (the background task's step);
-    /// returns how many were recorded.
+    /// returns how many were recorded. Candidates are those due within the configured
+    /// margin; each is then held to its own clamped margin.
     pub async fn refresh_due(&self) -> usize {
         let before = Timestamp(RecordedAt::now().0 + micros(self.settings.refresh_margin));
         let mut recorded = 0;
@@ -184,6 +202,22 @@ impl OAuth {
             }
         }
         recorded
+    }
+
+    /// Live grants whose token lifetime is at most the configured refresh margin: with such a
+    /// margin they would be due as soon as issued, so they are refreshed at half their
+    /// lifetime instead. `credledger serve` warns about them at start.
+    pub async fn grants_with_lifetime_within_margin(&self) -> usize {
+        let far = Timestamp(i64::MAX / 2);
+        let mut short = 0;
+        for id in self.app.grants_expiring_before(far).await {
+            if let Some(state) = self.app.grant_state(id).await {
+                if lifetime(&state).is_some_and(|l| l <= self.settings.refresh_margin) {
+                    short += 1;
+                }
+            }
+        }
+        short
     }
 
     /// Runs [`OAuth::refresh_due`] every interval until the task is aborted.

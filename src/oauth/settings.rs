@@ -9,20 +9,169 @@ use serde::Deserialize;
 use super::endpoint::EndpointPolicy;
 use crate::crypto::SecretString;
 
+/// How the platform's client authenticates at a token endpoint (RFC 7591 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the client id and secret (RFC 6749 §2.3.1, the default).
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A public client: `client_id` in the body, no secret; PKCE carries the proof.
+    None,
+}
+
+impl ClientAuthMethod {
+    /// Its RFC 7591 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+            ClientAuthMethod::ClientSecretPost => "client_secret_post",
+            ClientAuthMethod::None => "none",
+        }
+    }
+}
+
+/// Authorization-request parameters the flow sets itself; a registration may not override them.
+pub const RESERVED_AUTHORIZE_PARAMS: [&str; 7] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+/// The most extra authorization parameters a registration may carry.
+pub const MAX_AUTHORIZE_PARAMS: usize = 16;
+
 /// The platform's OAuth2 client at one provider.
 #[derive(Debug, Clone)]
 pub struct OAuthClient {
     /// Client id.
     pub client_id: String,
-    /// Client secret (Debug prints `[REDACTED]`).
-    pub client_secret: SecretString,
+    /// Client secret (Debug prints `[REDACTED]`); `None` for a public client.
+    pub client_secret: Option<SecretString>,
+    /// How the client authenticates at the token endpoint.
+    pub auth_method: ClientAuthMethod,
+    /// Extra parameters of the authorization request (`prompt=consent`,
+    /// `access_type=offline`, `audience`, `resource`, …).
+    pub authorize_params: BTreeMap<String, String>,
+    /// The provider's issuer identifier: when set, every callback must carry a matching
+    /// `iss` (RFC 9207); set it for providers whose metadata says
+    /// `authorization_response_iss_parameter_supported`.
+    pub issuer: Option<String>,
+}
+
+/// Why a client registration is refused: the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct RegistrationError {
+    /// The field at fault (`client_secret`, `authorize_params.prompt`, …).
+    pub field: String,
+    /// Why.
+    pub reason: String,
+}
+
+fn refuse(field: impl Into<String>, reason: impl Into<String>) -> RegistrationError {
+    RegistrationError {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+impl OAuthClient {
+    /// A checked registration: a secret exactly when the method needs one, extra
+    /// parameters that do not override the flow's own, an issuer that is a URL.
+    pub fn new(
+        client_id: String,
+        client_secret: Option<SecretString>,
+        auth_method: ClientAuthMethod,
+        authorize_params: BTreeMap<String, String>,
+        issuer: Option<String>,
+    ) -> Result<OAuthClient, RegistrationError> {
+        let printable = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic());
+        if !printable(&client_id) || client_id.len() > 512 {
+            return Err(refuse(
+                "client_id",
+                "must be 1 to 512 printable characters without spaces",
+            ));
+        }
+        match (auth_method, &client_secret) {
+            (ClientAuthMethod::None, Some(_)) => {
+                return Err(refuse(
+                    "client_secret",
+                    "must not be set for token_endpoint_auth_method none (a public client)",
+                ))
+            }
+            (ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost, None) => {
+                return Err(refuse(
+                    "client_secret",
+                    format!("is required for {}", auth_method.as_str()),
+                ))
+            }
+            (_, Some(secret)) if secret.expose().trim().is_empty() => {
+                return Err(refuse("client_secret", "must not be empty"))
+            }
+            _ => {}
+        }
+        if authorize_params.len() > MAX_AUTHORIZE_PARAMS {
+            return Err(refuse(
+                "authorize_params",
+                format!("at most {MAX_AUTHORIZE_PARAMS} parameters"),
+            ));
+        }
+        for (name, value) in &authorize_params {
+            if !printable(name) || name.len() > 64 {
+                return Err(refuse(
+                    "authorize_params",
+                    "parameter names are 1 to 64 printable characters without spaces",
+                ));
+            }
+            if RESERVED_AUTHORIZE_PARAMS.contains(&name.as_str()) {
+                return Err(refuse(
+                    format!("authorize_params.{name}"),
+                    "is set by the flow itself and cannot be overridden",
+                ));
+            }
+            if value.len() > 512 || value.chars().any(char::is_control) {
+                return Err(refuse(
+                    format!("authorize_params.{name}"),
+                    "values are at most 512 characters, without control characters",
+                ));
+            }
+        }
+        if let Some(issuer) = &issuer {
+            let url =
+                reqwest::Url::parse(issuer).map_err(|_| refuse("issuer", "is not a valid URL"))?;
+            if !matches!(url.scheme(), "https" | "http") {
+                return Err(refuse("issuer", "must be an https URL"));
+            }
+        }
+        Ok(OAuthClient {
+            client_id,
+            client_secret,
+            auth_method,
+            authorize_params,
+            issuer,
+        })
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClientFile {
     client_id: String,
-    client_secret: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    token_endpoint_auth_method: ClientAuthMethod,
+    #[serde(default)]
+    authorize_params: BTreeMap<String, String>,
+    #[serde(default)]
+    issuer: Option<String>,
 }
 
 /// Everything the OAuth2 flows need besides the ledger.
@@ -38,16 +187,32 @@ pub struct OAuthSettings {
     pub policy: EndpointPolicy,
     /// How long an authorization may take between start and callback.
     pub state_ttl: Duration,
-    /// Refresh access tokens this long before they expire.
+    /// Refresh access tokens this long before they expire (at most half a token's
+    /// lifetime, see [`OAuthSettings::margin_for`]).
     pub refresh_margin: Duration,
     /// How often the background task looks for tokens to refresh.
     pub refresh_interval: Duration,
 }
 
-/// A malformed settings file.
+/// A malformed clients file.
 #[derive(Debug, thiserror::Error)]
-#[error("oauth clients file: {0}")]
-pub struct SettingsError(String);
+pub enum SettingsError {
+    /// Not the expected JSON (values elided).
+    #[error("oauth clients file: {0}")]
+    Parse(String),
+    /// A registration breaks a rule.
+    #[error("oauth clients file: {service}.{error}")]
+    Registration {
+        /// The service key of the registration.
+        service: String,
+        /// The field and reason.
+        error: RegistrationError,
+    },
+}
+
+/// The share of a token's lifetime the refresh margin may take: with a longer margin a token
+/// would be due as soon as it is issued, and be refreshed on every tick.
+pub const MAX_MARGIN_SHARE: f64 = 0.5;
 
 impl OAuthSettings {
     /// Settings with no client registered yet.
@@ -63,20 +228,37 @@ impl OAuthSettings {
         }
     }
 
-    /// Reads client registrations: `{"slack": {"client_id": "…", "client_secret": "…"}}`.
+    /// Reads client registrations:
+    /// `{"slack": {"client_id": "…", "client_secret": "…", "token_endpoint_auth_method":
+    /// "client_secret_post", "authorize_params": {"prompt": "consent"}, "issuer": "…"}}`.
     pub fn with_clients_json(mut self, json: &str) -> Result<OAuthSettings, SettingsError> {
-        let raw: BTreeMap<String, ClientFile> = serde_json::from_str(json)
-            .map_err(|e| SettingsError(crate::domain::secret::elide_values(&e.to_string())))?;
+        let raw: BTreeMap<String, ClientFile> = serde_json::from_str(json).map_err(|e| {
+            SettingsError::Parse(crate::domain::secret::elide_values(&e.to_string()))
+        })?;
         for (service, client) in raw {
-            self.clients.insert(
-                service,
-                OAuthClient {
-                    client_id: client.client_id,
-                    client_secret: SecretString::new(client.client_secret),
-                },
-            );
+            let registration = OAuthClient::new(
+                client.client_id,
+                client.client_secret.map(SecretString::new),
+                client.token_endpoint_auth_method,
+                client.authorize_params,
+                client.issuer,
+            )
+            .map_err(|error| SettingsError::Registration {
+                service: service.clone(),
+                error,
+            })?;
+            self.clients.insert(service, registration);
         }
         Ok(self)
+    }
+
+    /// The refresh margin for a token of this lifetime: the configured margin, at most
+    /// [`MAX_MARGIN_SHARE`] of the lifetime.
+    pub fn margin_for(&self, lifetime: Option<Duration>) -> Duration {
+        match lifetime {
+            Some(lifetime) => self.refresh_margin.min(lifetime.mul_f64(MAX_MARGIN_SHARE)),
+            None => self.refresh_margin,
+        }
     }
 
     /// Whether a return target is on the allow-list (a prefix that ends at a path boundary).
@@ -105,14 +287,96 @@ mod tests {
         assert!(!s.return_allowed("https://app.example/settingsX"));
     }
 
+    fn load(json: &str) -> Result<OAuthSettings, SettingsError> {
+        OAuthSettings::new("http://x").with_clients_json(json)
+    }
+
+    fn refusal(json: &str) -> String {
+        load(json).expect_err("refused").to_string()
+    }
+
     #[test]
     fn client_files_are_strict_and_secrets_redacted() {
-        let s = OAuthSettings::new("http://x")
-            .with_clients_json(r#"{"slack": {"client_id": "id", "client_secret": "s3cr3t"}}"#)
-            .expect("valid");
+        let s =
+            load(r#"{"slack": {"client_id": "id", "client_secret": "s3cr3t"}}"#).expect("valid");
         assert!(!format!("{s:?}").contains("s3cr3t"));
-        assert!(OAuthSettings::new("http://x")
-            .with_clients_json(r#"{"slack": {"client_id": "id"}}"#)
-            .is_err());
+        assert_eq!(
+            s.clients["slack"].auth_method,
+            ClientAuthMethod::ClientSecretBasic
+        );
+        assert!(refusal(r#"{"slack": {"client_id": "id"}}"#)
+            .contains("slack.client_secret: is required for client_secret_basic"));
+        assert!(refusal(r#"{"slack": {"client_id": "id", "secret": "x"}}"#).contains("unknown"));
+    }
+
+    #[test]
+    fn public_clients_have_no_secret_and_secrets_are_never_empty() {
+        let s = load(
+            r#"{"p": {"client_id": "id", "token_endpoint_auth_method": "none"},
+                "q": {"client_id": "id", "client_secret": "s", "token_endpoint_auth_method": "client_secret_post"}}"#,
+        )
+        .expect("valid");
+        assert_eq!(s.clients["p"].auth_method, ClientAuthMethod::None);
+        assert!(s.clients["p"].client_secret.is_none());
+        assert_eq!(
+            s.clients["q"].auth_method,
+            ClientAuthMethod::ClientSecretPost
+        );
+        let with_secret = refusal(
+            r#"{"p": {"client_id": "id", "client_secret": "s", "token_endpoint_auth_method": "none"}}"#,
+        );
+        assert!(
+            with_secret.contains("p.client_secret: must not be set"),
+            "{with_secret}"
+        );
+        let empty = refusal(r#"{"p": {"client_id": "id", "client_secret": " "}}"#);
+        assert!(
+            empty.contains("p.client_secret: must not be empty"),
+            "{empty}"
+        );
+        let unknown = refusal(
+            r#"{"p": {"client_id": "id", "client_secret": "s", "token_endpoint_auth_method": "private_key_jwt"}}"#,
+        );
+        assert!(unknown.contains("unknown variant"), "{unknown}");
+    }
+
+    #[test]
+    fn extra_authorize_params_may_not_replace_the_flows_own() {
+        let s = load(
+            r#"{"g": {"client_id": "id", "client_secret": "s",
+                 "authorize_params": {"access_type": "offline", "prompt": "consent"}}}"#,
+        )
+        .expect("valid");
+        assert_eq!(s.clients["g"].authorize_params["access_type"], "offline");
+        for reserved in RESERVED_AUTHORIZE_PARAMS {
+            let json = format!(
+                r#"{{"g": {{"client_id": "id", "client_secret": "s", "authorize_params": {{"{reserved}": "x"}}}}}}"#
+            );
+            assert!(
+                refusal(&json).contains(&format!(
+                    "g.authorize_params.{reserved}: is set by the flow"
+                )),
+                "{reserved}"
+            );
+        }
+        assert!(refusal(
+            r#"{"g": {"client_id": "id", "client_secret": "s", "issuer": "not a url"}}"#
+        )
+        .contains("g.issuer: is not a valid URL"));
+    }
+
+    #[test]
+    fn the_refresh_margin_is_at_most_half_a_tokens_lifetime() {
+        let mut s = OAuthSettings::new("http://x");
+        s.refresh_margin = Duration::from_secs(300);
+        assert_eq!(s.margin_for(None), Duration::from_secs(300));
+        assert_eq!(
+            s.margin_for(Some(Duration::from_secs(3600))),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            s.margin_for(Some(Duration::from_secs(120))),
+            Duration::from_secs(60)
+        );
     }
 }

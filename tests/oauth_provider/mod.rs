@@ -23,6 +23,10 @@
 //!   rotated-out token is `invalid_grant` but does not revoke the live one.
 //! - A refresh may ask for a subset of the granted scopes (`scope`); anything else is
 //!   `invalid_scope`.
+//! - Real-provider variations, each a [`ProviderConfig`] switch: post-only or public clients
+//!   ([`ClientAuth`]), refresh tokens only after `prompt=consent` (OpenID's `offline_access`
+//!   rule), `iss` on every redirect (RFC 9207), narrowed scopes on refresh. `deny=1` in the
+//!   authorization request plays a user who refuses (an `access_denied` redirect).
 
 #![allow(dead_code)] // Each test file uses a different part of the provider.
 
@@ -60,6 +64,27 @@ pub struct ProviderConfig {
     pub granted_scopes: Option<Vec<String>>,
     /// A new refresh token on every refresh, the presented one becoming invalid.
     pub rotate_refresh_tokens: bool,
+    /// How the client must authenticate at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// Like OpenID providers with `offline_access`: a refresh token only for an authorization
+    /// request that carried `prompt=consent`.
+    pub refresh_token_needs_prompt_consent: bool,
+    /// When set, every redirect to the client carries `iss` (RFC 9207) with this value.
+    pub issuer: Option<String>,
+    /// When set, refresh answers grant (and state in `scope`) this list instead.
+    pub refresh_granted_scopes: Option<Vec<String>>,
+}
+
+/// What the token endpoint accepts as client authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// `client_secret_basic` or `client_secret_post` (the default).
+    #[default]
+    BasicOrPost,
+    /// Only `client_secret_post`: a Basic header is `invalid_client`.
+    PostOnly,
+    /// A public client: `client_id` in the form, no secret anywhere (PKCE is the proof).
+    Public,
 }
 
 impl Default for ProviderConfig {
@@ -71,6 +96,10 @@ impl Default for ProviderConfig {
             access_token_lifetime_secs: 3600,
             granted_scopes: None,
             rotate_refresh_tokens: true,
+            client_auth: ClientAuth::BasicOrPost,
+            refresh_token_needs_prompt_consent: false,
+            issuer: None,
+            refresh_granted_scopes: None,
         }
     }
 }
@@ -107,6 +136,8 @@ struct PendingCode {
     challenge: String,
     scopes: Vec<String>,
     expires_at: Instant,
+    /// Whether the authorization request carried `prompt=consent`.
+    consented: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -464,13 +495,21 @@ async fn authorize(
     }
     let redirect_uri = config.redirect_uri.as_str();
     let state = get("state");
+    let iss = config.issuer.as_deref();
     let error = |error: &str, description: &str| {
         let mut params = vec![("error", error), ("error_description", description)];
         if let Some(state) = state {
             params.push(("state", state));
         }
+        if let Some(iss) = iss {
+            params.push(("iss", iss));
+        }
         redirect_with(redirect_uri, &params)
     };
+    if get("deny") == Some("1") {
+        // A test's stand-in for the user pressing "Deny" on the consent page.
+        return error("access_denied", "the user refused");
+    }
     if get("response_type") != Some("code") {
         return error(
             "unsupported_response_type",
@@ -497,11 +536,15 @@ async fn authorize(
             challenge: challenge.to_owned(),
             scopes,
             expires_at: Instant::now() + CODE_LIFETIME,
+            consented: get("prompt").is_some_and(|p| p.split(' ').any(|v| v == "consent")),
         },
     );
     let mut params = vec![("code", code.as_str())];
     if let Some(state) = state {
         params.push(("state", state));
+    }
+    if let Some(iss) = iss {
+        params.push(("iss", iss));
     }
     redirect_with(redirect_uri, &params)
 }
@@ -593,6 +636,26 @@ async fn token(
         Err(name) => return oauth_error("invalid_request", &format!("parameter {name} repeated")),
     };
 
+    let client_auth = inner.config.client_auth;
+    if client_auth == ClientAuth::Public {
+        // A public client proves nothing but its id; PKCE binds the code to it.
+        if authorization.is_some() || params.contains_key("client_secret") {
+            return invalid_client("a public client has no secret");
+        }
+        if params.get("client_id") != Some(&inner.config.client_id) {
+            return invalid_client("client_id missing or unknown");
+        }
+        let client_id = inner.config.client_id.clone();
+        return match params.get("grant_type").map(String::as_str) {
+            None => oauth_error("invalid_request", "grant_type missing"),
+            Some("authorization_code") => exchange_code(&mut inner, &client_id, &params),
+            Some("refresh_token") => refresh(&mut inner, &client_id, &params),
+            Some(_) => oauth_error("unsupported_grant_type", "grant_type not supported"),
+        };
+    }
+    if client_auth == ClientAuth::PostOnly && authorization.is_some() {
+        return invalid_client("only client_secret_post is accepted");
+    }
     // Client authentication (RFC 6749 §2.3.1): exactly one method.
     let (client_id, client_secret) = match (authorization.as_deref(), basic_credentials) {
         (Some(_), _) if params.contains_key("client_secret") => {
@@ -674,17 +737,19 @@ fn exchange_code(inner: &mut Inner, client_id: &str, params: &HashMap<String, St
         return invalid_grant("PKCE verification failed");
     }
     let access_token = issue_access_token(inner);
-    let refresh_token = issue_refresh_token(inner, client_id, &pending.scopes);
-    token_json(
-        StatusCode::OK,
-        json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": inner.config.access_token_lifetime_secs,
-            "refresh_token": refresh_token,
-            "scope": pending.scopes.join(" "),
-        }),
-    )
+    let mut body = Map::new();
+    body.insert("access_token".into(), json!(access_token));
+    body.insert("token_type".into(), json!("Bearer"));
+    body.insert(
+        "expires_in".into(),
+        json!(inner.config.access_token_lifetime_secs),
+    );
+    if pending.consented || !inner.config.refresh_token_needs_prompt_consent {
+        let refresh_token = issue_refresh_token(inner, client_id, &pending.scopes);
+        body.insert("refresh_token".into(), json!(refresh_token));
+    }
+    body.insert("scope".into(), json!(pending.scopes.join(" ")));
+    token_json(StatusCode::OK, Value::Object(body))
 }
 
 fn refresh(inner: &mut Inner, client_id: &str, params: &HashMap<String, String>) -> Response {
@@ -701,7 +766,11 @@ fn refresh(inner: &mut Inner, client_id: &str, params: &HashMap<String, String>)
         return invalid_grant("refresh token issued to another client");
     }
     let scopes = match params.get("scope") {
-        None => grant.scopes.clone(),
+        None => inner
+            .config
+            .refresh_granted_scopes
+            .clone()
+            .unwrap_or_else(|| grant.scopes.clone()),
         Some(requested) => {
             let requested = scopes_of(requested);
             if !requested.iter().all(|s| grant.scopes.contains(s)) {

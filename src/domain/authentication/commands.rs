@@ -120,11 +120,23 @@ pub enum AuthenticationCommand {
         /// Extra permissions consented to.
         extra_permissions: Vec<String>,
     },
+    /// Record the tokens of a new OAuth2 grant on an existing authentication (the callback of
+    /// a re-consent): like a re-authentication, and the only change that may move a grant to
+    /// other endpoints (a new custom domain).
+    ReauthenticateByGrant {
+        /// The new tokens and plain settings.
+        fields: BTreeMap<FieldName, FieldChange>,
+        /// Where the change came from.
+        origin: Origin,
+    },
     /// Record refreshed OAuth2 tokens (system command: the refresh task, no acting user).
     RecordRefresh {
         /// The new values (access token, a rotated refresh token, expiry) or clears (an
         /// expiry the provider no longer states).
         fields: BTreeMap<FieldName, FieldChange>,
+        /// The `scope` of the provider's answer, when it stated one: a provider may narrow
+        /// a grant on refresh, and what it says is what the token carries.
+        granted_scopes: Option<Vec<String>>,
     },
     /// Mark that the provider refused the refresh token (system command).
     RequireReauthorization {

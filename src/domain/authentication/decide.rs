@@ -104,6 +104,13 @@ pub enum AuthenticationError {
     /// OAuth2 scopes change only with a new grant from the provider.
     #[error("scopes: OAuth2 scopes change only through re-consent (POST /v1/oauth/authorize)")]
     ReconsentRequired,
+    /// The field sets where the OAuth2 grant is used (a custom domain): a grant made at
+    /// other endpoints does not carry over.
+    #[error("{field}: changing it needs a new grant at the new endpoints (POST /v1/oauth/authorize with the authentication and the new value)")]
+    NewGrantRequired {
+        /// The endpoint field.
+        field: FieldName,
+    },
     /// The command only applies to OAuth2 authentications.
     #[error("kind: only OAuth2 authentications have grants")]
     NotOAuth2,
@@ -186,6 +193,21 @@ pub fn decide<S>(
         }
         AuthenticationCommand::Reauthenticate { fields, origin } => {
             require(ctx, auth.workspace, Action::Edit)?;
+            if service.auth_kind == AuthKind::OAuth2 {
+                let endpoint_fields = service.endpoint_fields();
+                if let Some(field) = fields.keys().find(|f| endpoint_fields.contains(f)) {
+                    return Err(AuthenticationError::NewGrantRequired {
+                        field: field.clone(),
+                    });
+                }
+            }
+            reauthenticate(auth, service, fields, origin, ctx.now)
+        }
+        AuthenticationCommand::ReauthenticateByGrant { fields, origin } => {
+            require(ctx, auth.workspace, Action::Edit)?;
+            if service.auth_kind != AuthKind::OAuth2 {
+                return Err(AuthenticationError::NotOAuth2);
+            }
             reauthenticate(auth, service, fields, origin, ctx.now)
         }
         AuthenticationCommand::ChangeScopes {
@@ -234,12 +256,37 @@ pub fn decide<S>(
             decision.warnings = scope_warnings(missing_required);
             Ok(decision)
         }
-        AuthenticationCommand::RecordRefresh { fields } => {
+        AuthenticationCommand::RecordRefresh {
+            fields,
+            granted_scopes,
+        } => {
             // A system command: the provider, not a person, vouches for the new tokens.
             if service.auth_kind != AuthKind::OAuth2 {
                 return Err(AuthenticationError::NotOAuth2);
             }
-            reauthenticate(auth, service, fields, Origin::System, ctx.now)
+            let mut decision = reauthenticate(auth, service, fields, Origin::System, ctx.now)?;
+            let changed = granted_scopes.filter(|granted| {
+                let mut now = auth.scopes.clone();
+                let mut then = granted.clone();
+                now.sort();
+                then.sort();
+                now != then
+            });
+            if let Some(granted_scopes) = changed {
+                let missing_required: Vec<String> = service
+                    .required_scopes
+                    .iter()
+                    .filter(|s| !granted_scopes.contains(s))
+                    .cloned()
+                    .collect();
+                decision.events.push(AuthenticationEvent::GrantRecorded {
+                    requested_scopes: auth.scopes.clone(),
+                    granted_scopes,
+                    extra_permissions: auth.extra_permissions.clone(),
+                    missing_required,
+                });
+            }
+            Ok(decision)
         }
         AuthenticationCommand::RequireReauthorization { reason } => {
             // A system command: the refresh task reports what the provider answered.

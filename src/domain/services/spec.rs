@@ -229,6 +229,23 @@ pub fn base_fields(kind: AuthKind) -> Vec<FieldSpec> {
 }
 
 impl ServiceSpec {
+    /// Fields the provider's OAuth endpoints are built from (a custom `domain`, say): a
+    /// grant is only good for the endpoints it was made at, so changing one needs a new grant.
+    pub fn endpoint_fields(&self) -> Vec<FieldName> {
+        let Some(oauth) = &self.oauth else {
+            return Vec::new();
+        };
+        let mut names: Vec<FieldName> = [&oauth.authorize_url, &oauth.token_url]
+            .into_iter()
+            .chain(oauth.request_token_url.as_ref())
+            .flat_map(|url| placeholders(url))
+            .filter_map(|p| FieldName::parse(p).ok())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// All fields of an authentication for this service: the kind's, then the service's.
     pub fn all_fields(&self) -> Vec<FieldSpec> {
         let mut fields = base_fields(self.auth_kind);

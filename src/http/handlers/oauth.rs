@@ -14,7 +14,7 @@ use crate::http::dto::{parse_field, WarningBody};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, Authenticated};
 use crate::http::SharedState;
-use crate::oauth::{AuthorizeRequest, Target};
+use crate::oauth::{AuthorizeRequest, CallbackParams, Target};
 
 /// `POST /v1/oauth/authorize`: either `authentication` (re-consent of an existing one) or
 /// `name` + `workspace` (a new one).
@@ -41,9 +41,10 @@ pub struct AuthorizeBody {
     /// Scopes chosen from the service's list.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// Free-text extra permissions.
+    /// Extra permissions, requested from the provider as scopes too. Omitted on a
+    /// re-consent: the authentication's current ones are kept.
     #[serde(default)]
-    pub extra_permissions: Vec<String>,
+    pub extra_permissions: Option<Vec<String>>,
     /// Where to send the browser after the callback (must be on the allow-list).
     #[serde(default)]
     pub return_to: Option<String>,
@@ -56,6 +57,10 @@ pub struct AuthorizeAnswer {
     pub authorization_url: String,
     /// Seconds the authorization stays valid.
     pub expires_in: u64,
+    /// Scopes sent to the provider: the chosen ones, then the extra permissions.
+    pub requested_scopes: Vec<String>,
+    /// Said before the user leaves, e.g. required scopes that were not chosen.
+    pub warnings: Vec<WarningBody>,
 }
 
 /// `POST /v1/oauth/authorize`.
@@ -88,14 +93,22 @@ pub async fn authorize(
     let caller = who.caller(&headers)?;
     let service = ServiceKey::parse(&body.service)
         .map_err(|_| ApiError::validation("service: is not a prebuilt service key"))?;
+    let fields = body
+        .fields
+        .iter()
+        .map(|(k, v)| Ok((parse_field(k)?, v.clone())))
+        .collect::<Result<_, ApiError>>()?;
     let target =
         match (body.authentication, body.name, body.workspace) {
-            (Some(_), None, None) if !body.fields.is_empty() || body.environment.is_some() => {
+            (Some(_), None, None) if body.environment.is_some() => {
                 return Err(ApiError::validation(
-                    "fields: fields and environment are only for a new authentication",
+                    "environment: is only for a new authentication",
                 ))
             }
-            (Some(id), None, None) => Target::Existing(AuthenticationId::from_uuid(id)),
+            (Some(id), None, None) => Target::Existing {
+                id: AuthenticationId::from_uuid(id),
+                fields,
+            },
             (None, Some(name), Some(workspace)) => Target::New {
                 name,
                 workspace: WorkspaceId::from_uuid(workspace),
@@ -105,11 +118,7 @@ pub async fn authorize(
                     .map(EnvironmentTag::parse)
                     .transpose()
                     .map_err(|e| ApiError::validation(e.to_string()))?,
-                fields: body
-                    .fields
-                    .iter()
-                    .map(|(k, v)| Ok((parse_field(k)?, v.clone())))
-                    .collect::<Result<_, ApiError>>()?,
+                fields,
             },
             _ => return Err(ApiError::validation(
                 "authentication: give an authentication to re-consent, or a name and a workspace",
@@ -131,6 +140,8 @@ pub async fn authorize(
     let mut response = Json(AuthorizeAnswer {
         authorization_url: started.authorization_url,
         expires_in: started.expires_in.as_secs(),
+        requested_scopes: started.requested_scopes,
+        warnings: started.warnings.iter().map(WarningBody::from).collect(),
     })
     .into_response();
     response.headers_mut().insert(
@@ -146,6 +157,7 @@ pub struct CallbackQuery {
     state: Option<String>,
     code: Option<String>,
     error: Option<String>,
+    iss: Option<String>,
 }
 
 /// The grant recorded by a callback.
@@ -171,16 +183,17 @@ pub struct CallbackAnswer {
     operation_id = "oauthCallback",
     tag = "oauth",
     summary = "Complete an OAuth2 authorization",
-    description = "Checks the state (known, unused, the caller's, not expired) before any call to the provider, exchanges the code with the PKCE verifier, and records the grant: a new authentication, or a re-authentication of the existing one, plus the requested and granted scopes. With a `return_to` the answer is a 303 to it.",
+    description = "Takes the state out first, whatever the redirect carries (an error callback uses it up too), checks it (known, unused, the caller's, not expired, and `iss` when the registration names an issuer) before any call to the provider, exchanges the code with the PKCE verifier, and records the grant: a new authentication, or a re-authentication of the existing one, plus the requested and granted scopes. With a `return_to` the answer is a 303 to it.",
     params(
         ("state" = Option<String>, Query, description = "The state from the provider's redirect."),
         ("code" = Option<String>, Query, description = "The authorization code."),
-        ("error" = Option<String>, Query, description = "The provider's error code, when the user refused."),
+        ("error" = Option<String>, Query, description = "The provider's error code, when the user refused (the state is used up all the same)."),
+        ("iss" = Option<String>, Query, description = "The provider's issuer identifier (RFC 9207); required when the service's client registration names an issuer."),
     ),
     responses(
         (status = 201, description = "The grant was recorded.", body = CallbackAnswer),
         (status = 303, description = "The grant was recorded; go back to the allowed return target.", headers(("Location" = String, description = "The return target with `authentication=<id>`"))),
-        (status = 400, description = "Missing, unknown, used, foreign or expired state.", body = crate::http::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 400, description = "Missing, unknown, used, foreign or expired state, or an `iss` that is not the registration's issuer.", body = crate::http::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 401, response = crate::http::openapi::Unauthorized),
         (status = 409, description = "A concurrent change won.", body = crate::http::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "The provider refused the authorization, or the grant breaks a rule.", body = crate::http::openapi::ProblemSchema, content_type = "application/problem+json"),
@@ -195,20 +208,16 @@ pub async fn callback(
     ApiQuery(query): ApiQuery<CallbackQuery>,
 ) -> Result<Response, ApiError> {
     let caller = who.caller(&headers)?;
-    if let Some(error) = query.error {
-        let code: String = error
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .take(40)
-            .collect();
-        return Err(ApiError::validation(format!(
-            "code: the provider refused the authorization ({code})"
-        )));
+    if query.state.is_none() {
+        return Err(ApiError::bad_request("state: is required"));
     }
-    let (Some(oauth_state), Some(code)) = (query.state, query.code) else {
-        return Err(ApiError::bad_request("state: state and code are required"));
+    let params = CallbackParams {
+        state: query.state,
+        code: query.code,
+        error: query.error,
+        iss: query.iss,
     };
-    let completed = state.oauth.callback(&caller, &oauth_state, &code).await?;
+    let completed = state.oauth.callback(&caller, params).await?;
     let answer = CallbackAnswer {
         authentication: completed.authentication.as_uuid(),
         version: completed.outcome.version,
