@@ -29,8 +29,8 @@ use credledger::domain::ids::{
 use credledger::domain::keys::{KeysEvent, MasterKeyRef};
 use credledger::domain::principals::{Principal, TokenEvent};
 use credledger::domain::services::{
-    AuthKind, CustomServiceEvent, FieldFormat, FieldSpec, OAuthEndpoints, ServiceRef, ServiceSpec,
-    VerificationEndpoint,
+    AuthKind, ClientAuthMethod, ClientRegistration, CustomServiceEvent, FieldFormat, FieldSpec,
+    OAuthEndpoints, OpaqueSealed, ServiceRef, ServiceSpec, VerificationEndpoint,
 };
 use credledger::domain::time::Timestamp;
 use credledger::ledger::{
@@ -336,6 +336,25 @@ fn service_samples() -> Vec<(&'static str, Sample)> {
             Sample::Service(CustomServiceEvent::CustomServiceRetired {
                 service: custom_service(),
                 retired_by: user(2),
+            }),
+        ),
+        (
+            "service.oauth_client_registered-v1.bin",
+            Sample::Service(CustomServiceEvent::OAuthClientRegistered {
+                service: custom_service(),
+                registration: ClientRegistration {
+                    client_id: "crm-app-7".into(),
+                    client_secret: Some(OpaqueSealed {
+                        binding: uuid::Uuid::from_u128(0x0190_a1b2_c3d4_7e5f_8a6b_7c8d_9e0f_1a2b),
+                        bytes: vec![0x01, 0x02, 0xfe, 0xff],
+                    }),
+                    auth_method: ClientAuthMethod::ClientSecretPost,
+                    authorize_params: [("prompt".to_owned(), "consent".to_owned())]
+                        .into_iter()
+                        .collect(),
+                    issuer: Some("https://login.crm.example".into()),
+                },
+                registered_by: user(2),
             }),
         ),
     ]

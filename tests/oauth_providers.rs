@@ -515,3 +515,133 @@ async fn a_custom_domain_moves_only_with_a_new_grant() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_service_brings_its_own_oauth_app_registered_through_the_api() {
+    const CLIENT_SECRET_CANARY: &str = "canary-custom-client-secret-5b1f";
+    let (provider, s) = setup(
+        ProviderConfig {
+            client_secret: CLIENT_SECRET_CANARY.into(),
+            client_auth: ClientAuth::PostOnly,
+            access_token_lifetime_secs: 1,
+            ..ProviderConfig::default()
+        },
+        |settings| settings.refresh_margin = Duration::ZERO,
+    )
+    .await;
+    let spec = json!({
+        "name": "Our CRM", "api_version": "v1", "auth_kind": "OAuth2", "fields": [],
+        "oauth": {"authorize_url": provider.authorize_endpoint(), "token_url": provider.token_endpoint(), "request_token_url": null},
+        "scopes": ["read", "write"], "required_scopes": ["read"], "verification": null
+    });
+    let defined = s
+        .call(
+            Method::POST,
+            "/v1/services",
+            &s.owner.token,
+            Some(json!({"workspace": s.org_workspace, "spec": spec})),
+        )
+        .await
+        .expect(201);
+    let service = defined.body["service"]
+        .as_str()
+        .expect("service")
+        .to_owned();
+    // Without a registration the flow says so.
+    let none = s
+        .call(
+            Method::POST,
+            "/v1/oauth/authorize",
+            &s.owner.token,
+            Some(json!({"service": service, "name": "CRM", "workspace": s.org_workspace, "scopes": ["read"]})),
+        )
+        .await
+        .expect(422);
+    assert!(none.text.contains("no OAuth2 client"), "{}", none.text);
+    let path = format!("/v1/services/{service}/oauth-client");
+    // Only who may change the service may register its client; to whom it is hidden, it
+    // is not there.
+    for (who, status) in [(&s.viewer, 403), (&s.outsider, 404)] {
+        s.call(
+            Method::PUT,
+            &path,
+            &who.token,
+            Some(json!({"client_id": "x", "client_secret": "y"})),
+        )
+        .await
+        .expect(status);
+    }
+    // Rules name their field.
+    let refused = s
+        .call(
+            Method::PUT,
+            &path,
+            &s.owner.token,
+            Some(json!({"client_id": "x", "token_endpoint_auth_method": "client_secret_post"})),
+        )
+        .await
+        .expect(422);
+    let problem: Value = serde_json::from_str(&refused.text).expect("problem");
+    assert_eq!(problem["field"], "client_secret", "{problem}");
+    let registered = s
+        .call(
+            Method::PUT,
+            &path,
+            &s.owner.token,
+            Some(json!({"client_id": provider.config().client_id, "client_secret": CLIENT_SECRET_CANARY,
+                "token_endpoint_auth_method": "client_secret_post"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(registered.body["version"], 2);
+    assert_eq!(registered.body["oauth_client"]["client_secret_set"], true);
+    assert_eq!(
+        registered.body["oauth_client"]["token_endpoint_auth_method"],
+        "client_secret_post"
+    );
+    assert!(!registered.text.contains(CLIENT_SECRET_CANARY));
+
+    let started = start_authorization(&s, json!({"service": service, "name": "CRM"})).await;
+    let url = started["authorization_url"].as_str().expect("url");
+    let (_, _, location) = provider.follow_authorize(url).await;
+    let done = s
+        .call(
+            Method::GET,
+            &format!("/v1/oauth/callback?{}", redirect_query(&location)),
+            &s.owner.token,
+            None,
+        )
+        .await
+        .expect(201)
+        .body;
+    let request = provider.last_token_request().expect("token request");
+    assert_eq!(
+        request.form.get("client_secret").map(String::as_str),
+        Some(CLIENT_SECRET_CANARY),
+        "the registered secret, opened only for the token call"
+    );
+    let id = done["authentication"].as_str().expect("id").to_owned();
+    // The refresher uses the same registration.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        resolve_token(&s, &id).await,
+        provider.issued_access_tokens()[1]
+    );
+    // The secret is never shown: not in reads, history or audit, nor in the data directory.
+    let mut seen = String::new();
+    for read in [
+        format!("/v1/services/{service}"),
+        "/v1/services".to_owned(),
+        format!("/v1/authentications/{id}/history"),
+        "/v1/audit".to_owned(),
+    ] {
+        seen.push_str(&s.call(Method::GET, &read, &s.owner.token, None).await.text);
+    }
+    assert!(
+        !seen.contains(CLIENT_SECRET_CANARY),
+        "a read showed the client secret"
+    );
+    let mut s = s;
+    s.shutdown().await;
+    leak_check::assert_no_secret_in_files(&s.data_dir, &[CLIENT_SECRET_CANARY.to_owned()]);
+}

@@ -39,6 +39,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/services/{id}"),
     ("PATCH", "/v1/services/{id}"),
     ("POST", "/v1/services/{id}/retire"),
+    ("PUT", "/v1/services/{id}/oauth-client"),
     ("GET", "/v1/organizations"),
     ("POST", "/v1/organizations"),
     ("GET", "/v1/workspaces"),
@@ -882,6 +883,16 @@ async fn real_answers_match_the_documented_schemas() {
         .await
         .expect(422);
     c.check("PATCH", "/v1/services/{id}", &unchanged);
+    let not_oauth2 = s
+        .call(
+            Method::PUT,
+            &format!("/v1/services/{custom}/oauth-client"),
+            &owner,
+            Some(json!({"client_id": "app", "client_secret": "s"})),
+        )
+        .await
+        .expect(422);
+    c.check("PUT", "/v1/services/{id}/oauth-client", &not_oauth2);
     let retired = s
         .call(
             Method::POST,

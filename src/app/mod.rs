@@ -9,6 +9,7 @@ mod error;
 mod idempotent;
 mod invariants;
 mod keyring;
+mod oauth_clients;
 mod principals;
 mod queries;
 pub mod resolve;
@@ -56,7 +57,8 @@ pub struct AppConfig {
     pub create_key_if_missing: bool,
     /// Extra prebuilt services (JSON object of key -> service spec), added to the catalog.
     pub extra_services: Option<String>,
-    /// Accept `http://` endpoints in the extra services (development only).
+    /// Accept `http://` endpoints in the extra services and in custom services defined
+    /// through the API (development only: a local provider).
     pub extra_services_allow_http: bool,
 }
 
@@ -121,6 +123,8 @@ pub struct App {
     keys: DataKeyStore,
     fingerprinter: Fingerprinter,
     catalog: ServiceCatalog,
+    /// Development only: custom services may name `http://` endpoints.
+    allow_http_services: bool,
     model: ReadModel,
     /// Serializes what custom services are against their use: every authentication command
     /// (each is decided on its service's definition) holds it shared from its decision to its
@@ -172,6 +176,7 @@ impl App {
             keys,
             fingerprinter,
             catalog,
+            allow_http_services: config.extra_services_allow_http,
             model,
             service_gate: tokio::sync::RwLock::new(()),
         };

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ids::{AuthenticationId, ServiceId, UserId, WorkspaceId};
 use crate::domain::services::{
     apply_custom_service, decide_custom_service, CustomService, CustomServiceCommand,
-    CustomServiceError, CustomServiceEvent, DefineMode, ServiceRef, ServiceSpec,
+    CustomServiceError, CustomServiceEvent, DefineMode, ServiceRef, ServiceSpec, UrlRule,
 };
 use crate::ledger::{codec, AppendOutcome, EventStore, StoreError, StreamRange, StreamVersion};
 use crate::projections::payloads::{self, DomainEvent};
@@ -60,6 +60,7 @@ impl App {
                 model.custom_services.get(&service),
                 &model.directory,
                 command,
+                self.url_rule(),
             )?
         };
         let outcome = self
@@ -106,6 +107,7 @@ impl App {
                         model.custom_services.get(&service),
                         &model.directory,
                         command,
+                        self.url_rule(),
                     )?;
                     // Dry-run the authentication against a registry that already has the new
                     // service.
@@ -177,6 +179,28 @@ impl App {
             .ok_or_else(|| CustomServiceError::NotFound.into())
     }
 
+    /// Which URLs custom service definitions may name here.
+    pub(super) fn url_rule(&self) -> UrlRule {
+        if self.allow_http_services {
+            UrlRule::AllowHttpForDevelopment
+        } else {
+            UrlRule::HttpsOnly
+        }
+    }
+
+    /// A custom service, for the system (the token refresher): no visibility check.
+    pub(crate) async fn custom_service_for_system(
+        &self,
+        id: ServiceId,
+    ) -> Result<CustomService, AppError> {
+        let model = self.model().model().read().await;
+        model
+            .custom_services
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| CustomServiceError::NotFound.into())
+    }
+
     /// Every custom service `user` may see, by id.
     pub async fn visible_custom_services(&self, user: UserId) -> Vec<CustomService> {
         let model = self.model().model().read().await;
@@ -217,7 +241,7 @@ impl App {
 
     /// Decides and appends a change or retirement with the service's version as the expected
     /// version; answers with the service as the write left it.
-    async fn manage_service(
+    pub(super) async fn manage_service(
         &self,
         caller: &Caller,
         id: ServiceId,
@@ -244,7 +268,7 @@ impl App {
                     .into());
                 }
             }
-            let events = decide_custom_service(state, &model.directory, command)?;
+            let events = decide_custom_service(state, &model.directory, command, self.url_rule())?;
             // The gate keeps anything else from changing it: this is what the write leaves.
             let mut after = state.cloned();
             events

@@ -264,7 +264,12 @@ impl From<AppError> for ApiError {
                 CustomServiceError::VersionMismatch { .. } => {
                     ApiError::new(StatusCode::PRECONDITION_FAILED, "version-mismatch", text)
                 }
+                CustomServiceError::Registration(ref e) => ApiError {
+                    field: Some(e.field.clone()),
+                    ..ApiError::validation(text)
+                },
                 CustomServiceError::TogetherOnlyInPersonal { .. }
+                | CustomServiceError::NotOAuth2 { .. }
                 | CustomServiceError::Spec(_)
                 | CustomServiceError::SpecUnchanged
                 | CustomServiceError::KindChanged { .. } => ApiError::validation(text),

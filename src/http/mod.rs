@@ -125,6 +125,10 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
             axum::routing::patch(services::change_service),
         )
         .route("/v1/services/{id}/retire", post(services::retire_service))
+        .route(
+            "/v1/services/{id}/oauth-client",
+            axum::routing::put(services::register_oauth_client),
+        )
         .route("/v1/organizations", post(directory::create_organization))
         .route("/v1/workspaces", post(directory::create_workspace))
         .route("/v1/users", post(directory::create_user))

@@ -32,7 +32,8 @@ use super::handlers::directory::{
 };
 use super::handlers::misc::ResolvedBody;
 use super::handlers::services::{
-    NewService, NewServiceAuthentication, NewServiceBody, ServiceBody,
+    NewService, NewServiceAuthentication, NewServiceBody, OAuthClientBody, OAuthClientRequest,
+    ServiceBody,
 };
 use super::handlers::tokens::{NewToken, TokenBody};
 use super::handlers::{
@@ -450,6 +451,7 @@ pub struct ServiceSpecSchema {
         services::get_service,
         services::change_service,
         services::retire_service,
+        services::register_oauth_client,
         directory::create_organization,
         directory::list_organizations,
         directory::create_workspace,
@@ -503,6 +505,8 @@ pub struct ServiceSpecSchema {
             CommandBody,
             ResolvedBody,
             ServiceBody,
+            OAuthClientBody,
+            OAuthClientRequest,
             NewService,
             NewServiceAuthentication,
             NewServiceBody,

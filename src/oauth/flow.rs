@@ -21,7 +21,7 @@ use crate::domain::access::Action;
 use crate::domain::authentication::{
     AuthenticationCommand, CreateAuthentication, FieldChange, Origin, Warning,
 };
-use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, ServiceKey, WorkspaceId};
+use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, WorkspaceId};
 use crate::domain::secret::SecretText;
 use crate::domain::services::{fill_url, AuthKind, ServiceRef, ServiceSpec};
 use crate::domain::time::Timestamp;
@@ -58,8 +58,8 @@ pub enum Target {
 /// `POST /v1/oauth/authorize`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizeRequest {
-    /// A prebuilt OAuth2 service.
-    pub service: ServiceKey,
+    /// An OAuth2 service: prebuilt, or a custom one with a registered client.
+    pub service: ServiceRef,
     /// New or existing authentication.
     pub target: Target,
     /// Scopes chosen from the service's list.
@@ -179,24 +179,49 @@ pub(crate) fn endpoints(
 }
 
 impl OAuth {
-    /// The spec and client registration of a prebuilt OAuth2 service.
-    pub(crate) fn service(
+    /// The spec and client registration of an OAuth2 service: a prebuilt one's from this
+    /// server's clients file, a custom one's from the ledger (and only when `user`, if given,
+    /// may see it).
+    pub(crate) async fn service(
         &self,
-        key: &ServiceKey,
-    ) -> Result<(ServiceSpec, &super::OAuthClient), OAuthError> {
-        let spec =
-            self.app.catalog().get(key).cloned().ok_or_else(|| {
-                OAuthError::Invalid(format!("service: {key} is not a known service"))
-            })?;
+        service: &ServiceRef,
+        user: Option<crate::domain::ids::UserId>,
+    ) -> Result<(ServiceSpec, super::OAuthClient), OAuthError> {
+        let (spec, registration) = match service {
+            ServiceRef::Prebuilt(key) => {
+                let spec = self.app.catalog().get(key).cloned().ok_or_else(|| {
+                    OAuthError::Invalid(format!("service: {key} is not a known service"))
+                })?;
+                let registration = self.settings.clients.get(key.as_str()).cloned();
+                (spec, registration)
+            }
+            ServiceRef::Custom(id) => {
+                let custom = match user {
+                    Some(user) => self.app.custom_service(user, *id).await,
+                    None => self.app.custom_service_for_system(*id).await,
+                }
+                .map_err(|_| OAuthError::Invalid("service: not found".into()))?;
+                let registration =
+                    self.app
+                        .oauth_client_of(*id)
+                        .await?
+                        .map(|r| super::OAuthClient {
+                            client_secret: r
+                                .client_secret
+                                .map(|s| SecretString::new(s.expose().to_owned())),
+                            client_id: r.client_id,
+                            auth_method: r.auth_method,
+                            authorize_params: r.authorize_params,
+                            issuer: r.issuer,
+                        });
+                (custom.spec, registration)
+            }
+        };
         if spec.auth_kind != AuthKind::OAuth2 {
             return Err(OAuthError::NotOAuth2);
         }
-        let client = self
-            .settings
-            .clients
-            .get(key.as_str())
-            .ok_or_else(|| OAuthError::NoClient(key.to_string()))?;
-        Ok((spec, client))
+        let registration = registration.ok_or_else(|| OAuthError::NoClient(service.to_string()))?;
+        Ok((spec, registration))
     }
 
     /// An oauth2 client for a service's endpoints, authenticating the way the registration
@@ -234,7 +259,7 @@ impl OAuth {
         caller: &Caller,
         request: AuthorizeRequest,
     ) -> Result<Started, OAuthError> {
-        let (spec, registration) = self.service(&request.service)?;
+        let (spec, registration) = self.service(&request.service, Some(caller.user)).await?;
         for scope in &request.scopes {
             if !spec.scopes.contains(scope) {
                 return Err(OAuthError::Invalid(format!(
@@ -280,7 +305,7 @@ impl OAuth {
                         "authentication: you may not re-authenticate it".into(),
                     ));
                 }
-                if auth.service != ServiceRef::Prebuilt(request.service.clone()) {
+                if auth.service != request.service {
                     return Err(OAuthError::Invalid(
                         "service: is not the authentication's service".into(),
                     ));
@@ -303,7 +328,7 @@ impl OAuth {
         let (authorize_url, token_url) = endpoints(&spec, &plain_fields)?;
         // Refuse a token endpoint we would not call, before sending anyone to the provider.
         self.settings.policy.check_url(&token_url)?;
-        let client = self.client(registration, &authorize_url, &token_url)?;
+        let client = self.client(&registration, &authorize_url, &token_url)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = CsrfToken::new_random();
         let requested_scopes = requested(&request.scopes, &extra_permissions);
@@ -354,7 +379,9 @@ impl OAuth {
         if pending.started.elapsed() >= self.settings.state_ttl {
             return Err(OAuthError::StateExpired);
         }
-        let (spec, registration) = self.service(&pending.request.service)?;
+        let (spec, registration) = self
+            .service(&pending.request.service, Some(caller.user))
+            .await?;
         if let Some(expected) = &registration.issuer {
             // RFC 9207: a provider that sends `iss` lets the client tell a mix-up apart.
             if params.iss.as_deref() != Some(expected.as_str()) {
@@ -371,7 +398,7 @@ impl OAuth {
                 "code: the provider's redirect carried neither code nor error".into(),
             )
         })?;
-        let client = self.client(registration, &pending.authorize_url, &pending.token_url)?;
+        let client = self.client(&registration, &pending.authorize_url, &pending.token_url)?;
         let url = self.settings.policy.check_url(&pending.token_url)?;
         let http = self.settings.policy.client_for(&url).await?;
         let token = client
@@ -425,7 +452,7 @@ impl OAuth {
                     id,
                     name,
                     workspace,
-                    service: ServiceRef::Prebuilt(request.service.clone()),
+                    service: request.service.clone(),
                     fields: all,
                     // What was granted of the service's own scopes; the grant below
                     // records all of it, with the request.

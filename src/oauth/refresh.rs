@@ -18,7 +18,6 @@ use crate::app::{system_caller, AppError};
 use crate::domain::authentication::{AuthenticationCommand, FieldChange};
 use crate::domain::ids::AuthenticationId;
 use crate::domain::secret::SecretText;
-use crate::domain::services::ServiceRef;
 use crate::domain::time::Timestamp;
 use crate::ledger::RecordedAt;
 
@@ -105,17 +104,14 @@ impl OAuth {
         if state.needs_reauthorization {
             return Err(OAuthError::NeedsReauthorization);
         }
-        let ServiceRef::Prebuilt(key) = &state.service else {
-            return Err(OAuthError::NoClient(state.service.to_string()));
-        };
         let refresh_token = self
             .app
             .reveal_for_system(id, "refresh_token")
             .await?
             .ok_or(OAuthError::NoRefreshToken)?;
-        let (spec, registration) = self.service(key)?;
+        let (spec, registration) = self.service(&state.service, None).await?;
         let (authorize_url, token_url) = endpoints(&spec, &state.plain_fields)?;
-        let client = self.client(registration, &authorize_url, &token_url)?;
+        let client = self.client(&registration, &authorize_url, &token_url)?;
         let url = self.settings.policy.check_url(&token_url)?;
         let http = self.settings.policy.client_for(&url).await?;
         let answer = client

@@ -9,156 +9,14 @@ use serde::Deserialize;
 use super::endpoint::EndpointPolicy;
 use crate::crypto::SecretString;
 
-/// How the platform's client authenticates at a token endpoint (RFC 7591 names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuthMethod {
-    /// HTTP Basic with the client id and secret (RFC 6749 §2.3.1, the default).
-    #[default]
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body.
-    ClientSecretPost,
-    /// A public client: `client_id` in the body, no secret; PKCE carries the proof.
-    None,
-}
+pub use crate::domain::services::{
+    check_registration, ClientAuthMethod, ClientRegistration, RegistrationError,
+    RESERVED_AUTHORIZE_PARAMS,
+};
 
-impl ClientAuthMethod {
-    /// Its RFC 7591 name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
-            ClientAuthMethod::ClientSecretPost => "client_secret_post",
-            ClientAuthMethod::None => "none",
-        }
-    }
-}
-
-/// Authorization-request parameters the flow sets itself; a registration may not override them.
-pub const RESERVED_AUTHORIZE_PARAMS: [&str; 7] = [
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "scope",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-];
-
-/// The most extra authorization parameters a registration may carry.
-pub const MAX_AUTHORIZE_PARAMS: usize = 16;
-
-/// The platform's OAuth2 client at one provider.
-#[derive(Debug, Clone)]
-pub struct OAuthClient {
-    /// Client id.
-    pub client_id: String,
-    /// Client secret (Debug prints `[REDACTED]`); `None` for a public client.
-    pub client_secret: Option<SecretString>,
-    /// How the client authenticates at the token endpoint.
-    pub auth_method: ClientAuthMethod,
-    /// Extra parameters of the authorization request (`prompt=consent`,
-    /// `access_type=offline`, `audience`, `resource`, …).
-    pub authorize_params: BTreeMap<String, String>,
-    /// The provider's issuer identifier: when set, every callback must carry a matching
-    /// `iss` (RFC 9207); set it for providers whose metadata says
-    /// `authorization_response_iss_parameter_supported`.
-    pub issuer: Option<String>,
-}
-
-/// Why a client registration is refused: the field and the reason.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct RegistrationError {
-    /// The field at fault (`client_secret`, `authorize_params.prompt`, …).
-    pub field: String,
-    /// Why.
-    pub reason: String,
-}
-
-fn refuse(field: impl Into<String>, reason: impl Into<String>) -> RegistrationError {
-    RegistrationError {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
-impl OAuthClient {
-    /// A checked registration: a secret exactly when the method needs one, extra
-    /// parameters that do not override the flow's own, an issuer that is a URL.
-    pub fn new(
-        client_id: String,
-        client_secret: Option<SecretString>,
-        auth_method: ClientAuthMethod,
-        authorize_params: BTreeMap<String, String>,
-        issuer: Option<String>,
-    ) -> Result<OAuthClient, RegistrationError> {
-        let printable = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic());
-        if !printable(&client_id) || client_id.len() > 512 {
-            return Err(refuse(
-                "client_id",
-                "must be 1 to 512 printable characters without spaces",
-            ));
-        }
-        match (auth_method, &client_secret) {
-            (ClientAuthMethod::None, Some(_)) => {
-                return Err(refuse(
-                    "client_secret",
-                    "must not be set for token_endpoint_auth_method none (a public client)",
-                ))
-            }
-            (ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost, None) => {
-                return Err(refuse(
-                    "client_secret",
-                    format!("is required for {}", auth_method.as_str()),
-                ))
-            }
-            (_, Some(secret)) if secret.expose().trim().is_empty() => {
-                return Err(refuse("client_secret", "must not be empty"))
-            }
-            _ => {}
-        }
-        if authorize_params.len() > MAX_AUTHORIZE_PARAMS {
-            return Err(refuse(
-                "authorize_params",
-                format!("at most {MAX_AUTHORIZE_PARAMS} parameters"),
-            ));
-        }
-        for (name, value) in &authorize_params {
-            if !printable(name) || name.len() > 64 {
-                return Err(refuse(
-                    "authorize_params",
-                    "parameter names are 1 to 64 printable characters without spaces",
-                ));
-            }
-            if RESERVED_AUTHORIZE_PARAMS.contains(&name.as_str()) {
-                return Err(refuse(
-                    format!("authorize_params.{name}"),
-                    "is set by the flow itself and cannot be overridden",
-                ));
-            }
-            if value.len() > 512 || value.chars().any(char::is_control) {
-                return Err(refuse(
-                    format!("authorize_params.{name}"),
-                    "values are at most 512 characters, without control characters",
-                ));
-            }
-        }
-        if let Some(issuer) = &issuer {
-            let url =
-                reqwest::Url::parse(issuer).map_err(|_| refuse("issuer", "is not a valid URL"))?;
-            if !matches!(url.scheme(), "https" | "http") {
-                return Err(refuse("issuer", "must be an https URL"));
-            }
-        }
-        Ok(OAuthClient {
-            client_id,
-            client_secret,
-            auth_method,
-            authorize_params,
-            issuer,
-        })
-    }
-}
+/// The platform's OAuth2 client at one provider, with its secret in the clear in memory
+/// (Debug prints `[REDACTED]`).
+pub type OAuthClient = ClientRegistration<SecretString>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -236,17 +94,19 @@ impl OAuthSettings {
             SettingsError::Parse(crate::domain::secret::elide_values(&e.to_string()))
         })?;
         for (service, client) in raw {
-            let registration = OAuthClient::new(
-                client.client_id,
-                client.client_secret.map(SecretString::new),
-                client.token_endpoint_auth_method,
-                client.authorize_params,
-                client.issuer,
-            )
-            .map_err(|error| SettingsError::Registration {
-                service: service.clone(),
-                error,
-            })?;
+            let registration = OAuthClient {
+                client_id: client.client_id,
+                client_secret: client.client_secret.map(SecretString::new),
+                auth_method: client.token_endpoint_auth_method,
+                authorize_params: client.authorize_params,
+                issuer: client.issuer,
+            };
+            check_registration(&registration, |s| s.expose().trim().is_empty()).map_err(
+                |error| SettingsError::Registration {
+                    service: service.clone(),
+                    error,
+                },
+            )?;
             self.clients.insert(service, registration);
         }
         Ok(self)

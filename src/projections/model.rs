@@ -409,7 +409,8 @@ impl Projection for LedgerModel {
     // 8: audit postings in blocks per batch. 9: custom service records carry their
     // version and whether they are retired. 10: a list's last block grows across batches.
     // 11: authentication records carry the event ids that sealed their current secrets.
-    const LAYOUT: u16 = 11;
+    // 12: custom service records carry their OAuth2 client registration.
+    const LAYOUT: u16 = 12;
 
     fn load<S: ReadStore>(store: &S, position: u64) -> Result<Self, ProjectionError> {
         let mut model = LedgerModel::load(store)?;

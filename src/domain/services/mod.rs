@@ -2,12 +2,17 @@
 
 mod catalog;
 mod custom;
+mod oauth_client;
 mod spec;
 
 pub use catalog::{CatalogError, ServiceCatalog};
 pub use custom::{
     apply_custom_service, check_use, decide_custom_service, CustomService, CustomServiceCommand,
-    CustomServiceError, CustomServiceEvent, DefineMode, ServiceUse, ServiceUseError,
+    CustomServiceError, CustomServiceEvent, DefineMode, ServiceUse, ServiceUseError, UrlRule,
+};
+pub use oauth_client::{
+    check_registration, ClientAuthMethod, ClientRegistration, OpaqueSealed, RegistrationError,
+    MAX_AUTHORIZE_PARAMS, RESERVED_AUTHORIZE_PARAMS,
 };
 pub use spec::{
     base_fields, fill_url, AuthKind, FieldFormat, FieldSpec, OAuthEndpoints, ServiceSpec,

@@ -9,8 +9,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::ids::{AuthenticationId, EnvironmentTag, ServiceKey, WorkspaceId};
-use crate::http::dto::{parse_field, WarningBody};
+use crate::domain::ids::{AuthenticationId, EnvironmentTag, WorkspaceId};
+use crate::http::dto::{parse_field, parse_service, WarningBody};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, Authenticated};
 use crate::http::SharedState;
@@ -21,7 +21,8 @@ use crate::oauth::{AuthorizeRequest, CallbackParams, Target};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeBody {
-    /// A prebuilt OAuth2 service key.
+    /// An OAuth2 service: a prebuilt key, or `custom:<id>` of a custom service with a
+    /// registered client.
     pub service: String,
     /// Re-consent this authentication.
     #[serde(default)]
@@ -91,8 +92,7 @@ pub async fn authorize(
     ApiJson(body): ApiJson<AuthorizeBody>,
 ) -> Result<Response, ApiError> {
     let caller = who.caller(&headers)?;
-    let service = ServiceKey::parse(&body.service)
-        .map_err(|_| ApiError::validation("service: is not a prebuilt service key"))?;
+    let service = parse_service(&body.service)?;
     let fields = body
         .fields
         .iter()

@@ -7,13 +7,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use crate::domain::authentication::CreateAuthentication;
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, ServiceId, ServiceKey, WorkspaceId};
 use crate::domain::secret::SecretText;
 use crate::domain::services::{
-    CustomService, CustomServiceError, CustomServiceEvent, ServiceRef, ServiceSpec,
+    ClientAuthMethod, ClientRegistration, CustomService, CustomServiceError, CustomServiceEvent,
+    ServiceRef, ServiceSpec,
 };
 use crate::http::dto::{parse_field, WarningBody};
 use crate::http::error::ApiError;
@@ -44,6 +46,10 @@ pub struct ServiceBody {
     /// The definition (a custom service's current one).
     #[schema(value_type = crate::http::openapi::ServiceSpecSchema)]
     pub spec: ServiceSpec,
+    /// A custom OAuth2 service's client registration, without its secret (`null` when none
+    /// is registered, and for the catalog, whose clients are the server's own).
+    #[schema(required = true)]
+    pub oauth_client: Option<OAuthClientBody>,
     /// Every field an authentication of this service takes, the kind's (e.g. OAuth1's
     /// `consumer_key`, `consumer_secret`, `token`, `token_secret`) then the service's own:
     /// name, whether it is secret, whether it is required, its format.
@@ -59,6 +65,7 @@ impl ServiceBody {
             workspace: None,
             version: None,
             retired: false,
+            oauth_client: None,
             fields: spec.all_fields(),
             spec: spec.clone(),
         }
@@ -71,10 +78,109 @@ impl ServiceBody {
             workspace: Some(service.workspace.as_uuid()),
             version: Some(service.version),
             retired: service.retired,
+            oauth_client: service.oauth_client.as_ref().map(|r| OAuthClientBody {
+                client_id: r.client_id.clone(),
+                token_endpoint_auth_method: r.auth_method,
+                authorize_params: r.authorize_params.clone(),
+                issuer: r.issuer.clone(),
+                client_secret_set: r.client_secret.is_some(),
+            }),
             fields: service.spec.all_fields(),
             spec: service.spec.clone(),
         }
     }
+}
+
+/// A custom service's OAuth2 client as shown: everything but the secret.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OAuthClientBody {
+    /// The client id at the provider.
+    pub client_id: String,
+    /// How the client authenticates at the token endpoint.
+    #[schema(value_type = String, example = "client_secret_basic")]
+    pub token_endpoint_auth_method: ClientAuthMethod,
+    /// Extra parameters of every authorization request.
+    pub authorize_params: BTreeMap<String, String>,
+    /// The issuer the callback's `iss` must name, if any.
+    #[schema(required = true)]
+    pub issuer: Option<String>,
+    /// Whether a client secret is registered (it is never shown).
+    pub client_secret_set: bool,
+}
+
+/// `PUT /v1/services/{id}/oauth-client`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClientRequest {
+    /// The client id at the provider.
+    pub client_id: String,
+    /// The client secret: required for `client_secret_basic` and `client_secret_post`,
+    /// absent for `none`. Sealed when stored, never shown again.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// `client_secret_basic` (default), `client_secret_post` or `none` (a public client;
+    /// PKCE is always used).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "client_secret_post")]
+    pub token_endpoint_auth_method: ClientAuthMethod,
+    /// Extra parameters of every authorization request, e.g. `{"prompt": "consent"}`; the
+    /// flow's own (`scope`, `state`, `redirect_uri`, …) cannot be set.
+    #[serde(default)]
+    pub authorize_params: BTreeMap<String, String>,
+    /// The provider's issuer identifier: when set, callbacks must carry a matching `iss`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+}
+
+/// `PUT /v1/services/{id}/oauth-client`.
+#[utoipa::path(
+    put,
+    path = "/v1/services/{id}/oauth-client",
+    operation_id = "registerServiceOAuthClient",
+    tag = "services",
+    summary = "Register the OAuth2 client of a custom service",
+    description = "Registers (or replaces) the OAuth2 client a custom OAuth2 service's authentications are granted through: bring your own OAuth app. Appends `service.oauth_client_registered` with the client secret sealed like any authentication secret; the version goes up by one. Allowed to whoever may change the service. The secret is never shown again: reads say only `client_secret_set`.",
+    params(("id" = String, Path, description = "`custom:<uuid>`."), IfMatchHeader, IdempotencyKeyHeader),
+    request_body(content = OAuthClientRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Registered: the service with its new version.", body = ServiceBody, headers(
+            ("ETag" = String, description = "The version after the registration."),
+            ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller is not a user, or may not change the service.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such custom service, or the caller may not see it (the two answer alike on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The service is retired, a concurrent change won the race, or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "Not an OAuth2 service, or the registration breaks a rule (the `field` names it: `client_secret` missing or set against the method, an `authorize_params` entry the flow sets itself, an `issuer` that is not a URL), or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn register_oauth_client(
+    State(state): State<SharedState>,
+    who: Authenticated,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<OAuthClientRequest>,
+) -> Result<Response, ApiError> {
+    let caller = who.caller(&headers)?;
+    let if_version = if_match(&headers)?;
+    let id = path_custom_service(&raw)?;
+    let registration = ClientRegistration {
+        client_id: body.client_id,
+        client_secret: body.client_secret.map(SecretText::new),
+        auth_method: body.token_endpoint_auth_method,
+        authorize_params: body.authorize_params,
+        issuer: body.issuer,
+    };
+    let service = state
+        .app
+        .register_oauth_client(&caller, id, registration, if_version)
+        .await?;
+    Ok(custom_answer(&service))
 }
 
 /// A custom service with its `ETag`.

@@ -11,7 +11,8 @@ mod usable;
 
 pub use usable::{check_use, ServiceUse, ServiceUseError};
 
-use super::{AuthKind, ServiceSpec, ServiceSpecError};
+use super::oauth_client::{check_registration, ClientRegistration, OpaqueSealed};
+use super::{AuthKind, RegistrationError, ServiceSpec, ServiceSpecError};
 use crate::domain::access::{decide_access, Action, DenyReason};
 use crate::domain::directory::{Directory, WorkspaceScope};
 use crate::domain::ids::{ServiceId, UserId, WorkspaceId};
@@ -32,6 +33,9 @@ pub struct CustomService {
     pub version: u64,
     /// Whether it was retired: it backs no new authentications and cannot be changed.
     pub retired: bool,
+    /// The OAuth2 client its authentications are granted through, when registered (its
+    /// secret sealed).
+    pub oauth_client: Option<ClientRegistration<OpaqueSealed>>,
 }
 
 impl CustomService {
@@ -39,6 +43,24 @@ impl CustomService {
     /// of its workspace (the rule of [`decide_access`], not a second one).
     pub fn visible_to(&self, directory: &Directory, user: UserId) -> bool {
         decide_access(directory, user, self.workspace, Action::View).is_allowed()
+    }
+}
+
+/// Which URLs a definition may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlRule {
+    /// `https://` only.
+    HttpsOnly,
+    /// `http://` too: an operator's development setup with a local provider.
+    AllowHttpForDevelopment,
+}
+
+impl UrlRule {
+    fn validate(self, spec: &ServiceSpec) -> Result<(), ServiceSpecError> {
+        match self {
+            UrlRule::HttpsOnly => spec.validate(),
+            UrlRule::AllowHttpForDevelopment => spec.validate_allowing_http(),
+        }
     }
 }
 
@@ -79,6 +101,14 @@ pub enum CustomServiceCommand {
         /// The acting user.
         actor: UserId,
     },
+    /// Register (or replace) the OAuth2 client of an OAuth2 service. The secret arrives
+    /// sealed: the application checked it is not blank before sealing.
+    RegisterOAuthClient {
+        /// The registration.
+        registration: ClientRegistration<OpaqueSealed>,
+        /// The acting user.
+        actor: UserId,
+    },
 }
 
 /// Events of a custom service. New variants go at the end: payloads are bincode-encoded
@@ -112,14 +142,24 @@ pub enum CustomServiceEvent {
         /// Who retired it.
         retired_by: UserId,
     },
+    /// The OAuth2 client of a custom service was registered (or replaced).
+    OAuthClientRegistered {
+        /// Its id.
+        service: ServiceId,
+        /// The registration, its secret sealed.
+        registration: ClientRegistration<OpaqueSealed>,
+        /// Who registered it.
+        registered_by: UserId,
+    },
 }
 
 impl CustomServiceEvent {
     /// Every custom service event type string.
-    pub const TYPES: [&'static str; 3] = [
+    pub const TYPES: [&'static str; 4] = [
         "service.custom_defined",
         "service.custom_changed",
         "service.custom_retired",
+        "service.oauth_client_registered",
     ];
 
     /// Stable type string stored in the envelope.
@@ -128,6 +168,7 @@ impl CustomServiceEvent {
             Self::CustomServiceDefined { .. } => "service.custom_defined",
             Self::CustomServiceChanged { .. } => "service.custom_changed",
             Self::CustomServiceRetired { .. } => "service.custom_retired",
+            Self::OAuthClientRegistered { .. } => "service.oauth_client_registered",
         }
     }
     /// Schema version of this event's payload.
@@ -135,7 +176,8 @@ impl CustomServiceEvent {
         match self {
             Self::CustomServiceDefined { .. }
             | Self::CustomServiceChanged { .. }
-            | Self::CustomServiceRetired { .. } => 1,
+            | Self::CustomServiceRetired { .. }
+            | Self::OAuthClientRegistered { .. } => 1,
         }
     }
     /// The service the event is about.
@@ -143,7 +185,8 @@ impl CustomServiceEvent {
         match self {
             Self::CustomServiceDefined { service, .. }
             | Self::CustomServiceChanged { service, .. }
-            | Self::CustomServiceRetired { service, .. } => *service,
+            | Self::CustomServiceRetired { service, .. }
+            | Self::OAuthClientRegistered { service, .. } => *service,
         }
     }
 }
@@ -193,6 +236,15 @@ pub enum CustomServiceError {
         /// The requested kind.
         to: AuthKind,
     },
+    /// Only OAuth2 services have OAuth2 clients.
+    #[error("service: is a {kind:?} service; only OAuth2 services have an OAuth2 client")]
+    NotOAuth2 {
+        /// The service's kind.
+        kind: AuthKind,
+    },
+    /// The client registration breaks a rule.
+    #[error("{0}")]
+    Registration(#[from] RegistrationError),
     /// The caller's expected version (`If-Match`) is stale.
     #[error("if-match: expected version {expected}, but the service is at version {actual}")]
     VersionMismatch {
@@ -208,6 +260,7 @@ pub fn decide_custom_service(
     state: Option<&CustomService>,
     directory: &Directory,
     command: CustomServiceCommand,
+    urls: UrlRule,
 ) -> Result<Vec<CustomServiceEvent>, CustomServiceError> {
     match command {
         CustomServiceCommand::Define {
@@ -216,10 +269,39 @@ pub fn decide_custom_service(
             spec,
             mode,
             actor,
-        } => define(state, directory, service, workspace, spec, mode, actor),
-        CustomServiceCommand::Change { spec, actor } => change(state, directory, spec, actor),
+        } => define(
+            state, directory, service, workspace, spec, mode, actor, urls,
+        ),
+        CustomServiceCommand::Change { spec, actor } => change(state, directory, spec, actor, urls),
         CustomServiceCommand::Retire { actor } => retire(state, directory, actor),
+        CustomServiceCommand::RegisterOAuthClient {
+            registration,
+            actor,
+        } => register_oauth_client(state, directory, registration, actor),
     }
+}
+
+fn register_oauth_client(
+    state: Option<&CustomService>,
+    directory: &Directory,
+    registration: ClientRegistration<OpaqueSealed>,
+    actor: UserId,
+) -> Result<Vec<CustomServiceEvent>, CustomServiceError> {
+    let current = managed(state, directory, actor)?;
+    if current.retired {
+        return Err(CustomServiceError::Retired);
+    }
+    if current.spec.auth_kind != AuthKind::OAuth2 {
+        return Err(CustomServiceError::NotOAuth2 {
+            kind: current.spec.auth_kind,
+        });
+    }
+    check_registration(&registration, |_| false)?;
+    Ok(vec![CustomServiceEvent::OAuthClientRegistered {
+        service: current.id,
+        registration,
+        registered_by: actor,
+    }])
 }
 
 fn define(
@@ -230,6 +312,7 @@ fn define(
     spec: ServiceSpec,
     mode: DefineMode,
     actor: UserId,
+    urls: UrlRule,
 ) -> Result<Vec<CustomServiceEvent>, CustomServiceError> {
     if state.is_some() {
         return Err(CustomServiceError::AlreadyDefined(service));
@@ -243,7 +326,7 @@ fn define(
             return Err(CustomServiceError::TogetherOnlyInPersonal { workspace });
         }
     }
-    spec.validate()?;
+    urls.validate(&spec)?;
     Ok(vec![CustomServiceEvent::CustomServiceDefined {
         service,
         workspace,
@@ -257,6 +340,7 @@ fn change(
     directory: &Directory,
     spec: ServiceSpec,
     actor: UserId,
+    urls: UrlRule,
 ) -> Result<Vec<CustomServiceEvent>, CustomServiceError> {
     let current = managed(state, directory, actor)?;
     if current.retired {
@@ -268,7 +352,7 @@ fn change(
             to: spec.auth_kind,
         });
     }
-    spec.validate()?;
+    urls.validate(&spec)?;
     if spec == current.spec {
         return Err(CustomServiceError::SpecUnchanged);
     }
@@ -335,7 +419,14 @@ pub fn apply_custom_service(state: &mut Option<CustomService>, event: &CustomSer
                 defined_by: *defined_by,
                 version: 1,
                 retired: false,
+                oauth_client: None,
             });
+        }
+        CustomServiceEvent::OAuthClientRegistered { registration, .. } => {
+            if let Some(current) = state {
+                current.oauth_client = Some(registration.clone());
+                current.version += 1;
+            }
         }
         CustomServiceEvent::CustomServiceChanged { spec, .. } => {
             if let Some(current) = state {

@@ -21,7 +21,8 @@ impl Aggregate for Option<CustomService> {
         world: &Directory,
         command: CustomServiceCommand,
     ) -> Result<(Vec<CustomServiceEvent>, Vec<Infallible>), CustomServiceError> {
-        decide_custom_service(self.as_ref(), world, command).map(|e| (e, Vec::new()))
+        decide_custom_service(self.as_ref(), world, command, UrlRule::HttpsOnly)
+            .map(|e| (e, Vec::new()))
     }
 }
 
@@ -320,6 +321,94 @@ fn retire_needs_the_right_to_create_services_and_hides_what_the_caller_cannot_se
         .then_expect_error(CustomServiceError::NotFound);
 }
 
+fn oauth2_defined(ws: WorkspaceId, actor: UserId) -> CustomServiceEvent {
+    let mut spec = spec();
+    spec.auth_kind = AuthKind::OAuth2;
+    spec.fields.clear();
+    spec.oauth = Some(crate::domain::services::OAuthEndpoints {
+        authorize_url: "https://crm.example/authorize".into(),
+        token_url: "https://crm.example/token".into(),
+        request_token_url: None,
+    });
+    CustomServiceEvent::CustomServiceDefined {
+        service: ServiceId::from_uuid(uuid::Uuid::nil()),
+        workspace: ws,
+        spec,
+        defined_by: actor,
+    }
+}
+
+fn registration(secret: bool) -> ClientRegistration<OpaqueSealed> {
+    ClientRegistration {
+        client_id: "crm-app".into(),
+        client_secret: secret.then(|| OpaqueSealed {
+            binding: uuid::Uuid::nil(),
+            bytes: vec![1, 2, 3],
+        }),
+        auth_method: crate::domain::services::ClientAuthMethod::ClientSecretPost,
+        authorize_params: Default::default(),
+        issuer: None,
+    }
+}
+
+#[test]
+fn an_oauth2_service_editor_registers_its_client() {
+    let f = fixture();
+    S::given_in(
+        f.directory.clone(),
+        vec![oauth2_defined(f.org_workspace, f.admin)],
+    )
+    .when(CustomServiceCommand::RegisterOAuthClient {
+        registration: registration(true),
+        actor: f.admin,
+    })
+    .then_expect_events(vec![CustomServiceEvent::OAuthClientRegistered {
+        service: ServiceId::from_uuid(uuid::Uuid::nil()),
+        registration: registration(true),
+        registered_by: f.admin,
+    }]);
+}
+
+#[test]
+fn a_client_registration_needs_an_oauth2_service_an_editor_and_its_rules_kept() {
+    let f = fixture();
+    S::given_in(f.directory.clone(), vec![defined(f.org_workspace, f.admin)])
+        .when(CustomServiceCommand::RegisterOAuthClient {
+            registration: registration(true),
+            actor: f.admin,
+        })
+        .then_expect_error(CustomServiceError::NotOAuth2 {
+            kind: AuthKind::Generic,
+        });
+    S::given_in(
+        f.directory.clone(),
+        vec![oauth2_defined(f.org_workspace, f.admin)],
+    )
+    .when(CustomServiceCommand::RegisterOAuthClient {
+        registration: registration(true),
+        actor: f.member,
+    })
+    .then_expect_error(CustomServiceError::AccessDenied {
+        workspace: f.org_workspace,
+        reason: DenyReason::OrgRoleTooLow {
+            role: crate::domain::directory::OrgRole::Member,
+            action: Action::CreateService,
+        },
+    });
+    S::given_in(
+        f.directory.clone(),
+        vec![oauth2_defined(f.org_workspace, f.admin)],
+    )
+    .when(CustomServiceCommand::RegisterOAuthClient {
+        registration: registration(false),
+        actor: f.admin,
+    })
+    .then_expect_error(CustomServiceError::Registration(RegistrationError {
+        field: "client_secret".into(),
+        reason: "is required for client_secret_post".into(),
+    }));
+}
+
 fn service_in(workspace: WorkspaceId, retired: bool) -> CustomService {
     CustomService {
         id: id(),
@@ -328,6 +417,7 @@ fn service_in(workspace: WorkspaceId, retired: bool) -> CustomService {
         defined_by: UserId::new(),
         version: 1,
         retired,
+        oauth_client: None,
     }
 }
 
