@@ -645,3 +645,42 @@ async fn a_custom_service_brings_its_own_oauth_app_registered_through_the_api() 
     s.shutdown().await;
     leak_check::assert_no_secret_in_files(&s.data_dir, &[CLIENT_SECRET_CANARY.to_owned()]);
 }
+
+#[test]
+fn serve_refuses_a_clients_file_that_breaks_a_rule_naming_service_and_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        (
+            r#"{"slack": {"client_id": "id", "client_secret": ""}}"#,
+            "slack.client_secret: must not be empty",
+        ),
+        (
+            r#"{"slack": {"client_id": "id", "client_secret": "canary-file-secret", "token_endpoint_auth_method": "none"}}"#,
+            "slack.client_secret: must not be set",
+        ),
+        (
+            r#"{"slack": {"client_id": "id", "client_secret": "s", "authorize_params": {"redirect_uri": "https://evil.example"}}}"#,
+            "slack.authorize_params.redirect_uri: is set by the flow itself",
+        ),
+    ];
+    for (i, (file, expected)) in cases.into_iter().enumerate() {
+        let clients = dir.path().join(format!("clients-{i}.json"));
+        std::fs::write(&clients, file).expect("write clients file");
+        let data = dir.path().join(format!("data-{i}"));
+        let key = dir.path().join(format!("key-{i}"));
+        let (code, text) = http_support::run_cli(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().expect("path"),
+            "--key-file",
+            key.to_str().expect("path"),
+            "--oauth-clients",
+            clients.to_str().expect("path"),
+        ]);
+        assert_ne!(code, 0, "{text}");
+        assert!(text.contains(expected), "{expected:?} not in {text}");
+        assert!(!text.contains("canary-file-secret"), "{text}");
+    }
+}

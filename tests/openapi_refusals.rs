@@ -183,6 +183,7 @@ fn valid_body(path: &str, s: &Server) -> Option<Value> {
             "secret": true, "required": true, "format": "Text", "description": "d"}],
             "scopes": [], "required_scopes": []})
         }
+        "/v1/services/{id}/oauth-client" => json!({"client_id": "app", "client_secret": "s"}),
         "/v1/services" => {
             json!({"workspace": s.owner.personal, "spec": {"name": "S", "api_version": "1",
             "auth_kind": "Generic", "fields": [{"name": "k", "secret": true, "required": true,
@@ -444,8 +445,8 @@ async fn every_declared_body_constraint_and_cross_field_rule_is_refused() {
         (
             Method::POST,
             "/v1/oauth/authorize".into(),
-            json!({"service": "slack", "authentication": created, "fields": {"domain": "x"}}),
-            "fields",
+            json!({"service": "slack", "authentication": created, "environment": "prod"}),
+            "environment",
         ),
     ] {
         let label = format!("{method} {path} {body}");

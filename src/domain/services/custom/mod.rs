@@ -270,7 +270,16 @@ pub fn decide_custom_service(
             mode,
             actor,
         } => define(
-            state, directory, service, workspace, spec, mode, actor, urls,
+            state,
+            directory,
+            Definition {
+                service,
+                workspace,
+                spec,
+                mode,
+            },
+            actor,
+            urls,
         ),
         CustomServiceCommand::Change { spec, actor } => change(state, directory, spec, actor, urls),
         CustomServiceCommand::Retire { actor } => retire(state, directory, actor),
@@ -304,16 +313,27 @@ fn register_oauth_client(
     }])
 }
 
-fn define(
-    state: Option<&CustomService>,
-    directory: &Directory,
+/// What a definition names: the new service, where, what, and how.
+struct Definition {
     service: ServiceId,
     workspace: WorkspaceId,
     spec: ServiceSpec,
     mode: DefineMode,
+}
+
+fn define(
+    state: Option<&CustomService>,
+    directory: &Directory,
+    definition: Definition,
     actor: UserId,
     urls: UrlRule,
 ) -> Result<Vec<CustomServiceEvent>, CustomServiceError> {
+    let Definition {
+        service,
+        workspace,
+        spec,
+        mode,
+    } = definition;
     if state.is_some() {
         return Err(CustomServiceError::AlreadyDefined(service));
     }
