@@ -679,6 +679,19 @@ async fn full_flow(service: &str, client_id: &str) {
         view.body["fields"]["refresh_token"]["type"], "secret",
         "a refresh token was stored"
     );
+    // The authentication's scopes are what the answer's `scope` said; the id_token of the
+    // answer is not kept.
+    assert_eq!(
+        view.body["scopes"],
+        json!(["read", "write"]),
+        "{}",
+        view.text
+    );
+    assert!(
+        view.body["fields"].get("id_token").is_none(),
+        "{}",
+        view.text
+    );
 
     let first = resolve_token(&s, &id).await;
     let live = provider.introspect(&first).await;
