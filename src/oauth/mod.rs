@@ -16,6 +16,11 @@ pub use settings::{ClientAuthMethod, OAuthClient, OAuthSettings, RegistrationErr
 
 use crate::app::{App, AppError};
 
+/// How long before its recorded expiry a resolve treats an access token as expired: providers
+/// round issue times down (oidc-provider to whole seconds), so a token can die a moment before
+/// the `expires_at` computed from `expires_in`. Held to half a token's lifetime like the margin.
+pub const EXPIRY_SKEW: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The OAuth2 side of the service: settings, started authorizations, refresh state.
 pub struct OAuth {
     app: Arc<App>,

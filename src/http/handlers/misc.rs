@@ -93,9 +93,10 @@ pub async fn resolve(
     };
     let grant = state.app.grant_state(id).await;
     let needs_reauthorization = grant.as_ref().is_some_and(|g| g.needs_reauthorization);
+    let skew = i64::try_from(crate::oauth::EXPIRY_SKEW.as_micros()).unwrap_or(0);
     let expired = grant.as_ref().is_some_and(|g| {
         g.expires_at
-            .is_some_and(|at| at.0 <= crate::ledger::RecordedAt::now().0)
+            .is_some_and(|at| at.0 <= crate::ledger::RecordedAt::now().0 + skew)
     });
     if needs_reauthorization || expired {
         // Only an allowed caller learns about the grant or causes a refresh: access is decided
@@ -107,7 +108,7 @@ pub async fn resolve(
         }
         state
             .oauth
-            .refresh_if_due(id, std::time::Duration::ZERO)
+            .refresh_if_due(id, crate::oauth::EXPIRY_SKEW)
             .await?;
     }
     // Values leave only after their access record is flushed.
