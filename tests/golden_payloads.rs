@@ -739,7 +739,12 @@ fn verification_outcomes_encode_as_pinned() {
             VerificationOutcome::NotVerifiable {
                 reason: "turned off by the operator".into(),
             },
-            [&[0x0a, 0x02, 0x1a][..], b"turned off by the operator", &[0x00]].concat(),
+            [
+                &[0x0a, 0x02, 0x1a][..],
+                b"turned off by the operator",
+                &[0x00],
+            ]
+            .concat(),
         ),
     ];
     for (outcome, pinned) in cases {

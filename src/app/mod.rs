@@ -15,6 +15,7 @@ pub mod resolve;
 pub mod rotation;
 mod services;
 mod time_travel;
+pub mod verification;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +32,9 @@ pub use resolve::{
 };
 pub use rotation::{rotate_master_key, Rotation, RotationReport};
 pub use time_travel::{UsableAsOf, UsableBy};
+pub use verification::{
+    ChangeOptions, VerificationError, VerificationMode, VerificationReport, VerificationSettings,
+};
 
 use crate::crypto::{DataKeyStatus, DataKeyStore, Fingerprinter};
 use crate::domain::authentication::Lifecycle;
@@ -58,6 +62,9 @@ pub struct AppConfig {
     pub extra_services: Option<String>,
     /// Accept `http://` endpoints in the extra services (development only).
     pub extra_services_allow_http: bool,
+    /// Whether creates and re-authentications are checked at the service's verification
+    /// endpoint, and through which outbound policy (default: required, strict).
+    pub verification: VerificationSettings,
 }
 
 impl AppConfig {
@@ -69,6 +76,7 @@ impl AppConfig {
             create_key_if_missing: true,
             extra_services: None,
             extra_services_allow_http: false,
+            verification: VerificationSettings::default(),
         }
     }
 }
@@ -128,6 +136,8 @@ pub struct App {
     /// a service holds it exclusively until the read model has the change, so no
     /// authentication decided on an older definition (or before a retirement) lands after it.
     service_gate: tokio::sync::RwLock<()>,
+    /// How new credential material is verified.
+    verification: VerificationSettings,
 }
 
 impl App {
@@ -174,6 +184,7 @@ impl App {
             catalog,
             model,
             service_gate: tokio::sync::RwLock::new(()),
+            verification: config.verification,
         };
         app.finish_interrupted_purges().await?;
         app.reconcile_name_keys().await?;
