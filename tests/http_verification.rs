@@ -9,8 +9,10 @@
 //! `save_unverified: true`; Basic presented as Basic with a kept password opened for the
 //! call; unreachable and slow services refused without a status; POST endpoints; services
 //! without an endpoint, kinds that cannot be presented (OAuth1) and the operator's `off`
-//! answered or recorded as `not_verifiable`; and the provider's body never reaching an
-//! answer, the TRACE log or the data directory.
+//! answered or recorded as `not_verifiable`; the production policy refusing the local
+//! endpoint before any call; a change landing during the check making the checked one retry
+//! (`409`, nothing of it appended); and the provider's body never reaching an answer, the
+//! TRACE log or the data directory.
 
 mod http_support;
 mod leak_check;
@@ -48,6 +50,8 @@ struct Provider {
 #[derive(Default)]
 struct ProviderState {
     calls: AtomicUsize,
+    /// `/delayed` answers only once the test opens this.
+    gate: tokio::sync::Notify,
     /// The `Authorization` scheme of every call (`Bearer`, `Basic`, or empty).
     schemes: Mutex<Vec<String>>,
 }
@@ -96,6 +100,15 @@ async fn basic(
     answer_with(value == format!("Basic {good}"))
 }
 
+async fn delayed(
+    State(state): State<Arc<ProviderState>>,
+    headers: HeaderMap,
+) -> (StatusCode, String) {
+    let value = state.record(&headers);
+    state.gate.notified().await;
+    answer_with(value == format!("Bearer {GOOD_TOKEN}"))
+}
+
 async fn slow(State(state): State<Arc<ProviderState>>, headers: HeaderMap) -> (StatusCode, String) {
     state.record(&headers);
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -110,6 +123,7 @@ impl Provider {
             .route("/auth.test", post(bearer))
             .route("/basic", get(basic))
             .route("/slow", get(slow))
+            .route("/delayed", get(delayed))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -152,8 +166,18 @@ fn service(kind: &str, fields: Value, verification: Value) -> Value {
     })
 }
 
-/// A server whose catalog has services verified at `provider`, with verification `mode`.
+/// A server whose catalog has services verified at `provider`, with verification `mode`,
+/// under the development endpoint policy.
 async fn setup(mode: VerificationMode) -> (Provider, Server) {
+    let policy = EndpointPolicy::insecure_for_development();
+    setup_with(mode, policy, Duration::from_secs(1)).await
+}
+
+async fn setup_with(
+    mode: VerificationMode,
+    policy: EndpointPolicy,
+    timeout: Duration,
+) -> (Provider, Server) {
     captured_logs();
     let provider = Provider::start().await;
     let unreachable = format!("http://127.0.0.1:{}/me", closed_port().await);
@@ -166,6 +190,7 @@ async fn setup(mode: VerificationMode) -> (Provider, Server) {
             json!({"method": "GET", "url": provider.url("/basic")})
         ),
         "slow-token": service("Token", json!([]), json!({"method": "GET", "url": provider.url("/slow")})),
+        "delayed-token": service("Token", json!([]), json!({"method": "GET", "url": provider.url("/delayed")})),
         "unreachable-token": service("Token", json!([]), json!({"method": "GET", "url": unreachable})),
         "unchecked-token": service("Token", json!([]), Value::Null),
     });
@@ -174,8 +199,8 @@ async fn setup(mode: VerificationMode) -> (Provider, Server) {
         config.app.extra_services_allow_http = true;
         config.app.verification = VerificationSettings {
             mode,
-            policy: EndpointPolicy::insecure_for_development(),
-            timeout: Duration::from_secs(1),
+            policy,
+            timeout,
         };
     })
     .await;
@@ -625,5 +650,79 @@ async fn the_providers_answer_and_the_secrets_never_reach_answers_logs_or_the_da
             BAD_TOKEN.to_owned(),
             BODY_CANARY.to_owned(),
         ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_production_policy_refuses_a_local_endpoint_before_any_call() {
+    let strict = EndpointPolicy::strict();
+    let (provider, s) =
+        setup_with(VerificationMode::Required, strict, Duration::from_secs(1)).await;
+    let refused = create(
+        &s,
+        "verified-token",
+        json!({"token": GOOD_TOKEN}),
+        json!({}),
+    )
+    .await;
+    assert_refused(&refused, "refused by the outbound policy");
+    assert!(
+        refused.text.contains("https is required"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(provider.calls(), 0, "nothing reached the local service");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_lands_during_the_check_makes_the_checked_change_retry() {
+    let dev = EndpointPolicy::insecure_for_development();
+    let (provider, s) = setup_with(VerificationMode::Required, dev, Duration::from_secs(30)).await;
+    let created = {
+        let creating = create(&s, "delayed-token", json!({"token": GOOD_TOKEN}), json!({}));
+        let open = async {
+            while provider.calls() < 1 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            provider.state.gate.notify_one();
+        };
+        tokio::join!(creating, open).0.expect(201)
+    };
+    let id = id_of(&created);
+    let s = Arc::new(s);
+    let checking = {
+        let s = s.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            reauthenticate(&s, &id, json!({"fields": {"token": GOOD_TOKEN}})).await
+        })
+    };
+    // While the service holds the check, a rename lands (no lock is held during the call).
+    while provider.calls() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    s.call(
+        Method::PATCH,
+        &format!("/v1/authentications/{id}"),
+        &s.editor.token,
+        Some(json!({"name": "renamed during the check"})),
+    )
+    .await
+    .expect(200);
+    provider.state.gate.notify_one();
+    let answer = checking.await.expect("task");
+    assert_eq!(answer.status.as_u16(), 409, "{}", answer.text);
+    assert!(answer.text.contains("retry"), "{}", answer.text);
+    assert_eq!(provider.calls(), 2);
+    // Version 3 is the rename; nothing of the checked change landed.
+    let entries = history(&s, &id).await;
+    assert_eq!(
+        types(&entries),
+        vec![
+            "authentication.created",
+            "authentication.verification_recorded",
+            "authentication.renamed"
+        ]
     );
 }

@@ -351,7 +351,14 @@ async fn call(
     };
     let parsed = match settings.policy.check_url(&url) {
         Ok(parsed) => parsed,
-        Err(e) => return failed(&template_host(&url), None, endpoint_reason(&e)),
+        Err(e) => {
+            // Named like a called host (no port) when the URL parses at all.
+            let host = reqwest::Url::parse(&url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| template_host(&url));
+            return failed(&host, None, endpoint_reason(&e));
+        }
     };
     let host = parsed.host_str().unwrap_or_default().to_owned();
     let client = match settings.policy.client_for(&parsed).await {
