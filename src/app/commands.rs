@@ -240,6 +240,17 @@ impl App {
         };
         // The decision found the service, so only a concurrent retirement gets here.
         let spec = spec.ok_or_else(changed_while_verifying)?;
+        // A change that could not be sealed (a ledger recovered to before a purge whose key is
+        // gone) is refused as it would be without verification, before anything is sent.
+        if matches!(
+            self.keys.status(id.as_uuid())?,
+            crate::crypto::DataKeyStatus::Destroyed
+        ) {
+            return Err(CryptoError::DataKeyDestroyed {
+                owner: id.as_uuid(),
+            }
+            .into());
+        }
         self.verify_probe(id, version, &probe, spec, options).await
     }
 
