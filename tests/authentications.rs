@@ -48,7 +48,8 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
         &[],
     );
     let created = w.app.execute(&owner, id, cmd, None).await.expect("create");
-    assert_eq!(created.version, 1);
+    // Created, then the record that it was not verified (verification is off in tests).
+    assert_eq!(created.version, 2);
 
     let page = w
         .app
@@ -65,7 +66,7 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
             AuthenticationCommand::Rename {
                 name: "  Airtable main  ".into(),
             },
-            Some(1),
+            Some(2),
         )
         .await
         .expect("rename");
@@ -79,7 +80,7 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
             &owner,
             id,
             AuthenticationCommand::Move { to: w.shared },
-            Some(2),
+            Some(3),
         )
         .await
         .expect("owner moves personal -> shared");
@@ -98,7 +99,7 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
         origin: Origin::Api,
     };
     w.app
-        .execute(&caller(w.editor), id, reauth, Some(3))
+        .execute(&caller(w.editor), id, reauth, Some(4))
         .await
         .expect("editor re-authenticates");
     let view = w.app.get(w.owner.id, id).await.expect("get");
@@ -123,7 +124,7 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
     );
 
     w.app
-        .execute(&owner, id, AuthenticationCommand::Delete, Some(4))
+        .execute(&owner, id, AuthenticationCommand::Delete, Some(6))
         .await
         .expect("delete");
     assert!(w
@@ -146,13 +147,13 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
         "{err}"
     );
 
-    // Restore version 3: the first token, in the shared workspace, undeleted.
+    // Restore version 4: the first token, in the shared workspace, undeleted.
     let restored = w
         .app
-        .restore(&owner, id, RestoreTarget::Version(3), Some(5))
+        .restore(&owner, id, RestoreTarget::Version(4), Some(7))
         .await
         .expect("restore");
-    assert_eq!(restored.version, 6);
+    assert_eq!(restored.version, 8);
     let view = w.app.get(w.owner.id, id).await.expect("get");
     assert_eq!(view.lifecycle, "active");
     assert_eq!(
@@ -179,18 +180,25 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
         types,
         vec![
             "authentication.created",
+            "authentication.verification_recorded",
             "authentication.renamed",
             "authentication.moved",
             "authentication.reauthenticated",
+            "authentication.verification_recorded",
             "authentication.deleted",
             "authentication.restored",
         ]
     );
     assert!(matches!(
-        history[5].detail,
-        HistoryDetail::Restored { from_version: 3 }
+        history[7].detail,
+        HistoryDetail::Restored { from_version: 4 }
     ));
-    assert_eq!(history[3].actor, format!("user:{}", w.editor.id));
+    assert_eq!(history[4].actor, format!("user:{}", w.editor.id));
+    assert_eq!(history[5].actor, format!("user:{}", w.editor.id));
+    assert!(matches!(
+        &history[5].detail,
+        HistoryDetail::VerificationRecorded { outcome, .. } if outcome == "not_verifiable"
+    ));
 
     // The events are in the ledger, in the authentication's stream.
     let stream = w
@@ -202,7 +210,7 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
         )
         .await
         .expect("read stream");
-    assert_eq!(stream.len(), 6);
+    assert_eq!(stream.len(), 8);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,7 +362,7 @@ async fn restore_brings_back_a_secret_overridden_two_versions_ago() {
         .expect("resolve");
     assert_eq!(now.into_value(), json!({"user": "ann", "pass": "pw-3"}));
     w.app
-        .restore(&owner, id, RestoreTarget::Version(1), Some(3))
+        .restore(&owner, id, RestoreTarget::Version(1), Some(6))
         .await
         .expect("restore v1");
     let back = w
@@ -380,11 +388,12 @@ async fn as_of_version_and_time_show_the_past() {
         &[],
     );
     w.app.execute(&owner, id, cmd, None).await.expect("create");
+    // The head is the create's verification record; the create is just before it.
     let created_at = w.app.store().head();
     let first = w
         .app
         .store()
-        .read_all(Position(created_at.position), 1)
+        .read_all(Position(created_at.position - 1), 1)
         .await
         .expect("read")[0]
         .body
@@ -693,7 +702,8 @@ async fn warnings_and_refusals_come_back_from_the_domain() {
             err,
             AppError::VersionMismatch {
                 expected: 1,
-                actual: 2
+                // Created, its verification record, the grant.
+                actual: 3
             }
         ),
         "{err}"
@@ -874,7 +884,8 @@ async fn purge_shreds_secrets_for_good() {
         .history(w.owner.id, id)
         .await
         .expect("history survives purge");
-    assert_eq!(history.len(), 3);
+    // Created, its verification record, deleted, purged.
+    assert_eq!(history.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -938,7 +949,8 @@ async fn an_interrupted_purge_is_finished_at_the_next_open() {
         .store()
         .append(credledger::ledger::AppendRequest::new(
             credledger::projections::payloads::authentication_stream(id),
-            credledger::ledger::ExpectedVersion::Exact(credledger::ledger::StreamVersion(2)),
+            // Created, its verification record, deleted.
+            credledger::ledger::ExpectedVersion::Exact(credledger::ledger::StreamVersion(3)),
             vec![credledger::ledger::NewEvent {
                 event_id: credledger::ledger::EventId::new(),
                 event_type: event.event_type().to_owned(),

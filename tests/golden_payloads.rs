@@ -19,7 +19,8 @@ use credledger::crypto::{
 };
 use credledger::domain::access_log::{AccessEvent, WorkflowStepRef};
 use credledger::domain::authentication::{
-    AuthenticationEvent, FieldOutcome, FieldValue, Origin, AUTHENTICATION_EVENT_TYPES,
+    AuthenticationEvent, FieldOutcome, FieldValue, Origin, VerificationOutcome,
+    AUTHENTICATION_EVENT_TYPES,
 };
 use credledger::domain::directory::{DirectoryEvent, OrgRole, WorkspaceRole};
 use credledger::domain::ids::{
@@ -533,6 +534,17 @@ fn authentication_samples() -> Vec<(&'static str, Sample)> {
                 reason: "invalid_grant: the refresh token was revoked".into(),
             },
         ),
+        (
+            "authentication.verification_recorded-v1.bin",
+            VerificationRecorded {
+                outcome: VerificationOutcome::Failed {
+                    host: "api.acme-crm.test".into(),
+                    status: Some(401),
+                    reason: "the service answered 401".into(),
+                },
+                saved_unverified: true,
+            },
+        ),
     ]
     .into_iter()
     .map(|(name, e)| (name, Sample::Authentication(authentication(), e)))
@@ -728,4 +740,49 @@ fn unknown_schema_versions_are_refused() {
             "token"
         ])
     );
+}
+
+/// The golden file of `authentication.verification_recorded` holds a `Failed` outcome; the
+/// other two outcomes are pinned here, byte for byte (variant 10, then the outcome's variant).
+#[test]
+fn verification_outcomes_encode_as_pinned() {
+    let cases: [(VerificationOutcome, Vec<u8>); 2] = [
+        (
+            VerificationOutcome::Verified {
+                host: "h.test".into(),
+                status: 200,
+            },
+            [&[0x0a, 0x00, 0x06][..], b"h.test", &[0xc8, 0x00]].concat(),
+        ),
+        (
+            VerificationOutcome::NotVerifiable {
+                reason: "turned off by the operator".into(),
+            },
+            [
+                &[0x0a, 0x02, 0x1a][..],
+                b"turned off by the operator",
+                &[0x00],
+            ]
+            .concat(),
+        ),
+    ];
+    for (outcome, pinned) in cases {
+        let event: StoredAuthenticationEvent = AuthenticationEvent::VerificationRecorded {
+            outcome,
+            saved_unverified: false,
+        };
+        let encoded = payloads::encode_payload(&event).expect("encode");
+        assert_eq!(encoded, pinned, "{event:?}");
+        let decoded = payloads::decode(&envelope(
+            authentication_stream(authentication()),
+            event.event_type(),
+            1,
+            encoded,
+        ))
+        .expect("decode");
+        assert_eq!(
+            decoded,
+            DomainEvent::Authentication(authentication(), event.clone())
+        );
+    }
 }

@@ -135,7 +135,7 @@ async fn a_scripted_session_yields_exactly_its_audit_records_in_order() {
         Method::POST,
         &format!("{path}/restore"),
         &s.admin.token,
-        Some(json!({"version": 2})),
+        Some(json!({"version": 3})),
     )
     .await
     .expect(200);
@@ -157,9 +157,22 @@ async fn a_scripted_session_yields_exactly_its_audit_records_in_order() {
     let outsider = user_ref(&s.outsider.id);
     let expected: Vec<(&str, &str, &str, &str)> = vec![
         ("authentication.created", &owner, "succeeded", "api"),
+        // Verification is off in tests: the record says not verifiable.
+        (
+            "authentication.verification_recorded",
+            &owner,
+            "succeeded",
+            "api",
+        ),
         ("authentication.renamed", &editor, "succeeded", "dashboard"),
         (
             "authentication.reauthenticated",
+            &editor,
+            "succeeded",
+            "api",
+        ),
+        (
+            "authentication.verification_recorded",
             &editor,
             "succeeded",
             "api",
@@ -218,7 +231,11 @@ async fn a_scripted_session_yields_exactly_its_audit_records_in_order() {
     );
 
     // The details an auditor needs, and never a secret.
-    let reauth = &records[2];
+    assert_eq!(
+        records[1]["detail"]["VerificationRecorded"]["reason"],
+        "turned off by the operator"
+    );
+    let reauth = &records[3];
     assert_eq!(reauth["fields"][0]["field"], "token");
     assert_eq!(reauth["fields"][0]["change"], "Overridden");
     assert!(reauth["fields"][0]["fingerprint"].is_string());
@@ -227,13 +244,13 @@ async fn a_scripted_session_yields_exactly_its_audit_records_in_order() {
         reauth["fields"][0]["fingerprint"],
         reauth["fields"][0]["previous_fingerprint"]
     );
-    let resolution = &records[3];
+    let resolution = &records[5];
     assert_eq!(resolution["accessed_fields"], json!(["token"]));
     assert_eq!(resolution["workflow"]["workflow_id"], "wf-billing");
     assert_eq!(resolution["workflow"]["step_id"], "charge");
     assert_eq!(resolution["detail"]["user"], s.viewer.id.as_str());
-    assert_eq!(records[4]["detail"]["action"], "rename");
-    assert_eq!(records[6]["detail"]["reason"], "not visible to this user");
+    assert_eq!(records[6]["detail"]["action"], "rename");
+    assert_eq!(records[8]["detail"]["reason"], "not visible to this user");
     let everything = serde_json::to_string(&records).expect("json");
     assert!(!everything.contains(CANARY), "a secret reached audit");
 
@@ -250,7 +267,7 @@ async fn a_scripted_session_yields_exactly_its_audit_records_in_order() {
     };
     assert_eq!(
         count(format!("actor={editor}&cursor={start}&order=oldest")).await,
-        3
+        4
     );
     assert_eq!(
         count(format!("outcome=refused&authentication={id}")).await,
@@ -258,7 +275,7 @@ async fn a_scripted_session_yields_exactly_its_audit_records_in_order() {
     );
     assert_eq!(
         count(format!("outcome=succeeded&authentication={id}")).await,
-        7
+        9
     );
     assert_eq!(
         count(format!("type=access.resolved&authentication={id}")).await,
@@ -311,8 +328,8 @@ async fn a_scripted_session_yields_exactly_its_audit_records_in_order() {
     let rows: Vec<&str> = csv.text.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(rows.len(), expected.len() + 1, "{}", csv.text);
     assert!(rows[0].starts_with("position,recorded_at,event_type,outcome,actor"));
-    assert!(rows[3].contains("authentication.reauthenticated"));
-    assert!(rows[3].contains("token:overridden:"));
+    assert!(rows[4].contains("authentication.reauthenticated"));
+    assert!(rows[4].contains("token:overridden:"));
     assert!(!ndjson.text.contains(CANARY) && !csv.text.contains(CANARY));
 
     // Only auditors and administrators read audit; bad queries are precise 400s.
@@ -377,7 +394,8 @@ async fn a_restore_brings_back_a_secret_overridden_two_versions_ago() {
         )
         .await
         .expect(200);
-    assert_eq!(restored.body["authentication"]["version"], 4);
+    // Created and two re-authentications, each with its verification record, then restored.
+    assert_eq!(restored.body["authentication"]["version"], 7);
     assert!(!restored.text.contains("first-secret"));
     assert_eq!(resolve().await.expect(200).body["resolved"], "first-secret");
     s.stop().await;
@@ -624,7 +642,8 @@ async fn organization_admins_read_only_their_organizations_records() {
     assert_eq!(theirs.body["items"], json!([]));
     // The first organization's owner sees its authentication; auditors see everything.
     let owners = all_pages(&s, &s.owner.token, &format!("authentication={id}"), 50).await;
-    assert_eq!(owners.len(), 1);
+    // Created, and its verification record.
+    assert_eq!(owners.len(), 2);
     let auditors = all_pages(&s, &s.auditor_token, "order=oldest", 1000).await;
     assert!(auditors.len() > seen.len() + owners.len());
     s.stop().await;
@@ -664,12 +683,24 @@ async fn audit_shows_workflow_steps_and_the_dashboard_as_origins_of_changes() {
         10,
     )
     .await;
-    assert_eq!(records.len(), 2, "{records:#?}");
+    assert_eq!(records.len(), 4, "{records:#?}");
     assert_eq!(records[0]["event_type"], "authentication.created");
     assert_eq!(records[0]["origin"], "workflow_step");
     assert_eq!(records[0]["workflow"]["workflow_id"], "wf-onboard");
     assert_eq!(records[0]["workflow"]["step_id"], "connect");
-    assert_eq!(records[1]["event_type"], "authentication.reauthenticated");
-    assert_eq!(records[1]["origin"], "dashboard");
+    // The verification record comes from the same request, so from the same place.
+    assert_eq!(
+        records[1]["event_type"],
+        "authentication.verification_recorded"
+    );
+    assert_eq!(records[1]["origin"], "workflow_step");
+    assert_eq!(records[1]["workflow"]["workflow_id"], "wf-onboard");
+    assert_eq!(records[2]["event_type"], "authentication.reauthenticated");
+    assert_eq!(records[2]["origin"], "dashboard");
+    assert_eq!(
+        records[3]["event_type"],
+        "authentication.verification_recorded"
+    );
+    assert_eq!(records[3]["origin"], "dashboard");
     s.stop().await;
 }

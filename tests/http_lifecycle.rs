@@ -39,7 +39,8 @@ async fn full_lifecycle_in_every_workspace_kind() {
             )
             .await
             .expect(201);
-        assert_eq!(created.header("etag").as_deref(), Some("\"1\""));
+        // Created, then the record that it was not verified (verification is off in tests).
+        assert_eq!(created.header("etag").as_deref(), Some("\"2\""));
         let id = created.body["id"].as_str().expect("id").to_owned();
         let path = format!("/v1/authentications/{id}");
         let fp1 = fingerprint(&created.body["authentication"], "password");
@@ -63,7 +64,7 @@ async fn full_lifecycle_in_every_workspace_kind() {
             &path,
             Some(&who.token),
             Some(json!({"name": "Jira renamed"})),
-            &[("if-match", "\"1\"")],
+            &[("if-match", "\"2\"")],
         )
         .await
         .expect(200);
@@ -72,7 +73,7 @@ async fn full_lifecycle_in_every_workspace_kind() {
             &path,
             Some(&who.token),
             Some(json!({"name": "Jira again"})),
-            &[("if-match", "\"1\"")],
+            &[("if-match", "\"2\"")],
         )
         .await
         .expect(412);
@@ -152,21 +153,23 @@ async fn full_lifecycle_in_every_workspace_kind() {
             types,
             vec![
                 "authentication.created",
+                "authentication.verification_recorded",
                 "authentication.renamed",
                 "authentication.reauthenticated",
+                "authentication.verification_recorded",
                 "authentication.deleted",
                 "authentication.restored"
             ]
         );
         assert!(!history.text.contains("pw-1") && !history.text.contains("pw-2"));
 
-        // as of version 2: the renamed state
-        let v2 = s
-            .call(Method::GET, &format!("{path}?version=2"), &who.token, None)
+        // as of version 3: the renamed state
+        let v3 = s
+            .call(Method::GET, &format!("{path}?version=3"), &who.token, None)
             .await
             .expect(200);
-        assert_eq!(v2.body["name"], "Jira renamed");
-        assert_eq!(v2.header("etag").as_deref(), Some("\"2\""));
+        assert_eq!(v3.body["name"], "Jira renamed");
+        assert_eq!(v3.header("etag").as_deref(), Some("\"3\""));
     }
     s.stop().await;
 }
@@ -291,7 +294,7 @@ async fn fifty_concurrent_reauthentications_with_one_if_match_one_wins() {
                 &path,
                 Some(&s.owner.token),
                 Some(json!({"fields": {"token": format!("t-{n}")}})),
-                &[("if-match", "\"1\"")],
+                &[("if-match", "\"2\"")],
             )
             .await
             .status
@@ -320,7 +323,8 @@ async fn fifty_concurrent_reauthentications_with_one_if_match_one_wins() {
         )
         .await
         .expect(200);
-    assert_eq!(view.body["version"], 2);
+    // Created and re-authenticated once, each with its verification record.
+    assert_eq!(view.body["version"], 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -679,14 +679,23 @@ async fn run_case(ops: Vec<Op>, tally: &Tally) -> Result<(), TestCaseError> {
         }
         let head = world.app.store().head().position;
         let applied = world.app.model().applied();
-        let existed = world
+        let service_before = world
             .app
             .model()
             .model()
             .read()
             .await
             .authentication(ids[op.slot()])
-            .is_some_and(|r| r.state.current.is_some());
+            .and_then(|r| r.state.current.map(|a| a.service));
+        let existed = service_before.is_some();
+        // Verification is off in tests: a create or re-authentication of a service with a
+        // verification endpoint (all but the webhook) also records `not_verifiable`.
+        let webhook = ServiceRef::Prebuilt(ServiceKey::parse("webhook").expect("key"));
+        let records_verification = match op {
+            Op::Create { service, .. } => *service != Service::Webhook,
+            Op::Reauthenticate { .. } => service_before.as_ref().is_some_and(|s| *s != webhook),
+            _ => false,
+        };
         let result = run_op(&world, &ids, op).await;
         let after = world.app.store().head().position;
         {
@@ -700,7 +709,13 @@ async fn run_case(ops: Vec<Op>, tally: &Tally) -> Result<(), TestCaseError> {
         }
         match result {
             Ok(outcome) => {
-                prop_assert_eq!(after, head + 1, "step {}: {:?} wrote one event", step, op);
+                prop_assert_eq!(
+                    after,
+                    head + 1 + u64::from(records_verification),
+                    "step {}: {:?} wrote its event (and its verification record)",
+                    step,
+                    op
+                );
                 prop_assert_eq!(outcome.position, after, "step {}: {:?}", step, op);
                 prop_assert!(
                     world.app.model().applied() >= after,

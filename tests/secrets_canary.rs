@@ -369,10 +369,12 @@ async fn ciphertext_moved_to_another_record_does_not_open() {
         field("token"),
         FieldOutcome::Overridden(FieldValue::Secret(stolen.clone())),
     );
+    // Airtable authentications are at version 2 (created, and the record that verification
+    // is off); the webhook has no verification endpoint, so it is at version 1.
     forge(
         &w.app,
         b,
-        1,
+        2,
         AuthenticationEvent::Reauthenticated {
             fields: moved.clone(),
             expires_at: None,
@@ -392,7 +394,7 @@ async fn ciphertext_moved_to_another_record_does_not_open() {
     forge(
         &w.app,
         a,
-        1,
+        2,
         AuthenticationEvent::Reauthenticated {
             fields: moved,
             expires_at: None,

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use crate::crypto::{seal, CryptoError, DataKey, SealContext, SealedSecret, SecretBytes};
 use crate::domain::access::{decide_access, Action};
 use crate::domain::authentication::{
-    decide, AuthenticationCommand, AuthenticationError, AuthenticationState, DecisionContext,
-    Lifecycle, RestoreSnapshot, StoredField, Warning,
+    decide, AuthenticationCommand, AuthenticationError, AuthenticationEvent, AuthenticationState,
+    DecisionContext, Lifecycle, RestoreSnapshot, StoredField, VerificationOutcome, Warning,
 };
 use crate::domain::directory::{self, DirectoryCommand, DirectoryEvent};
 use crate::domain::ids::{AuthenticationId, FieldName};
@@ -22,6 +22,9 @@ use crate::projections::payloads::{self, DomainEvent, StoredAuthenticationEvent}
 use crate::projections::LedgerModel;
 
 use super::invariants::with_name_claims;
+use super::verification::{
+    self, ChangeOptions, Checked, Plan, Probe, VerificationMode, VerificationReport,
+};
 use super::{App, AppError, Caller};
 
 /// The outcome stored by an earlier attempt with the same idempotency key.
@@ -43,6 +46,9 @@ pub struct CommandOutcome {
     /// The command had already run under the caller's idempotency key: this is its outcome,
     /// nothing ran again.
     pub replayed: bool,
+    /// What checking the new material at the service found (creates and re-authentications
+    /// by a person; `None` for every other command).
+    pub verification: Option<VerificationReport>,
 }
 
 /// Which earlier state to restore.
@@ -80,6 +86,44 @@ fn expected(version: u64) -> ExpectedVersion {
     }
 }
 
+/// Refuses a command on an authentication the caller may not see (as if it did not exist), or
+/// whose version is not the caller's `If-Match`.
+fn check_visible(
+    model: &LedgerModel,
+    caller: &Caller,
+    state: &AuthenticationState<SealedSecret>,
+    if_version: Option<u64>,
+) -> Result<(), AppError> {
+    // Someone who may not see an authentication must not learn that it exists. The system
+    // (token refresh) sees everything; the domain still only lets it run its own commands.
+    if let Some(auth) = &state.current {
+        if caller.via != crate::ledger::AuthMethod::System
+            && !model.allows(caller.user, auth.workspace, Action::View)
+        {
+            return Err(AppError::NotFound);
+        }
+    }
+    // A missing authentication answers like a hidden one (404 from the decision), never "at
+    // version 0": the status must not tell the two apart.
+    if let (Some(wanted), Some(_)) = (if_version, &state.current) {
+        if wanted != state.version {
+            return Err(AppError::VersionMismatch {
+                expected: wanted,
+                actual: state.version,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Changed between the verification and the append: the check may not hold for what lands.
+fn changed_while_verifying() -> AppError {
+    AppError::Conflict(
+        "the authentication or its service changed while the new settings were verified; retry"
+            .into(),
+    )
+}
+
 fn conflict(err: StoreError) -> AppError {
     match err {
         StoreError::WrongExpectedVersion { actual, .. } => AppError::Conflict(format!(
@@ -113,15 +157,134 @@ impl App {
         commands: Vec<AuthenticationCommand>,
         if_version: Option<u64>,
     ) -> Result<CommandOutcome, AppError> {
+        self.execute_with_options(caller, id, commands, if_version, ChangeOptions::default())
+            .await
+    }
+
+    /// Like [`App::execute_all`], with the caller's options: a create or re-authentication
+    /// whose verification fails is saved only with `save_unverified`.
+    pub async fn execute_with_options(
+        &self,
+        caller: &Caller,
+        id: AuthenticationId,
+        commands: Vec<AuthenticationCommand>,
+        if_version: Option<u64>,
+        options: ChangeOptions,
+    ) -> Result<CommandOutcome, AppError> {
+        self.execute_checked(caller, id, commands, if_version, options, None)
+            .await
+    }
+
+    /// Runs commands, with a verification already made by the caller (the service defined
+    /// together with its authentication is checked before anything is written).
+    pub(super) async fn execute_checked(
+        &self,
+        caller: &Caller,
+        id: AuthenticationId,
+        commands: Vec<AuthenticationCommand>,
+        if_version: Option<u64>,
+        options: ChangeOptions,
+        checked: Option<Checked>,
+    ) -> Result<CommandOutcome, AppError> {
         let action = commands
             .iter()
             .map(super::audit::action_name)
             .collect::<Vec<_>>()
             .join("+");
         let result = self
-            .execute_all_unaudited(caller, id, commands, if_version)
+            .execute_all_unaudited(caller, id, commands, if_version, options, checked)
             .await;
         self.audit_command_result(caller, id, &action, result).await
+    }
+
+    /// Decides the commands on the stored state without sealing or writing anything, and
+    /// verifies the material they leave at the service. Holds no lock during the call: the
+    /// append checks that neither the authentication nor its service changed meanwhile.
+    async fn probe_and_verify(
+        &self,
+        caller: &Caller,
+        id: AuthenticationId,
+        commands: &[AuthenticationCommand],
+        if_version: Option<u64>,
+        options: ChangeOptions,
+    ) -> Result<Checked, AppError> {
+        let (version, probe, spec) = {
+            let _service_gate = self.service_gate.read().await;
+            let model = self.model().model().read().await;
+            let state = model
+                .authentication(id)
+                .map(|r| r.state.clone())
+                .unwrap_or_default();
+            check_visible(&model, caller, &state, if_version)?;
+            let registry = model.registry(self.catalog());
+            let mut probe = state.map_secrets(|sealed| Probe::Stored(sealed.clone()));
+            for command in commands.iter().cloned() {
+                let decision = with_context(&model, &registry, caller, |ctx| {
+                    decide(&probe, command, ctx)
+                })?;
+                for event in decision.events {
+                    let event = event
+                        .map_secrets(|_, text| Ok::<_, std::convert::Infallible>(Probe::New(text)));
+                    match event {
+                        Ok(event) => probe.apply(&event),
+                        Err(never) => match never {},
+                    }
+                }
+            }
+            let spec = probe
+                .current
+                .as_ref()
+                .and_then(|a| registry.resolve(&a.service))
+                .cloned();
+            (state.version, probe, spec)
+        };
+        // The decision found the service, so only a concurrent retirement gets here.
+        let spec = spec.ok_or_else(changed_while_verifying)?;
+        // A change that could not be sealed (a ledger recovered to before a purge whose key is
+        // gone) is refused as it would be without verification, before anything is sent.
+        if matches!(
+            self.keys.status(id.as_uuid())?,
+            crate::crypto::DataKeyStatus::Destroyed
+        ) {
+            return Err(CryptoError::DataKeyDestroyed {
+                owner: id.as_uuid(),
+            }
+            .into());
+        }
+        self.verify_probe(id, version, &probe, spec, options).await
+    }
+
+    /// What an earlier append recorded of its verification (the answer of a replay).
+    async fn replayed_verification(
+        &self,
+        earlier: &crate::ledger::AppendOutcome,
+        verifies: bool,
+    ) -> Result<Option<VerificationReport>, AppError> {
+        if !verifies {
+            return Ok(None);
+        }
+        for event in self.events_of(earlier).await? {
+            if let DomainEvent::Authentication(
+                _,
+                AuthenticationEvent::VerificationRecorded {
+                    outcome,
+                    saved_unverified,
+                },
+            ) = event
+            {
+                return Ok(Some(VerificationReport {
+                    outcome,
+                    saved_unverified,
+                }));
+            }
+        }
+        // Only a service without an endpoint leaves no record.
+        Ok(Some(VerificationReport {
+            outcome: VerificationOutcome::NotVerifiable {
+                reason: verification::NO_ENDPOINT.to_owned(),
+            },
+            saved_unverified: false,
+        }))
     }
 
     async fn execute_all_unaudited(
@@ -130,48 +293,44 @@ impl App {
         id: AuthenticationId,
         commands: Vec<AuthenticationCommand>,
         if_version: Option<u64>,
+        options: ChangeOptions,
+        checked: Option<Checked>,
     ) -> Result<CommandOutcome, AppError> {
         let purge = commands
             .iter()
             .any(|c| matches!(c, AuthenticationCommand::Purge));
+        let verifies = verification::verifies(caller, &commands);
         if let Some(earlier) = self.earlier_outcome(caller).await? {
-            let outcome = replayed_outcome(&earlier)?;
+            let mut outcome = replayed_outcome(&earlier)?;
             if purge {
                 // The first attempt may have failed between its append and the key's end.
                 self.finish_purge(outcome.id)?;
             }
+            // A replay calls no service: it answers what the first attempt recorded.
+            outcome.verification = self.replayed_verification(&earlier, verifies).await?;
             return Ok(outcome);
         }
+        // The service is called before anything is decided for real, and without holding the
+        // read model or the service gate (a slow service must not stall other writes).
+        let checked = match checked {
+            Some(checked) => Some(checked),
+            None if verifies && self.verification.mode == VerificationMode::Required => Some(
+                self.probe_and_verify(caller, id, &commands, if_version, options)
+                    .await?,
+            ),
+            None => None,
+        };
         // Every command is decided on what its service is now (creates and moves on where
         // it may be used, the others on its fields): hold the gate until the append is done
         // (see `App::service_gate`). Shared, so commands never wait for one another.
         let _service_gate = self.service_gate.read().await;
-        let (state, working, sealed_events, warnings) = {
+        let (state, working, sealed_events, warnings, report) = {
             let model = self.model().model().read().await;
             let state = model
                 .authentication(id)
                 .map(|r| r.state.clone())
                 .unwrap_or_default();
-            // Someone who may not see an authentication must not learn that it exists. The
-            // system (token refresh) sees everything; the domain still only lets it run its
-            // own commands.
-            if let Some(auth) = &state.current {
-                if caller.via != crate::ledger::AuthMethod::System
-                    && !model.allows(caller.user, auth.workspace, Action::View)
-                {
-                    return Err(AppError::NotFound);
-                }
-            }
-            // A missing authentication answers like a hidden one (404 from the decision),
-            // never "at version 0": the status must not tell the two apart.
-            if let (Some(wanted), Some(_)) = (if_version, &state.current) {
-                if wanted != state.version {
-                    return Err(AppError::VersionMismatch {
-                        expected: wanted,
-                        actual: state.version,
-                    });
-                }
-            }
+            check_visible(&model, caller, &state, if_version)?;
             let registry = model.registry(self.catalog());
             // Each command is decided on the state the previous ones leave; its events are
             // sealed right away (each under its own event id) so the next one sees them.
@@ -196,7 +355,57 @@ impl App {
                 }
                 warnings.extend(decision.warnings);
             }
-            (state, working, sealed_events, warnings)
+            let report = if verifies {
+                let spec = working
+                    .current
+                    .as_ref()
+                    .and_then(|a| registry.resolve(&a.service));
+                match &checked {
+                    // What was verified must be what lands: same version, same service.
+                    Some(checked) => {
+                        if checked.version != state.version || spec != Some(&checked.spec) {
+                            return Err(changed_while_verifying());
+                        }
+                        Some((checked.report.clone(), checked.record))
+                    }
+                    None => {
+                        let not_checked = |outcome| VerificationReport {
+                            outcome,
+                            saved_unverified: false,
+                        };
+                        match spec.map(|spec| verification::plan(spec, self.verification.mode)) {
+                            Some(Plan::Record(outcome)) => Some((not_checked(outcome), true)),
+                            // Only reachable if the service gained an endpoint meanwhile.
+                            Some(Plan::Call(..)) => return Err(changed_while_verifying()),
+                            Some(Plan::Nothing) | None => Some((
+                                not_checked(VerificationOutcome::NotVerifiable {
+                                    reason: verification::NO_ENDPOINT.to_owned(),
+                                }),
+                                false,
+                            )),
+                        }
+                    }
+                }
+            } else {
+                None
+            };
+            if let Some((report, true)) = &report {
+                // Recorded in the same append as the change it checked.
+                let event = AuthenticationEvent::VerificationRecorded {
+                    outcome: report.outcome.clone(),
+                    saved_unverified: report.saved_unverified,
+                };
+                let key = match data_key.take() {
+                    Some(key) => key,
+                    None => self.keys.get_or_create_for_append(id.as_uuid())?,
+                };
+                let event_id = EventId::new();
+                let sealed = self.seal_event(id, event_id, &key, event)?;
+                working.apply(&sealed);
+                sealed_events.push((event_id, sealed));
+            }
+            let report = report.map(|(report, _)| report);
+            (state, working, sealed_events, warnings, report)
         };
         let meta = caller.meta();
         let mut events = Vec::with_capacity(sealed_events.len());
@@ -234,10 +443,11 @@ impl App {
         self.model().wait_for(outcome.last_position.0).await?;
         if outcome.replayed_answer.is_some() {
             // Another attempt with the same key landed first.
-            let replayed = replayed_outcome(&outcome)?;
+            let mut replayed = replayed_outcome(&outcome)?;
             if purge {
                 self.finish_purge(replayed.id)?;
             }
+            replayed.verification = self.replayed_verification(&outcome, verifies).await?;
             return Ok(replayed);
         }
         if purge {
@@ -250,6 +460,7 @@ impl App {
             position: outcome.last_position.0,
             warnings,
             replayed: false,
+            verification: report,
         })
     }
 

@@ -51,6 +51,9 @@ pub enum AppError {
     /// A listing cursor is malformed.
     #[error(transparent)]
     Cursor(#[from] BadCursor),
+    /// The service did not accept the new credential material.
+    #[error(transparent)]
+    Verification(#[from] super::verification::VerificationError),
     /// A restore target is not usable.
     #[error("{0}")]
     RestoreTarget(String),

@@ -92,6 +92,7 @@ pub(super) fn replayed_command(earlier: &AppendOutcome) -> Result<CommandOutcome
         position: earlier.last_position.0,
         warnings: stored.warnings,
         replayed: true,
+        verification: None,
     })
 }
 

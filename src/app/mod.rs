@@ -16,6 +16,7 @@ pub mod resolve;
 pub mod rotation;
 mod services;
 mod time_travel;
+pub mod verification;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +33,9 @@ pub use resolve::{
 };
 pub use rotation::{rotate_master_key, Rotation, RotationReport};
 pub use time_travel::{UsableAsOf, UsableBy};
+pub use verification::{
+    ChangeOptions, VerificationError, VerificationMode, VerificationReport, VerificationSettings,
+};
 
 use crate::crypto::{DataKeyStatus, DataKeyStore, Fingerprinter};
 use crate::domain::authentication::Lifecycle;
@@ -60,6 +64,9 @@ pub struct AppConfig {
     /// Accept `http://` endpoints in the extra services and in custom services defined
     /// through the API (development only: a local provider).
     pub extra_services_allow_http: bool,
+    /// Whether creates and re-authentications are checked at the service's verification
+    /// endpoint, and through which outbound policy (default: required, strict).
+    pub verification: VerificationSettings,
 }
 
 impl AppConfig {
@@ -71,6 +78,7 @@ impl AppConfig {
             create_key_if_missing: true,
             extra_services: None,
             extra_services_allow_http: false,
+            verification: VerificationSettings::default(),
         }
     }
 }
@@ -132,6 +140,8 @@ pub struct App {
     /// a service holds it exclusively until the read model has the change, so no
     /// authentication decided on an older definition (or before a retirement) lands after it.
     service_gate: tokio::sync::RwLock<()>,
+    /// How new credential material is verified.
+    verification: VerificationSettings,
 }
 
 impl App {
@@ -179,6 +189,7 @@ impl App {
             allow_http_services: config.extra_services_allow_http,
             model,
             service_gate: tokio::sync::RwLock::new(()),
+            verification: config.verification,
         };
         app.finish_interrupted_purges().await?;
         app.reconcile_name_keys().await?;

@@ -17,6 +17,7 @@ use crate::ledger::{codec, AppendOutcome, EventStore, StoreError, StreamRange, S
 use crate::projections::payloads::{self, DomainEvent};
 
 use super::commands::with_context;
+use super::verification::{self, ChangeOptions, Probe, VerificationMode};
 use super::{App, AppError, Caller, CommandOutcome};
 
 /// What the service step of "service and authentication together" stores: the ids it chose,
@@ -83,6 +84,27 @@ impl App {
         spec: ServiceSpec,
         create: CreateAuthentication,
     ) -> Result<(ServiceId, CommandOutcome), AppError> {
+        self.create_with_new_service_options(
+            caller,
+            service,
+            spec,
+            create,
+            ChangeOptions::default(),
+        )
+        .await
+    }
+
+    /// Like [`App::create_with_new_service`], with the caller's options. The authentication's
+    /// material is verified (when the new service defines an endpoint) before the service is
+    /// written, so a refused check leaves nothing behind.
+    pub async fn create_with_new_service_options(
+        &self,
+        caller: &Caller,
+        service: ServiceId,
+        spec: ServiceSpec,
+        create: CreateAuthentication,
+        options: ChangeOptions,
+    ) -> Result<(ServiceId, CommandOutcome), AppError> {
         let step_caller = Caller {
             idempotency: caller.idempotency.map(|k| k.step("custom-service")),
             ..caller.clone()
@@ -91,10 +113,11 @@ impl App {
             service: ServiceRef::Custom(service),
             ..create
         };
-        let create = match self.earlier_outcome(&step_caller).await? {
-            Some(earlier) => resumed(&earlier, create)?,
+        let (create, checked) = match self.earlier_outcome(&step_caller).await? {
+            // The service is written: the create verifies on its own, like any other.
+            Some(earlier) => (resumed(&earlier, create)?, None),
             None => {
-                let events = {
+                let (events, probe, defined) = {
                     let model = self.model().model().read().await;
                     let command = CustomServiceCommand::Define {
                         service,
@@ -113,14 +136,39 @@ impl App {
                     // service.
                     let mut registry = model.registry(self.catalog());
                     events.iter().for_each(|e| registry.apply(e));
-                    with_context(&model, &registry, caller, |ctx| {
+                    let decision = with_context(&model, &registry, caller, |ctx| {
                         decide(
-                            &AuthenticationState::<()>::default(),
+                            &AuthenticationState::<Probe>::default(),
                             AuthenticationCommand::Create(create.clone()),
                             ctx,
                         )
                     })?;
-                    events
+                    let mut probe = AuthenticationState::<Probe>::default();
+                    for event in decision.events {
+                        match event.map_secrets(|_, text| {
+                            Ok::<_, std::convert::Infallible>(Probe::New(text))
+                        }) {
+                            Ok(event) => probe.apply(&event),
+                            Err(never) => match never {},
+                        }
+                    }
+                    let defined = registry
+                        .resolve(&ServiceRef::Custom(service))
+                        .cloned()
+                        .ok_or(CustomServiceError::NotFound)?;
+                    (events, probe, defined)
+                };
+                let verifies = verification::verifies(
+                    caller,
+                    &[AuthenticationCommand::Create(create.clone())],
+                );
+                let checked = if verifies && self.verification.mode == VerificationMode::Required {
+                    Some(
+                        self.verify_probe(create.id, 0, &probe, defined, options)
+                            .await?,
+                    )
+                } else {
+                    None
                 };
                 let answer = codec::encode(&ServiceStep {
                     service: service.as_uuid(),
@@ -131,9 +179,10 @@ impl App {
                     .append_service(&step_caller, service, 0, &events, answer)
                     .await?;
                 if outcome.replayed_answer.is_some() {
-                    resumed(&outcome, create)?
+                    // Another attempt wrote the service first; its create verifies anew.
+                    (resumed(&outcome, create)?, None)
                 } else {
-                    create
+                    (create, checked)
                 }
             }
         };
@@ -143,7 +192,14 @@ impl App {
         };
         let id = create.id;
         let outcome = self
-            .execute(caller, id, AuthenticationCommand::Create(create), None)
+            .execute_checked(
+                caller,
+                id,
+                vec![AuthenticationCommand::Create(create)],
+                None,
+                options,
+                checked,
+            )
             .await?;
         Ok((service, outcome))
     }

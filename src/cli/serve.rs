@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use credledger::app::VerificationMode;
 use credledger::http::{Limits, ServeConfig};
 use credledger::oauth::endpoint::EndpointPolicy;
 use credledger::oauth::OAuthSettings;
@@ -45,7 +46,8 @@ pub(crate) struct ServeArgs {
     /// URL prefix the OAuth2 callback may send the browser back to (repeatable).
     #[arg(long = "oauth-return-allow")]
     pub(crate) oauth_return_allow: Vec<String>,
-    /// Development only: allow http and private/loopback OAuth2 token endpoints.
+    /// Development only: allow http and private/loopback OAuth2 token endpoints and
+    /// verification endpoints.
     #[arg(long, env = "CREDLEDGER_OAUTH_ALLOW_INSECURE_ENDPOINTS")]
     pub(crate) oauth_allow_insecure_endpoints: bool,
     /// Refresh OAuth2 access tokens this many seconds before they expire.
@@ -61,6 +63,25 @@ pub(crate) struct ServeArgs {
     /// Sign a checkpoint of the head every this many seconds when it moved (0: never).
     #[arg(long, env = "CREDLEDGER_CHECKPOINT_EVERY", default_value_t = 600)]
     pub(crate) checkpoint_every: u64,
+    /// Check new credential material at the service's verification endpoint before a create
+    /// or re-authentication is saved (`required`), or call nothing and record
+    /// `not_verifiable` (`off`: for deployments that cannot reach the services).
+    #[arg(
+        long,
+        env = "CREDLEDGER_CREDENTIAL_VERIFICATION",
+        value_enum,
+        default_value_t = Verification::Required
+    )]
+    pub(crate) credential_verification: Verification,
+}
+
+/// `--credential-verification`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Verification {
+    /// Call the service's verification endpoint; a refused check refuses the change.
+    Required,
+    /// Call nothing; record `not_verifiable` ("turned off by the operator").
+    Off,
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
@@ -74,6 +95,15 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         config.signing_key = path.clone();
     }
     config.checkpoint_every = Duration::from_secs(args.checkpoint_every);
+    config.app.verification.mode = match args.credential_verification {
+        Verification::Required => VerificationMode::Required,
+        Verification::Off => {
+            tracing::warn!(
+                "credential verification is off: new settings are saved without being checked at the service"
+            );
+            VerificationMode::Off
+        }
+    };
     let public = args
         .public_url
         .clone()
@@ -93,6 +123,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             "OAuth2 token endpoints may be http or private addresses (development flag)"
         );
         oauth.policy = EndpointPolicy::insecure_for_development();
+        // Verification calls go through the same outbound policy as token calls.
+        config.app.verification.policy = EndpointPolicy::insecure_for_development();
         config.app.extra_services_allow_http = true;
     }
     oauth.refresh_margin = Duration::from_secs(args.refresh_margin);

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::ApiError;
-use crate::domain::authentication::Warning;
+use crate::app::VerificationReport;
+use crate::domain::authentication::{VerificationOutcome, Warning};
 use crate::domain::ids::{FieldName, ServiceId, ServiceKey, StepId, WorkflowId};
 use crate::domain::services::ServiceRef;
 use crate::domain::time::Timestamp;
@@ -130,6 +131,10 @@ pub struct CreateBody {
     /// Set when a workflow step creates it.
     #[serde(default)]
     pub workflow: Option<WorkflowStepBody>,
+    /// Save it even if the service's verification endpoint refuses the material or cannot be
+    /// reached (recorded in the history). Default `false`: such a create is refused with 422.
+    #[serde(default)]
+    pub save_unverified: bool,
 }
 
 /// `PATCH /v1/authentications/{id}`: basic details.
@@ -154,6 +159,10 @@ pub struct ReauthenticateBody {
     /// Set when a workflow step re-authenticates.
     #[serde(default)]
     pub workflow: Option<WorkflowStepBody>,
+    /// Save the new settings even if the service's verification endpoint refuses them or
+    /// cannot be reached (recorded in the history). Default `false`: refused with 422.
+    #[serde(default)]
+    pub save_unverified: bool,
 }
 
 /// `POST /v1/authentications/{id}/restore`: exactly one of `version` or `as_of`.
@@ -214,6 +223,49 @@ impl From<&Warning> for WarningBody {
     }
 }
 
+/// What checking new credential material at the service's verification endpoint found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct VerificationBody {
+    /// `verified` (the endpoint answered 2xx), `failed` (saved only because
+    /// `save_unverified` was sent) or `not_verifiable` (nothing was called).
+    #[schema(pattern = "^(verified|failed|not_verifiable)$")]
+    pub outcome: &'static str,
+    /// The host that was called.
+    #[schema(required = true)]
+    pub host: Option<String>,
+    /// The HTTP status the endpoint answered (never its body).
+    #[schema(required = true)]
+    pub status: Option<u16>,
+    /// Why it failed or could not be checked.
+    #[schema(required = true)]
+    pub reason: Option<String>,
+    /// The check failed and the change was saved because the caller asked.
+    pub saved_unverified: bool,
+}
+
+impl From<&VerificationReport> for VerificationBody {
+    fn from(report: &VerificationReport) -> VerificationBody {
+        let (host, status, reason) = match &report.outcome {
+            VerificationOutcome::Verified { host, status } => {
+                (Some(host.clone()), Some(*status), None)
+            }
+            VerificationOutcome::Failed {
+                host,
+                status,
+                reason,
+            } => (Some(host.clone()), *status, Some(reason.clone())),
+            VerificationOutcome::NotVerifiable { reason } => (None, None, Some(reason.clone())),
+        };
+        VerificationBody {
+            outcome: report.outcome.as_str(),
+            host,
+            status,
+            reason,
+            saved_unverified: report.saved_unverified,
+        }
+    }
+}
+
 /// The answer to an accepted command on an authentication.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CommandBody {
@@ -226,6 +278,10 @@ pub struct CommandBody {
     /// The authentication as it is now, when the caller may still see it.
     #[schema(value_type = Option<crate::http::openapi::AuthenticationSchema>, required = true)]
     pub authentication: Option<AuthenticationView>,
+    /// For a create or re-authentication: what verifying the new material found; `null` for
+    /// other commands.
+    #[schema(required = true)]
+    pub verification: Option<VerificationBody>,
 }
 
 /// A version: JSON has one number type, so `3.0` is the whole number 3 (as JSON Schema's

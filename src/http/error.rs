@@ -292,6 +292,12 @@ impl From<AppError> for ApiError {
             },
             AppError::Cursor(_) => ApiError::bad_request(text),
             AppError::RestoreTarget(_) => ApiError::validation(text),
+            // The detail names the field (`verification`) and the service's status, never its body.
+            AppError::Verification(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "verification-failed",
+                text,
+            ),
             AppError::Crypto(CryptoError::DataKeyDestroyed { .. }) => ApiError::new(
                 StatusCode::GONE,
                 "secrets-destroyed",

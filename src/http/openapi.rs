@@ -22,8 +22,8 @@ pub use super::openapi_params::{
 };
 
 use super::dto::{
-    CommandBody, CreateBody, PatchBody, ReauthenticateBody, ResolveBody, RestoreBody, WarningBody,
-    WorkflowStepBody,
+    CommandBody, CreateBody, PatchBody, ReauthenticateBody, ResolveBody, RestoreBody,
+    VerificationBody, WarningBody, WorkflowStepBody,
 };
 use super::handlers::checkpoints::CheckpointBody;
 use super::handlers::directory::{
@@ -276,6 +276,24 @@ pub enum HistoryDetailSchema {
     },
     /// Purged for good.
     Purged,
+    /// What checking the new material of the change before it at the service found.
+    VerificationRecorded {
+        /// `verified`, `failed` (saved only because the caller sent `save_unverified`) or
+        /// `not_verifiable`.
+        #[schema(pattern = "^(verified|failed|not_verifiable)$")]
+        outcome: String,
+        /// The host called, if one was.
+        #[schema(required = true)]
+        host: Option<String>,
+        /// The HTTP status the service answered, if it answered.
+        #[schema(required = true)]
+        status: Option<u16>,
+        /// Why it failed or could not be checked.
+        #[schema(required = true)]
+        reason: Option<String>,
+        /// The check failed and the caller asked to save anyway.
+        saved_unverified: bool,
+    },
 }
 
 /// What happened to one field in one event.
@@ -503,6 +521,7 @@ pub struct ServiceSpecSchema {
             ResolveBody,
             WarningBody,
             CommandBody,
+            VerificationBody,
             ResolvedBody,
             ServiceBody,
             OAuthClientBody,

@@ -7,6 +7,7 @@ use super::payloads::StoredAuthenticationEvent;
 use crate::crypto::{Fingerprint, SealedSecret};
 use crate::domain::authentication::{
     AuthenticationEvent, AuthenticationState, FieldOutcome, FieldValue, StoredField,
+    VerificationOutcome,
 };
 use crate::domain::ids::{FieldName, WorkspaceId};
 use crate::ledger::{Envelope, EventId, Origin, RecordedAt};
@@ -100,6 +101,19 @@ pub enum HistoryDetail {
     ReauthorizationRequired {
         /// What the provider said.
         reason: String,
+    },
+    /// The new material of the change before it was checked at the service.
+    VerificationRecorded {
+        /// `verified`, `failed` or `not_verifiable`.
+        outcome: String,
+        /// The host called, if one was.
+        host: Option<String>,
+        /// The HTTP status the service answered, if it answered.
+        status: Option<u16>,
+        /// Why it failed or could not be checked.
+        reason: Option<String>,
+        /// The check failed and the caller asked to save anyway.
+        saved_unverified: bool,
     },
 }
 
@@ -245,6 +259,10 @@ impl HistoryEntry {
                 },
                 Vec::new(),
             ),
+            AuthenticationEvent::VerificationRecorded {
+                outcome,
+                saved_unverified,
+            } => (verification_detail(outcome, *saved_unverified), Vec::new()),
         };
         HistoryEntry {
             version: envelope.body.stream_version.0,
@@ -257,6 +275,26 @@ impl HistoryEntry {
             detail,
             fields,
         }
+    }
+}
+
+/// The history detail of a verification record (flat, so audit rows and JSON read alike).
+pub fn verification_detail(outcome: &VerificationOutcome, saved_unverified: bool) -> HistoryDetail {
+    let (host, status, reason) = match outcome {
+        VerificationOutcome::Verified { host, status } => (Some(host.clone()), Some(*status), None),
+        VerificationOutcome::Failed {
+            host,
+            status,
+            reason,
+        } => (Some(host.clone()), *status, Some(reason.clone())),
+        VerificationOutcome::NotVerifiable { reason } => (None, None, Some(reason.clone())),
+    };
+    HistoryDetail::VerificationRecorded {
+        outcome: outcome.as_str().to_owned(),
+        host,
+        status,
+        reason,
+        saved_unverified,
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use credledger::app::VerificationSettings;
 use credledger::http::{start, RunningServer, ServeConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -56,6 +57,15 @@ pub fn run_cli(args: &[&str]) -> (i32, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (output.status.code().unwrap_or(-1), text)
+}
+
+/// The configuration of a test server on 127.0.0.1:0. Verification of credentials is off:
+/// the prebuilt services' endpoints are on the internet, which tests do not reach
+/// (`tests/http_verification.rs` turns it on against a local service).
+pub fn test_config(data_dir: PathBuf, key_file: PathBuf) -> ServeConfig {
+    let mut config = ServeConfig::new("127.0.0.1:0".parse().expect("addr"), data_dir, key_file);
+    config.app.verification = VerificationSettings::off();
+    config
 }
 
 /// An answer: status, headers, JSON body (Null when empty or not JSON).
@@ -132,11 +142,7 @@ impl Server {
         let keys = TempDir::new().expect("key dir");
         let data_dir = data.path().join("ledger");
         let key_file = keys.path().join("master.key");
-        let mut config = ServeConfig::new(
-            "127.0.0.1:0".parse().expect("addr"),
-            data_dir.clone(),
-            key_file.clone(),
-        );
+        let mut config = test_config(data_dir.clone(), key_file.clone());
         adjust(&mut config);
         let server = start(config).await.expect("server starts");
         let boot = server.bootstrap.as_ref().expect("first start bootstraps");
@@ -373,11 +379,7 @@ impl Server {
     /// (on a new port): what a restart leaves must hold.
     pub async fn restart(&mut self) {
         self.shutdown().await;
-        let config = ServeConfig::new(
-            "127.0.0.1:0".parse().expect("addr"),
-            self.data_dir.clone(),
-            self.key_file.clone(),
-        );
+        let config = test_config(self.data_dir.clone(), self.key_file.clone());
         let server = start(config).await.expect("server restarts");
         assert!(server.bootstrap.is_none(), "a restart does not bootstrap");
         self.base = format!("http://{}", server.addr);

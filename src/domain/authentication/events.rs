@@ -142,10 +142,57 @@ pub enum AuthenticationEvent<S> {
         /// What the provider said, without any token.
         reason: String,
     },
+    /// The new material of a create or re-authentication was checked against the service's
+    /// verification endpoint (or could not be); appended with the change it checked.
+    VerificationRecorded {
+        /// What the check found.
+        outcome: VerificationOutcome,
+        /// The check failed and the caller asked to save the change anyway.
+        saved_unverified: bool,
+    },
+}
+
+/// What checking new credential material against a service's verification endpoint found.
+/// Never holds a credential or anything the service answered beyond its HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VerificationOutcome {
+    /// The endpoint answered 2xx to the new material.
+    Verified {
+        /// The host that was called.
+        host: String,
+        /// The HTTP status it answered.
+        status: u16,
+    },
+    /// The endpoint refused the material, or could not be called.
+    Failed {
+        /// The host that was (or would have been) called.
+        host: String,
+        /// The HTTP status it answered; `None` when no answer came (unreachable, timed out,
+        /// refused by the outbound policy).
+        status: Option<u16>,
+        /// A short reason, e.g. `the service answered 401` or `timed out`.
+        reason: String,
+    },
+    /// Nothing was called: the kind cannot be presented, or the operator turned checks off.
+    NotVerifiable {
+        /// Why not.
+        reason: String,
+    },
+}
+
+impl VerificationOutcome {
+    /// `verified`, `failed` or `not_verifiable`, as answers and history show it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            VerificationOutcome::Verified { .. } => "verified",
+            VerificationOutcome::Failed { .. } => "failed",
+            VerificationOutcome::NotVerifiable { .. } => "not_verifiable",
+        }
+    }
 }
 
 /// Every authentication event type string.
-pub const AUTHENTICATION_EVENT_TYPES: [&str; 10] = [
+pub const AUTHENTICATION_EVENT_TYPES: [&str; 11] = [
     "authentication.created",
     "authentication.renamed",
     "authentication.moved",
@@ -156,6 +203,7 @@ pub const AUTHENTICATION_EVENT_TYPES: [&str; 10] = [
     "authentication.purged",
     "authentication.grant_recorded",
     "authentication.reauthorization_required",
+    "authentication.verification_recorded",
 ];
 
 impl<S> AuthenticationEvent<S> {
@@ -172,6 +220,7 @@ impl<S> AuthenticationEvent<S> {
             Self::Purged => 7,
             Self::GrantRecorded { .. } => 8,
             Self::ReauthorizationRequired { .. } => 9,
+            Self::VerificationRecorded { .. } => 10,
         };
         AUTHENTICATION_EVENT_TYPES[index]
     }
@@ -279,6 +328,13 @@ impl<S> AuthenticationEvent<S> {
             Self::ReauthorizationRequired { reason } => {
                 AuthenticationEvent::ReauthorizationRequired { reason }
             }
+            Self::VerificationRecorded {
+                outcome,
+                saved_unverified,
+            } => AuthenticationEvent::VerificationRecorded {
+                outcome,
+                saved_unverified,
+            },
         })
     }
 }

@@ -13,7 +13,9 @@ pub use commands::{
     AuthenticationCommand, CreateAuthentication, FieldChange, Origin, RestoreSnapshot,
 };
 pub use decide::{decide, AuthenticationError, Decision, DecisionContext};
-pub use events::{AuthenticationEvent, FieldOutcome, FieldValue, AUTHENTICATION_EVENT_TYPES};
+pub use events::{
+    AuthenticationEvent, FieldOutcome, FieldValue, VerificationOutcome, AUTHENTICATION_EVENT_TYPES,
+};
 pub use state::{Authentication, AuthenticationState, Lifecycle, StoredField};
 pub use validate::{FieldError, ScopeError};
 pub use warnings::{Warning, CERTIFICATE_EXPIRY_WARNING_DAYS};

@@ -141,6 +141,55 @@ fn stored_map<S: Clone>(
         .collect()
 }
 
+impl<S> AuthenticationState<S> {
+    /// The same state with every secret value mapped to another representation (the
+    /// application probes a change on the sealed state without sealing anything).
+    pub fn map_secrets<T>(&self, mut f: impl FnMut(&S) -> T) -> AuthenticationState<T> {
+        let current = self.current.as_ref().map(|a| Authentication {
+            id: a.id,
+            name: a.name.clone(),
+            workspace: a.workspace,
+            service: a.service.clone(),
+            service_version: a.service_version.clone(),
+            kind: a.kind,
+            fields: a
+                .fields
+                .iter()
+                .map(|(name, field)| {
+                    let mapped = match field {
+                        StoredField::Plain {
+                            value,
+                            changed_at_version,
+                        } => StoredField::Plain {
+                            value: value.clone(),
+                            changed_at_version: *changed_at_version,
+                        },
+                        StoredField::Secret {
+                            value,
+                            changed_at_version,
+                        } => StoredField::Secret {
+                            value: f(value),
+                            changed_at_version: *changed_at_version,
+                        },
+                    };
+                    (name.clone(), mapped)
+                })
+                .collect(),
+            scopes: a.scopes.clone(),
+            extra_permissions: a.extra_permissions.clone(),
+            environment: a.environment.clone(),
+            created_from: a.created_from.clone(),
+            expires_at: a.expires_at,
+            lifecycle: a.lifecycle,
+            needs_reauthorization: a.needs_reauthorization,
+        });
+        AuthenticationState {
+            version: self.version,
+            current,
+        }
+    }
+}
+
 impl<S: Clone> AuthenticationState<S> {
     /// Folds events into a state.
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a AuthenticationEvent<S>>) -> Self
@@ -258,6 +307,8 @@ impl<S: Clone> AuthenticationState<S> {
             AuthenticationEvent::ReauthorizationRequired { .. } => {
                 auth.needs_reauthorization = true;
             }
+            // A record about the change it came with; the content is that change's.
+            AuthenticationEvent::VerificationRecorded { .. } => {}
             AuthenticationEvent::Purged => {
                 auth.fields.clear();
                 auth.lifecycle = Lifecycle::Purged;

@@ -544,3 +544,31 @@ fn restoring_a_deleted_authentication_whose_name_was_taken_meanwhile_is_refused(
             name: "My auth".into(),
         }));
 }
+
+#[test]
+fn a_verification_record_changes_nothing_but_the_version() {
+    let events = token_auth();
+    let before = State::from_events(&events);
+    let mut after = before.clone();
+    after.apply(&AuthenticationEvent::VerificationRecorded {
+        outcome: VerificationOutcome::Verified {
+            host: "api.airtable.com".into(),
+            status: 200,
+        },
+        saved_unverified: false,
+    });
+    assert_eq!(after.version, before.version + 1);
+    assert_eq!(after.current, before.current);
+    let event: AuthenticationEvent<SecretText> = AuthenticationEvent::VerificationRecorded {
+        outcome: VerificationOutcome::NotVerifiable {
+            reason: "turned off by the operator".into(),
+        },
+        saved_unverified: false,
+    };
+    assert_eq!(event.event_type(), "authentication.verification_recorded");
+    // It holds no secret: mapping secrets never calls the function.
+    let mapped = event
+        .map_secrets(|_, _| Err::<(), _>("no secret expected"))
+        .expect("no secret to map");
+    assert_eq!(mapped.event_type(), "authentication.verification_recorded");
+}

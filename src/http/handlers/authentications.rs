@@ -9,13 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use crate::app::{Caller, CommandOutcome, RestoreTarget};
+use crate::app::{Caller, ChangeOptions, CommandOutcome, RestoreTarget};
 use crate::domain::authentication::{AuthenticationCommand, CreateAuthentication, FieldChange};
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, WorkspaceId};
 use crate::domain::secret::SecretText;
 use crate::http::dto::{
     change_origin, parse_field, parse_id, parse_service, parse_time, CommandBody, CreateBody,
-    PatchBody, ReauthenticateBody, RestoreBody, WarningBody,
+    PatchBody, ReauthenticateBody, RestoreBody, VerificationBody, WarningBody,
 };
 use crate::http::error::ApiError;
 use crate::http::extract::{if_match, with_etag, ApiJson, ApiQuery, Authenticated};
@@ -58,6 +58,7 @@ pub(crate) async fn answer(
         version: outcome.version,
         warnings: outcome.warnings.iter().map(WarningBody::from).collect(),
         authentication: view,
+        verification: outcome.verification.as_ref().map(VerificationBody::from),
     };
     let mut response = with_etag((status, Json(body)).into_response(), outcome.version);
     if status == StatusCode::CREATED {
@@ -84,11 +85,11 @@ fn secret_fields(
     operation_id = "createAuthentication",
     tag = "authentications",
     summary = "Create an authentication",
-    description = "Stores a credential for a service in a workspace. Secret field values are sealed and never shown again: answers show them only as fingerprints. The caller must be a user allowed to create authentications in the workspace (editors and up in shared workspaces, the owner in a personal one). `X-Credledger-Origin: dashboard` marks the change as made in the dashboard.",
+    description = "Stores a credential for a service in a workspace. When the service defines a verification endpoint, the material is checked there first and the outcome is recorded as `authentication.verification_recorded` with the creation. Secret field values are sealed and never shown again: answers show them only as fingerprints. The caller must be a user allowed to create authentications in the workspace (editors and up in shared workspaces, the owner in a personal one). `X-Credledger-Origin: dashboard` marks the change as made in the dashboard.",
     params(IdempotencyKeyHeader),
     request_body(content = CreateBody, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created: the new id, version 1, warnings (e.g. missing required scopes) and the authentication.", body = CommandBody, headers(
+        (status = 201, description = "Created: the new id, its version (1, or 2 when a verification was recorded with it), warnings (e.g. missing required scopes), the authentication and what verifying its material found.", body = CommandBody, headers(
             ("ETag" = String, description = "The version after the command, e.g. `\"4\"`; send it back as `If-Match`."),
             ("Location" = String, description = "`/v1/authentications/{id}` of the new authentication."),
             ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`.")
@@ -99,7 +100,7 @@ fn secret_fields(
         (status = 409, description = "The name is already used in the workspace (`duplicate-name`), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "The request breaks a rule (`validation`): unknown or mistyped property, unknown service, a missing or malformed field value, an unknown field, a scope the service does not offer, a bad name or environment tag; or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "The request breaks a rule (`validation`): unknown or mistyped property, unknown service, a missing or malformed field value, an unknown field, a scope the service does not offer, a bad name or environment tag; the service's verification endpoint refused the material or could not be reached (`verification-failed`, `field: verification`, the reason names the status the service answered; nothing is saved; send `save_unverified: true` to save anyway); or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -129,7 +130,13 @@ pub async fn create(
         environment,
         origin,
     });
-    let outcome = state.app.execute(&caller, id, command, None).await?;
+    let options = ChangeOptions {
+        save_unverified: body.save_unverified,
+    };
+    let outcome = state
+        .app
+        .execute_with_options(&caller, id, vec![command], None, options)
+        .await?;
     Ok(answer(&state, &caller, outcome, StatusCode::CREATED).await)
 }
 
@@ -252,7 +259,7 @@ pub async fn patch(
     operation_id = "reauthenticateAuthentication",
     tag = "authentications",
     summary = "Re-enter the settings of an authentication",
-    description = "Supplied fields override the stored values, omitted secret fields are kept, and `null` clears an optional field. The history records which fields were overridden, kept or cleared.",
+    description = "Supplied fields override the stored values, omitted secret fields are kept, and `null` clears an optional field. The history records which fields were overridden, kept or cleared. When the service defines a verification endpoint, the settings after the change (new and kept values) are checked there first; the outcome is recorded as `authentication.verification_recorded` in the same change.",
     params(("id" = uuid::Uuid, Path, description = "The authentication's id."), IfMatchHeader, IdempotencyKeyHeader),
     request_body(content = ReauthenticateBody, content_type = "application/json"),
     responses(
@@ -269,7 +276,7 @@ pub async fn patch(
         (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "No field given, an unknown field, a malformed value, a required field cleared, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "No field given, an unknown field, a malformed value, a required field cleared, the service's verification endpoint refused the new settings (with the kept ones) or could not be reached (`verification-failed`, `field: verification`, the reason names the status the service answered; nothing is saved; send `save_unverified: true` to save anyway), or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -294,9 +301,12 @@ pub async fn reauthenticate(
         })
         .collect::<Result<_, ApiError>>()?;
     let command = AuthenticationCommand::Reauthenticate { fields, origin };
+    let options = ChangeOptions {
+        save_unverified: body.save_unverified,
+    };
     let outcome = state
         .app
-        .execute(&caller, id, command, if_match(&headers)?)
+        .execute_with_options(&caller, id, vec![command], if_match(&headers)?, options)
         .await?;
     Ok(answer(&state, &caller, outcome, StatusCode::OK).await)
 }

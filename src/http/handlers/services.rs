@@ -17,7 +17,7 @@ use crate::domain::services::{
     ClientAuthMethod, ClientRegistration, CustomService, CustomServiceError, CustomServiceEvent,
     ServiceRef, ServiceSpec,
 };
-use crate::http::dto::{parse_field, WarningBody};
+use crate::http::dto::{parse_field, VerificationBody, WarningBody};
 use crate::http::error::ApiError;
 use crate::http::extract::{if_match, with_etag, ApiJson, Authenticated};
 use crate::http::openapi::{
@@ -396,6 +396,10 @@ pub struct NewServiceAuthentication {
     /// Environment tag.
     #[serde(default)]
     pub environment: Option<String>,
+    /// Save it even if the service's verification endpoint refuses the material or cannot be
+    /// reached. Default `false`: refused with 422, and the service is not defined either.
+    #[serde(default)]
+    pub save_unverified: bool,
 }
 
 /// The answer of `POST /v1/services`.
@@ -408,6 +412,9 @@ pub struct NewServiceBody {
     pub authentication: Option<Uuid>,
     /// Warnings about the authentication.
     pub warnings: Vec<WarningBody>,
+    /// What verifying the authentication's material found; `null` without an authentication.
+    #[schema(required = true)]
+    pub verification: Option<VerificationBody>,
 }
 
 /// `POST /v1/services`.
@@ -421,14 +428,14 @@ pub struct NewServiceBody {
     params(IdempotencyKeyHeader),
     request_body(content = NewService, content_type = "application/json"),
     responses(
-        (status = 201, description = "Defined: the service reference (`custom:<uuid>`), and the authentication's id and warnings when one was created.", body = NewServiceBody, headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
+        (status = 201, description = "Defined: the service reference (`custom:<uuid>`), and the authentication's id, warnings and verification outcome when one was created.", body = NewServiceBody, headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, description = "The caller is not a user (runners and auditors may not do this), or may not create services (or authentications) in the workspace.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The authentication's name is taken (`duplicate-name`), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "The definition is invalid (the `field` names the offending part, e.g. `oauth.token_url`), a service with an authentication outside the Personal workspace, a bad field value, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "The definition is invalid (the `field` names the offending part, e.g. `oauth.token_url`), a service with an authentication outside the Personal workspace, a bad field value, the service's verification endpoint refused the authentication's material or could not be reached (`verification-failed`, `field: verification`; nothing is defined; send `save_unverified: true` to save anyway), or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -457,6 +464,7 @@ pub async fn create_service(
                 service: ServiceRef::Custom(defined).to_string(),
                 authentication: None,
                 warnings: Vec::new(),
+                verification: None,
             }
         }
         Some(auth) => {
@@ -485,14 +493,18 @@ pub async fn create_service(
                     crate::domain::authentication::Origin::Api
                 },
             };
+            let options = crate::app::ChangeOptions {
+                save_unverified: auth.save_unverified,
+            };
             let (service, outcome) = state
                 .app
-                .create_with_new_service(&caller, service, body.spec, create)
+                .create_with_new_service_options(&caller, service, body.spec, create, options)
                 .await?;
             NewServiceBody {
                 service: ServiceRef::Custom(service).to_string(),
                 authentication: Some(outcome.id.as_uuid()),
                 warnings: outcome.warnings.iter().map(WarningBody::from).collect(),
+                verification: outcome.verification.as_ref().map(VerificationBody::from),
             }
         }
     };
