@@ -17,6 +17,8 @@ pub const IF_MATCH: &str = "^(\"[0-9]{1,19}\"|[0-9]{1,19})$";
 pub const KEY: &str = "^[a-z0-9_-]{1,64}$";
 /// A service reference: a catalog key or `custom:<uuid>`.
 pub const SERVICE: &str = "^([a-z0-9_-]{1,64}|custom:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$";
+/// One OAuth2 scope token: printable ASCII without space, `"` or `\\` (RFC 6749 §3.3).
+pub const SCOPE_TOKEN: &str = "^[!#-\\[\\]-~]{1,256}$";
 /// A custom service reference: `custom:<uuid>`.
 pub const CUSTOM_SERVICE: &str =
     "^custom:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
@@ -339,7 +341,14 @@ fn bodies(doc: &mut Value) {
         doc,
         "AuthorizeBody",
         "service",
-        json!({"type": "string", "pattern": KEY}),
+        json!({"type": "string", "pattern": SERVICE}),
+    );
+    // Extra permissions are sent as scope tokens (RFC 6749 §3.3); null keeps the current ones.
+    set_prop(
+        doc,
+        "AuthorizeBody",
+        "extra_permissions",
+        nullable(json!({"type": "array", "items": {"type": "string", "pattern": SCOPE_TOKEN}})),
     );
     set_prop(
         doc,
@@ -355,12 +364,13 @@ fn bodies(doc: &mut Value) {
         "oneOf",
         json!([
             {"allOf": [present("authentication", "string")],
-             "properties": {"fields": {"maxProperties": 0}, "environment": {"type": "null"},
+             "properties": {"environment": {"type": "null"},
                  "name": {"type": "null"}, "workspace": {"type": "null"}}},
             {"allOf": [present("name", "string"), present("workspace", "string")],
              "properties": {"authentication": {"type": "null"}}}
         ]),
     );
+    oauth_client(doc);
     set_prop(
         doc,
         "NewServiceAuthentication",
@@ -430,6 +440,57 @@ fn bodies(doc: &mut Value) {
             {"properties": {"kind": {"const": "user"}, "name": {"type": "null"}}},
             {"allOf": [present("name", "string")],
              "properties": {"kind": {"enum": ["runner", "auditor"]}, "user": {"type": "null"}}}
+        ]),
+    );
+}
+
+/// An OAuth2 client registration (`domain::services::oauth_client`): a secret exactly when
+/// the method sends one, extra parameters that are not the flow's own.
+fn oauth_client(doc: &mut Value) {
+    use crate::domain::services::{MAX_AUTHORIZE_PARAMS, RESERVED_AUTHORIZE_PARAMS};
+    let schema = "OAuthClientRequest";
+    set_prop(
+        doc,
+        schema,
+        "client_id",
+        json!({"type": "string", "minLength": 1, "maxLength": 512, "pattern": "^[!-~]+$"}),
+    );
+    set_prop(
+        doc,
+        schema,
+        "client_secret",
+        nullable(json!({"type": "string", "pattern": "\\S"})),
+    );
+    set_prop(
+        doc,
+        schema,
+        "token_endpoint_auth_method",
+        json!({"type": "string", "enum": ["client_secret_basic", "client_secret_post", "none"]}),
+    );
+    set_prop(
+        doc,
+        schema,
+        "authorize_params",
+        json!({"type": "object", "maxProperties": MAX_AUTHORIZE_PARAMS,
+            "propertyNames": {"pattern": "^[!-~]{1,64}$", "not": {"enum": RESERVED_AUTHORIZE_PARAMS}},
+            "additionalProperties": {"type": "string", "maxLength": 512,
+                "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}}),
+    );
+    set_prop(
+        doc,
+        schema,
+        "issuer",
+        nullable(json!({"type": "string", "maxLength": 512, "pattern": "^https?://[!-~]+$"})),
+    );
+    set_rule(
+        doc,
+        schema,
+        "oneOf",
+        json!([
+            {"required": ["token_endpoint_auth_method"],
+             "properties": {"token_endpoint_auth_method": {"const": "none"}, "client_secret": {"type": "null"}}},
+            {"allOf": [present("client_secret", "string")],
+             "properties": {"token_endpoint_auth_method": {"enum": ["client_secret_basic", "client_secret_post"]}}}
         ]),
     );
 }

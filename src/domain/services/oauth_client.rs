@@ -154,7 +154,7 @@ pub fn check_registration<S>(
                 "is set by the flow itself and cannot be overridden",
             ));
         }
-        if value.len() > 512 || value.chars().any(char::is_control) {
+        if value.chars().count() > 512 || value.chars().any(char::is_control) {
             return Err(refuse(
                 format!("authorize_params.{name}"),
                 "values are at most 512 characters, without control characters",

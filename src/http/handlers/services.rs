@@ -121,7 +121,7 @@ pub struct OAuthClientRequest {
     /// `client_secret_basic` (default), `client_secret_post` or `none` (a public client;
     /// PKCE is always used).
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "client_secret_post")]
+    #[schema(value_type = String, example = "client_secret_post")]
     pub token_endpoint_auth_method: ClientAuthMethod,
     /// Extra parameters of every authorization request, e.g. `{"prompt": "consent"}`; the
     /// flow's own (`scope`, `state`, `redirect_uri`, …) cannot be set.
