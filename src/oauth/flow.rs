@@ -13,6 +13,9 @@ use oauth2::{
 };
 use ring::digest;
 
+use super::request::{
+    check_plain_fields, check_scope_tokens, error_code, missing_required, named, requested,
+};
 use super::settings::ClientAuthMethod;
 use super::{OAuth, OAuthError};
 use crate::app::{Accessor, Caller, CommandOutcome};
@@ -547,86 +550,6 @@ impl OAuth {
         }
         Ok(())
     }
-}
-
-/// Scopes sent to the provider: the chosen ones, then extra permissions not already chosen.
-fn requested(scopes: &[String], extra_permissions: &[String]) -> Vec<String> {
-    let mut all = scopes.to_vec();
-    for extra in extra_permissions {
-        if !all.contains(extra) {
-            all.push(extra.clone());
-        }
-    }
-    all
-}
-
-/// The missing-required-scopes warning for a scope set, if any scope is missing.
-pub(crate) fn missing_required(required: &[String], scopes: &[String]) -> Vec<Warning> {
-    let missing: Vec<String> = required
-        .iter()
-        .filter(|s| !scopes.contains(s))
-        .cloned()
-        .collect();
-    if missing.is_empty() {
-        Vec::new()
-    } else {
-        vec![Warning::MissingRequiredScopes { missing }]
-    }
-}
-
-/// Extra permissions are sent as scope tokens (RFC 6749 §3.3: printable, no space, `"` or `\`).
-fn check_scope_tokens(extra: &[String]) -> Result<(), OAuthError> {
-    for token in extra {
-        let valid = !token.is_empty()
-            && token.len() <= 256
-            && token
-                .chars()
-                .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
-        if !valid {
-            return Err(OAuthError::Invalid(
-                "extra_permissions: each is one scope token: 1 to 256 printable characters, no spaces, quotes or backslashes".into(),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Only the service's own plain fields (e.g. a custom domain) come from the request; tokens
-/// and expiry come from the provider.
-fn check_plain_fields(
-    spec: &ServiceSpec,
-    fields: &BTreeMap<FieldName, String>,
-) -> Result<(), OAuthError> {
-    for name in fields.keys() {
-        let allowed = spec.field(name).is_some_and(|f| {
-            !f.secret
-                && !matches!(
-                    name.as_str(),
-                    "access_token" | "refresh_token" | "expires_at"
-                )
-        });
-        if !allowed {
-            return Err(OAuthError::Invalid(format!(
-                "fields.{name}: cannot be given here; only the service's plain settings can"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn named(fields: &BTreeMap<FieldName, String>) -> BTreeMap<String, String> {
-    fields
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
-        .collect()
-}
-
-/// A provider's error code, reduced to the characters RFC 6749 allows in one.
-fn error_code(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(40)
-        .collect()
 }
 
 /// A field name this module knows to be valid.

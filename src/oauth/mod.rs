@@ -3,6 +3,7 @@
 pub mod endpoint;
 pub mod flow;
 pub mod refresh;
+mod request;
 pub mod settings;
 
 use std::sync::Arc;
