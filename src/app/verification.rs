@@ -29,7 +29,9 @@ use crate::domain::authentication::{
 };
 use crate::domain::ids::{AuthenticationId, FieldName};
 use crate::domain::secret::SecretText;
-use crate::domain::services::{AuthKind, ServiceSpec, VerificationEndpoint};
+use crate::domain::services::{
+    fill_url, placeholders, AuthKind, ServiceSpec, VerificationEndpoint,
+};
 use crate::oauth::endpoint::{EndpointError, EndpointPolicy};
 
 use super::{App, AppError, Caller};
@@ -223,23 +225,6 @@ pub(super) fn plan(spec: &ServiceSpec, mode: VerificationMode) -> Plan {
     Plan::Call(endpoint.clone(), PresentationPlan(presentation))
 }
 
-/// The `{name}` placeholders of a URL template.
-fn placeholders(url: &str) -> Vec<&str> {
-    let mut found = Vec::new();
-    let mut rest = url;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        match after.find('}') {
-            Some(end) => {
-                found.push(&after[..end]);
-                rest = &after[end + 1..];
-            }
-            None => break,
-        }
-    }
-    found
-}
-
 /// A placeholder value may only be a host, port or path segment: no character that could
 /// move the call to another host or path (`/`, `@`, `?`, `#`, `%`, spaces...).
 fn fits_in_url(value: &str) -> bool {
@@ -264,7 +249,6 @@ enum UrlProblem {
 }
 
 fn fill(template: &str, plain: &BTreeMap<FieldName, String>) -> Result<String, UrlProblem> {
-    let mut url = template.to_owned();
     for placeholder in placeholders(template) {
         let value = FieldName::parse(placeholder)
             .ok()
@@ -273,9 +257,9 @@ fn fill(template: &str, plain: &BTreeMap<FieldName, String>) -> Result<String, U
         if !fits_in_url(value) {
             return Err(UrlProblem::Unfit(placeholder.to_owned()));
         }
-        url = url.replace(&format!("{{{placeholder}}}"), value);
     }
-    Ok(url)
+    // Every placeholder is a set field whose value fits: the template fills.
+    fill_url(template, plain).ok_or_else(|| UrlProblem::Missing(template_host(template)))
 }
 
 /// The host part of a URL template, for records when no URL could be built (placeholders

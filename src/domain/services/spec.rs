@@ -391,7 +391,7 @@ impl ServiceSpec {
 }
 
 /// The `{name}` placeholders of a URL template.
-fn placeholders(url: &str) -> Vec<&str> {
+pub fn placeholders(url: &str) -> Vec<&str> {
     let mut found = Vec::new();
     let mut rest = url;
     while let Some(start) = rest.find('{') {
