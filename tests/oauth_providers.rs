@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use oauth_provider::{ClientAuth, ProviderConfig};
 use oauth_support::{
-    authorize_new, redirect_query, resolve_token, setup, setup_registered, start_authorization,
-    SERVICE, TENANT_SERVICE,
+    authorize_new, consent, redirect_query, resolve_token, setup, setup_registered,
+    start_authorization, view, SERVICE, TENANT_SERVICE,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -113,16 +113,8 @@ async fn extra_authorize_params_reach_the_provider_and_bring_a_refresh_token() {
     let (provider, s) = setup(gated.clone(), |_| {}).await;
     let done = authorize_new(&s, &provider, &["read"]).await;
     let id = done["authentication"].as_str().expect("id");
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
-    assert!(view.body["fields"].get("refresh_token").is_none());
+    let shown = view(&s, &id).await;
+    assert!(shown.body["fields"].get("refresh_token").is_none());
     s.stop().await;
 
     let (provider, s) = setup_registered(
@@ -142,16 +134,8 @@ async fn extra_authorize_params_reach_the_provider_and_bring_a_refresh_token() {
     assert_eq!(param(url, "access_type").as_deref(), Some("offline"));
     let done = authorize_new(&s, &provider, &["read"]).await;
     let id = done["authentication"].as_str().expect("id");
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
-    assert_eq!(view.body["fields"]["refresh_token"]["type"], "secret");
+    let shown = view(&s, &id).await;
+    assert_eq!(shown.body["fields"]["refresh_token"]["type"], "secret");
     s.stop().await;
 }
 
@@ -173,17 +157,7 @@ async fn extra_permissions_are_requested_as_scopes_and_kept_on_reconsent_unless_
         started["requested_scopes"],
         json!(["read", "offline_access"])
     );
-    let (_, _, location) = provider.follow_authorize(url).await;
-    let done = s
-        .call(
-            Method::GET,
-            &format!("/v1/oauth/callback?{}", redirect_query(&location)),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(201)
-        .body;
+    let done = consent(&s, &provider, url).await;
     let id = done["authentication"].as_str().expect("id").to_owned();
     assert_eq!(done["granted_scopes"], json!(["read", "offline_access"]));
     // A re-consent that does not mention them keeps them.
@@ -198,26 +172,10 @@ async fn extra_permissions_are_requested_as_scopes_and_kept_on_reconsent_unless_
         Some("read write offline_access"),
         "the kept extra permissions are asked for again"
     );
-    let (_, _, location) = provider.follow_authorize(url).await;
-    s.call(
-        Method::GET,
-        &format!("/v1/oauth/callback?{}", redirect_query(&location)),
-        &s.owner.token,
-        None,
-    )
-    .await
-    .expect(201);
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    consent(&s, &provider, url).await;
+    let shown = view(&s, &id).await;
     assert_eq!(
-        view.body["extra_permissions"],
+        shown.body["extra_permissions"],
         json!(["offline_access", "read"])
     );
     // Extra permissions are scope tokens: a space would smuggle another scope in.
@@ -255,16 +213,8 @@ async fn granted_scopes_follow_the_provider_on_the_grant_and_on_refresh() {
     let id = done["authentication"].as_str().expect("id").to_owned();
     tokio::time::sleep(Duration::from_millis(1200)).await;
     resolve_token(&s, &id).await; // refreshes: the provider narrows to `read`
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
-    assert_eq!(view.body["scopes"], json!(["read"]));
+    let shown = view(&s, &id).await;
+    assert_eq!(shown.body["scopes"], json!(["read"]));
     let history = s
         .call(
             Method::GET,
@@ -289,22 +239,15 @@ async fn missing_required_scopes_are_said_at_authorize_and_once_at_the_callback(
     let started = start_authorization(&s, json!({"scopes": ["write"]})).await;
     let warnings = started["warnings"].as_array().expect("warnings");
     assert_eq!(warnings.len(), 1, "{started}");
+    assert_eq!(warnings[0]["code"], "missing_required_scopes", "{started}");
     assert!(
-        warnings[0].to_string().contains("read"),
+        warnings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("missing required scopes read")),
         "names the missing scope: {started}"
     );
     let url = started["authorization_url"].as_str().expect("url");
-    let (_, _, location) = provider.follow_authorize(url).await;
-    let done = s
-        .call(
-            Method::GET,
-            &format!("/v1/oauth/callback?{}", redirect_query(&location)),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(201)
-        .body;
+    let done = consent(&s, &provider, url).await;
     assert_eq!(
         done["warnings"].as_array().map(Vec::len),
         Some(1),
@@ -455,17 +398,7 @@ async fn a_custom_domain_moves_only_with_a_new_grant() {
     )
     .await;
     let url = started["authorization_url"].as_str().expect("url");
-    let (_, _, location) = provider.follow_authorize(url).await;
-    let done = s
-        .call(
-            Method::GET,
-            &format!("/v1/oauth/callback?{}", redirect_query(&location)),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(201)
-        .body;
+    let done = consent(&s, &provider, url).await;
     let id = done["authentication"].as_str().expect("id").to_owned();
     let other = host.replace("127.0.0.1", "localhost");
     let refused = s
@@ -489,29 +422,13 @@ async fn a_custom_domain_moves_only_with_a_new_grant() {
     let url = again["authorization_url"].as_str().expect("url");
     assert!(url.starts_with(&format!("http://{other}/")), "{url}");
     let url = url.replace(&other, &host); // the same provider, by its address
-    let (_, _, location) = provider.follow_authorize(&url).await;
-    s.call(
-        Method::GET,
-        &format!("/v1/oauth/callback?{}", redirect_query(&location)),
-        &s.owner.token,
-        None,
-    )
-    .await
-    .expect(201);
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    consent(&s, &provider, &url).await;
+    let shown = view(&s, &id).await;
     assert_eq!(
-        view.body["fields"]["domain"]["value"],
+        shown.body["fields"]["domain"]["value"],
         json!(other),
         "{}",
-        view.text
+        shown.text
     );
     s.stop().await;
 }
@@ -603,17 +520,7 @@ async fn a_custom_service_brings_its_own_oauth_app_registered_through_the_api() 
 
     let started = start_authorization(&s, json!({"service": service, "name": "CRM"})).await;
     let url = started["authorization_url"].as_str().expect("url");
-    let (_, _, location) = provider.follow_authorize(url).await;
-    let done = s
-        .call(
-            Method::GET,
-            &format!("/v1/oauth/callback?{}", redirect_query(&location)),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(201)
-        .body;
+    let done = consent(&s, &provider, url).await;
     let request = provider.last_token_request().expect("token request");
     assert_eq!(
         request.form.get("client_secret").map(String::as_str),

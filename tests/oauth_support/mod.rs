@@ -10,7 +10,7 @@ use credledger::oauth::OAuthSettings;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::http_support::Server;
+use super::http_support::{Answer, Server};
 use super::oauth_provider::{Provider, ProviderConfig};
 
 pub const CALLBACK: &str = "http://credledger.test/v1/oauth/callback";
@@ -109,15 +109,10 @@ pub fn redirect_query(location: &str) -> String {
         .to_owned()
 }
 
-/// Runs the whole flow for a new authentication in the org workspace; returns its id.
-pub async fn authorize_new(s: &Server, provider: &Provider, scopes: &[&str]) -> Value {
-    let started = start_authorization(s, json!({"scopes": scopes})).await;
-    let url = started["authorization_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
-    assert!(url.contains("code_challenge_method=S256"), "{url}");
-    let (_, _, location) = provider.follow_authorize(&url).await;
+/// Plays the user consenting at `authorization_url`, then hands the provider's redirect (all
+/// of its query) to the callback as the owner; returns the callback's 201 body.
+pub async fn consent(s: &Server, provider: &Provider, authorization_url: &str) -> Value {
+    let (_, _, location) = provider.follow_authorize(authorization_url).await;
     s.call(
         Method::GET,
         &format!("/v1/oauth/callback?{}", redirect_query(&location)),
@@ -127,6 +122,29 @@ pub async fn authorize_new(s: &Server, provider: &Provider, scopes: &[&str]) -> 
     .await
     .expect(201)
     .body
+}
+
+/// `GET /v1/authentications/{id}` as the owner (200).
+pub async fn view(s: &Server, id: &str) -> Answer {
+    s.call(
+        Method::GET,
+        &format!("/v1/authentications/{id}"),
+        &s.owner.token,
+        None,
+    )
+    .await
+    .expect(200)
+}
+
+/// Runs the whole flow for a new authentication in the org workspace; returns its id.
+pub async fn authorize_new(s: &Server, provider: &Provider, scopes: &[&str]) -> Value {
+    let started = start_authorization(s, json!({"scopes": scopes})).await;
+    let url = started["authorization_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    consent(s, provider, &url).await
 }
 
 /// Resolves `$.auth.access_token` of an authentication in the org workspace.
