@@ -113,7 +113,7 @@ async fn extra_authorize_params_reach_the_provider_and_bring_a_refresh_token() {
     let (provider, s) = setup(gated.clone(), |_| {}).await;
     let done = authorize_new(&s, &provider, &["read"]).await;
     let id = done["authentication"].as_str().expect("id");
-    let shown = view(&s, &id).await;
+    let shown = view(&s, id).await;
     assert!(shown.body["fields"].get("refresh_token").is_none());
     s.stop().await;
 
@@ -134,7 +134,7 @@ async fn extra_authorize_params_reach_the_provider_and_bring_a_refresh_token() {
     assert_eq!(param(url, "access_type").as_deref(), Some("offline"));
     let done = authorize_new(&s, &provider, &["read"]).await;
     let id = done["authentication"].as_str().expect("id");
-    let shown = view(&s, &id).await;
+    let shown = view(&s, id).await;
     assert_eq!(shown.body["fields"]["refresh_token"]["type"], "secret");
     s.stop().await;
 }
