@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use credledger::oauth::endpoint::EndpointPolicy;
 use credledger::oauth::OAuthSettings;
 use http_support::{Answer, Server};
-use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use reqwest::{Method, Url};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -367,51 +367,6 @@ impl Provider {
 // A browser: cookies, redirects one at a time, the provider's login and consent forms
 // ---------------------------------------------------------------------------------------
 
-/// Cookies by name with their path (the provider scopes its interaction cookies by path).
-#[derive(Default)]
-struct CookieJar(Vec<(String, String, String)>);
-
-impl CookieJar {
-    fn store(&mut self, headers: &HeaderMap) {
-        for header in headers.get_all(SET_COOKIE) {
-            let text = header.to_str().expect("Set-Cookie is text");
-            let mut parts = text.split(';').map(str::trim);
-            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
-                continue;
-            };
-            let mut path = "/".to_owned();
-            let mut gone = value.is_empty();
-            for attribute in parts {
-                let (key, val) = attribute.split_once('=').unwrap_or((attribute, ""));
-                match key.to_ascii_lowercase().as_str() {
-                    "path" => path = val.to_owned(),
-                    "max-age" => gone |= val.parse::<i64>().is_ok_and(|s| s <= 0),
-                    "expires" => gone |= val.contains("1970"),
-                    _ => {}
-                }
-            }
-            self.0.retain(|(n, _, p)| !(n == name && *p == path));
-            if !gone {
-                self.0.push((name.to_owned(), value.to_owned(), path));
-            }
-        }
-    }
-
-    fn header_for(&self, path: &str) -> Option<String> {
-        let matching: Vec<String> = self
-            .0
-            .iter()
-            .filter(|(_, _, p)| {
-                path == p
-                    || (path.starts_with(p.as_str())
-                        && (p.ends_with('/') || path[p.len()..].starts_with('/')))
-            })
-            .map(|(n, v, _)| format!("{n}={v}"))
-            .collect();
-        (!matching.is_empty()).then(|| matching.join("; "))
-    }
-}
-
 /// What the user does on the consent page.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Consent {
@@ -427,24 +382,25 @@ async fn through_login_and_consent(
     authorization_url: &str,
     consent: Consent,
 ) -> Url {
-    let http = &provider.http;
+    // A browser of its own: reqwest's cookie store keeps the provider's path-scoped cookies.
+    let http = &reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .timeout(HTTP_LIMIT)
+        .build()
+        .expect("browser client");
     let origin = Url::parse(&provider.issuer).expect("issuer").origin();
-    let mut jar = CookieJar::default();
     let mut next = Url::parse(authorization_url).expect("authorization URL");
     let mut form: Option<Vec<(&str, &str)>> = None;
     let mut pages = Vec::new();
     for _ in 0..12 {
         assert_eq!(next.origin(), origin, "the flow left the provider: {next}");
-        let mut request = match form.take() {
+        let request = match form.take() {
             Some(fields) => http.post(next.clone()).form(&fields),
             None => http.get(next.clone()),
         };
-        if let Some(cookies) = jar.header_for(next.path()) {
-            request = request.header(COOKIE, cookies);
-        }
         let response = request.send().await.expect("the provider answers");
         let status = response.status().as_u16();
-        jar.store(response.headers());
         pages.push(format!("{status} {}", next.path()));
         if matches!(status, 302 | 303) {
             let location = response
