@@ -17,24 +17,26 @@
 //! committed lock when they are missing.
 
 mod http_support;
+mod oauth_provider;
+mod oauth_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use credledger::oauth::endpoint::EndpointPolicy;
-use credledger::oauth::OAuthSettings;
 use http_support::{Answer, Server};
+use oauth_support::CALLBACK;
 use reqwest::header::LOCATION;
 use reqwest::{Method, Url};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// The callback registered at the provider. Nothing listens there: the test takes the
-/// provider's redirect to it and calls the server's callback itself, as the dashboard would.
-const CALLBACK: &str = "http://credledger.test/v1/oauth/callback";
+// The callback registered at the provider is oauth_support's CALLBACK. Nothing listens there:
+// the test takes the provider's redirect to it and calls the server's callback itself, as the
+// dashboard would.
+
 /// `expires_in` of the provider's access tokens: short, so the test sees refreshes. The
 /// provider counts from a whole-second `iat`, so a token may live up to a second less than
 /// this; 3 s leaves the introspection right after a resolve enough time.
@@ -499,17 +501,9 @@ async fn server_for(provider: &Provider) -> Server {
         POST_AS_PUBLIC: {"client_id": POST_ID, "token_endpoint_auth_method": "none", "issuer": issuer},
         WRONG_SECRET: {"client_id": BASIC_ID, "client_secret": "not-the-secret", "issuer": issuer},
     });
-    Server::start_with(|config| {
-        config.app.extra_services = Some(Value::Object(catalog).to_string());
-        config.app.extra_services_allow_http = true;
-        let mut settings = OAuthSettings::new(CALLBACK)
-            .with_clients_json(&clients.to_string())
-            .expect("the client registrations are accepted");
-        settings.policy = EndpointPolicy::insecure_for_development();
-        // Refreshes happen on resolve, once a token has expired; not in the background.
+    // Refreshes happen on resolve, once a token has expired; not in the background.
+    oauth_support::server_for(&Value::Object(catalog), &clients, |settings| {
         settings.refresh_margin = Duration::ZERO;
-        settings.refresh_interval = Duration::from_secs(3600);
-        config.oauth = settings;
     })
     .await
 }

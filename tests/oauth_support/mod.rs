@@ -61,20 +61,34 @@ pub async fn setup_registered(
     );
     register(&provider, &mut registration);
     let clients = json!({ SERVICE: registration.clone(), TENANT_SERVICE: registration });
-    let server = Server::start_with(|config| {
+    let server = server_for(&catalog, &clients, |settings| {
+        settings.return_allow_list = vec!["https://app.example/done".into()];
+        adjust(settings);
+    })
+    .await;
+    (provider, server)
+}
+
+/// A server whose catalog has these extra services (`http://` allowed) and these client
+/// registrations (a clients file's JSON), with the development endpoint policy, the callback
+/// [`CALLBACK`] and no background refresh to speak of (hourly).
+pub async fn server_for(
+    catalog: &Value,
+    clients: &Value,
+    adjust: impl FnOnce(&mut OAuthSettings),
+) -> Server {
+    Server::start_with(|config| {
         config.app.extra_services = Some(catalog.to_string());
         config.app.extra_services_allow_http = true;
         let mut settings = OAuthSettings::new(CALLBACK)
             .with_clients_json(&clients.to_string())
-            .expect("clients");
+            .expect("the client registrations are accepted");
         settings.policy = EndpointPolicy::insecure_for_development();
-        settings.return_allow_list = vec!["https://app.example/done".into()];
         settings.refresh_interval = Duration::from_secs(3600);
         adjust(&mut settings);
         config.oauth = settings;
     })
-    .await;
-    (provider, server)
+    .await
 }
 
 /// Starts an authorization with `body` (service, scopes, … merged over a new
