@@ -6,7 +6,11 @@
 //! and a workflow-runner token, then runs `SOAK_CLIENTS` concurrent keep-alive clients for
 //! `SOAK_SECONDS`, each in a loop of (by default) 90 % audited resolves (`POST /v1/resolve`
 //! as the runner), 4 % creates, 3 % re-authentications and 3 % renames of its own
-//! authentications. Every `SOAK_SLICE_SECONDS` it prints one JSON line: requests, requests/s,
+//! authentications. With `SOAK_LIVE=steady` (the default) each create replaces the client's
+//! oldest authentication, which is deleted and purged (two more requests, counted as
+//! `retire`), so the live directory stays at `SOAK_AUTHS` as a long-running platform's does
+//! and what the run measures is the growth of the log; `SOAK_LIVE=growing` keeps every
+//! created authentication, so the live set grows by a few hundred a second. Every `SOAK_SLICE_SECONDS` it prints one JSON line: requests, requests/s,
 //! p50/p99 latency, non-2xx answers by status, the server's RSS, the data directory's bytes
 //! and the log's head position (from `GET /metrics`).
 //!
@@ -32,7 +36,9 @@ use support::{
     micros, percentiles_us, r3, ratio, rebuild_read_models, verify, FirstStart, Server,
 };
 
-const OPS: [&str; 4] = ["resolve", "create", "reauthenticate", "rename"];
+const OPS: [&str; 5] = ["resolve", "create", "reauthenticate", "rename", "retire"];
+/// Index of the delete and purge requests that retire a replaced authentication.
+const RETIRE: usize = 4;
 
 /// What the clients measured since the last slice boundary.
 #[derive(Default)]
@@ -42,7 +48,7 @@ struct Collected {
     /// Latency of the resolves alone.
     resolve_latencies: Vec<u32>,
     /// Requests by operation (`OPS` order).
-    by_op: [u64; 4],
+    by_op: [u64; 5],
     /// Non-2xx answers by status; 0 counts requests that got no answer (transport errors).
     non_2xx: BTreeMap<u16, u64>,
     /// The first non-2xx answer or error, for the human summary.
@@ -95,6 +101,25 @@ async fn send(request: reqwest::RequestBuilder) -> (u16, Option<String>, Option<
     }
 }
 
+/// Deletes and purges an authentication that a create replaced, so that the live set stays the
+/// same size: the directory of a long-running platform churns rather than grows without end.
+async fn retire(http: &reqwest::Client, shared: &Shared, id: &str) {
+    let started = Instant::now();
+    let (status, problem, _) = send(
+        http.delete(format!("{}/v1/authentications/{id}", shared.base))
+            .bearer_auth(&shared.boot.admin_token),
+    )
+    .await;
+    shared.record(RETIRE, started.elapsed(), status, problem);
+    let started = Instant::now();
+    let (status, problem, _) = send(
+        http.post(format!("{}/v1/authentications/{id}/purge", shared.base))
+            .bearer_auth(&shared.boot.admin_token),
+    )
+    .await;
+    shared.record(RETIRE, started.elapsed(), status, problem);
+}
+
 async fn create_auth(
     http: &reqwest::Client,
     shared: &Shared,
@@ -113,11 +138,13 @@ async fn create_auth(
 
 /// One client: a loop of mixed requests on its own authentications until the deadline (or
 /// `max_requests`).
+#[allow(clippy::too_many_arguments)]
 async fn client_loop(
     shared: Arc<Shared>,
     index: usize,
     mut owned: Vec<String>,
     mix: Vec<u64>,
+    steady: bool,
     deadline: Instant,
     max_requests: u64,
 ) {
@@ -156,6 +183,12 @@ async fn client_loop(
                     create_auth(&http, &shared, &format!("soak c{index} n{n}")).await;
                 if let Some(created) = created {
                     owned.push(created);
+                    if steady && owned.len() > 1 {
+                        shared.record(op, started.elapsed(), s, p);
+                        let oldest = owned.remove(0);
+                        retire(&http, &shared, &oldest).await;
+                        continue;
+                    }
                 }
                 (s, p)
             }
@@ -197,6 +230,13 @@ fn main() {
     let ready_timeout = Duration::from_secs(env_u64("SOAK_READY_TIMEOUT", 300, 5, 3_600));
     let rebuild_timeout = Duration::from_secs(env_u64("SOAK_REBUILD_TIMEOUT", 900, 5, 7_200));
     let keep = env_flag("SOAK_KEEP");
+    let steady = match std::env::var("SOAK_LIVE").as_deref() {
+        Err(_) | Ok("steady") => true,
+        Ok("growing") => false,
+        Ok(other) => fail(&format!(
+            "SOAK_LIVE must be steady or growing, not {other:?}"
+        )),
+    };
     let slices = seconds / slice;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -209,6 +249,7 @@ fn main() {
         clients,
         auths,
         mix,
+        steady,
         ready_timeout,
         rebuild_timeout,
         keep,
@@ -221,6 +262,8 @@ struct Settings {
     clients: usize,
     auths: usize,
     mix: Vec<u64>,
+    /// Whether creates replace the oldest authentication (a live set of constant size).
+    steady: bool,
     ready_timeout: Duration,
     rebuild_timeout: Duration,
     keep: bool,
@@ -281,7 +324,7 @@ async fn run(s: Settings) {
     }
     let seeded = head_position(&probe, &server.base).await.unwrap_or(0);
     eprintln!(
-        "soak: server pid {} ready in {:.2} s; {} authentications, {} events; {} clients x {} slices of {} s, mix resolve/create/reauthenticate/rename = {:?} %",
+        "soak: server pid {} ready in {:.2} s; {} authentications, {} events; {} clients x {} slices of {} s, mix resolve/create/reauthenticate/rename = {:?} %, live set {}",
         server.pid,
         first_ready.as_secs_f64(),
         s.auths.max(s.clients),
@@ -289,7 +332,8 @@ async fn run(s: Settings) {
         s.clients,
         s.slices,
         s.slice.as_secs(),
-        s.mix
+        s.mix,
+        if s.steady { "steady (creates replace)" } else { "growing" }
     );
 
     // --- load ------------------------------------------------------------------------------
@@ -304,6 +348,7 @@ async fn run(s: Settings) {
             index,
             mine,
             s.mix.clone(),
+            s.steady,
             deadline,
             max_requests,
         )));
@@ -453,6 +498,7 @@ async fn run(s: Settings) {
         "{}",
         json!({"bench": "soak", "summary": true, "slices": figures.len(),
             "slice_seconds": s.slice.as_secs(), "clients": s.clients, "mix_percent": s.mix,
+            "live_set": if s.steady { "steady" } else { "growing" },
             "requests": total_requests, "log_events": events_end,
             "rps_last_over_first": rps_ratio, "rps_goal_min": 0.8,
             "rps_goal_met": meets(&rps_ratio, |r| r >= 0.8),

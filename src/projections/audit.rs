@@ -122,12 +122,13 @@ fn position_of(key: &[u8]) -> Result<u64, ProjectionError> {
         .ok_or_else(|| ProjectionError::Codec("malformed audit index key".into()))
 }
 
-/// Most positions in one stored block of a list.
-pub const POSITIONS_PER_BLOCK: usize = 128;
+/// Most positions in one stored block of a list: about 1 KiB of deltas, and a key per 512
+/// records, since sled keeps some memory for every key it stores.
+pub const POSITIONS_PER_BLOCK: usize = 512;
 
 /// The postings of the batch being applied, per list; added to each list's last block when
 /// the batch ends (a new block once it holds [`POSITIONS_PER_BLOCK`]), so that a list takes a
-/// key per 128 records, not one per batch. Bounded by the batch size.
+/// key per 512 records, not one per batch. Bounded by the batch size.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Postings(BTreeMap<Vec<u8>, Vec<u64>>);
 
@@ -661,7 +662,7 @@ mod tests {
                 usize::MAX,
             )
             .expect("scan");
-        // 1500 positions in batches of about ten: full blocks of 128, not a block per batch.
+        // 1500 positions in batches of about ten: full blocks of 512, not a block per batch.
         assert_eq!(blocks.len(), 1500usize.div_ceil(POSITIONS_PER_BLOCK));
         let mut all = Vec::new();
         for (key, value) in &blocks {

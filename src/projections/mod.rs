@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod audit_record;
 pub mod history;
+pub mod history_blocks;
 pub mod live_records;
 pub mod model;
 pub mod payloads;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Indexed, Outcome};
 use super::history::{HistoryDetail, HistoryEntry};
+use super::history_blocks::{self, PendingHistory};
 use super::live_records::LiveRecords;
 use super::payloads::{self, DomainEvent, StoredAuthenticationEvent};
 use super::runner::Projection;
@@ -41,14 +42,6 @@ fn id_key(tag: u8, id: uuid::Uuid) -> Vec<u8> {
     let mut key = Vec::with_capacity(17);
     key.push(tag);
     key.extend_from_slice(id.as_bytes());
-    key
-}
-
-/// History key: authentication ‖ version (big-endian, so versions sort in order).
-pub(super) fn history_key(id: AuthenticationId, version: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(24);
-    key.extend_from_slice(id.as_uuid().as_bytes());
-    key.extend_from_slice(&version.to_be_bytes());
     key
 }
 
@@ -129,6 +122,8 @@ pub struct LedgerModel {
     dirty: Dirty,
     /// The batch's audit postings (written at its end).
     postings: audit::Postings,
+    /// The batch's history entries (written at its end).
+    history: PendingHistory,
 }
 
 /// Live records changed since the last batch was written.
@@ -152,6 +147,7 @@ impl LedgerModel {
         }
         model.dirty = Dirty::default();
         model.postings = audit::Postings::default();
+        model.history = PendingHistory::default();
         Ok(model)
     }
 
@@ -255,12 +251,9 @@ impl LedgerModel {
                 Vec::new(),
             );
         }
-        let key = history_key(id, entry.version);
-        changes.put(
-            Table::History,
-            key,
-            encode(&StoredHistory { entry, workspace })?,
-        );
+        let version = entry.version;
+        self.history
+            .add(id, version, encode(&StoredHistory { entry, workspace })?);
         self.dirty.authentications.insert(id);
         Ok(())
     }
@@ -330,8 +323,7 @@ pub fn history_at(
     id: AuthenticationId,
     version: u64,
 ) -> Result<Option<StoredHistory>, ProjectionError> {
-    store
-        .get(Table::History, &history_key(id, version))?
+    history_blocks::entry_at(store, id, version)?
         .map(|bytes| decode(&bytes))
         .transpose()
 }
@@ -343,13 +335,7 @@ pub fn history_page(
     after: u64,
     limit: usize,
 ) -> Result<Vec<HistoryEntry>, ProjectionError> {
-    let range = KeyRange {
-        prefix: id.as_uuid().as_bytes().to_vec(),
-        from: Some(history_key(id, after.saturating_add(1))),
-        to: None,
-    };
-    store
-        .scan(Table::History, &range, ScanOrder::Ascending, limit)?
+    history_blocks::entries_after(store, id, after, limit)?
         .into_iter()
         .map(|(_, bytes)| decode::<StoredHistory>(&bytes).map(|h| h.entry))
         .collect()
@@ -410,7 +396,8 @@ impl Projection for LedgerModel {
     // version and whether they are retired. 10: a list's last block grows across batches.
     // 11: authentication records carry the event ids that sealed their current secrets.
     // 12: custom service records carry their OAuth2 client registration.
-    const LAYOUT: u16 = 12;
+    // 13: history entries in blocks of 32 per authentication; audit blocks of 512.
+    const LAYOUT: u16 = 13;
 
     fn load<S: ReadStore>(store: &S, position: u64) -> Result<Self, ProjectionError> {
         let mut model = LedgerModel::load(store)?;
@@ -498,6 +485,7 @@ impl Projection for LedgerModel {
         changes: &mut ChangeSet,
     ) -> Result<(), ProjectionError> {
         self.postings.write(store, changes)?;
+        self.history.write(store, changes)?;
         self.write_dirty(changes)
     }
 }

@@ -9,15 +9,15 @@
 //! |-------------------|------------------------------|-----------------------------------------|
 //! | `event_blocks`    | block number (position−1)/16 | `offset u8 ‖ len u32 ‖ envelope`, ...   |
 //! | `open_event_block`| the same, for the last block while it is not full (at most one key) |  |
-//! | `block_times`     | recorded_at of a block's first event ‖ its position | nothing          |
+//! | `block_times`     | recorded_at of every 8th block's first event ‖ its position | nothing  |
 //! | `stream_chunks`   | stream prefix ‖ chunk (version−1)/32 | positions (u64), in version order |
-//! | `event_id_blocks` | the block's first event id   | `event id ‖ position`, sorted, ≤ 32     |
+//! | `event_id_blocks` | the block's first event id   | `event id ‖ position`, sorted, ≤ 128    |
 //!
 //! The open (last) block of each is rewritten as events arrive, so the number of keys is about
 //! the number of events divided by the block size. sled copies a whole leaf (up to 16 values)
 //! on every write to it, so the last event block, rewritten by every batch, lives alone in
-//! `open_event_block` and moves to `event_blocks` once, when it is full. Recorded times never decrease along the log,
-//! so one time per block is enough to find any time. Every block is planned by
+//! `open_event_block` and moves to `event_blocks` once, when it is full. Recorded times never
+//! decrease along the log, so one time per eight blocks is enough to find any time. Every block is planned by
 //! [`plan_writes`] from the committed state and written in the writer's one transaction.
 
 use std::collections::{BTreeMap, HashMap};
@@ -34,8 +34,13 @@ use crate::ledger::types::{EventId, Position, RecordedAt, StreamId, StreamVersio
 pub(crate) const EVENTS_PER_BLOCK: u64 = 16;
 /// Stream versions per chunk of `stream_chunks`.
 pub(crate) const VERSIONS_PER_CHUNK: u64 = 32;
-/// Most entries in one block of `event_id_blocks`.
-pub(crate) const IDS_PER_BLOCK: usize = 32;
+/// Most entries in one block of `event_id_blocks` (3 KiB: rewritten as ids arrive, and few
+/// enough keys that sled's per-node memory stays small).
+pub(crate) const IDS_PER_BLOCK: usize = 128;
+/// `block_times` holds the first time of every `TIME_STRIDE`-th event block: one key per 128
+/// events (sled keeps memory per key forever), so finding a time decodes at most 128
+/// envelopes. Logs written before kept a time for every block; the lookup serves both.
+pub(crate) const TIME_STRIDE: u64 = 8;
 
 const ID_ENTRY_LEN: usize = 16 + 8;
 
@@ -319,8 +324,9 @@ pub(crate) fn first_position_at_or_after(
     time: RecordedAt,
     head: u64,
 ) -> Result<u64, StoreError> {
-    // The last block that starts strictly before `time` is the only one that can hold both
-    // earlier events and the first one at or after `time`; later blocks start at or after it.
+    // The last indexed block that starts strictly before `time` begins the only run of blocks
+    // (up to the next indexed one, at most the rest of its stride) that can hold both earlier
+    // events and the first one at or after `time`; later indexed blocks start at or after it.
     let start = match trees
         .block_times
         .range(..keys::time_key(time, 0))
@@ -332,7 +338,7 @@ pub(crate) fn first_position_at_or_after(
         }
         None => 1,
     };
-    let end = (block_of(start) + 1) * EVENTS_PER_BLOCK;
+    let end = (block_of(start) / TIME_STRIDE + 1) * TIME_STRIDE * EVENTS_PER_BLOCK;
     for entry in RawEvents::new(&trees.event_blocks, start, end.min(head)) {
         let (position, bytes) = entry?;
         if decode_envelope(position, &bytes)?.body.recorded_at >= time {
@@ -469,9 +475,11 @@ fn plan_event_blocks(
                 finish_block(writes, done);
             }
             if offset_of(event.position) == 0 {
-                writes
-                    .block_times
-                    .push(keys::time_key(event.recorded_at, event.position));
+                if block.is_multiple_of(TIME_STRIDE) {
+                    writes
+                        .block_times
+                        .push(keys::time_key(event.recorded_at, event.position));
+                }
                 open = Some((block, Vec::new(), None, 0));
             } else {
                 let (stored, kept) = trees.event_blocks.get(block)?.ok_or_else(|| {
