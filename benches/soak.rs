@@ -33,7 +33,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use support::{
     client, copy_dir, dir_bytes, env_flag, env_mix, env_u64, fail, free_bytes, head_position, mb,
-    micros, percentiles_us, r3, ratio, rebuild_read_models, verify, FirstStart, Server,
+    micros, percentiles_us, r3, ratio, rebuild_read_models, verify, CpuTimes, FirstStart, Server,
 };
 
 const OPS: [&str; 5] = ["resolve", "create", "reauthenticate", "rename", "retire"];
@@ -358,6 +358,8 @@ async fn run(s: Settings) {
     let mut total_non_2xx: BTreeMap<u16, u64> = BTreeMap::new();
     let mut first_problem: Option<String> = None;
     let mut previous = started;
+    let mut cpu_before = CpuTimes::now();
+    let mut steal_total = (0.0, 0u64);
     for index in 0..s.slices {
         let boundary = started + s.slice * u32::try_from(index + 1).unwrap_or(u32::MAX);
         tokio::time::sleep_until(boundary.into()).await;
@@ -365,6 +367,14 @@ async fn run(s: Settings) {
         let now = Instant::now();
         let span = now.duration_since(previous).as_secs_f64();
         previous = now;
+        let cpu_now = CpuTimes::now();
+        let steal = cpu_now
+            .zip(cpu_before)
+            .and_then(|(now, before)| now.steal_percent_since(before));
+        cpu_before = cpu_now;
+        if let Some(steal) = steal {
+            steal_total = (steal_total.0 + steal, steal_total.1 + 1);
+        }
         let requests = c.latencies.len() as u64;
         let rps = requests as f64 / span;
         let (p50, p99) = percentiles_us(&mut c.latencies).unwrap_or((f64::NAN, f64::NAN));
@@ -389,13 +399,15 @@ async fn run(s: Settings) {
                 "by_op": OPS.iter().zip(c.by_op).map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
                 "non_2xx": non_2xx,
                 "non_2xx_by_status": c.non_2xx.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
-                "server_rss_bytes": rss, "data_dir_bytes": disk, "log_events": head})
+                "server_rss_bytes": rss, "data_dir_bytes": disk, "log_events": head,
+                "cpu_steal_percent": steal})
         );
         eprintln!(
-            "soak: slice {index:>3}  {rps:>8.0} req/s  p50 {p50:>7.2} ms  p99 {p99:>7.2} ms  non-2xx {non_2xx}  RSS {} MB  disk {} MB  events {}",
+            "soak: slice {index:>3}  {rps:>8.0} req/s  p50 {p50:>7.2} ms  p99 {p99:>7.2} ms  non-2xx {non_2xx}  RSS {} MB  disk {} MB  events {}  steal {}%",
             rss.map_or(f64::NAN, mb),
             mb(disk),
-            head.map_or_else(|| "?".into(), |h| h.to_string())
+            head.map_or_else(|| "?".into(), |h| h.to_string()),
+            steal.map_or_else(|| "?".into(), |s| format!("{s:.1}"))
         );
         figures.push(SliceFigures {
             rps,
@@ -512,7 +524,8 @@ async fn run(s: Settings) {
             "rss_growth_goal_max_bytes": 100_000_000,
             "rss_growth_goal_met": rss_growth.map(|g| g <= 100_000_000),
             "restart_ready_secs": r3(restart.as_secs_f64()),
-            "rebuild_read_models_secs": rebuild["secs"]})
+            "rebuild_read_models_secs": rebuild["secs"],
+            "cpu_steal_percent_mean": (steal_total.1 > 0).then(|| r3(steal_total.0 / steal_total.1 as f64))})
     );
     let show = |v: &Value| {
         v.as_f64()

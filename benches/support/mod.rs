@@ -121,6 +121,40 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("probe port address").port()
 }
 
+/// The machine's CPU time counters (`/proc/stat`, all CPUs): what a virtual machine's host
+/// took (steal) and the total, so a figure can be read next to how much of the machine the
+/// run actually had.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuTimes {
+    steal: u64,
+    total: u64,
+}
+
+impl CpuTimes {
+    /// Now, if `/proc/stat` can be read.
+    pub fn now() -> Option<CpuTimes> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().next()?.strip_prefix("cpu ")?;
+        let fields: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let total = fields.iter().take(8).sum();
+        Some(CpuTimes {
+            steal: *fields.get(7)?,
+            total,
+        })
+    }
+
+    /// Percentage of the CPU time since `earlier` that the host stole from this machine.
+    pub fn steal_percent_since(self, earlier: CpuTimes) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total)?;
+        let steal = self.steal.checked_sub(earlier.steal)?;
+        (total > 0).then(|| r3(100.0 * steal as f64 / total as f64))
+    }
+}
+
 /// Resident set size of a process (VmRSS of /proc/<pid>/status), in bytes.
 pub fn rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use super::store::{ChangeSet, KeyRange, ReadStore, ScanOrder, Table};
+use super::tail_blocks::{self, BlockCodec, Shape};
 use super::ProjectionError;
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
 use crate::ledger::RecordedAt;
@@ -122,13 +123,36 @@ fn position_of(key: &[u8]) -> Result<u64, ProjectionError> {
         .ok_or_else(|| ProjectionError::Codec("malformed audit index key".into()))
 }
 
-/// Most positions in one stored block of a list: about 1 KiB of deltas, and a key per 512
-/// records, since sled keeps some memory for every key it stores.
-pub const POSITIONS_PER_BLOCK: usize = 512;
+/// Positions per block of a list: the tail's small blocks are rewritten as records arrive
+/// (about 100 bytes), the big ones (about 1 KiB) are written once; see [`tail_blocks`].
+pub(super) const BLOCK_SHAPE: Shape = Shape {
+    small: 64,
+    big: 512,
+};
 
-/// The postings of the batch being applied, per list; added to each list's last block when
-/// the batch ends (a new block once it holds [`POSITIONS_PER_BLOCK`]), so that a list takes a
-/// key per 512 records, not one per batch. Bounded by the batch size.
+/// The blocks of one list: keyed by the list and the block's first position, the rest of its
+/// positions as varint deltas.
+struct ListBlocks<'a>(&'a [u8]);
+
+impl BlockCodec for ListBlocks<'_> {
+    type Entry = u64;
+
+    fn key(&self, first: &u64) -> Vec<u8> {
+        at(self.0, *first)
+    }
+
+    fn encode(&self, block: &[u64]) -> Result<Vec<u8>, ProjectionError> {
+        encode_block(block)
+    }
+
+    fn decode(&self, key: &[u8], value: &[u8]) -> Result<Vec<u64>, ProjectionError> {
+        decode_block(position_of(key)?, value)
+    }
+}
+
+/// The postings of the batch being applied, per list; appended to each list when the batch
+/// ends, so that a list takes a key per 512 records (plus a few at its tail), not one per
+/// batch. Bounded by the batch size.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Postings(BTreeMap<Vec<u8>, Vec<u64>>);
 
@@ -156,37 +180,23 @@ impl Postings {
         }
     }
 
-    /// Queues the grown or new blocks of every list and empties the batch.
+    /// Queues the writes that append the batch to every list, and empties the batch.
     pub fn write(
         &mut self,
         store: &impl ReadStore,
         changes: &mut ChangeSet,
     ) -> Result<(), ProjectionError> {
         for (list, added) in std::mem::take(&mut self.0) {
-            let last = store
-                .scan(
-                    Table::Audit,
-                    &KeyRange::prefix(list.clone()),
-                    ScanOrder::Descending,
-                    1,
-                )?
-                .into_iter()
-                .next();
-            let mut positions = match last {
-                Some((key, value)) => {
-                    let stored = decode_block(position_of(&key)?, &value)?;
-                    if stored.len() < POSITIONS_PER_BLOCK {
-                        stored
-                    } else {
-                        Vec::new()
-                    }
-                }
-                None => Vec::new(),
-            };
-            positions.extend(added);
-            for block in positions.chunks(POSITIONS_PER_BLOCK) {
-                changes.put(Table::Audit, at(&list, block[0]), encode_block(block)?);
-            }
+            let codec = ListBlocks(&list);
+            tail_blocks::append(
+                store,
+                changes,
+                Table::Audit,
+                &list,
+                &codec,
+                BLOCK_SHAPE,
+                added,
+            )?;
         }
         Ok(())
     }
@@ -651,7 +661,7 @@ mod tests {
     }
 
     #[test]
-    fn lists_grow_their_last_block_across_batches() {
+    fn lists_fill_big_blocks_across_batches() {
         let f = index_of(3000);
         let blocks = f
             .store
@@ -662,14 +672,19 @@ mod tests {
                 usize::MAX,
             )
             .expect("scan");
-        // 1500 positions in batches of about ten: full blocks of 512, not a block per batch.
-        assert_eq!(blocks.len(), 1500usize.div_ceil(POSITIONS_PER_BLOCK));
+        // 1500 positions in batches of about ten: two big blocks of 512, then 476 in small
+        // blocks of 64 at the tail, not a block per batch.
         let mut all = Vec::new();
+        let mut sizes = Vec::new();
         for (key, value) in &blocks {
             let positions = decode_block(position_of(key).expect("key"), value).expect("block");
-            assert!(positions.len() <= POSITIONS_PER_BLOCK);
+            sizes.push(positions.len());
             all.extend(positions);
         }
+        let mut expected = vec![BLOCK_SHAPE.big; 2];
+        expected.extend([BLOCK_SHAPE.small; 7]);
+        expected.push(476 - 7 * BLOCK_SHAPE.small);
+        assert_eq!(sizes, expected);
         assert_eq!(all, (1..=1500).map(|p| p * 2).collect::<Vec<_>>());
     }
 

@@ -1,20 +1,22 @@
-//! History entries on disk, packed per authentication into blocks of up to
-//! [`ENTRIES_PER_BLOCK`]: key `authentication ‖ first version`, value
+//! History entries on disk, packed per authentication into blocks (see [`tail_blocks`] for
+//! their sizes): key `authentication ‖ first version`, value
 //! `(version u64 ‖ length u32 ‖ encoded entry)…` in version order.
 //!
 //! sled 0.34 keeps memory for every key it has ever stored (about 30–50 bytes each, for as long
-//! as the key exists), so a key per change would make memory grow with the log. A block per
-//! 32 changes keeps that cost a thirty-second; each batch rewrites only the last block of each
-//! authentication it changed, as the audit lists do.
+//! as the key exists), so a key per change would make memory grow with the log. A big block per
+//! 32 changes keeps that cost a thirty-second; each batch rewrites only the small last block of
+//! each authentication it changed, as the audit lists do.
 
 use std::collections::BTreeMap;
 
 use super::store::{ChangeSet, KeyRange, ReadStore, ScanOrder, Table};
+use super::tail_blocks::{self, BlockCodec, Shape};
 use super::ProjectionError;
 use crate::domain::ids::AuthenticationId;
 
-/// Most entries in one stored block.
-pub const ENTRIES_PER_BLOCK: usize = 32;
+/// Entries per block: four per small block at the tail (about 700 bytes rewritten per
+/// change), 32 per big block (written once); see [`tail_blocks`].
+pub(super) const BLOCK_SHAPE: Shape = Shape { small: 4, big: 32 };
 
 const ENTRY_HEADER: usize = 8 + 4;
 
@@ -62,8 +64,27 @@ fn decode_block(mut bytes: &[u8]) -> Result<Vec<EncodedEntry>, ProjectionError> 
     Ok(entries)
 }
 
-/// The history entries of the batch being applied, per authentication; added to each
-/// authentication's last block when the batch ends. Bounded by the batch size.
+/// The blocks of one authentication's history.
+struct AuthenticationBlocks(AuthenticationId);
+
+impl BlockCodec for AuthenticationBlocks {
+    type Entry = EncodedEntry;
+
+    fn key(&self, first: &EncodedEntry) -> Vec<u8> {
+        block_key(self.0, first.0)
+    }
+
+    fn encode(&self, block: &[EncodedEntry]) -> Result<Vec<u8>, ProjectionError> {
+        encode_block(block)
+    }
+
+    fn decode(&self, _key: &[u8], value: &[u8]) -> Result<Vec<EncodedEntry>, ProjectionError> {
+        decode_block(value)
+    }
+}
+
+/// The history entries of the batch being applied, per authentication; appended to each
+/// authentication's blocks when the batch ends. Bounded by the batch size.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PendingHistory(BTreeMap<AuthenticationId, Vec<EncodedEntry>>);
 
@@ -73,41 +94,25 @@ impl PendingHistory {
         self.0.entry(id).or_default().push((version, entry));
     }
 
-    /// Queues the grown or new blocks of every authentication and empties the batch.
+    /// Queues the writes that append the batch to every authentication's history, and
+    /// empties the batch.
     pub fn write(
         &mut self,
         store: &impl ReadStore,
         changes: &mut ChangeSet,
     ) -> Result<(), ProjectionError> {
         for (id, added) in std::mem::take(&mut self.0) {
-            let last = store
-                .scan(
-                    Table::History,
-                    &KeyRange::prefix(id.as_uuid().as_bytes().to_vec()),
-                    ScanOrder::Descending,
-                    1,
-                )?
-                .into_iter()
-                .next();
-            let mut entries = match last {
-                Some((_, value)) => {
-                    let stored = decode_block(&value)?;
-                    if stored.len() < ENTRIES_PER_BLOCK {
-                        stored
-                    } else {
-                        Vec::new()
-                    }
-                }
-                None => Vec::new(),
-            };
-            entries.extend(added);
-            for block in entries.chunks(ENTRIES_PER_BLOCK) {
-                changes.put(
-                    Table::History,
-                    block_key(id, block[0].0),
-                    encode_block(block)?,
-                );
-            }
+            let prefix = id.as_uuid().as_bytes().to_vec();
+            let codec = AuthenticationBlocks(id);
+            tail_blocks::append(
+                store,
+                changes,
+                Table::History,
+                &prefix,
+                &codec,
+                BLOCK_SHAPE,
+                added,
+            )?;
         }
         Ok(())
     }
@@ -251,8 +256,9 @@ mod tests {
                 usize::MAX,
             )
             .expect("scan");
-        // Full blocks across batches, not a key per change or per batch.
-        assert_eq!(blocks.len(), 200usize.div_ceil(ENTRIES_PER_BLOCK));
+        // Big blocks across batches, not a key per change or per batch: 6 of 32, then 8
+        // entries in small blocks of 4.
+        assert_eq!(blocks.len(), 6 + 2);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod payloads;
 pub mod runner;
 pub mod sled_read_store;
 pub mod store;
+mod tail_blocks;
 pub mod views;
 
 pub use audit::{AuditFilter, AuditOrder, Outcome};

@@ -396,8 +396,9 @@ impl Projection for LedgerModel {
     // version and whether they are retired. 10: a list's last block grows across batches.
     // 11: authentication records carry the event ids that sealed their current secrets.
     // 12: custom service records carry their OAuth2 client registration.
-    // 13: history entries in blocks of 32 per authentication; audit blocks of 512.
-    const LAYOUT: u16 = 13;
+    // 13: history entries in blocks per authentication; audit blocks of 512.
+    // 14: audit and history lists in big blocks, with small blocks at their tail.
+    const LAYOUT: u16 = 14;
 
     fn load<S: ReadStore>(store: &S, position: u64) -> Result<Self, ProjectionError> {
         let mut model = LedgerModel::load(store)?;
