@@ -48,7 +48,7 @@ use credledger::ledger::{Actor, AuthMethod, EventStore};
 use serde_json::{json, Value};
 use support::{
     client, dir_bytes, env_flag, env_mix, env_u64, fail, head_position, mb, micros, percentiles_us,
-    r3, ratio, rebuild_read_models, rss_bytes, Server,
+    r3, ratio, rebuild_read_models, rss_bytes, CpuTimes, Server,
 };
 
 struct Settings {
@@ -557,6 +557,7 @@ async fn observe(
     }
     // 20 warm-up rounds, then `runs` measured rounds; the cases are interleaved so that the
     // baseline and the pages see the same machine at the same time.
+    let cpu_before = CpuTimes::now();
     for round in 0..(20 + s.runs) {
         let keep = round >= 20;
         let probe = probes.get(round % probes.len().max(1));
@@ -578,6 +579,9 @@ async fn observe(
             case.sample(&http, &url, token, keep).await;
         }
     }
+    let steal = CpuTimes::now()
+        .zip(cpu_before)
+        .and_then(|(now, before)| now.steal_percent_since(before));
     let rss_after_reads = server.rss();
     let (_, stop_clean, _) = server.stop(Duration::from_secs(120));
     let mut out = BTreeMap::new();
@@ -593,7 +597,7 @@ async fn observe(
         println!(
             "{}",
             json!({"bench": "scale", "stage": stage, "log_events": log_events,
-                "case": case.name, "samples": case.samples.len(),
+                "case": case.name, "samples": case.samples.len(), "cpu_steal_percent": steal,
                 "p50_ms": figures.map(|f| r3(f.0)), "p99_ms": figures.map(|f| r3(f.1)),
                 "returned": case.returned, "non_200": case.non_200,
                 "first_problem": case.first_problem,
@@ -725,7 +729,11 @@ async fn run(s: Settings) {
             "scale: stage {stage}: growing to {target} events (at most {} s) ...",
             s.budget.as_secs()
         );
+        let cpu_before = CpuTimes::now();
         let growth = grow(&live, people, &busy, &s, target, &failures, round).await;
+        let steal = CpuTimes::now()
+            .zip(cpu_before)
+            .and_then(|(now, before)| now.steal_percent_since(before));
         let (failed, first_failure) = {
             let f = failures.lock().expect("failures lock");
             (f.count, f.first.clone())
@@ -741,6 +749,7 @@ async fn run(s: Settings) {
                     Value::Null
                 },
                 "budget_secs": s.budget.as_secs(), "stopped_by_budget": growth.budget_hit,
+                "cpu_steal_percent": steal,
                 "stopped_by_memory": growth.memory_hit, "max_rss_bytes": s.max_rss,
                 "authentications": ids.len(), "failed_commands_so_far": failed,
                 "first_failure": first_failure})
