@@ -104,20 +104,15 @@ async fn send(request: reqwest::RequestBuilder) -> (u16, Option<String>, Option<
 /// Deletes and purges an authentication that a create replaced, so that the live set stays the
 /// same size: the directory of a long-running platform churns rather than grows without end.
 async fn retire(http: &reqwest::Client, shared: &Shared, id: &str) {
-    let started = Instant::now();
-    let (status, problem, _) = send(
-        http.delete(format!("{}/v1/authentications/{id}", shared.base))
-            .bearer_auth(&shared.boot.admin_token),
-    )
-    .await;
-    shared.record(RETIRE, started.elapsed(), status, problem);
-    let started = Instant::now();
-    let (status, problem, _) = send(
-        http.post(format!("{}/v1/authentications/{id}/purge", shared.base))
-            .bearer_auth(&shared.boot.admin_token),
-    )
-    .await;
-    shared.record(RETIRE, started.elapsed(), status, problem);
+    let base = &shared.base;
+    for request in [
+        http.delete(format!("{base}/v1/authentications/{id}")),
+        http.post(format!("{base}/v1/authentications/{id}/purge")),
+    ] {
+        let started = Instant::now();
+        let (status, problem, _) = send(request.bearer_auth(&shared.boot.admin_token)).await;
+        shared.record(RETIRE, started.elapsed(), status, problem);
+    }
 }
 
 async fn create_auth(

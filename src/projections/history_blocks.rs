@@ -190,15 +190,12 @@ pub fn entries_after(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::ChainHash;
-    use crate::projections::{ReadCheckpoint, SledReadStore};
+    use crate::projections::sled_read_store::TemporaryReadStore;
 
     /// A store holding `versions` entries of one authentication, written in batches of
     /// uneven sizes, and a second authentication interleaved.
-    fn stored(versions: u64) -> (SledReadStore, AuthenticationId, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = sled::Config::new().path(dir.path()).open().expect("db");
-        let store = SledReadStore::open(&db).expect("read store");
+    fn stored(versions: u64) -> (TemporaryReadStore, AuthenticationId) {
+        let temporary = TemporaryReadStore::new();
         let id = AuthenticationId::from_uuid(uuid::Uuid::now_v7());
         let other = AuthenticationId::from_uuid(uuid::Uuid::now_v7());
         let mut pending = PendingHistory::default();
@@ -213,49 +210,40 @@ mod tests {
                 }
             }
             let mut changes = ChangeSet::default();
-            pending.write(&store, &mut changes).expect("write");
-            let checkpoint = ReadCheckpoint {
-                layout: 1,
-                position: v,
-                hash: ChainHash::GENESIS,
-            };
-            store.commit(&changes, checkpoint).expect("commit");
+            pending
+                .write(&temporary.store, &mut changes)
+                .expect("write");
+            temporary.commit_at(&changes, v);
             batch = batch % 7 + 1;
         }
-        (store, id, dir)
+        (temporary, id)
     }
 
     #[test]
     fn entries_read_back_by_version_and_by_page_across_blocks() {
-        let (store, id, _dir) = stored(200);
+        let (temporary, id) = stored(200);
+        let store = &temporary.store;
         for v in [1, 2, 31, 32, 33, 100, 200] {
-            let entry = entry_at(&store, id, v).expect("read");
+            let entry = entry_at(store, id, v).expect("read");
             assert_eq!(
                 entry,
                 Some(format!("entry {v}").into_bytes()),
                 "version {v}"
             );
         }
-        assert_eq!(entry_at(&store, id, 201).expect("read"), None);
-        assert_eq!(entry_at(&store, id, 0).expect("read"), None);
-        let all = entries_after(&store, id, 0, usize::MAX).expect("page");
+        assert_eq!(entry_at(store, id, 201).expect("read"), None);
+        assert_eq!(entry_at(store, id, 0).expect("read"), None);
+        let all = entries_after(store, id, 0, usize::MAX).expect("page");
         assert_eq!(
             all.iter().map(|e| e.0).collect::<Vec<_>>(),
             (1..=200).collect::<Vec<_>>()
         );
         for (after, limit) in [(0, 1), (31, 1), (32, 5), (45, 40), (199, 10), (200, 10)] {
-            let page = entries_after(&store, id, after, limit).expect("page");
+            let page = entries_after(store, id, after, limit).expect("page");
             let expected: Vec<u64> = (after + 1..=200).take(limit).collect();
             assert_eq!(page.iter().map(|e| e.0).collect::<Vec<_>>(), expected);
         }
-        let blocks = store
-            .scan(
-                Table::History,
-                &KeyRange::prefix(id.as_uuid().as_bytes().to_vec()),
-                ScanOrder::Ascending,
-                usize::MAX,
-            )
-            .expect("scan");
+        let blocks = temporary.all(Table::History, id.as_uuid().as_bytes());
         // Big blocks across batches, not a key per change or per batch: 6 of 32, then 8
         // entries in small blocks of 4.
         assert_eq!(blocks.len(), 6 + 2);

@@ -160,3 +160,42 @@ impl ReadStore for SledReadStore {
         Ok(())
     }
 }
+
+/// A read store in a temporary directory, for tests of what projections write.
+#[cfg(test)]
+pub(crate) struct TemporaryReadStore {
+    pub(crate) store: SledReadStore,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(test)]
+impl TemporaryReadStore {
+    pub(crate) fn new() -> TemporaryReadStore {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = sled::Config::new().path(dir.path()).open().expect("db");
+        let store = SledReadStore::open(&db).expect("read store");
+        TemporaryReadStore { store, _dir: dir }
+    }
+
+    /// Commits a change set under a checkpoint at `position` (any chain hash).
+    pub(crate) fn commit_at(&self, changes: &ChangeSet, position: u64) {
+        let checkpoint = ReadCheckpoint {
+            layout: 1,
+            position,
+            hash: ChainHash::GENESIS,
+        };
+        self.store.commit(changes, checkpoint).expect("commit");
+    }
+
+    /// Every entry of a table under a key prefix, in key order.
+    pub(crate) fn all(&self, table: Table, prefix: &[u8]) -> Vec<Entry> {
+        self.store
+            .scan(
+                table,
+                &KeyRange::prefix(prefix.to_vec()),
+                ScanOrder::Ascending,
+                usize::MAX,
+            )
+            .expect("scan")
+    }
+}

@@ -110,8 +110,7 @@ pub(super) fn append<C: BlockCodec>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::ChainHash;
-    use crate::projections::{ReadCheckpoint, SledReadStore};
+    use crate::projections::sled_read_store::TemporaryReadStore;
 
     /// A list of u64 entries under a one-byte prefix, each block as big-endian words.
     struct Words;
@@ -139,110 +138,74 @@ mod tests {
 
     const SHAPE: Shape = Shape { small: 4, big: 16 };
 
+    /// Appends `added` to the list and commits it at its last entry.
+    fn append_and_commit(store: &TemporaryReadStore, added: Vec<u64>) {
+        let last = added.last().copied().unwrap_or_default();
+        let mut changes = ChangeSet::default();
+        append(
+            &store.store,
+            &mut changes,
+            Table::Audit,
+            b"x",
+            &Words,
+            SHAPE,
+            added,
+        )
+        .expect("append");
+        store.commit_at(&changes, last);
+    }
+
+    /// The stored blocks of the list, each checked to be keyed by its first entry.
+    fn blocks(store: &TemporaryReadStore) -> Vec<Vec<u64>> {
+        store
+            .all(Table::Audit, b"x")
+            .iter()
+            .map(|(key, value)| {
+                let entries = Words.decode(key, value).expect("decode");
+                assert_eq!(
+                    key,
+                    &Words.key(&entries[0]),
+                    "a block is keyed by its first entry"
+                );
+                entries
+            })
+            .collect()
+    }
+
     /// The block sizes of a list of `n` entries appended in batches of the given sizes.
     fn sizes_after(batches: impl Iterator<Item = u64>, n: u64) -> Vec<usize> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = sled::Config::new().path(dir.path()).open().expect("db");
-        let store = SledReadStore::open(&db).expect("read store");
+        let store = TemporaryReadStore::new();
         let mut next = 1;
         for size in batches {
             if next > n {
                 break;
             }
             let last = (next + size - 1).min(n);
-            let mut changes = ChangeSet::default();
-            let added: Vec<u64> = (next..=last).collect();
-            append(
-                &store,
-                &mut changes,
-                Table::Audit,
-                b"x",
-                &Words,
-                SHAPE,
-                added,
-            )
-            .expect("append");
-            let checkpoint = ReadCheckpoint {
-                layout: 1,
-                position: last,
-                hash: ChainHash::GENESIS,
-            };
-            store.commit(&changes, checkpoint).expect("commit");
+            append_and_commit(&store, (next..=last).collect());
             next = last + 1;
         }
-        let blocks = store
-            .scan(
-                Table::Audit,
-                &KeyRange::prefix(b"x".to_vec()),
-                ScanOrder::Ascending,
-                usize::MAX,
-            )
-            .expect("scan");
-        let mut all = Vec::new();
-        let mut sizes = Vec::new();
-        for (key, value) in &blocks {
-            let entries = Words.decode(key, value).expect("decode");
-            assert_eq!(
-                key,
-                &Words.key(&entries[0]),
-                "a block is keyed by its first entry"
-            );
-            sizes.push(entries.len());
-            all.extend(entries);
-        }
+        let blocks = blocks(&store);
+        let all: Vec<u64> = blocks.iter().flatten().copied().collect();
         assert_eq!(
             all,
             (1..=n).collect::<Vec<_>>(),
             "every entry once, in order"
         );
-        sizes
+        blocks.iter().map(Vec::len).collect()
     }
 
     #[test]
     fn a_tail_of_other_sizes_is_rewritten_without_overlap() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = sled::Config::new().path(dir.path()).open().expect("db");
-        let store = SledReadStore::open(&db).expect("read store");
-        let checkpoint = |position| ReadCheckpoint {
-            layout: 1,
-            position,
-            hash: ChainHash::GENESIS,
-        };
+        let store = TemporaryReadStore::new();
         // A read side written with a block per entry (as an older layout might have).
         let mut changes = ChangeSet::default();
         for entry in 1..=6u64 {
-            let block = [entry];
-            changes.put(
-                Table::Audit,
-                Words.key(&entry),
-                Words.encode(&block).expect("encode"),
-            );
+            let encoded = Words.encode(&[entry]).expect("encode");
+            changes.put(Table::Audit, Words.key(&entry), encoded);
         }
-        store.commit(&changes, checkpoint(6)).expect("commit");
-        let mut changes = ChangeSet::default();
-        append(
-            &store,
-            &mut changes,
-            Table::Audit,
-            b"x",
-            &Words,
-            SHAPE,
-            vec![7, 8],
-        )
-        .expect("append");
-        store.commit(&changes, checkpoint(8)).expect("commit");
-        let mut all = Vec::new();
-        for (key, value) in store
-            .scan(
-                Table::Audit,
-                &KeyRange::prefix(b"x".to_vec()),
-                ScanOrder::Ascending,
-                usize::MAX,
-            )
-            .expect("scan")
-        {
-            all.extend(Words.decode(&key, &value).expect("decode"));
-        }
+        store.commit_at(&changes, 6);
+        append_and_commit(&store, vec![7, 8]);
+        let all: Vec<u64> = blocks(&store).into_iter().flatten().collect();
         assert_eq!(all, (1..=8).collect::<Vec<_>>());
     }
 
