@@ -4,6 +4,7 @@
 mod conformance;
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -337,7 +338,129 @@ async fn many_blocks_read_back_by_position_stream_and_time_before_and_after_reop
     let open = db.open_tree("open_event_block").expect("tree");
     let full = db.open_tree("event_blocks").expect("tree");
     assert!(open.len() <= 1, "{} open blocks", open.len());
-    assert_eq!(full.len() as u64, head / 16);
+    assert_eq!(
+        full.len() as u64,
+        head / 64,
+        "new directories get blocks of 64 events"
+    );
+}
+
+/// The frozen layout 2: blocks of 16 events (full ones in `event_blocks`, the last partial one
+/// in `open_event_block`), chunks of 32 stream versions, id blocks of up to 128 sorted ids, a
+/// time for every 8th block, and `layout` 2 in `meta`.
+fn write_layout_two(path: &Path, events: &[(u64, Vec<u8>)]) {
+    let db = credledger::ledger::open_db(path).expect("open layout 2");
+    let tree = |name: &str| db.open_tree(name).expect("tree");
+    let (full, open, chunks, ids, times, heads, meta) = (
+        tree("event_blocks"),
+        tree("open_event_block"),
+        tree("stream_chunks"),
+        tree("event_id_blocks"),
+        tree("block_times"),
+        tree("stream_heads"),
+        tree("meta"),
+    );
+    let mut blocks: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut stream_chunks: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut id_entries = Vec::new();
+    let mut last = None;
+    for (position, bytes) in events {
+        let e = credledger::ledger::Envelope::decode(bytes).expect("decode");
+        let block = (position - 1) / 16;
+        let entry = blocks.entry(block).or_default();
+        entry.push(((position - 1) % 16) as u8);
+        entry.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        entry.extend_from_slice(bytes);
+        if (position - 1) % (16 * 8) == 0 {
+            let mut time = ((e.body.recorded_at.0 as u64) ^ (1 << 63))
+                .to_be_bytes()
+                .to_vec();
+            time.extend_from_slice(&position.to_be_bytes());
+            times.insert(time, &[]).expect("time");
+        }
+        let stream = e.body.stream_id.as_str().as_bytes();
+        let mut key = (stream.len() as u16).to_be_bytes().to_vec();
+        key.extend_from_slice(stream);
+        key.extend_from_slice(&((e.body.stream_version.0 - 1) / 32).to_be_bytes());
+        stream_chunks
+            .entry(key)
+            .or_default()
+            .extend_from_slice(&position.to_be_bytes());
+        heads
+            .insert(stream, &e.body.stream_version.0.to_be_bytes())
+            .expect("head");
+        let mut id = e.body.event_id.0.as_bytes().to_vec();
+        id.extend_from_slice(&position.to_be_bytes());
+        id_entries.push(id);
+        last = Some(e);
+    }
+    let last_block = *blocks.keys().next_back().expect("blocks");
+    for (block, value) in &blocks {
+        let filled = (block + 1) * 16 <= events.len() as u64;
+        let into = if *block == last_block && !filled {
+            &open
+        } else {
+            &full
+        };
+        into.insert(block.to_be_bytes(), value.as_slice())
+            .expect("block");
+    }
+    for (key, value) in stream_chunks {
+        chunks.insert(key, value).expect("chunk");
+    }
+    id_entries.sort();
+    for block in id_entries.chunks(128) {
+        ids.insert(&block[0][..16], block.concat()).expect("ids");
+    }
+    let last = last.expect("events");
+    meta.insert("format_version", &[1u8]).expect("format");
+    meta.insert("layout", &[2u8]).expect("layout");
+    meta.insert("head_position", &last.body.position.0.to_be_bytes())
+        .expect("head");
+    meta.insert("head_hash", &last.hash.0).expect("hash");
+    meta.insert("last_recorded_at", &last.body.recorded_at.0.to_be_bytes())
+        .expect("time");
+    db.flush().expect("flush");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_log_of_the_narrow_block_layout_is_read_and_extended_as_it_is() {
+    let dir = TempDir::new().expect("temp dir");
+    let source = dir.path().join("source");
+    let store = SledStore::open(&source).expect("open");
+    populate_mixed(&store, 700).await;
+    store.close().await.expect("close");
+    drop(store);
+    let events = credledger::ledger::RawLog::open(&source)
+        .expect("raw")
+        .events()
+        .expect("events");
+    let narrow = dir.path().join("narrow");
+    write_layout_two(&narrow, &events);
+
+    let store = SledStore::open(&narrow).expect("open layout 2");
+    assert_eq!(store.head().position, events.len() as u64);
+    assert_reads_agree(&store).await;
+    populate_mixed(&store, 300).await;
+    assert_reads_agree(&store).await;
+    let head = store.head().position;
+    store.close().await.expect("close");
+    drop(store);
+    let store = SledStore::open(&narrow).expect("reopen");
+    assert_reads_agree(&store).await;
+    store.close().await.expect("close");
+    drop(store);
+    let (code, text) = run_verify(&narrow);
+    assert_eq!(code, 0, "{text}");
+    let db = credledger::ledger::open_db(&narrow).expect("db");
+    let meta = db.open_tree("meta").expect("meta");
+    assert_eq!(
+        meta.get("layout").expect("layout").as_deref(),
+        Some(&[2u8][..]),
+        "a directory keeps the layout it was written in"
+    );
+    let full = db.open_tree("event_blocks").expect("tree");
+    assert_eq!(full.len() as u64, head / 16, "appends keep blocks of 16");
 }
 
 /// The frozen layout 1: a sled key per event in `events`, `stream_index`, `event_ids` and

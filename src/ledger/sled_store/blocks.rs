@@ -7,17 +7,21 @@
 //!
 //! | tree              | key                          | value                                   |
 //! |-------------------|------------------------------|-----------------------------------------|
-//! | `event_blocks`    | block number (position−1)/16 | `offset u8 ‖ len u32 ‖ envelope`, ...   |
+//! | `event_blocks`    | block number (position−1)/64 | `offset u8 ‖ len u32 ‖ envelope`, ...   |
 //! | `open_event_block`| the same, for the last block while it is not full (at most one key) |  |
-//! | `block_times`     | recorded_at of every 8th block's first event ‖ its position | nothing  |
-//! | `stream_chunks`   | stream prefix ‖ chunk (version−1)/32 | positions (u64), in version order |
+//! | `block_times`     | recorded_at of every 4th block's first event ‖ its position | nothing  |
+//! | `stream_chunks`   | stream prefix ‖ chunk (version−1)/128 | positions (u64), in version order |
 //! | `event_id_blocks` | the block's first event id   | `event id ‖ position`, sorted, ≤ 128    |
+//!
+//! Those are the sizes of layout 3 ([`Geometry::WIDE`]), what new directories get. A directory
+//! of layout 2 ([`Geometry::NARROW`]: 16 events, 32 versions, every 8th block) keeps its sizes
+//! and is read and extended as it is; the sizes are chosen once, when the directory is created.
 //!
 //! The open (last) block of each is rewritten as events arrive, so the number of keys is about
 //! the number of events divided by the block size. sled copies a whole leaf (up to 16 values)
 //! on every write to it, so the last event block, rewritten by every batch, lives alone in
 //! `open_event_block` and moves to `event_blocks` once, when it is full. Recorded times never
-//! decrease along the log, so one time per eight blocks is enough to find any time. Every block is planned by
+//! decrease along the log, so one time per few blocks is enough to find any time. Every block is planned by
 //! [`plan_writes`] from the committed state and written in the writer's one transaction.
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,33 +34,82 @@ use crate::ledger::envelope::Envelope;
 use crate::ledger::error::StoreError;
 use crate::ledger::types::{EventId, Position, RecordedAt, StreamId, StreamVersion};
 
-/// Events per block of `event_blocks` (an offset must fit in a byte).
-pub(crate) const EVENTS_PER_BLOCK: u64 = 16;
-/// Stream versions per chunk of `stream_chunks`.
-pub(crate) const VERSIONS_PER_CHUNK: u64 = 32;
+/// How a directory's log is cut into blocks. Fixed when the directory is created and
+/// recorded as its layout number, so a directory is always read with the sizes it was written
+/// with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    /// Events per block of `event_blocks` (an offset must fit in a byte).
+    events_per_block: u64,
+    /// Stream versions per chunk of `stream_chunks`.
+    versions_per_chunk: u64,
+    /// `block_times` holds the first time of every `time_stride`-th event block, so finding a
+    /// time decodes at most `events_per_block * time_stride` envelopes.
+    time_stride: u64,
+}
+
+impl Geometry {
+    /// Layout 2: 16 events per block, 32 versions per chunk, a time per 128 events (logs
+    /// written before also kept a time for every block; the lookup serves both).
+    pub(crate) const NARROW: Geometry = Geometry {
+        events_per_block: 16,
+        versions_per_chunk: 32,
+        time_stride: 8,
+    };
+    /// Layout 3, what new directories get: 64 events per block, 128 versions per chunk, a time
+    /// per 256 events. sled keeps tens of bytes of memory per key for as long as the key
+    /// exists, so fewer, larger blocks keep memory flat as the log grows; the open block (at
+    /// most 64 events) is still small enough to rewrite with each batch.
+    pub(crate) const WIDE: Geometry = Geometry {
+        events_per_block: 64,
+        versions_per_chunk: 128,
+        time_stride: 4,
+    };
+
+    /// The geometry of a block layout number, if it is one.
+    pub(crate) fn of_layout(layout: u8) -> Option<Geometry> {
+        match layout {
+            keys::LAYOUT_BLOCKS => Some(Geometry::NARROW),
+            keys::LAYOUT_WIDE_BLOCKS => Some(Geometry::WIDE),
+            _ => None,
+        }
+    }
+
+    /// Events per block.
+    pub(crate) fn events_per_block(self) -> u64 {
+        self.events_per_block
+    }
+
+    /// The block holding a position (positions start at 1).
+    pub(crate) fn block_of(self, position: u64) -> u64 {
+        position.saturating_sub(1) / self.events_per_block
+    }
+
+    fn offset_of(self, position: u64) -> u8 {
+        // Below events_per_block (at most 256), so it fits.
+        (position.saturating_sub(1) % self.events_per_block) as u8
+    }
+
+    /// The chunk holding a stream version (versions start at 1).
+    pub(crate) fn chunk_of(self, version: StreamVersion) -> u64 {
+        version.0.saturating_sub(1) / self.versions_per_chunk
+    }
+
+    /// Where a version sits in its chunk.
+    fn slot_of(self, version: StreamVersion) -> u64 {
+        version.0.saturating_sub(1) % self.versions_per_chunk
+    }
+}
+
 /// Most entries in one block of `event_id_blocks` (3 KiB: rewritten as ids arrive, and few
 /// enough keys that sled's per-node memory stays small).
 pub(crate) const IDS_PER_BLOCK: usize = 128;
-/// `block_times` holds the first time of every `TIME_STRIDE`-th event block: one key per 128
-/// events (sled keeps memory per key forever), so finding a time decodes at most 128
-/// envelopes. Logs written before kept a time for every block; the lookup serves both.
-pub(crate) const TIME_STRIDE: u64 = 8;
 
 const ID_ENTRY_LEN: usize = 16 + 8;
 
 /// One entry of an event id block: the id's bytes and its position.
 type IdEntry = ([u8; 16], u64);
 const EVENT_ENTRY_HEADER: usize = 1 + 4;
-
-/// The block holding a position (positions start at 1).
-pub(crate) fn block_of(position: u64) -> u64 {
-    position.saturating_sub(1) / EVENTS_PER_BLOCK
-}
-
-fn offset_of(position: u64) -> u8 {
-    // Below EVENTS_PER_BLOCK, so it fits.
-    (position.saturating_sub(1) % EVENTS_PER_BLOCK) as u8
-}
 
 /// Key of a block in `event_blocks`.
 pub(crate) fn block_key(block: u64) -> [u8; 8] {
@@ -72,6 +125,8 @@ fn corrupt(what: &str) -> StoreError {
 pub(crate) struct EventBlocks {
     pub(crate) full: sled::Tree,
     pub(crate) open: sled::Tree,
+    /// The sizes this directory was written with.
+    pub(crate) geometry: Geometry,
 }
 
 /// Where a stored event block is kept.
@@ -106,12 +161,13 @@ impl EventBlocks {
 
 /// The `(position, envelope bytes)` entries of a stored event block, in order.
 pub(crate) fn decode_event_block<'a>(
+    geometry: Geometry,
     key: &[u8],
     value: &'a [u8],
 ) -> Result<Vec<(u64, &'a [u8])>, StoreError> {
     let block = keys::read_u64(key).ok_or_else(|| corrupt("event block key"))?;
     let base = block
-        .checked_mul(EVENTS_PER_BLOCK)
+        .checked_mul(geometry.events_per_block)
         .ok_or_else(|| corrupt("event block key"))?;
     let mut entries = Vec::new();
     let mut rest = value;
@@ -126,7 +182,9 @@ pub(crate) fn decode_event_block<'a>(
             .checked_add(len)
             .filter(|&end| end <= rest.len())
             .ok_or_else(|| corrupt("event block"))?;
-        if u64::from(offset) >= EVENTS_PER_BLOCK || last_offset.is_some_and(|l| offset <= l) {
+        if u64::from(offset) >= geometry.events_per_block
+            || last_offset.is_some_and(|l| offset <= l)
+        {
             return Err(corrupt("event block"));
         }
         entries.push((base + u64::from(offset) + 1, &rest[EVENT_ENTRY_HEADER..end]));
@@ -138,13 +196,14 @@ pub(crate) fn decode_event_block<'a>(
 
 /// Appends one entry to an encoded event block.
 pub(crate) fn push_event_entry(
+    geometry: Geometry,
     block: &mut Vec<u8>,
     position: u64,
     bytes: &[u8],
 ) -> Result<(), StoreError> {
     let len = u32::try_from(bytes.len())
         .map_err(|_| StoreError::InvalidAppend("an event is larger than 4 GiB".into()))?;
-    block.push(offset_of(position));
+    block.push(geometry.offset_of(position));
     block.extend_from_slice(&len.to_be_bytes());
     block.extend_from_slice(bytes);
     Ok(())
@@ -158,11 +217,12 @@ pub(crate) fn raw_event(
     if position == 0 {
         return Ok(None);
     }
-    let key = block_key(block_of(position));
-    let Some((value, _)) = events.get(block_of(position))? else {
+    let block = events.geometry.block_of(position);
+    let key = block_key(block);
+    let Some((value, _)) = events.get(block)? else {
         return Ok(None);
     };
-    Ok(decode_event_block(&key, &value)?
+    Ok(decode_event_block(events.geometry, &key, &value)?
         .into_iter()
         .find(|(p, _)| *p == position)
         .map(|(_, bytes)| bytes.to_vec()))
@@ -188,11 +248,14 @@ pub(crate) fn read_positions(
     let mut out = Vec::with_capacity(positions.len());
     let mut rest = positions;
     while let Some(&first) = rest.first() {
-        let block = block_of(first);
-        let in_block = rest.iter().take_while(|&&p| block_of(p) == block).count();
+        let block = events.geometry.block_of(first);
+        let in_block = rest
+            .iter()
+            .take_while(|&&p| events.geometry.block_of(p) == block)
+            .count();
         let stored = events.get(block)?;
         let entries = match &stored {
-            Some((value, _)) => decode_event_block(&block_key(block), value)?,
+            Some((value, _)) => decode_event_block(events.geometry, &block_key(block), value)?,
             None => Vec::new(),
         };
         for &position in &rest[..in_block] {
@@ -230,6 +293,7 @@ pub(crate) struct RawEvents {
     open: Option<Result<(sled::IVec, sled::IVec), StoreError>>,
     from: u64,
     to: u64,
+    geometry: Geometry,
     pending: std::collections::VecDeque<(u64, Vec<u8>)>,
 }
 
@@ -242,10 +306,12 @@ impl RawEvents {
                 open: None,
                 from,
                 to,
+                geometry: events.geometry,
                 pending: std::collections::VecDeque::new(),
             };
         }
-        let range = block_key(block_of(from))..=block_key(block_of(to));
+        let g = events.geometry;
+        let range = block_key(g.block_of(from))..=block_key(g.block_of(to));
         let open = events
             .open
             .range(range.clone())
@@ -256,6 +322,7 @@ impl RawEvents {
             open,
             from,
             to,
+            geometry: g,
             pending: std::collections::VecDeque::new(),
         }
     }
@@ -263,7 +330,7 @@ impl RawEvents {
     fn queue(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let (from, to) = (self.from, self.to);
         self.pending.extend(
-            decode_event_block(key, value)?
+            decode_event_block(self.geometry, key, value)?
                 .into_iter()
                 .filter(|(p, _)| (from..=to).contains(p))
                 .map(|(p, b)| (p, b.to_vec())),
@@ -312,7 +379,7 @@ pub(crate) fn last_position(events: &EventBlocks) -> Result<u64, StoreError> {
     };
     match last {
         None => Ok(0),
-        Some((key, value)) => Ok(decode_event_block(&key, &value)?
+        Some((key, value)) => Ok(decode_event_block(events.geometry, &key, &value)?
             .last()
             .map_or(0, |(p, _)| *p)),
     }
@@ -338,7 +405,8 @@ pub(crate) fn first_position_at_or_after(
         }
         None => 1,
     };
-    let end = (block_of(start) / TIME_STRIDE + 1) * TIME_STRIDE * EVENTS_PER_BLOCK;
+    let g = trees.event_blocks.geometry;
+    let end = (g.block_of(start) / g.time_stride + 1) * g.time_stride * g.events_per_block;
     for entry in RawEvents::new(&trees.event_blocks, start, end.min(head)) {
         let (position, bytes) = entry?;
         if decode_envelope(position, &bytes)?.body.recorded_at >= time {
@@ -355,26 +423,25 @@ pub(crate) fn chunk_key(stream: &StreamId, chunk: u64) -> Vec<u8> {
     key
 }
 
-/// The chunk holding a stream version (versions start at 1).
-pub(crate) fn chunk_of(version: StreamVersion) -> u64 {
-    version.0.saturating_sub(1) / VERSIONS_PER_CHUNK
-}
-
 /// A chunk's key and positions: (first version in it, positions).
-pub(crate) fn decode_chunk(key: &[u8], value: &[u8]) -> Result<(u64, Vec<u64>), StoreError> {
+pub(crate) fn decode_chunk(
+    geometry: Geometry,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(u64, Vec<u64>), StoreError> {
     let chunk = key
         .len()
         .checked_sub(8)
         .and_then(|at| keys::read_u64(&key[at..]))
         .ok_or_else(|| corrupt("stream chunk key"))?;
-    if !value.len().is_multiple_of(8) || value.len() as u64 > VERSIONS_PER_CHUNK * 8 {
+    if !value.len().is_multiple_of(8) || value.len() as u64 > geometry.versions_per_chunk * 8 {
         return Err(corrupt("stream chunk"));
     }
     let positions = value
         .chunks_exact(8)
         .filter_map(keys::read_u64)
         .collect::<Vec<_>>();
-    Ok((chunk * VERSIONS_PER_CHUNK + 1, positions))
+    Ok((chunk * geometry.versions_per_chunk + 1, positions))
 }
 
 /// The position of a stored event id.
@@ -468,14 +535,15 @@ fn plan_event_blocks(
 ) -> Result<(), StoreError> {
     // The block being filled: its number, bytes, where it was stored (if it was), last position.
     let mut open: Option<(u64, Vec<u8>, Option<Kept>, u64)> = None;
+    let g = trees.event_blocks.geometry;
     for event in events {
-        let block = block_of(event.position);
+        let block = g.block_of(event.position);
         if open.as_ref().is_none_or(|(b, ..)| *b != block) {
             if let Some(done) = open.take() {
-                finish_block(writes, done);
+                finish_block(g, writes, done);
             }
-            if offset_of(event.position) == 0 {
-                if block.is_multiple_of(TIME_STRIDE) {
+            if g.offset_of(event.position) == 0 {
+                if block.is_multiple_of(g.time_stride) {
                     writes
                         .block_times
                         .push(keys::time_key(event.recorded_at, event.position));
@@ -488,7 +556,7 @@ fn plan_event_blocks(
                         event.position
                     ))
                 })?;
-                let last = decode_event_block(&block_key(block), &stored)?
+                let last = decode_event_block(g, &block_key(block), &stored)?
                     .last()
                     .map_or(0, |(p, _)| *p);
                 if last + 1 != event.position {
@@ -501,23 +569,24 @@ fn plan_event_blocks(
             }
         }
         if let Some((_, bytes, _, last)) = open.as_mut() {
-            push_event_entry(bytes, event.position, &event.bytes)?;
+            push_event_entry(g, bytes, event.position, &event.bytes)?;
             *last = event.position;
         }
     }
     if let Some(done) = open {
-        finish_block(writes, done);
+        finish_block(g, writes, done);
     }
     Ok(())
 }
 
 /// Queues a block in the tree its fill calls for, and its removal from the other one.
 fn finish_block(
+    g: Geometry,
     writes: &mut LogWrites,
     (block, bytes, stored, last): (u64, Vec<u8>, Option<Kept>, u64),
 ) {
     let key = block_key(block);
-    let kept = if u64::from(offset_of(last)) + 1 == EVENTS_PER_BLOCK {
+    let kept = if u64::from(g.offset_of(last)) + 1 == g.events_per_block {
         Kept::Full
     } else {
         Kept::Open
@@ -534,12 +603,13 @@ fn plan_stream_chunks(
     writes: &mut LogWrites,
 ) -> Result<(), StoreError> {
     let mut chunks: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let g = trees.event_blocks.geometry;
     for event in events {
-        let key = chunk_key(&event.stream, chunk_of(event.version));
+        let key = chunk_key(&event.stream, g.chunk_of(event.version));
         let chunk = match chunks.entry(key) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
-                let stored = if (event.version.0 - 1) % VERSIONS_PER_CHUNK == 0 {
+                let stored = if g.slot_of(event.version) == 0 {
                     Vec::new()
                 } else {
                     trees
@@ -556,7 +626,7 @@ fn plan_stream_chunks(
                 e.insert(stored)
             }
         };
-        if (chunk.len() / 8) as u64 != (event.version.0 - 1) % VERSIONS_PER_CHUNK {
+        if (chunk.len() / 8) as u64 != g.slot_of(event.version) {
             return Err(StoreError::Inconsistent(format!(
                 "version {} of stream {} does not follow its stored chunk",
                 event.version.0, event.stream
@@ -653,24 +723,39 @@ mod tests {
     #[test]
     fn event_blocks_round_trip_and_refuse_damage() {
         let mut block = Vec::new();
-        push_event_entry(&mut block, 17, b"a").expect("push");
-        push_event_entry(&mut block, 18, b"bc").expect("push");
-        let key = block_key(block_of(17));
-        let entries = decode_event_block(&key, &block).expect("decode");
-        assert_eq!(entries, vec![(17, &b"a"[..]), (18, &b"bc"[..])]);
-        assert!(decode_event_block(&key, &block[..block.len() - 1]).is_err());
-        let mut repeated = block.clone();
-        push_event_entry(&mut repeated, 18, b"x").expect("push");
-        assert!(decode_event_block(&key, &repeated).is_err());
+        for g in [Geometry::NARROW, Geometry::WIDE] {
+            let mut block = Vec::new();
+            push_event_entry(g, &mut block, 17, b"a").expect("push");
+            push_event_entry(g, &mut block, 18, b"bc").expect("push");
+            let key = block_key(g.block_of(17));
+            let entries = decode_event_block(g, &key, &block).expect("decode");
+            assert_eq!(entries, vec![(17, &b"a"[..]), (18, &b"bc"[..])]);
+            assert!(decode_event_block(g, &key, &block[..block.len() - 1]).is_err());
+            let mut repeated = block.clone();
+            push_event_entry(g, &mut repeated, 18, b"x").expect("push");
+            assert!(decode_event_block(g, &key, &repeated).is_err());
+        }
     }
 
     #[test]
     fn positions_map_to_blocks_and_offsets() {
-        assert_eq!((block_of(1), offset_of(1)), (0, 0));
-        assert_eq!((block_of(16), offset_of(16)), (0, 15));
-        assert_eq!((block_of(17), offset_of(17)), (1, 0));
-        assert_eq!(chunk_of(StreamVersion(32)), 0);
-        assert_eq!(chunk_of(StreamVersion(33)), 1);
+        let n = Geometry::NARROW;
+        assert_eq!((n.block_of(1), n.offset_of(1)), (0, 0));
+        assert_eq!((n.block_of(16), n.offset_of(16)), (0, 15));
+        assert_eq!((n.block_of(17), n.offset_of(17)), (1, 0));
+        assert_eq!(n.chunk_of(StreamVersion(32)), 0);
+        assert_eq!(n.chunk_of(StreamVersion(33)), 1);
+        let w = Geometry::WIDE;
+        assert_eq!((w.block_of(64), w.offset_of(64)), (0, 63));
+        assert_eq!((w.block_of(65), w.offset_of(65)), (1, 0));
+        assert_eq!(w.chunk_of(StreamVersion(128)), 0);
+        assert_eq!(
+            (
+                w.chunk_of(StreamVersion(129)),
+                w.slot_of(StreamVersion(129))
+            ),
+            (1, 0)
+        );
     }
 
     #[test]

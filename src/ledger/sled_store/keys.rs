@@ -2,17 +2,17 @@
 
 use crate::ledger::types::{RecordedAt, StreamId};
 
-/// Tree: block number -> the envelopes of up to 16 consecutive positions (see `blocks`).
+/// Tree: block number -> the envelopes of up to 64 (layout 2: 16) consecutive positions.
 pub(crate) const EVENT_BLOCKS: &str = "event_blocks";
 /// Tree: the last event block while it is not full (at most one key; see `blocks`).
 pub(crate) const OPEN_EVENT_BLOCK: &str = "open_event_block";
-/// Tree: stream prefix ‖ chunk number -> the positions of up to 32 consecutive versions.
+/// Tree: stream prefix ‖ chunk number -> the positions of up to 128 (layout 2: 32) versions.
 pub(crate) const STREAM_CHUNKS: &str = "stream_chunks";
 /// Tree: stream id -> last version.
 pub(crate) const STREAM_HEADS: &str = "stream_heads";
-/// Tree: first event id of a block -> up to 64 sorted `event id ‖ position` entries.
+/// Tree: first event id of a block -> up to 128 sorted `event id ‖ position` entries.
 pub(crate) const EVENT_ID_BLOCKS: &str = "event_id_blocks";
-/// Tree: recorded_at ‖ position of each event block's first event -> nothing.
+/// Tree: recorded_at ‖ position of every few event blocks' first event -> nothing.
 pub(crate) const BLOCK_TIMES: &str = "block_times";
 /// Trees of layout 1 (a key per event), read once by the migration to blocks and dropped.
 pub(crate) const LEGACY_EVENTS: &str = "events";
@@ -32,8 +32,10 @@ pub(crate) const META_HEAD_POSITION: &[u8] = b"head_position";
 pub(crate) const META_HEAD_HASH: &[u8] = b"head_hash";
 /// Meta key: the storage layout of the log (absent: layout 1, a key per event).
 pub(crate) const META_LAYOUT: &[u8] = b"layout";
-/// The layout this version writes: events and indexes in blocks.
+/// Layout 2: events and indexes in blocks of the narrow geometry (`blocks::Geometry::NARROW`).
 pub(crate) const LAYOUT_BLOCKS: u8 = 2;
+/// Layout 3, what this version writes: the wide geometry (`blocks::Geometry::WIDE`).
+pub(crate) const LAYOUT_WIDE_BLOCKS: u8 = 3;
 /// Meta key: recorded_at of the last written event.
 pub(crate) const META_LAST_RECORDED_AT: &[u8] = b"last_recorded_at";
 

@@ -8,7 +8,7 @@
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::blocks::{self, LogWrites, NewEvent};
+use super::blocks::{self, Geometry, LogWrites, NewEvent};
 use super::{keys, Trees};
 use crate::ledger::error::StoreError;
 
@@ -17,18 +17,27 @@ const MIGRATION_BATCH: usize = 4096;
 /// How often (in events) progress is logged.
 const PROGRESS_EVERY: u64 = 100_000;
 
-/// Brings the log in `db` to the block layout, if it is not there yet.
+/// The block geometry the directory records, or `None` if it records no layout (a new
+/// directory, or one of layout 1 still to be moved). Layouts 2 and 3 are read as they are.
+pub(crate) fn recorded_geometry(meta: &sled::Tree) -> Result<Option<Geometry>, StoreError> {
+    let Some(v) = meta.get(keys::META_LAYOUT)? else {
+        return Ok(None);
+    };
+    let layout = match v.as_ref() {
+        [layout] => *layout,
+        _ => 0,
+    };
+    Geometry::of_layout(layout)
+        .map(Some)
+        .ok_or(StoreError::UnsupportedFormat {
+            found: layout,
+            known: keys::LAYOUT_WIDE_BLOCKS,
+        })
+}
+
+/// Brings a directory that records no layout to layout 3 (moving a layout-1 log into blocks
+/// first); `trees` must be open with the wide geometry.
 pub(crate) fn to_blocks(db: &sled::Db, trees: &Trees) -> Result<(), StoreError> {
-    match trees.meta.get(keys::META_LAYOUT)? {
-        Some(v) if v.as_ref() == [keys::LAYOUT_BLOCKS] => return Ok(()),
-        Some(v) => {
-            return Err(StoreError::UnsupportedFormat {
-                found: v.first().copied().unwrap_or(0),
-                known: keys::LAYOUT_BLOCKS,
-            })
-        }
-        None => {}
-    }
     let names = db.tree_names();
     let has = |name: &str| names.iter().any(|n| n.as_ref() == name.as_bytes());
     if has(keys::LEGACY_EVENTS) {
@@ -39,7 +48,7 @@ pub(crate) fn to_blocks(db: &sled::Db, trees: &Trees) -> Result<(), StoreError> 
     }
     trees
         .meta
-        .insert(keys::META_LAYOUT, &[keys::LAYOUT_BLOCKS])?;
+        .insert(keys::META_LAYOUT, &[keys::LAYOUT_WIDE_BLOCKS])?;
     trees.meta.flush()?;
     for name in std::iter::once(keys::LEGACY_EVENTS).chain(keys::LEGACY_INDEXES) {
         if has(name) {

@@ -93,9 +93,20 @@ pub(crate) struct Trees {
 impl Trees {
     /// Opens the trees, first moving a log of an earlier layout into the current one.
     pub(crate) fn open(db: &sled::Db) -> Result<Trees, StoreError> {
-        let trees = Trees::open_current(db)?;
-        migrate::to_blocks(db, &trees)?;
-        Ok(trees)
+        let meta = db.open_tree(keys::META)?;
+        match migrate::recorded_geometry(&meta)? {
+            Some(geometry) => Trees::open_current(db, geometry),
+            None => {
+                let trees = Trees::open_current(db, blocks::Geometry::WIDE)?;
+                migrate::to_blocks(db, &trees)?;
+                Ok(trees)
+            }
+        }
+    }
+
+    /// The block sizes of this directory.
+    pub(crate) fn geometry(&self) -> blocks::Geometry {
+        self.event_blocks.geometry
     }
 
     /// Every stored event as `(position, encoded envelope)`, in order.
@@ -103,11 +114,12 @@ impl Trees {
         blocks::RawEvents::new(&self.event_blocks, 1, u64::MAX)
     }
 
-    fn open_current(db: &sled::Db) -> Result<Trees, StoreError> {
+    fn open_current(db: &sled::Db, geometry: blocks::Geometry) -> Result<Trees, StoreError> {
         Ok(Trees {
             event_blocks: blocks::EventBlocks {
                 full: db.open_tree(keys::EVENT_BLOCKS)?,
                 open: db.open_tree(keys::OPEN_EVENT_BLOCK)?,
+                geometry,
             },
             stream_chunks: db.open_tree(keys::STREAM_CHUNKS)?,
             stream_heads: db.open_tree(keys::STREAM_HEADS)?,
@@ -377,7 +389,7 @@ impl EventStore for SledStore {
         let mut out = Vec::new();
         for entry in trees.stream_chunks.scan_prefix(keys::stream_prefix(stream)) {
             let (key, value) = entry?;
-            let (first_version, positions) = blocks::decode_chunk(&key, &value)?;
+            let (first_version, positions) = blocks::decode_chunk(trees.geometry(), &key, &value)?;
             // Versions are known from the chunk; only the time cut needs the envelopes.
             let wanted = positions
                 .iter()
@@ -424,7 +436,7 @@ impl EventStore for SledStore {
         }
         let mut position = blocks::first_position_at_or_after(trees, from, head)?;
         while out.len() < limit && position <= head {
-            let to_read = head.min(position + blocks::EVENTS_PER_BLOCK * 4 - 1);
+            let to_read = head.min(position + trees.geometry().events_per_block() * 4 - 1);
             for envelope in read_range(&trees.event_blocks, position, to_read)? {
                 if envelope.body.recorded_at > to || out.len() >= limit {
                     return Ok(out);
@@ -447,7 +459,8 @@ impl EventStore for SledStore {
             .rev()
         {
             let (key, value) = entry?;
-            let (first_version, positions) = blocks::decode_chunk(&key, &value)?;
+            let (first_version, positions) =
+                blocks::decode_chunk(self.inner.trees.geometry(), &key, &value)?;
             let durable = positions.iter().take_while(|&&p| p <= head).count() as u64;
             if durable > 0 {
                 return Ok(StreamVersion(first_version + durable - 1));

@@ -36,11 +36,12 @@ impl RawLog {
 
     /// Stores `bytes` at `position` (replacing what is there), or removes the position.
     pub fn set_event(&self, position: u64, bytes: Option<&[u8]>) -> Result<(), StoreError> {
-        let block = blocks::block_of(position);
+        let geometry = self.trees.geometry();
+        let block = geometry.block_of(position);
         let key = blocks::block_key(block);
         let stored = self.trees.event_blocks.get(block)?;
         let mut entries: Vec<(u64, Vec<u8>)> = match &stored {
-            Some((value, _)) => blocks::decode_event_block(&key, value)?
+            Some((value, _)) => blocks::decode_event_block(geometry, &key, value)?
                 .into_iter()
                 .map(|(p, b)| (p, b.to_vec()))
                 .collect(),
@@ -61,7 +62,7 @@ impl RawLog {
         if entries.is_empty() {
             tree.remove(key)?;
         } else {
-            tree.insert(key, bytes_of(&entries)?)?;
+            tree.insert(key, bytes_of(geometry, &entries)?)?;
         }
         Ok(())
     }
@@ -73,10 +74,10 @@ impl RawLog {
     }
 }
 
-fn bytes_of(entries: &[(u64, Vec<u8>)]) -> Result<Vec<u8>, StoreError> {
+fn bytes_of(geometry: blocks::Geometry, entries: &[(u64, Vec<u8>)]) -> Result<Vec<u8>, StoreError> {
     let mut block = Vec::new();
     for (p, b) in entries {
-        blocks::push_event_entry(&mut block, *p, b)?;
+        blocks::push_event_entry(geometry, &mut block, *p, b)?;
     }
     Ok(block)
 }
