@@ -722,7 +722,6 @@ mod tests {
 
     #[test]
     fn event_blocks_round_trip_and_refuse_damage() {
-        let mut block = Vec::new();
         for g in [Geometry::NARROW, Geometry::WIDE] {
             let mut block = Vec::new();
             push_event_entry(g, &mut block, 17, b"a").expect("push");
