@@ -889,6 +889,75 @@ async fn purge_shreds_secrets_for_good() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purged_authentication_leaves_memory_and_still_answers_the_same() {
+    let w = World::new().await;
+    let owner = caller(w.owner);
+    let (gone, cmd) = create("Gone", w.owner.personal, "airtable", &[("token", "t")], &[]);
+    w.app
+        .execute(&owner, gone, cmd, None)
+        .await
+        .expect("create");
+    for command in [AuthenticationCommand::Delete, AuthenticationCommand::Purge] {
+        w.app
+            .execute(&owner, gone, command, None)
+            .await
+            .expect("delete, purge");
+    }
+    // A later batch lets the purged record go from memory.
+    let (kept, cmd) = create("Kept", w.owner.personal, "airtable", &[("token", "k")], &[]);
+    w.app
+        .execute(&owner, kept, cmd, None)
+        .await
+        .expect("create");
+    async fn purged_view(
+        app: &credledger::app::App,
+        id: credledger::domain::ids::AuthenticationId,
+    ) -> (
+        Vec<credledger::domain::ids::AuthenticationId>,
+        Option<credledger::projections::model::AuthRecord>,
+    ) {
+        let model = app.model().model().read().await;
+        let in_memory: Vec<_> = model.authentications.ids().collect();
+        (in_memory, model.authentication(id))
+    }
+    let (in_memory, record) = purged_view(&w.app, gone).await;
+    assert_eq!(
+        in_memory,
+        vec![kept],
+        "only the live authentication is in memory"
+    );
+    let record = record.expect("the purged record is read from the read store");
+    assert!(record.is_purged());
+    let restore = w
+        .app
+        .restore(&owner, gone, RestoreTarget::Version(1), None)
+        .await
+        .expect_err("restoring a purged authentication");
+    let before = restore.to_string();
+    assert!(before.contains("purged"), "{before}");
+    let history = w.app.history(w.owner.id, gone).await.expect("history");
+
+    let w = w.restart().await;
+    let (in_memory, again) = purged_view(&w.app, gone).await;
+    assert_eq!(
+        in_memory,
+        vec![kept],
+        "a restart loads only the live authentication"
+    );
+    assert_eq!(again, Some(record), "the same record after a restart");
+    let after = w
+        .app
+        .restore(&owner, gone, RestoreTarget::Version(1), None)
+        .await
+        .expect_err("restoring after a restart");
+    assert_eq!(after.to_string(), before);
+    assert_eq!(
+        w.app.history(w.owner.id, gone).await.expect("history"),
+        history
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_resumes_from_snapshot_and_tail() {
     let w = World::new().await;
     let owner = caller(w.owner);

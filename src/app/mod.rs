@@ -38,7 +38,6 @@ pub use verification::{
 };
 
 use crate::crypto::{DataKeyStatus, DataKeyStore, Fingerprinter};
-use crate::domain::authentication::Lifecycle;
 use crate::domain::ids::UserId;
 use crate::domain::services::ServiceCatalog;
 use crate::ledger::{AuthMethod, EventMeta, EventStore, Origin, SledStore};
@@ -218,21 +217,7 @@ impl App {
     /// two, the key is destroyed here, once the read model has caught up with the log.
     async fn finish_interrupted_purges(&self) -> Result<(), AppError> {
         self.model.wait_for(self.store.head().position).await?;
-        let purged: Vec<_> = self
-            .model
-            .model()
-            .read()
-            .await
-            .authentications
-            .iter()
-            .filter(|(_, r)| {
-                r.state
-                    .current
-                    .as_ref()
-                    .is_some_and(|a| a.lifecycle == Lifecycle::Purged)
-            })
-            .map(|(id, _)| id)
-            .collect();
+        let purged = crate::projections::model::purged_authentications(self.model.settle().await?)?;
         for id in purged {
             if matches!(
                 self.keys.status(id.as_uuid())?,

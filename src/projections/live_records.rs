@@ -4,25 +4,87 @@
 //! about 2 KB for a one-secret authentication; encoded it is a few hundred bytes. Records are
 //! decoded on access, which costs about what the clone every reader used to make did. The bytes
 //! are exactly the read store's value for the record, so writing a batch re-encodes nothing.
+//!
+//! Purged authentications leave memory: nothing can change them any more, and a ledger that
+//! creates and purges all day would otherwise hold every authentication it ever had. Their
+//! records stay in the read store, where [`LiveRecords::get`] finds them through the shelf.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::model::AuthRecord;
 use super::{decode, encode, ProjectionError};
 use crate::domain::ids::AuthenticationId;
 
-/// Encoded authentication records by id.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Reads the stored record of an authentication that is no longer held in memory.
+pub type Shelf =
+    Arc<dyn Fn(AuthenticationId) -> Result<Option<Vec<u8>>, ProjectionError> + Send + Sync>;
+
+/// Encoded authentication records by id: the ones that can still change in memory, purged
+/// ones on the shelf.
+#[derive(Default)]
 pub struct LiveRecords {
     records: BTreeMap<AuthenticationId, Box<[u8]>>,
+    /// Records purged by the last batch: the commit writing them may still be running, so
+    /// they are read from here until the next batch lets them go.
+    leaving: BTreeMap<AuthenticationId, Box<[u8]>>,
+    shelf: Option<Shelf>,
+}
+
+/// A clone is a detached copy of what is in memory: it does not keep the read store open
+/// (a snapshot held across a restart would otherwise hold sled's lock), so purged records read
+/// as missing in it.
+impl Clone for LiveRecords {
+    fn clone(&self) -> LiveRecords {
+        LiveRecords {
+            records: self.records.clone(),
+            leaving: BTreeMap::new(),
+            shelf: None,
+        }
+    }
+}
+
+/// Two sets of records are the same when they hold the same records in memory; what has left
+/// memory is the read store's, compared there.
+impl PartialEq for LiveRecords {
+    fn eq(&self, other: &LiveRecords) -> bool {
+        self.records == other.records
+    }
+}
+
+impl Eq for LiveRecords {}
+
+impl std::fmt::Debug for LiveRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveRecords")
+            .field("in_memory", &self.records.len())
+            .field("leaving", &self.leaving.len())
+            .field("shelved", &self.shelf.is_some())
+            .finish()
+    }
 }
 
 impl LiveRecords {
-    /// One record. Every stored encoding was produced by [`LiveRecords::insert`] or checked by
-    /// [`LiveRecords::insert_encoded`], so decoding cannot fail short of memory corruption;
-    /// should it, the record reads as missing and the failure is logged.
+    /// One record, from memory or, once purged, from the shelf. Every encoding in memory was
+    /// produced by [`LiveRecords::insert`] or checked by [`LiveRecords::insert_encoded`], so
+    /// decoding cannot fail short of corruption; should it, or should the shelf fail, the
+    /// record reads as missing and the failure is logged.
     pub fn get(&self, id: AuthenticationId) -> Option<AuthRecord> {
-        let bytes = self.records.get(&id)?;
+        let shelved;
+        let bytes = match self.records.get(&id).or_else(|| self.leaving.get(&id)) {
+            Some(bytes) => &bytes[..],
+            None => match (self.shelf.as_ref()?)(id) {
+                Ok(Some(bytes)) => {
+                    shelved = bytes;
+                    &shelved[..]
+                }
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::error!(authentication = %id, error = %e, "a shelved record cannot be read");
+                    return None;
+                }
+            },
+        };
         match decode::<AuthRecord>(bytes) {
             Ok(record) => Some(record),
             Err(e) => {
@@ -32,9 +94,29 @@ impl LiveRecords {
         }
     }
 
-    /// Whether there is a record for `id`.
-    pub fn contains(&self, id: AuthenticationId) -> bool {
-        self.records.contains_key(&id)
+    /// Where records that left memory are read from.
+    pub fn shelve_in(&mut self, shelf: Shelf) {
+        self.shelf = Some(shelf);
+    }
+
+    /// Takes `purged` out of memory, once the records the previous batch let go are written
+    /// (call it after a batch's records are queued for writing).
+    pub fn let_go(&mut self, purged: impl IntoIterator<Item = AuthenticationId>) {
+        self.leaving.clear();
+        for id in purged {
+            if let Some(bytes) = self.records.remove(&id) {
+                self.leaving.insert(id, bytes);
+            }
+        }
+    }
+
+    /// Drops every record of a purged authentication (an in-memory replay, which has no
+    /// shelf, ends as the live model does).
+    pub fn drop_purged(&mut self) {
+        self.records.retain(|_, bytes| {
+            decode::<AuthRecord>(bytes).map_or(true, |record| !record.is_purged())
+        });
+        self.leaving.clear();
     }
 
     /// Stores a record.
@@ -64,19 +146,20 @@ impl LiveRecords {
         self.records.get(&id).map(|b| &b[..])
     }
 
-    /// Every record in id order, decoded one at a time.
+    /// Every record held in memory (every authentication not purged), in id order, decoded
+    /// one at a time.
     pub fn iter(&self) -> impl Iterator<Item = (AuthenticationId, AuthRecord)> + '_ {
         self.records
             .keys()
             .filter_map(|id| self.get(*id).map(|record| (*id, record)))
     }
 
-    /// Every id, in order.
+    /// Every id held in memory, in order.
     pub fn ids(&self) -> impl Iterator<Item = AuthenticationId> + '_ {
         self.records.keys().copied()
     }
 
-    /// How many records there are.
+    /// How many records are held in memory.
     pub fn len(&self) -> usize {
         self.records.len()
     }

@@ -76,6 +76,14 @@ pub struct AuthRecord {
 }
 
 impl AuthRecord {
+    /// Whether the authentication was purged (its record then leaves memory).
+    pub fn is_purged(&self) -> bool {
+        self.state
+            .current
+            .as_ref()
+            .is_some_and(|a| a.lifecycle == Lifecycle::Purged)
+    }
+
     /// The event id of `version`, if that version sealed a current secret field.
     pub fn sealing_event(&self, version: u64) -> Option<uuid::Uuid> {
         self.sealed_by
@@ -124,6 +132,8 @@ pub struct LedgerModel {
     postings: audit::Postings,
     /// The batch's history entries (written at its end).
     history: PendingHistory,
+    /// Authentications the batch purged (they leave memory at its end).
+    purged: Vec<AuthenticationId>,
 }
 
 /// Live records changed since the last batch was written.
@@ -148,6 +158,8 @@ impl LedgerModel {
         model.dirty = Dirty::default();
         model.postings = audit::Postings::default();
         model.history = PendingHistory::default();
+        model.purged.clear();
+        model.authentications.drop_purged();
         Ok(model)
     }
 
@@ -240,6 +252,9 @@ impl LedgerModel {
             self.names.entry(workspace).or_default().insert(key, id);
         }
         record.updated_at = at;
+        if record.is_purged() {
+            self.purged.push(id);
+        }
         self.authentications.insert(id, &record)?;
         let workspace = record.state.current.as_ref().map(|a| a.workspace);
         if let HistoryDetail::Created { workspace: w, .. } | HistoryDetail::Moved { to: w, .. } =
@@ -277,11 +292,20 @@ impl LedgerModel {
         let auths = KeyRange::prefix(vec![live_key::AUTHENTICATION]);
         for (key, bytes) in store.scan(Table::Live, &auths, ScanOrder::Ascending, usize::MAX)? {
             let id = AuthenticationId::from_uuid(uuid_of(&key[1..])?);
+            if decode::<AuthRecord>(&bytes)?.is_purged() {
+                continue; // Read from the shelf when asked for.
+            }
             let record = model.authentications.insert_encoded(id, bytes)?;
             if let Some((workspace, name)) = live_name(&record.state) {
                 model.names.entry(workspace).or_default().insert(name, id);
             }
         }
+        let shelf = store.clone();
+        model
+            .authentications
+            .shelve_in(std::sync::Arc::new(move |id| {
+                shelf.get(Table::Live, &id_key(live_key::AUTHENTICATION, id.as_uuid()))
+            }));
         Ok(model)
     }
 
@@ -357,6 +381,21 @@ pub fn ever_in_workspace(
         .into_iter()
         .map(|(key, _)| uuid_of(&key[16..]).map(AuthenticationId::from_uuid))
         .collect()
+}
+
+/// Every purged authentication, read from the read store (purged records are not kept in
+/// memory). Reads every stored record: for start-up chores, not for requests.
+pub fn purged_authentications(
+    store: &impl ReadStore,
+) -> Result<Vec<AuthenticationId>, ProjectionError> {
+    let auths = KeyRange::prefix(vec![live_key::AUTHENTICATION]);
+    let mut purged = Vec::new();
+    for (key, bytes) in store.scan(Table::Live, &auths, ScanOrder::Ascending, usize::MAX)? {
+        if decode::<AuthRecord>(&bytes)?.is_purged() {
+            purged.push(AuthenticationId::from_uuid(uuid_of(&key[1..])?));
+        }
+    }
+    Ok(purged)
 }
 
 /// The workspace a directory event is about; organization-level events (members, roles)
@@ -487,6 +526,10 @@ impl Projection for LedgerModel {
     ) -> Result<(), ProjectionError> {
         self.postings.write(store, changes)?;
         self.history.write(store, changes)?;
-        self.write_dirty(changes)
+        self.write_dirty(changes)?;
+        // Queued for writing above; readable from `leaving` until the next batch.
+        self.authentications
+            .let_go(std::mem::take(&mut self.purged));
+        Ok(())
     }
 }
