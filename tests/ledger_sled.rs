@@ -338,11 +338,18 @@ async fn many_blocks_read_back_by_position_stream_and_time_before_and_after_reop
     let open = db.open_tree("open_event_block").expect("tree");
     let full = db.open_tree("event_blocks").expect("tree");
     assert!(open.len() <= 1, "{} open blocks", open.len());
-    assert_eq!(
-        full.len() as u64,
-        head / 64,
-        "new directories get blocks of 64 events"
-    );
+    assert_eq!(full.len() as u64, head / 16);
+    // New directories keep 128 versions per stream chunk.
+    let chunks = db.open_tree("stream_chunks").expect("tree");
+    let stream = b"stream-0";
+    let mut prefix = (stream.len() as u16).to_be_bytes().to_vec();
+    prefix.extend_from_slice(stream);
+    let versions: usize = chunks
+        .scan_prefix(&prefix)
+        .map(|kv| kv.expect("chunk").1.len() / 8)
+        .sum();
+    assert!(versions > 128, "stream-0 has {versions} versions");
+    assert_eq!(chunks.scan_prefix(&prefix).count(), versions.div_ceil(128));
 }
 
 /// The frozen layout 2: blocks of 16 events (full ones in `event_blocks`, the last partial one
@@ -424,7 +431,7 @@ fn write_layout_two(path: &Path, events: &[(u64, Vec<u8>)]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_log_of_the_narrow_block_layout_is_read_and_extended_as_it_is() {
+async fn a_log_of_block_layout_2_is_read_and_extended_as_it_is() {
     let dir = TempDir::new().expect("temp dir");
     let source = dir.path().join("source");
     let store = SledStore::open(&source).expect("open");
@@ -435,7 +442,7 @@ async fn a_log_of_the_narrow_block_layout_is_read_and_extended_as_it_is() {
         .expect("raw")
         .events()
         .expect("events");
-    let narrow = dir.path().join("narrow");
+    let narrow = dir.path().join("layout-2");
     write_layout_two(&narrow, &events);
 
     let store = SledStore::open(&narrow).expect("open layout 2");
@@ -461,6 +468,17 @@ async fn a_log_of_the_narrow_block_layout_is_read_and_extended_as_it_is() {
     );
     let full = db.open_tree("event_blocks").expect("tree");
     assert_eq!(full.len() as u64, head / 16, "appends keep blocks of 16");
+    // Its chunks keep 32 versions: a stream of more than 32 versions has several.
+    let chunks = db.open_tree("stream_chunks").expect("tree");
+    let stream = b"stream-0";
+    let mut prefix = (stream.len() as u16).to_be_bytes().to_vec();
+    prefix.extend_from_slice(stream);
+    let versions: usize = chunks
+        .scan_prefix(&prefix)
+        .map(|kv| kv.expect("chunk").1.len() / 8)
+        .sum();
+    assert!(versions > 64, "stream-0 has {versions} versions");
+    assert_eq!(chunks.scan_prefix(&prefix).count(), versions.div_ceil(32));
 }
 
 /// The frozen layout 1: a sled key per event in `events`, `stream_index`, `event_ids` and

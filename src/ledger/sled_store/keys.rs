@@ -2,7 +2,7 @@
 
 use crate::ledger::types::{RecordedAt, StreamId};
 
-/// Tree: block number -> the envelopes of up to 64 (layout 2: 16) consecutive positions.
+/// Tree: block number -> the envelopes of up to 16 consecutive positions (see `blocks`).
 pub(crate) const EVENT_BLOCKS: &str = "event_blocks";
 /// Tree: the last event block while it is not full (at most one key; see `blocks`).
 pub(crate) const OPEN_EVENT_BLOCK: &str = "open_event_block";
@@ -32,10 +32,10 @@ pub(crate) const META_HEAD_POSITION: &[u8] = b"head_position";
 pub(crate) const META_HEAD_HASH: &[u8] = b"head_hash";
 /// Meta key: the storage layout of the log (absent: layout 1, a key per event).
 pub(crate) const META_LAYOUT: &[u8] = b"layout";
-/// Layout 2: events and indexes in blocks of the narrow geometry (`blocks::Geometry::NARROW`).
+/// Layout 2: events and indexes in blocks (`blocks::Geometry::LAYOUT_2`).
 pub(crate) const LAYOUT_BLOCKS: u8 = 2;
-/// Layout 3, what this version writes: the wide geometry (`blocks::Geometry::WIDE`).
-pub(crate) const LAYOUT_WIDE_BLOCKS: u8 = 3;
+/// Layout 3, what this version writes: longer stream chunks, sparser times (`blocks::Geometry::LAYOUT_3`).
+pub(crate) const LAYOUT_LONG_CHUNKS: u8 = 3;
 /// Meta key: recorded_at of the last written event.
 pub(crate) const META_LAST_RECORDED_AT: &[u8] = b"last_recorded_at";
 

@@ -31,12 +31,12 @@ pub(crate) fn recorded_geometry(meta: &sled::Tree) -> Result<Option<Geometry>, S
         .map(Some)
         .ok_or(StoreError::UnsupportedFormat {
             found: layout,
-            known: keys::LAYOUT_WIDE_BLOCKS,
+            known: keys::LAYOUT_LONG_CHUNKS,
         })
 }
 
 /// Brings a directory that records no layout to layout 3 (moving a layout-1 log into blocks
-/// first); `trees` must be open with the wide geometry.
+/// first); `trees` must be open with layout 3's geometry.
 pub(crate) fn to_blocks(db: &sled::Db, trees: &Trees) -> Result<(), StoreError> {
     let names = db.tree_names();
     let has = |name: &str| names.iter().any(|n| n.as_ref() == name.as_bytes());
@@ -48,7 +48,7 @@ pub(crate) fn to_blocks(db: &sled::Db, trees: &Trees) -> Result<(), StoreError> 
     }
     trees
         .meta
-        .insert(keys::META_LAYOUT, &[keys::LAYOUT_WIDE_BLOCKS])?;
+        .insert(keys::META_LAYOUT, &[keys::LAYOUT_LONG_CHUNKS])?;
     trees.meta.flush()?;
     for name in std::iter::once(keys::LEGACY_EVENTS).chain(keys::LEGACY_INDEXES) {
         if has(name) {

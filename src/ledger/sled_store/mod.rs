@@ -97,7 +97,7 @@ impl Trees {
         match migrate::recorded_geometry(&meta)? {
             Some(geometry) => Trees::open_current(db, geometry),
             None => {
-                let trees = Trees::open_current(db, blocks::Geometry::WIDE)?;
+                let trees = Trees::open_current(db, blocks::Geometry::LAYOUT_3)?;
                 migrate::to_blocks(db, &trees)?;
                 Ok(trees)
             }
