@@ -339,17 +339,73 @@ async fn many_blocks_read_back_by_position_stream_and_time_before_and_after_reop
     let full = db.open_tree("event_blocks").expect("tree");
     assert!(open.len() <= 1, "{} open blocks", open.len());
     assert_eq!(full.len() as u64, head / 16);
-    // New directories keep 128 versions per stream chunk.
+    // New directories are layout 3: 128 versions per stream chunk.
+    let layout = db
+        .open_tree("meta")
+        .expect("meta")
+        .get("layout")
+        .expect("layout");
+    assert_eq!(layout.as_deref(), Some(&[3u8][..]));
+    assert_stream_chunks_of(&db, 128, 128);
+}
+
+/// A stream's key prefix in the frozen layouts: its length (u16) and its bytes.
+fn frozen_stream_prefix(stream: &[u8]) -> Vec<u8> {
+    let mut key = (stream.len() as u16).to_be_bytes().to_vec();
+    key.extend_from_slice(stream);
+    key
+}
+
+/// A time key in the frozen layouts: the time with its sign bit flipped, then the position.
+fn frozen_time_key(e: &credledger::ledger::Envelope, position: u64) -> Vec<u8> {
+    let mut time = ((e.body.recorded_at.0 as u64) ^ (1 << 63))
+        .to_be_bytes()
+        .to_vec();
+    time.extend_from_slice(&position.to_be_bytes());
+    time
+}
+
+/// The head in `meta` of a frozen layout, and its layout marker if it has one.
+fn write_frozen_meta(meta: &sled::Tree, last: &credledger::ledger::Envelope, layout: Option<u8>) {
+    meta.insert("format_version", &[1u8]).expect("format");
+    if let Some(layout) = layout {
+        meta.insert("layout", &[layout]).expect("layout");
+    }
+    meta.insert("head_position", &last.body.position.0.to_be_bytes())
+        .expect("head");
+    meta.insert("head_hash", &last.hash.0).expect("hash");
+    meta.insert("last_recorded_at", &last.body.recorded_at.0.to_be_bytes())
+        .expect("time");
+}
+
+/// A log of `count` mixed events written by the current code, as `(position, bytes)`.
+async fn events_of_a_fresh_log(dir: &Path, count: usize) -> Vec<(u64, Vec<u8>)> {
+    let source = dir.join("source");
+    let store = SledStore::open(&source).expect("open");
+    populate_mixed(&store, count).await;
+    store.close().await.expect("close");
+    drop(store);
+    credledger::ledger::RawLog::open(&source)
+        .expect("raw")
+        .events()
+        .expect("events")
+}
+
+/// Asserts that `stream-0`'s positions are kept in chunks of `per_chunk` versions, and that it
+/// has more than `at_least` versions (so several chunks).
+fn assert_stream_chunks_of(db: &sled::Db, per_chunk: usize, at_least: usize) {
     let chunks = db.open_tree("stream_chunks").expect("tree");
-    let stream = b"stream-0";
-    let mut prefix = (stream.len() as u16).to_be_bytes().to_vec();
-    prefix.extend_from_slice(stream);
+    let prefix = frozen_stream_prefix(b"stream-0");
     let versions: usize = chunks
         .scan_prefix(&prefix)
         .map(|kv| kv.expect("chunk").1.len() / 8)
         .sum();
-    assert!(versions > 128, "stream-0 has {versions} versions");
-    assert_eq!(chunks.scan_prefix(&prefix).count(), versions.div_ceil(128));
+    assert!(versions > at_least, "stream-0 has {versions} versions");
+    assert_eq!(
+        chunks.scan_prefix(&prefix).count(),
+        versions.div_ceil(per_chunk),
+        "chunks of {per_chunk} versions"
+    );
 }
 
 /// The frozen layout 2: blocks of 16 events (full ones in `event_blocks`, the last partial one
@@ -379,15 +435,12 @@ fn write_layout_two(path: &Path, events: &[(u64, Vec<u8>)]) {
         entry.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
         entry.extend_from_slice(bytes);
         if (position - 1) % (16 * 8) == 0 {
-            let mut time = ((e.body.recorded_at.0 as u64) ^ (1 << 63))
-                .to_be_bytes()
-                .to_vec();
-            time.extend_from_slice(&position.to_be_bytes());
-            times.insert(time, &[]).expect("time");
+            times
+                .insert(frozen_time_key(&e, *position), &[])
+                .expect("time");
         }
         let stream = e.body.stream_id.as_str().as_bytes();
-        let mut key = (stream.len() as u16).to_be_bytes().to_vec();
-        key.extend_from_slice(stream);
+        let mut key = frozen_stream_prefix(stream);
         key.extend_from_slice(&((e.body.stream_version.0 - 1) / 32).to_be_bytes());
         stream_chunks
             .entry(key)
@@ -419,29 +472,14 @@ fn write_layout_two(path: &Path, events: &[(u64, Vec<u8>)]) {
     for block in id_entries.chunks(128) {
         ids.insert(&block[0][..16], block.concat()).expect("ids");
     }
-    let last = last.expect("events");
-    meta.insert("format_version", &[1u8]).expect("format");
-    meta.insert("layout", &[2u8]).expect("layout");
-    meta.insert("head_position", &last.body.position.0.to_be_bytes())
-        .expect("head");
-    meta.insert("head_hash", &last.hash.0).expect("hash");
-    meta.insert("last_recorded_at", &last.body.recorded_at.0.to_be_bytes())
-        .expect("time");
+    write_frozen_meta(&meta, &last.expect("events"), Some(2));
     db.flush().expect("flush");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_log_of_block_layout_2_is_read_and_extended_as_it_is() {
     let dir = TempDir::new().expect("temp dir");
-    let source = dir.path().join("source");
-    let store = SledStore::open(&source).expect("open");
-    populate_mixed(&store, 700).await;
-    store.close().await.expect("close");
-    drop(store);
-    let events = credledger::ledger::RawLog::open(&source)
-        .expect("raw")
-        .events()
-        .expect("events");
+    let events = events_of_a_fresh_log(dir.path(), 700).await;
     let narrow = dir.path().join("layout-2");
     write_layout_two(&narrow, &events);
 
@@ -468,17 +506,7 @@ async fn a_log_of_block_layout_2_is_read_and_extended_as_it_is() {
     );
     let full = db.open_tree("event_blocks").expect("tree");
     assert_eq!(full.len() as u64, head / 16, "appends keep blocks of 16");
-    // Its chunks keep 32 versions: a stream of more than 32 versions has several.
-    let chunks = db.open_tree("stream_chunks").expect("tree");
-    let stream = b"stream-0";
-    let mut prefix = (stream.len() as u16).to_be_bytes().to_vec();
-    prefix.extend_from_slice(stream);
-    let versions: usize = chunks
-        .scan_prefix(&prefix)
-        .map(|kv| kv.expect("chunk").1.len() / 8)
-        .sum();
-    assert!(versions > 64, "stream-0 has {versions} versions");
-    assert_eq!(chunks.scan_prefix(&prefix).count(), versions.div_ceil(32));
+    assert_stream_chunks_of(&db, 32, 64);
 }
 
 /// The frozen layout 1: a sled key per event in `events`, `stream_index`, `event_ids` and
@@ -498,8 +526,7 @@ fn write_layout_one(path: &Path, events: &[(u64, Vec<u8>)]) {
     for (position, bytes) in events {
         let e = credledger::ledger::Envelope::decode(bytes).expect("decode");
         let stream = e.body.stream_id.as_str().as_bytes();
-        let mut key = (stream.len() as u16).to_be_bytes().to_vec();
-        key.extend_from_slice(stream);
+        let mut key = frozen_stream_prefix(stream);
         key.extend_from_slice(&e.body.stream_version.0.to_be_bytes());
         log.insert(position.to_be_bytes(), bytes.as_slice())
             .expect("event");
@@ -508,38 +535,22 @@ fn write_layout_one(path: &Path, events: &[(u64, Vec<u8>)]) {
             .expect("stream");
         ids.insert(e.body.event_id.0.as_bytes(), &position.to_be_bytes())
             .expect("id");
-        let mut time = ((e.body.recorded_at.0 as u64) ^ (1 << 63))
-            .to_be_bytes()
-            .to_vec();
-        time.extend_from_slice(&position.to_be_bytes());
-        times.insert(time, &[]).expect("time");
+        times
+            .insert(frozen_time_key(&e, *position), &[])
+            .expect("time");
         heads
             .insert(stream, &e.body.stream_version.0.to_be_bytes())
             .expect("head");
         last = Some(e);
     }
-    let last = last.expect("events");
-    meta.insert("format_version", &[1u8]).expect("format");
-    meta.insert("head_position", &last.body.position.0.to_be_bytes())
-        .expect("head");
-    meta.insert("head_hash", &last.hash.0).expect("hash");
-    meta.insert("last_recorded_at", &last.body.recorded_at.0.to_be_bytes())
-        .expect("time");
+    write_frozen_meta(&meta, &last.expect("events"), None);
     db.flush().expect("flush");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_log_of_the_key_per_event_layout_is_moved_into_blocks_when_opened() {
     let dir = TempDir::new().expect("temp dir");
-    let source = dir.path().join("source");
-    let store = SledStore::open(&source).expect("open");
-    populate_mixed(&store, 400).await;
-    store.close().await.expect("close");
-    drop(store);
-    let events = credledger::ledger::RawLog::open(&source)
-        .expect("raw")
-        .events()
-        .expect("events");
+    let events = events_of_a_fresh_log(dir.path(), 400).await;
     let legacy = dir.path().join("legacy");
     write_layout_one(&legacy, &events);
 
@@ -573,6 +584,12 @@ async fn a_log_of_the_key_per_event_layout_is_moved_into_blocks_when_opened() {
             "{old} is dropped"
         );
     }
+    let layout = db
+        .open_tree("meta")
+        .expect("meta")
+        .get("layout")
+        .expect("layout");
+    assert_eq!(layout.as_deref(), Some(&[3u8][..]), "moved into layout 3");
     drop(db);
     let (code, text) = run_verify(&legacy);
     assert_eq!(code, 0, "{text}");

@@ -25,6 +25,8 @@ pub type Shelf =
 #[derive(Default)]
 pub struct LiveRecords {
     records: BTreeMap<AuthenticationId, Box<[u8]>>,
+    /// Records purged since the last [`LiveRecords::let_go`] (still in `records`).
+    purging: Vec<AuthenticationId>,
     /// Records purged by the last batch: the commit writing them may still be running, so
     /// they are read from here until the next batch lets them go.
     leaving: BTreeMap<AuthenticationId, Box<[u8]>>,
@@ -38,6 +40,7 @@ impl Clone for LiveRecords {
     fn clone(&self) -> LiveRecords {
         LiveRecords {
             records: self.records.clone(),
+            purging: self.purging.clone(),
             leaving: BTreeMap::new(),
             shelf: None,
         }
@@ -99,23 +102,24 @@ impl LiveRecords {
         self.shelf = Some(shelf);
     }
 
-    /// Takes `purged` out of memory, once the records the previous batch let go are written
-    /// (call it after a batch's records are queued for writing).
-    pub fn let_go(&mut self, purged: impl IntoIterator<Item = AuthenticationId>) {
+    /// Takes the records purged since the last call out of memory, and forgets the ones the
+    /// last call set aside. Call it at the end of a batch, once its records are queued for
+    /// writing: by the end of the next batch they are written and the shelf finds them.
+    pub fn let_go(&mut self) {
         self.leaving.clear();
-        for id in purged {
+        for id in std::mem::take(&mut self.purging) {
             if let Some(bytes) = self.records.remove(&id) {
                 self.leaving.insert(id, bytes);
             }
         }
     }
 
-    /// Drops every record of a purged authentication (an in-memory replay, which has no
-    /// shelf, ends as the live model does).
+    /// Drops every purged record at once (an in-memory replay, which writes nothing and has
+    /// no shelf, ends holding what the live model holds).
     pub fn drop_purged(&mut self) {
-        self.records.retain(|_, bytes| {
-            decode::<AuthRecord>(bytes).map_or(true, |record| !record.is_purged())
-        });
+        for id in std::mem::take(&mut self.purging) {
+            self.records.remove(&id);
+        }
         self.leaving.clear();
     }
 
@@ -127,18 +131,26 @@ impl LiveRecords {
     ) -> Result<(), ProjectionError> {
         let bytes = encode(record)?;
         self.records.insert(id, bytes.into_boxed_slice());
+        if record.is_purged() {
+            self.purging.push(id);
+        }
         Ok(())
     }
 
-    /// Stores an encoded record read back from the read store, after checking it decodes.
+    /// Takes an encoded record read back from the read store, after checking it decodes, and
+    /// keeps it in memory unless it is purged (then the shelf serves it). Returns the record
+    /// if kept.
     pub fn insert_encoded(
         &mut self,
         id: AuthenticationId,
         bytes: Vec<u8>,
-    ) -> Result<AuthRecord, ProjectionError> {
+    ) -> Result<Option<AuthRecord>, ProjectionError> {
         let record = decode::<AuthRecord>(&bytes)?;
+        if record.is_purged() {
+            return Ok(None);
+        }
         self.records.insert(id, bytes.into_boxed_slice());
-        Ok(record)
+        Ok(Some(record))
     }
 
     /// The encoded record, as the read store keeps it.

@@ -132,8 +132,6 @@ pub struct LedgerModel {
     postings: audit::Postings,
     /// The batch's history entries (written at its end).
     history: PendingHistory,
-    /// Authentications the batch purged (they leave memory at its end).
-    purged: Vec<AuthenticationId>,
 }
 
 /// Live records changed since the last batch was written.
@@ -158,7 +156,6 @@ impl LedgerModel {
         model.dirty = Dirty::default();
         model.postings = audit::Postings::default();
         model.history = PendingHistory::default();
-        model.purged.clear();
         model.authentications.drop_purged();
         Ok(model)
     }
@@ -252,9 +249,6 @@ impl LedgerModel {
             self.names.entry(workspace).or_default().insert(key, id);
         }
         record.updated_at = at;
-        if record.is_purged() {
-            self.purged.push(id);
-        }
         self.authentications.insert(id, &record)?;
         let workspace = record.state.current.as_ref().map(|a| a.workspace);
         if let HistoryDetail::Created { workspace: w, .. } | HistoryDetail::Moved { to: w, .. } =
@@ -292,10 +286,9 @@ impl LedgerModel {
         let auths = KeyRange::prefix(vec![live_key::AUTHENTICATION]);
         for (key, bytes) in store.scan(Table::Live, &auths, ScanOrder::Ascending, usize::MAX)? {
             let id = AuthenticationId::from_uuid(uuid_of(&key[1..])?);
-            if decode::<AuthRecord>(&bytes)?.is_purged() {
-                continue; // Read from the shelf when asked for.
-            }
-            let record = model.authentications.insert_encoded(id, bytes)?;
+            let Some(record) = model.authentications.insert_encoded(id, bytes)? else {
+                continue; // Purged: read from the shelf when asked for.
+            };
             if let Some((workspace, name)) = live_name(&record.state) {
                 model.names.entry(workspace).or_default().insert(name, id);
             }
@@ -527,9 +520,7 @@ impl Projection for LedgerModel {
         self.postings.write(store, changes)?;
         self.history.write(store, changes)?;
         self.write_dirty(changes)?;
-        // Queued for writing above; readable from `leaving` until the next batch.
-        self.authentications
-            .let_go(std::mem::take(&mut self.purged));
+        self.authentications.let_go();
         Ok(())
     }
 }
