@@ -726,6 +726,7 @@ async fn verify_checks_the_signature_of_every_stored_checkpoint() {
 
     let report = credledger::ledger::sled_store::verify_with_checkpoints(
         &credledger::ledger::open_db(&src).expect("open the log"),
+        &src,
         &[],
         None,
     )

@@ -211,4 +211,19 @@ fn acknowledged_appends_survive_sigkill() {
         acks.len() > ROUNDS,
         "the child acknowledged appends in every round"
     );
+    // The kills landed among moves of full blocks to the archive file too: blocks were
+    // archived, and every check above read them back.
+    let db = credledger::ledger::open_db(&data).expect("open the log");
+    let state = db
+        .open_tree("archive_index")
+        .expect("archive index")
+        .get("state")
+        .expect("read the archive state")
+        .expect("blocks were archived");
+    let archived = u64::from_be_bytes(state[..8].try_into().expect("8 bytes"));
+    assert!(
+        archived * 16 * 4 > acks.len() as u64,
+        "{archived} blocks archived of {} acknowledged events",
+        acks.len()
+    );
 }

@@ -313,7 +313,7 @@ async fn many_blocks_read_back_by_position_stream_and_time_before_and_after_reop
     let dir = TempDir::new().expect("temp dir");
     let path = dir.path().join("data");
     let store = SledStore::open(&path).expect("open");
-    populate_mixed(&store, 1200).await;
+    populate_mixed(&store, 3000).await;
     assert_reads_agree(&store).await;
     // A re-append of stored event ids is still recognised after its block filled up.
     let first = store.read_all(Position(1), 1).await.expect("first")[0].clone();
@@ -333,12 +333,18 @@ async fn many_blocks_read_back_by_position_stream_and_time_before_and_after_reop
     drop(store);
     let (code, text) = run_verify(&path);
     assert_eq!(code, 0, "{text}");
-    // Only the last, unfilled block is kept apart; every full one moved to `event_blocks`.
+    // Only the last, unfilled block is kept apart; every full one moved to `event_blocks`,
+    // and all but the newest few of those on to the archive file.
     let db = credledger::ledger::open_db(&path).expect("db");
     let open = db.open_tree("open_event_block").expect("tree");
     let full = db.open_tree("event_blocks").expect("tree");
     assert!(open.len() <= 1, "{} open blocks", open.len());
-    assert_eq!(full.len() as u64, head / 16);
+    let (archived, bytes) = archived_blocks(&db);
+    assert_eq!(full.len() as u64 + archived, head / 16);
+    assert!(full.len() < 64, "{} full blocks left in sled", full.len());
+    assert!(archived >= 100, "{archived} blocks archived");
+    let file = std::fs::metadata(path.join("archived_event_blocks")).expect("archive file");
+    assert_eq!(file.len(), bytes);
     // New directories are layout 3: 128 versions per stream chunk.
     let layout = db
         .open_tree("meta")
@@ -347,6 +353,129 @@ async fn many_blocks_read_back_by_position_stream_and_time_before_and_after_reop
         .expect("layout");
     assert_eq!(layout.as_deref(), Some(&[3u8][..]));
     assert_stream_chunks_of(&db, 128, 128);
+}
+
+/// `(blocks, bytes)` of the archive file, as recorded in `archive_index`.
+fn archived_blocks(db: &sled::Db) -> (u64, u64) {
+    let index = db.open_tree("archive_index").expect("tree");
+    match index.get("state").expect("state") {
+        Some(v) => {
+            assert_eq!(v.len(), 16, "archive state");
+            let blocks = u64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
+            let bytes = u64::from_be_bytes(v[8..].try_into().expect("8 bytes"));
+            (blocks, bytes)
+        }
+        None => (0, 0),
+    }
+}
+
+/// Where the archive holds `block`: its `(start, len)` in the file.
+fn archived_location(db: &sled::Db, block: u64) -> (u64, u32) {
+    let index = db.open_tree("archive_index").expect("tree");
+    let group = index
+        .get((block / 256).to_be_bytes())
+        .expect("index")
+        .expect("group");
+    let at = (block % 256) as usize * 12;
+    let start = u64::from_be_bytes(group[at..at + 8].try_into().expect("start"));
+    let len = u32::from_be_bytes(group[at + 8..at + 12].try_into().expect("len"));
+    (start, len)
+}
+
+/// A log of `count` mixed events, closed, in `dir/data`.
+async fn archived_log(dir: &Path, count: usize) -> std::path::PathBuf {
+    let path = dir.join("data");
+    let store = SledStore::open(&path).expect("open");
+    populate_mixed(&store, count).await;
+    store.close().await.expect("close");
+    drop(store);
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bytes_a_cut_short_archive_move_left_are_cut_off_at_open() {
+    let dir = TempDir::new().expect("temp dir");
+    let path = archived_log(dir.path(), 2000).await;
+    let file = path.join("archived_event_blocks");
+    let recorded = std::fs::metadata(&file).expect("archive").len();
+    assert!(recorded > 0);
+    // What a move writes before its transaction commits, if the process dies in between.
+    let mut leftover = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .expect("open");
+    std::io::Write::write_all(&mut leftover, &[0xAB; 5000]).expect("write");
+    drop(leftover);
+
+    let store = SledStore::open(&path).expect("reopen");
+    assert_eq!(std::fs::metadata(&file).expect("archive").len(), recorded);
+    assert_reads_agree(&store).await;
+    populate_mixed(&store, 1200).await;
+    assert_reads_agree(&store).await;
+    store.close().await.expect("close");
+    drop(store);
+    let (code, text) = run_verify(&path);
+    assert_eq!(code, 0, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_damaged_or_missing_archive_is_named_never_read_as_a_shorter_log() {
+    let dir = TempDir::new().expect("temp dir");
+    let path = archived_log(dir.path(), 2000).await;
+    let file = path.join("archived_event_blocks");
+    let (start, len) = {
+        let db = credledger::ledger::open_db(&path).expect("db");
+        archived_location(&db, 10)
+    };
+    assert!(len > 40);
+    // A flipped byte inside block 10's first envelope (position 161).
+    let mut bytes = std::fs::read(&file).expect("read");
+    bytes[start as usize + 30] ^= 0x01;
+    std::fs::write(&file, &bytes).expect("write");
+    let (code, text) = run_verify(&path);
+    assert_ne!(code, 0, "{text}");
+    assert!(
+        text.contains("at position 161"),
+        "names the position: {text}"
+    );
+
+    // A truncated archive: refused on open and by verify, naming the file.
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&file, &bytes).expect("write");
+    let err = SledStore::open(&path).err().expect("refused");
+    assert!(err.to_string().contains("archived_event_blocks"), "{err}");
+    let (code, text) = run_verify(&path);
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("archived_event_blocks"), "{text}");
+
+    // A missing one likewise.
+    std::fs::remove_file(&file).expect("remove");
+    let err = SledStore::open(&path).err().expect("refused");
+    assert!(err.to_string().contains("missing"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verify_names_a_changed_or_deleted_archived_event() {
+    let dir = TempDir::new().expect("temp dir");
+    let path = archived_log(dir.path(), 2000).await;
+    tamper_with_events(&path, |events| {
+        let mut bytes = events.event(300).expect("get").expect("position 300");
+        let at = bytes.len() - 40;
+        bytes[at] ^= 0x01;
+        events.set_event(300, Some(&bytes)).expect("change");
+    });
+    let (code, text) = run_verify(&path);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("chain broken at position 300"), "{text}");
+    tamper_with_events(&path, |events| {
+        events.set_event(200, None).expect("delete");
+    });
+    let (code, text) = run_verify(&path);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("chain broken at position 200: event missing"),
+        "{text}"
+    );
 }
 
 /// A stream's key prefix in the frozen layouts: its length (u16) and its bytes.
@@ -479,7 +608,7 @@ fn write_layout_two(path: &Path, events: &[(u64, Vec<u8>)]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_log_of_block_layout_2_is_read_and_extended_as_it_is() {
     let dir = TempDir::new().expect("temp dir");
-    let events = events_of_a_fresh_log(dir.path(), 700).await;
+    let events = events_of_a_fresh_log(dir.path(), 1500).await;
     let narrow = dir.path().join("layout-2");
     write_layout_two(&narrow, &events);
 
@@ -505,7 +634,17 @@ async fn a_log_of_block_layout_2_is_read_and_extended_as_it_is() {
         "a directory keeps the layout it was written in"
     );
     let full = db.open_tree("event_blocks").expect("tree");
-    assert_eq!(full.len() as u64, head / 16, "appends keep blocks of 16");
+    let (archived, _) = archived_blocks(&db);
+    assert_eq!(
+        full.len() as u64 + archived,
+        head / 16,
+        "appends keep blocks of 16"
+    );
+    assert!(
+        archived > 0,
+        "the full blocks written before the archive moved to it"
+    );
+    assert!(full.len() < 64, "{} full blocks left in sled", full.len());
     assert_stream_chunks_of(&db, 32, 64);
 }
 

@@ -269,7 +269,7 @@ async fn import_refuses_extra_trees_and_damaged_data_keys() {
     let with_read_side = work.path().join("with-read-side.export");
     {
         let db = credledger::ledger::open_db(&s.data_dir).expect("open");
-        let store = credledger::ledger::SledStore::with_db(db).expect("store");
+        let store = credledger::ledger::SledStore::with_db(db, &s.data_dir).expect("store");
         let out = std::fs::File::create(&with_read_side).expect("create");
         credledger::ledger::backup::export_store(
             &store,

@@ -36,7 +36,7 @@ pub async fn export_data_dir<W: Write>(
         let text = std::fs::read_to_string(&fingerprint).map_err(io_err(&fingerprint))?;
         metadata.insert(FINGERPRINT_METADATA.to_owned(), text.trim().to_owned());
     }
-    let store = SledStore::with_db(db)?;
+    let store = SledStore::with_db(db, data_dir)?;
     let result = backup::export_store(&store, AUX_TREES, metadata, out, progress).await;
     store.close().await?;
     result

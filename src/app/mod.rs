@@ -150,7 +150,7 @@ impl App {
         let opened = keyring::open_with_master_key(config)?;
         let db = opened.db;
         let mut master = Arc::new(opened.master);
-        let store = SledStore::with_db(db.clone())?;
+        let store = SledStore::with_db(db.clone(), &config.data_dir)?;
         if let Some(pending) = opened.pending {
             // A master key rotation was interrupted: finish it before anything else.
             let pending = Arc::new(pending);

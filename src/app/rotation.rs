@@ -156,7 +156,7 @@ impl Rotation {
         config.create_key_if_missing = false;
         let opened = keyring::open_with_master_key(&config)?;
         let tree = opened.db.open_tree(DATA_KEYS_TREE)?;
-        let store = SledStore::with_db(opened.db)?;
+        let store = SledStore::with_db(opened.db, &config.data_dir)?;
         let old = Arc::new(opened.master);
         let meta = EventMeta {
             actor: Actor {

@@ -129,7 +129,7 @@ fn parse_time(text: &str) -> Result<RecordedAt, String> {
 /// Opens an existing data directory's log, naming a lock held by a running server.
 fn open_log(dir: &std::path::Path) -> Result<SledStore, String> {
     let db = backup::open_existing(dir).map_err(|e| e.to_string())?;
-    SledStore::with_db(db).map_err(|e| format!("opening the log in {}: {e}", dir.display()))
+    SledStore::with_db(db, dir).map_err(|e| format!("opening the log in {}: {e}", dir.display()))
 }
 
 pub(crate) fn verify(args: VerifyArgs) -> Result<ExitCode, String> {
@@ -162,9 +162,13 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<ExitCode, String> {
     }
     // Never creates a database: a directory without one is an error, not an empty log.
     let db = backup::open_existing(dir).map_err(|e| e.to_string())?;
-    let report =
-        credledger::ledger::sled_store::verify_with_checkpoints(&db, &given, trusted.as_deref())
-            .map_err(|e| format!("reading the log in {}: {e}", dir.display()))?;
+    let report = credledger::ledger::sled_store::verify_with_checkpoints(
+        &db,
+        dir,
+        &given,
+        trusted.as_deref(),
+    )
+    .map_err(|e| format!("reading the log in {}: {e}", dir.display()))?;
     match &report.chain {
         Ok(summary) => println!(
             "OK: {} events verified, head hash {}",

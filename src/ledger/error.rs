@@ -68,6 +68,14 @@ pub enum StoreError {
     /// The underlying storage failed.
     #[error("storage error: {0}")]
     Storage(#[from] sled::Error),
+    /// A file of the log beside sled's (the archive of full event blocks) failed.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
     /// Encoding failed.
     #[error(transparent)]
     Codec(#[from] CodecError),

@@ -199,10 +199,11 @@ pub struct RestoreSummary {
 /// Checks that each checkpoint is signed and matches the new log, then stores them.
 fn store_checkpoints(
     db: &sled::Db,
+    dir: &Path,
     head: u64,
     checkpoints: Vec<Checkpoint>,
 ) -> Result<u64, BackupError> {
-    let trees = Trees::open(db)?;
+    let trees = Trees::open(db, dir)?;
     let store = CheckpointStore::open(db)?;
     let mut count = 0;
     for checkpoint in checkpoints {
@@ -230,10 +231,11 @@ fn store_checkpoints(
 pub fn import_into_db<R: Read>(
     reader: &mut ExportReader<R>,
     db: &sled::Db,
+    dir: &Path,
     aux_trees: &[&str],
     progress: &mut dyn FnMut(u64),
 ) -> Result<RestoreSummary, BackupError> {
-    let mut importer = BulkImporter::new(db.clone())?.with_aux_trees(aux_trees);
+    let mut importer = BulkImporter::new(db.clone(), dir)?.with_aux_trees(aux_trees);
     if !db.open_tree(CHECKPOINTS_TREE)?.is_empty() {
         return Err(ImportError::NotEmpty("its checkpoints tree holds entries".into()).into());
     }
@@ -261,7 +263,7 @@ pub fn import_into_db<R: Read>(
             trailer.head_hash, trailer.head_position, summary.head.hash, summary.head.position
         )));
     }
-    let checkpoints = store_checkpoints(db, summary.head.position, checkpoints)?;
+    let checkpoints = store_checkpoints(db, dir, summary.head.position, checkpoints)?;
     db.flush()?;
     Ok(RestoreSummary {
         events: summary.events,
@@ -382,7 +384,7 @@ pub fn import_into_dir<R: Read>(
     into_fresh_dir(target, |partial| {
         let summary = {
             let db = open_db(partial)?;
-            import_into_db(&mut reader, &db, aux_trees, progress)?
+            import_into_db(&mut reader, &db, partial, aux_trees, progress)?
         };
         finish(partial, reader.header())?;
         Ok(summary)
@@ -401,11 +403,11 @@ pub fn recover_as_of(
     progress: &mut dyn FnMut(u64),
 ) -> Result<RestoreSummary, BackupError> {
     let source_db = open_existing(source)?;
-    let source_trees = Trees::open(&source_db)?;
+    let source_trees = Trees::open(&source_db, source)?;
     into_fresh_dir(target, |partial| {
         let summary = {
             let db = open_db(partial)?;
-            let mut importer = BulkImporter::new(db.clone())?
+            let mut importer = BulkImporter::new(db.clone(), partial)?
                 .with_cutoff(as_of)
                 .with_aux_trees(aux_trees);
             for entry in source_trees.raw_events() {
@@ -431,7 +433,7 @@ pub fn recover_as_of(
                 .into_iter()
                 .filter(|c| c.position <= summary.head.position)
                 .collect();
-            let checkpoints = store_checkpoints(&db, summary.head.position, within)?;
+            let checkpoints = store_checkpoints(&db, partial, summary.head.position, within)?;
             db.flush()?;
             RestoreSummary {
                 events: summary.events,

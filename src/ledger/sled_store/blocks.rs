@@ -3,10 +3,12 @@
 //! sled 0.34 keeps an in-memory page-table entry for every tree node, and a leaf holds at most
 //! sixteen keys, so its memory grows with the number of *keys*, not bytes (a key per event
 //! costs tens of bytes of RAM forever; a key per event spread over many streams, over a hundred).
-//! The log therefore stores one key per block of events instead of one per event:
+//! The log therefore stores one key per block of events instead of one per event, and moves
+//! full event blocks out of sled altogether ([`super::archive`]):
 //!
-//! | tree              | key                          | value                                   |
+//! | where             | key                          | value                                   |
 //! |-------------------|------------------------------|-----------------------------------------|
+//! | archive file      | (blocks back to back; `archive_index` maps every 256 to their places) | |
 //! | `event_blocks`    | block number (position−1)/16 | `offset u8 ‖ len u32 ‖ envelope`, ...   |
 //! | `open_event_block`| the same, for the last block while it is not full (at most one key) |  |
 //! | `block_times`     | recorded_at of every 16th block's first event ‖ its position | nothing |
@@ -16,19 +18,24 @@
 //! Those are the sizes of layout 3 ([`Geometry::LAYOUT_3`]), what new directories get. A
 //! directory of layout 2 ([`Geometry::LAYOUT_2`]: 32 versions per chunk, a time every 8th
 //! block) keeps its sizes and is read and extended as it is; the sizes are chosen once, when
-//! the directory is created.
+//! the directory is created. Where full blocks are kept does not depend on the layout: a
+//! directory written before the archive existed moves its full blocks there over its next
+//! batches.
 //!
 //! The open (last) block of each is rewritten as events arrive, so the number of keys is about
 //! the number of events divided by the block size. sled copies a whole leaf (up to 16 values)
 //! on every write to it, so the last event block, rewritten by every batch, lives alone in
-//! `open_event_block` and moves to `event_blocks` once, when it is full. Recorded times never
-//! decrease along the log, so one time per few blocks is enough to find any time. Every block is planned by
+//! `open_event_block` and moves to `event_blocks` once, when it is full; from there, a few
+//! dozen blocks at a time, to the archive. Recorded times never decrease along the log, so
+//! one time per few blocks is enough to find any time. Every block is planned by
 //! [`plan_writes`] from the committed state and written in the writer's one transaction.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
+use super::archive::{Archive, ArchiveMove};
 use super::keys;
 use super::Trees;
 use crate::ledger::envelope::Envelope;
@@ -124,11 +131,13 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Inconsistent(format!("malformed {what}"))
 }
 
-/// The event blocks: the full ones, and the last one while it fills.
+/// The event blocks: the archived ones, the full ones still in sled, and the last one while
+/// it fills.
 #[derive(Clone)]
 pub(crate) struct EventBlocks {
     pub(crate) full: sled::Tree,
     pub(crate) open: sled::Tree,
+    pub(crate) archive: Arc<Archive>,
     /// The sizes this directory was written with.
     pub(crate) geometry: Geometry,
 }
@@ -136,30 +145,54 @@ pub(crate) struct EventBlocks {
 /// Where a stored event block is kept.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kept {
+    Archived,
     Full,
     Open,
 }
 
 impl EventBlocks {
-    /// A stored block and where it is kept.
+    /// A stored block and where it is kept. Looks where blocks come from before where they go
+    /// (open, full, archive), so a block that moves meanwhile is still found.
     pub(crate) fn get(&self, block: u64) -> Result<Option<(sled::IVec, Kept)>, StoreError> {
         let key = block_key(block);
         if let Some(value) = self.open.get(key)? {
             return Ok(Some((value, Kept::Open)));
         }
-        Ok(self.full.get(key)?.map(|value| (value, Kept::Full)))
+        if let Some(value) = self.full.get(key)? {
+            return Ok(Some((value, Kept::Full)));
+        }
+        Ok(self
+            .archive
+            .read(block)?
+            .map(|bytes| (sled::IVec::from(bytes), Kept::Archived)))
+    }
+
+    /// The first stored block at or after `block`, if any (only a damaged log skips blocks).
+    fn next_stored(&self, block: u64) -> Result<Option<u64>, StoreError> {
+        let first_in = |tree: &sled::Tree| -> Result<Option<u64>, StoreError> {
+            match tree.range(block_key(block)..).next() {
+                Some(entry) => Ok(keys::read_u64(&entry?.0)),
+                None => Ok(None),
+            }
+        };
+        // The archive holds blocks 0.. without a gap.
+        let archived = (block < self.archive.state()?.blocks).then_some(block);
+        Ok([archived, first_in(&self.full)?, first_in(&self.open)?]
+            .into_iter()
+            .flatten()
+            .min())
     }
 
     /// Whether no event is stored.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.full.is_empty() && self.open.is_empty()
+    pub(crate) fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.full.is_empty() && self.open.is_empty() && self.archive.is_empty()?)
     }
 
     /// Removes every block.
     pub(crate) fn clear(&self) -> Result<(), StoreError> {
         self.full.clear()?;
         self.open.clear()?;
-        Ok(())
+        self.archive.clear()
     }
 }
 
@@ -289,57 +322,63 @@ pub(crate) fn decode_envelope(position: u64, bytes: &[u8]) -> Result<Envelope, S
 /// The stored `(position, bytes)` of every event in `[from, to]`, in order, block by block.
 /// Missing positions are simply absent (callers that need gaplessness check it).
 ///
-/// The writer may move the open block to `event_blocks` while this reads, so the open block is
-/// read first and the full ones after: a block that left the open tree is then found full, and
-/// one found in both is taken from `event_blocks` (it holds everything the open copy did).
+/// Each block is looked up on its own ([`EventBlocks::get`]), so one that the writer moves
+/// while this reads is still found; after a block that is not stored, the next stored one is
+/// sought, so a damaged log's gap shows as missing positions, not as its end.
 pub(crate) struct RawEvents {
-    full: Option<sled::Iter>,
-    open: Option<Result<(sled::IVec, sled::IVec), StoreError>>,
+    events: EventBlocks,
+    /// The next block to read, or `None` once past `to` or past the last stored block.
+    next: Option<u64>,
+    last: u64,
     from: u64,
     to: u64,
-    geometry: Geometry,
     pending: std::collections::VecDeque<(u64, Vec<u8>)>,
 }
 
 impl RawEvents {
     pub(crate) fn new(events: &EventBlocks, from: u64, to: u64) -> RawEvents {
         let from = from.max(1);
-        if from > to {
-            return RawEvents {
-                full: None,
-                open: None,
-                from,
-                to,
-                geometry: events.geometry,
-                pending: std::collections::VecDeque::new(),
-            };
-        }
         let g = events.geometry;
-        let range = block_key(g.block_of(from))..=block_key(g.block_of(to));
-        let open = events
-            .open
-            .range(range.clone())
-            .next()
-            .map(|r| r.map_err(StoreError::from));
         RawEvents {
-            full: Some(events.full.range(range)),
-            open,
+            events: events.clone(),
+            next: (from <= to).then(|| g.block_of(from)),
+            last: g.block_of(to),
             from,
             to,
-            geometry: g,
             pending: std::collections::VecDeque::new(),
         }
     }
 
-    fn queue(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    /// Queues the wanted entries of the next stored block; `false` once there is none.
+    fn read_next_block(&mut self) -> Result<bool, StoreError> {
+        let Some(block) = self.next else {
+            return Ok(false);
+        };
+        let (block, stored) = match self.events.get(block)? {
+            Some(stored) => (block, stored),
+            None => match self.events.next_stored(block)? {
+                Some(found) if found <= self.last => match self.events.get(found)? {
+                    Some(stored) => (found, stored),
+                    None => {
+                        self.next = None;
+                        return Ok(false);
+                    }
+                },
+                _ => {
+                    self.next = None;
+                    return Ok(false);
+                }
+            },
+        };
+        self.next = (block < self.last).then_some(block + 1);
         let (from, to) = (self.from, self.to);
         self.pending.extend(
-            decode_event_block(self.geometry, key, value)?
+            decode_event_block(self.events.geometry, &block_key(block), &stored.0)?
                 .into_iter()
                 .filter(|(p, _)| (from..=to).contains(p))
                 .map(|(p, b)| (p, b.to_vec())),
         );
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -351,25 +390,13 @@ impl Iterator for RawEvents {
             if let Some(entry) = self.pending.pop_front() {
                 return Some(Ok(entry));
             }
-            let next_full = self.full.as_mut().and_then(Iterator::next);
-            let (key, value) = match next_full {
-                Some(Ok(kv)) => {
-                    if matches!(&self.open, Some(Ok((k, _))) if *k == kv.0) {
-                        self.open = None;
-                    }
-                    kv
+            match self.read_next_block() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    self.next = None;
+                    return Some(Err(e));
                 }
-                Some(Err(e)) => return Some(Err(e.into())),
-                None => {
-                    self.full = None;
-                    match self.open.take()? {
-                        Ok(kv) => kv,
-                        Err(e) => return Some(Err(e)),
-                    }
-                }
-            };
-            if let Err(e) = self.queue(&key, &value) {
-                return Some(Err(e));
             }
         }
     }
@@ -380,6 +407,18 @@ pub(crate) fn last_position(events: &EventBlocks) -> Result<u64, StoreError> {
     let last = match events.open.last()? {
         Some(open) => Some(open),
         None => events.full.last()?,
+    };
+    let last = match last {
+        Some(kv) => Some(kv),
+        None => match events.archive.last_block()? {
+            Some(block) => events.archive.read(block)?.map(|bytes| {
+                (
+                    sled::IVec::from(&block_key(block)[..]),
+                    sled::IVec::from(bytes),
+                )
+            }),
+            None => None,
+        },
     };
     match last {
         None => Ok(0),
@@ -520,15 +559,23 @@ pub(crate) struct LogWrites {
     stream_chunks: Vec<(Vec<u8>, Vec<u8>)>,
     id_removes: Vec<Vec<u8>>,
     id_puts: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Full blocks of earlier batches moving to the archive (their bytes are already there).
+    archive_move: Option<ArchiveMove>,
 }
 
 /// Plans the writes that add `events` (consecutive positions right after the stored head,
-/// each stream's versions consecutive after its stored head) to the committed log.
+/// each stream's versions consecutive after its stored head) to the committed log, and moves
+/// full blocks of earlier batches to the archive when enough wait (writing the archive file:
+/// see [`Archive::plan_move`]).
 pub(crate) fn plan_writes(trees: &Trees, events: &[NewEvent]) -> Result<LogWrites, StoreError> {
     let mut writes = LogWrites::default();
     plan_event_blocks(trees, events, &mut writes)?;
     plan_stream_chunks(trees, events, &mut writes)?;
     plan_id_blocks(trees, events, &mut writes)?;
+    writes.archive_move = trees
+        .event_blocks
+        .archive
+        .plan_move(&trees.event_blocks.full)?;
     Ok(writes)
 }
 
@@ -563,7 +610,7 @@ fn plan_event_blocks(
                 let last = decode_event_block(g, &block_key(block), &stored)?
                     .last()
                     .map_or(0, |(p, _)| *p);
-                if last + 1 != event.position {
+                if last + 1 != event.position || kept == Kept::Archived {
                     return Err(StoreError::Inconsistent(format!(
                         "position {} does not follow the stored block",
                         event.position
@@ -683,20 +730,26 @@ fn plan_id_blocks(
     Ok(())
 }
 
+/// The log's block trees inside one sled transaction.
+pub(crate) struct LogTx<'a> {
+    pub(crate) event_blocks: &'a TransactionalTree,
+    pub(crate) open_event_block: &'a TransactionalTree,
+    pub(crate) block_times: &'a TransactionalTree,
+    pub(crate) stream_chunks: &'a TransactionalTree,
+    pub(crate) event_id_blocks: &'a TransactionalTree,
+    pub(crate) archive_index: &'a TransactionalTree,
+}
+
 impl LogWrites {
-    /// Writes the planned blocks inside a transaction over the five block trees.
-    pub(crate) fn apply(
-        &self,
-        event_blocks: &TransactionalTree,
-        open_event_block: &TransactionalTree,
-        block_times: &TransactionalTree,
-        stream_chunks: &TransactionalTree,
-        event_id_blocks: &TransactionalTree,
-    ) -> Result<(), ConflictableTransactionError<()>> {
+    /// Writes the planned blocks inside a transaction over the block trees.
+    pub(crate) fn apply(&self, tx: &LogTx<'_>) -> Result<(), ConflictableTransactionError<()>> {
         let tree = |kept: &Kept| match kept {
-            Kept::Full => event_blocks,
-            Kept::Open => open_event_block,
+            Kept::Full | Kept::Archived => tx.event_blocks,
+            Kept::Open => tx.open_event_block,
         };
+        if let Some(archived) = &self.archive_move {
+            archived.apply(tx.event_blocks, tx.archive_index)?;
+        }
         for (key, was) in &self.moved {
             tree(was).remove(&key[..])?;
         }
@@ -704,17 +757,19 @@ impl LogWrites {
             tree(kept).insert(&key[..], bytes.as_slice())?;
         }
         for key in &self.block_times {
-            block_times.insert(&key[..], &[][..])?;
+            tx.block_times.insert(&key[..], &[][..])?;
         }
         for (key, positions) in &self.stream_chunks {
-            stream_chunks.insert(key.as_slice(), positions.as_slice())?;
+            tx.stream_chunks
+                .insert(key.as_slice(), positions.as_slice())?;
         }
         // Removes first: a rewritten block may keep its key.
         for key in &self.id_removes {
-            event_id_blocks.remove(key.as_slice())?;
+            tx.event_id_blocks.remove(key.as_slice())?;
         }
         for (key, entries) in &self.id_puts {
-            event_id_blocks.insert(key.as_slice(), entries.as_slice())?;
+            tx.event_id_blocks
+                .insert(key.as_slice(), entries.as_slice())?;
         }
         Ok(())
     }

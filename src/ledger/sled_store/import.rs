@@ -26,6 +26,7 @@ pub const DEFAULT_IMPORT_BATCH: usize = 4096;
 pub const LEDGER_TREES: &[&str] = &[
     keys::EVENT_BLOCKS,
     keys::OPEN_EVENT_BLOCK,
+    keys::ARCHIVE_INDEX,
     keys::STREAM_CHUNKS,
     keys::STREAM_HEADS,
     keys::EVENT_ID_BLOCKS,
@@ -109,8 +110,9 @@ pub struct BulkImporter {
 
 impl BulkImporter {
     /// Prepares an import into `db`, refusing a database whose log trees hold anything.
-    pub fn new(db: sled::Db) -> Result<BulkImporter, ImportError> {
-        let trees = Trees::open(&db)?;
+    /// `db` was opened from `dir`, where the log keeps its archive file too.
+    pub fn new(db: sled::Db, dir: &std::path::Path) -> Result<BulkImporter, ImportError> {
+        let trees = Trees::open(&db, dir)?;
         for (name, tree) in [
             (keys::EVENT_BLOCKS, &trees.event_blocks.full),
             (keys::OPEN_EVENT_BLOCK, &trees.event_blocks.open),
@@ -126,6 +128,11 @@ impl BulkImporter {
                     "its {name} tree holds entries"
                 )));
             }
+        }
+        if !trees.event_blocks.archive.is_empty()? {
+            return Err(ImportError::NotEmpty(
+                "its archive of event blocks holds blocks".into(),
+            ));
         }
         for entry in trees.meta.iter() {
             let (key, _) = entry?;
@@ -261,12 +268,29 @@ impl BulkImporter {
             &trees.block_times,
             &trees.stream_chunks,
             &trees.event_id_blocks,
+            trees.archive_index(),
             &trees.stream_heads,
             &trees.meta,
         )
             .transaction(
-                |(full, open, block_times, stream_chunks, event_id_blocks, stream_heads, meta)| {
-                    log.apply(full, open, block_times, stream_chunks, event_id_blocks)?;
+                |(
+                    full,
+                    open,
+                    block_times,
+                    stream_chunks,
+                    event_id_blocks,
+                    archive_index,
+                    stream_heads,
+                    meta,
+                )| {
+                    log.apply(&blocks::LogTx {
+                        event_blocks: full,
+                        open_event_block: open,
+                        block_times,
+                        stream_chunks,
+                        event_id_blocks,
+                        archive_index,
+                    })?;
                     for (stream, version) in &heads {
                         stream_heads
                             .insert(stream.as_str().as_bytes(), &version.0.to_be_bytes()[..])?;

@@ -2,8 +2,12 @@
 
 use crate::ledger::types::{RecordedAt, StreamId};
 
-/// Tree: block number -> the envelopes of up to 16 consecutive positions (see `blocks`).
+/// Tree: block number -> the envelopes of up to 16 consecutive positions (see `blocks`), for
+/// full blocks until they move to the archive file.
 pub(crate) const EVENT_BLOCKS: &str = "event_blocks";
+/// Tree: group of 256 archived blocks -> where each is in the archive file; `state` -> how
+/// much is archived (see `archive`).
+pub(crate) const ARCHIVE_INDEX: &str = "archive_index";
 /// Tree: the last event block while it is not full (at most one key; see `blocks`).
 pub(crate) const OPEN_EVENT_BLOCK: &str = "open_event_block";
 /// Tree: stream prefix ‖ chunk number -> the positions of up to 128 (layout 2: 32) versions.

@@ -112,9 +112,17 @@ pub(crate) fn commit(trees: &Trees, writes: &LogWrites) -> Result<(), StoreError
         &trees.block_times,
         &trees.stream_chunks,
         &trees.event_id_blocks,
+        trees.archive_index(),
     )
-        .transaction(|(full, open, times, chunks, ids)| {
-            writes.apply(full, open, times, chunks, ids)?;
+        .transaction(|(full, open, times, chunks, ids, archive_index)| {
+            writes.apply(&blocks::LogTx {
+                event_blocks: full,
+                open_event_block: open,
+                block_times: times,
+                stream_chunks: chunks,
+                event_id_blocks: ids,
+                archive_index,
+            })?;
             Ok::<(), ConflictableTransactionError<()>>(())
         });
     match result {

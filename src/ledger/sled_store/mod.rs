@@ -1,5 +1,6 @@
 //! The sled 0.34 backend of the event log.
 
+mod archive;
 mod blocks;
 mod claims;
 mod import;
@@ -91,17 +92,23 @@ pub(crate) struct Trees {
 }
 
 impl Trees {
-    /// Opens the trees, first moving a log of an earlier layout into the current one.
-    pub(crate) fn open(db: &sled::Db) -> Result<Trees, StoreError> {
+    /// Opens the trees of the database in `dir` (where the archive file lives too), first
+    /// moving a log of an earlier layout into the current one.
+    pub(crate) fn open(db: &sled::Db, dir: &Path) -> Result<Trees, StoreError> {
         let meta = db.open_tree(keys::META)?;
         match migrate::recorded_geometry(&meta)? {
-            Some(geometry) => Trees::open_current(db, geometry),
+            Some(geometry) => Trees::open_current(db, dir, geometry),
             None => {
-                let trees = Trees::open_current(db, blocks::Geometry::LAYOUT_3)?;
+                let trees = Trees::open_current(db, dir, blocks::Geometry::LAYOUT_3)?;
                 migrate::to_blocks(db, &trees)?;
                 Ok(trees)
             }
         }
+    }
+
+    /// The index of the archived event blocks.
+    pub(crate) fn archive_index(&self) -> &sled::Tree {
+        self.event_blocks.archive.index()
     }
 
     /// The block sizes of this directory.
@@ -114,11 +121,17 @@ impl Trees {
         blocks::RawEvents::new(&self.event_blocks, 1, u64::MAX)
     }
 
-    fn open_current(db: &sled::Db, geometry: blocks::Geometry) -> Result<Trees, StoreError> {
+    fn open_current(
+        db: &sled::Db,
+        dir: &Path,
+        geometry: blocks::Geometry,
+    ) -> Result<Trees, StoreError> {
+        let archive = archive::Archive::open(dir, db.open_tree(keys::ARCHIVE_INDEX)?)?;
         Ok(Trees {
             event_blocks: blocks::EventBlocks {
                 full: db.open_tree(keys::EVENT_BLOCKS)?,
                 open: db.open_tree(keys::OPEN_EVENT_BLOCK)?,
+                archive: Arc::new(archive),
                 geometry,
             },
             stream_chunks: db.open_tree(keys::STREAM_CHUNKS)?,
@@ -149,12 +162,13 @@ struct Inner {
 impl SledStore {
     /// Opens (or creates) a log in a directory. Must be called inside a tokio runtime.
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
-        SledStore::with_db(open_db(path.as_ref())?)
+        SledStore::with_db(open_db(path.as_ref())?, path.as_ref())
     }
 
-    /// Runs the log on an already opened sled database (other trees may share it).
-    pub fn with_db(db: sled::Db) -> Result<SledStore, StoreError> {
-        let trees = Trees::open(&db)?;
+    /// Runs the log on an already opened sled database (other trees may share it), opened
+    /// from `dir` (the log keeps its archive file there too).
+    pub fn with_db(db: sled::Db, dir: &Path) -> Result<SledStore, StoreError> {
+        let trees = Trees::open(&db, dir)?;
         let (head, last_recorded_at) = load_head(&trees)?;
         let (durable_tx, durable_rx) = watch::channel(head);
         let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
@@ -219,7 +233,8 @@ impl SledStore {
     pub fn verify_path(
         path: impl AsRef<Path>,
     ) -> Result<Result<ChainSummary, ChainBreak>, StoreError> {
-        verify_trees(&Trees::open(&open_db(path.as_ref())?)?, &mut |_, _| {})
+        let path = path.as_ref();
+        verify_trees(&Trees::open(&open_db(path)?, path)?, &mut |_, _| {})
     }
 
     /// Removes idempotency records past their retention; returns how many.
@@ -236,7 +251,7 @@ impl SledStore {
 fn load_head(trees: &Trees) -> Result<(Head, RecordedAt), StoreError> {
     match trees.meta.get(keys::META_FORMAT)? {
         None => {
-            if !trees.event_blocks.is_empty() {
+            if !trees.event_blocks.is_empty()? {
                 return Err(StoreError::Inconsistent(
                     "events are stored but the log has no format marker".into(),
                 ));

@@ -20,7 +20,7 @@ impl RawLog {
     /// Opens the log in `path` (moving an earlier layout into blocks first).
     pub fn open(path: impl AsRef<Path>) -> Result<RawLog, StoreError> {
         let db = open_db(path.as_ref())?;
-        let trees = Trees::open(&db)?;
+        let trees = Trees::open(&db, path.as_ref())?;
         Ok(RawLog { db, trees })
     }
 
@@ -53,11 +53,16 @@ impl RawLog {
             entries.sort_by_key(|(p, _)| *p);
         }
         // A block stays where it was kept, however many entries it now has.
-        let full = matches!(stored, Some((_, blocks::Kept::Full)));
-        let tree = if full {
-            &self.trees.event_blocks.full
-        } else {
-            &self.trees.event_blocks.open
+        let tree = match stored {
+            Some((_, blocks::Kept::Archived)) => {
+                return self
+                    .trees
+                    .event_blocks
+                    .archive
+                    .replace(block, &bytes_of(geometry, &entries)?);
+            }
+            Some((_, blocks::Kept::Full)) => &self.trees.event_blocks.full,
+            Some((_, blocks::Kept::Open)) | None => &self.trees.event_blocks.open,
         };
         if entries.is_empty() {
             tree.remove(key)?;

@@ -127,10 +127,11 @@ impl VerifyReport {
 /// and that the chain has the signed hash at the signed position.
 pub fn verify_with_checkpoints(
     db: &sled::Db,
+    dir: &std::path::Path,
     given: &[(String, Checkpoint)],
     trusted_key: Option<&[u8]>,
 ) -> Result<VerifyReport, StoreError> {
-    let trees = Trees::open(db)?;
+    let trees = Trees::open(db, dir)?;
     let mut problems = Vec::new();
     let mut all: Vec<(String, Checkpoint)> = Vec::new();
     match CheckpointStore::open(db).and_then(|s| s.all()) {

@@ -416,7 +416,8 @@ fn write_plan(
         .map(|(key, record)| Ok((*key, crate::ledger::codec::encode(record)?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
     let log = blocks::plan_writes(trees, &plan.events)?;
-    let result: Result<(), TransactionError<()>> = (
+    // Ten trees: past sled's tuples (at most nine), so a slice, taken apart in this order.
+    let written = [
         &trees.event_blocks.full,
         &trees.event_blocks.open,
         &trees.stream_chunks,
@@ -426,49 +427,43 @@ fn write_plan(
         &trees.unique_keys,
         &trees.idempotency,
         &trees.meta,
-    )
-        .transaction(
-            |(
-                full_blocks,
-                open_block,
-                stream_chunks,
-                stream_heads,
-                event_id_blocks,
-                block_times,
-                unique_keys,
-                idempotency,
-                meta,
-            )| {
-                log.apply(
-                    full_blocks,
-                    open_block,
-                    block_times,
-                    stream_chunks,
-                    event_id_blocks,
-                )?;
-                for (stream, version) in &plan.stream_heads {
-                    stream_heads
-                        .insert(stream.as_str().as_bytes(), &version.0.to_be_bytes()[..])?;
+        trees.archive_index(),
+    ];
+    let result: Result<(), TransactionError<()>> = written[..].transaction(|tx| {
+        let [full_blocks, open_block, stream_chunks, stream_heads, event_id_blocks, block_times, unique_keys, idempotency, meta, archive_index] =
+            tx.as_slice()
+        else {
+            return Err(ConflictableTransactionError::Abort(()));
+        };
+        log.apply(&blocks::LogTx {
+            event_blocks: full_blocks,
+            open_event_block: open_block,
+            block_times,
+            stream_chunks,
+            event_id_blocks,
+            archive_index,
+        })?;
+        for (stream, version) in &plan.stream_heads {
+            stream_heads.insert(stream.as_str().as_bytes(), &version.0.to_be_bytes()[..])?;
+        }
+        for (key, owner) in &plan.unique {
+            match owner {
+                Some(stream) => {
+                    unique_keys.insert(key.as_bytes(), stream.as_str().as_bytes())?;
                 }
-                for (key, owner) in &plan.unique {
-                    match owner {
-                        Some(stream) => {
-                            unique_keys.insert(key.as_bytes(), stream.as_str().as_bytes())?;
-                        }
-                        None => {
-                            unique_keys.remove(key.as_bytes())?;
-                        }
-                    }
+                None => {
+                    unique_keys.remove(key.as_bytes())?;
                 }
-                for (key, record) in &records {
-                    idempotency.insert(&key[..], record.as_slice())?;
-                }
-                meta.insert(keys::META_HEAD_POSITION, &head.position.to_be_bytes()[..])?;
-                meta.insert(keys::META_HEAD_HASH, &head.hash.0[..])?;
-                meta.insert(keys::META_LAST_RECORDED_AT, &last_at.0.to_be_bytes()[..])?;
-                Ok::<(), ConflictableTransactionError<()>>(())
-            },
-        );
+            }
+        }
+        for (key, record) in &records {
+            idempotency.insert(&key[..], record.as_slice())?;
+        }
+        meta.insert(keys::META_HEAD_POSITION, &head.position.to_be_bytes()[..])?;
+        meta.insert(keys::META_HEAD_HASH, &head.hash.0[..])?;
+        meta.insert(keys::META_LAST_RECORDED_AT, &last_at.0.to_be_bytes()[..])?;
+        Ok::<(), ConflictableTransactionError<()>>(())
+    });
     match result {
         Ok(()) => Ok(()),
         Err(TransactionError::Storage(e)) => Err(StoreError::Storage(e)),
