@@ -163,12 +163,7 @@ impl Archive {
         let Some((start, len)) = self.location(block)? else {
             return Ok(None);
         };
-        let file = self.file.get().ok_or_else(|| {
-            StoreError::Inconsistent(format!(
-                "block {block} is recorded in {}, which is not open",
-                self.path.display()
-            ))
-        })?;
+        let file = self.file_for_reading()?;
         let mut bytes = vec![0u8; len as usize];
         file.read_exact_at(&mut bytes, start)
             .map_err(|e| self.io(e))?;
@@ -199,6 +194,20 @@ impl Archive {
             file.sync_all().map_err(|e| self.io(e))?;
         }
         Ok(())
+    }
+
+    /// The file, opened now if another handle of this directory created it since this one
+    /// was opened.
+    fn file_for_reading(&self) -> Result<&File, StoreError> {
+        if let Some(file) = self.file.get() {
+            return Ok(file);
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| self.io(e))?;
+        Ok(self.file.get_or_init(|| file))
     }
 
     /// The file, created (and its directory entry synced) by the first move.
