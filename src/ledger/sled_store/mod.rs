@@ -41,8 +41,11 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// sled's page cache. Bounded well below sled's 1 GiB default so that memory stays flat as
 /// the data directory grows: hot pages (the log's tail, live records, index roots) fit.
-/// sled counts pages by their encoded size; in memory they take a few times that.
-pub const PAGE_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+/// sled counts pages by their encoded size; in memory they take about four times that
+/// (a full 128 MiB cache held 500 MB), and it fills with pages written once and never read
+/// again, so a large cache only grows the process. Since full event blocks are archived, the
+/// pages that are read again fit in 32 MiB (docs/benchmarks.md, soak).
+pub const PAGE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Environment variable overriding [`PAGE_CACHE_BYTES`], in MiB (1 to 65 536).
 pub const PAGE_CACHE_ENV: &str = "CREDLEDGER_STORAGE_CACHE_MB";
