@@ -25,7 +25,7 @@ use super::invariants::with_name_claims;
 use super::verification::{
     self, ChangeOptions, Checked, Plan, Probe, VerificationMode, VerificationReport,
 };
-use super::{App, AppError, Caller};
+use super::{App, AppError, Caller, ConflictReason, RestoreField, RestoreRefusal};
 
 /// The outcome stored by an earlier attempt with the same idempotency key.
 fn replayed_outcome(earlier: &crate::ledger::AppendOutcome) -> Result<CommandOutcome, AppError> {
@@ -118,17 +118,14 @@ fn check_visible(
 
 /// Changed between the verification and the append: the check may not hold for what lands.
 fn changed_while_verifying() -> AppError {
-    AppError::Conflict(
-        "the authentication or its service changed while the new settings were verified; retry"
-            .into(),
-    )
+    AppError::Conflict(ConflictReason::ChangedWhileVerifying)
 }
 
 fn conflict(err: StoreError) -> AppError {
     match err {
-        StoreError::WrongExpectedVersion { actual, .. } => AppError::Conflict(format!(
-            "a concurrent change moved it to version {actual}; retry"
-        )),
+        StoreError::WrongExpectedVersion { actual, .. } => {
+            AppError::Conflict(ConflictReason::ConcurrentChange { actual: actual.0 })
+        }
         other => super::idempotent::reused(other),
     }
 }
@@ -481,14 +478,14 @@ impl App {
             return replayed_outcome(&earlier);
         }
         let field = match target {
-            RestoreTarget::Version(_) => "version",
-            RestoreTarget::Time(_) => "as_of",
+            RestoreTarget::Version(_) => RestoreField::Version,
+            RestoreTarget::Time(_) => RestoreField::AsOf,
         };
         let (earlier, _) = match self.state_as_of(id, target).await {
             Err(AppError::NotFound) => {
-                return Err(AppError::RestoreTarget(format!(
-                    "{field}: the authentication did not exist at that point"
-                )));
+                return Err(AppError::RestoreTarget(RestoreRefusal::DidNotExist {
+                    field,
+                }));
             }
             other => other?,
         };
@@ -496,12 +493,8 @@ impl App {
             .current
             .as_ref()
             .filter(|a| a.lifecycle == Lifecycle::Active)
-            .ok_or_else(|| {
-                AppError::RestoreTarget(format!(
-                    "{field}: the authentication was not active at that point"
-                ))
-            })?;
-        let gone = || AppError::RestoreTarget("authentication: its secrets were purged".into());
+            .ok_or(AppError::RestoreTarget(RestoreRefusal::NotActive { field }))?;
+        let gone = || AppError::RestoreTarget(RestoreRefusal::SecretsPurged);
         let data_key = match self.keys.get(id.as_uuid()) {
             Ok(Some(key)) => key,
             Ok(None) | Err(CryptoError::DataKeyDestroyed { .. }) => return Err(gone()),

@@ -25,7 +25,7 @@ pub enum AppError {
     },
     /// A concurrent write won the race; retry with the new version.
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(ConflictReason),
     /// The idempotency key was used before with another request.
     #[error("idempotency-key: was already used with a different request")]
     IdempotencyKeyReused,
@@ -56,13 +56,13 @@ pub enum AppError {
     Verification(#[from] super::verification::VerificationError),
     /// A restore target is not usable.
     #[error("{0}")]
-    RestoreTarget(String),
+    RestoreTarget(RestoreRefusal),
     /// The service could not start (address in use, metrics registry).
     #[error("startup: {0}")]
-    Startup(String),
+    Startup(StartupError),
     /// The master key does not belong to this data directory, or the key file is unusable.
     #[error("master key: {0}")]
-    MasterKey(String),
+    MasterKey(Box<MasterKeyError>),
     /// Sealing or opening a secret failed.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -78,4 +78,196 @@ pub enum AppError {
     /// Storage beside the log failed.
     #[error("storage error: {0}")]
     Storage(#[from] sled::Error),
+}
+
+impl From<MasterKeyError> for AppError {
+    fn from(e: MasterKeyError) -> AppError {
+        // Boxed: it carries paths and the key check's error, and every Result<_, AppError> would
+        // otherwise be that large.
+        AppError::MasterKey(Box::new(e))
+    }
+}
+
+/// Why a write lost a race; the caller retries with the current state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConflictReason {
+    /// The authentication or its service changed between the verification and the append, so
+    /// the check may not hold for what would land.
+    #[error(
+        "the authentication or its service changed while the new settings were verified; retry"
+    )]
+    ChangedWhileVerifying,
+    /// Another write moved the authentication on first.
+    #[error("a concurrent change moved it to version {actual}; retry")]
+    ConcurrentChange {
+        /// The version it is at now.
+        actual: u64,
+    },
+}
+
+/// The request field that names the point a restore goes back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreField {
+    /// `version`.
+    Version,
+    /// `as_of`.
+    AsOf,
+}
+
+impl RestoreField {
+    /// The field's name in requests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestoreField::Version => "version",
+            RestoreField::AsOf => "as_of",
+        }
+    }
+}
+
+impl std::fmt::Display for RestoreField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the point a restore names cannot be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreRefusal {
+    /// The authentication was created after that point.
+    #[error("{field}: the authentication did not exist at that point")]
+    DidNotExist {
+        /// The field naming the point.
+        field: RestoreField,
+    },
+    /// It existed but was deleted (or not yet active) then.
+    #[error("{field}: the authentication was not active at that point")]
+    NotActive {
+        /// The field naming the point.
+        field: RestoreField,
+    },
+    /// Its data key was destroyed: no old secret can be opened again.
+    #[error("authentication: its secrets were purged")]
+    SecretsPurged,
+}
+
+impl RestoreRefusal {
+    /// The request field the refusal is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            RestoreRefusal::DidNotExist { field } | RestoreRefusal::NotActive { field } => {
+                field.as_str()
+            }
+            RestoreRefusal::SecretsPurged => "authentication",
+        }
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A command that needs an existing data directory was pointed at none.
+    #[error("no data directory at {}", path.display())]
+    NoDataDirectory {
+        /// The directory given.
+        path: std::path::PathBuf,
+    },
+    /// Another process holds sled's lock on the directory.
+    #[error("the data directory {} is in use by another process (is `credledger serve` running?); sled allows one process at a time: stop it first", path.display())]
+    DirectoryInUse {
+        /// The directory given.
+        path: std::path::PathBuf,
+    },
+    /// The metrics registry refused a metric (a build defect).
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The checkpoint signing key could not be loaded or created.
+    #[error("checkpoints: {0}")]
+    Checkpoints(#[from] crate::ledger::checkpoint::CheckpointError),
+    /// The listen address could not be bound.
+    #[error("listen: cannot bind {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The bound socket's address could not be read.
+    #[error("listen: {0}")]
+    LocalAddr(std::io::Error),
+}
+
+/// Why a master key and a data directory do not go together, or a key file is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum MasterKeyError {
+    /// The fingerprint file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ReadFingerprint {
+        /// The fingerprint file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The fingerprint file does not hold a fingerprint.
+    #[error("{} is not a master key fingerprint", path.display())]
+    BadFingerprint {
+        /// The fingerprint file.
+        path: std::path::PathBuf,
+    },
+    /// The fingerprint file could not be written.
+    #[error("cannot write the key fingerprint: {0}")]
+    WriteFingerprint(std::io::Error),
+    /// The key file's key is not the one the directory was created with.
+    #[error("{reason}; the key file {} does not belong to the data directory {}{}", key_file.display(), data_dir.display(), retired_hint(retired.as_deref()))]
+    NotPaired {
+        /// What the comparison found.
+        reason: CryptoError,
+        /// The key file given.
+        key_file: std::path::PathBuf,
+        /// The data directory given.
+        data_dir: std::path::PathBuf,
+        /// A retired key file beside it with the expected key id, if there is one.
+        retired: Option<std::path::PathBuf>,
+    },
+    /// The directory holds a database but no fingerprint, so no key can be shown to belong.
+    #[error("the data directory {} holds a database but no {}; refusing to pair it with a key", data_dir.display(), super::keyring::FINGERPRINT_FILE)]
+    NoFingerprint {
+        /// The data directory given.
+        data_dir: std::path::PathBuf,
+    },
+    /// A key rotation was asked for a directory with no ledger.
+    #[error("no ledger in {} (no {}); nothing to rotate", data_dir.display(), super::keyring::FINGERPRINT_FILE)]
+    NothingToRotate {
+        /// The data directory given.
+        data_dir: std::path::PathBuf,
+    },
+    /// A rotation's file step failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    RotationFile {
+        /// What the step does.
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A rotation cannot finish while data keys are wrapped under the old key.
+    #[error("{count} data keys are not yet wrapped under the new master key {key_id}; re-wrap them first")]
+    NotRewrapped {
+        /// Data keys still under another key.
+        count: u64,
+        /// The new key's id.
+        key_id: String,
+    },
+    /// A rotation cannot finish while the fingerprint key is under the old key.
+    #[error("the fingerprint key is not yet wrapped under the new master key")]
+    FingerprintKeyNotRewrapped,
+}
+
+fn retired_hint(retired: Option<&std::path::Path>) -> String {
+    retired.map_or_else(String::new, |path| {
+        format!(
+            "; the retired key file {} has the expected key id (use it for a backup taken before a rotation)",
+            path.display()
+        )
+    })
 }

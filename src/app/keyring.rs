@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::crypto::{ensure_key_file_outside, MasterKey, MasterKeyFingerprint};
 
-use super::{AppConfig, AppError};
+use super::{AppConfig, AppError, MasterKeyError, StartupError};
 
 /// File in the data directory holding the master key's public fingerprint.
 pub const FINGERPRINT_FILE: &str = "master_key.fingerprint";
@@ -59,13 +59,16 @@ fn holds_database(dir: &Path) -> bool {
 }
 
 fn read_fingerprint(path: &Path) -> Result<MasterKeyFingerprint, AppError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| AppError::MasterKey(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        AppError::from(MasterKeyError::ReadFingerprint {
+            path: path.to_owned(),
+            source,
+        })
+    })?;
     text.trim().parse().map_err(|_| {
-        AppError::MasterKey(format!(
-            "{} is not a master key fingerprint",
-            path.display()
-        ))
+        AppError::from(MasterKeyError::BadFingerprint {
+            path: path.to_owned(),
+        })
     })
 }
 
@@ -74,8 +77,7 @@ pub(super) fn write_fingerprint(
     data_dir: &Path,
     fingerprint: &MasterKeyFingerprint,
 ) -> Result<(), AppError> {
-    let io =
-        |e: std::io::Error| AppError::MasterKey(format!("cannot write the key fingerprint: {e}"));
+    let io = |e: std::io::Error| AppError::from(MasterKeyError::WriteFingerprint(e));
     std::fs::create_dir_all(data_dir).map_err(io)?;
     let tmp = data_dir.join(format!("{FINGERPRINT_FILE}.tmp"));
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
@@ -93,10 +95,9 @@ pub(super) fn write_fingerprint(
 pub(super) fn open_db(data_dir: &Path) -> Result<sled::Db, AppError> {
     crate::ledger::open_db(data_dir).map_err(|e| match e {
         sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-            AppError::Startup(format!(
-                "the data directory {} is in use by another process (is `credledger serve` running?); sled allows one process at a time: stop it first",
-                data_dir.display()
-            ))
+            AppError::Startup(StartupError::DirectoryInUse {
+                path: data_dir.to_owned(),
+            })
         }
         other => AppError::Storage(other),
     })
@@ -116,19 +117,12 @@ fn check_pairing(
         return Ok(());
     }
     let retired = retired_key_path(&config.key_file, &stored.key_id);
-    let hint = if retired.exists() {
-        format!(
-            "; the retired key file {} has the expected key id (use it for a backup taken before a rotation)",
-            retired.display()
-        )
-    } else {
-        String::new()
-    };
-    Err(AppError::MasterKey(format!(
-        "{e}; the key file {} does not belong to the data directory {}{hint}",
-        config.key_file.display(),
-        config.data_dir.display()
-    )))
+    Err(AppError::from(MasterKeyError::NotPaired {
+        reason: e,
+        key_file: config.key_file.clone(),
+        data_dir: config.data_dir.clone(),
+        retired: retired.exists().then_some(retired),
+    }))
 }
 
 /// Loads the master key (and the pending key of an interrupted rotation) and opens the
@@ -147,10 +141,9 @@ pub(super) fn open_with_master_key(config: &AppConfig) -> Result<OpenedKeys, App
         check_pairing(config, &stored, &master, pending.as_ref())?;
         master
     } else if holds_database(&config.data_dir) {
-        return Err(AppError::MasterKey(format!(
-            "the data directory {} holds a database but no {FINGERPRINT_FILE}; refusing to pair it with a key",
-            config.data_dir.display()
-        )));
+        return Err(AppError::from(MasterKeyError::NoFingerprint {
+            data_dir: config.data_dir.clone(),
+        }));
     } else {
         // A new directory: load the key, or generate one (the crypto layer warns about it).
         let master = if config.create_key_if_missing {

@@ -23,7 +23,9 @@ use std::sync::Arc;
 
 pub use audit::{action_name, Accessor, AuditPage, AuditQuery};
 pub use commands::{CommandOutcome, RestoreTarget};
-pub use error::AppError;
+pub use error::{
+    AppError, ConflictReason, MasterKeyError, RestoreField, RestoreRefusal, StartupError,
+};
 pub use idempotent::IdempotencyRequest;
 pub use keyring::{pending_key_path, retired_key_path, FINGERPRINT_FILE};
 pub use principals::{system_caller, Bootstrap, IssuedToken};
@@ -200,10 +202,9 @@ impl App {
     /// open ledger so the caller can report on it and close it.
     pub async fn rebuild_read_models(config: &AppConfig) -> Result<App, AppError> {
         if !config.data_dir.exists() {
-            return Err(AppError::Startup(format!(
-                "no data directory at {}",
-                config.data_dir.display()
-            )));
+            return Err(AppError::Startup(StartupError::NoDataDirectory {
+                path: config.data_dir.clone(),
+            }));
         }
         {
             let db = crate::ledger::open_db(&config.data_dir)?;

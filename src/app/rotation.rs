@@ -28,7 +28,7 @@ use crate::ledger::{
 use crate::projections::payloads;
 
 use super::keyring::{self, pending_key_path, retired_key_path, FINGERPRINT_FILE};
-use super::{AppConfig, AppError, DATA_KEYS_TREE};
+use super::{AppConfig, AppError, MasterKeyError, DATA_KEYS_TREE};
 
 /// What a rotation did; printed by `credledger keys rotate`. Holds ids and paths, no keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,8 +137,12 @@ fn key_ref(key: &MasterKey) -> Result<MasterKeyRef, AppError> {
     })
 }
 
-fn io_error(what: &str, path: &std::path::Path, e: std::io::Error) -> AppError {
-    AppError::MasterKey(format!("cannot {what} {}: {e}", path.display()))
+fn io_error(action: &'static str, path: &std::path::Path, source: std::io::Error) -> AppError {
+    AppError::from(MasterKeyError::RotationFile {
+        action,
+        path: path.to_owned(),
+        source,
+    })
 }
 
 impl Rotation {
@@ -147,10 +151,9 @@ impl Rotation {
     pub async fn begin(config: &AppConfig) -> Result<Rotation, AppError> {
         let started = Instant::now();
         if !config.data_dir.join(FINGERPRINT_FILE).exists() {
-            return Err(AppError::MasterKey(format!(
-                "no ledger in {} (no {FINGERPRINT_FILE}); nothing to rotate",
-                config.data_dir.display()
-            )));
+            return Err(AppError::from(MasterKeyError::NothingToRotate {
+                data_dir: config.data_dir.clone(),
+            }));
         }
         let mut config = config.clone();
         config.create_key_if_missing = false;
@@ -242,22 +245,17 @@ impl Rotation {
         let keys = DataKeyStore::new(self.tree.clone(), self.new.clone());
         let census = keys.census(self.new.key_id())?;
         if census.under_other > 0 {
-            return Err(AppError::MasterKey(format!(
-                "{} data keys are not yet wrapped under the new master key {}; re-wrap them first",
-                census.under_other,
-                self.new.key_id()
-            )));
+            return Err(AppError::from(MasterKeyError::NotRewrapped {
+                count: census.under_other,
+                key_id: self.new.key_id().to_owned(),
+            }));
         }
         let fingerprint_key_id = match keys.status(FINGERPRINT_KEY_OWNER)? {
             DataKeyStatus::Active {
                 data_key_id,
                 master_key_id,
             } if master_key_id == self.new.key_id() => data_key_id,
-            _ => {
-                return Err(AppError::MasterKey(
-                    "the fingerprint key is not yet wrapped under the new master key".into(),
-                ))
-            }
+            _ => return Err(AppError::from(MasterKeyError::FingerprintKeyNotRewrapped)),
         };
         let stream = payloads::keys_stream();
         let recorded = self.store.read_stream(&stream, StreamRange::all()).await?;

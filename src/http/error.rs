@@ -249,7 +249,14 @@ impl From<AppError> for ApiError {
                 DirectoryError::InvalidName { reason, .. } => {
                     ApiError::validation(format!("name: {}", reason_of(&reason.to_string())))
                 }
-                _ => ApiError::validation(text),
+                DirectoryError::InvalidEmail(_)
+                | DirectoryError::AlreadyOrganizationMember { .. }
+                | DirectoryError::NotOrganizationMember { .. }
+                | DirectoryError::AlreadyWorkspaceMember { .. }
+                | DirectoryError::NotWorkspaceMember { .. }
+                | DirectoryError::NotSharedWorkspace { .. }
+                | DirectoryError::LastOwner(_)
+                | DirectoryError::RoleUnchanged => ApiError::validation(text),
             },
             AppError::CustomService(inner) => match inner {
                 CustomServiceError::AccessDenied { .. } => ApiError::forbidden(text),
@@ -288,10 +295,16 @@ impl From<AppError> for ApiError {
             },
             AppError::Resolve(inner) => match inner {
                 ResolveError::NotUsable(_) => ApiError::forbidden(text),
-                _ => ApiError::validation(text),
+                ResolveError::UnknownField { .. }
+                | ResolveError::FieldNotSet { .. }
+                | ResolveError::BadReference { .. }
+                | ResolveError::NotResolvable { .. } => ApiError::validation(text),
             },
             AppError::Cursor(_) => ApiError::bad_request(text),
-            AppError::RestoreTarget(_) => ApiError::validation(text),
+            AppError::RestoreTarget(refusal) => ApiError {
+                field: Some(refusal.field().to_owned()),
+                ..ApiError::validation(text)
+            },
             // The detail names the field (`verification`) and the service's status, never its body.
             AppError::Verification(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -28,7 +28,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::{App, AppConfig, AppError};
+use crate::app::{App, AppConfig, AppError, StartupError};
 use crate::ledger::{CheckpointSigner, CheckpointWriter, SledStore};
 use error::ApiError;
 use handlers::{
@@ -85,7 +85,7 @@ pub fn state(
 ) -> Result<SharedState, AppError> {
     let oauth = Arc::new(crate::oauth::OAuth::new(app.clone(), oauth));
     let idempotency = IdempotencyStore::open(app.store().db())?;
-    let metrics = Metrics::new().map_err(|e| AppError::Startup(format!("metrics: {e}")))?;
+    let metrics = Metrics::new().map_err(|e| AppError::Startup(StartupError::Metrics(e)))?;
     Ok(Arc::new(HttpState {
         app,
         idempotency,
@@ -309,7 +309,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
     let app = Arc::new(App::open(&config.app).await?);
     let bootstrap = app.bootstrap_if_empty().await?;
     let (signer, _) = CheckpointSigner::load_or_create(&config.signing_key, &config.app.data_dir)
-        .map_err(|e| AppError::Startup(format!("checkpoints: {e}")))?;
+        .map_err(|e| AppError::Startup(StartupError::Checkpoints(e)))?;
     let signer = Arc::new(signer);
     let shared = state(app.clone(), config.oauth.clone(), signer.clone())?;
     let checkpointer = (!config.checkpoint_every.is_zero())
@@ -344,10 +344,15 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
     let router = router(shared.clone(), config.limits);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| AppError::Startup(format!("listen: cannot bind {}: {e}", config.listen)))?;
+        .map_err(|source| {
+            AppError::Startup(StartupError::Bind {
+                addr: config.listen,
+                source,
+            })
+        })?;
     let addr = listener
         .local_addr()
-        .map_err(|e| AppError::Startup(format!("listen: {e}")))?;
+        .map_err(|e| AppError::Startup(StartupError::LocalAddr(e)))?;
     let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router)
