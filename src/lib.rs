@@ -9,3 +9,4 @@ pub mod http;
 pub mod ledger;
 pub mod oauth;
 pub mod projections;
+pub mod storage;

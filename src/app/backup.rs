@@ -12,7 +12,7 @@ use crate::ledger::backup::{self, BackupError, ExportSummary, RestoreSummary};
 use crate::ledger::{RecordedAt, SledStore};
 
 /// Trees beside the log that travel with it: the wrapped per-authentication data keys.
-pub const AUX_TREES: &[&str] = &["data_keys"];
+pub const AUX_TREES: &[&str] = &[crate::storage::DATA_KEYS];
 /// Export header metadata key holding the master key fingerprint.
 pub const FINGERPRINT_METADATA: &str = "master_key_fingerprint";
 

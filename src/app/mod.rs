@@ -49,7 +49,7 @@ use crate::projections::{LedgerModel, ProjectionHandle, ReadStore, SledReadStore
 pub type ReadModel = ProjectionHandle<LedgerModel, SledReadStore>;
 
 /// The sled tree holding the wrapped data keys (and the wrapped fingerprint key).
-pub(crate) const DATA_KEYS_TREE: &str = "data_keys";
+pub(crate) const DATA_KEYS_TREE: &str = crate::storage::DATA_KEYS;
 
 /// Where the data and the master key live.
 #[derive(Debug, Clone)]

@@ -113,7 +113,7 @@ fn decode(key: &[u8], bytes: &[u8]) -> Result<StoredEntry> {
 }
 
 impl DataKeyStore {
-    /// Uses `tree` (e.g. `db.open_tree("data_keys")`) with `master` as the current master key.
+    /// Uses `tree` (e.g. `db.open_tree(crate::storage::DATA_KEYS)`) with `master` as the current master key.
     pub fn new(tree: sled::Tree, master: Arc<MasterKey>) -> Self {
         Self { tree, master }
     }
@@ -359,7 +359,10 @@ mod tests {
     const CANARY: &str = "CANARY-7f3a9c";
 
     fn store(db: &sled::Db, master: &Arc<MasterKey>) -> DataKeyStore {
-        DataKeyStore::new(db.open_tree("data_keys").expect("tree"), master.clone())
+        DataKeyStore::new(
+            db.open_tree(crate::storage::DATA_KEYS).expect("tree"),
+            master.clone(),
+        )
     }
 
     #[test]

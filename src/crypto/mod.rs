@@ -41,7 +41,10 @@ mod tests {
         let master = Arc::new(master);
         let master_hex = hex::encode(master.key_bytes());
         let db = crate::ledger::open_db(data_dir.path()).expect("db");
-        let store = DataKeyStore::new(db.open_tree("data_keys").expect("tree"), master.clone());
+        let store = DataKeyStore::new(
+            db.open_tree(crate::storage::DATA_KEYS).expect("tree"),
+            master.clone(),
+        );
         let owner = Uuid::new_v4();
         let dk = store.create_for(owner).expect("dk");
         let dk_hex = hex::encode(dk.key_bytes());

@@ -29,7 +29,7 @@ const BUFFER_LIMIT: usize = 1024 * 1024;
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
 /// Tree where earlier versions kept whole answers (4xx ones in plain text); dropped at start.
-const LEGACY_TREE: &str = "idempotency";
+const LEGACY_TREE: &str = crate::storage::legacy::HTTP_IDEMPOTENCY;
 
 /// The keys being processed right now, so two concurrent requests with one key do not both run.
 pub struct IdempotencyStore {

@@ -20,7 +20,7 @@ use super::store::EventStore;
 use super::types::RecordedAt;
 
 /// The sled tree holding checkpoints: position (u64 BE) -> encoded checkpoint.
-pub const CHECKPOINTS_TREE: &str = "checkpoints";
+pub const CHECKPOINTS_TREE: &str = crate::storage::log::CHECKPOINTS;
 
 /// Domain separation of the signed message.
 const DOMAIN: &[u8] = b"credledger-checkpoint-v1";

@@ -10,9 +10,9 @@ use super::ProjectionError;
 use crate::ledger::ChainHash;
 
 /// The sled tree holding the read side.
-pub const READ_MODEL_TREE: &str = "read_model";
+pub const READ_MODEL_TREE: &str = crate::storage::READ_MODEL;
 /// The tree of the whole-model snapshots of earlier versions; dropped when found.
-const LEGACY_SNAPSHOT_TREE: &str = "projection_snapshots";
+const LEGACY_SNAPSHOT_TREE: &str = crate::storage::legacy::PROJECTION_SNAPSHOTS;
 
 /// Key of the checkpoint record (tag 0 is no table's).
 const CHECKPOINT_KEY: &[u8] = b"\0checkpoint";

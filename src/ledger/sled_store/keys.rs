@@ -2,31 +2,11 @@
 
 use crate::ledger::types::{RecordedAt, StreamId};
 
-/// Tree: block number -> the envelopes of up to 16 consecutive positions (see `blocks`), for
-/// full blocks until they move to the archive file.
-pub(crate) const EVENT_BLOCKS: &str = "event_blocks";
-/// Tree: group of 256 archived blocks -> where each is in the archive file; `state` -> how
-/// much is archived (see `archive`).
-pub(crate) const ARCHIVE_INDEX: &str = "archive_index";
-/// Tree: the last event block while it is not full (at most one key; see `blocks`).
-pub(crate) const OPEN_EVENT_BLOCK: &str = "open_event_block";
-/// Tree: stream prefix ‖ chunk number -> the positions of up to 128 (layout 2: 32) versions.
-pub(crate) const STREAM_CHUNKS: &str = "stream_chunks";
-/// Tree: stream id -> last version.
-pub(crate) const STREAM_HEADS: &str = "stream_heads";
-/// Tree: first event id of a block -> up to 128 sorted `event id ‖ position` entries.
-pub(crate) const EVENT_ID_BLOCKS: &str = "event_id_blocks";
-/// Tree: recorded_at ‖ position of every few event blocks' first event -> nothing.
-pub(crate) const BLOCK_TIMES: &str = "block_times";
-/// Trees of layout 1 (a key per event), read once by the migration to blocks and dropped.
-pub(crate) const LEGACY_EVENTS: &str = "events";
-pub(crate) const LEGACY_INDEXES: [&str; 3] = ["stream_index", "event_ids", "time_index"];
-/// Tree: unique key -> the stream holding it (claims made with appends).
-pub(crate) const UNIQUE_KEYS: &str = "unique_keys";
-/// Tree: idempotency key -> record (request hash, outcome, answer, time), written with the events.
-pub(crate) const IDEMPOTENCY: &str = "idempotency_records";
-/// Tree: named values about the log itself.
-pub(crate) const META: &str = "meta";
+// The trees' names live with every other tree's, in `crate::storage`.
+pub(crate) use crate::storage::log::{
+    ARCHIVE_INDEX, BLOCK_TIMES, EVENT_BLOCKS, EVENT_ID_BLOCKS, IDEMPOTENCY, LEGACY_EVENTS,
+    LEGACY_INDEXES, META, OPEN_EVENT_BLOCK, STREAM_CHUNKS, STREAM_HEADS, UNIQUE_KEYS,
+};
 
 /// Meta key: the log's format version (one byte).
 pub(crate) const META_FORMAT: &[u8] = b"format_version";
