@@ -232,7 +232,7 @@ impl AuditRecord {
     pub const CSV_HEADER: &'static str = "position,recorded_at,event_type,outcome,actor,auth_method,origin,workflow_id,step_id,resource,authentication,workspace,fields,accessed_fields,detail\r\n";
 
     /// One CSV line (RFC 4180 quoting). Fields are `name:change[:fingerprint]` joined by `;`.
-    pub fn csv_row(&self) -> String {
+    pub fn csv_row(&self) -> Result<String, super::ProjectionError> {
         let fields = self
             .fields
             .iter()
@@ -275,41 +275,52 @@ impl AuditRecord {
                 self.detail.to_string()
             },
         ];
-        let mut line = columns
-            .iter()
-            .map(|c| csv_quote(c))
-            .collect::<Vec<_>>()
-            .join(",");
-        line.push_str("\r\n");
-        line
+        csv_line(&columns.map(|c| formula_guarded(&c)))
     }
 }
 
-/// Quotes a CSV cell when it needs it; a leading formula character is neutralised so a
-/// spreadsheet never evaluates a name someone typed.
-fn csv_quote(cell: &str) -> String {
-    let guarded = if cell.starts_with(['=', '+', '-', '@']) {
+/// A leading formula character is neutralised so a spreadsheet never evaluates a name
+/// someone typed.
+fn formula_guarded(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@']) {
         format!("'{cell}")
     } else {
         cell.to_owned()
-    };
-    if guarded.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
     }
+}
+
+/// One CSV record ending in CRLF, each cell quoted only when it needs it (RFC 4180).
+fn csv_line(cells: &[String]) -> Result<String, super::ProjectionError> {
+    let failed = |e: &dyn std::fmt::Display| super::ProjectionError::Codec(format!("csv: {e}"));
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(Vec::new());
+    writer.write_record(cells).map_err(|e| failed(&e))?;
+    let bytes = writer.into_inner().map_err(|e| failed(&e))?;
+    String::from_utf8(bytes).map_err(|e| failed(&e))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::csv_quote;
+    use super::{csv_line, formula_guarded};
+
+    fn cell(text: &str) -> String {
+        let line = csv_line(&[formula_guarded(text)]).expect("csv");
+        line.strip_suffix("\r\n").expect("CRLF").to_owned()
+    }
 
     #[test]
     fn csv_cells_are_quoted_and_formulas_neutralised() {
-        assert_eq!(csv_quote("plain"), "plain");
-        assert_eq!(csv_quote("a,b"), "\"a,b\"");
-        assert_eq!(csv_quote("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_quote("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(csv_quote("line\nbreak"), "\"line\nbreak\"");
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("a,b"), "\"a,b\"");
+        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(cell("-1"), "'-1");
+        assert_eq!(cell("line\nbreak"), "\"line\nbreak\"");
+        assert_eq!(
+            csv_line(&["a".into(), String::new(), "b;c".into()]).expect("csv"),
+            "a,,b;c\r\n"
+        );
     }
 }

@@ -384,11 +384,21 @@ pub async fn audit(
             };
             let mut chunk = String::new();
             for record in &page.records {
-                match format {
-                    Format::Csv => chunk.push_str(&record.csv_row()),
-                    _ => {
-                        chunk.push_str(&serde_json::to_string(record).unwrap_or_default());
-                        chunk.push('\n');
+                let line = match format {
+                    Format::Csv => record.csv_row().map_err(|e| e.to_string()),
+                    _ => serde_json::to_string(record)
+                        .map(|json| json + "\n")
+                        .map_err(|e| e.to_string()),
+                };
+                match line {
+                    Ok(line) => chunk.push_str(&line),
+                    Err(error) => {
+                        tracing::error!(%error, "audit export stopped");
+                        // A cut stream, as above: never a record left out in silence.
+                        let _ = tx
+                            .send(Err(std::io::Error::other("audit export failed")))
+                            .await;
+                        return;
                     }
                 }
             }
