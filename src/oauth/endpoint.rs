@@ -26,6 +26,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use ipnet::{Ipv4Net, Ipv6Net};
 use reqwest::dns::{Name, Resolve, Resolving};
 use reqwest::Url;
 
@@ -161,85 +162,109 @@ pub fn refused_range(ip: IpAddr) -> Option<RefusedRange> {
     }
 }
 
+/// The IPv4 ranges a token call may not target, checked in order (the broadcast address lies
+/// inside `240.0.0.0/4` and is named first).
+const REFUSED_V4: [(Ipv4Net, RefusedRange); 10] = [
+    (v4_net([255, 255, 255, 255], 32), RefusedRange::Broadcast),
+    (v4_net([0, 0, 0, 0], 8), RefusedRange::Unspecified),
+    (v4_net([127, 0, 0, 0], 8), RefusedRange::Loopback),
+    (v4_net([10, 0, 0, 0], 8), RefusedRange::Private),
+    (v4_net([172, 16, 0, 0], 12), RefusedRange::Private),
+    (v4_net([192, 168, 0, 0], 16), RefusedRange::Private),
+    (v4_net([169, 254, 0, 0], 16), RefusedRange::LinkLocal),
+    (
+        v4_net([100, 64, 0, 0], 10),
+        RefusedRange::SharedAddressSpace,
+    ),
+    (v4_net([224, 0, 0, 0], 4), RefusedRange::Multicast),
+    (v4_net([240, 0, 0, 0], 4), RefusedRange::Reserved),
+];
+
+/// The IPv6 ranges a token call may not target, besides `::` and `::1` and after the forms
+/// that embed an IPv4 address.
+const REFUSED_V6: [(Ipv6Net, RefusedRange); 4] = [
+    (
+        v6_net([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),
+        RefusedRange::Private,
+    ),
+    (
+        v6_net([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10),
+        RefusedRange::Private,
+    ),
+    (
+        v6_net([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10),
+        RefusedRange::LinkLocal,
+    ),
+    (
+        v6_net([0xff00, 0, 0, 0, 0, 0, 0, 0], 8),
+        RefusedRange::Multicast,
+    ),
+];
+
+/// IPv6 prefixes whose last 32 bits are an IPv4 address: IPv4-mapped, IPv4-compatible
+/// (deprecated; `::` and `::1` are judged before) and NAT64's well-known prefix.
+const EMBEDS_V4: [Ipv6Net; 3] = [
+    v6_net([0, 0, 0, 0, 0, 0xffff, 0, 0], 96),
+    v6_net([0, 0, 0, 0, 0, 0, 0, 0], 96),
+    v6_net([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96),
+];
+
+const fn v4_net(octets: [u8; 4], prefix: u8) -> Ipv4Net {
+    let [a, b, c, d] = octets;
+    Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), prefix)
+}
+
+const fn v6_net(segments: [u16; 8], prefix: u8) -> Ipv6Net {
+    let [a, b, c, d, e, f, g, h] = segments;
+    Ipv6Net::new_assert(Ipv6Addr::new(a, b, c, d, e, f, g, h), prefix)
+}
+
 fn refused_range_v4(ip: Ipv4Addr) -> Option<RefusedRange> {
-    let [a, b, _, _] = ip.octets();
-    if ip.is_broadcast() {
-        Some(RefusedRange::Broadcast)
-    } else if a == 0 {
-        Some(RefusedRange::Unspecified)
-    } else if a == 127 {
-        Some(RefusedRange::Loopback)
-    } else if a == 10 || (a == 172 && (b & 0xf0) == 16) || (a == 192 && b == 168) {
-        Some(RefusedRange::Private)
-    } else if a == 169 && b == 254 {
-        Some(RefusedRange::LinkLocal)
-    } else if a == 100 && (b & 0xc0) == 64 {
-        Some(RefusedRange::SharedAddressSpace)
-    } else if (a & 0xf0) == 224 {
-        Some(RefusedRange::Multicast)
-    } else if (a & 0xf0) == 240 {
-        Some(RefusedRange::Reserved)
-    } else {
-        None
-    }
+    REFUSED_V4
+        .iter()
+        .find(|(net, _)| net.contains(&ip))
+        .map(|(_, range)| *range)
 }
 
 fn refused_range_v6(ip: Ipv6Addr) -> Option<RefusedRange> {
-    let s = ip.segments();
     if ip.is_unspecified() {
         Some(RefusedRange::Unspecified)
     } else if ip.is_loopback() {
         Some(RefusedRange::Loopback)
     } else if let Some(v4) = embedded_v4(&ip) {
         refused_range_v4(v4)
-    } else if (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfec0 {
-        Some(RefusedRange::Private)
-    } else if (s[0] & 0xffc0) == 0xfe80 {
-        Some(RefusedRange::LinkLocal)
-    } else if (s[0] & 0xff00) == 0xff00 {
-        Some(RefusedRange::Multicast)
     } else {
-        None
+        REFUSED_V6
+            .iter()
+            .find(|(net, _)| net.contains(&ip))
+            .map(|(_, range)| *range)
     }
 }
 
 /// The IPv4 address embedded in an IPv4-mapped, IPv4-compatible or NAT64
 /// (well-known prefix) IPv6 address.
 fn embedded_v4(ip: &Ipv6Addr) -> Option<Ipv4Addr> {
-    let s = ip.segments();
-    let tail = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        Some(v4)
-    } else if s[..6] == [0; 6] {
-        // IPv4-compatible (`::a.b.c.d`, deprecated); `::` and `::1` are handled before.
-        Some(tail())
-    } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        Some(tail())
-    } else {
-        None
-    }
+    EMBEDS_V4
+        .iter()
+        .any(|net| net.contains(ip))
+        .then(|| Ipv4Addr::from(u128::from(*ip) as u32))
 }
 
-/// A URL's host, told apart without depending on the `url` crate directly.
+/// A URL's host: a name, or an address literal.
 enum Host<'a> {
     Domain(&'a str),
     Ip(IpAddr),
 }
 
-/// The host of `url` (`None` if it has none or an empty one). The parser has
-/// already normalised address literals of special schemes (`http`, `https`).
+/// The host of `url` (`None` if it has none or an empty one). The parser has already
+/// normalised address literals of special schemes (`http`, `https`).
 fn host_of(url: &Url) -> Option<Host<'_>> {
-    let host = url.host_str().filter(|h| !h.is_empty())?;
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6
-            .parse::<Ipv6Addr>()
-            .ok()
-            .map(|ip| Host::Ip(IpAddr::V6(ip)));
+    match url.host()? {
+        url::Host::Domain("") => None,
+        url::Host::Domain(name) => Some(Host::Domain(name)),
+        url::Host::Ipv4(v4) => Some(Host::Ip(IpAddr::V4(v4))),
+        url::Host::Ipv6(v6) => Some(Host::Ip(IpAddr::V6(v6))),
     }
-    Some(match host.parse::<Ipv4Addr>() {
-        Ok(v4) => Host::Ip(IpAddr::V4(v4)),
-        Err(_) => Host::Domain(host),
-    })
 }
 
 /// The outbound HTTP policy for OAuth2 token calls.
