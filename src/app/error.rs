@@ -182,7 +182,7 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     /// The checkpoint signing key could not be loaded or created.
     #[error("checkpoints: {0}")]
-    Checkpoints(#[from] crate::ledger::checkpoint::CheckpointError),
+    SigningKey(#[from] crate::crypto::SigningKeyError),
     /// The listen address could not be bound.
     #[error("listen: cannot bind {addr}: {source}")]
     Bind {

@@ -4,6 +4,7 @@
 
 mod audit;
 pub mod backup;
+pub mod checkpoints;
 mod commands;
 mod error;
 mod idempotent;

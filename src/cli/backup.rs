@@ -8,8 +8,9 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 
 use credledger::app::backup as data_backup;
+use credledger::crypto::SigningKey;
 use credledger::ledger::backup::{self, BackupError};
-use credledger::ledger::checkpoint::{self, key_fingerprint, Checkpoint, CheckpointSigner};
+use credledger::ledger::checkpoint::{self, key_fingerprint, Checkpoint};
 use credledger::ledger::{CheckpointStore, RecordedAt, SledStore};
 
 use super::DataDir;
@@ -146,7 +147,7 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<ExitCode, String> {
                 })?,
         ),
         (None, Some(path)) => Some(
-            CheckpointSigner::load(path)
+            SigningKey::load(path)
                 .map_err(|e| e.to_string())?
                 .public_key(),
         ),
@@ -343,7 +344,7 @@ pub(crate) fn recover(args: RecoverArgs) -> Result<ExitCode, String> {
 pub(crate) async fn checkpoint_create(args: CheckpointCreateArgs) -> Result<ExitCode, String> {
     let dir = &args.data.data_dir;
     let (signer, created) =
-        CheckpointSigner::load_or_create(&args.signing_key, dir).map_err(|e| e.to_string())?;
+        SigningKey::load_or_create(&args.signing_key, dir).map_err(|e| e.to_string())?;
     let store = open_log(dir)?;
     let made = checkpoint::create_checkpoint(&store, &signer).await;
     store.close().await.map_err(|e| e.to_string())?;
@@ -352,7 +353,7 @@ pub(crate) async fn checkpoint_create(args: CheckpointCreateArgs) -> Result<Exit
         println!(
             "created signing key {} ({})",
             args.signing_key.display(),
-            signer.key_fingerprint()
+            key_fingerprint(&signer.public_key())
         );
     }
     println!(

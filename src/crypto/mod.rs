@@ -11,6 +11,7 @@ mod master_key;
 mod primitives;
 mod seal;
 mod secret;
+mod signing_key;
 
 pub use api_token::{generate_api_token, hash_api_token, TOKEN_PREFIX};
 pub use data_key::{DataKey, WrappedDataKey, WRAPPED_DATA_KEY_VERSION};
@@ -20,6 +21,7 @@ pub use keystore::{DataKeyStatus, DataKeyStore, KeyCensus, FINGERPRINT_KEY_OWNER
 pub use master_key::{ensure_key_file_outside, MasterKey, MasterKeyFingerprint, KEY_FILE_HEADER};
 pub use seal::{open, seal, SealContext, Sealed, SealedSecret, SEALED_VERSION};
 pub use secret::{SecretBytes, SecretString};
+pub use signing_key::{SigningKey, SigningKeyError, SigningKeyProblem};
 
 #[cfg(test)]
 mod tests {

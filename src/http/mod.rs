@@ -28,8 +28,10 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::app::checkpoints::CheckpointWriter;
 use crate::app::{App, AppConfig, AppError, StartupError};
-use crate::ledger::{CheckpointSigner, CheckpointWriter, SledStore};
+use crate::crypto::SigningKey;
+use crate::ledger::SledStore;
 use error::ApiError;
 use handlers::{
     audit, authentications, checkpoints, directory, listing, misc, oauth, services, tokens,
@@ -48,7 +50,7 @@ pub struct HttpState {
     /// OAuth2 flows and token refresh.
     pub oauth: Arc<crate::oauth::OAuth>,
     /// The checkpoint signing key, when the server signs checkpoints.
-    pub signer: Arc<CheckpointSigner>,
+    pub signer: Arc<SigningKey>,
 }
 
 /// The shared state as handlers receive it.
@@ -81,7 +83,7 @@ pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 pub fn state(
     app: Arc<App>,
     oauth: crate::oauth::OAuthSettings,
-    signer: Arc<CheckpointSigner>,
+    signer: Arc<SigningKey>,
 ) -> Result<SharedState, AppError> {
     let oauth = Arc::new(crate::oauth::OAuth::new(app.clone(), oauth));
     let idempotency = IdempotencyStore::open(app.store().db())?;
@@ -308,8 +310,13 @@ impl RunningServer {
 pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
     let app = Arc::new(App::open(&config.app).await?);
     let bootstrap = app.bootstrap_if_empty().await?;
-    let (signer, _) = CheckpointSigner::load_or_create(&config.signing_key, &config.app.data_dir)
-        .map_err(|e| AppError::Startup(StartupError::Checkpoints(e)))?;
+    let (signer, created) = SigningKey::load_or_create(&config.signing_key, &config.app.data_dir)
+        .map_err(|e| AppError::Startup(StartupError::SigningKey(e)))?;
+    if created {
+        tracing::warn!(path = %config.signing_key.display(),
+            key = %crate::ledger::checkpoint::key_fingerprint(&signer.public_key()),
+            "generated a new checkpoint signing key; keep it (and its public key) safe");
+    }
     let signer = Arc::new(signer);
     let shared = state(app.clone(), config.oauth.clone(), signer.clone())?;
     let checkpointer = (!config.checkpoint_every.is_zero())

@@ -1,16 +1,8 @@
 //! Signed checkpoints: an Ed25519 signature over (position, head hash, time), so an auditor
 //! holding one can later detect a truncated log or a rewrite of the whole chain.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
 use base64::Engine;
-use zeroize::Zeroizing;
-
-use crate::crypto::key_file::{read_private, write_private_new};
-use ring::rand::SystemRandom;
-use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
+use ring::signature::{UnparsedPublicKey, ED25519};
 use serde::{Deserialize, Serialize};
 
 use super::codec;
@@ -28,20 +20,10 @@ const DOMAIN: &[u8] = b"credledger-checkpoint-v1";
 const STORED_FORMAT_V1: u8 = 1;
 /// `format` of the exported JSON document.
 pub const DOCUMENT_FORMAT: &str = "credledger-checkpoint-v1";
-/// Largest signing key file accepted.
-const MAX_KEY_FILE: u64 = 16 * 1024;
 
 /// Why a checkpoint could not be made, read or trusted.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    /// The signing key file is unusable (location, permissions, contents, I/O).
-    #[error("signing key {path}: {reason}")]
-    KeyFile {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        reason: String,
-    },
     /// The signature does not verify under the checkpoint's public key.
     #[error("checkpoint at position {0}: the signature does not verify")]
     BadSignature(u64),
@@ -202,107 +184,25 @@ pub fn rfc3339(at: RecordedAt) -> String {
         .unwrap_or_else(|| at.0.to_string())
 }
 
-/// An Ed25519 signing key loaded from its PKCS#8 file.
-pub struct CheckpointSigner {
-    key_pair: Ed25519KeyPair,
+/// What signs a checkpoint: the key lives in `crypto` (its file, its secret), the record here.
+pub trait CheckpointSigning: Send + Sync {
+    /// The Ed25519 public key (32 bytes).
+    fn public_key(&self) -> Vec<u8>;
+    /// The Ed25519 signature of `message` (64 bytes).
+    fn sign(&self, message: &[u8]) -> Vec<u8>;
 }
 
-impl std::fmt::Debug for CheckpointSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CheckpointSigner({})", self.key_fingerprint())
-    }
-}
-
-fn key_err(path: &Path, reason: impl Into<String>) -> CheckpointError {
-    CheckpointError::KeyFile {
-        path: path.display().to_string(),
-        reason: reason.into(),
-    }
-}
-
-const PEM_BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
-const PEM_END: &str = "-----END PRIVATE KEY-----";
-
-impl CheckpointSigner {
-    /// Loads the key file, or creates it (mode 0600) when absent; the flag tells whether it was
-    /// created. The file must live outside `data_dir`.
-    pub fn load_or_create(
-        path: &Path,
-        data_dir: &Path,
-    ) -> Result<(CheckpointSigner, bool), CheckpointError> {
-        crate::crypto::ensure_key_file_outside(path, data_dir)
-            .map_err(|e| key_err(path, e.to_string()))?;
-        if std::fs::symlink_metadata(path).is_ok() {
-            return Ok((CheckpointSigner::load(path)?, false));
-        }
-        let signer = CheckpointSigner::create(path)?;
-        tracing::warn!(path = %path.display(), key = %signer.key_fingerprint(),
-            "generated a new checkpoint signing key; keep it (and its public key) safe");
-        Ok((signer, true))
-    }
-
-    /// Loads a key file, refusing group- or world-accessible files and malformed keys.
-    pub fn load(path: &Path) -> Result<CheckpointSigner, CheckpointError> {
-        let raw = read_private(path, MAX_KEY_FILE).map_err(|e| key_err(path, e.to_string()))?;
-        let der = match std::str::from_utf8(&raw) {
-            Ok(text) if text.trim_start().starts_with(PEM_BEGIN) => {
-                let body: String = text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && *l != PEM_BEGIN && *l != PEM_END)
-                    .collect();
-                Zeroizing::new(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(body)
-                        .map_err(|_| key_err(path, "PEM body is not base64"))?,
-                )
-            }
-            _ => Zeroizing::new(raw.to_vec()),
-        };
-        let key_pair = Ed25519KeyPair::from_pkcs8(&der)
-            .map_err(|e| key_err(path, format!("not a PKCS#8 Ed25519 key ({e})")))?;
-        Ok(CheckpointSigner { key_pair })
-    }
-
-    /// Generates a key and writes it as PKCS#8 PEM to a new file with mode 0600.
-    pub fn create(path: &Path) -> Result<CheckpointSigner, CheckpointError> {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|_| key_err(path, "cannot generate a key"))?;
-        let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref()));
-        let mut pem = Zeroizing::new(String::from(PEM_BEGIN));
-        pem.push('\n');
-        for chunk in b64.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(chunk));
-            pem.push('\n');
-        }
-        pem.push_str(PEM_END);
-        pem.push('\n');
-        write_private_new(path, pem.as_bytes()).map_err(|e| key_err(path, e.to_string()))?;
-        let key_pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
-            .map_err(|e| key_err(path, format!("generated key unreadable ({e})")))?;
-        Ok(CheckpointSigner { key_pair })
-    }
-
-    /// The public key (32 bytes).
-    pub fn public_key(&self) -> Vec<u8> {
-        self.key_pair.public_key().as_ref().to_vec()
-    }
-
-    /// The public key's fingerprint.
-    pub fn key_fingerprint(&self) -> String {
-        key_fingerprint(self.key_pair.public_key().as_ref())
-    }
-
+impl Checkpoint {
     /// Signs a head now.
-    pub fn sign(&self, position: u64, head_hash: ChainHash) -> Checkpoint {
+    pub fn sign(signer: &dyn CheckpointSigning, position: u64, head_hash: ChainHash) -> Checkpoint {
         let signed_at = RecordedAt::now();
-        let msg = checkpoint_message(position, &head_hash, signed_at);
+        let message = checkpoint_message(position, &head_hash, signed_at);
         Checkpoint {
             position,
             head_hash,
             signed_at,
-            public_key: self.public_key(),
-            signature: self.key_pair.sign(&msg).as_ref().to_vec(),
+            public_key: signer.public_key(),
+            signature: signer.sign(&message),
         }
     }
 }
@@ -351,53 +251,17 @@ impl CheckpointStore {
 /// Signs the durable head of a log and stores the checkpoint in its database.
 pub async fn create_checkpoint(
     store: &SledStore,
-    signer: &CheckpointSigner,
+    signer: &dyn CheckpointSigning,
 ) -> Result<Checkpoint, CheckpointError> {
     let head = store.head();
     if head.position == 0 {
         return Err(CheckpointError::EmptyLog);
     }
-    let checkpoint = signer.sign(head.position, head.hash);
+    let checkpoint = Checkpoint::sign(signer, head.position, head.hash);
     let checkpoints = CheckpointStore::open(store.db())?;
     let stored = checkpoint.clone();
     tokio::task::spawn_blocking(move || checkpoints.record(&stored))
         .await
         .map_err(|e| CheckpointError::Malformed(format!("checkpoint task failed: {e}")))??;
     Ok(checkpoint)
-}
-
-/// Writes a checkpoint periodically while a server runs.
-pub struct CheckpointWriter;
-
-impl CheckpointWriter {
-    /// Every `every`, signs the head if it moved past the latest stored checkpoint.
-    pub fn spawn(
-        store: SledStore,
-        signer: Arc<CheckpointSigner>,
-        every: Duration,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let latest = CheckpointStore::open(store.db())
-                    .and_then(|c| c.latest())
-                    .map(|c| c.map_or(0, |c| c.position));
-                match latest {
-                    Ok(at) if store.head().position > at => {
-                        match create_checkpoint(&store, &signer).await {
-                            Ok(c) => {
-                                tracing::info!(position = c.position, head_hash = %c.head_hash, "checkpoint signed")
-                            }
-                            Err(e) => tracing::warn!(error = %e, "could not write a checkpoint"),
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not read the latest checkpoint"),
-                }
-            }
-        })
-    }
 }

@@ -14,7 +14,7 @@ pub mod store;
 pub mod types;
 
 pub use chain::{BreakReason, ChainBreak, ChainSummary, ChainVerifier};
-pub use checkpoint::{Checkpoint, CheckpointSigner, CheckpointStore, CheckpointWriter};
+pub use checkpoint::{Checkpoint, CheckpointSigning, CheckpointStore};
 pub use envelope::{ChainHash, Envelope, EnvelopeBody};
 pub use error::StoreError;
 pub use sled_store::{open_db, BulkImporter, RawLog, SledStore, SledSubscription};

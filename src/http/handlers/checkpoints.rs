@@ -90,7 +90,7 @@ pub async fn create(
     who: Authenticated,
 ) -> Result<Response, ApiError> {
     allow(&state, &who, false).await?;
-    let checkpoint = create_checkpoint(state.app.store(), &state.signer)
+    let checkpoint = create_checkpoint(state.app.store(), state.signer.as_ref())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "could not sign a checkpoint");
