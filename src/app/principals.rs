@@ -5,7 +5,8 @@ use crate::crypto::{generate_api_token, hash_api_token, SecretString};
 use crate::domain::directory::{DirectoryCommand, DirectoryEvent};
 use crate::domain::ids::{OrganizationId, TokenId, UserId, WorkspaceId};
 use crate::domain::principals::{
-    authorize_directory, decide_token, Principal, TokenCommand, TokenEvent,
+    authorize_checkpoints, authorize_directory, decide_token, tokens_visible_to, CheckpointUse,
+    Principal, TokenCommand, TokenEvent, TokenRecord,
 };
 use crate::ledger::{EventStore, Origin};
 use crate::projections::payloads;
@@ -45,6 +46,27 @@ pub fn system_caller() -> Caller {
 }
 
 impl App {
+    /// Refuses a caller who may not use checkpoints that way
+    /// ([`authorize_checkpoints`]).
+    pub async fn authorize_checkpoints(
+        &self,
+        principal: &Principal,
+        wanted: CheckpointUse,
+    ) -> Result<(), AppError> {
+        let model = self.model().model().read().await;
+        Ok(authorize_checkpoints(&model.directory, principal, wanted)?)
+    }
+
+    /// The tokens `user` may list ([`tokens_visible_to`]), without their secrets (none is
+    /// kept: a record holds the token's hash).
+    pub async fn tokens_visible_to(&self, user: UserId) -> Vec<TokenRecord> {
+        let model = self.model().model().read().await;
+        tokens_visible_to(&model.directory, &model.tokens, user)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
     /// The principal a token belongs to, if the token is live.
     pub async fn authenticate(&self, token_text: &str) -> Option<Principal> {
         let hash = hash_api_token(token_text);

@@ -199,6 +199,46 @@ pub fn is_administrator(directory: &Directory, user: UserId) -> bool {
     administered_organizations(directory, user).next().is_some()
 }
 
+/// What a caller wants to do with the log's signed checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointUse {
+    /// Sign the head now.
+    Sign,
+    /// Read the latest one.
+    Read,
+}
+
+/// Administrators sign and read checkpoints; auditors read them too.
+pub fn authorize_checkpoints(
+    directory: &Directory,
+    principal: &Principal,
+    wanted: CheckpointUse,
+) -> Result<(), PrincipalError> {
+    match principal {
+        Principal::Auditor { .. } if wanted == CheckpointUse::Read => Ok(()),
+        Principal::User(user) if is_administrator(directory, *user) => Ok(()),
+        Principal::User(_) => Err(PrincipalError::AdminOnly(match wanted {
+            CheckpointUse::Sign => "sign checkpoints",
+            CheckpointUse::Read => "read checkpoints",
+        })),
+        Principal::Runner { .. } | Principal::Auditor { .. } => Err(PrincipalError::UsersOnly),
+    }
+}
+
+/// The tokens a user may list: every token for an administrator, else the user's own.
+pub fn tokens_visible_to<'a>(
+    directory: &Directory,
+    tokens: &'a Tokens,
+    user: UserId,
+) -> Vec<&'a TokenRecord> {
+    let admin = is_administrator(directory, user);
+    tokens
+        .by_id
+        .values()
+        .filter(|t| admin || t.principal == Principal::User(user))
+        .collect()
+}
+
 /// The organizations in which `user` is an owner or admin.
 pub fn administered_organizations(
     directory: &Directory,
@@ -396,6 +436,62 @@ mod tests {
             decide_token(&tokens, d, Some(f.owner), issue(Principal::User(unknown))),
             Err(PrincipalError::UnknownUser(unknown))
         );
+    }
+
+    #[test]
+    fn administrators_sign_checkpoints_and_auditors_read_them() {
+        let f = fixture();
+        let d = &f.directory;
+        let auditor = Principal::Auditor {
+            id: PrincipalId::new(),
+            name: "audit".into(),
+        };
+        let (sign, read) = (CheckpointUse::Sign, CheckpointUse::Read);
+        let cases = [
+            (Principal::User(f.owner), sign, Ok(())),
+            (Principal::User(f.admin), read, Ok(())),
+            (
+                Principal::User(f.ws_admin),
+                sign,
+                Err(PrincipalError::AdminOnly("sign checkpoints")),
+            ),
+            (
+                Principal::User(f.member),
+                read,
+                Err(PrincipalError::AdminOnly("read checkpoints")),
+            ),
+            (auditor.clone(), read, Ok(())),
+            (auditor, sign, Err(PrincipalError::UsersOnly)),
+            (runner(), read, Err(PrincipalError::UsersOnly)),
+        ];
+        for (principal, wanted, expected) in cases {
+            assert_eq!(
+                authorize_checkpoints(d, &principal, wanted),
+                expected,
+                "{principal:?} {wanted:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn administrators_list_every_token_and_others_their_own() {
+        let f = fixture();
+        let mut tokens = Tokens::default();
+        for principal in [
+            Principal::User(f.member),
+            Principal::User(f.owner),
+            runner(),
+        ] {
+            for event in decide_token(&tokens, &f.directory, None, issue(principal)).expect("issue")
+            {
+                tokens.apply(&event);
+            }
+        }
+        assert_eq!(tokens_visible_to(&f.directory, &tokens, f.admin).len(), 3);
+        let own = tokens_visible_to(&f.directory, &tokens, f.member);
+        assert_eq!(own.len(), 1);
+        assert_eq!(own[0].principal, Principal::User(f.member));
+        assert!(tokens_visible_to(&f.directory, &tokens, f.ws_viewer).is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use crate::domain::principals::{is_administrator, Principal};
+use crate::domain::principals::CheckpointUse;
 use crate::http::error::ApiError;
 use crate::http::extract::Authenticated;
 use crate::http::openapi::{ProblemSchema, TimeSchema, Unauthorized};
@@ -53,20 +53,14 @@ impl From<&Checkpoint> for CheckpointBody {
     }
 }
 
-/// 403 unless the caller is an administrator (or, when `auditors` is set, an auditor).
-async fn allow(state: &SharedState, who: &Authenticated, auditors: bool) -> Result<(), ApiError> {
-    if auditors && matches!(who.0, Principal::Auditor { .. }) {
-        return Ok(());
-    }
-    let user = who.user()?;
-    let model = state.app.model().model().read().await;
-    if is_administrator(&model.directory, user) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "principal: only administrators may do this",
-        ))
-    }
+/// 403 unless the caller may use checkpoints that way (administrators sign and read,
+/// auditors read: `domain::principals::authorize_checkpoints`).
+async fn allow(
+    state: &SharedState,
+    who: &Authenticated,
+    wanted: CheckpointUse,
+) -> Result<(), ApiError> {
+    Ok(state.app.authorize_checkpoints(&who.0, wanted).await?)
 }
 
 /// `POST /v1/checkpoints`.
@@ -89,7 +83,7 @@ pub async fn create(
     State(state): State<SharedState>,
     who: Authenticated,
 ) -> Result<Response, ApiError> {
-    allow(&state, &who, false).await?;
+    allow(&state, &who, CheckpointUse::Sign).await?;
     let checkpoint = create_checkpoint(state.app.store(), state.signer.as_ref())
         .await
         .map_err(|e| {
@@ -119,7 +113,7 @@ pub async fn latest(
     State(state): State<SharedState>,
     who: Authenticated,
 ) -> Result<Response, ApiError> {
-    allow(&state, &who, true).await?;
+    allow(&state, &who, CheckpointUse::Read).await?;
     let latest = CheckpointStore::open(state.app.store().db())
         .and_then(|s| s.latest())
         .map_err(|e| {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::ids::{PrincipalId, TokenId, UserId};
-use crate::domain::principals::{is_administrator, Principal};
+use crate::domain::principals::Principal;
 use crate::http::dto::parse_id;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Authenticated};
@@ -163,13 +163,11 @@ pub async fn list_tokens(
     who: Authenticated,
 ) -> Result<Response, ApiError> {
     let user = who.user()?;
-    let model = state.app.model().model().read().await;
-    let admin = is_administrator(&model.directory, user);
-    let items: Vec<TokenBody> = model
-        .tokens
-        .by_id
-        .values()
-        .filter(|t| admin || t.principal == Principal::User(user))
+    let items: Vec<TokenBody> = state
+        .app
+        .tokens_visible_to(user)
+        .await
+        .iter()
         .map(|t| TokenBody {
             id: t.id.as_uuid(),
             kind: kind_of(&t.principal),
