@@ -5,8 +5,8 @@ use crate::crypto::{generate_api_token, hash_api_token, SecretString};
 use crate::domain::directory::{DirectoryCommand, DirectoryEvent};
 use crate::domain::ids::{OrganizationId, TokenId, UserId, WorkspaceId};
 use crate::domain::principals::{
-    authorize_checkpoints, authorize_directory, decide_token, tokens_visible_to, CheckpointUse,
-    Principal, TokenCommand, TokenEvent, TokenRecord,
+    audit_scope, authorize_checkpoints, authorize_directory, decide_token, tokens_visible_to,
+    AuditScope, CheckpointUse, Principal, TokenCommand, TokenEvent, TokenRecord,
 };
 use crate::ledger::{EventStore, Origin};
 use crate::projections::payloads;
@@ -55,6 +55,12 @@ impl App {
     ) -> Result<(), AppError> {
         let model = self.model().model().read().await;
         Ok(authorize_checkpoints(&model.directory, principal, wanted)?)
+    }
+
+    /// Which audit records `principal` may read ([`audit_scope`]).
+    pub async fn audit_scope(&self, principal: &Principal) -> Result<AuditScope, AppError> {
+        let model = self.model().model().read().await;
+        Ok(audit_scope(&model.directory, principal)?)
     }
 
     /// The tokens `user` may list ([`tokens_visible_to`]), without their secrets (none is

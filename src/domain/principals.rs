@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::directory::{Directory, DirectoryCommand, OrgRole, WorkspaceRole};
-use crate::domain::ids::{PrincipalId, TokenId, UserId};
+use crate::domain::directory::{
+    Directory, DirectoryCommand, OrgRole, WorkspaceKind, WorkspaceRole,
+};
+use crate::domain::ids::{PrincipalId, TokenId, UserId, WorkspaceId};
 
 /// A caller of the API.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -189,6 +191,9 @@ pub enum PrincipalError {
     /// A token id is reused.
     #[error("token: id {0} is already used")]
     TokenExists(TokenId),
+    /// Audit is read by auditors and organization owners or admins only.
+    #[error("principal: only auditors and organization owners or admins read audit")]
+    AuditReadersOnly,
     /// Only users act on the directory and on tokens.
     #[error("principal: only users may do this")]
     UsersOnly,
@@ -197,6 +202,44 @@ pub enum PrincipalError {
 /// Whether a user is an owner or admin of some organization (an administrator).
 pub fn is_administrator(directory: &Directory, user: UserId) -> bool {
     administered_organizations(directory, user).next().is_some()
+}
+
+/// Which audit records a principal may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditScope {
+    /// Every record (auditors).
+    Everything,
+    /// The records touching these workspaces (an administrator's organizations' shared ones).
+    Workspaces(Vec<WorkspaceId>),
+}
+
+/// Auditors read every audit record; organization owners and admins the records touching the
+/// shared workspaces of their organizations; nobody else reads audit.
+pub fn audit_scope(
+    directory: &Directory,
+    principal: &Principal,
+) -> Result<AuditScope, PrincipalError> {
+    match principal {
+        Principal::Auditor { .. } => Ok(AuditScope::Everything),
+        Principal::User(user) => {
+            let administered: Vec<_> = administered_organizations(directory, *user).collect();
+            if administered.is_empty() {
+                return Err(PrincipalError::AuditReadersOnly);
+            }
+            Ok(AuditScope::Workspaces(
+                directory
+                    .workspaces
+                    .values()
+                    .filter(|w| {
+                        w.kind() != WorkspaceKind::Personal
+                            && w.organization().is_some_and(|o| administered.contains(&o))
+                    })
+                    .map(|w| w.id)
+                    .collect(),
+            ))
+        }
+        Principal::Runner { .. } => Err(PrincipalError::AuditReadersOnly),
+    }
 }
 
 /// What a caller wants to do with the log's signed checkpoints.
@@ -471,6 +514,37 @@ mod tests {
                 "{principal:?} {wanted:?}"
             );
         }
+    }
+
+    #[test]
+    fn auditors_read_all_audit_and_administrators_their_organizations_shared_workspaces() {
+        let f = fixture();
+        let d = &f.directory;
+        let auditor = Principal::Auditor {
+            id: PrincipalId::new(),
+            name: "audit".into(),
+        };
+        assert_eq!(audit_scope(d, &auditor), Ok(AuditScope::Everything));
+        for admin in [f.owner, f.admin] {
+            let Ok(AuditScope::Workspaces(mut seen)) = audit_scope(d, &Principal::User(admin))
+            else {
+                panic!("an administrator reads audit");
+            };
+            seen.sort();
+            let mut expected = vec![f.org_workspace, f.shared];
+            expected.sort();
+            assert_eq!(seen, expected, "no personal workspace");
+        }
+        for user in [f.member, f.ws_admin, f.ws_viewer, f.outsider] {
+            assert_eq!(
+                audit_scope(d, &Principal::User(user)),
+                Err(PrincipalError::AuditReadersOnly)
+            );
+        }
+        assert_eq!(
+            audit_scope(d, &runner()),
+            Err(PrincipalError::AuditReadersOnly)
+        );
     }
 
     #[test]

@@ -284,6 +284,7 @@ impl From<AppError> for ApiError {
             AppError::Principal(inner) => match inner {
                 PrincipalError::AdminOnly(_)
                 | PrincipalError::MissingRole(_)
+                | PrincipalError::AuditReadersOnly
                 | PrincipalError::UsersOnly => ApiError::forbidden(text),
                 PrincipalError::UnknownToken | PrincipalError::UnknownUser(_) => {
                     ApiError::not_found(text)

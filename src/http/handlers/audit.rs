@@ -13,9 +13,8 @@ use uuid::Uuid;
 
 use crate::app::{AuditQuery, UsableAsOf};
 use crate::domain::access::Action;
-use crate::domain::directory::WorkspaceKind;
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
-use crate::domain::principals::{administered_organizations, Principal};
+use crate::domain::principals::{AuditScope, Principal};
 use crate::http::dto::{parse_id, parse_time};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Authenticated};
@@ -287,38 +286,16 @@ fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
     })
 }
 
-/// Auditors read every record; organization owners and admins the records touching the
-/// workspaces of their organizations (`Some` scope); nobody else reads audit.
+/// The workspaces whose records the caller reads (`None`: every record), or 403
+/// (`domain::principals::audit_scope`).
 async fn audit_scope(
     state: &SharedState,
     who: &Authenticated,
 ) -> Result<Option<Vec<WorkspaceId>>, ApiError> {
-    let refused = || {
-        ApiError::forbidden("principal: only auditors and organization owners or admins read audit")
-    };
-    match &who.0 {
-        Principal::Auditor { .. } => Ok(None),
-        Principal::User(user) => {
-            let model = state.app.model().model().read().await;
-            let directory = &model.directory;
-            let administered: Vec<_> = administered_organizations(directory, *user).collect();
-            if administered.is_empty() {
-                return Err(refused());
-            }
-            Ok(Some(
-                directory
-                    .workspaces
-                    .values()
-                    .filter(|w| {
-                        w.kind() != WorkspaceKind::Personal
-                            && w.organization().is_some_and(|o| administered.contains(&o))
-                    })
-                    .map(|w| w.id)
-                    .collect(),
-            ))
-        }
-        Principal::Runner { .. } => Err(refused()),
-    }
+    Ok(match state.app.audit_scope(&who.0).await? {
+        AuditScope::Everything => None,
+        AuditScope::Workspaces(workspaces) => Some(workspaces),
+    })
 }
 
 /// `GET /v1/audit`.
