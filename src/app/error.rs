@@ -15,6 +15,9 @@ pub enum AppError {
     /// The authentication does not exist, or the caller may not see it.
     #[error("authentication: not found")]
     NotFound,
+    /// The workspace does not exist, or the caller may not see it.
+    #[error("workspace: not found")]
+    WorkspaceNotFound,
     /// The caller's expected version is stale.
     #[error("version: expected {expected}, but the authentication is at version {actual}")]
     VersionMismatch {

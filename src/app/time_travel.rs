@@ -8,6 +8,7 @@ use crate::domain::access::{decide_access, Action};
 use crate::domain::authentication::Lifecycle;
 use crate::domain::directory::{self, Directory, DirectoryEvent, WorkspaceScope};
 use crate::domain::ids::{AuthenticationId, UserId, WorkspaceId};
+use crate::domain::principals::{Principal, PrincipalError};
 use crate::ledger::{EventStore, RecordedAt, StreamRange};
 use crate::projections::payloads::{self, DomainEvent};
 use crate::projections::AuthenticationView;
@@ -80,6 +81,48 @@ impl App {
             directory::apply(&mut state, event);
         }
         Ok(state)
+    }
+
+    /// [`App::workspace_as_of`] for a caller: auditors see any workspace, a user one they may
+    /// view now (else the same "not found" as a missing one), and runners are refused.
+    pub async fn workspace_as_of_for(
+        &self,
+        principal: &Principal,
+        workspace: WorkspaceId,
+        at: RecordedAt,
+        include_deleted: bool,
+    ) -> Result<Vec<AuthenticationView>, AppError> {
+        let visible = match principal {
+            Principal::Auditor { .. } => true,
+            Principal::User(user) => {
+                let model = self.model().model().read().await;
+                model.directory.workspace(workspace).is_some()
+                    && model.allows(*user, workspace, Action::View)
+            }
+            Principal::Runner { .. } => return Err(PrincipalError::RunnersOnlyResolve.into()),
+        };
+        if !visible {
+            return Err(AppError::WorkspaceNotFound);
+        }
+        self.workspace_as_of(workspace, at, include_deleted).await
+    }
+
+    /// [`App::usable_by_as_of`] for a caller: auditors ask about any authentication, a user
+    /// about one they may see now (else "not found"), and runners are refused.
+    pub async fn usable_by_as_of_for(
+        &self,
+        principal: &Principal,
+        id: AuthenticationId,
+        at: RecordedAt,
+    ) -> Result<UsableAsOf, AppError> {
+        match principal {
+            Principal::Auditor { .. } => {}
+            Principal::User(user) => {
+                self.get(*user, id).await?;
+            }
+            Principal::Runner { .. } => return Err(PrincipalError::RunnersOnlyResolve.into()),
+        }
+        self.usable_by_as_of(id, at).await
     }
 
     /// The authentications that were live in `workspace` at `at` (deleted ones too when

@@ -191,6 +191,9 @@ pub enum PrincipalError {
     /// A token id is reused.
     #[error("token: id {0} is already used")]
     TokenExists(TokenId),
+    /// Workflow runners resolve and do nothing else.
+    #[error("principal: workflow runners only resolve")]
+    RunnersOnlyResolve,
     /// Audit is read by auditors and organization owners or admins only.
     #[error("principal: only auditors and organization owners or admins read audit")]
     AuditReadersOnly,

@@ -221,7 +221,7 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> ApiError {
         let text = e.to_string();
         match e {
-            AppError::NotFound => ApiError::not_found(text),
+            AppError::NotFound | AppError::WorkspaceNotFound => ApiError::not_found(text),
             AppError::VersionMismatch { expected, actual } => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
                 "version-mismatch",
@@ -285,6 +285,7 @@ impl From<AppError> for ApiError {
                 PrincipalError::AdminOnly(_)
                 | PrincipalError::MissingRole(_)
                 | PrincipalError::AuditReadersOnly
+                | PrincipalError::RunnersOnlyResolve
                 | PrincipalError::UsersOnly => ApiError::forbidden(text),
                 PrincipalError::UnknownToken | PrincipalError::UnknownUser(_) => {
                     ApiError::not_found(text)

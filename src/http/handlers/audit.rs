@@ -12,9 +12,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::app::{AuditQuery, UsableAsOf};
-use crate::domain::access::Action;
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
-use crate::domain::principals::{AuditScope, Principal};
+use crate::domain::principals::AuditScope;
 use crate::http::dto::{parse_id, parse_time};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Authenticated};
@@ -437,26 +436,10 @@ pub async fn workspace_as_of(
 ) -> Result<Json<Vec<AuthenticationView>>, ApiError> {
     let workspace = parse_id::<WorkspaceId>("id", &raw)?;
     let at = parse_time("as_of", &params.as_of)?;
-    let visible = match &who.0 {
-        Principal::Auditor { .. } => true,
-        Principal::User(user) => {
-            let model = state.app.model().model().read().await;
-            model.directory.workspace(workspace).is_some()
-                && model.allows(*user, workspace, Action::View)
-        }
-        Principal::Runner { .. } => {
-            return Err(ApiError::forbidden(
-                "principal: workflow runners only resolve",
-            ))
-        }
-    };
-    if !visible {
-        return Err(ApiError::not_found("workspace: not found"));
-    }
     Ok(Json(
         state
             .app
-            .workspace_as_of(workspace, at, params.include_deleted)
+            .workspace_as_of_for(&who.0, workspace, at, params.include_deleted)
             .await?,
     ))
 }
@@ -529,16 +512,5 @@ pub async fn usable_by(
         Some(raw) => parse_time("as_of", raw)?,
         None => crate::ledger::RecordedAt::now(),
     };
-    match &who.0 {
-        Principal::Auditor { .. } => {}
-        Principal::User(user) => {
-            state.app.get(*user, id).await?;
-        }
-        Principal::Runner { .. } => {
-            return Err(ApiError::forbidden(
-                "principal: workflow runners only resolve",
-            ))
-        }
-    }
-    Ok(Json(state.app.usable_by_as_of(id, at).await?))
+    Ok(Json(state.app.usable_by_as_of_for(&who.0, id, at).await?))
 }
