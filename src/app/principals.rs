@@ -2,11 +2,11 @@
 //! first-start bootstrap.
 
 use crate::crypto::{generate_api_token, hash_api_token, SecretString};
-use crate::domain::directory::{DirectoryCommand, DirectoryEvent};
+use crate::domain::directory::{membership_command, DirectoryCommand, DirectoryEvent, Membership};
 use crate::domain::ids::{OrganizationId, TokenId, UserId, WorkspaceId};
 use crate::domain::principals::{
     audit_scope, authorize_checkpoints, authorize_directory, decide_token, tokens_visible_to,
-    AuditScope, CheckpointUse, Principal, TokenCommand, TokenEvent, TokenRecord,
+    users_visible_to, AuditScope, CheckpointUse, Principal, TokenCommand, TokenEvent, TokenRecord,
 };
 use crate::ledger::{EventStore, Origin};
 use crate::projections::payloads;
@@ -61,6 +61,15 @@ impl App {
     pub async fn audit_scope(&self, principal: &Principal) -> Result<AuditScope, AppError> {
         let model = self.model().model().read().await;
         Ok(audit_scope(&model.directory, principal)?)
+    }
+
+    /// The users `user` may list ([`users_visible_to`]).
+    pub async fn users_visible_to(&self, user: UserId) -> Vec<crate::domain::directory::User> {
+        let model = self.model().model().read().await;
+        users_visible_to(&model.directory, user)
+            .into_iter()
+            .cloned()
+            .collect()
     }
 
     /// The tokens `user` may list ([`tokens_visible_to`]), without their secrets (none is
@@ -174,6 +183,21 @@ impl App {
             authorize_directory(&model.directory, caller.user, &command)?;
         }
         self.directory(caller, command).await
+    }
+
+    /// Grants `user` a role where `membership` says: adds them, or changes their role when
+    /// they already hold one there ([`membership_command`]), as `caller`.
+    pub async fn set_membership(
+        &self,
+        caller: &Caller,
+        user: UserId,
+        membership: Membership,
+    ) -> Result<Vec<DirectoryEvent>, AppError> {
+        let command = {
+            let model = self.model().model().read().await;
+            membership_command(&model.directory, user, membership)
+        };
+        self.directory_as(caller, command).await
     }
 
     /// On an empty ledger: creates an administrator, an organization they own, and their

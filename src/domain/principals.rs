@@ -271,6 +271,19 @@ pub fn authorize_checkpoints(
     }
 }
 
+/// The users a user may list: everyone for an administrator, else only themselves.
+pub fn users_visible_to(
+    directory: &Directory,
+    user: UserId,
+) -> Vec<&crate::domain::directory::User> {
+    let admin = is_administrator(directory, user);
+    directory
+        .users
+        .values()
+        .filter(|u| admin || u.id == user)
+        .collect()
+}
+
 /// The tokens a user may list: every token for an administrator, else the user's own.
 pub fn tokens_visible_to<'a>(
     directory: &Directory,
@@ -569,6 +582,19 @@ mod tests {
         assert_eq!(own.len(), 1);
         assert_eq!(own[0].principal, Principal::User(f.member));
         assert!(tokens_visible_to(&f.directory, &tokens, f.ws_viewer).is_empty());
+    }
+
+    #[test]
+    fn administrators_list_every_user_and_others_themselves() {
+        let f = fixture();
+        let d = &f.directory;
+        assert_eq!(users_visible_to(d, f.owner).len(), d.users.len());
+        assert_eq!(users_visible_to(d, f.admin).len(), d.users.len());
+        for user in [f.member, f.ws_admin, f.outsider] {
+            let seen = users_visible_to(d, user);
+            assert_eq!(seen.len(), 1);
+            assert_eq!(seen[0].id, user);
+        }
     }
 
     #[test]

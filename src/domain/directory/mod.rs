@@ -5,6 +5,7 @@ mod decide;
 mod events;
 #[cfg(test)]
 pub(crate) mod fixtures;
+mod membership;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -12,6 +13,7 @@ mod tests;
 pub use commands::DirectoryCommand;
 pub use decide::{decide, DirectoryError};
 pub use events::DirectoryEvent;
+pub use membership::{membership_command, Membership};
 pub use state::{apply, Directory, Organization, User, Workspace, WorkspaceScope};
 
 use serde::{Deserialize, Serialize};

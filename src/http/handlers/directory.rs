@@ -9,10 +9,9 @@ use uuid::Uuid;
 
 use crate::domain::access::Action;
 use crate::domain::directory::{
-    DirectoryCommand, DirectoryEvent, OrgRole, WorkspaceKind, WorkspaceRole,
+    DirectoryCommand, DirectoryEvent, Membership, OrgRole, WorkspaceKind, WorkspaceRole,
 };
 use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
-use crate::domain::principals::is_administrator;
 use crate::http::dto::parse_id;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, Authenticated};
@@ -395,13 +394,11 @@ pub async fn list_users(
     who: Authenticated,
 ) -> Result<Response, ApiError> {
     let user = who.user()?;
-    let model = state.app.model().model().read().await;
-    let admin = is_administrator(&model.directory, user);
-    let items: Vec<UserBody> = model
-        .directory
-        .users
-        .values()
-        .filter(|u| admin || u.id == user)
+    let items: Vec<UserBody> = state
+        .app
+        .users_visible_to(user)
+        .await
+        .iter()
         .map(|u| UserBody {
             id: u.id.as_uuid(),
             name: u.name.clone(),
@@ -475,7 +472,7 @@ pub async fn create_membership(
 ) -> Result<Response, ApiError> {
     let caller = who.caller(&headers)?;
     let user = UserId::from_uuid(body.user);
-    let (command, answer) = match (body.organization, body.workspace) {
+    let (membership, answer) = match (body.organization, body.workspace) {
         (Some(org), None) => {
             let organization = OrganizationId::from_uuid(org);
             let role = match body.role.as_str() {
@@ -488,33 +485,14 @@ pub async fn create_membership(
                     )))
                 }
             };
-            let existing = state
-                .app
-                .model()
-                .model()
-                .read()
-                .await
-                .directory
-                .org_role(organization, user);
-            let command = match existing {
-                Some(_) => DirectoryCommand::ChangeOrgRole {
-                    organization,
-                    user,
-                    role,
-                },
-                None => DirectoryCommand::AddUserToOrganization {
-                    organization,
-                    user,
-                    role,
-                },
-            };
+            let membership = Membership::Organization { organization, role };
             let answer = MembershipBody {
                 organization: Some(org),
                 workspace: None,
                 user: body.user,
                 role: org_role_name(role),
             };
-            (command, answer)
+            (membership, answer)
         }
         (None, Some(ws)) => {
             let workspace = WorkspaceId::from_uuid(ws);
@@ -528,33 +506,14 @@ pub async fn create_membership(
                     )))
                 }
             };
-            let existing = state
-                .app
-                .model()
-                .model()
-                .read()
-                .await
-                .directory
-                .workspace_role(workspace, user);
-            let command = match existing {
-                Some(_) => DirectoryCommand::ChangeWorkspaceRole {
-                    workspace,
-                    user,
-                    role,
-                },
-                None => DirectoryCommand::AddWorkspaceMember {
-                    workspace,
-                    user,
-                    role,
-                },
-            };
+            let membership = Membership::Workspace { workspace, role };
             let answer = MembershipBody {
                 organization: None,
                 workspace: Some(ws),
                 user: body.user,
                 role: workspace_role_name(role),
             };
-            (command, answer)
+            (membership, answer)
         }
         _ => {
             return Err(ApiError::validation(
@@ -562,7 +521,7 @@ pub async fn create_membership(
             ))
         }
     };
-    state.app.directory_as(&caller, command).await?;
+    state.app.set_membership(&caller, user, membership).await?;
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
