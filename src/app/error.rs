@@ -18,6 +18,9 @@ pub enum AppError {
     /// The workspace does not exist, or the caller may not see it.
     #[error("workspace: not found")]
     WorkspaceNotFound,
+    /// The organization does not exist, or the caller is not one of its members.
+    #[error("organization: not found")]
+    OrganizationNotFound,
     /// The caller's expected version is stale.
     #[error("version: expected {expected}, but the authentication is at version {actual}")]
     VersionMismatch {

@@ -63,6 +63,77 @@ impl App {
         Ok(audit_scope(&model.directory, principal)?)
     }
 
+    /// The organizations `user` belongs to, with their role in each.
+    pub async fn organizations_of(
+        &self,
+        user: UserId,
+    ) -> Vec<(
+        crate::domain::directory::Organization,
+        crate::domain::directory::OrgRole,
+    )> {
+        let model = self.model().model().read().await;
+        model
+            .directory
+            .organizations
+            .values()
+            .filter_map(|o| Some((o.clone(), *o.members.get(&user)?)))
+            .collect()
+    }
+
+    /// The workspaces `user` may view.
+    pub async fn workspaces_visible_to(
+        &self,
+        user: UserId,
+    ) -> Vec<crate::domain::directory::Workspace> {
+        let model = self.model().model().read().await;
+        model
+            .directory
+            .workspaces
+            .values()
+            .filter(|w| model.allows(user, w.id, crate::domain::access::Action::View))
+            .cloned()
+            .collect()
+    }
+
+    /// An organization's members, for one of its members (anyone else: the same "not found"
+    /// as a missing organization).
+    pub async fn organization_members(
+        &self,
+        user: UserId,
+        organization: OrganizationId,
+    ) -> Result<Vec<(UserId, crate::domain::directory::OrgRole)>, AppError> {
+        let model = self.model().model().read().await;
+        let found = model
+            .directory
+            .organizations
+            .get(&organization)
+            .filter(|o| o.members.contains_key(&user))
+            .ok_or(AppError::OrganizationNotFound)?;
+        Ok(found.members.iter().map(|(u, r)| (*u, *r)).collect())
+    }
+
+    /// A workspace's members, for a user who may view it (anyone else: the same "not found"
+    /// as a missing workspace).
+    pub async fn workspace_members(
+        &self,
+        user: UserId,
+        workspace: WorkspaceId,
+    ) -> Result<Vec<(UserId, crate::domain::directory::WorkspaceRole)>, AppError> {
+        let model = self.model().model().read().await;
+        let found = model
+            .directory
+            .workspace(workspace)
+            .filter(|_| model.allows(user, workspace, crate::domain::access::Action::View))
+            .ok_or(AppError::WorkspaceNotFound)?;
+        Ok(found.members.iter().map(|(u, r)| (*u, *r)).collect())
+    }
+
+    /// A user as the directory holds them now.
+    pub async fn user(&self, user: UserId) -> Option<crate::domain::directory::User> {
+        let model = self.model().model().read().await;
+        model.directory.users.get(&user).cloned()
+    }
+
     /// The users `user` may list ([`users_visible_to`]).
     pub async fn users_visible_to(&self, user: UserId) -> Vec<crate::domain::directory::User> {
         let model = self.model().model().read().await;

@@ -221,7 +221,9 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> ApiError {
         let text = e.to_string();
         match e {
-            AppError::NotFound | AppError::WorkspaceNotFound => ApiError::not_found(text),
+            AppError::NotFound | AppError::WorkspaceNotFound | AppError::OrganizationNotFound => {
+                ApiError::not_found(text)
+            }
             AppError::VersionMismatch { expected, actual } => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
                 "version-mismatch",

@@ -7,7 +7,6 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::access::Action;
 use crate::domain::directory::{
     DirectoryCommand, DirectoryEvent, Membership, OrgRole, WorkspaceKind, WorkspaceRole,
 };
@@ -143,19 +142,16 @@ pub async fn list_organizations(
     who: Authenticated,
 ) -> Result<Response, ApiError> {
     let user = who.user()?;
-    let model = state.app.model().model().read().await;
-    let items: Vec<OrganizationBody> = model
-        .directory
-        .organizations
-        .values()
-        .filter_map(|o| {
-            let role = o.members.get(&user)?;
-            Some(OrganizationBody {
-                id: o.id.as_uuid(),
-                name: o.name.clone(),
-                workspace: o.workspace.as_uuid(),
-                role: Some(org_role_name(*role)),
-            })
+    let items: Vec<OrganizationBody> = state
+        .app
+        .organizations_of(user)
+        .await
+        .into_iter()
+        .map(|(o, role)| OrganizationBody {
+            id: o.id.as_uuid(),
+            name: o.name,
+            workspace: o.workspace.as_uuid(),
+            role: Some(org_role_name(role)),
         })
         .collect();
     Ok(Json(items).into_response())
@@ -262,12 +258,11 @@ pub async fn list_workspaces(
     who: Authenticated,
 ) -> Result<Response, ApiError> {
     let user = who.user()?;
-    let model = state.app.model().model().read().await;
-    let items: Vec<WorkspaceBody> = model
-        .directory
-        .workspaces
-        .values()
-        .filter(|w| model.allows(user, w.id, Action::View))
+    let items: Vec<WorkspaceBody> = state
+        .app
+        .workspaces_visible_to(user)
+        .await
+        .into_iter()
         .map(|w| WorkspaceBody {
             id: w.id.as_uuid(),
             name: w.name.clone(),
@@ -359,12 +354,7 @@ pub async fn create_user(
             _ => None,
         })
         .unwrap_or((user, personal));
-    let model = state.app.model().model().read().await;
-    let created = model
-        .directory
-        .users
-        .get(&user)
-        .ok_or_else(ApiError::internal)?;
+    let created = state.app.user(user).await.ok_or_else(ApiError::internal)?;
     let body = UserBody {
         id: user.as_uuid(),
         name: created.name.clone(),
@@ -563,42 +553,34 @@ pub async fn list_memberships(
     ApiQuery(query): ApiQuery<MembershipQuery>,
 ) -> Result<Response, ApiError> {
     let user = who.user()?;
-    let model = state.app.model().model().read().await;
     let items: Vec<MembershipBody> = match (query.organization, query.workspace) {
         (Some(org), None) => {
             let org = parse_id::<OrganizationId>("organization", &org)?;
-            let organization = model
-                .directory
-                .organizations
-                .get(&org)
-                .filter(|o| o.members.contains_key(&user))
-                .ok_or_else(|| ApiError::not_found("organization: not found"))?;
-            organization
-                .members
-                .iter()
+            state
+                .app
+                .organization_members(user, org)
+                .await?
+                .into_iter()
                 .map(|(u, r)| MembershipBody {
                     organization: Some(org.as_uuid()),
                     workspace: None,
                     user: u.as_uuid(),
-                    role: org_role_name(*r),
+                    role: org_role_name(r),
                 })
                 .collect()
         }
         (None, Some(ws)) => {
             let ws = parse_id::<WorkspaceId>("workspace", &ws)?;
-            let workspace = model
-                .directory
-                .workspace(ws)
-                .filter(|_| model.allows(user, ws, Action::View))
-                .ok_or_else(|| ApiError::not_found("workspace: not found"))?;
-            workspace
-                .members
-                .iter()
+            state
+                .app
+                .workspace_members(user, ws)
+                .await?
+                .into_iter()
                 .map(|(u, r)| MembershipBody {
                     organization: None,
                     workspace: Some(ws.as_uuid()),
                     user: u.as_uuid(),
-                    role: workspace_role_name(*r),
+                    role: workspace_role_name(r),
                 })
                 .collect()
         }
