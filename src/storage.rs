@@ -33,6 +33,8 @@ pub mod log {
     pub const IDEMPOTENCY: &str = "idempotency_records";
     /// Named values about the log itself (format, layout, head).
     pub const META: &str = "meta";
+    /// Not a tree: the file beside sled's that holds the archived full event blocks.
+    pub const ARCHIVE_FILE: &str = "archived_event_blocks";
     /// Position -> signed checkpoint of the head (vouches for the chain; not part of it).
     pub const CHECKPOINTS: &str = "checkpoints";
 }

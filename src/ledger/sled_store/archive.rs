@@ -30,8 +30,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use super::blocks::block_key;
 use crate::ledger::error::StoreError;
 
-/// The archive file's name in the data directory.
-pub(crate) const ARCHIVE_FILE: &str = "archived_event_blocks";
+use crate::storage::log::ARCHIVE_FILE;
 
 /// Blocks per key of `archive_index` (3 KiB of entries).
 const BLOCKS_PER_GROUP: u64 = 256;
@@ -163,21 +162,29 @@ impl Archive {
         let Some((start, len)) = self.location(block)? else {
             return Ok(None);
         };
-        let file = self.file_for_reading()?;
+        let file = self.file(false)?;
         let mut bytes = vec![0u8; len as usize];
         file.read_exact_at(&mut bytes, start)
             .map_err(|e| self.io(e))?;
         Ok(Some(bytes))
     }
 
-    /// Where an archived block is in the file.
+    /// Where an archived block is in the file (only its own entry of the group is decoded).
     fn location(&self, block: u64) -> Result<Option<(u64, u32)>, StoreError> {
-        let group = block / BLOCKS_PER_GROUP;
-        let Some(value) = self.index.get(group.to_be_bytes())? else {
+        let Some(value) = self.index.get(group_key(block))? else {
             return Ok(None);
         };
-        let entries = decode_group(&value)?;
-        Ok(entries.get((block % BLOCKS_PER_GROUP) as usize).copied())
+        check_group(&value)?;
+        let Some(entry) = value.get(slot(block)) else {
+            return Ok(None);
+        };
+        let start = entry[..8]
+            .try_into()
+            .map_err(|_| malformed("archive index"))?;
+        let len = entry[8..]
+            .try_into()
+            .map_err(|_| malformed("archive index"))?;
+        Ok(Some((u64::from_be_bytes(start), u32::from_be_bytes(len))))
     }
 
     /// The last archived block, if any.
@@ -196,39 +203,28 @@ impl Archive {
         Ok(())
     }
 
-    /// The file, opened now if another handle of this directory created it since this one
-    /// was opened.
-    fn file_for_reading(&self) -> Result<&File, StoreError> {
+    /// The file: opened now if another handle of this directory created it since this one
+    /// was opened, or, for the first move (`create`), created with its directory entry synced.
+    fn file(&self, create: bool) -> Result<&File, StoreError> {
         if let Some(file) = self.file.get() {
             return Ok(file);
         }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .open(&self.path)
-            .map_err(|e| self.io(e))?;
-        Ok(self.file.get_or_init(|| file))
-    }
-
-    /// The file, created (and its directory entry synced) by the first move.
-    fn file_for_writing(&self) -> Result<&File, StoreError> {
-        if let Some(file) = self.file.get() {
-            return Ok(file);
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
+            .create(create)
             .truncate(false)
             .open(&self.path)
             .map_err(|e| self.io(e))?;
-        file.sync_all().map_err(|e| self.io(e))?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| self.io(e))?;
+        if create {
+            file.sync_all().map_err(|e| self.io(e))?;
+            if let Some(dir) = self.path.parent() {
+                File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| self.io(e))?;
+            }
         }
-        // Only the writer moves blocks, so nobody else sets it meanwhile.
+        // Only the writer creates it, so nobody else sets it meanwhile.
         Ok(self.file.get_or_init(|| file))
     }
 
@@ -270,7 +266,7 @@ impl Archive {
                 state.blocks + count
             )));
         }
-        let file = self.file_for_writing()?;
+        let file = self.file(true)?;
         file.write_all_at(&bytes, state.bytes)
             .map_err(|e| self.io(e))?;
         file.sync_data().map_err(|e| self.io(e))?;
@@ -289,8 +285,7 @@ impl Archive {
     fn grouped(&self, moved: &[(u64, u64, u32)]) -> Result<Vec<GroupWrite>, StoreError> {
         let mut groups: Vec<GroupWrite> = Vec::new();
         for &(block, start, len) in moved {
-            let group = block / BLOCKS_PER_GROUP;
-            let key = group.to_be_bytes();
+            let key = group_key(block);
             if groups.last().is_none_or(|(k, _)| *k != key) {
                 let stored = match self.index.get(key)? {
                     Some(value) => value.to_vec(),
@@ -299,9 +294,10 @@ impl Archive {
                 groups.push((key, stored));
             }
             if let Some((_, value)) = groups.last_mut() {
-                if (value.len() / ENTRY_LEN) as u64 != block % BLOCKS_PER_GROUP {
+                if value.len() != slot(block).start {
                     return Err(StoreError::Inconsistent(format!(
-                        "archive index group {group} does not end before block {block}"
+                        "archive index group {} does not end before block {block}",
+                        block / BLOCKS_PER_GROUP
                     )));
                 }
                 value.extend_from_slice(&start.to_be_bytes());
@@ -315,53 +311,51 @@ impl Archive {
     /// them: for [`super::RawLog`], which damages logs on purpose.
     pub(crate) fn replace(&self, block: u64, bytes: &[u8]) -> Result<(), StoreError> {
         let mut state = self.state()?;
-        let group = block / BLOCKS_PER_GROUP;
-        let stored = self
+        let not_archived = || StoreError::Inconsistent(format!("block {block} is not archived"));
+        let mut value = self
             .index
-            .get(group.to_be_bytes())?
-            .ok_or_else(|| StoreError::Inconsistent(format!("block {block} is not archived")))?;
-        let mut value = stored.to_vec();
-        let at = (block % BLOCKS_PER_GROUP) as usize * ENTRY_LEN;
-        if at + ENTRY_LEN > value.len() {
-            return Err(StoreError::Inconsistent(format!(
-                "block {block} is not archived"
-            )));
+            .get(group_key(block))?
+            .ok_or_else(not_archived)?
+            .to_vec();
+        let at = slot(block);
+        if at.end > value.len() {
+            return Err(not_archived());
         }
-        let file = self.file_for_writing()?;
+        let file = self.file(true)?;
         file.write_all_at(bytes, state.bytes)
             .map_err(|e| self.io(e))?;
         file.sync_data().map_err(|e| self.io(e))?;
         let len = u32::try_from(bytes.len())
             .map_err(|_| StoreError::InvalidAppend("a block is larger than 4 GiB".into()))?;
-        value[at..at + 8].copy_from_slice(&state.bytes.to_be_bytes());
-        value[at + 8..at + ENTRY_LEN].copy_from_slice(&len.to_be_bytes());
+        value[at.start..at.start + 8].copy_from_slice(&state.bytes.to_be_bytes());
+        value[at.start + 8..at.end].copy_from_slice(&len.to_be_bytes());
         state.bytes += bytes.len() as u64;
-        self.index.insert(group.to_be_bytes(), value)?;
+        self.index.insert(group_key(block), value)?;
         self.index.insert(STATE_KEY, &state.encode()[..])?;
         self.index.flush()?;
         Ok(())
     }
 }
 
-/// The `(start, len)` of each block of a group, in block order.
-fn decode_group(value: &[u8]) -> Result<Vec<(u64, u32)>, StoreError> {
+/// The key in `archive_index` of the group holding `block`.
+fn group_key(block: u64) -> [u8; 8] {
+    (block / BLOCKS_PER_GROUP).to_be_bytes()
+}
+
+/// Where `block`'s `start u64 ‖ len u32` entry sits in its group's value.
+fn slot(block: u64) -> std::ops::Range<usize> {
+    let at = (block % BLOCKS_PER_GROUP) as usize * ENTRY_LEN;
+    at..at + ENTRY_LEN
+}
+
+/// Refuses a group value that is not a whole number of entries, or too many.
+fn check_group(value: &[u8]) -> Result<(), StoreError> {
     if !value.len().is_multiple_of(ENTRY_LEN)
         || value.len() as u64 > BLOCKS_PER_GROUP * ENTRY_LEN as u64
     {
         return Err(malformed("archive index group"));
     }
-    value
-        .chunks_exact(ENTRY_LEN)
-        .map(|entry| {
-            let start = entry[..8]
-                .try_into()
-                .map_err(|_| malformed("archive index"))?;
-            let len = entry[8..]
-                .try_into()
-                .map_err(|_| malformed("archive index"))?;
-            Ok((u64::from_be_bytes(start), u32::from_be_bytes(len)))
-        })
-        .collect()
+    Ok(())
 }
 
 /// A group's key in `archive_index` and its new value.
@@ -372,6 +366,28 @@ pub(crate) struct ArchiveMove {
     removes: Vec<[u8; 8]>,
     groups: Vec<GroupWrite>,
     state: ArchiveState,
+}
+
+/// Moves every full block that waits past the usual few into the archive, move by move: for
+/// bulk writers (import, recover) whose last batch leaves hundreds of full blocks in sled,
+/// so that what they write has the shape the writer's own batches leave.
+pub(crate) fn archive_waiting(archive: &Archive, full: &sled::Tree) -> Result<(), StoreError> {
+    while let Some(planned) = archive.plan_move(full)? {
+        let result: Result<(), sled::transaction::TransactionError<()>> =
+            sled::Transactional::transaction(&(full, archive.index()), |(full, index)| {
+                planned.apply(full, index)
+            });
+        match result {
+            Ok(()) => {}
+            Err(sled::transaction::TransactionError::Storage(e)) => return Err(e.into()),
+            Err(sled::transaction::TransactionError::Abort(())) => {
+                return Err(StoreError::Inconsistent(
+                    "archive transaction aborted".into(),
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 impl ArchiveMove {
@@ -407,11 +423,19 @@ mod tests {
             state
         );
         assert!(ArchiveState::decode(&state.encode()[..15]).is_err());
-        let mut group = Vec::new();
+        let mut group = vec![0u8; ENTRY_LEN];
         group.extend_from_slice(&5u64.to_be_bytes());
         group.extend_from_slice(&9u32.to_be_bytes());
-        assert_eq!(decode_group(&group).expect("decode"), vec![(5, 9)]);
-        assert!(decode_group(&group[..11]).is_err());
-        assert!(decode_group(&vec![0u8; (BLOCKS_PER_GROUP as usize + 1) * ENTRY_LEN]).is_err());
+        assert!(check_group(&group).is_ok());
+        assert_eq!(&group[slot(1)][..8], &5u64.to_be_bytes());
+        assert_eq!(
+            slot(BLOCKS_PER_GROUP + 1),
+            slot(1),
+            "the slot is within the group"
+        );
+        assert_eq!(group_key(BLOCKS_PER_GROUP - 1), 0u64.to_be_bytes());
+        assert_eq!(group_key(BLOCKS_PER_GROUP), 1u64.to_be_bytes());
+        assert!(check_group(&group[..23]).is_err());
+        assert!(check_group(&vec![0u8; (BLOCKS_PER_GROUP as usize + 1) * ENTRY_LEN]).is_err());
     }
 }

@@ -354,21 +354,18 @@ impl RawEvents {
         let Some(block) = self.next else {
             return Ok(false);
         };
-        let (block, stored) = match self.events.get(block)? {
-            Some(stored) => (block, stored),
+        let found = match self.events.get(block)? {
+            Some(stored) => Some((block, stored)),
             None => match self.events.next_stored(block)? {
-                Some(found) if found <= self.last => match self.events.get(found)? {
-                    Some(stored) => (found, stored),
-                    None => {
-                        self.next = None;
-                        return Ok(false);
-                    }
-                },
-                _ => {
-                    self.next = None;
-                    return Ok(false);
+                Some(later) if later <= self.last => {
+                    self.events.get(later)?.map(|stored| (later, stored))
                 }
+                _ => None,
             },
+        };
+        let Some((block, stored)) = found else {
+            self.next = None;
+            return Ok(false);
         };
         self.next = (block < self.last).then_some(block + 1);
         let (from, to) = (self.from, self.to);
@@ -404,27 +401,22 @@ impl Iterator for RawEvents {
 
 /// The last stored position (0 for an empty log).
 pub(crate) fn last_position(events: &EventBlocks) -> Result<u64, StoreError> {
-    let last = match events.open.last()? {
-        Some(open) => Some(open),
-        None => events.full.last()?,
-    };
-    let last = match last {
-        Some(kv) => Some(kv),
-        None => match events.archive.last_block()? {
-            Some(block) => events.archive.read(block)?.map(|bytes| {
-                (
-                    sled::IVec::from(&block_key(block)[..]),
-                    sled::IVec::from(bytes),
-                )
-            }),
-            None => None,
-        },
-    };
-    match last {
-        None => Ok(0),
-        Some((key, value)) => Ok(decode_event_block(events.geometry, &key, &value)?
+    let last_of = |key: &[u8], value: &[u8]| -> Result<u64, StoreError> {
+        Ok(decode_event_block(events.geometry, key, value)?
             .last()
-            .map_or(0, |(p, _)| *p)),
+            .map_or(0, |(p, _)| *p))
+    };
+    if let Some((key, value)) = events.open.last()?.or(events.full.last()?) {
+        return last_of(&key, &value);
+    }
+    match events.archive.last_block()? {
+        Some(block) => match events.archive.read(block)? {
+            Some(bytes) => last_of(&block_key(block), &bytes),
+            None => Err(StoreError::Inconsistent(format!(
+                "archived block {block} is not in the archive index"
+            ))),
+        },
+        None => Ok(0),
     }
 }
 

@@ -242,6 +242,10 @@ impl BulkImporter {
     /// Writes what is still queued, flushes, and reports the imported log's head.
     pub fn finish(mut self) -> Result<ImportSummary, ImportError> {
         self.commit()?;
+        super::archive::archive_waiting(
+            &self.trees.event_blocks.archive,
+            &self.trees.event_blocks.full,
+        )?;
         self.db.flush()?;
         Ok(ImportSummary {
             events: self.head.position,
