@@ -463,6 +463,13 @@ mod tests {
         }
     }
 
+    fn auditor() -> Principal {
+        Principal::Auditor {
+            id: PrincipalId::new(),
+            name: "audit".into(),
+        }
+    }
+
     fn runner() -> Principal {
         Principal::Runner {
             id: PrincipalId::new(),
@@ -501,10 +508,7 @@ mod tests {
     fn administrators_sign_checkpoints_and_auditors_read_them() {
         let f = fixture();
         let d = &f.directory;
-        let auditor = Principal::Auditor {
-            id: PrincipalId::new(),
-            name: "audit".into(),
-        };
+        let auditor = auditor();
         let (sign, read) = (CheckpointUse::Sign, CheckpointUse::Read);
         let cases = [
             (Principal::User(f.owner), sign, Ok(())),
@@ -536,10 +540,7 @@ mod tests {
     fn auditors_read_all_audit_and_administrators_their_organizations_shared_workspaces() {
         let f = fixture();
         let d = &f.directory;
-        let auditor = Principal::Auditor {
-            id: PrincipalId::new(),
-            name: "audit".into(),
-        };
+        let auditor = auditor();
         assert_eq!(audit_scope(d, &auditor), Ok(AuditScope::Everything));
         for admin in [f.owner, f.admin] {
             let Ok(AuditScope::Workspaces(mut seen)) = audit_scope(d, &Principal::User(admin))

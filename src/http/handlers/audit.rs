@@ -297,6 +297,27 @@ async fn audit_scope(
     })
 }
 
+/// The next page of an export, encoded: the bytes and the cursor after them. Any failure,
+/// reading or encoding, cuts the export (the caller says so to the client).
+async fn export_chunk(
+    app: &crate::app::App,
+    query: &AuditQuery,
+    format: Format,
+) -> Result<(String, Option<u64>), String> {
+    let page = app.audit(query).await.map_err(|e| e.to_string())?;
+    let mut chunk = String::new();
+    for record in &page.records {
+        match format {
+            Format::Csv => chunk.push_str(&record.csv_row().map_err(|e| e.to_string())?),
+            _ => {
+                chunk.push_str(&serde_json::to_string(record).map_err(|e| e.to_string())?);
+                chunk.push('\n');
+            }
+        }
+    }
+    Ok((chunk, page.next))
+}
+
 /// `GET /v1/audit`.
 #[utoipa::path(
     get,
@@ -347,8 +368,8 @@ pub async fn audit(
             return;
         }
         loop {
-            let page = match app.audit(&query).await {
-                Ok(page) => page,
+            let (chunk, next) = match export_chunk(&app, &query, format).await {
+                Ok(done) => done,
                 Err(error) => {
                     tracing::error!(%error, "audit export stopped");
                     // The client sees a cut stream, never a silently short export.
@@ -358,30 +379,10 @@ pub async fn audit(
                     return;
                 }
             };
-            let mut chunk = String::new();
-            for record in &page.records {
-                let line = match format {
-                    Format::Csv => record.csv_row().map_err(|e| e.to_string()),
-                    _ => serde_json::to_string(record)
-                        .map(|json| json + "\n")
-                        .map_err(|e| e.to_string()),
-                };
-                match line {
-                    Ok(line) => chunk.push_str(&line),
-                    Err(error) => {
-                        tracing::error!(%error, "audit export stopped");
-                        // A cut stream, as above: never a record left out in silence.
-                        let _ = tx
-                            .send(Err(std::io::Error::other("audit export failed")))
-                            .await;
-                        return;
-                    }
-                }
-            }
             if !chunk.is_empty() && tx.send(Ok(Bytes::from(chunk))).await.is_err() {
                 return; // The client went away.
             }
-            match page.next {
+            match next {
                 Some(next) => query.after = Some(next),
                 None => return,
             }
