@@ -24,8 +24,9 @@ use app_support::{caller, create, field, World};
 use credledger::app::{Accessor, AuditQuery, ResolveRequest};
 use credledger::domain::authentication::{AuthenticationCommand, FieldChange, Origin};
 use credledger::domain::secret::SecretText;
-use credledger::ledger::{Actor, AuthMethod, EventStore, Position, RecordedAt};
+use credledger::ledger::{Actor, AuthMethod, EventStore, Position};
 use credledger::projections::{AuditFilter, AuditOrder};
+use credledger::time::Timestamp;
 use serde_json::json;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -198,7 +199,7 @@ fn main() {
             .expect("last")[0]
             .body
             .recorded_at;
-        let middle = RecordedAt((first.0 + last.0) / 2);
+        let middle = Timestamp((first.0 + last.0) / 2);
         let hour = 3_600_000_000i64;
         let cases: Vec<(&str, AuditFilter)> = vec![
             (
@@ -211,16 +212,16 @@ fn main() {
             (
                 "one_hour_range",
                 AuditFilter {
-                    from: Some(RecordedAt(middle.0 - hour / 2)),
-                    to: Some(RecordedAt(middle.0 + hour / 2)),
+                    from: Some(Timestamp(middle.0 - hour / 2)),
+                    to: Some(Timestamp(middle.0 + hour / 2)),
                     ..AuditFilter::default()
                 },
             ),
             (
                 "one_second_range",
                 AuditFilter {
-                    from: Some(RecordedAt(middle.0 - 500_000)),
-                    to: Some(RecordedAt(middle.0 + 500_000)),
+                    from: Some(Timestamp(middle.0 - 500_000)),
+                    to: Some(Timestamp(middle.0 + 500_000)),
                     ..AuditFilter::default()
                 },
             ),
@@ -228,8 +229,8 @@ fn main() {
                 "one_actor_in_one_hour",
                 AuditFilter {
                     actor: Some(format!("user:{}", world.editor.id)),
-                    from: Some(RecordedAt(middle.0 - hour / 2)),
-                    to: Some(RecordedAt(middle.0 + hour / 2)),
+                    from: Some(Timestamp(middle.0 - hour / 2)),
+                    to: Some(Timestamp(middle.0 + hour / 2)),
                     ..AuditFilter::default()
                 },
             ),

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use credledger::ledger::{
     Actor, AppendRequest, ChainHash, Envelope, EnvelopeBody, EventId, EventMeta, EventStore,
-    ExpectedVersion, NewEvent, Origin, Position, RecordedAt, SledStore, StreamId, StreamVersion,
+    ExpectedVersion, NewEvent, Origin, Position, SledStore, StreamId, StreamVersion,
 };
+use credledger::time::Timestamp;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use serde::Serialize;
@@ -256,7 +257,7 @@ fn sample_envelope_bytes(events: usize, stream: &StreamId) -> usize {
         event_id: EventId::new(),
         event_type: EVENT_TYPE.into(),
         schema_version: 1,
-        recorded_at: RecordedAt::now(),
+        recorded_at: Timestamp::now(),
         actor: Actor::system(),
         origin: Origin::System,
         correlation_id: meta.correlation_id,

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use credledger::app::backup as data_backup;
 use credledger::ledger::{
-    open_db, AppendRequest, EventId, EventMeta, EventStore, ExpectedVersion, NewEvent, RecordedAt,
-    SledStore, StreamId,
+    open_db, AppendRequest, EventId, EventMeta, EventStore, ExpectedVersion, NewEvent, SledStore,
+    StreamId,
 };
+use credledger::time::Timestamp;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use serde_json::json;
@@ -76,7 +77,7 @@ fn emit(
 }
 
 /// Appends `events` events in big appends; returns the time halfway through the log.
-async fn build(store: &SledStore, events: usize) -> RecordedAt {
+async fn build(store: &SledStore, events: usize) -> Timestamp {
     let mut rng = StdRng::seed_from_u64(0x00C0_FFEE_BACC_0000);
     let streams: Vec<StreamId> = (0..STREAMS)
         .map(|i| StreamId::new(format!("bench-stream-{i:04}")).expect("valid stream id"))
@@ -87,7 +88,7 @@ async fn build(store: &SledStore, events: usize) -> RecordedAt {
     while written < events {
         if middle.is_none() && written >= events / 2 {
             tokio::time::sleep(Duration::from_millis(2)).await;
-            middle = Some(RecordedAt::now());
+            middle = Some(Timestamp::now());
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let n = EVENTS_PER_APPEND.min(events - written);

@@ -10,3 +10,4 @@ pub mod ledger;
 pub mod oauth;
 pub mod projections;
 pub mod storage;
+pub mod time;

@@ -422,7 +422,7 @@ async fn as_of_version_and_time_show_the_past() {
         .await
         .expect("t1");
     assert_eq!(t1.name, "Old name");
-    let before = credledger::ledger::RecordedAt(first.0 - 1);
+    let before = credledger::time::Timestamp(first.0 - 1);
     assert!(matches!(
         w.app
             .get_as_of(w.owner.id, id, RestoreTarget::Time(before))

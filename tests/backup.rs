@@ -148,8 +148,8 @@ async fn export_import_verify_round_trip_keeps_events_byte_identical() {
     assert_eq!(stream[100].body.prev_hash, head.hash);
     let by_time = store
         .read_time_range(
-            credledger::ledger::RecordedAt(0),
-            credledger::ledger::RecordedAt(i64::MAX),
+            credledger::time::Timestamp(0),
+            credledger::time::Timestamp(i64::MAX),
             1000,
         )
         .await
@@ -499,7 +499,7 @@ async fn recover_as_of_the_exact_recorded_time_of_an_event_includes_it() {
     assert_eq!(head_hash(&verified), expected_hash);
 
     // One microsecond earlier: event N is not included.
-    let before = credledger::ledger::RecordedAt(at(N).0 - 1).to_string();
+    let before = credledger::time::Timestamp(at(N).0 - 1).to_string();
     let dst = w.path("dst-before");
     let (code, text) = run(&[
         "recover",

@@ -8,9 +8,10 @@
 use std::path::PathBuf;
 
 use credledger::ledger::{
-    Actor, AuthMethod, ChainHash, Envelope, EnvelopeBody, EventId, Origin, Position, RecordedAt,
-    StreamId, StreamVersion,
+    Actor, AuthMethod, ChainHash, Envelope, EnvelopeBody, EventId, Origin, Position, StreamId,
+    StreamVersion,
 };
+use credledger::time::Timestamp;
 use uuid::Uuid;
 
 fn uuid(n: u128) -> Uuid {
@@ -47,7 +48,7 @@ fn samples() -> Vec<(&'static str, Envelope)> {
             event_id: EventId(uuid(100 + u128::from(n))),
             event_type: "authentication.renamed".into(),
             schema_version: 1,
-            recorded_at: RecordedAt(1_764_158_400_000_000 + n as i64 * 1_000),
+            recorded_at: Timestamp(1_764_158_400_000_000 + n as i64 * 1_000),
             actor: Actor {
                 principal: format!("user:{}", uuid(1)),
                 via,

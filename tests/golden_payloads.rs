@@ -33,15 +33,14 @@ use credledger::domain::services::{
     AuthKind, ClientAuthMethod, ClientRegistration, CustomServiceEvent, FieldFormat, FieldSpec,
     OAuthEndpoints, OpaqueSealed, ServiceRef, ServiceSpec, VerificationEndpoint,
 };
-use credledger::domain::time::Timestamp;
 use credledger::ledger::{
-    self, Actor, ChainHash, Envelope, EnvelopeBody, EventId, Position, RecordedAt, StreamId,
-    StreamVersion,
+    self, Actor, ChainHash, Envelope, EnvelopeBody, EventId, Position, StreamId, StreamVersion,
 };
 use credledger::projections::payloads::{
     self, authentication_stream, directory_stream, service_stream, DomainEvent,
     StoredAuthenticationEvent,
 };
+use credledger::time::Timestamp;
 use uuid::Uuid;
 
 fn uuid(n: u128) -> Uuid {
@@ -609,7 +608,7 @@ fn envelope(stream: StreamId, event_type: &str, schema_version: u16, payload: Ve
         event_id: EventId(uuid(900)),
         event_type: event_type.to_owned(),
         schema_version,
-        recorded_at: RecordedAt(1_764_158_400_000_000),
+        recorded_at: Timestamp(1_764_158_400_000_000),
         actor: Actor::system(),
         origin: ledger::Origin::System,
         correlation_id: uuid(901),

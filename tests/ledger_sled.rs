@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use credledger::ledger::{
-    EventStore, ExpectedVersion, Position, RecordedAt, SledStore, StreamRange,
-};
+use credledger::ledger::{EventStore, ExpectedVersion, Position, SledStore, StreamRange};
+use credledger::time::Timestamp;
 use support::{event, request};
 use tempfile::TempDir;
 
@@ -274,7 +273,7 @@ async fn assert_reads_agree(store: &SledStore) {
     // Every event's time, and a microsecond before it: the time index keeps one entry per
     // eight blocks, so most answers come from the blocks between two entries.
     for e in &all {
-        for at in [e.body.recorded_at, RecordedAt(e.body.recorded_at.0 - 1)] {
+        for at in [e.body.recorded_at, Timestamp(e.body.recorded_at.0 - 1)] {
             let first = store.first_position_at_or_after(at).await.expect("first");
             let brute = all
                 .iter()
@@ -302,7 +301,7 @@ async fn assert_reads_agree(store: &SledStore) {
         );
     }
     let after_end = store
-        .first_position_at_or_after(RecordedAt(i64::MAX))
+        .first_position_at_or_after(Timestamp(i64::MAX))
         .await
         .expect("after end");
     assert_eq!(after_end.0, head + 1);

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use super::keyring::FINGERPRINT_FILE;
 use crate::ledger::backup::{self, BackupError, ExportSummary, RestoreSummary};
-use crate::ledger::{RecordedAt, SledStore};
+use crate::ledger::SledStore;
+use crate::time::Timestamp;
 
 /// Trees beside the log that travel with it: the wrapped per-authentication data keys.
 pub const AUX_TREES: &[&str] = &[crate::storage::DATA_KEYS];
@@ -91,7 +92,7 @@ pub fn check_data_keys(data_dir: &Path, key_file: &Path) -> Result<usize, Backup
 /// into a new (missing or empty) data directory `target`.
 pub fn recover_data_dir(
     source: &Path,
-    as_of: RecordedAt,
+    as_of: Timestamp,
     target: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RestoreSummary, BackupError> {

@@ -13,13 +13,13 @@ use crate::domain::ids::{AuthenticationId, FieldName};
 use crate::domain::naming::NameError;
 use crate::domain::secret::SecretText;
 use crate::domain::services::ServiceRegistry;
-use crate::domain::time::Timestamp;
 use crate::ledger::{
-    AppendRequest, EventId, EventStore, ExpectedVersion, NewEvent, RecordedAt, StoreError,
-    StreamRange, StreamVersion,
+    AppendRequest, EventId, EventStore, ExpectedVersion, NewEvent, StoreError, StreamRange,
+    StreamVersion,
 };
 use crate::projections::payloads::{self, DomainEvent, StoredAuthenticationEvent};
 use crate::projections::LedgerModel;
+use crate::time::Timestamp;
 
 use super::invariants::with_name_claims;
 use super::verification::{
@@ -57,7 +57,7 @@ pub enum RestoreTarget {
     /// As it was at this version.
     Version(u64),
     /// As it was at this time.
-    Time(RecordedAt),
+    Time(Timestamp),
 }
 
 /// Runs `f` with a decision context over the read model as it is now.
@@ -73,7 +73,7 @@ pub(super) fn with_context<T>(
         directory: &model.directory,
         services: registry,
         name_taken: &name_taken,
-        now: Timestamp(RecordedAt::now().0),
+        now: Timestamp(Timestamp::now().0),
     };
     f(&ctx)
 }
@@ -558,7 +558,7 @@ impl App {
         &self,
         id: AuthenticationId,
         target: RestoreTarget,
-    ) -> Result<(AuthenticationState<SealedSecret>, Option<RecordedAt>), AppError> {
+    ) -> Result<(AuthenticationState<SealedSecret>, Option<Timestamp>), AppError> {
         let range = match target {
             RestoreTarget::Version(v) => StreamRange::up_to_version(StreamVersion(v)),
             RestoreTarget::Time(t) => StreamRange::up_to_time(t),

@@ -115,7 +115,7 @@ pub struct GrantState {
     /// Stream version (the expected version of a refresh's append).
     pub version: u64,
     /// When the access token expires, if known.
-    pub expires_at: Option<crate::domain::time::Timestamp>,
+    pub expires_at: Option<crate::time::Timestamp>,
     /// Whether the provider refused the refresh token.
     pub needs_reauthorization: bool,
     /// Plain field values (e.g. a custom domain for the token URL).
@@ -126,7 +126,7 @@ pub struct GrantState {
     pub extra_permissions: Vec<String>,
     /// When the current access token's expiry was recorded: event ids are UUIDv7, so the id
     /// of the version that sealed `expires_at` carries it. With `expires_at`, the lifetime.
-    pub expiry_recorded_at: Option<crate::domain::time::Timestamp>,
+    pub expiry_recorded_at: Option<crate::time::Timestamp>,
 }
 
 impl App {
@@ -156,7 +156,7 @@ impl App {
             .and_then(|event| event.get_timestamp())
             .map(|ts| {
                 let (seconds, nanos) = ts.to_unix();
-                crate::domain::time::Timestamp(
+                crate::time::Timestamp(
                     i64::try_from(seconds)
                         .unwrap_or(i64::MAX / 2_000_000)
                         .saturating_mul(1_000_000)
@@ -179,7 +179,7 @@ impl App {
     /// be refreshed (system view).
     pub async fn grants_expiring_before(
         &self,
-        before: crate::domain::time::Timestamp,
+        before: crate::time::Timestamp,
     ) -> Vec<AuthenticationId> {
         use crate::domain::authentication::Lifecycle;
         use crate::domain::services::AuthKind;

@@ -9,9 +9,10 @@ use crate::domain::authentication::Lifecycle;
 use crate::domain::directory::{self, Directory, DirectoryEvent, WorkspaceScope};
 use crate::domain::ids::{AuthenticationId, UserId, WorkspaceId};
 use crate::domain::principals::{Principal, PrincipalError};
-use crate::ledger::{EventStore, RecordedAt, StreamRange};
+use crate::ledger::{EventStore, StreamRange};
 use crate::projections::payloads::{self, DomainEvent};
 use crate::projections::AuthenticationView;
+use crate::time::Timestamp;
 
 use super::{App, AppError, RestoreTarget};
 
@@ -32,7 +33,7 @@ pub struct UsableAsOf {
     /// The authentication.
     pub authentication: AuthenticationId,
     /// The time asked about.
-    pub as_of: RecordedAt,
+    pub as_of: Timestamp,
     /// Its version then.
     pub version: u64,
     /// Its workspace then.
@@ -65,7 +66,7 @@ fn because(directory: &Directory, workspace: WorkspaceId, user: UserId) -> Strin
 
 impl App {
     /// The directory as it was at `at`.
-    pub async fn directory_as_of(&self, at: RecordedAt) -> Result<Directory, AppError> {
+    pub async fn directory_as_of(&self, at: Timestamp) -> Result<Directory, AppError> {
         let envelopes = self
             .store()
             .read_stream(&payloads::directory_stream(), StreamRange::up_to_time(at))
@@ -89,7 +90,7 @@ impl App {
         &self,
         principal: &Principal,
         workspace: WorkspaceId,
-        at: RecordedAt,
+        at: Timestamp,
         include_deleted: bool,
     ) -> Result<Vec<AuthenticationView>, AppError> {
         let visible = match principal {
@@ -113,7 +114,7 @@ impl App {
         &self,
         principal: &Principal,
         id: AuthenticationId,
-        at: RecordedAt,
+        at: Timestamp,
     ) -> Result<UsableAsOf, AppError> {
         match principal {
             Principal::Auditor { .. } => {}
@@ -130,7 +131,7 @@ impl App {
     pub async fn workspace_as_of(
         &self,
         workspace: WorkspaceId,
-        at: RecordedAt,
+        at: Timestamp,
         include_deleted: bool,
     ) -> Result<Vec<AuthenticationView>, AppError> {
         // Candidates: every authentication that was ever created in or moved into it before
@@ -177,7 +178,7 @@ impl App {
     pub async fn usable_by_as_of(
         &self,
         id: AuthenticationId,
-        at: RecordedAt,
+        at: Timestamp,
     ) -> Result<UsableAsOf, AppError> {
         let (state, _) = self.state_as_of(id, RestoreTarget::Time(at)).await?;
         let auth = state.current.as_ref().ok_or(AppError::NotFound)?;

@@ -11,7 +11,8 @@ use credledger::app::backup as data_backup;
 use credledger::crypto::SigningKey;
 use credledger::ledger::backup::{self, BackupError};
 use credledger::ledger::checkpoint::{self, key_fingerprint, Checkpoint};
-use credledger::ledger::{CheckpointStore, RecordedAt, SledStore};
+use credledger::ledger::{CheckpointStore, SledStore};
+use credledger::time::Timestamp;
 
 use super::DataDir;
 
@@ -117,14 +118,12 @@ fn timing(events: u64, started: Instant) -> String {
 }
 
 /// The same time syntax as the API's `as_of`: RFC 3339 or Unix seconds.
-fn parse_time(text: &str) -> Result<RecordedAt, String> {
-    credledger::domain::time::Timestamp::parse(text)
-        .map(|t| RecordedAt(t.0))
-        .ok_or_else(|| {
-            format!(
-                "--as-of: {text:?} is not an RFC 3339 time (e.g. 2025-01-31T09:30:00Z) or Unix seconds"
-            )
-        })
+fn parse_time(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(text).ok_or_else(|| {
+        format!(
+            "--as-of: {text:?} is not an RFC 3339 time (e.g. 2025-01-31T09:30:00Z) or Unix seconds"
+        )
+    })
 }
 
 /// Opens an existing data directory's log, naming a lock held by a running server.

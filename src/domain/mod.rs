@@ -14,7 +14,5 @@ pub mod principals;
 pub mod secret;
 pub mod services;
 
-pub mod time;
-
 #[cfg(test)]
 pub(crate) mod scenario;

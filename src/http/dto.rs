@@ -11,9 +11,8 @@ use crate::app::VerificationReport;
 use crate::domain::authentication::{VerificationOutcome, Warning};
 use crate::domain::ids::{FieldName, ServiceId, ServiceKey, StepId, WorkflowId};
 use crate::domain::services::ServiceRef;
-use crate::domain::time::Timestamp;
-use crate::ledger::RecordedAt;
 use crate::projections::AuthenticationView;
+use crate::time::Timestamp;
 
 /// Parses a path or body id, naming the field on failure.
 pub fn parse_id<T: FromStr>(field: &str, raw: &str) -> Result<T, ApiError> {
@@ -41,14 +40,12 @@ pub fn parse_field(raw: &str) -> Result<FieldName, ApiError> {
 }
 
 /// An RFC 3339 time or Unix seconds, as a store time.
-pub fn parse_time(field: &str, raw: &str) -> Result<RecordedAt, ApiError> {
-    Timestamp::parse(raw)
-        .map(|t| RecordedAt(t.0))
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{field}: {raw:?} is not an RFC 3339 time or Unix seconds"
-            ))
-        })
+pub fn parse_time(field: &str, raw: &str) -> Result<Timestamp, ApiError> {
+    Timestamp::parse(raw).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{field}: {raw:?} is not an RFC 3339 time or Unix seconds"
+        ))
+    })
 }
 
 /// The workflow step a change or a resolution comes from.

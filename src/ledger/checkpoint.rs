@@ -9,7 +9,7 @@ use super::codec;
 use super::envelope::ChainHash;
 use super::sled_store::SledStore;
 use super::store::EventStore;
-use super::types::RecordedAt;
+use crate::time::Timestamp;
 
 /// The sled tree holding checkpoints: position (u64 BE) -> encoded checkpoint.
 pub const CHECKPOINTS_TREE: &str = crate::storage::log::CHECKPOINTS;
@@ -46,7 +46,7 @@ pub struct Checkpoint {
     /// The chain hash at that position.
     pub head_hash: ChainHash,
     /// When it was signed (microseconds since the epoch).
-    pub signed_at: RecordedAt,
+    pub signed_at: Timestamp,
     /// The Ed25519 public key that signed it (32 bytes).
     pub public_key: Vec<u8>,
     /// The Ed25519 signature (64 bytes).
@@ -54,7 +54,7 @@ pub struct Checkpoint {
 }
 
 /// The bytes an Ed25519 key signs for a checkpoint.
-pub fn checkpoint_message(position: u64, head_hash: &ChainHash, signed_at: RecordedAt) -> Vec<u8> {
+pub fn checkpoint_message(position: u64, head_hash: &ChainHash, signed_at: Timestamp) -> Vec<u8> {
     let mut msg = Vec::with_capacity(DOMAIN.len() + 8 + 32 + 8);
     msg.extend_from_slice(DOMAIN);
     msg.extend_from_slice(&position.to_be_bytes());
@@ -142,7 +142,7 @@ impl Checkpoint {
         Ok(Checkpoint {
             position: doc.position,
             head_hash: ChainHash(hash),
-            signed_at: RecordedAt(doc.signed_at_micros),
+            signed_at: Timestamp(doc.signed_at_micros),
             public_key,
             signature,
         })
@@ -178,7 +178,7 @@ pub struct CheckpointDocument {
 }
 
 /// RFC 3339 text (UTC, microseconds) of a store time.
-pub fn rfc3339(at: RecordedAt) -> String {
+pub fn rfc3339(at: Timestamp) -> String {
     chrono::DateTime::from_timestamp_micros(at.0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
         .unwrap_or_else(|| at.0.to_string())
@@ -195,7 +195,7 @@ pub trait CheckpointSigning: Send + Sync {
 impl Checkpoint {
     /// Signs a head now.
     pub fn sign(signer: &dyn CheckpointSigning, position: u64, head_hash: ChainHash) -> Checkpoint {
-        let signed_at = RecordedAt::now();
+        let signed_at = Timestamp::now();
         let message = checkpoint_message(position, &head_hash, signed_at);
         Checkpoint {
             position,

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::codec::{self, CodecError};
-use super::types::{Actor, EventId, Origin, Position, RecordedAt, StreamId, StreamVersion};
+use super::types::{Actor, EventId, Origin, Position, StreamId, StreamVersion};
+use crate::time::Timestamp;
 
 /// A SHA-256 link of the hash chain.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,7 +55,7 @@ pub struct EnvelopeBody {
     /// Schema version of the payload.
     pub schema_version: u16,
     /// Store time, never decreasing along the log.
-    pub recorded_at: RecordedAt,
+    pub recorded_at: Timestamp,
     /// Who caused it.
     pub actor: Actor,
     /// Where it came from.

@@ -21,6 +21,5 @@ pub use sled_store::{open_db, BulkImporter, RawLog, SledStore, SledSubscription}
 pub use store::{EventStore, Head, StreamRange, Subscription};
 pub use types::{
     Actor, AppendOutcome, AppendRequest, AuthMethod, EventId, EventMeta, ExpectedVersion,
-    IdempotencyClaim, NewEvent, Origin, Position, RecordedAt, StreamId, StreamVersion,
-    UniqueChange, UniqueKey,
+    IdempotencyClaim, NewEvent, Origin, Position, StreamId, StreamVersion, UniqueChange, UniqueKey,
 };

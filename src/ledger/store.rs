@@ -5,9 +5,8 @@ use std::future::Future;
 
 use super::envelope::{ChainHash, Envelope};
 use super::error::StoreError;
-use super::types::{
-    AppendOutcome, AppendRequest, Position, RecordedAt, StreamId, StreamVersion, UniqueKey,
-};
+use super::types::{AppendOutcome, AppendRequest, Position, StreamId, StreamVersion, UniqueKey};
+use crate::time::Timestamp;
 
 /// How much of one stream to read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -15,7 +14,7 @@ pub struct StreamRange {
     /// Stop after this version (inclusive).
     pub up_to_version: Option<StreamVersion>,
     /// Stop after events recorded at or before this time (inclusive).
-    pub up_to_time: Option<RecordedAt>,
+    pub up_to_time: Option<Timestamp>,
 }
 
 impl StreamRange {
@@ -33,7 +32,7 @@ impl StreamRange {
     }
 
     /// The stream as it was at a time.
-    pub fn up_to_time(time: RecordedAt) -> StreamRange {
+    pub fn up_to_time(time: Timestamp) -> StreamRange {
         StreamRange {
             up_to_version: None,
             up_to_time: Some(time),
@@ -112,8 +111,8 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     /// Up to `limit` events recorded in `[from, to]`, in position order, found via the time index.
     fn read_time_range(
         &self,
-        from: RecordedAt,
-        to: RecordedAt,
+        from: Timestamp,
+        to: Timestamp,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Envelope>, StoreError>> + Send;
 
@@ -127,7 +126,7 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     /// none is). Store times never decrease, so a time range is a position range.
     fn first_position_at_or_after(
         &self,
-        time: RecordedAt,
+        time: Timestamp,
     ) -> impl Future<Output = Result<Position, StoreError>> + Send;
 
     /// The durable head of the log.

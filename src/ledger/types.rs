@@ -2,7 +2,6 @@
 
 use std::fmt;
 
-use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -335,89 +334,4 @@ pub struct AppendOutcome {
     /// Set when nothing was appended because the idempotency key was already stored with the
     /// same request: the answer stored then (the positions and version are the original ones).
     pub replayed_answer: Option<Vec<u8>>,
-}
-
-/// A store timestamp: microseconds since the Unix epoch, never decreasing along the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RecordedAt(pub i64);
-
-impl Serialize for RecordedAt {
-    /// RFC 3339 text for people (JSON), microseconds for storage (bincode): the stored bytes
-    /// stay an integer while the API shows a readable time.
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if serializer.is_human_readable() {
-            let text = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(self.0)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-                .unwrap_or_else(|| self.0.to_string());
-            serializer.serialize_str(&text)
-        } else {
-            serializer.serialize_i64(self.0)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for RecordedAt {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        if deserializer.is_human_readable() {
-            let text = String::deserialize(deserializer)?;
-            chrono::DateTime::parse_from_rfc3339(&text)
-                .map(|t| RecordedAt(t.timestamp_micros()))
-                .map_err(|e| serde::de::Error::custom(format!("not an RFC 3339 time: {e}")))
-        } else {
-            i64::deserialize(deserializer).map(RecordedAt)
-        }
-    }
-}
-
-impl RecordedAt {
-    /// The current wall-clock time.
-    pub fn now() -> RecordedAt {
-        RecordedAt(Utc::now().timestamp_micros())
-    }
-
-    /// As a chrono timestamp.
-    pub fn to_datetime(self) -> DateTime<Utc> {
-        Utc.timestamp_micros(self.0)
-            .single()
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
-    }
-}
-
-impl From<DateTime<Utc>> for RecordedAt {
-    fn from(t: DateTime<Utc>) -> Self {
-        RecordedAt(t.timestamp_micros())
-    }
-}
-
-impl fmt::Display for RecordedAt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}",
-            self.to_datetime()
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recorded_at_is_rfc3339_in_json_and_an_integer_in_storage() {
-        let at = RecordedAt(1_764_158_400_123_456);
-        let json = serde_json::to_string(&at).expect("json");
-        assert_eq!(json, "\"2025-11-26T12:00:00.123456Z\"");
-        assert_eq!(
-            serde_json::from_str::<RecordedAt>(&json).expect("parse"),
-            at
-        );
-        let stored = crate::ledger::codec::encode(&at).expect("encode");
-        assert_eq!(
-            crate::ledger::codec::decode::<RecordedAt>(&stored).expect("decode"),
-            at
-        );
-        assert!(serde_json::from_str::<RecordedAt>("\"yesterday\"").is_err());
-    }
 }

@@ -27,8 +27,7 @@ use crate::domain::authentication::{
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, WorkspaceId};
 use crate::domain::secret::SecretText;
 use crate::domain::services::{fill_url, AuthKind, ServiceRef, ServiceSpec};
-use crate::domain::time::Timestamp;
-use crate::ledger::RecordedAt;
+use crate::time::Timestamp;
 
 /// An oauth2 client with its authorization and token endpoints set.
 pub(crate) type ConfiguredClient =
@@ -559,7 +558,7 @@ pub(crate) fn field(name: &str) -> FieldName {
 
 /// `expires_in` from now, as RFC 3339 text for the `expires_at` field.
 pub(crate) fn expiry_text(expires_in: Duration) -> String {
-    let at = RecordedAt::now().0 + i64::try_from(expires_in.as_micros()).unwrap_or(i64::MAX / 2);
+    let at = Timestamp::now().0 + i64::try_from(expires_in.as_micros()).unwrap_or(i64::MAX / 2);
     let ts = Timestamp(at);
     serde_json::to_value(ts)
         .ok()

@@ -18,8 +18,7 @@ use crate::app::{system_caller, AppError};
 use crate::domain::authentication::{AuthenticationCommand, FieldChange};
 use crate::domain::ids::AuthenticationId;
 use crate::domain::secret::SecretText;
-use crate::domain::time::Timestamp;
-use crate::ledger::RecordedAt;
+use crate::time::Timestamp;
 
 /// What a refresh attempt did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +96,7 @@ impl OAuth {
         let _one_at_a_time = lock.lock().await;
         let state = self.app.grant_state(id).await.ok_or(OAuthError::NotFound)?;
         let margin = margin.min(self.settings.margin_for(lifetime(&state)));
-        let due_before = Timestamp(RecordedAt::now().0 + micros(margin));
+        let due_before = Timestamp(Timestamp::now().0 + micros(margin));
         if state.expires_at.is_none_or(|at| at > due_before) {
             return Ok(Refreshed::AlreadyFresh);
         }
@@ -185,7 +184,7 @@ impl OAuth {
     /// returns how many were recorded. Candidates are those due within the configured
     /// margin; each is then held to its own clamped margin.
     pub async fn refresh_due(&self) -> usize {
-        let before = Timestamp(RecordedAt::now().0 + micros(self.settings.refresh_margin));
+        let before = Timestamp(Timestamp::now().0 + micros(self.settings.refresh_margin));
         let mut recorded = 0;
         for id in self.app.grants_expiring_before(before).await {
             if self.backing_off(id) {

@@ -21,7 +21,7 @@ use super::store::{ChangeSet, KeyRange, ReadStore, ScanOrder, Table};
 use super::tail_blocks::{self, BlockCodec, Shape};
 use super::ProjectionError;
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
-use crate::ledger::RecordedAt;
+use crate::time::Timestamp;
 /// Whether the recorded attempt went through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
@@ -55,9 +55,9 @@ pub struct AuditFilter {
     /// Succeeded or refused.
     pub outcome: Option<Outcome>,
     /// Recorded at or after this time.
-    pub from: Option<RecordedAt>,
+    pub from: Option<Timestamp>,
     /// Recorded strictly before this time.
-    pub to: Option<RecordedAt>,
+    pub to: Option<Timestamp>,
     /// Only records touching one of these workspaces (an administrator's organizations).
     pub within: Option<Vec<WorkspaceId>>,
 }

@@ -16,7 +16,8 @@ use crate::domain::access_log::{AccessEvent, WorkflowStepRef};
 use crate::domain::directory::DirectoryEvent;
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
 use crate::domain::principals::TokenEvent;
-use crate::ledger::{AuthMethod, Envelope, EventId, Origin, RecordedAt};
+use crate::ledger::{AuthMethod, Envelope, EventId, Origin};
+use crate::time::Timestamp;
 
 /// The workflow step a record was made for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,7 +36,7 @@ pub struct AuditRecord {
     /// The event's id.
     pub event_id: EventId,
     /// Store time.
-    pub recorded_at: RecordedAt,
+    pub recorded_at: Timestamp,
     /// Stable event type.
     pub event_type: String,
     /// `succeeded` or `refused`.

@@ -10,7 +10,8 @@ use crate::domain::authentication::{
     VerificationOutcome,
 };
 use crate::domain::ids::{FieldName, WorkspaceId};
-use crate::ledger::{Envelope, EventId, Origin, RecordedAt};
+use crate::ledger::{Envelope, EventId, Origin};
+use crate::time::Timestamp;
 
 /// What happened to one field in one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +130,7 @@ pub struct HistoryEntry {
     /// Stable event type string.
     pub event_type: String,
     /// Store time.
-    pub recorded_at: RecordedAt,
+    pub recorded_at: Timestamp,
     /// Principal that made the change.
     pub actor: String,
     /// Where it came from.

@@ -28,7 +28,8 @@ use crate::domain::principals::Tokens;
 use crate::domain::services::{
     CustomService, ServiceCatalog, ServiceRef, ServiceRegistry, ServiceSpec,
 };
-use crate::ledger::{Envelope, RecordedAt};
+use crate::ledger::Envelope;
+use crate::time::Timestamp;
 
 /// Keys of the live table.
 mod live_key {
@@ -67,9 +68,9 @@ pub struct AuthRecord {
     /// Current state (secrets sealed).
     pub state: AuthenticationState<SealedSecret>,
     /// When it was created.
-    pub created_at: RecordedAt,
+    pub created_at: Timestamp,
     /// When it last changed.
-    pub updated_at: RecordedAt,
+    pub updated_at: Timestamp,
     /// The event id of each version that sealed a current secret field (what opening it
     /// binds to), so that opening a current secret needs no history read.
     pub sealed_by: Vec<(u64, uuid::Uuid)>,
@@ -198,7 +199,7 @@ impl LedgerModel {
         store: &impl ReadStore,
         id: AuthenticationId,
         version: u64,
-    ) -> Result<Option<(RecordedAt, RecordedAt)>, ProjectionError> {
+    ) -> Result<Option<(Timestamp, Timestamp)>, ProjectionError> {
         let Some(record) = self.authentications.get(id) else {
             return Ok(None);
         };

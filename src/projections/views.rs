@@ -12,8 +12,7 @@ use crate::domain::directory::Directory;
 use crate::domain::ids::{AuthenticationId, UserId, WorkspaceId};
 use crate::domain::naming::name_key;
 use crate::domain::services::{AuthKind, ServiceRef};
-use crate::domain::time::Timestamp;
-use crate::ledger::RecordedAt;
+use crate::time::Timestamp;
 
 /// Largest page a listing returns.
 pub const MAX_PAGE: usize = 500;
@@ -80,9 +79,9 @@ pub struct AuthenticationView {
     /// Expiry of the credential (certificate not-after, OAuth token expiry), if known.
     pub expires_at: Option<Timestamp>,
     /// Creation time.
-    pub created_at: Option<RecordedAt>,
+    pub created_at: Option<Timestamp>,
     /// Last change time.
-    pub updated_at: Option<RecordedAt>,
+    pub updated_at: Option<Timestamp>,
 }
 
 impl AuthenticationView {
@@ -90,7 +89,7 @@ impl AuthenticationView {
     pub fn of(
         auth: &Authentication<SealedSecret>,
         version: u64,
-        times: Option<(RecordedAt, RecordedAt)>,
+        times: Option<(Timestamp, Timestamp)>,
     ) -> AuthenticationView {
         let fields = auth
             .fields

@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use credledger::ledger::{
-    ChainHash, Envelope, EventStore, ExpectedVersion, Position, RecordedAt, StoreError, StreamId,
-    StreamRange, StreamVersion, Subscription,
+    ChainHash, Envelope, EventStore, ExpectedVersion, Position, StoreError, StreamId, StreamRange,
+    StreamVersion, Subscription,
 };
+use credledger::time::Timestamp;
 use tokio::sync::Mutex;
 
 use crate::support::{event, request, stream};
@@ -72,7 +73,7 @@ pub async fn positions_are_ordered_and_gapless<S: EventStore>(store: S) {
     let events = all_events(&store).await;
     assert_eq!(events.len(), 33);
     let mut prev = ChainHash::GENESIS;
-    let mut last_time = RecordedAt(i64::MIN);
+    let mut last_time = Timestamp(i64::MIN);
     for (i, envelope) in events.iter().enumerate() {
         assert_eq!(
             envelope.body.position,
@@ -371,7 +372,7 @@ pub async fn reads_by_stream_version_time_and_position<S: EventStore>(store: S) 
     let before_all = store
         .read_stream(
             &stream("even"),
-            StreamRange::up_to_time(RecordedAt(even[0].body.recorded_at.0 - 1)),
+            StreamRange::up_to_time(Timestamp(even[0].body.recorded_at.0 - 1)),
         )
         .await
         .expect("read");
@@ -450,7 +451,7 @@ pub async fn times_map_to_positions_and_batches_drain<S: EventStore>(store: S) {
             envelope.body.recorded_at
         );
     }
-    let before_all = RecordedAt(all[0].body.recorded_at.0 - 1);
+    let before_all = Timestamp(all[0].body.recorded_at.0 - 1);
     assert_eq!(
         store
             .first_position_at_or_after(before_all)
@@ -458,7 +459,7 @@ pub async fn times_map_to_positions_and_batches_drain<S: EventStore>(store: S) {
             .expect("position"),
         Position::FIRST
     );
-    let after_all = RecordedAt(all[11].body.recorded_at.0 + 1);
+    let after_all = Timestamp(all[11].body.recorded_at.0 + 1);
     assert_eq!(
         store
             .first_position_at_or_after(after_all)

@@ -13,7 +13,7 @@
 //! arithmetic the domain deliberately does not carry. Such pairs are accepted with
 //! `KeyMatch::NotVerifiable` (surfaced as a warning), never silently reported as matching.
 
-use crate::domain::time::Timestamp;
+use crate::time::Timestamp;
 use pkcs8::der::pem;
 use pkcs8::der::{Decode, DecodePem};
 use x509_cert::Certificate;

@@ -18,7 +18,7 @@ use crate::domain::secret::SecretText;
 use crate::domain::services::{
     check_use, AuthKind, ServiceRef, ServiceRegistry, ServiceSpec, ServiceUse, ServiceUseError,
 };
-use crate::domain::time::Timestamp;
+use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
 /// Everything besides the state that a decision needs.

@@ -6,7 +6,7 @@
 use super::commands::Origin;
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, WorkspaceId};
 use crate::domain::services::{AuthKind, ServiceRef};
-use crate::domain::time::Timestamp;
+use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@ use super::commands::Origin;
 use super::events::{AuthenticationEvent, FieldOutcome, FieldValue};
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, WorkspaceId};
 use crate::domain::services::{AuthKind, ServiceRef};
-use crate::domain::time::Timestamp;
+use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -7,7 +7,7 @@ use crate::domain::naming::name_key;
 use crate::domain::scenario::{Aggregate, Scenario};
 use crate::domain::secret::SecretText;
 use crate::domain::services::{ServiceCatalog, ServiceRef, ServiceRegistry};
-use crate::domain::time::Timestamp;
+use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
 pub(crate) type Event = AuthenticationEvent<SecretText>;

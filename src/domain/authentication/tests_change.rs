@@ -217,7 +217,7 @@ fn reauthenticate_oauth2_expiry_and_certificate_pair() {
         .then_state();
     assert_eq!(
         state.current.expect("exists").expires_at,
-        crate::domain::time::Timestamp::parse("2031-01-01T00:00:00Z")
+        crate::time::Timestamp::parse("2031-01-01T00:00:00Z")
     );
     let shared = World::new().f.shared;
     let cert = created(

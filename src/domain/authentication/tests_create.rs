@@ -9,7 +9,7 @@ use crate::domain::ids::{ServiceId, StepId, WorkflowId};
 use crate::domain::naming::NameError;
 use crate::domain::secret::SecretText;
 use crate::domain::services::{AuthKind, ServiceRef};
-use crate::domain::time::Timestamp;
+use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
 const ED_CERT: &str = include_str!("testdata/ed25519_cert.pem");

@@ -6,7 +6,7 @@ use super::warnings::{Warning, CERTIFICATE_EXPIRY_WARNING_DAYS};
 use crate::domain::ids::FieldName;
 use crate::domain::secret::SecretText;
 use crate::domain::services::{AuthKind, FieldFormat, FieldSpec, ServiceSpec};
-use crate::domain::time::Timestamp;
+use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a field value was refused.

@@ -1,7 +1,7 @@
 //! Warnings: accepted, but the caller should know.
 
 use crate::domain::ids::WorkspaceId;
-use crate::domain::time::Timestamp;
+use crate::time::Timestamp;
 
 /// Days before expiry from which a certificate is reported as expiring soon.
 pub const CERTIFICATE_EXPIRY_WARNING_DAYS: i64 = 30;

@@ -511,7 +511,7 @@ pub async fn usable_by(
     let id = parse_id::<AuthenticationId>("id", &raw)?;
     let at = match &params.as_of {
         Some(raw) => parse_time("as_of", raw)?,
-        None => crate::ledger::RecordedAt::now(),
+        None => crate::time::Timestamp::now(),
     };
     Ok(Json(state.app.usable_by_as_of_for(&who.0, id, at).await?))
 }

@@ -8,7 +8,6 @@ use serde::Deserialize;
 use crate::domain::authentication::Lifecycle;
 use crate::domain::ids::{EnvironmentTag, WorkspaceId};
 use crate::domain::services::AuthKind;
-use crate::domain::time::Timestamp;
 use crate::http::dto::{parse_id, parse_service, parse_time};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Authenticated};
@@ -132,7 +131,7 @@ pub async fn list(
         expires_before: params
             .expires_before
             .as_deref()
-            .map(|raw| parse_time("expires_before", raw).map(|at| Timestamp(at.0)))
+            .map(|raw| parse_time("expires_before", raw))
             .transpose()?,
         include_deleted: params.include_deleted,
         cursor: params.cursor,

@@ -96,7 +96,7 @@ pub async fn resolve(
     let skew = i64::try_from(crate::oauth::EXPIRY_SKEW.as_micros()).unwrap_or(0);
     let expired = grant.as_ref().is_some_and(|g| {
         g.expires_at
-            .is_some_and(|at| at.0 <= crate::ledger::RecordedAt::now().0 + skew)
+            .is_some_and(|at| at.0 <= crate::time::Timestamp::now().0 + skew)
     });
     if needs_reauthorization || expired {
         // Only an allowed caller learns about the grant or causes a refresh: access is decided

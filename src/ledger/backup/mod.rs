@@ -17,7 +17,8 @@ use super::envelope::ChainHash;
 use super::error::StoreError;
 use super::sled_store::{open_db, read_envelope, BulkImporter, ImportError, SledStore, Trees};
 use super::store::{EventStore, Head};
-use super::types::{Position, RecordedAt};
+use super::types::Position;
+use crate::time::Timestamp;
 
 /// Events per `read_all` page of an export.
 const EXPORT_PAGE: usize = 4096;
@@ -129,7 +130,7 @@ pub async fn export_store<W: Write>(
     let head = store.head();
     let header = ExportHeader {
         format_version: FORMAT_VERSION,
-        created_at: rfc3339(RecordedAt::now()),
+        created_at: rfc3339(Timestamp::now()),
         source_head_position: head.position,
         source_head_hash: head.hash.to_hex(),
         metadata,
@@ -396,7 +397,7 @@ pub fn import_into_dir<R: Read>(
 /// verifying the chain on the way; `finish` runs on the complete directory before the rename.
 pub fn recover_as_of(
     source: &Path,
-    as_of: RecordedAt,
+    as_of: Timestamp,
     target: &Path,
     aux_trees: &[&str],
     finish: impl FnOnce(&Path) -> Result<(), BackupError>,

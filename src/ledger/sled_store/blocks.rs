@@ -40,7 +40,8 @@ use super::keys;
 use super::Trees;
 use crate::ledger::envelope::Envelope;
 use crate::ledger::error::StoreError;
-use crate::ledger::types::{EventId, Position, RecordedAt, StreamId, StreamVersion};
+use crate::ledger::types::{EventId, Position, StreamId, StreamVersion};
+use crate::time::Timestamp;
 
 /// How a directory's log is cut into blocks. Fixed when the directory is created and
 /// recorded as its layout number, so a directory is always read with the sizes it was written
@@ -423,7 +424,7 @@ pub(crate) fn last_position(events: &EventBlocks) -> Result<u64, StoreError> {
 /// The first position recorded at or after `time`, or `head + 1` if there is none.
 pub(crate) fn first_position_at_or_after(
     trees: &Trees,
-    time: RecordedAt,
+    time: Timestamp,
     head: u64,
 ) -> Result<u64, StoreError> {
     // The last indexed block that starts strictly before `time` begins the only run of blocks
@@ -523,7 +524,7 @@ pub(crate) struct NewEvent {
     pub(crate) stream: StreamId,
     pub(crate) version: StreamVersion,
     pub(crate) event_id: EventId,
-    pub(crate) recorded_at: RecordedAt,
+    pub(crate) recorded_at: Timestamp,
 }
 
 impl NewEvent {

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::ledger::codec;
 use crate::ledger::error::StoreError;
 use crate::ledger::types::{
-    AppendOutcome, Position, RecordedAt, StreamId, StreamVersion, UniqueChange, UniqueKey,
+    AppendOutcome, Position, StreamId, StreamVersion, UniqueChange, UniqueKey,
     IDEMPOTENCY_RETENTION,
 };
+use crate::time::Timestamp;
 
 /// Owners of unique keys as planned by the batch so far: `None` is a key released in it.
 pub(crate) type UniqueOverlay = HashMap<UniqueKey, Option<StreamId>>;
@@ -45,7 +46,7 @@ impl StoredRecord {
         })
     }
 
-    fn expired(&self, now: RecordedAt) -> bool {
+    fn expired(&self, now: Timestamp) -> bool {
         self.created_at < now.0.saturating_sub(retention_micros())
     }
 }
@@ -63,12 +64,12 @@ pub(crate) fn stored_record(
         return Ok(None);
     };
     let record: StoredRecord = codec::decode(&bytes)?;
-    Ok((!record.expired(RecordedAt::now())).then_some(record))
+    Ok((!record.expired(Timestamp::now())).then_some(record))
 }
 
 /// Removes records past the retention; returns how many.
 pub(crate) fn sweep(tree: &sled::Tree) -> Result<usize, StoreError> {
-    let now = RecordedAt::now();
+    let now = Timestamp::now();
     let mut removed = 0;
     for entry in tree.iter() {
         let (key, value) = entry?;
@@ -324,7 +325,7 @@ mod tests {
             last_position: 5,
             stream_version: 2,
             answer: b"answer".to_vec(),
-            created_at: RecordedAt::now().0,
+            created_at: Timestamp::now().0,
         };
         let same = record.answer(&[1; 32]).expect("same request");
         assert_eq!(same.replayed_answer.as_deref(), Some(&b"answer"[..]));
@@ -336,9 +337,9 @@ mod tests {
             })
         ));
         let old = StoredRecord {
-            created_at: RecordedAt::now().0 - retention_micros() - 1,
+            created_at: Timestamp::now().0 - retention_micros() - 1,
             ..record
         };
-        assert!(old.expired(RecordedAt::now()));
+        assert!(old.expired(Timestamp::now()));
     }
 }

@@ -17,7 +17,8 @@ use crate::ledger::codec::ENVELOPE_FORMAT_V1;
 use crate::ledger::envelope::ChainHash;
 use crate::ledger::error::StoreError;
 use crate::ledger::store::Head;
-use crate::ledger::types::{EventId, Position, RecordedAt, StreamId, StreamVersion};
+use crate::ledger::types::{EventId, Position, StreamId, StreamVersion};
+use crate::time::Timestamp;
 
 /// Events written per transaction (and per flush) unless told otherwise.
 pub const DEFAULT_IMPORT_BATCH: usize = 4096;
@@ -101,8 +102,8 @@ pub struct BulkImporter {
     batch_ids: HashMap<EventId, u64>,
     batch_size: usize,
     head: Head,
-    last_recorded_at: RecordedAt,
-    cutoff: Option<RecordedAt>,
+    last_recorded_at: Timestamp,
+    cutoff: Option<Timestamp>,
     aux: HashMap<String, sled::Tree>,
     aux_seen: HashSet<String>,
     allowed_aux: Vec<String>,
@@ -154,7 +155,7 @@ impl BulkImporter {
                 position: 0,
                 hash: ChainHash::GENESIS,
             },
-            last_recorded_at: RecordedAt(i64::MIN),
+            last_recorded_at: Timestamp(i64::MIN),
             cutoff: None,
             aux: HashMap::new(),
             aux_seen: HashSet::new(),
@@ -164,7 +165,7 @@ impl BulkImporter {
 
     /// Accepts only events recorded at or before `at`: [`BulkImporter::push`] answers `false`
     /// for the first later one and writes nothing for it.
-    pub fn with_cutoff(mut self, at: RecordedAt) -> BulkImporter {
+    pub fn with_cutoff(mut self, at: Timestamp) -> BulkImporter {
         self.cutoff = Some(at);
         self
     }

@@ -1,6 +1,7 @@
 //! Key layouts of the sled trees. Integers are big-endian so that key order is numeric order.
 
-use crate::ledger::types::{RecordedAt, StreamId};
+use crate::ledger::types::StreamId;
+use crate::time::Timestamp;
 
 // The trees' names live with every other tree's, in `crate::storage`.
 pub(crate) use crate::storage::log::{
@@ -39,7 +40,7 @@ pub(crate) fn stream_prefix(stream: &StreamId) -> Vec<u8> {
 }
 
 /// Key in `block_times`: the time with its sign bit flipped (so negatives sort first), then the position.
-pub(crate) fn time_key(at: RecordedAt, position: u64) -> [u8; 16] {
+pub(crate) fn time_key(at: Timestamp, position: u64) -> [u8; 16] {
     let mut key = [0u8; 16];
     key[..8].copy_from_slice(&((at.0 as u64) ^ (1 << 63)).to_be_bytes());
     key[8..].copy_from_slice(&position.to_be_bytes());
@@ -57,10 +58,10 @@ mod tests {
 
     #[test]
     fn time_keys_sort_by_time_then_position() {
-        let a = time_key(RecordedAt(-5), 9);
-        let b = time_key(RecordedAt(0), 1);
-        let c = time_key(RecordedAt(7), 1);
-        let d = time_key(RecordedAt(7), 2);
+        let a = time_key(Timestamp(-5), 9);
+        let b = time_key(Timestamp(0), 1);
+        let c = time_key(Timestamp(7), 1);
+        let d = time_key(Timestamp(7), 2);
         assert!(a < b && b < c && c < d);
         assert_eq!(position_of_time_key(&d), Some(2));
     }

@@ -28,9 +28,8 @@ use super::codec::ENVELOPE_FORMAT_V1;
 use super::envelope::{ChainHash, Envelope};
 use super::error::StoreError;
 use super::store::{EventStore, Head, StreamRange};
-use super::types::{
-    AppendOutcome, AppendRequest, Position, RecordedAt, StreamId, StreamVersion, UniqueKey,
-};
+use super::types::{AppendOutcome, AppendRequest, Position, StreamId, StreamVersion, UniqueKey};
+use crate::time::Timestamp;
 use writer::{PendingAppend, WriterState};
 
 /// Appends queued for the writer before callers wait for room.
@@ -251,7 +250,7 @@ impl SledStore {
 }
 
 /// Reads the head (position, hash, last time) recorded in `meta`, checking format and consistency.
-fn load_head(trees: &Trees) -> Result<(Head, RecordedAt), StoreError> {
+fn load_head(trees: &Trees) -> Result<(Head, Timestamp), StoreError> {
     match trees.meta.get(keys::META_FORMAT)? {
         None => {
             if !trees.event_blocks.is_empty()? {
@@ -286,12 +285,12 @@ fn load_head(trees: &Trees) -> Result<(Head, RecordedAt), StoreError> {
         None => ChainHash::GENESIS,
     };
     let last_recorded_at = match trees.meta.get(keys::META_LAST_RECORDED_AT)? {
-        Some(v) => RecordedAt(
+        Some(v) => Timestamp(
             keys::read_u64(&v)
                 .ok_or_else(|| StoreError::Inconsistent("bad last recorded time".into()))?
                 as i64,
         ),
-        None => RecordedAt(i64::MIN),
+        None => Timestamp(i64::MIN),
     };
     let last_key = blocks::last_position(&trees.event_blocks)?;
     if last_key != position {
@@ -442,8 +441,8 @@ impl EventStore for SledStore {
 
     async fn read_time_range(
         &self,
-        from: RecordedAt,
-        to: RecordedAt,
+        from: Timestamp,
+        to: Timestamp,
         limit: usize,
     ) -> Result<Vec<Envelope>, StoreError> {
         let head = self.durable_head();
@@ -487,7 +486,7 @@ impl EventStore for SledStore {
         Ok(StreamVersion(0))
     }
 
-    async fn first_position_at_or_after(&self, time: RecordedAt) -> Result<Position, StoreError> {
+    async fn first_position_at_or_after(&self, time: Timestamp) -> Result<Position, StoreError> {
         let head = self.durable_head();
         Ok(Position(blocks::first_position_at_or_after(
             &self.inner.trees,

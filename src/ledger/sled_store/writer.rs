@@ -19,9 +19,10 @@ use crate::ledger::envelope::{Envelope, EnvelopeBody};
 use crate::ledger::error::StoreError;
 use crate::ledger::store::Head;
 use crate::ledger::types::{
-    AppendOutcome, AppendRequest, EventId, ExpectedVersion, Position, RecordedAt, StreamId,
-    StreamVersion, UniqueChange, MAX_EVENT_TYPE_LEN, MAX_IDEMPOTENT_ANSWER_LEN, MAX_UNIQUE_KEY_LEN,
+    AppendOutcome, AppendRequest, EventId, ExpectedVersion, Position, StreamId, StreamVersion,
+    UniqueChange, MAX_EVENT_TYPE_LEN, MAX_IDEMPOTENT_ANSWER_LEN, MAX_UNIQUE_KEY_LEN,
 };
+use crate::time::Timestamp;
 
 /// Most appends committed together in one batch.
 const MAX_APPENDS_PER_BATCH: usize = 1024;
@@ -38,7 +39,7 @@ pub(crate) struct PendingAppend {
 pub(crate) struct WriterState {
     pub(crate) trees: Trees,
     pub(crate) head: Head,
-    pub(crate) last_recorded_at: RecordedAt,
+    pub(crate) last_recorded_at: Timestamp,
 }
 
 /// Where an already-planned event lives, for idempotency checks inside a batch.
@@ -163,7 +164,7 @@ fn plan_append(
     state: &WriterState,
     plan: &mut BatchPlan,
     head: &mut Head,
-    last_at: &mut RecordedAt,
+    last_at: &mut Timestamp,
     request: AppendRequest,
 ) -> Result<AppendOutcome, StoreError> {
     validate(&request)?;
@@ -208,7 +209,7 @@ fn plan_append(
         let position = head.position + 1;
         version = StreamVersion(version.0 + 1);
         // The store clock never goes backwards, even if the wall clock does.
-        let now = RecordedAt::now().max(*last_at);
+        let now = Timestamp::now().max(*last_at);
         let body = EnvelopeBody {
             position: Position(position),
             stream_id: request.stream.clone(),
@@ -408,7 +409,7 @@ fn write_plan(
     trees: &Trees,
     plan: &BatchPlan,
     head: Head,
-    last_at: RecordedAt,
+    last_at: Timestamp,
 ) -> Result<(), StoreError> {
     let records = plan
         .idempotency
