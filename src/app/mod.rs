@@ -2,6 +2,7 @@
 //! (state -> domain decision -> seal -> append -> projection), and answers queries. Knows
 //! nothing of HTTP.
 
+mod access;
 mod audit;
 pub mod backup;
 pub mod checkpoints;

@@ -57,7 +57,7 @@ pub enum ResolveError {
     },
     /// The user or workspace may not use this authentication.
     #[error("authentication: {0}")]
-    NotUsable(String),
+    NotUsable(Unusable),
     /// The field is the ledger's own to use, never handed out (an OAuth2 refresh token: a
     /// workflow refreshing with it would revoke the stored grant at a rotating provider).
     #[error("template: $.auth.{field} is kept by the ledger to refresh the grant and is never resolved; use $.auth.access_token")]
@@ -65,6 +65,22 @@ pub enum ResolveError {
         /// The field referred to.
         field: String,
     },
+}
+
+/// Why a visible authentication may not be used by this resolve. The text is recorded in the
+/// audit trail as the refusal's reason, so it stays as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    /// It is deleted (restorable, but not usable).
+    #[error("it is deleted")]
+    Deleted,
+    /// The user's role does not allow using it.
+    #[error("this user may not use it")]
+    UserMayNot,
+    /// The workflow's workspace may not use it (not the user's, or out of the
+    /// authentication's reach).
+    #[error("a workflow in this workspace cannot use it")]
+    WorkspaceMayNot,
 }
 
 /// Fields of an authentication kind that resolve never returns.
@@ -213,7 +229,7 @@ type Wanted = Vec<(
 fn refusal_reason(error: &AppError) -> Option<String> {
     match error {
         AppError::NotFound => Some("not visible to this user".to_owned()),
-        AppError::Resolve(ResolveError::NotUsable(why)) => Some(why.clone()),
+        AppError::Resolve(ResolveError::NotUsable(why)) => Some(why.to_string()),
         _ => None,
     }
 }
@@ -323,18 +339,15 @@ impl App {
             .filter(|a| model.allows(request.user, a.workspace, Action::View))
             .ok_or(AppError::NotFound)?;
         if auth.lifecycle != Lifecycle::Active {
-            return Err(ResolveError::NotUsable("it is deleted".into()).into());
+            return Err(ResolveError::NotUsable(Unusable::Deleted).into());
         }
         if !model.allows(request.user, auth.workspace, Action::Use) {
-            return Err(ResolveError::NotUsable("this user may not use it".into()).into());
+            return Err(ResolveError::NotUsable(Unusable::UserMayNot).into());
         }
         if !model.allows(request.user, request.workspace, Action::Use)
             || !reachable(&model.directory, auth.workspace, request.workspace)
         {
-            return Err(ResolveError::NotUsable(
-                "a workflow in this workspace cannot use it".into(),
-            )
-            .into());
+            return Err(ResolveError::NotUsable(Unusable::WorkspaceMayNot).into());
         }
         let spec = model.service_spec(self.catalog(), &auth.service);
         let mut sealed = Vec::with_capacity(wanted.len());

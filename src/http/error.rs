@@ -344,10 +344,11 @@ impl From<crate::oauth::OAuthError> for ApiError {
         use crate::oauth::OAuthError as E;
         let text = e.to_string();
         match e {
-            E::Invalid(_) | E::NotOAuth2 | E::NoClient(_) | E::NoRefreshToken => {
-                ApiError::validation(text)
-            }
-            E::Forbidden(_) => ApiError::forbidden(text),
+            E::Invalid(ref problem) => ApiError {
+                field: Some(problem.field()),
+                ..ApiError::validation(text)
+            },
+            E::NotOAuth2 | E::NoClient(_) | E::NoRefreshToken => ApiError::validation(text),
             E::NotFound => ApiError::not_found(text),
             E::InvalidState | E::StateExpired | E::IssuerMismatch => ApiError::bad_request(text),
             E::Refused { .. } => ApiError {

@@ -17,7 +17,7 @@ use super::request::{
     check_plain_fields, check_scope_tokens, error_code, missing_required, named, requested,
 };
 use super::settings::ClientAuthMethod;
-use super::{OAuth, OAuthError};
+use super::{OAuth, OAuthError, RequestProblem, UrlSetting};
 use crate::app::{Accessor, Caller, CommandOutcome};
 use crate::crypto::SecretString;
 use crate::domain::access::Action;
@@ -172,9 +172,9 @@ pub(crate) fn endpoints(
         .collect();
     let fill = |template: &str| {
         fill_url(template, &values).ok_or_else(|| {
-            OAuthError::Invalid(format!(
-                "fields: the service's endpoint {template:?} needs a field that is not set"
-            ))
+            OAuthError::Invalid(RequestProblem::EndpointNeedsField {
+                template: template.to_owned(),
+            })
         })
     };
     Ok((fill(&oauth.authorize_url)?, fill(&oauth.token_url)?))
@@ -192,7 +192,7 @@ impl OAuth {
         let (spec, registration) = match service {
             ServiceRef::Prebuilt(key) => {
                 let spec = self.app.catalog().get(key).cloned().ok_or_else(|| {
-                    OAuthError::Invalid(format!("service: {key} is not a known service"))
+                    OAuthError::Invalid(RequestProblem::UnknownService(key.clone()))
                 })?;
                 let registration = self.settings.clients.get(key.as_str()).cloned();
                 (spec, registration)
@@ -202,7 +202,7 @@ impl OAuth {
                     Some(user) => self.app.custom_service(user, *id).await,
                     None => self.app.custom_service_for_system(*id).await,
                 }
-                .map_err(|_| OAuthError::Invalid("service: not found".into()))?;
+                .map_err(|_| OAuthError::Invalid(RequestProblem::ServiceNotFound))?;
                 let registration =
                     self.app
                         .oauth_client_of(*id)
@@ -222,7 +222,7 @@ impl OAuth {
         if spec.auth_kind != AuthKind::OAuth2 {
             return Err(OAuthError::NotOAuth2);
         }
-        let registration = registration.ok_or_else(|| OAuthError::NoClient(service.to_string()))?;
+        let registration = registration.ok_or_else(|| OAuthError::NoClient(service.clone()))?;
         Ok((spec, registration))
     }
 
@@ -234,13 +234,18 @@ impl OAuth {
         authorize_url: &str,
         token_url: &str,
     ) -> Result<ConfiguredClient, OAuthError> {
-        let bad = |what: &str| OAuthError::Invalid(format!("{what}: is not a valid URL"));
+        let bad = |what| OAuthError::Invalid(RequestProblem::NotAUrl(what));
         let mut client = BasicClient::new(ClientId::new(registration.client_id.clone()))
-            .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(|_| bad("authorize_url"))?)
-            .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(|_| bad("token_url"))?)
+            .set_auth_uri(
+                AuthUrl::new(authorize_url.to_owned())
+                    .map_err(|_| bad(UrlSetting::AuthorizeUrl))?,
+            )
+            .set_token_uri(
+                TokenUrl::new(token_url.to_owned()).map_err(|_| bad(UrlSetting::TokenUrl))?,
+            )
             .set_redirect_uri(
                 RedirectUrl::new(self.settings.redirect_url.clone())
-                    .map_err(|_| bad("redirect_url"))?,
+                    .map_err(|_| bad(UrlSetting::RedirectUrl))?,
             )
             .set_auth_type(match registration.auth_method {
                 ClientAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
@@ -264,9 +269,7 @@ impl OAuth {
         let (spec, registration) = self.service(&request.service, Some(caller.user)).await?;
         for scope in &request.scopes {
             if !spec.scopes.contains(scope) {
-                return Err(OAuthError::Invalid(format!(
-                    "scopes: {scope:?} is not offered by this service"
-                )));
+                return Err(RequestProblem::ScopeNotOffered(scope.clone()).into());
             }
         }
         if let Some(extra) = &request.extra_permissions {
@@ -274,9 +277,7 @@ impl OAuth {
         }
         if let Some(target) = &request.return_to {
             if !self.settings.return_allowed(target) {
-                return Err(OAuthError::Invalid(
-                    "return_to: is not on this server's allow-list".into(),
-                ));
+                return Err(RequestProblem::ReturnToNotAllowed.into());
             }
         }
         let (plain_fields, extra_permissions) = match &request.target {
@@ -284,12 +285,9 @@ impl OAuth {
                 workspace, fields, ..
             } => {
                 check_plain_fields(&spec, fields)?;
-                let model = self.app.model().model().read().await;
-                if !model.allows(caller.user, *workspace, Action::Edit) {
-                    return Err(OAuthError::Forbidden(
-                        "workspace: you may not create authentications here".into(),
-                    ));
-                }
+                self.app
+                    .require_access_in(caller, *workspace, Action::Edit)
+                    .await?;
                 (
                     named(fields),
                     request.extra_permissions.clone().unwrap_or_default(),
@@ -297,22 +295,13 @@ impl OAuth {
             }
             Target::Existing { id, fields } => {
                 check_plain_fields(&spec, fields)?;
-                let model = self.app.model().model().read().await;
-                let auth = model
-                    .current(*id)
-                    .filter(|a| model.allows(caller.user, a.workspace, Action::View))
-                    .ok_or(OAuthError::NotFound)?;
-                if !model.allows(caller.user, auth.workspace, Action::Edit) {
-                    return Err(OAuthError::Forbidden(
-                        "authentication: you may not re-authenticate it".into(),
-                    ));
-                }
+                let auth = self
+                    .app
+                    .authentication_for(caller, *id, Action::Edit)
+                    .await?;
                 if auth.service != request.service {
-                    return Err(OAuthError::Invalid(
-                        "service: is not the authentication's service".into(),
-                    ));
+                    return Err(RequestProblem::NotTheAuthenticationsService.into());
                 }
-                drop(model);
                 let grant = self
                     .app
                     .grant_state(*id)
@@ -395,11 +384,10 @@ impl OAuth {
             self.record_error_callback(caller, &pending, &code).await?;
             return Err(OAuthError::Refused { code });
         }
-        let code = params.code.as_deref().ok_or_else(|| {
-            OAuthError::Invalid(
-                "code: the provider's redirect carried neither code nor error".into(),
-            )
-        })?;
+        let code = params
+            .code
+            .as_deref()
+            .ok_or_else(|| OAuthError::Invalid(RequestProblem::NoCodeNorError))?;
         let client = self.client(&registration, &pending.authorize_url, &pending.token_url)?;
         let url = self.settings.policy.check_url(&pending.token_url)?;
         let http = self.settings.policy.client_for(&url).await?;

@@ -16,6 +16,8 @@ pub use refresh::Refreshed;
 pub use settings::{ClientAuthMethod, OAuthClient, OAuthSettings, RegistrationError};
 
 use crate::app::{App, AppError};
+use crate::domain::ids::{FieldName, ServiceKey};
+use crate::domain::services::ServiceRef;
 
 /// How long before its recorded expiry a resolve treats an access token as expired: providers
 /// round issue times down (oidc-provider to whole seconds), so a token can die a moment before
@@ -45,12 +47,9 @@ impl OAuth {
 /// Why an OAuth2 operation failed. Never carries a token, code or verifier.
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
-    /// The request is malformed or breaks a rule (`field: reason`).
-    #[error("{0}")]
-    Invalid(String),
-    /// The caller may not do this.
-    #[error("{0}")]
-    Forbidden(String),
+    /// The request is malformed or breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] RequestProblem),
     /// The authentication does not exist or is not visible.
     #[error("authentication: not found")]
     NotFound,
@@ -59,7 +58,7 @@ pub enum OAuthError {
     NotOAuth2,
     /// No client is registered for the service on this server.
     #[error("service: no OAuth2 client is configured for {0} on this server")]
-    NoClient(String),
+    NoClient(ServiceRef),
     /// The state is unknown, used, or belongs to someone else.
     #[error("state: is not valid (unknown, already used, or not yours)")]
     InvalidState,
@@ -86,7 +85,7 @@ pub enum OAuthError {
     },
     /// The token endpoint could not be reached or answered something unusable.
     #[error("provider: the token endpoint could not be used ({0})")]
-    Transport(String),
+    Transport(TransportProblem),
     /// There is no refresh token to use.
     #[error("refresh_token: is not set; authorize again")]
     NoRefreshToken,
@@ -101,6 +100,115 @@ pub enum OAuthError {
     Internal,
 }
 
+/// What is wrong with an OAuth2 request, by the field it names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestProblem {
+    /// A service endpoint's `{field}` placeholder has no value among the given fields.
+    #[error("fields: the service's endpoint {template:?} needs a field that is not set")]
+    EndpointNeedsField {
+        /// The endpoint template (service configuration, never a secret).
+        template: String,
+    },
+    /// No prebuilt service has this key.
+    #[error("service: {0} is not a known service")]
+    UnknownService(ServiceKey),
+    /// The custom service does not exist or is hidden from the caller (one answer for both).
+    #[error("service: not found")]
+    ServiceNotFound,
+    /// A URL of the registration or of this server's settings does not parse.
+    #[error("{0}: is not a valid URL")]
+    NotAUrl(UrlSetting),
+    /// A requested scope is not among the service's.
+    #[error("scopes: {0:?} is not offered by this service")]
+    ScopeNotOffered(String),
+    /// An extra permission is not a single scope token.
+    #[error("extra_permissions: each is one scope token: 1 to 256 printable characters, no spaces, quotes or backslashes")]
+    NotAScopeToken,
+    /// `return_to` is not on this server's allow-list.
+    #[error("return_to: is not on this server's allow-list")]
+    ReturnToNotAllowed,
+    /// Re-authorizing an authentication with another service than its own.
+    #[error("service: is not the authentication's service")]
+    NotTheAuthenticationsService,
+    /// A field that comes from the provider (or a secret) was given in the request.
+    #[error("fields.{0}: cannot be given here; only the service's plain settings can")]
+    FieldNotGivable(FieldName),
+    /// The provider's redirect carried neither `code` nor `error`.
+    #[error("code: the provider's redirect carried neither code nor error")]
+    NoCodeNorError,
+}
+
+impl RequestProblem {
+    /// The request field the problem is about.
+    pub fn field(&self) -> String {
+        match self {
+            RequestProblem::EndpointNeedsField { .. } => "fields".into(),
+            RequestProblem::UnknownService(_)
+            | RequestProblem::ServiceNotFound
+            | RequestProblem::NotTheAuthenticationsService => "service".into(),
+            RequestProblem::NotAUrl(setting) => setting.as_str().into(),
+            RequestProblem::ScopeNotOffered(_) => "scopes".into(),
+            RequestProblem::NotAScopeToken => "extra_permissions".into(),
+            RequestProblem::ReturnToNotAllowed => "return_to".into(),
+            RequestProblem::FieldNotGivable(name) => format!("fields.{name}"),
+            RequestProblem::NoCodeNorError => "code".into(),
+        }
+    }
+}
+
+/// The URLs an OAuth2 client is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlSetting {
+    /// The provider's authorization endpoint.
+    AuthorizeUrl,
+    /// The provider's token endpoint.
+    TokenUrl,
+    /// This server's callback.
+    RedirectUrl,
+}
+
+impl UrlSetting {
+    /// The setting's name, as fields and settings spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UrlSetting::AuthorizeUrl => "authorize_url",
+            UrlSetting::TokenUrl => "token_url",
+            UrlSetting::RedirectUrl => "redirect_url",
+        }
+    }
+}
+
+impl std::fmt::Display for UrlSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the token endpoint could not be used. Never carries the answer's body (it may hold
+/// tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransportProblem {
+    /// No answer in time.
+    #[error("timed out")]
+    TimedOut,
+    /// The request could not be sent or no answer came.
+    #[error("request failed")]
+    RequestFailed,
+    /// The answer is not a token response.
+    #[error("the answer was not a token response")]
+    NotATokenResponse,
+    /// The answer had an empty body.
+    #[error("the answer was empty")]
+    EmptyAnswer,
+    /// The answer is not JSON.
+    #[error("the answer was not JSON")]
+    NotJson,
+    /// Anything else oauth2 refused in the answer (an unexpected status, a redirect it must not
+    /// follow).
+    #[error("the answer was unexpected")]
+    Unexpected,
+}
+
 type TokenError = RequestTokenError<
     HttpClientError<reqwest::Error>,
     StandardErrorResponse<BasicErrorResponseType>,
@@ -113,16 +221,19 @@ pub(crate) fn provider_error(e: TokenError) -> OAuthError {
             code: response.error().to_string(),
         },
         RequestTokenError::Request(inner) => OAuthError::Transport(match inner {
-            HttpClientError::Reqwest(e) if e.is_timeout() => "timed out".into(),
-            HttpClientError::Reqwest(_) => "request failed".into(),
-            _ => "request failed".into(),
+            HttpClientError::Reqwest(e) if e.is_timeout() => TransportProblem::TimedOut,
+            _ => TransportProblem::RequestFailed,
         }),
         RequestTokenError::Parse(_, _) => {
-            OAuthError::Transport("the answer was not a token response".into())
+            OAuthError::Transport(TransportProblem::NotATokenResponse)
         }
-        RequestTokenError::Other(reason) => OAuthError::Transport(
-            // oauth2 reports unexpected statuses (e.g. a redirect it must not follow) here.
-            reason.chars().take(80).collect(),
-        ),
+        // oauth2 5 says these only in text (endpoint.rs: check_response_status/_body).
+        RequestTokenError::Other(reason) => OAuthError::Transport(if reason.contains("empty") {
+            TransportProblem::EmptyAnswer
+        } else if reason.contains("Content-Type") {
+            TransportProblem::NotJson
+        } else {
+            TransportProblem::Unexpected
+        }),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::OAuthError;
+use super::{OAuthError, RequestProblem};
 use crate::domain::authentication::Warning;
 use crate::domain::ids::FieldName;
 use crate::domain::services::ServiceSpec;
@@ -43,9 +43,7 @@ pub(super) fn check_scope_tokens(extra: &[String]) -> Result<(), OAuthError> {
                 .chars()
                 .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
         if !valid {
-            return Err(OAuthError::Invalid(
-                "extra_permissions: each is one scope token: 1 to 256 printable characters, no spaces, quotes or backslashes".into(),
-            ));
+            return Err(RequestProblem::NotAScopeToken.into());
         }
     }
     Ok(())
@@ -66,9 +64,7 @@ pub(super) fn check_plain_fields(
                 )
         });
         if !allowed {
-            return Err(OAuthError::Invalid(format!(
-                "fields.{name}: cannot be given here; only the service's plain settings can"
-            )));
+            return Err(RequestProblem::FieldNotGivable(name.clone()).into());
         }
     }
     Ok(())

@@ -55,9 +55,16 @@ pub struct OAuthSettings {
 /// A malformed clients file.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    /// Not the expected JSON (values elided).
-    #[error("oauth clients file: {0}")]
-    Parse(String),
+    /// Not the expected JSON.
+    #[error("oauth clients file: {reason} at line {line} column {column}")]
+    Parse {
+        /// Line of the file (1-based).
+        line: usize,
+        /// Column of the line (1-based).
+        column: usize,
+        /// serde_json's reason with every value elided: the file holds client secrets.
+        reason: String,
+    },
     /// A registration breaks a rule.
     #[error("oauth clients file: {service}.{error}")]
     Registration {
@@ -90,9 +97,12 @@ impl OAuthSettings {
     /// `{"slack": {"client_id": "…", "client_secret": "…", "token_endpoint_auth_method":
     /// "client_secret_post", "authorize_params": {"prompt": "consent"}, "issuer": "…"}}`.
     pub fn with_clients_json(mut self, json: &str) -> Result<OAuthSettings, SettingsError> {
-        let raw: BTreeMap<String, ClientFile> = serde_json::from_str(json).map_err(|e| {
-            SettingsError::Parse(crate::domain::secret::elide_values(&e.to_string()))
-        })?;
+        let raw: BTreeMap<String, ClientFile> =
+            serde_json::from_str(json).map_err(|e| SettingsError::Parse {
+                line: e.line(),
+                column: e.column(),
+                reason: elided_reason(&e),
+            })?;
         for (service, client) in raw {
             let registration = OAuthClient {
                 client_id: client.client_id,
@@ -132,6 +142,16 @@ impl OAuthSettings {
     }
 }
 
+/// serde_json's message without its trailing " at line L column C" (said apart) and with every
+/// value elided.
+fn elided_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let without_position = text
+        .rfind(" at line ")
+        .map_or(text.as_str(), |at| &text[..at]);
+    crate::domain::secret::elide_values(without_position)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +173,23 @@ mod tests {
 
     fn refusal(json: &str) -> String {
         load(json).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn a_malformed_file_is_named_by_line_and_column_and_never_shows_a_value() {
+        let refused = load("{\"slack\": {\"client_id\": \"id\",\n \"client_secret\": 12345678}}")
+            .expect_err("a number is not a secret");
+        let SettingsError::Parse {
+            line,
+            column,
+            reason,
+        } = &refused
+        else {
+            panic!("expected a parse error, got {refused}");
+        };
+        assert_eq!((*line, *column > 0), (2, true));
+        assert!(reason.contains("invalid type: integer"), "{reason}");
+        assert!(!refused.to_string().contains("12345678"), "{refused}");
     }
 
     #[test]
