@@ -120,7 +120,7 @@ fn position_of(key: &[u8]) -> Result<u64, ProjectionError> {
         .checked_sub(8)
         .and_then(|start| key[start..].try_into().ok())
         .map(u64::from_be_bytes)
-        .ok_or_else(|| ProjectionError::Codec("malformed audit index key".into()))
+        .ok_or_else(|| ProjectionError::Malformed(super::Malformed::AuditIndexKey))
 }
 
 /// Positions per block of a list: the tail's small blocks are rewritten as records arrive
@@ -209,7 +209,7 @@ fn encode_block(positions: &[u64]) -> Result<Vec<u8>, ProjectionError> {
         let delta = pair[1]
             .checked_sub(pair[0])
             .filter(|&d| d > 0)
-            .ok_or_else(|| ProjectionError::Codec("audit postings out of log order".into()))?;
+            .ok_or_else(|| ProjectionError::Malformed(super::Malformed::AuditPostingsOutOfOrder))?;
         let mut rest = delta;
         loop {
             let byte = (rest & 0x7f) as u8;
@@ -226,7 +226,7 @@ fn encode_block(positions: &[u64]) -> Result<Vec<u8>, ProjectionError> {
 
 /// The positions of a block whose key says it starts at `first`.
 fn decode_block(first: u64, bytes: &[u8]) -> Result<Vec<u64>, ProjectionError> {
-    let malformed = || ProjectionError::Codec("malformed audit index block".into());
+    let malformed = || ProjectionError::Malformed(super::Malformed::AuditIndexBlock);
     let mut positions = vec![first];
     let (mut delta, mut shift, mut last) = (0u64, 0u32, first);
     for &byte in bytes {

@@ -292,14 +292,16 @@ fn formula_guarded(cell: &str) -> String {
 
 /// One CSV record ending in CRLF, each cell quoted only when it needs it (RFC 4180).
 fn csv_line(cells: &[String]) -> Result<String, super::ProjectionError> {
-    let failed = |e: &dyn std::fmt::Display| super::ProjectionError::Codec(format!("csv: {e}"));
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .quote_style(csv::QuoteStyle::Necessary)
         .from_writer(Vec::new());
-    writer.write_record(cells).map_err(|e| failed(&e))?;
-    let bytes = writer.into_inner().map_err(|e| failed(&e))?;
-    String::from_utf8(bytes).map_err(|e| failed(&e))
+    writer.write_record(cells)?;
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    // Every cell is a `String` and the separators are ASCII, so the bytes are UTF-8.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 #[cfg(test)]

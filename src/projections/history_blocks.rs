@@ -31,7 +31,7 @@ fn block_key(id: AuthenticationId, first_version: u64) -> Vec<u8> {
 }
 
 fn malformed() -> ProjectionError {
-    ProjectionError::Codec("malformed history block".into())
+    ProjectionError::Malformed(super::Malformed::HistoryBlock)
 }
 
 fn encode_block(entries: &[EncodedEntry]) -> Result<Vec<u8>, ProjectionError> {

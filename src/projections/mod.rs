@@ -21,7 +21,7 @@ pub use audit_record::{AuditRecord, WorkflowView};
 pub use history::{FieldChangeKind, FieldDiff, HistoryDetail, HistoryEntry};
 pub use live_records::LiveRecords;
 pub use model::{AuthRecord, LedgerModel, StoredHistory};
-pub use runner::{Projection, ProjectionHandle, StartKind};
+pub use runner::{Distrust, Projection, ProjectionHandle, StartKind};
 pub use sled_read_store::{SledReadStore, READ_MODEL_TREE};
 pub use store::{ChangeSet, Entry, KeyRange, ReadCheckpoint, ReadStore, ScanOrder, Table};
 pub use views::{AuthenticationView, BadCursor, FieldView, ListQuery, Page, MAX_PAGE};
@@ -43,13 +43,22 @@ pub enum ProjectionError {
     },
     /// A read-model record could not be encoded or decoded.
     #[error("read-model codec: {0}")]
-    Codec(String),
+    Codec(#[from] crate::ledger::codec::CodecError),
+    /// A stored read-side record is not in the shape this code writes.
+    #[error("read-model codec: {0}")]
+    Malformed(Malformed),
+    /// An audit record could not be written as a CSV line.
+    #[error("read-model codec: csv: {0}")]
+    Csv(#[from] csv::Error),
     /// The stored read side cannot be believed (it is rebuilt from the log).
-    #[error("untrusted read side: {0}")]
-    Untrusted(String),
+    #[error("untrusted read side: the read-side checkpoint does not decode")]
+    CheckpointUndecodable,
+    /// The commit of a folded batch did not run to its end (its task panicked or was cancelled).
+    #[error("commit task failed: {0}")]
+    CommitTask(#[source] tokio::task::JoinError),
     /// The projection stopped following the log.
     #[error("projection stopped: {0}")]
-    Stopped(String),
+    Stopped(Stopped),
     /// Storage failed.
     #[error("storage error: {0}")]
     Storage(#[from] sled::Error),
@@ -58,12 +67,53 @@ pub enum ProjectionError {
     Ledger(#[from] crate::ledger::StoreError),
 }
 
+/// Which stored read-side record is not in the shape this code writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    /// A key that should end in an id holds something else.
+    #[error("a read-side key does not hold an id")]
+    KeyWithoutId,
+    /// A history block's entries do not parse.
+    #[error("malformed history block")]
+    HistoryBlock,
+    /// An audit index key is too short to hold its position.
+    #[error("malformed audit index key")]
+    AuditIndexKey,
+    /// An audit index block's deltas do not parse.
+    #[error("malformed audit index block")]
+    AuditIndexBlock,
+    /// Audit postings to encode are not strictly increasing.
+    #[error("audit postings out of log order")]
+    AuditPostingsOutOfOrder,
+}
+
+/// Why a projection no longer follows the log; what waiters for a position are told.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Stopped {
+    /// Following the log failed (shared by every waiter, hence the `Arc`).
+    #[error("{projection} failed{}: {error}", from_position.map(|p| format!(" from position {p}")).unwrap_or_default())]
+    Failed {
+        /// The projection's name.
+        projection: &'static str,
+        /// The first position of the batch being folded, when one was.
+        from_position: Option<u64>,
+        /// What failed.
+        error: std::sync::Arc<ProjectionError>,
+    },
+    /// The task following the log ended.
+    #[error("projection {projection} ended")]
+    Ended {
+        /// The projection's name.
+        projection: &'static str,
+    },
+}
+
 /// Encodes a read-model record with the ledger's frozen codec.
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ProjectionError> {
-    crate::ledger::codec::encode(value).map_err(|e| ProjectionError::Codec(e.to_string()))
+    Ok(crate::ledger::codec::encode(value)?)
 }
 
 /// Decodes a read-model record written by [`encode`].
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProjectionError> {
-    crate::ledger::codec::decode(bytes).map_err(|e| ProjectionError::Codec(e.to_string()))
+    Ok(crate::ledger::codec::decode(bytes)?)
 }

@@ -332,7 +332,7 @@ impl LedgerModel {
 
 fn uuid_of(bytes: &[u8]) -> Result<uuid::Uuid, ProjectionError> {
     uuid::Uuid::from_slice(bytes)
-        .map_err(|_| ProjectionError::Codec("a read-side key does not hold an id".into()))
+        .map_err(|_| ProjectionError::Malformed(super::Malformed::KeyWithoutId))
 }
 
 /// The stored history entry of an authentication at a version.

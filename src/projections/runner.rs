@@ -13,7 +13,7 @@ use tokio::sync::{watch, RwLock};
 use tokio::task::JoinHandle;
 
 use super::store::{ChangeSet, ReadCheckpoint, ReadStore};
-use super::ProjectionError;
+use super::{ProjectionError, Stopped};
 use crate::ledger::{ChainHash, Envelope, EventStore, Position, Subscription};
 
 /// Most envelopes folded into one commit.
@@ -53,7 +53,7 @@ pub trait Projection: Send + Sync + 'static {
 }
 
 /// How the read side was found at start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum StartKind {
     /// Nothing was stored: built from the log.
     Fresh,
@@ -65,8 +65,53 @@ pub enum StartKind {
     /// What was stored did not match the log, and was rebuilt.
     Rebuilt {
         /// Why it was not believed.
-        reason: String,
+        reason: Distrust,
     },
+}
+
+/// Why a stored read side was not believed and was rebuilt from the log.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Distrust {
+    /// Written by a build with another record layout.
+    #[error("it was written in layout {stored} and this build reads layout {expected}")]
+    OtherLayout {
+        /// The layout of the stored records.
+        stored: u16,
+        /// The layout this build reads.
+        expected: u16,
+    },
+    /// A checkpoint at position 0 must carry the genesis hash.
+    #[error("its empty checkpoint carries a chain hash")]
+    EmptyWithHash,
+    /// The checkpoint is ahead of the log (the log was replaced by an older one).
+    #[error("it covers position {position} but the log ends at {head}")]
+    BeyondLog {
+        /// The checkpoint's position.
+        position: u64,
+        /// The log's last position.
+        head: u64,
+    },
+    /// The checkpoint was taken of another log.
+    #[error("its chain hash at position {position} is not this log's")]
+    OtherChain {
+        /// The checkpoint's position.
+        position: u64,
+    },
+    /// The log has a gap where the checkpoint points.
+    #[error("the log has no event at its position {position}")]
+    NoEventAt {
+        /// The checkpoint's position.
+        position: u64,
+    },
+    /// Entries were written without a checkpoint (a crash before the first commit).
+    #[error("it has entries but no checkpoint")]
+    NoCheckpoint,
+    /// The checkpoint could not be read.
+    #[error("{0}")]
+    CheckpointUnreadable(Arc<ProjectionError>),
+    /// The records do not decode although layout and chain matched.
+    #[error("its records do not decode: {0}")]
+    RecordsUndecodable(Arc<ProjectionError>),
 }
 
 /// The live state with a read store that has caught up with it.
@@ -81,7 +126,7 @@ pub struct Settled<'a, P: Projection, S: ReadStore> {
 pub struct ProjectionHandle<P: Projection, S: ReadStore> {
     model: Arc<RwLock<P>>,
     applied: watch::Receiver<u64>,
-    failure: watch::Receiver<Option<String>>,
+    failure: watch::Receiver<Option<Stopped>>,
     task: JoinHandle<()>,
     store: S,
     start: StartKind,
@@ -92,23 +137,20 @@ async fn distrust<E: EventStore>(
     events: &E,
     checkpoint: &ReadCheckpoint,
     layout: u16,
-) -> Result<Option<String>, ProjectionError> {
+) -> Result<Option<Distrust>, ProjectionError> {
+    let position = checkpoint.position;
     if checkpoint.layout != layout {
-        return Ok(Some(format!(
-            "it was written in layout {} and this build reads layout {layout}",
-            checkpoint.layout
-        )));
+        return Ok(Some(Distrust::OtherLayout {
+            stored: checkpoint.layout,
+            expected: layout,
+        }));
     }
-    if checkpoint.position == 0 {
-        return Ok((checkpoint.hash != ChainHash::GENESIS)
-            .then(|| "its empty checkpoint carries a chain hash".to_owned()));
+    if position == 0 {
+        return Ok((checkpoint.hash != ChainHash::GENESIS).then_some(Distrust::EmptyWithHash));
     }
     let head = events.head().position;
-    if checkpoint.position > head {
-        return Ok(Some(format!(
-            "it covers position {} but the log ends at {head}",
-            checkpoint.position
-        )));
+    if position > head {
+        return Ok(Some(Distrust::BeyondLog { position, head }));
     }
     let at = events
         .read_all(Position(checkpoint.position), 1)
@@ -117,14 +159,8 @@ async fn distrust<E: EventStore>(
         .next();
     match at {
         Some(envelope) if envelope.hash == checkpoint.hash => Ok(None),
-        Some(_) => Ok(Some(format!(
-            "its chain hash at position {} is not this log's",
-            checkpoint.position
-        ))),
-        None => Ok(Some(format!(
-            "the log has no event at its position {}",
-            checkpoint.position
-        ))),
+        Some(_) => Ok(Some(Distrust::OtherChain { position })),
+        None => Ok(Some(Distrust::NoEventAt { position })),
     }
 }
 
@@ -146,10 +182,10 @@ impl<P: Projection, S: ReadStore> ProjectionHandle<P, S> {
             },
             Ok(None) if store.is_empty()? => StartKind::Fresh,
             Ok(None) => StartKind::Rebuilt {
-                reason: "it has entries but no checkpoint".into(),
+                reason: Distrust::NoCheckpoint,
             },
             Err(e) => StartKind::Rebuilt {
-                reason: e.to_string(),
+                reason: Distrust::CheckpointUnreadable(Arc::new(e)),
             },
         };
         if let StartKind::Rebuilt { reason } = &start {
@@ -163,7 +199,7 @@ impl<P: Projection, S: ReadStore> ProjectionHandle<P, S> {
                 tracing::warn!(projection = P::NAME, error = %e, "the stored read side does not decode; rebuilding it");
                 store.clear()?;
                 start = StartKind::Rebuilt {
-                    reason: format!("its records do not decode: {e}"),
+                    reason: Distrust::RecordsUndecodable(Arc::new(e)),
                 };
                 P::load(&store, 0)?
             }
@@ -248,13 +284,13 @@ impl<P: Projection, S: ReadStore> ProjectionHandle<P, S> {
             if *applied.borrow_and_update() >= position {
                 return Ok(());
             }
-            if let Some(reason) = failure.borrow_and_update().clone() {
-                return Err(ProjectionError::Stopped(reason));
+            if let Some(stopped) = failure.borrow_and_update().clone() {
+                return Err(ProjectionError::Stopped(stopped));
             }
             tokio::select! {
                 changed = applied.changed() => {
                     if changed.is_err() {
-                        return Err(ProjectionError::Stopped(format!("projection {} ended", P::NAME)));
+                        return Err(ProjectionError::Stopped(Stopped::Ended { projection: P::NAME }));
                     }
                 }
                 _ = failure.changed() => {}
@@ -323,20 +359,28 @@ async fn follow<P: Projection, S: ReadStore, Sub: Subscription>(
     model: Arc<RwLock<P>>,
     store: S,
     applied: watch::Sender<u64>,
-    failure: watch::Sender<Option<String>>,
+    failure: watch::Sender<Option<Stopped>>,
 ) {
     loop {
         let batch = match next_batch(&mut subscription).await {
             Ok(batch) => batch,
             Err(e) => {
-                failure.send_replace(Some(e.to_string()));
+                failure.send_replace(Some(Stopped::Failed {
+                    projection: P::NAME,
+                    from_position: None,
+                    error: Arc::new(e),
+                }));
                 return;
             }
         };
         let first = batch.first().map_or(0, |e| e.position().0);
         let stop = |e: ProjectionError| {
             tracing::error!(projection = P::NAME, position = first, error = %e, "projection stopped");
-            failure.send_replace(Some(format!("from position {first}: {e}")));
+            failure.send_replace(Some(Stopped::Failed {
+                projection: P::NAME,
+                from_position: Some(first),
+                error: Arc::new(e),
+            }));
         };
         // Readers wait only for the fold; the write happens without the lock.
         let folded = fold_batch(&mut *model.write().await, &store, &batch);
@@ -351,7 +395,7 @@ async fn follow<P: Projection, S: ReadStore, Sub: Subscription>(
         match written {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return stop(e),
-            Err(e) => return stop(ProjectionError::Stopped(format!("commit task failed: {e}"))),
+            Err(e) => return stop(ProjectionError::CommitTask(e)),
         }
         // Published only once written, so a read after `wait_for` finds history and audit.
         applied.send_replace(checkpoint.position);

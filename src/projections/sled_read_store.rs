@@ -86,9 +86,9 @@ impl ReadStore for SledReadStore {
     fn checkpoint(&self) -> Result<Option<ReadCheckpoint>, ProjectionError> {
         match self.tree.get(CHECKPOINT_KEY)? {
             None => Ok(None),
-            Some(bytes) => decode_checkpoint(&bytes).map(Some).ok_or_else(|| {
-                ProjectionError::Untrusted("the read-side checkpoint does not decode".into())
-            }),
+            Some(bytes) => decode_checkpoint(&bytes)
+                .map(Some)
+                .ok_or(ProjectionError::CheckpointUndecodable),
         }
     }
 
