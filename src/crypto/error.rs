@@ -152,5 +152,28 @@ pub enum CryptoError {
     Random,
     /// An internal cryptographic operation failed unexpectedly.
     #[error("internal cryptographic failure: {0}")]
-    Internal(&'static str),
+    Internal(InternalFailure),
+}
+
+/// Which step failed in a way that valid inputs never cause (a bug, not a bad request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InternalFailure {
+    /// A master key id outside the accepted alphabet reached the constructor.
+    #[error("invalid master key id")]
+    InvalidMasterKeyId,
+    /// HKDF refused the requested output length.
+    #[error("hkdf")]
+    Hkdf,
+    /// AES-256-GCM refused the key bytes.
+    #[error("aes key")]
+    AesKey,
+    /// AES-256-GCM refused to seal.
+    #[error("aead seal")]
+    AeadSeal,
+    /// A data key record did not encode.
+    #[error("encode data key record")]
+    EncodeDataKeyRecord,
+    /// Destroying the fingerprint key was asked for; fingerprints must stay comparable.
+    #[error("the fingerprint key is never destroyed")]
+    FingerprintKeyNeverDestroyed,
 }

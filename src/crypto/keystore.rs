@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::data_key::{DataKey, WrappedDataKey};
-use super::error::{CryptoError, Result};
+use super::error::{CryptoError, InternalFailure, Result};
 use super::fingerprint::{derive_fingerprint_key, Fingerprinter};
 use super::master_key::MasterKey;
 
@@ -84,7 +84,7 @@ impl fmt::Debug for DataKeyStore {
 fn encode(entry: &StoredEntry) -> Result<Vec<u8>> {
     let mut out = vec![RECORD_VERSION];
     let body = bincode::serde::encode_to_vec(entry, bincode::config::standard())
-        .map_err(|_| CryptoError::Internal("encode data key record"))?;
+        .map_err(|_| CryptoError::Internal(InternalFailure::EncodeDataKeyRecord))?;
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -219,7 +219,7 @@ impl DataKeyStore {
     pub fn destroy(&self, owner: Uuid) -> Result<bool> {
         if owner == FINGERPRINT_KEY_OWNER {
             return Err(CryptoError::Internal(
-                "the fingerprint key is never destroyed",
+                InternalFailure::FingerprintKeyNeverDestroyed,
             ));
         }
         let previous = self

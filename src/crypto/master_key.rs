@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::error::{CryptoError, Result};
+use super::error::{CryptoError, InternalFailure, Result};
 use super::key_file::{read_private, write_private_new};
 use super::primitives::{hkdf_derive, random_key, KEY_LEN};
 
@@ -74,7 +74,7 @@ impl MasterKey {
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn from_parts(key_id: &str, key: [u8; KEY_LEN]) -> Result<Self> {
         if !valid_key_id(key_id) {
-            return Err(CryptoError::Internal("invalid master key id"));
+            return Err(CryptoError::Internal(InternalFailure::InvalidMasterKeyId));
         }
         Ok(Self {
             key_id: key_id.to_owned(),

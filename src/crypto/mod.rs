@@ -15,7 +15,7 @@ mod signing_key;
 
 pub use api_token::{generate_api_token, hash_api_token, TOKEN_PREFIX};
 pub use data_key::{DataKey, WrappedDataKey, WRAPPED_DATA_KEY_VERSION};
-pub use error::{CryptoError, Result};
+pub use error::{CryptoError, InternalFailure, Result};
 pub use fingerprint::{Fingerprint, Fingerprinter, FINGERPRINT_BYTES, FINGERPRINT_PREFIX};
 pub use keystore::{DataKeyStatus, DataKeyStore, KeyCensus, FINGERPRINT_KEY_OWNER};
 pub use master_key::{ensure_key_file_outside, MasterKey, MasterKeyFingerprint, KEY_FILE_HEADER};

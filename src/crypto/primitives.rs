@@ -5,7 +5,7 @@ use ring::hkdf;
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
-use super::error::{CryptoError, Result};
+use super::error::{CryptoError, InternalFailure, Result};
 
 /// Length of AES-256 keys, data keys and master keys.
 pub(crate) const KEY_LEN: usize = 32;
@@ -45,12 +45,12 @@ pub(crate) fn hkdf_derive(ikm: &[u8], info: &[u8], out: &mut [u8]) -> Result<()>
     let info = [info];
     prk.expand(&info, Len(out.len()))
         .and_then(|okm| okm.fill(out))
-        .map_err(|_| CryptoError::Internal("hkdf"))
+        .map_err(|_| CryptoError::Internal(InternalFailure::Hkdf))
 }
 
 fn aes_key(key: &[u8; KEY_LEN]) -> Result<LessSafeKey> {
-    let unbound =
-        UnboundKey::new(&aead::AES_256_GCM, key).map_err(|_| CryptoError::Internal("aes key"))?;
+    let unbound = UnboundKey::new(&aead::AES_256_GCM, key)
+        .map_err(|_| CryptoError::Internal(InternalFailure::AesKey))?;
     Ok(LessSafeKey::new(unbound))
 }
 
@@ -70,7 +70,7 @@ pub(crate) fn aead_seal(
         Aad::from(aad),
         &mut in_out,
     )
-    .map_err(|_| CryptoError::Internal("aead seal"))?;
+    .map_err(|_| CryptoError::Internal(InternalFailure::AeadSeal))?;
     Ok((nonce, in_out))
 }
 
