@@ -209,9 +209,12 @@ impl App {
                 .into_iter()
                 .next()
                 .ok_or_else(|| {
-                    AppError::Store(crate::ledger::StoreError::Inconsistent(format!(
-                        "audit index names position {position}, which the log does not hold"
-                    )))
+                    AppError::Store(crate::ledger::StoreError::Inconsistent(
+                        crate::ledger::Inconsistency::IndexedPositionMissing {
+                            index: crate::ledger::PositionIndex::Audit,
+                            position: *position,
+                        },
+                    ))
                 })?;
             records.push(AuditRecord::describe(&envelope, &model, store)?);
         }

@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
+use super::codec::CodecError;
 use super::envelope::{ChainHash, Envelope};
 use super::types::{Position, StreamId};
 
 /// Where and why the chain is broken.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("chain broken at position {position}: {reason}")]
 pub struct ChainBreak {
     /// The first bad position.
@@ -17,15 +19,16 @@ pub struct ChainBreak {
 }
 
 /// What is wrong at a broken position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum BreakReason {
     /// The position is missing (the next stored one is later).
     Missing {
         /// The next position actually stored.
         next_stored: u64,
     },
-    /// The stored bytes do not decode.
-    Undecodable(String),
+    /// The stored bytes do not decode (or the decoded body does not encode again, to be hashed);
+    /// shared, since a break is cloned into reports.
+    Undecodable(Arc<CodecError>),
     /// The envelope claims another position than the key it is stored under.
     WrongPosition {
         /// The position inside the envelope.
@@ -141,7 +144,7 @@ impl ChainVerifier {
             }));
         }
         let envelope =
-            Envelope::decode(bytes).map_err(|e| fail(BreakReason::Undecodable(e.to_string())))?;
+            Envelope::decode(bytes).map_err(|e| fail(BreakReason::Undecodable(Arc::new(e))))?;
         let body = &envelope.body;
         if body.position.0 != key_position {
             return Err(fail(BreakReason::WrongPosition {
@@ -153,7 +156,7 @@ impl ChainVerifier {
         }
         let valid = envelope
             .hash_is_valid()
-            .map_err(|e| fail(BreakReason::Undecodable(e.to_string())))?;
+            .map_err(|e| fail(BreakReason::Undecodable(Arc::new(e))))?;
         if !valid {
             return Err(fail(BreakReason::HashMismatch));
         }

@@ -5,7 +5,7 @@ use base64::Engine;
 use ring::signature::{UnparsedPublicKey, ED25519};
 use serde::{Deserialize, Serialize};
 
-use super::codec;
+use super::codec::{self, CodecError};
 use super::envelope::ChainHash;
 use super::sled_store::SledStore;
 use super::store::EventStore;
@@ -29,13 +29,54 @@ pub enum CheckpointError {
     BadSignature(u64),
     /// A checkpoint or checkpoint document is malformed.
     #[error("malformed checkpoint: {0}")]
-    Malformed(String),
+    Malformed(CheckpointDefect),
+    /// A checkpoint could not be encoded for storage (a bug: every checkpoint is encodable).
+    #[error("cannot store the checkpoint: {0}")]
+    Encode(#[source] CodecError),
     /// The log is empty: there is nothing to sign.
     #[error("the log is empty: there is nothing to checkpoint")]
     EmptyLog,
+    /// Storing the checkpoint did not run to its end (its task panicked or was cancelled).
+    #[error("checkpoint task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
     /// Storage failed.
     #[error("storage error: {0}")]
     Storage(#[from] sled::Error),
+}
+
+/// Which part of a stored checkpoint or of a checkpoint document is malformed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointDefect {
+    /// A stored checkpoint has no bytes.
+    #[error("empty value")]
+    Empty,
+    /// A stored checkpoint starts with a format byte this build does not know.
+    #[error("unknown stored format {found}")]
+    UnknownStoredFormat {
+        /// The format byte found.
+        found: u8,
+    },
+    /// A stored checkpoint's bytes after the format byte do not decode.
+    #[error("{0}")]
+    Undecodable(#[source] CodecError),
+    /// A document is not JSON of a checkpoint document.
+    #[error("{0}")]
+    Json(#[source] serde_json::Error),
+    /// A document's `format` is not [`DOCUMENT_FORMAT`].
+    #[error("format is {found:?}, expected {DOCUMENT_FORMAT:?}")]
+    DocumentFormat {
+        /// The `format` found.
+        found: String,
+    },
+    /// A document's `head_hash` is not 64 hex digits.
+    #[error("head_hash is not 64 hex digits")]
+    HeadHash,
+    /// A document's `public_key` is not 64 hex digits.
+    #[error("public_key is not 64 hex digits")]
+    PublicKey,
+    /// A document's `signature` is not a base64 Ed25519 signature.
+    #[error("signature is not a base64 Ed25519 signature")]
+    Signature,
 }
 
 /// A signed statement that the log had `head_hash` at `position` at `signed_at`.
@@ -86,21 +127,21 @@ impl Checkpoint {
     /// Encodes for the `checkpoints` tree (format byte + frozen codec).
     pub fn encode(&self) -> Result<Vec<u8>, CheckpointError> {
         let mut out = vec![STORED_FORMAT_V1];
-        out.extend(codec::encode(self).map_err(|e| CheckpointError::Malformed(e.to_string()))?);
+        out.extend(codec::encode(self).map_err(CheckpointError::Encode)?);
         Ok(out)
     }
 
     /// Decodes stored bytes.
     pub fn decode(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
-        match bytes.split_first() {
-            Some((&STORED_FORMAT_V1, rest)) => {
-                codec::decode(rest).map_err(|e| CheckpointError::Malformed(e.to_string()))
-            }
-            Some((other, _)) => Err(CheckpointError::Malformed(format!(
-                "unknown stored format {other}"
-            ))),
-            None => Err(CheckpointError::Malformed("empty value".into())),
-        }
+        let defect = match bytes.split_first() {
+            Some((&STORED_FORMAT_V1, rest)) => match codec::decode(rest) {
+                Ok(checkpoint) => return Ok(checkpoint),
+                Err(e) => CheckpointDefect::Undecodable(e),
+            },
+            Some((&found, _)) => CheckpointDefect::UnknownStoredFormat { found },
+            None => CheckpointDefect::Empty,
+        };
+        Err(CheckpointError::Malformed(defect))
     }
 
     /// The exportable JSON document.
@@ -119,26 +160,25 @@ impl Checkpoint {
 
     /// Reads an exported JSON document (the signature is not checked here).
     pub fn from_document(doc: &CheckpointDocument) -> Result<Checkpoint, CheckpointError> {
-        let bad = |what: &str| CheckpointError::Malformed(what.to_owned());
+        let bad = CheckpointError::Malformed;
         if doc.format != DOCUMENT_FORMAT {
-            return Err(bad(&format!(
-                "format is {:?}, expected {DOCUMENT_FORMAT:?}",
-                doc.format
-            )));
+            return Err(bad(CheckpointDefect::DocumentFormat {
+                found: doc.format.clone(),
+            }));
         }
         let hash: [u8; 32] = hex::decode(&doc.head_hash)
             .ok()
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| bad("head_hash is not 64 hex digits"))?;
+            .ok_or(bad(CheckpointDefect::HeadHash))?;
         let public_key = hex::decode(&doc.public_key)
             .ok()
             .filter(|k| k.len() == 32)
-            .ok_or_else(|| bad("public_key is not 64 hex digits"))?;
+            .ok_or(bad(CheckpointDefect::PublicKey))?;
         let signature = base64::engine::general_purpose::STANDARD
             .decode(&doc.signature)
             .ok()
             .filter(|s| s.len() == 64)
-            .ok_or_else(|| bad("signature is not a base64 Ed25519 signature"))?;
+            .ok_or(bad(CheckpointDefect::Signature))?;
         Ok(Checkpoint {
             position: doc.position,
             head_hash: ChainHash(hash),
@@ -150,8 +190,8 @@ impl Checkpoint {
 
     /// Parses a JSON checkpoint document.
     pub fn from_json(text: &str) -> Result<Checkpoint, CheckpointError> {
-        let doc: CheckpointDocument =
-            serde_json::from_str(text).map_err(|e| CheckpointError::Malformed(e.to_string()))?;
+        let doc: CheckpointDocument = serde_json::from_str(text)
+            .map_err(|e| CheckpointError::Malformed(CheckpointDefect::Json(e)))?;
         Checkpoint::from_document(&doc)
     }
 }
@@ -262,6 +302,6 @@ pub async fn create_checkpoint(
     let stored = checkpoint.clone();
     tokio::task::spawn_blocking(move || checkpoints.record(&stored))
         .await
-        .map_err(|e| CheckpointError::Malformed(format!("checkpoint task failed: {e}")))??;
+        .map_err(CheckpointError::Task)??;
     Ok(checkpoint)
 }

@@ -16,10 +16,10 @@ const DECODE_LIMIT: usize = 64 * 1024 * 1024;
 pub enum CodecError {
     /// Encoding failed (a bug: every stored type is encodable).
     #[error("cannot encode: {0}")]
-    Encode(String),
+    Encode(#[source] bincode::error::EncodeError),
     /// The bytes are not a valid encoding.
     #[error("cannot decode: {0}")]
-    Decode(String),
+    Decode(#[source] bincode::error::DecodeError),
     /// The bytes carry a format version this build does not know.
     #[error("unknown format version {found} (this build reads {known})")]
     UnknownFormat {
@@ -46,14 +46,13 @@ fn frozen_config() -> Configuration<LittleEndian, Varint, Limit<DECODE_LIMIT>> {
 
 /// Encodes any serde value with the log's frozen bincode configuration (no format byte).
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    bincode::serde::encode_to_vec(value, frozen_config())
-        .map_err(|e| CodecError::Encode(e.to_string()))
+    bincode::serde::encode_to_vec(value, frozen_config()).map_err(CodecError::Encode)
 }
 
 /// Decodes a value encoded by [`encode`], refusing trailing bytes.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    let (value, read) = bincode::serde::decode_from_slice(bytes, frozen_config())
-        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    let (value, read) =
+        bincode::serde::decode_from_slice(bytes, frozen_config()).map_err(CodecError::Decode)?;
     if read != bytes.len() {
         return Err(CodecError::TrailingBytes(bytes.len() - read));
     }

@@ -16,7 +16,10 @@ pub mod types;
 pub use chain::{BreakReason, ChainBreak, ChainSummary, ChainVerifier};
 pub use checkpoint::{Checkpoint, CheckpointSigning, CheckpointStore};
 pub use envelope::{ChainHash, Envelope, EnvelopeBody};
-pub use error::StoreError;
+pub use error::{
+    AppendProblem, Inconsistency, PositionIndex, StoreError, StoredPart, TransactionKind,
+    WriterStop,
+};
 pub use sled_store::{open_db, BulkImporter, RawLog, SledStore, SledSubscription};
 pub use store::{EventStore, Head, StreamRange, Subscription};
 pub use types::{

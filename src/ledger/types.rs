@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::error::StoreError;
+use super::error::{AppendProblem, StoreError};
 
 /// Longest accepted stream id, in bytes.
 pub const MAX_STREAM_ID_LEN: usize = 256;
@@ -57,15 +57,14 @@ impl StreamId {
     pub fn new(id: impl Into<String>) -> Result<StreamId, StoreError> {
         let id = id.into();
         if id.is_empty() || id.len() > MAX_STREAM_ID_LEN {
-            return Err(StoreError::InvalidAppend(format!(
-                "stream id must be 1 to {MAX_STREAM_ID_LEN} bytes, got {}",
-                id.len()
-            )));
+            return Err(AppendProblem::StreamIdLength {
+                len: id.len(),
+                limit: MAX_STREAM_ID_LEN,
+            }
+            .into());
         }
         if id.chars().any(char::is_control) {
-            return Err(StoreError::InvalidAppend(
-                "stream id must not contain control characters".into(),
-            ));
+            return Err(AppendProblem::StreamIdControlCharacter.into());
         }
         Ok(StreamId(id))
     }

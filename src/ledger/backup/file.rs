@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use ring::digest;
 use serde::{Deserialize, Serialize};
 
-use super::BackupError;
+use super::{BackupError, Damage, RecordProblem, Truncation, Unencodable};
 
 /// First bytes of every export file.
 pub const MAGIC: &[u8; 8] = b"CLDGEXP\0";
@@ -62,6 +62,17 @@ pub struct ExportTrailer {
     pub body_sha256: String,
 }
 
+/// How many records of each kind an export file holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    /// Event records.
+    pub events: u64,
+    /// Auxiliary tree entries.
+    pub aux_entries: u64,
+    /// Checkpoints.
+    pub checkpoints: u64,
+}
+
 /// One record of an export file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -106,7 +117,7 @@ impl<W: Write> ExportWriter<W> {
         };
         writer.raw(MAGIC)?;
         writer.raw(&FORMAT_VERSION.to_be_bytes())?;
-        let json = serde_json::to_vec(header).map_err(|e| BackupError::Format(e.to_string()))?;
+        let json = serde_json::to_vec(header).map_err(Unencodable::HeaderJson)?;
         writer.frame(TAG_HEADER, &[&json])?;
         Ok(writer)
     }
@@ -121,7 +132,7 @@ impl<W: Write> ExportWriter<W> {
         let len = u32::try_from(len)
             .ok()
             .filter(|l| *l <= MAX_RECORD)
-            .ok_or_else(|| BackupError::Format(format!("record of {len} bytes is too large")))?;
+            .ok_or(Unencodable::RecordTooLarge { len })?;
         self.raw(&[tag])?;
         self.raw(&len.to_be_bytes())?;
         for part in parts {
@@ -139,9 +150,9 @@ impl<W: Write> ExportWriter<W> {
     /// Writes one auxiliary tree entry.
     pub fn aux(&mut self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), BackupError> {
         let name_len = u16::try_from(tree.len())
-            .map_err(|_| BackupError::Format("tree name too long".into()))?;
-        let key_len = u32::try_from(key.len())
-            .map_err(|_| BackupError::Format("tree key too long".into()))?;
+            .map_err(|_| Unencodable::TreeNameTooLong { len: tree.len() })?;
+        let key_len =
+            u32::try_from(key.len()).map_err(|_| Unencodable::TreeKeyTooLong { len: key.len() })?;
         self.aux_entries += 1;
         self.frame(
             TAG_AUX,
@@ -176,7 +187,7 @@ impl<W: Write> ExportWriter<W> {
             head_hash,
             body_sha256: hex::encode(body.as_ref()),
         };
-        let json = serde_json::to_vec(&trailer).map_err(|e| BackupError::Format(e.to_string()))?;
+        let json = serde_json::to_vec(&trailer).map_err(Unencodable::TrailerJson)?;
         self.frame(TAG_TRAILER, &[&json])?;
         self.out.flush().map_err(BackupError::Write)?;
         Ok((trailer, self.out))
@@ -190,7 +201,7 @@ pub struct ExportReader<R: Read> {
     header: ExportHeader,
     trailer: Option<ExportTrailer>,
     offset: u64,
-    counts: (u64, u64, u64),
+    counts: RecordCounts,
 }
 
 impl<R: Read> ExportReader<R> {
@@ -208,37 +219,39 @@ impl<R: Read> ExportReader<R> {
             },
             trailer: None,
             offset: 0,
-            counts: (0, 0, 0),
+            counts: RecordCounts::default(),
         };
         let mut magic = [0u8; 8];
         reader.exact(&mut magic, true)?;
         if &magic != MAGIC {
-            return Err(BackupError::Corrupt(
-                "not a credledger export file (wrong magic bytes)".into(),
-            ));
+            return Err(Damage::WrongMagic.into());
         }
         let mut version = [0u8; 2];
         reader.exact(&mut version, true)?;
         let version = u16::from_be_bytes(version);
         if version != FORMAT_VERSION {
-            return Err(BackupError::Corrupt(format!(
-                "export format version {version} is not supported (this build reads {FORMAT_VERSION})"
-            )));
+            return Err(Damage::UnsupportedVersion {
+                found: version,
+                known: FORMAT_VERSION,
+            }
+            .into());
         }
-        let (tag, body) = reader
-            .frame()?
-            .ok_or_else(|| BackupError::Truncated("the file ends before its header".into()))?;
+        let (tag, body) = reader.frame()?.ok_or(Truncation::BeforeHeader)?;
         if tag != TAG_HEADER {
-            return Err(BackupError::Corrupt("the header record is missing".into()));
+            return Err(Damage::HeaderMissing { tag }.into());
         }
-        reader.header = serde_json::from_slice(&body)
-            .map_err(|e| BackupError::Corrupt(format!("the header is not valid JSON: {e}")))?;
+        reader.header = serde_json::from_slice(&body).map_err(Damage::HeaderJson)?;
         Ok(reader)
     }
 
     /// The header.
     pub fn header(&self) -> &ExportHeader {
         &self.header
+    }
+
+    /// How many bytes have been read.
+    pub fn offset(&self) -> u64 {
+        self.offset
     }
 
     /// The trailer, once [`ExportReader::next_record`] has answered `None`.
@@ -250,10 +263,10 @@ impl<R: Read> ExportReader<R> {
     fn exact(&mut self, buf: &mut [u8], hashed: bool) -> Result<(), BackupError> {
         self.input.read_exact(buf).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                BackupError::Truncated(format!(
-                    "the file ends at byte {} in the middle of a record, before its trailer",
-                    self.offset
-                ))
+                Truncation::InRecord {
+                    offset: self.offset,
+                }
+                .into()
             } else {
                 BackupError::Read(e)
             }
@@ -283,9 +296,7 @@ impl<R: Read> ExportReader<R> {
         self.exact(&mut len, hashed)?;
         let len = u32::from_be_bytes(len);
         if len > MAX_RECORD {
-            return Err(BackupError::Corrupt(format!(
-                "record at byte {at} claims {len} bytes, more than any record can hold"
-            )));
+            return Err(Damage::RecordTooLong { offset: at, len }.into());
         }
         let mut body = vec![0u8; len as usize];
         self.exact(&mut body, hashed)?;
@@ -299,86 +310,184 @@ impl<R: Read> ExportReader<R> {
         }
         let at = self.offset;
         let Some((tag, body)) = self.frame()? else {
-            return Err(BackupError::Truncated(format!(
-                "the file ends at byte {at} without its trailer"
-            )));
+            return Err(Truncation::NoTrailer { offset: at }.into());
         };
-        let bad = |what: &str| BackupError::Corrupt(format!("record at byte {at}: {what}"));
-        match tag {
-            TAG_EVENT => {
-                if body.len() < 9 {
-                    return Err(bad("event record too short"));
-                }
-                let (pos, bytes) = body.split_at(8);
-                let position = u64::from_be_bytes(pos.try_into().map_err(|_| bad("position"))?);
-                self.counts.0 += 1;
-                Ok(Some(Record::Event {
-                    position,
-                    bytes: bytes.to_vec(),
-                }))
-            }
-            TAG_AUX => {
-                let name_len = body
-                    .get(..2)
-                    .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
-                    .ok_or_else(|| bad("aux record too short"))?;
-                let name = body
-                    .get(2..2 + name_len)
-                    .and_then(|n| std::str::from_utf8(n).ok())
-                    .ok_or_else(|| bad("aux tree name"))?
-                    .to_owned();
-                let rest = &body[2 + name_len..];
-                let key_len = rest
-                    .get(..4)
-                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-                    .ok_or_else(|| bad("aux record too short"))?;
-                let key = rest
-                    .get(4..4 + key_len)
-                    .ok_or_else(|| bad("aux key length"))?
-                    .to_vec();
-                let value = rest[4 + key_len..].to_vec();
-                self.counts.1 += 1;
-                Ok(Some(Record::Aux {
-                    tree: name,
-                    key,
-                    value,
-                }))
-            }
-            TAG_CHECKPOINT => {
-                self.counts.2 += 1;
-                Ok(Some(Record::Checkpoint(body)))
-            }
+        let bad = |problem| Damage::Record {
+            offset: at,
+            problem,
+        };
+        let record = match tag {
+            TAG_EVENT => event_record(&body).map_err(bad)?,
+            TAG_AUX => aux_record(&body).map_err(bad)?,
+            TAG_CHECKPOINT => Record::Checkpoint(body),
             TAG_TRAILER => {
-                let trailer: ExportTrailer = serde_json::from_slice(&body)
-                    .map_err(|e| bad(&format!("the trailer is not valid JSON: {e}")))?;
-                let digest = hex::encode(self.hash.clone().finish().as_ref());
-                if digest != trailer.body_sha256 {
-                    return Err(BackupError::Corrupt(
-                        "the file's SHA-256 does not match its trailer: the file was altered"
-                            .into(),
-                    ));
-                }
-                if (trailer.events, trailer.aux_entries, trailer.checkpoints) != self.counts {
-                    return Err(BackupError::Corrupt(format!(
-                        "the trailer counts {} events, {} tree entries, {} checkpoints but the file holds {}, {}, {}",
-                        trailer.events, trailer.aux_entries, trailer.checkpoints,
-                        self.counts.0, self.counts.1, self.counts.2
-                    )));
-                }
-                let mut extra = [0u8; 1];
-                match self.input.read(&mut extra) {
-                    Ok(0) => {}
-                    Ok(_) => {
-                        return Err(BackupError::Corrupt(
-                            "bytes follow the trailer: the file was altered".into(),
-                        ))
-                    }
-                    Err(e) => return Err(BackupError::Read(e)),
-                }
-                self.trailer = Some(trailer);
-                Ok(None)
+                let trailer = serde_json::from_slice(&body)
+                    .map_err(|e| bad(RecordProblem::TrailerJson(e)))?;
+                self.accept_trailer(trailer)?;
+                return Ok(None);
             }
-            other => Err(bad(&format!("unknown record type {other:#04x}"))),
+            other => return Err(bad(RecordProblem::UnknownType(other)).into()),
+        };
+        match record {
+            Record::Event { .. } => self.counts.events += 1,
+            Record::Aux { .. } => self.counts.aux_entries += 1,
+            Record::Checkpoint(_) => self.counts.checkpoints += 1,
         }
+        Ok(Some(record))
+    }
+
+    /// Checks the trailer against the file: the digest and counts of what came before, and
+    /// nothing after.
+    fn accept_trailer(&mut self, trailer: ExportTrailer) -> Result<(), BackupError> {
+        let digest = hex::encode(self.hash.clone().finish().as_ref());
+        if digest != trailer.body_sha256 {
+            return Err(Damage::DigestMismatch {
+                recorded: trailer.body_sha256,
+                computed: digest,
+            }
+            .into());
+        }
+        let recorded = RecordCounts {
+            events: trailer.events,
+            aux_entries: trailer.aux_entries,
+            checkpoints: trailer.checkpoints,
+        };
+        if recorded != self.counts {
+            return Err(Damage::CountsMismatch {
+                recorded,
+                found: self.counts,
+            }
+            .into());
+        }
+        let mut extra = [0u8; 1];
+        match self.input.read(&mut extra) {
+            Ok(0) => {}
+            Ok(_) => return Err(Damage::BytesAfterTrailer.into()),
+            Err(e) => return Err(BackupError::Read(e)),
+        }
+        self.trailer = Some(trailer);
+        Ok(())
+    }
+}
+
+/// An event record's body: position u64 BE, then the stored envelope.
+fn event_record(body: &[u8]) -> Result<Record, RecordProblem> {
+    let too_short = || RecordProblem::EventTooShort { len: body.len() };
+    if body.len() < 9 {
+        return Err(too_short());
+    }
+    let (pos, bytes) = body.split_at(8);
+    let position = u64::from_be_bytes(pos.try_into().map_err(|_| too_short())?);
+    Ok(Record::Event {
+        position,
+        bytes: bytes.to_vec(),
+    })
+}
+
+/// An aux record's body: u16 BE name length, name, u32 BE key length, key, value.
+fn aux_record(body: &[u8]) -> Result<Record, RecordProblem> {
+    let name_len = body
+        .get(..2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        .ok_or(RecordProblem::AuxTooShort)?;
+    let name = body
+        .get(2..2 + name_len)
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .ok_or(RecordProblem::AuxTreeName)?
+        .to_owned();
+    let rest = &body[2 + name_len..];
+    let key_len = rest
+        .get(..4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or(RecordProblem::AuxTooShort)?;
+    let key = rest
+        .get(4..4 + key_len)
+        .ok_or(RecordProblem::AuxKeyLength)?
+        .to_vec();
+    let value = rest[4 + key_len..].to_vec();
+    Ok(Record::Aux {
+        tree: name,
+        key,
+        value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> ExportHeader {
+        ExportHeader {
+            format_version: FORMAT_VERSION,
+            created_at: "2024-01-01T00:00:00Z".into(),
+            source_head_position: 1,
+            source_head_hash: String::new(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    fn export() -> Vec<u8> {
+        let mut writer = ExportWriter::new(Vec::new(), &header()).expect("header");
+        writer.event(1, b"envelope").expect("event");
+        writer.aux("tree", b"key", b"value").expect("aux");
+        writer.finish(1, String::new()).expect("trailer").1
+    }
+
+    fn read_all(bytes: &[u8]) -> Result<Vec<Record>, BackupError> {
+        let mut reader = ExportReader::new(bytes)?;
+        let mut records = Vec::new();
+        while let Some(record) = reader.next_record()? {
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let records = read_all(&export()).expect("read");
+        assert_eq!(
+            records,
+            vec![
+                Record::Event {
+                    position: 1,
+                    bytes: b"envelope".to_vec()
+                },
+                Record::Aux {
+                    tree: "tree".into(),
+                    key: b"key".to_vec(),
+                    value: b"value".to_vec()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn damage_names_what_and_where() {
+        let bytes = export();
+        assert!(matches!(
+            read_all(b"hello, world"),
+            Err(BackupError::Damaged(Damage::WrongMagic))
+        ));
+        let cut = read_all(&bytes[..bytes.len() - 3]);
+        assert!(
+            matches!(cut, Err(BackupError::Truncated(Truncation::InRecord { offset })) if offset > 10),
+            "{cut:?}"
+        );
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(matches!(
+            read_all(&extra),
+            Err(BackupError::Damaged(Damage::BytesAfterTrailer))
+        ));
+        // The event record's first envelope byte, past magic, version and the header frame.
+        let mut altered = bytes.clone();
+        let header_len = u32::from_be_bytes(bytes[11..15].try_into().expect("len")) as usize;
+        altered[15 + header_len + 5 + 8] ^= 1;
+        let err = read_all(&altered).expect_err("altered");
+        assert!(
+            matches!(err, BackupError::Damaged(Damage::DigestMismatch { .. })),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("the file was altered"), "{err}");
     }
 }

@@ -4,18 +4,26 @@
 //! Targets are written in `<dir>.partial` and renamed into place only when complete, so a
 //! failed import never leaves a directory that looks valid.
 
+mod error;
 mod file;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-pub use file::{ExportHeader, ExportReader, ExportTrailer, ExportWriter, Record, FORMAT_VERSION};
+pub use error::{
+    BackupError, Damage, RecordProblem, SourceProblem, TargetProblem, Truncation, Unencodable,
+};
+pub use file::{
+    ExportHeader, ExportReader, ExportTrailer, ExportWriter, Record, RecordCounts, FORMAT_VERSION,
+};
 
-use super::checkpoint::{rfc3339, Checkpoint, CheckpointError, CheckpointStore, CHECKPOINTS_TREE};
+use super::checkpoint::{rfc3339, Checkpoint, CheckpointStore, CHECKPOINTS_TREE};
 use super::envelope::ChainHash;
-use super::error::StoreError;
-use super::sled_store::{open_db, read_envelope, BulkImporter, ImportError, SledStore, Trees};
+use super::error::{Inconsistency, StoreError};
+use super::sled_store::{
+    open_db, read_envelope, BulkImporter, ImportError, Occupied, SledStore, Trees,
+};
 use super::store::{EventStore, Head};
 use super::types::Position;
 use crate::time::Timestamp;
@@ -25,58 +33,6 @@ const EXPORT_PAGE: usize = 4096;
 /// How often (in events) progress is reported.
 pub const PROGRESS_EVERY: u64 = 100_000;
 
-/// Why a backup, import or recovery failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BackupError {
-    /// Writing the export failed.
-    #[error("cannot write the export: {0}")]
-    Write(std::io::Error),
-    /// Reading the export failed.
-    #[error("cannot read the export: {0}")]
-    Read(std::io::Error),
-    /// The export file ends early.
-    #[error("truncated export file: {0}")]
-    Truncated(String),
-    /// The export file is damaged or not an export.
-    #[error("corrupt export file: {0}")]
-    Corrupt(String),
-    /// Something could not be encoded.
-    #[error("cannot encode the export: {0}")]
-    Format(String),
-    /// The imported events were refused.
-    #[error("import refused: {0}")]
-    Import(#[from] ImportError),
-    /// The target is unusable (exists and is not empty, ...).
-    #[error("target {0}")]
-    Target(String),
-    /// The source is unusable (missing, ...).
-    #[error("source {0}")]
-    Source(String),
-    /// The data directory is opened by another process.
-    #[error("the data directory {0} is in use by another process (is the server running? stop it first: only one process may open a data directory)")]
-    Locked(PathBuf),
-    /// A file operation failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// A checkpoint is unusable.
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    /// The log failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<sled::Error> for BackupError {
-    fn from(e: sled::Error) -> Self {
-        BackupError::Store(StoreError::Storage(e))
-    }
-}
-
 /// Whether a storage error is sled refusing a database another process holds.
 pub fn is_lock_error(e: &StoreError) -> bool {
     matches!(e, StoreError::Storage(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock"))
@@ -84,17 +40,16 @@ pub fn is_lock_error(e: &StoreError) -> bool {
 
 /// Opens an existing data directory, naming a lock held by another process.
 pub fn open_existing(path: &Path) -> Result<sled::Db, BackupError> {
+    let path_buf = || path.to_path_buf();
     if !path.is_dir() {
-        return Err(BackupError::Source(format!(
-            "no data directory at {}",
-            path.display()
-        )));
+        return Err(BackupError::Source(SourceProblem::NoDirectory {
+            path: path_buf(),
+        }));
     }
     if !(path.join("conf").exists() || path.join("db").exists()) {
-        return Err(BackupError::Source(format!(
-            "{} holds no database",
-            path.display()
-        )));
+        return Err(BackupError::Source(SourceProblem::NoDatabase {
+            path: path_buf(),
+        }));
     }
     open_db(path).map_err(|e| {
         let e = StoreError::Storage(e);
@@ -142,7 +97,7 @@ pub async fn export_store<W: Write>(
         let limit = EXPORT_PAGE.min((head.position - next + 1) as usize);
         let page = store.read_all(Position(next), limit).await?;
         if page.is_empty() {
-            return Err(StoreError::Inconsistent(format!("position {next} is missing")).into());
+            return Err(StoreError::from(Inconsistency::PositionMissing { position: next }).into());
         }
         for envelope in page {
             let position = envelope.position().0;
@@ -215,10 +170,9 @@ fn store_checkpoints(
             None
         };
         if stored != Some(checkpoint.head_hash) {
-            return Err(BackupError::Corrupt(format!(
-                "the checkpoint at position {} does not match the imported log",
-                checkpoint.position
-            )));
+            return Err(BackupError::CheckpointMismatch {
+                position: checkpoint.position,
+            });
         }
         store.record(&checkpoint)?;
         count += 1;
@@ -238,7 +192,7 @@ pub fn import_into_db<R: Read>(
 ) -> Result<RestoreSummary, BackupError> {
     let mut importer = BulkImporter::new(db.clone(), dir)?.with_aux_trees(aux_trees);
     if !db.open_tree(CHECKPOINTS_TREE)?.is_empty() {
-        return Err(ImportError::NotEmpty("its checkpoints tree holds entries".into()).into());
+        return Err(ImportError::NotEmpty(Occupied::tree(CHECKPOINTS_TREE)).into());
     }
     let mut aux_entries = 0;
     let mut checkpoints = Vec::new();
@@ -253,17 +207,7 @@ pub fn import_into_db<R: Read>(
         return Err(explain_with_file_damage(reader, cause));
     }
     let summary = importer.finish()?;
-    let trailer = reader
-        .trailer()
-        .ok_or_else(|| BackupError::Truncated("no trailer".into()))?;
-    if trailer.head_position != summary.head.position
-        || trailer.head_hash != summary.head.hash.to_hex()
-    {
-        return Err(BackupError::Corrupt(format!(
-            "the trailer names head {} at position {}, but the imported events end with {} at position {}",
-            trailer.head_hash, trailer.head_position, summary.head.hash, summary.head.position
-        )));
-    }
+    check_trailer(reader, summary.head)?;
     let checkpoints = store_checkpoints(db, dir, summary.head.position, checkpoints)?;
     db.flush()?;
     Ok(RestoreSummary {
@@ -273,6 +217,23 @@ pub fn import_into_db<R: Read>(
         checkpoints,
         header: Some(reader.header().clone()),
     })
+}
+
+/// Checks that the file's trailer (read by now) names the head the imported events end with.
+fn check_trailer<R: Read>(reader: &ExportReader<R>, head: Head) -> Result<(), BackupError> {
+    let trailer = reader.trailer().ok_or(Truncation::NoTrailer {
+        offset: reader.offset(),
+    })?;
+    if trailer.head_position != head.position || trailer.head_hash != head.hash.to_hex() {
+        return Err(Damage::TrailerHead {
+            trailer_position: trailer.head_position,
+            trailer_hash: trailer.head_hash.clone(),
+            imported_position: head.position,
+            imported_hash: head.hash,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 fn stream_records<R: Read>(
@@ -306,21 +267,18 @@ fn explain_with_file_damage<R: Read>(
     reader: &mut ExportReader<R>,
     cause: BackupError,
 ) -> BackupError {
-    if matches!(
-        cause,
-        BackupError::Truncated(_) | BackupError::Corrupt(_) | BackupError::Read(_)
-    ) {
+    if cause.is_file_damage() || matches!(cause, BackupError::Read(_)) {
         return cause;
     }
     loop {
         match reader.next_record() {
             Ok(Some(_)) => {}
             Ok(None) => return cause,
-            Err(BackupError::Corrupt(why)) => {
-                return BackupError::Corrupt(format!("{why} (first symptom: {cause})"))
-            }
-            Err(BackupError::Truncated(why)) => {
-                return BackupError::Truncated(format!("{why} (first symptom: {cause})"))
+            Err(damage) if damage.is_file_damage() => {
+                return BackupError::DamagedAfter {
+                    damage: Box::new(damage),
+                    first_symptom: Box::new(cause),
+                }
             }
             Err(_) => return cause,
         }
@@ -340,21 +298,21 @@ fn into_fresh_dir<T>(
     if target.exists() {
         let mut entries = std::fs::read_dir(target).map_err(io(target))?;
         if entries.next().is_some() {
-            return Err(BackupError::Target(format!(
-                "{} is not empty: import and recover only write into a new or empty directory",
-                target.display()
-            )));
+            return Err(BackupError::Target(TargetProblem::NotEmpty {
+                path: target.to_path_buf(),
+            }));
         }
     }
     let name = target.file_name().ok_or_else(|| {
-        BackupError::Target(format!("{} has no directory name", target.display()))
+        BackupError::Target(TargetProblem::NoName {
+            path: target.to_path_buf(),
+        })
     })?;
     let partial = target.with_file_name(format!("{}.partial", name.to_string_lossy()));
     if partial.exists() {
-        return Err(BackupError::Target(format!(
-            "{} exists (left by an interrupted run?); remove it first",
-            partial.display()
-        )));
+        return Err(BackupError::Target(TargetProblem::PartialExists {
+            partial,
+        }));
     }
     std::fs::create_dir_all(&partial).map_err(io(&partial))?;
     match fill(&partial) {

@@ -28,7 +28,9 @@ use std::sync::OnceLock;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::blocks::block_key;
-use crate::ledger::error::StoreError;
+use crate::ledger::error::{
+    malformed, AppendProblem, Inconsistency, StoreError, StoredPart, TransactionKind,
+};
 
 use crate::storage::log::ARCHIVE_FILE;
 
@@ -72,13 +74,9 @@ impl ArchiveState {
                 blocks: u64::from_be_bytes(blocks),
                 bytes: u64::from_be_bytes(bytes),
             }),
-            _ => Err(malformed("archive state")),
+            _ => Err(malformed(StoredPart::ArchiveState)),
         }
     }
-}
-
-fn malformed(what: &str) -> StoreError {
-    StoreError::Inconsistent(format!("malformed {what}"))
 }
 
 /// The archive file and its index.
@@ -106,11 +104,12 @@ impl Archive {
             Ok(file) => {
                 let len = file.metadata().map_err(|e| archive.io(e))?.len();
                 if len < state.bytes {
-                    return Err(StoreError::Inconsistent(format!(
-                        "{} holds {len} bytes but {} are recorded: the file was truncated or replaced",
-                        archive.path.display(),
-                        state.bytes
-                    )));
+                    return Err(Inconsistency::ArchiveShort {
+                        path: archive.path.clone(),
+                        len,
+                        recorded: state.bytes,
+                    }
+                    .into());
                 }
                 if len > state.bytes {
                     file.set_len(state.bytes).map_err(|e| archive.io(e))?;
@@ -120,11 +119,11 @@ impl Archive {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if state.blocks > 0 {
-                    return Err(StoreError::Inconsistent(format!(
-                        "{} is missing but {} blocks are recorded in it",
-                        archive.path.display(),
-                        state.blocks
-                    )));
+                    return Err(Inconsistency::ArchiveMissing {
+                        path: archive.path.clone(),
+                        blocks: state.blocks,
+                    }
+                    .into());
                 }
             }
             Err(e) => return Err(archive.io(e)),
@@ -178,12 +177,9 @@ impl Archive {
         let Some(entry) = value.get(slot(block)) else {
             return Ok(None);
         };
-        let start = entry[..8]
-            .try_into()
-            .map_err(|_| malformed("archive index"))?;
-        let len = entry[8..]
-            .try_into()
-            .map_err(|_| malformed("archive index"))?;
+        let bad = |_| malformed(StoredPart::ArchiveIndexEntry { block });
+        let start = entry[..8].try_into().map_err(bad)?;
+        let len = entry[8..].try_into().map_err(bad)?;
         Ok(Some((u64::from_be_bytes(start), u32::from_be_bytes(len))))
     }
 
@@ -237,7 +233,8 @@ impl Archive {
         let Some((last_key, _)) = full.last()? else {
             return Ok(None);
         };
-        let last = super::keys::read_u64(&last_key).ok_or_else(|| malformed("event block key"))?;
+        let last =
+            super::keys::read_u64(&last_key).ok_or_else(|| malformed(StoredPart::EventBlockKey))?;
         let waiting = (last + 1).saturating_sub(state.blocks);
         if waiting < MOVE_AT {
             return Ok(None);
@@ -250,21 +247,21 @@ impl Archive {
         {
             let (key, value) = entry?;
             if key.as_ref() != block_key(block) {
-                return Err(StoreError::Inconsistent(format!(
-                    "event block {block} is neither archived nor in event_blocks"
-                )));
+                return Err(Inconsistency::BlockNotStored { block }.into());
             }
-            let len = u32::try_from(value.len())
-                .map_err(|_| StoreError::Inconsistent("an event block is over 4 GiB".into()))?;
+            let len = u32::try_from(value.len()).map_err(|_| Inconsistency::BlockTooLarge {
+                block,
+                len: value.len(),
+            })?;
             moved.push((block, state.bytes + bytes.len() as u64, len));
             bytes.extend_from_slice(&value);
         }
         if moved.len() as u64 != count {
-            return Err(StoreError::Inconsistent(format!(
-                "event blocks {}..{} are not all stored",
-                state.blocks,
-                state.blocks + count
-            )));
+            return Err(Inconsistency::BlocksNotAllStored {
+                from: state.blocks,
+                to: state.blocks + count,
+            }
+            .into());
         }
         let file = self.file(true)?;
         file.write_all_at(&bytes, state.bytes)
@@ -295,10 +292,11 @@ impl Archive {
             }
             if let Some((_, value)) = groups.last_mut() {
                 if value.len() != slot(block).start {
-                    return Err(StoreError::Inconsistent(format!(
-                        "archive index group {} does not end before block {block}",
-                        block / BLOCKS_PER_GROUP
-                    )));
+                    return Err(Inconsistency::ArchiveGroupNotContiguous {
+                        group: block / BLOCKS_PER_GROUP,
+                        block,
+                    }
+                    .into());
                 }
                 value.extend_from_slice(&start.to_be_bytes());
                 value.extend_from_slice(&len.to_be_bytes());
@@ -311,22 +309,22 @@ impl Archive {
     /// them: for [`super::RawLog`], which damages logs on purpose.
     pub(crate) fn replace(&self, block: u64, bytes: &[u8]) -> Result<(), StoreError> {
         let mut state = self.state()?;
-        let not_archived = || StoreError::Inconsistent(format!("block {block} is not archived"));
+        let not_archived = Inconsistency::BlockNotArchived { block };
         let mut value = self
             .index
             .get(group_key(block))?
-            .ok_or_else(not_archived)?
+            .ok_or(not_archived.clone())?
             .to_vec();
         let at = slot(block);
         if at.end > value.len() {
-            return Err(not_archived());
+            return Err(not_archived.into());
         }
         let file = self.file(true)?;
         file.write_all_at(bytes, state.bytes)
             .map_err(|e| self.io(e))?;
         file.sync_data().map_err(|e| self.io(e))?;
         let len = u32::try_from(bytes.len())
-            .map_err(|_| StoreError::InvalidAppend("a block is larger than 4 GiB".into()))?;
+            .map_err(|_| AppendProblem::BlockTooLarge { len: bytes.len() })?;
         value[at.start..at.start + 8].copy_from_slice(&state.bytes.to_be_bytes());
         value[at.start + 8..at.end].copy_from_slice(&len.to_be_bytes());
         state.bytes += bytes.len() as u64;
@@ -353,7 +351,7 @@ fn check_group(value: &[u8]) -> Result<(), StoreError> {
     if !value.len().is_multiple_of(ENTRY_LEN)
         || value.len() as u64 > BLOCKS_PER_GROUP * ENTRY_LEN as u64
     {
-        return Err(malformed("archive index group"));
+        return Err(malformed(StoredPart::ArchiveIndexGroup));
     }
     Ok(())
 }
@@ -381,9 +379,7 @@ pub(crate) fn archive_waiting(archive: &Archive, full: &sled::Tree) -> Result<()
             Ok(()) => {}
             Err(sled::transaction::TransactionError::Storage(e)) => return Err(e.into()),
             Err(sled::transaction::TransactionError::Abort(())) => {
-                return Err(StoreError::Inconsistent(
-                    "archive transaction aborted".into(),
-                ))
+                return Err(Inconsistency::TransactionAborted(TransactionKind::Archive).into())
             }
         }
     }

@@ -39,7 +39,9 @@ use super::archive::{Archive, ArchiveMove};
 use super::keys;
 use super::Trees;
 use crate::ledger::envelope::Envelope;
-use crate::ledger::error::StoreError;
+use crate::ledger::error::{
+    malformed as corrupt, AppendProblem, Inconsistency, PositionIndex, StoreError, StoredPart,
+};
 use crate::ledger::types::{EventId, Position, StreamId, StreamVersion};
 use crate::time::Timestamp;
 
@@ -128,10 +130,6 @@ pub(crate) fn block_key(block: u64) -> [u8; 8] {
     block.to_be_bytes()
 }
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Inconsistent(format!("malformed {what}"))
-}
-
 /// The event blocks: the archived ones, the full ones still in sled, and the last one while
 /// it fills.
 #[derive(Clone)]
@@ -203,27 +201,28 @@ pub(crate) fn decode_event_block<'a>(
     key: &[u8],
     value: &'a [u8],
 ) -> Result<Vec<(u64, &'a [u8])>, StoreError> {
-    let block = keys::read_u64(key).ok_or_else(|| corrupt("event block key"))?;
+    let block = keys::read_u64(key).ok_or_else(|| corrupt(StoredPart::EventBlockKey))?;
     let base = block
         .checked_mul(geometry.events_per_block)
-        .ok_or_else(|| corrupt("event block key"))?;
+        .ok_or_else(|| corrupt(StoredPart::EventBlockKey))?;
+    let damaged = || corrupt(StoredPart::EventBlock { block });
     let mut entries = Vec::new();
     let mut rest = value;
     let mut last_offset: Option<u8> = None;
     while !rest.is_empty() {
         if rest.len() < EVENT_ENTRY_HEADER {
-            return Err(corrupt("event block"));
+            return Err(damaged());
         }
         let offset = rest[0];
         let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
         let end = EVENT_ENTRY_HEADER
             .checked_add(len)
             .filter(|&end| end <= rest.len())
-            .ok_or_else(|| corrupt("event block"))?;
+            .ok_or_else(damaged)?;
         if u64::from(offset) >= geometry.events_per_block
             || last_offset.is_some_and(|l| offset <= l)
         {
-            return Err(corrupt("event block"));
+            return Err(damaged());
         }
         entries.push((base + u64::from(offset) + 1, &rest[EVENT_ENTRY_HEADER..end]));
         last_offset = Some(offset);
@@ -240,7 +239,7 @@ pub(crate) fn push_event_entry(
     bytes: &[u8],
 ) -> Result<(), StoreError> {
     let len = u32::try_from(bytes.len())
-        .map_err(|_| StoreError::InvalidAppend("an event is larger than 4 GiB".into()))?;
+        .map_err(|_| AppendProblem::EventTooLarge { len: bytes.len() })?;
     block.push(geometry.offset_of(position));
     block.extend_from_slice(&len.to_be_bytes());
     block.extend_from_slice(bytes);
@@ -301,10 +300,9 @@ pub(crate) fn read_positions(
                 .iter()
                 .find(|(p, _)| *p == position)
                 .map(|(_, bytes)| *bytes)
-                .ok_or_else(|| {
-                    StoreError::Inconsistent(format!(
-                        "stream index points at missing position {position}"
-                    ))
+                .ok_or(Inconsistency::IndexedPositionMissing {
+                    index: PositionIndex::Stream,
+                    position,
                 })?;
             out.push(decode_envelope(position, bytes)?);
         }
@@ -413,9 +411,7 @@ pub(crate) fn last_position(events: &EventBlocks) -> Result<u64, StoreError> {
     match events.archive.last_block()? {
         Some(block) => match events.archive.read(block)? {
             Some(bytes) => last_of(&block_key(block), &bytes),
-            None => Err(StoreError::Inconsistent(format!(
-                "archived block {block} is not in the archive index"
-            ))),
+            None => Err(Inconsistency::ArchivedBlockUnindexed { block }.into()),
         },
         None => Ok(0),
     }
@@ -437,7 +433,7 @@ pub(crate) fn first_position_at_or_after(
     {
         Some(entry) => {
             let (key, _) = entry?;
-            keys::position_of_time_key(&key).ok_or_else(|| corrupt("block time key"))?
+            keys::position_of_time_key(&key).ok_or_else(|| corrupt(StoredPart::BlockTimeKey))?
         }
         None => 1,
     };
@@ -469,9 +465,9 @@ pub(crate) fn decode_chunk(
         .len()
         .checked_sub(8)
         .and_then(|at| keys::read_u64(&key[at..]))
-        .ok_or_else(|| corrupt("stream chunk key"))?;
+        .ok_or_else(|| corrupt(StoredPart::StreamChunkKey))?;
     if !value.len().is_multiple_of(8) || value.len() as u64 > geometry.versions_per_chunk * 8 {
-        return Err(corrupt("stream chunk"));
+        return Err(corrupt(StoredPart::StreamChunk));
     }
     let positions = value
         .chunks_exact(8)
@@ -496,13 +492,15 @@ pub(crate) fn find_event_id(ids: &sled::Tree, id: EventId) -> Result<Option<u64>
 
 fn decode_id_block(value: &[u8]) -> Result<Vec<IdEntry>, StoreError> {
     if value.is_empty() || !value.len().is_multiple_of(ID_ENTRY_LEN) {
-        return Err(corrupt("event id block"));
+        return Err(corrupt(StoredPart::EventIdBlock));
     }
     value
         .chunks_exact(ID_ENTRY_LEN)
         .map(|e| {
-            let id: [u8; 16] = e[..16].try_into().map_err(|_| corrupt("event id block"))?;
-            let pos = keys::read_u64(&e[16..]).ok_or_else(|| corrupt("event id block"))?;
+            let id: [u8; 16] = e[..16]
+                .try_into()
+                .map_err(|_| corrupt(StoredPart::EventIdBlock))?;
+            let pos = keys::read_u64(&e[16..]).ok_or_else(|| corrupt(StoredPart::EventIdBlock))?;
             Ok((id, pos))
         })
         .collect()
@@ -594,20 +592,21 @@ fn plan_event_blocks(
                 }
                 open = Some((block, Vec::new(), None, 0));
             } else {
-                let (stored, kept) = trees.event_blocks.get(block)?.ok_or_else(|| {
-                    StoreError::Inconsistent(format!(
-                        "the block before position {} is missing",
-                        event.position
-                    ))
-                })?;
+                let (stored, kept) =
+                    trees
+                        .event_blocks
+                        .get(block)?
+                        .ok_or(Inconsistency::BlockBeforeMissing {
+                            position: event.position,
+                        })?;
                 let last = decode_event_block(g, &block_key(block), &stored)?
                     .last()
                     .map_or(0, |(p, _)| *p);
                 if last + 1 != event.position || kept == Kept::Archived {
-                    return Err(StoreError::Inconsistent(format!(
-                        "position {} does not follow the stored block",
-                        event.position
-                    )));
+                    return Err(Inconsistency::BlockNotFollowed {
+                        position: event.position,
+                    }
+                    .into());
                 }
                 open = Some((block, stored.to_vec(), Some(kept), last));
             }
@@ -660,21 +659,20 @@ fn plan_stream_chunks(
                         .stream_chunks
                         .get(e.key())?
                         .map(|v| v.to_vec())
-                        .ok_or_else(|| {
-                            StoreError::Inconsistent(format!(
-                                "the chunk before version {} of stream {} is missing",
-                                event.version.0, event.stream
-                            ))
+                        .ok_or_else(|| Inconsistency::ChunkBeforeMissing {
+                            stream: event.stream.clone(),
+                            version: event.version.0,
                         })?
                 };
                 e.insert(stored)
             }
         };
         if (chunk.len() / 8) as u64 != g.slot_of(event.version) {
-            return Err(StoreError::Inconsistent(format!(
-                "version {} of stream {} does not follow its stored chunk",
-                event.version.0, event.stream
-            )));
+            return Err(Inconsistency::ChunkNotFollowed {
+                stream: event.stream.clone(),
+                version: event.version.0,
+            }
+            .into());
         }
         chunk.extend_from_slice(&event.position.to_be_bytes());
     }
@@ -704,15 +702,16 @@ fn plan_id_blocks(
             let stored = trees
                 .event_id_blocks
                 .get(key)?
-                .ok_or_else(|| corrupt("event id block"))?;
+                .ok_or_else(|| corrupt(StoredPart::EventIdBlock))?;
             added.extend(decode_id_block(&stored)?);
             writes.id_removes.push(key.clone());
         }
         added.sort_unstable_by_key(|entry| entry.0);
-        if added.windows(2).any(|w| w[0].0 == w[1].0) {
-            return Err(StoreError::Inconsistent(
-                "an event id would be stored twice".into(),
-            ));
+        if let Some(twice) = added.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(Inconsistency::EventIdTwice {
+                event_id: EventId(uuid::Uuid::from_bytes(twice[0].0)),
+            }
+            .into());
         }
         for block in added.chunks(IDS_PER_BLOCK) {
             writes

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::codec;
-use crate::ledger::error::StoreError;
+use crate::ledger::error::{AppendProblem, Inconsistency, StoreError};
 use crate::ledger::types::{
     AppendOutcome, Position, StreamId, StreamVersion, UniqueChange, UniqueKey,
     IDEMPOTENCY_RETENTION,
@@ -95,7 +95,7 @@ fn stored_holder(tree: &sled::Tree, key: &UniqueKey) -> Result<Option<StreamId>,
         return Ok(None);
     };
     let text = std::str::from_utf8(&bytes)
-        .map_err(|_| StoreError::Inconsistent(format!("unique key {key} has a bad owner")))?;
+        .map_err(|_| Inconsistency::UniqueKeyOwner { key: key.clone() })?;
     StreamId::new(text).map(Some)
 }
 
@@ -148,9 +148,7 @@ pub(crate) fn repair(
     wanted: &BTreeMap<UniqueKey, StreamId>,
 ) -> Result<usize, StoreError> {
     if let Some(stray) = wanted.keys().find(|k| !k.as_bytes().starts_with(prefix)) {
-        return Err(StoreError::InvalidAppend(format!(
-            "unique key {stray} is outside the repaired prefix"
-        )));
+        return Err(AppendProblem::KeyOutsideRepairedPrefix { key: stray.clone() }.into());
     }
     let mut batch = sled::Batch::default();
     let mut changed = 0;
@@ -313,7 +311,8 @@ mod tests {
         let stray = BTreeMap::from([(key("q:x"), stream("a"))]);
         assert!(matches!(
             repair(&tree, b"p:", &stray),
-            Err(StoreError::InvalidAppend(_))
+            Err(StoreError::InvalidAppend(AppendProblem::KeyOutsideRepairedPrefix { key }))
+                if key.as_bytes() == b"q:x"
         ));
     }
 

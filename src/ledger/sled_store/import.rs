@@ -15,7 +15,7 @@ use super::Trees;
 use crate::ledger::chain::{ChainBreak, ChainVerifier};
 use crate::ledger::codec::ENVELOPE_FORMAT_V1;
 use crate::ledger::envelope::ChainHash;
-use crate::ledger::error::StoreError;
+use crate::ledger::error::{Inconsistency, StoreError, TransactionKind};
 use crate::ledger::store::Head;
 use crate::ledger::types::{EventId, Position, StreamId, StreamVersion};
 use crate::time::Timestamp;
@@ -47,7 +47,7 @@ pub const LEDGER_TREES: &[&str] = &[
 pub enum ImportError {
     /// The target already holds data.
     #[error("the target is not empty: {0}")]
-    NotEmpty(String),
+    NotEmpty(Occupied),
     /// The imported events do not form a valid chain.
     #[error(transparent)]
     Chain(#[from] ChainBreak),
@@ -68,14 +68,49 @@ pub enum ImportError {
         position: Position,
     },
     /// An auxiliary copy named one of the ledger's own trees.
-    #[error("tree {0:?} belongs to the ledger and cannot be copied as an auxiliary tree")]
-    ReservedTree(String),
+    #[error("tree {tree:?} belongs to the ledger and cannot be copied as an auxiliary tree")]
+    ReservedTree {
+        /// The tree's name.
+        tree: String,
+    },
     /// The copy carries a tree that is not part of a backup (derived state is rebuilt).
-    #[error("tree {0:?} is not part of a ledger backup (read models are rebuilt from the log, never copied)")]
-    UnexpectedTree(String),
+    #[error("tree {tree:?} is not part of a ledger backup (read models are rebuilt from the log, never copied)")]
+    UnexpectedTree {
+        /// The tree's name.
+        tree: String,
+    },
     /// Storage or encoding failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What the target of an import already holds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Occupied {
+    /// A tree that must start empty holds entries.
+    #[error("its {tree} tree holds entries")]
+    Tree {
+        /// The tree's name.
+        tree: String,
+    },
+    /// The archive of full event blocks holds blocks.
+    #[error("its archive of event blocks holds blocks")]
+    Archive,
+    /// The log's metadata holds more than its format and layout.
+    #[error("its log metadata is set (key {key:?})")]
+    Metadata {
+        /// The first such key (lossy UTF-8).
+        key: String,
+    },
+}
+
+impl Occupied {
+    /// A tree that holds entries.
+    pub fn tree(name: &str) -> Occupied {
+        Occupied::Tree {
+            tree: name.to_owned(),
+        }
+    }
 }
 
 impl From<sled::Error> for ImportError {
@@ -125,20 +160,18 @@ impl BulkImporter {
             (keys::IDEMPOTENCY, &trees.idempotency),
         ] {
             if !tree.is_empty() {
-                return Err(ImportError::NotEmpty(format!(
-                    "its {name} tree holds entries"
-                )));
+                return Err(ImportError::NotEmpty(Occupied::tree(name)));
             }
         }
         if !trees.event_blocks.archive.is_empty()? {
-            return Err(ImportError::NotEmpty(
-                "its archive of event blocks holds blocks".into(),
-            ));
+            return Err(ImportError::NotEmpty(Occupied::Archive));
         }
         for entry in trees.meta.iter() {
             let (key, _) = entry?;
             if key.as_ref() != keys::META_FORMAT && key.as_ref() != keys::META_LAYOUT {
-                return Err(ImportError::NotEmpty("its log metadata is set".into()));
+                return Err(ImportError::NotEmpty(Occupied::Metadata {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                }));
             }
         }
         trees
@@ -219,17 +252,19 @@ impl BulkImporter {
     /// Copies one key/value pair of an auxiliary tree (which must be empty in the target).
     pub fn put_aux(&mut self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), ImportError> {
         if LEDGER_TREES.contains(&tree) {
-            return Err(ImportError::ReservedTree(tree.to_owned()));
+            return Err(ImportError::ReservedTree {
+                tree: tree.to_owned(),
+            });
         }
         if !self.allowed_aux.iter().any(|t| t == tree) {
-            return Err(ImportError::UnexpectedTree(tree.to_owned()));
+            return Err(ImportError::UnexpectedTree {
+                tree: tree.to_owned(),
+            });
         }
         if !self.aux_seen.contains(tree) {
             let opened = self.db.open_tree(tree)?;
             if !opened.is_empty() {
-                return Err(ImportError::NotEmpty(format!(
-                    "its {tree} tree holds entries"
-                )));
+                return Err(ImportError::NotEmpty(Occupied::tree(tree)));
             }
             self.aux.insert(tree.to_owned(), opened);
             self.aux_seen.insert(tree.to_owned());
@@ -310,7 +345,8 @@ impl BulkImporter {
             Ok(()) => {}
             Err(TransactionError::Storage(e)) => return Err(e.into()),
             Err(TransactionError::Abort(())) => {
-                return Err(StoreError::Inconsistent("import transaction aborted".into()).into())
+                let aborted = Inconsistency::TransactionAborted(TransactionKind::Import);
+                return Err(StoreError::from(aborted).into());
             }
         }
         self.db.flush()?;

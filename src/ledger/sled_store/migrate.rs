@@ -10,7 +10,7 @@ use sled::Transactional;
 
 use super::blocks::{self, Geometry, LogWrites, NewEvent};
 use super::{keys, Trees};
-use crate::ledger::error::StoreError;
+use crate::ledger::error::{malformed, Inconsistency, StoreError, StoredPart, TransactionKind};
 
 /// Events moved per transaction.
 const MIGRATION_BATCH: usize = 4096;
@@ -78,14 +78,14 @@ fn copy_into_blocks(trees: &Trees, legacy: &sled::Tree) -> Result<(), StoreError
     let mut moved = 0u64;
     for entry in legacy.iter() {
         let (key, bytes) = entry?;
-        let position = keys::read_u64(&key)
-            .ok_or_else(|| StoreError::Inconsistent("malformed key in events tree".into()))?;
+        let position = keys::read_u64(&key).ok_or_else(|| malformed(StoredPart::LegacyEventKey))?;
         let body = blocks::decode_envelope(position, &bytes)?.body;
         if body.position.0 != position {
-            return Err(StoreError::Inconsistent(format!(
-                "the envelope stored at position {position} claims position {}",
-                body.position.0
-            )));
+            return Err(Inconsistency::WrongPosition {
+                position,
+                claimed: body.position.0,
+            }
+            .into());
         }
         batch.push(NewEvent::recorded(&bytes, body));
         if batch.len() == MIGRATION_BATCH {
@@ -129,7 +129,7 @@ pub(crate) fn commit(trees: &Trees, writes: &LogWrites) -> Result<(), StoreError
         Ok(()) => Ok(()),
         Err(TransactionError::Storage(e)) => Err(StoreError::Storage(e)),
         Err(TransactionError::Abort(())) => {
-            Err(StoreError::Inconsistent("block transaction aborted".into()))
+            Err(Inconsistency::TransactionAborted(TransactionKind::Block).into())
         }
     }
 }

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use import::{BulkImporter, ImportError, ImportSummary, DEFAULT_IMPORT_BATCH, LEDGER_TREES};
+pub use import::{
+    BulkImporter, ImportError, ImportSummary, Occupied, DEFAULT_IMPORT_BATCH, LEDGER_TREES,
+};
 pub use raw::RawLog;
 pub use subscription::SledSubscription;
 pub use verify::{verify_with_checkpoints, CheckpointProblem, VerifyReport};
@@ -26,7 +28,7 @@ pub use verify::{verify_with_checkpoints, CheckpointProblem, VerifyReport};
 use super::chain::{ChainBreak, ChainSummary, ChainVerifier};
 use super::codec::ENVELOPE_FORMAT_V1;
 use super::envelope::{ChainHash, Envelope};
-use super::error::StoreError;
+use super::error::{malformed, Inconsistency, StoreError, StoredPart, WriterStop};
 use super::store::{EventStore, Head, StreamRange};
 use super::types::{AppendOutcome, AppendRequest, Position, StreamId, StreamVersion, UniqueKey};
 use crate::time::Timestamp;
@@ -204,7 +206,7 @@ impl SledStore {
             .inner
             .writer
             .lock()
-            .map_err(|_| StoreError::WriterStopped("writer handle lock poisoned".into()))?
+            .map_err(|_| WriterStop::HandleLockPoisoned)?
             .take();
         if let Some(handle) = handle {
             handle.abort();
@@ -254,9 +256,7 @@ fn load_head(trees: &Trees) -> Result<(Head, Timestamp), StoreError> {
     match trees.meta.get(keys::META_FORMAT)? {
         None => {
             if !trees.event_blocks.is_empty()? {
-                return Err(StoreError::Inconsistent(
-                    "events are stored but the log has no format marker".into(),
-                ));
+                return Err(Inconsistency::NoFormatMarker.into());
             }
             trees
                 .meta
@@ -272,31 +272,30 @@ fn load_head(trees: &Trees) -> Result<(Head, Timestamp), StoreError> {
         }
     }
     let position = match trees.meta.get(keys::META_HEAD_POSITION)? {
-        Some(v) => keys::read_u64(&v)
-            .ok_or_else(|| StoreError::Inconsistent("bad head position".into()))?,
+        Some(v) => keys::read_u64(&v).ok_or(malformed(StoredPart::HeadPosition))?,
         None => 0,
     };
     let hash = match trees.meta.get(keys::META_HEAD_HASH)? {
         Some(v) => ChainHash(
             v.as_ref()
                 .try_into()
-                .map_err(|_| StoreError::Inconsistent("bad head hash".into()))?,
+                .map_err(|_| malformed(StoredPart::HeadHash))?,
         ),
         None => ChainHash::GENESIS,
     };
     let last_recorded_at = match trees.meta.get(keys::META_LAST_RECORDED_AT)? {
-        Some(v) => Timestamp(
-            keys::read_u64(&v)
-                .ok_or_else(|| StoreError::Inconsistent("bad last recorded time".into()))?
-                as i64,
-        ),
+        Some(v) => {
+            Timestamp(keys::read_u64(&v).ok_or(malformed(StoredPart::LastRecordedAt))? as i64)
+        }
         None => Timestamp(i64::MIN),
     };
     let last_key = blocks::last_position(&trees.event_blocks)?;
     if last_key != position {
-        return Err(StoreError::Inconsistent(format!(
-            "recorded head is position {position} but the last stored event is at {last_key}; run `credledger verify`"
-        )));
+        return Err(Inconsistency::HeadMismatch {
+            recorded: position,
+            last_stored: last_key,
+        }
+        .into());
     }
     Ok((Head { position, hash }, last_recorded_at))
 }
@@ -346,17 +345,13 @@ pub(crate) fn read_range(
     for entry in blocks::RawEvents::new(events, from, to) {
         let (position, bytes) = entry?;
         if position != expected {
-            return Err(StoreError::Inconsistent(format!(
-                "position {expected} is missing"
-            )));
+            return Err(Inconsistency::PositionMissing { position: expected }.into());
         }
         out.push(blocks::decode_envelope(position, &bytes)?);
         expected += 1;
     }
     if expected != to + 1 {
-        return Err(StoreError::Inconsistent(format!(
-            "position {expected} is missing"
-        )));
+        return Err(Inconsistency::PositionMissing { position: expected }.into());
     }
     Ok(out)
 }
@@ -370,10 +365,8 @@ impl EventStore for SledStore {
             .inbox
             .send(PendingAppend { request, reply })
             .await
-            .map_err(|_| StoreError::WriterStopped("the ledger is closed".into()))?;
-        answer.await.map_err(|_| {
-            StoreError::WriterStopped("the ledger writer ended before answering".into())
-        })?
+            .map_err(|_| WriterStop::Closed)?;
+        answer.await.map_err(|_| WriterStop::EndedBeforeAnswering)?
     }
 
     async fn idempotent_outcome(

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use tokio::sync::watch;
 
 use crate::ledger::envelope::Envelope;
-use crate::ledger::error::StoreError;
+use crate::ledger::error::{StoreError, WriterStop};
 use crate::ledger::store::{Head, Subscription};
 use crate::ledger::types::Position;
 
@@ -62,9 +62,7 @@ impl Subscription for SledSubscription {
                 let chunk =
                     tokio::task::spawn_blocking(move || super::read_range(&events, from, to))
                         .await
-                        .map_err(|e| {
-                            StoreError::WriterStopped(format!("reader task failed: {e}"))
-                        })??;
+                        .map_err(StoreError::ReaderTask)??;
                 self.next = to + 1;
                 self.buffer.extend(chunk);
                 continue;
@@ -72,7 +70,7 @@ impl Subscription for SledSubscription {
             self.durable
                 .changed()
                 .await
-                .map_err(|_| StoreError::WriterStopped("the ledger is closed".into()))?;
+                .map_err(|_| WriterStop::Closed)?;
         }
     }
 }

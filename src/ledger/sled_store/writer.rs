@@ -6,6 +6,7 @@
 //! and only then answers every caller in the batch and moves the durable head forward.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -16,7 +17,9 @@ use super::claims::{self, StoredRecord, UniqueOverlay};
 use super::keys;
 use super::Trees;
 use crate::ledger::envelope::{Envelope, EnvelopeBody};
-use crate::ledger::error::StoreError;
+use crate::ledger::error::{
+    AppendProblem, Inconsistency, PositionIndex, StoreError, TransactionKind, WriterStop,
+};
 use crate::ledger::store::Head;
 use crate::ledger::types::{
     AppendOutcome, AppendRequest, EventId, ExpectedVersion, Position, StreamId, StreamVersion,
@@ -28,6 +31,9 @@ use crate::time::Timestamp;
 const MAX_APPENDS_PER_BATCH: usize = 1024;
 /// Most events accepted in one append.
 pub(crate) const MAX_EVENTS_PER_APPEND: usize = 10_000;
+
+/// What one append is answered.
+type Answer = Result<AppendOutcome, StoreError>;
 
 /// One append waiting for its answer.
 pub(crate) struct PendingAppend {
@@ -59,7 +65,7 @@ struct BatchPlan {
     event_ids: HashMap<EventId, PlannedEvent>,
     unique: UniqueOverlay,
     idempotency: HashMap<[u8; 32], StoredRecord>,
-    answers: Vec<Result<AppendOutcome, StoreError>>,
+    answers: Vec<Answer>,
 }
 
 /// Runs the writer until every sender is gone; a storage failure stops it for good.
@@ -69,7 +75,7 @@ pub(crate) async fn run(
     mut inbox: mpsc::Receiver<PendingAppend>,
     durable: watch::Sender<Head>,
 ) {
-    let mut stopped: Option<String> = None;
+    let mut stopped: Option<WriterStop> = None;
     while let Some(first) = inbox.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_APPENDS_PER_BATCH {
@@ -78,11 +84,9 @@ pub(crate) async fn run(
                 Err(_) => break,
             }
         }
-        if let Some(reason) = &stopped {
+        if let Some(why) = &stopped {
             for pending in batch {
-                let _ = pending
-                    .reply
-                    .send(Err(StoreError::WriterStopped(reason.clone())));
+                let _ = pending.reply.send(Err(why.clone().into()));
             }
             continue;
         }
@@ -94,49 +98,58 @@ pub(crate) async fn run(
         })
         .await;
         let answers = match committed {
-            Ok((returned, Ok(answers))) => {
+            Ok((returned, result)) => {
                 state = returned;
-                match db.flush_async().await {
-                    Ok(_) => {
-                        durable.send_replace(state.head);
-                        answers
-                    }
-                    Err(e) => {
-                        let reason = format!("flush failed: {e}");
-                        tracing::error!(%reason, "ledger writer stopping");
-                        stopped = Some(reason.clone());
-                        fail_all(replies.len(), &reason)
+                match make_durable(result, &db, &durable, state.head).await {
+                    Ok(answers) => answers,
+                    Err(why) => {
+                        stopped = Some(why.clone());
+                        fail_all(replies.len(), &why)
                     }
                 }
-            }
-            Ok((returned, Err(e))) => {
-                state = returned;
-                let reason = format!("commit failed: {e}");
-                tracing::error!(%reason, "ledger writer stopping");
-                stopped = Some(reason.clone());
-                fail_all(replies.len(), &reason)
             }
             Err(join_error) => {
                 // The state moved into the panicked task is gone: nothing more can be written.
-                let reason = format!("writer task failed: {join_error}");
-                tracing::error!(%reason, "ledger writer stopping");
-                let answers = fail_all(replies.len(), &reason);
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(answer);
-                }
+                let why = stopping(WriterStop::TaskFailed(Arc::new(join_error)));
+                let failed = fail_all(replies.len(), &why);
+                answer_all(replies, failed);
                 return;
             }
         };
-        for (reply, answer) in replies.into_iter().zip(answers) {
-            let _ = reply.send(answer);
-        }
+        answer_all(replies, answers);
     }
 }
 
-fn fail_all(count: usize, reason: &str) -> Vec<Result<AppendOutcome, StoreError>> {
-    (0..count)
-        .map(|_| Err(StoreError::WriterStopped(reason.to_owned())))
-        .collect()
+/// After a committed batch, flushes and moves the durable head; why the writer stops when the
+/// commit or the flush failed.
+async fn make_durable(
+    committed: Result<Vec<Answer>, StoreError>,
+    db: &sled::Db,
+    durable: &watch::Sender<Head>,
+    head: Head,
+) -> Result<Vec<Answer>, WriterStop> {
+    let answers = committed.map_err(|e| stopping(WriterStop::CommitFailed(Arc::new(e))))?;
+    db.flush_async()
+        .await
+        .map_err(|e| stopping(WriterStop::FlushFailed(e)))?;
+    durable.send_replace(head);
+    Ok(answers)
+}
+
+/// Logs why the writer stops.
+fn stopping(why: WriterStop) -> WriterStop {
+    tracing::error!(reason = %why, "ledger writer stopping");
+    why
+}
+
+fn fail_all(count: usize, why: &WriterStop) -> Vec<Answer> {
+    (0..count).map(|_| Err(why.clone().into())).collect()
+}
+
+fn answer_all(replies: Vec<oneshot::Sender<Answer>>, answers: Vec<Answer>) {
+    for (reply, answer) in replies.into_iter().zip(answers) {
+        let _ = reply.send(answer);
+    }
 }
 
 /// Plans every append of the batch, writes the accepted ones in one transaction, and advances
@@ -144,7 +157,7 @@ fn fail_all(count: usize, reason: &str) -> Vec<Result<AppendOutcome, StoreError>
 fn commit_batch(
     state: &mut WriterState,
     requests: Vec<AppendRequest>,
-) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
+) -> Result<Vec<Answer>, StoreError> {
     let mut plan = BatchPlan::default();
     let mut head = state.head;
     let mut last_at = state.last_recorded_at;
@@ -271,54 +284,56 @@ fn plan_append(
     })
 }
 
-fn validate(request: &AppendRequest) -> Result<(), StoreError> {
-    if request.events.is_empty() {
-        return Err(StoreError::InvalidAppend(
-            "an append needs at least one event".into(),
-        ));
+fn validate(request: &AppendRequest) -> Result<(), AppendProblem> {
+    let count = request.events.len();
+    if count == 0 {
+        return Err(AppendProblem::NoEvents);
     }
-    if request.events.len() > MAX_EVENTS_PER_APPEND {
-        return Err(StoreError::InvalidAppend(format!(
-            "an append may hold at most {MAX_EVENTS_PER_APPEND} events, got {}",
-            request.events.len()
-        )));
+    if count > MAX_EVENTS_PER_APPEND {
+        return Err(AppendProblem::TooManyEvents {
+            count,
+            limit: MAX_EVENTS_PER_APPEND,
+        });
     }
     if let ExpectedVersion::Exact(StreamVersion(0)) = request.expected {
-        return Err(StoreError::InvalidAppend(
-            "expected version 0 is spelled ExpectedVersion::NoStream".into(),
-        ));
+        return Err(AppendProblem::ExactVersionZero);
     }
     for change in &request.unique {
         let (UniqueChange::Claim(key) | UniqueChange::Release(key)) = change;
-        if key.as_bytes().is_empty() || key.as_bytes().len() > MAX_UNIQUE_KEY_LEN {
-            return Err(StoreError::InvalidAppend(format!(
-                "a unique key must be 1 to {MAX_UNIQUE_KEY_LEN} bytes, got {}",
-                key.as_bytes().len()
-            )));
+        let len = key.as_bytes().len();
+        if len == 0 || len > MAX_UNIQUE_KEY_LEN {
+            return Err(AppendProblem::UniqueKeyLength {
+                len,
+                limit: MAX_UNIQUE_KEY_LEN,
+            });
         }
     }
     if let Some(claim) = &request.idempotency {
         if claim.answer.len() > MAX_IDEMPOTENT_ANSWER_LEN {
-            return Err(StoreError::InvalidAppend(format!(
-                "an idempotency answer may hold at most {MAX_IDEMPOTENT_ANSWER_LEN} bytes, got {}",
-                claim.answer.len()
-            )));
+            return Err(AppendProblem::AnswerTooLarge {
+                len: claim.answer.len(),
+                limit: MAX_IDEMPOTENT_ANSWER_LEN,
+            });
         }
     }
+    validate_events(&request.events)
+}
+
+fn validate_events(events: &[crate::ledger::types::NewEvent]) -> Result<(), AppendProblem> {
     let mut seen = HashSet::new();
-    for event in &request.events {
+    for event in events {
         let t = &event.event_type;
         if t.is_empty() || t.len() > MAX_EVENT_TYPE_LEN || !t.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(StoreError::InvalidAppend(format!(
-                "event type must be 1 to {MAX_EVENT_TYPE_LEN} printable ASCII characters, got {t:?}"
-            )));
+            return Err(AppendProblem::EventType {
+                event_type: t.clone(),
+                limit: MAX_EVENT_TYPE_LEN,
+            });
         }
         if !seen.insert(event.event_id) {
-            return Err(StoreError::InvalidAppend(format!(
-                "event id {} appears twice in one append",
-                event.event_id
-            )));
+            return Err(AppendProblem::EventIdRepeated {
+                event_id: event.event_id,
+            });
         }
     }
     Ok(())
@@ -384,11 +399,12 @@ fn stored_event(trees: &Trees, id: EventId) -> Result<Option<PlannedEvent>, Stor
     let Some(position) = blocks::find_event_id(&trees.event_id_blocks, id)? else {
         return Ok(None);
     };
-    let envelope = super::read_envelope(&trees.event_blocks, position)?.ok_or_else(|| {
-        StoreError::Inconsistent(format!(
-            "event id {id} points at missing position {position}"
-        ))
-    })?;
+    let envelope = super::read_envelope(&trees.event_blocks, position)?.ok_or(
+        Inconsistency::IndexedPositionMissing {
+            index: PositionIndex::EventId(id),
+            position,
+        },
+    )?;
     Ok(Some(PlannedEvent {
         position,
         stream: envelope.body.stream_id,
@@ -468,8 +484,8 @@ fn write_plan(
     match result {
         Ok(()) => Ok(()),
         Err(TransactionError::Storage(e)) => Err(StoreError::Storage(e)),
-        Err(TransactionError::Abort(())) => Err(StoreError::Inconsistent(
-            "ledger transaction aborted".into(),
-        )),
+        Err(TransactionError::Abort(())) => {
+            Err(Inconsistency::TransactionAborted(TransactionKind::Ledger).into())
+        }
     }
 }
