@@ -79,6 +79,13 @@ impl TokenEvent {
     pub fn schema_version(&self) -> u16 {
         1
     }
+
+    /// The token the event is about.
+    pub fn token(&self) -> TokenId {
+        match self {
+            TokenEvent::Issued { token, .. } | TokenEvent::Revoked { token } => *token,
+        }
+    }
 }
 
 /// One token as the read model keeps it.
@@ -172,10 +179,10 @@ pub enum TokenCommand {
 pub enum PrincipalError {
     /// Only organization owners and admins may do this.
     #[error("principal: only an organization owner or admin may {0}")]
-    AdminOnly(&'static str),
+    AdminOnly(AdminAction),
     /// The caller lacks the role in this organization or workspace.
     #[error("principal: needs {0}")]
-    MissingRole(&'static str),
+    MissingRole(NeededRole),
     /// The user does not exist.
     #[error("user: {0} does not exist")]
     UnknownUser(UserId),
@@ -200,6 +207,40 @@ pub enum PrincipalError {
     /// Only users act on the directory and on tokens.
     #[error("principal: only users may do this")]
     UsersOnly,
+}
+
+/// What only an administrator (an owner or admin of some organization) may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AdminAction {
+    /// Sign a checkpoint of the log.
+    #[error("sign checkpoints")]
+    SignCheckpoints,
+    /// Read the latest checkpoint (auditors may too).
+    #[error("read checkpoints")]
+    ReadCheckpoints,
+    /// Issue a token for a user the caller does not manage.
+    #[error("issue tokens for other users")]
+    IssueTokensForOtherUsers,
+    /// Issue a token for a workflow runner or an auditor.
+    #[error("issue runner or auditor tokens")]
+    IssueRunnerOrAuditorTokens,
+    /// Create a user.
+    #[error("create users")]
+    CreateUsers,
+    /// Create an organization (its owner becomes an administrator).
+    #[error("create organizations")]
+    CreateOrganizations,
+}
+
+/// The role a directory command needs and the caller lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NeededRole {
+    /// Owner or admin of the organization (its members, roles and workspaces).
+    #[error("the owner or admin role in the organization")]
+    OrganizationManager,
+    /// Admin of the shared workspace, or owner or admin of its organization (its members).
+    #[error("the admin role in the workspace or its organization")]
+    WorkspaceAdmin,
 }
 
 /// Whether a user is an owner or admin of some organization (an administrator).
@@ -264,8 +305,8 @@ pub fn authorize_checkpoints(
         Principal::Auditor { .. } if wanted == CheckpointUse::Read => Ok(()),
         Principal::User(user) if is_administrator(directory, *user) => Ok(()),
         Principal::User(_) => Err(PrincipalError::AdminOnly(match wanted {
-            CheckpointUse::Sign => "sign checkpoints",
-            CheckpointUse::Read => "read checkpoints",
+            CheckpointUse::Sign => AdminAction::SignCheckpoints,
+            CheckpointUse::Read => AdminAction::ReadCheckpoints,
         })),
         Principal::Runner { .. } | Principal::Auditor { .. } => Err(PrincipalError::UsersOnly),
     }
@@ -339,7 +380,6 @@ pub fn decide_token(
     actor: Option<UserId>,
     command: TokenCommand,
 ) -> Result<Vec<TokenEvent>, PrincipalError> {
-    let admin = actor.is_none_or(|a| is_administrator(directory, a));
     match command {
         TokenCommand::Issue {
             token,
@@ -347,38 +387,11 @@ pub fn decide_token(
             label,
             token_hash,
         } => {
-            let label = label.trim().to_owned();
-            if label.is_empty()
-                || label.chars().count() > 120
-                || label.chars().any(char::is_control)
-            {
-                return Err(PrincipalError::BadLabel);
-            }
+            let label = valid_label(&label)?;
             if tokens.by_id.contains_key(&token) {
                 return Err(PrincipalError::TokenExists(token));
             }
-            match &principal {
-                Principal::User(user) => {
-                    if !directory.users.contains_key(user) {
-                        return Err(PrincipalError::UnknownUser(*user));
-                    }
-                    let allowed = match actor {
-                        None => true,
-                        Some(a) => a == *user || manages_user(directory, a, *user),
-                    };
-                    if !allowed {
-                        return Err(PrincipalError::AdminOnly("issue tokens for other users"));
-                    }
-                }
-                Principal::Runner { name, .. } | Principal::Auditor { name, .. } => {
-                    if !admin {
-                        return Err(PrincipalError::AdminOnly("issue runner or auditor tokens"));
-                    }
-                    if name.trim().is_empty() {
-                        return Err(PrincipalError::BadLabel);
-                    }
-                }
-            }
+            may_issue_for(directory, actor, &principal)?;
             Ok(vec![TokenEvent::Issued {
                 token,
                 principal,
@@ -386,25 +399,78 @@ pub fn decide_token(
                 token_hash,
             }])
         }
-        TokenCommand::Revoke { token } => {
-            let record = tokens
-                .by_id
-                .get(&token)
-                .ok_or(PrincipalError::UnknownToken)?;
-            let allowed = match (&record.principal, actor) {
-                (_, None) => true,
-                (Principal::User(u), Some(a)) => *u == a || manages_user(directory, a, *u),
-                (_, Some(_)) => admin,
+        TokenCommand::Revoke { token } => revoke_token(tokens, directory, actor, token),
+    }
+}
+
+/// A label is 1 to 120 characters, none of them a control character, once trimmed.
+fn valid_label(raw: &str) -> Result<String, PrincipalError> {
+    let label = raw.trim();
+    if label.is_empty() || label.chars().count() > 120 || label.chars().any(char::is_control) {
+        return Err(PrincipalError::BadLabel);
+    }
+    Ok(label.to_owned())
+}
+
+/// Users get tokens from themselves or from whoever manages them; runners and auditors from
+/// administrators. The system (no actor) issues any.
+fn may_issue_for(
+    directory: &Directory,
+    actor: Option<UserId>,
+    principal: &Principal,
+) -> Result<(), PrincipalError> {
+    match principal {
+        Principal::User(user) => {
+            if !directory.users.contains_key(user) {
+                return Err(PrincipalError::UnknownUser(*user));
+            }
+            let allowed = match actor {
+                None => true,
+                Some(a) => a == *user || manages_user(directory, a, *user),
             };
             if !allowed {
-                return Err(PrincipalError::UnknownToken);
+                return Err(PrincipalError::AdminOnly(
+                    AdminAction::IssueTokensForOtherUsers,
+                ));
             }
-            if record.revoked {
-                return Err(PrincipalError::AlreadyRevoked);
+        }
+        Principal::Runner { name, .. } | Principal::Auditor { name, .. } => {
+            if !actor.is_none_or(|a| is_administrator(directory, a)) {
+                return Err(PrincipalError::AdminOnly(
+                    AdminAction::IssueRunnerOrAuditorTokens,
+                ));
             }
-            Ok(vec![TokenEvent::Revoked { token }])
+            if name.trim().is_empty() {
+                return Err(PrincipalError::BadLabel);
+            }
         }
     }
+    Ok(())
+}
+
+/// Someone else's token looks like no token at all to a caller who may not revoke it.
+fn revoke_token(
+    tokens: &Tokens,
+    directory: &Directory,
+    actor: Option<UserId>,
+    token: TokenId,
+) -> Result<Vec<TokenEvent>, PrincipalError> {
+    let record = tokens
+        .by_id
+        .get(&token)
+        .ok_or(PrincipalError::UnknownToken)?;
+    let allowed = match (&record.principal, actor) {
+        (_, None) => true,
+        (Principal::User(u), Some(a)) => *u == a || manages_user(directory, a, *u),
+        (_, Some(a)) => is_administrator(directory, a),
+    };
+    if !allowed {
+        return Err(PrincipalError::UnknownToken);
+    }
+    if record.revoked {
+        return Err(PrincipalError::AlreadyRevoked);
+    }
+    Ok(vec![TokenEvent::Revoked { token }])
 }
 
 /// Who may run a directory command: administrators create users; any user may create an
@@ -419,20 +485,18 @@ pub fn authorize_directory(
     match command {
         DirectoryCommand::CreateUser { .. } => is_administrator(directory, actor)
             .then_some(())
-            .ok_or(PrincipalError::AdminOnly("create users")),
+            .ok_or(PrincipalError::AdminOnly(AdminAction::CreateUsers)),
         // Creating an organization makes its owner an administrator: only administrators may.
         DirectoryCommand::CreateOrganization { .. } => is_administrator(directory, actor)
             .then_some(())
-            .ok_or(PrincipalError::AdminOnly("create organizations")),
+            .ok_or(PrincipalError::AdminOnly(AdminAction::CreateOrganizations)),
         DirectoryCommand::AddUserToOrganization { organization, .. }
         | DirectoryCommand::ChangeOrgRole { organization, .. }
         | DirectoryCommand::RemoveUserFromOrganization { organization, .. }
         | DirectoryCommand::CreateWorkspace { organization, .. } => {
             org_admin(directory, *organization, actor)
                 .then_some(())
-                .ok_or(PrincipalError::MissingRole(
-                    "the owner or admin role in the organization",
-                ))
+                .ok_or(PrincipalError::MissingRole(NeededRole::OrganizationManager))
         }
         DirectoryCommand::AddWorkspaceMember { workspace, .. }
         | DirectoryCommand::ChangeWorkspaceRole { workspace, .. }
@@ -442,9 +506,7 @@ pub fn authorize_directory(
                 directory.workspace_role(*workspace, actor) == Some(WorkspaceRole::Admin);
             (via_org || ws_admin)
                 .then_some(())
-                .ok_or(PrincipalError::MissingRole(
-                    "the admin role in the workspace or its organization",
-                ))
+                .ok_or(PrincipalError::MissingRole(NeededRole::WorkspaceAdmin))
         }
     }
 }
@@ -485,12 +547,16 @@ mod tests {
         assert!(decide_token(&tokens, d, Some(f.member), issue(Principal::User(f.member))).is_ok());
         assert_eq!(
             decide_token(&tokens, d, Some(f.member), issue(Principal::User(f.owner))),
-            Err(PrincipalError::AdminOnly("issue tokens for other users"))
+            Err(PrincipalError::AdminOnly(
+                AdminAction::IssueTokensForOtherUsers
+            ))
         );
         assert!(decide_token(&tokens, d, Some(f.admin), issue(Principal::User(f.member))).is_ok());
         assert_eq!(
             decide_token(&tokens, d, Some(f.ws_admin), issue(runner())),
-            Err(PrincipalError::AdminOnly("issue runner or auditor tokens"))
+            Err(PrincipalError::AdminOnly(
+                AdminAction::IssueRunnerOrAuditorTokens
+            ))
         );
         assert!(decide_token(&tokens, d, Some(f.owner), issue(runner())).is_ok());
         assert!(
@@ -516,12 +582,12 @@ mod tests {
             (
                 Principal::User(f.ws_admin),
                 sign,
-                Err(PrincipalError::AdminOnly("sign checkpoints")),
+                Err(PrincipalError::AdminOnly(AdminAction::SignCheckpoints)),
             ),
             (
                 Principal::User(f.member),
                 read,
-                Err(PrincipalError::AdminOnly("read checkpoints")),
+                Err(PrincipalError::AdminOnly(AdminAction::ReadCheckpoints)),
             ),
             (auditor.clone(), read, Ok(())),
             (auditor, sign, Err(PrincipalError::UsersOnly)),
@@ -725,8 +791,26 @@ mod tests {
                 Some(f.outsider),
                 issue(Principal::User(f.owner))
             ),
-            Err(PrincipalError::AdminOnly("issue tokens for other users"))
+            Err(PrincipalError::AdminOnly(
+                AdminAction::IssueTokensForOtherUsers
+            ))
         );
         assert!(decide_token(&tokens, &d, Some(f.owner), issue(Principal::User(f.member))).is_ok());
+    }
+
+    #[test]
+    fn refusals_name_the_action_and_the_role_in_the_same_words_as_before() {
+        assert_eq!(
+            PrincipalError::AdminOnly(AdminAction::IssueRunnerOrAuditorTokens).to_string(),
+            "principal: only an organization owner or admin may issue runner or auditor tokens"
+        );
+        assert_eq!(
+            PrincipalError::MissingRole(NeededRole::WorkspaceAdmin).to_string(),
+            "principal: needs the admin role in the workspace or its organization"
+        );
+        assert_eq!(
+            PrincipalError::MissingRole(NeededRole::OrganizationManager).to_string(),
+            "principal: needs the owner or admin role in the organization"
+        );
     }
 }

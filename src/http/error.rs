@@ -242,7 +242,7 @@ impl From<AppError> for ApiError {
                 DirectoryError::OrganizationExists(_)
                 | DirectoryError::UserExists(_)
                 | DirectoryError::WorkspaceExists(_)
-                | DirectoryError::EmailTaken(_) => ApiError::new(StatusCode::CONFLICT, "conflict", text),
+                | DirectoryError::EmailTaken { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", text),
                 DirectoryError::WorkspaceNameTaken { .. } => ApiError::new(
                     StatusCode::CONFLICT,
                     "conflict",
@@ -251,7 +251,7 @@ impl From<AppError> for ApiError {
                 DirectoryError::InvalidName { reason, .. } => {
                     ApiError::validation(format!("name: {}", reason_of(&reason.to_string())))
                 }
-                DirectoryError::InvalidEmail(_)
+                DirectoryError::InvalidEmail { .. }
                 | DirectoryError::AlreadyOrganizationMember { .. }
                 | DirectoryError::NotOrganizationMember { .. }
                 | DirectoryError::AlreadyWorkspaceMember { .. }

@@ -1,8 +1,9 @@
 //! Directory decisions: validate a command against the state, emit events.
 
+use super::email::{EmailAddress, EmailProblem};
 use super::{
-    Directory, DirectoryCommand, DirectoryEvent, OrgRole, WorkspaceKind, WorkspaceScope,
-    MAX_DIRECTORY_NAME_LEN,
+    Directory, DirectoryCommand, DirectoryEvent, OrgRole, WorkspaceKind, WorkspaceRole,
+    WorkspaceScope, MAX_DIRECTORY_NAME_LEN,
 };
 use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
 use crate::domain::naming::{name_key, normalize_text, NameError};
@@ -37,11 +38,19 @@ pub enum DirectoryError {
         reason: NameError,
     },
     /// The e-mail address is not plausible.
-    #[error("email: {0:?} is not a valid e-mail address")]
-    InvalidEmail(String),
-    /// Another user already has this e-mail address.
-    #[error("email: {0:?} is already used by another user")]
-    EmailTaken(String),
+    #[error("email: {email:?} is not a valid e-mail address ({reason})")]
+    InvalidEmail {
+        /// The address as given (trimmed).
+        email: String,
+        /// Which plausibility rule it breaks.
+        reason: EmailProblem,
+    },
+    /// Another user already has this e-mail address (compared case-insensitively).
+    #[error("email: {email:?} is already used by another user")]
+    EmailTaken {
+        /// The address asked for.
+        email: EmailAddress,
+    },
     /// The organization already has a workspace with this name.
     #[error("workspace name: {name:?} is already used in this organization")]
     WorkspaceNameTaken {
@@ -96,179 +105,231 @@ pub enum DirectoryError {
     RoleUnchanged,
 }
 
+type Decided = Result<Vec<DirectoryEvent>, DirectoryError>;
+
 /// Decides which events a directory command produces.
-pub fn decide(
-    directory: &Directory,
-    command: DirectoryCommand,
-) -> Result<Vec<DirectoryEvent>, DirectoryError> {
+pub fn decide(directory: &Directory, command: DirectoryCommand) -> Decided {
+    use DirectoryCommand as C;
+    let d = directory;
     match command {
-        DirectoryCommand::CreateOrganization {
+        C::CreateOrganization {
             organization,
             workspace,
             name,
             owner,
-        } => {
-            if directory.organizations.contains_key(&organization) {
-                return Err(DirectoryError::OrganizationExists(organization));
-            }
-            ensure_free_workspace(directory, workspace)?;
-            ensure_user(directory, owner)?;
-            let name = valid_name("organization name", &name)?;
-            Ok(vec![DirectoryEvent::OrganizationCreated {
-                organization,
-                workspace,
-                name,
-                owner,
-            }])
-        }
-        DirectoryCommand::CreateUser {
+        } => create_organization(d, organization, workspace, &name, owner),
+        C::CreateUser {
             user,
             personal_workspace,
             name,
             email,
-        } => {
-            if directory.users.contains_key(&user) {
-                return Err(DirectoryError::UserExists(user));
-            }
-            ensure_free_workspace(directory, personal_workspace)?;
-            let name = valid_name("user name", &name)?;
-            let email = valid_email(&email)?;
-            let key = email.to_lowercase();
-            if directory
-                .users
-                .values()
-                .any(|u| u.email.to_lowercase() == key)
-            {
-                return Err(DirectoryError::EmailTaken(email));
-            }
-            Ok(vec![DirectoryEvent::UserCreated {
-                user,
-                personal_workspace,
-                name,
-                email,
-            }])
-        }
-        DirectoryCommand::AddUserToOrganization {
+        } => create_user(d, user, personal_workspace, &name, &email),
+        C::AddUserToOrganization {
             organization,
             user,
             role,
-        } => {
-            let org = directory
-                .organizations
-                .get(&organization)
-                .ok_or(DirectoryError::UnknownOrganization(organization))?;
-            ensure_user(directory, user)?;
-            if org.members.contains_key(&user) {
-                return Err(DirectoryError::AlreadyOrganizationMember { organization, user });
-            }
-            Ok(vec![DirectoryEvent::UserJoinedOrganization {
-                organization,
-                user,
-                role,
-            }])
-        }
-        DirectoryCommand::ChangeOrgRole {
+        } => add_user_to_organization(d, organization, user, role),
+        C::ChangeOrgRole {
             organization,
             user,
             role,
-        } => {
-            let from = current_org_role(directory, organization, user)?;
-            if from == role {
-                return Err(DirectoryError::RoleUnchanged);
-            }
-            if from == OrgRole::Owner && owner_count(directory, organization) <= 1 {
-                return Err(DirectoryError::LastOwner(organization));
-            }
-            Ok(vec![DirectoryEvent::OrgRoleChanged {
-                organization,
-                user,
-                from,
-                to: role,
-            }])
-        }
-        DirectoryCommand::CreateWorkspace {
+        } => change_org_role(d, organization, user, role),
+        C::CreateWorkspace {
             workspace,
             organization,
             name,
-        } => {
-            if !directory.organizations.contains_key(&organization) {
-                return Err(DirectoryError::UnknownOrganization(organization));
-            }
-            ensure_free_workspace(directory, workspace)?;
-            let name = valid_name("workspace name", &name)?;
-            let key = name_key(&name);
-            let taken = directory
-                .workspaces
-                .values()
-                .any(|w| w.organization() == Some(organization) && name_key(&w.name) == key);
-            if taken {
-                return Err(DirectoryError::WorkspaceNameTaken { name });
-            }
-            Ok(vec![DirectoryEvent::WorkspaceCreated {
-                workspace,
-                organization,
-                name,
-            }])
-        }
-        DirectoryCommand::AddWorkspaceMember {
+        } => create_workspace(d, workspace, organization, &name),
+        C::AddWorkspaceMember {
             workspace,
             user,
             role,
-        } => {
-            let organization = shared_workspace(directory, workspace)?;
-            ensure_user(directory, user)?;
-            if directory.org_role(organization, user).is_none() {
-                return Err(DirectoryError::NotOrganizationMember { organization, user });
-            }
-            if directory.workspace_role(workspace, user).is_some() {
-                return Err(DirectoryError::AlreadyWorkspaceMember { workspace, user });
-            }
-            Ok(vec![DirectoryEvent::WorkspaceMemberAdded {
-                workspace,
-                user,
-                role,
-            }])
-        }
-        DirectoryCommand::ChangeWorkspaceRole {
+        } => add_workspace_member(d, workspace, user, role),
+        C::ChangeWorkspaceRole {
             workspace,
             user,
             role,
-        } => {
-            shared_workspace(directory, workspace)?;
-            let from = directory
-                .workspace_role(workspace, user)
-                .ok_or(DirectoryError::NotWorkspaceMember { workspace, user })?;
-            if from == role {
-                return Err(DirectoryError::RoleUnchanged);
-            }
-            Ok(vec![DirectoryEvent::WorkspaceRoleChanged {
-                workspace,
-                user,
-                from,
-                to: role,
-            }])
-        }
-        DirectoryCommand::RemoveWorkspaceMember { workspace, user } => {
-            shared_workspace(directory, workspace)?;
-            if directory.workspace_role(workspace, user).is_none() {
-                return Err(DirectoryError::NotWorkspaceMember { workspace, user });
-            }
-            Ok(vec![DirectoryEvent::WorkspaceMemberRemoved {
-                workspace,
-                user,
-            }])
-        }
-        DirectoryCommand::RemoveUserFromOrganization { organization, user } => {
-            let role = current_org_role(directory, organization, user)?;
-            if role == OrgRole::Owner && owner_count(directory, organization) <= 1 {
-                return Err(DirectoryError::LastOwner(organization));
-            }
-            Ok(vec![DirectoryEvent::UserLeftOrganization {
-                organization,
-                user,
-            }])
+        } => change_workspace_role(d, workspace, user, role),
+        C::RemoveWorkspaceMember { workspace, user } => remove_workspace_member(d, workspace, user),
+        C::RemoveUserFromOrganization { organization, user } => {
+            remove_user_from_organization(d, organization, user)
         }
     }
+}
+
+fn create_organization(
+    directory: &Directory,
+    organization: OrganizationId,
+    workspace: WorkspaceId,
+    name: &str,
+    owner: UserId,
+) -> Decided {
+    if directory.organizations.contains_key(&organization) {
+        return Err(DirectoryError::OrganizationExists(organization));
+    }
+    ensure_free_workspace(directory, workspace)?;
+    ensure_user(directory, owner)?;
+    let name = valid_name("organization name", name)?;
+    Ok(vec![DirectoryEvent::OrganizationCreated {
+        organization,
+        workspace,
+        name,
+        owner,
+    }])
+}
+
+fn create_user(
+    directory: &Directory,
+    user: UserId,
+    personal_workspace: WorkspaceId,
+    name: &str,
+    email: &str,
+) -> Decided {
+    if directory.users.contains_key(&user) {
+        return Err(DirectoryError::UserExists(user));
+    }
+    ensure_free_workspace(directory, personal_workspace)?;
+    let name = valid_name("user name", name)?;
+    let email = valid_email(email)?;
+    let key = email.key();
+    if directory
+        .users
+        .values()
+        .any(|u| u.email.to_lowercase() == key)
+    {
+        return Err(DirectoryError::EmailTaken { email });
+    }
+    Ok(vec![DirectoryEvent::UserCreated {
+        user,
+        personal_workspace,
+        name,
+        email: email.into_string(),
+    }])
+}
+
+fn add_user_to_organization(
+    directory: &Directory,
+    organization: OrganizationId,
+    user: UserId,
+    role: OrgRole,
+) -> Decided {
+    let org = directory
+        .organizations
+        .get(&organization)
+        .ok_or(DirectoryError::UnknownOrganization(organization))?;
+    ensure_user(directory, user)?;
+    if org.members.contains_key(&user) {
+        return Err(DirectoryError::AlreadyOrganizationMember { organization, user });
+    }
+    Ok(vec![DirectoryEvent::UserJoinedOrganization {
+        organization,
+        user,
+        role,
+    }])
+}
+
+fn change_org_role(
+    directory: &Directory,
+    organization: OrganizationId,
+    user: UserId,
+    role: OrgRole,
+) -> Decided {
+    let from = current_org_role(directory, organization, user)?;
+    if from == role {
+        return Err(DirectoryError::RoleUnchanged);
+    }
+    ensure_not_last_owner(directory, organization, from)?;
+    Ok(vec![DirectoryEvent::OrgRoleChanged {
+        organization,
+        user,
+        from,
+        to: role,
+    }])
+}
+
+fn create_workspace(
+    directory: &Directory,
+    workspace: WorkspaceId,
+    organization: OrganizationId,
+    name: &str,
+) -> Decided {
+    if !directory.organizations.contains_key(&organization) {
+        return Err(DirectoryError::UnknownOrganization(organization));
+    }
+    ensure_free_workspace(directory, workspace)?;
+    let name = valid_name("workspace name", name)?;
+    let key = name_key(&name);
+    let taken = directory
+        .workspaces
+        .values()
+        .any(|w| w.organization() == Some(organization) && name_key(&w.name) == key);
+    if taken {
+        return Err(DirectoryError::WorkspaceNameTaken { name });
+    }
+    Ok(vec![DirectoryEvent::WorkspaceCreated {
+        workspace,
+        organization,
+        name,
+    }])
+}
+
+fn add_workspace_member(
+    directory: &Directory,
+    workspace: WorkspaceId,
+    user: UserId,
+    role: WorkspaceRole,
+) -> Decided {
+    let organization = shared_workspace(directory, workspace)?;
+    ensure_user(directory, user)?;
+    if directory.org_role(organization, user).is_none() {
+        return Err(DirectoryError::NotOrganizationMember { organization, user });
+    }
+    if directory.workspace_role(workspace, user).is_some() {
+        return Err(DirectoryError::AlreadyWorkspaceMember { workspace, user });
+    }
+    Ok(vec![DirectoryEvent::WorkspaceMemberAdded {
+        workspace,
+        user,
+        role,
+    }])
+}
+
+fn change_workspace_role(
+    directory: &Directory,
+    workspace: WorkspaceId,
+    user: UserId,
+    role: WorkspaceRole,
+) -> Decided {
+    let from = current_workspace_role(directory, workspace, user)?;
+    if from == role {
+        return Err(DirectoryError::RoleUnchanged);
+    }
+    Ok(vec![DirectoryEvent::WorkspaceRoleChanged {
+        workspace,
+        user,
+        from,
+        to: role,
+    }])
+}
+
+fn remove_workspace_member(directory: &Directory, workspace: WorkspaceId, user: UserId) -> Decided {
+    current_workspace_role(directory, workspace, user)?;
+    Ok(vec![DirectoryEvent::WorkspaceMemberRemoved {
+        workspace,
+        user,
+    }])
+}
+
+fn remove_user_from_organization(
+    directory: &Directory,
+    organization: OrganizationId,
+    user: UserId,
+) -> Decided {
+    let role = current_org_role(directory, organization, user)?;
+    ensure_not_last_owner(directory, organization, role)?;
+    Ok(vec![DirectoryEvent::UserLeftOrganization {
+        organization,
+        user,
+    }])
 }
 
 fn valid_name(field: &'static str, raw: &str) -> Result<String, DirectoryError> {
@@ -276,25 +337,11 @@ fn valid_name(field: &'static str, raw: &str) -> Result<String, DirectoryError> 
         .map_err(|reason| DirectoryError::InvalidName { field, reason })
 }
 
-fn valid_email(raw: &str) -> Result<String, DirectoryError> {
-    let email = raw.trim();
-    let plausible = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                && email.len() <= 254
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        }
-        None => false,
-    };
-    if plausible {
-        Ok(email.to_owned())
-    } else {
-        Err(DirectoryError::InvalidEmail(email.to_owned()))
-    }
+fn valid_email(raw: &str) -> Result<EmailAddress, DirectoryError> {
+    EmailAddress::parse(raw).map_err(|reason| DirectoryError::InvalidEmail {
+        email: raw.trim().to_owned(),
+        reason,
+    })
 }
 
 fn ensure_user(directory: &Directory, user: UserId) -> Result<(), DirectoryError> {
@@ -332,6 +379,31 @@ fn owner_count(directory: &Directory, organization: OrganizationId) -> usize {
     directory.organizations.get(&organization).map_or(0, |o| {
         o.members.values().filter(|r| **r == OrgRole::Owner).count()
     })
+}
+
+/// Demoting or removing `role` must leave the organization an Owner.
+fn ensure_not_last_owner(
+    directory: &Directory,
+    organization: OrganizationId,
+    role: OrgRole,
+) -> Result<(), DirectoryError> {
+    if role == OrgRole::Owner && owner_count(directory, organization) <= 1 {
+        Err(DirectoryError::LastOwner(organization))
+    } else {
+        Ok(())
+    }
+}
+
+/// The user's role in a shared workspace.
+fn current_workspace_role(
+    directory: &Directory,
+    workspace: WorkspaceId,
+    user: UserId,
+) -> Result<WorkspaceRole, DirectoryError> {
+    shared_workspace(directory, workspace)?;
+    directory
+        .workspace_role(workspace, user)
+        .ok_or(DirectoryError::NotWorkspaceMember { workspace, user })
 }
 
 fn shared_workspace(

@@ -1,8 +1,9 @@
 //! Directory events (payloads frozen per type string and schema version).
 
-use super::{OrgRole, WorkspaceRole};
+use super::{Directory, OrgRole, WorkspaceRole};
 use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// Something that happened to the directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,17 +98,18 @@ pub enum DirectoryEvent {
 impl DirectoryEvent {
     /// Stable type string stored in the envelope.
     pub fn event_type(&self) -> &'static str {
-        match self {
-            Self::OrganizationCreated { .. } => "directory.organization_created",
-            Self::UserCreated { .. } => "directory.user_created",
-            Self::UserJoinedOrganization { .. } => "directory.user_joined_organization",
-            Self::OrgRoleChanged { .. } => "directory.org_role_changed",
-            Self::WorkspaceCreated { .. } => "directory.workspace_created",
-            Self::WorkspaceMemberAdded { .. } => "directory.workspace_member_added",
-            Self::WorkspaceRoleChanged { .. } => "directory.workspace_role_changed",
-            Self::WorkspaceMemberRemoved { .. } => "directory.workspace_member_removed",
-            Self::UserLeftOrganization { .. } => "directory.user_left_organization",
-        }
+        let index = match self {
+            Self::OrganizationCreated { .. } => 0,
+            Self::UserCreated { .. } => 1,
+            Self::UserJoinedOrganization { .. } => 2,
+            Self::OrgRoleChanged { .. } => 3,
+            Self::WorkspaceCreated { .. } => 4,
+            Self::WorkspaceMemberAdded { .. } => 5,
+            Self::WorkspaceRoleChanged { .. } => 6,
+            Self::WorkspaceMemberRemoved { .. } => 7,
+            Self::UserLeftOrganization { .. } => 8,
+        };
+        Self::TYPES[index]
     }
 
     /// Schema version of this event's payload.
@@ -127,4 +129,66 @@ impl DirectoryEvent {
         "directory.workspace_member_removed",
         "directory.user_left_organization",
     ];
+
+    /// What the event is about: the organization, user or workspace it changes.
+    pub fn subject(&self) -> DirectorySubject {
+        match self {
+            Self::OrganizationCreated { organization, .. }
+            | Self::UserJoinedOrganization { organization, .. }
+            | Self::OrgRoleChanged { organization, .. }
+            | Self::UserLeftOrganization { organization, .. } => {
+                DirectorySubject::Organization(*organization)
+            }
+            Self::UserCreated { user, .. } => DirectorySubject::User(*user),
+            Self::WorkspaceCreated { workspace, .. }
+            | Self::WorkspaceMemberAdded { workspace, .. }
+            | Self::WorkspaceRoleChanged { workspace, .. }
+            | Self::WorkspaceMemberRemoved { workspace, .. } => {
+                DirectorySubject::Workspace(*workspace)
+            }
+        }
+    }
+
+    /// The workspace the event touches: its own workspace, the new user's personal one, or
+    /// (for a membership of an organization) the organization's workspace in `directory`.
+    pub fn workspace(&self, directory: &Directory) -> Option<WorkspaceId> {
+        match self {
+            Self::OrganizationCreated { workspace, .. }
+            | Self::WorkspaceCreated { workspace, .. }
+            | Self::WorkspaceMemberAdded { workspace, .. }
+            | Self::WorkspaceRoleChanged { workspace, .. }
+            | Self::WorkspaceMemberRemoved { workspace, .. } => Some(*workspace),
+            Self::UserCreated {
+                personal_workspace, ..
+            } => Some(*personal_workspace),
+            Self::UserJoinedOrganization { organization, .. }
+            | Self::OrgRoleChanged { organization, .. }
+            | Self::UserLeftOrganization { organization, .. } => directory
+                .organizations
+                .get(organization)
+                .map(|o| o.workspace),
+        }
+    }
+}
+
+/// What a directory event is about; shown as `kind:id` (`organization:…`, `user:…`,
+/// `workspace:…`), as audit records name their resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectorySubject {
+    /// An organization (created, or one whose membership changed).
+    Organization(OrganizationId),
+    /// A user (created).
+    User(UserId),
+    /// A workspace (created, or one whose membership changed).
+    Workspace(WorkspaceId),
+}
+
+impl fmt::Display for DirectorySubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Organization(id) => write!(f, "organization:{id}"),
+            Self::User(id) => write!(f, "user:{id}"),
+            Self::Workspace(id) => write!(f, "workspace:{id}"),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 mod commands;
 mod decide;
+mod email;
 mod events;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -12,7 +13,8 @@ mod tests;
 
 pub use commands::DirectoryCommand;
 pub use decide::{decide, DirectoryError};
-pub use events::DirectoryEvent;
+pub use email::{EmailAddress, EmailProblem, MAX_EMAIL_LEN};
+pub use events::{DirectoryEvent, DirectorySubject};
 pub use membership::{membership_command, Membership};
 pub use state::{apply, Directory, Organization, User, Workspace, WorkspaceScope};
 

@@ -123,131 +123,134 @@ impl Directory {
 
 /// Applies one event to the directory. Events are facts: unknown references are ignored.
 pub fn apply(directory: &mut Directory, event: &DirectoryEvent) {
+    use DirectoryEvent as E;
     match event {
-        DirectoryEvent::OrganizationCreated {
+        E::OrganizationCreated {
             organization,
             workspace,
             name,
             owner,
-        } => {
-            directory.organizations.insert(
-                *organization,
-                Organization {
-                    id: *organization,
-                    name: name.clone(),
-                    workspace: *workspace,
-                    members: BTreeMap::from([(*owner, OrgRole::Owner)]),
-                },
-            );
-            directory.workspaces.insert(
-                *workspace,
-                Workspace {
-                    id: *workspace,
-                    name: name.clone(),
-                    scope: WorkspaceScope::Organization {
-                        organization: *organization,
-                    },
-                    members: BTreeMap::new(),
-                },
-            );
-        }
-        DirectoryEvent::UserCreated {
+        } => directory.organization_created(*organization, *workspace, name, *owner),
+        E::UserCreated {
             user,
             personal_workspace,
             name,
             email,
-        } => {
-            directory.users.insert(
-                *user,
-                User {
-                    id: *user,
-                    name: name.clone(),
-                    email: email.clone(),
-                    personal_workspace: *personal_workspace,
-                },
-            );
-            directory.workspaces.insert(
-                *personal_workspace,
-                Workspace {
-                    id: *personal_workspace,
-                    name: format!("{name} (personal)"),
-                    scope: WorkspaceScope::Personal { owner: *user },
-                    members: BTreeMap::new(),
-                },
-            );
-        }
-        DirectoryEvent::UserJoinedOrganization {
+        } => directory.user_created(*user, *personal_workspace, name, email),
+        E::UserJoinedOrganization {
             organization,
             user,
             role,
-        } => {
-            if let Some(org) = directory.organizations.get_mut(organization) {
-                org.members.insert(*user, *role);
-            }
         }
-        DirectoryEvent::OrgRoleChanged {
+        | E::OrgRoleChanged {
             organization,
             user,
-            to,
+            to: role,
             ..
-        } => {
-            if let Some(org) = directory.organizations.get_mut(organization) {
-                org.members.insert(*user, *to);
-            }
-        }
-        DirectoryEvent::WorkspaceCreated {
+        } => directory.set_org_role(*organization, *user, *role),
+        E::WorkspaceCreated {
             workspace,
             organization,
             name,
-        } => {
-            directory.workspaces.insert(
-                *workspace,
-                Workspace {
-                    id: *workspace,
-                    name: name.clone(),
-                    scope: WorkspaceScope::Shared {
-                        organization: *organization,
-                    },
-                    members: BTreeMap::new(),
-                },
-            );
-        }
-        DirectoryEvent::WorkspaceMemberAdded {
+        } => directory.add_workspace(
+            *workspace,
+            name.clone(),
+            WorkspaceScope::Shared {
+                organization: *organization,
+            },
+        ),
+        E::WorkspaceMemberAdded {
             workspace,
             user,
             role,
-        } => {
-            if let Some(ws) = directory.workspaces.get_mut(workspace) {
-                ws.members.insert(*user, *role);
-            }
         }
-        DirectoryEvent::WorkspaceRoleChanged {
+        | E::WorkspaceRoleChanged {
             workspace,
             user,
-            to,
+            to: role,
             ..
-        } => {
-            if let Some(ws) = directory.workspaces.get_mut(workspace) {
-                ws.members.insert(*user, *to);
-            }
+        } => directory.set_workspace_role(*workspace, *user, Some(*role)),
+        E::WorkspaceMemberRemoved { workspace, user } => {
+            directory.set_workspace_role(*workspace, *user, None);
         }
-        DirectoryEvent::WorkspaceMemberRemoved { workspace, user } => {
-            if let Some(ws) = directory.workspaces.get_mut(workspace) {
-                ws.members.remove(user);
-            }
+        E::UserLeftOrganization { organization, user } => {
+            directory.leave_organization(*organization, *user);
         }
-        DirectoryEvent::UserLeftOrganization { organization, user } => {
-            if let Some(org) = directory.organizations.get_mut(organization) {
-                org.members.remove(user);
-            }
-            for ws in directory.workspaces.values_mut() {
-                if ws.scope
-                    == (WorkspaceScope::Shared {
-                        organization: *organization,
-                    })
-                {
-                    ws.members.remove(user);
-                }
+    }
+}
+
+impl Directory {
+    fn organization_created(
+        &mut self,
+        organization: OrganizationId,
+        workspace: WorkspaceId,
+        name: &str,
+        owner: UserId,
+    ) {
+        let members = BTreeMap::from([(owner, OrgRole::Owner)]);
+        self.organizations.insert(
+            organization,
+            Organization {
+                id: organization,
+                name: name.to_owned(),
+                workspace,
+                members,
+            },
+        );
+        let scope = WorkspaceScope::Organization { organization };
+        self.add_workspace(workspace, name.to_owned(), scope);
+    }
+
+    fn user_created(&mut self, user: UserId, workspace: WorkspaceId, name: &str, email: &str) {
+        self.users.insert(
+            user,
+            User {
+                id: user,
+                name: name.to_owned(),
+                email: email.to_owned(),
+                personal_workspace: workspace,
+            },
+        );
+        let scope = WorkspaceScope::Personal { owner: user };
+        self.add_workspace(workspace, format!("{name} (personal)"), scope);
+    }
+
+    fn add_workspace(&mut self, id: WorkspaceId, name: String, scope: WorkspaceScope) {
+        let members = BTreeMap::new();
+        let workspace = Workspace {
+            id,
+            name,
+            scope,
+            members,
+        };
+        self.workspaces.insert(id, workspace);
+    }
+
+    fn set_org_role(&mut self, organization: OrganizationId, user: UserId, role: OrgRole) {
+        if let Some(org) = self.organizations.get_mut(&organization) {
+            org.members.insert(user, role);
+        }
+    }
+
+    /// Gives `user` this role in the workspace, or (`None`) removes them from it.
+    fn set_workspace_role(&mut self, id: WorkspaceId, user: UserId, role: Option<WorkspaceRole>) {
+        if let Some(ws) = self.workspaces.get_mut(&id) {
+            match role {
+                Some(role) => ws.members.insert(user, role),
+                None => ws.members.remove(&user),
+            };
+        }
+    }
+
+    /// The user leaves the organization and every shared workspace of it.
+    fn leave_organization(&mut self, organization: OrganizationId, user: UserId) {
+        if let Some(org) = self.organizations.get_mut(&organization) {
+            org.members.remove(&user);
+        }
+        let shared = WorkspaceScope::Shared { organization };
+        for ws in self.workspaces.values_mut() {
+            if ws.scope == shared {
+                ws.members.remove(&user);
             }
         }
     }

@@ -79,10 +79,15 @@ fn create_user_refusals() {
             "B",
             "ADA@example.com",
         ))
-        .then_expect_error(DirectoryError::EmailTaken("ADA@example.com".into()));
+        .then_expect_error(DirectoryError::EmailTaken {
+            email: EmailAddress::parse("ADA@example.com").expect("plausible"),
+        });
     S::given(vec![])
         .when(cmd(UserId::new(), WorkspaceId::new(), "B", "not-an-email"))
-        .then_expect_error(DirectoryError::InvalidEmail("not-an-email".into()));
+        .then_expect_error(DirectoryError::InvalidEmail {
+            email: "not-an-email".into(),
+            reason: EmailProblem::NoAt,
+        });
     S::given(vec![])
         .when(cmd(
             UserId::new(),

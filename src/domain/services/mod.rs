@@ -15,8 +15,8 @@ pub use oauth_client::{
     MAX_AUTHORIZE_PARAMS, RESERVED_AUTHORIZE_PARAMS,
 };
 pub use spec::{
-    base_fields, fill_url, placeholders, AuthKind, FieldFormat, FieldSpec, OAuthEndpoints,
-    ServiceSpec, ServiceSpecError, VerificationEndpoint, RESERVED_GENERIC_FIELDS,
+    base_fields, fill_url, placeholders, AuthKind, FieldFormat, FieldSpec, MethodProblem,
+    OAuthEndpoints, ServiceSpec, ServiceSpecError, VerificationEndpoint, RESERVED_GENERIC_FIELDS,
 };
 
 use crate::domain::ids::{ServiceId, ServiceKey};

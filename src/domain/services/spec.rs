@@ -174,8 +174,41 @@ pub enum ServiceSpecError {
         field: FieldName,
     },
     /// The verification method is not GET or POST.
-    #[error("verification.method: {0:?} is not GET or POST")]
-    BadVerificationMethod(String),
+    #[error("verification.method: {method:?} is not GET or POST ({reason})")]
+    BadVerificationMethod {
+        /// The method as given.
+        method: String,
+        /// How it misses.
+        reason: MethodProblem,
+    },
+}
+
+/// Why a verification method is refused: only `GET` and `POST`, in upper case, are called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MethodProblem {
+    /// Nothing (or only white space) was given.
+    #[error("it is blank")]
+    Blank,
+    /// `get` or `post` in another case.
+    #[error("methods are written in upper case")]
+    NotUpperCase,
+    /// Any other method: a credential check calls nothing else.
+    #[error("credentials are checked with GET or POST only")]
+    Unsupported,
+}
+
+impl MethodProblem {
+    /// What is wrong with `method`, or `None` for `GET` and `POST`.
+    pub fn of(method: &str) -> Option<MethodProblem> {
+        match method {
+            "GET" | "POST" => None,
+            m if m.trim().is_empty() => Some(MethodProblem::Blank),
+            m if m.eq_ignore_ascii_case("GET") || m.eq_ignore_ascii_case("POST") => {
+                Some(MethodProblem::NotUpperCase)
+            }
+            _ => Some(MethodProblem::Unsupported),
+        }
+    }
 }
 
 fn field(name: &str, secret: bool, required: bool, format: FieldFormat, d: &str) -> FieldSpec {
@@ -278,8 +311,11 @@ impl ServiceSpec {
         self.validate_oauth(allow_http)?;
         self.validate_scopes()?;
         if let Some(v) = &self.verification {
-            if v.method != "GET" && v.method != "POST" {
-                return Err(ServiceSpecError::BadVerificationMethod(v.method.clone()));
+            if let Some(reason) = MethodProblem::of(&v.method) {
+                return Err(ServiceSpecError::BadVerificationMethod {
+                    method: v.method.clone(),
+                    reason,
+                });
             }
             self.check_url("verification.url", &v.url, allow_http)?;
         }
@@ -543,7 +579,30 @@ mod tests {
         });
         assert_eq!(
             s.validate(),
-            Err(ServiceSpecError::BadVerificationMethod("DELETE".into()))
+            Err(ServiceSpecError::BadVerificationMethod {
+                method: "DELETE".into(),
+                reason: MethodProblem::Unsupported,
+            })
         );
+        let refusal = |method: &str| {
+            let mut s = oauth2();
+            s.verification = Some(VerificationEndpoint {
+                method: method.into(),
+                url: "https://x.test/me".into(),
+            });
+            s.validate().map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            refusal("get"),
+            Err(
+                "verification.method: \"get\" is not GET or POST (methods are written in upper case)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            refusal(" "),
+            Err("verification.method: \" \" is not GET or POST (it is blank)".into())
+        );
+        assert_eq!(refusal("POST"), Ok(()));
     }
 }
