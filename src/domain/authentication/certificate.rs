@@ -14,6 +14,7 @@
 //! `KeyMatch::NotVerifiable` (surfaced as a warning), never silently reported as matching.
 
 use crate::time::Timestamp;
+use pkcs8::der;
 use pkcs8::der::pem;
 use pkcs8::der::{Decode, DecodePem};
 use x509_cert::Certificate;
@@ -46,8 +47,14 @@ pub enum CertificateError {
     #[error("certificate: no PEM CERTIFICATE block found")]
     NoCertificateBlock,
     /// The certificate block is not a valid X.509 certificate.
-    #[error("certificate: not a valid X.509 certificate ({0})")]
-    InvalidCertificate(String),
+    #[error("certificate: not a valid X.509 certificate ({source})")]
+    InvalidCertificate {
+        /// Which part of the certificate does not decode.
+        part: CertificatePart,
+        /// What the DER decoder found (a position and a tag or length, never content).
+        #[source]
+        source: der::Error,
+    },
     /// The private key is not PEM.
     #[error("private_key: not PEM-armoured")]
     KeyNotPem,
@@ -59,8 +66,14 @@ pub enum CertificateError {
     #[error("private_key: the PEM label is not PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY")]
     UnsupportedKeyLabel,
     /// The key's DER structure is invalid.
-    #[error("private_key: not a valid private key ({0})")]
-    InvalidKey(String),
+    #[error("private_key: not a valid private key ({source})")]
+    InvalidKey {
+        /// The structure the key was decoded as.
+        format: KeyFormat,
+        /// What the DER decoder found (a position and a tag or length, never content).
+        #[source]
+        source: der::Error,
+    },
     /// The key's algorithm differs from the certificate's.
     #[error("private_key: key algorithm {key} does not match certificate algorithm {certificate}")]
     AlgorithmMismatch {
@@ -74,6 +87,34 @@ pub enum CertificateError {
     KeyMismatch,
 }
 
+/// The part of a certificate that did not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificatePart {
+    /// The X.509 structure itself.
+    X509,
+    /// Its RSA public key (PKCS#1), read to match an RSA private key.
+    RsaPublicKey,
+}
+
+/// The structure a private key was decoded as, chosen by its PEM label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// `PRIVATE KEY`: PKCS#8.
+    Pkcs8,
+    /// `RSA PRIVATE KEY`, or the RSA key inside PKCS#8: PKCS#1.
+    Pkcs1,
+    /// `EC PRIVATE KEY`, or the EC key inside PKCS#8: SEC1.
+    Sec1,
+}
+
+fn invalid_certificate(part: CertificatePart) -> impl FnOnce(der::Error) -> CertificateError {
+    move |source| CertificateError::InvalidCertificate { part, source }
+}
+
+fn invalid_key(format: KeyFormat) -> impl FnOnce(der::Error) -> CertificateError {
+    move |source| CertificateError::InvalidKey { format, source }
+}
+
 /// Parses both PEM texts, records the expiry and checks that the key matches.
 pub fn check_certificate(
     certificate_pem: &str,
@@ -81,7 +122,7 @@ pub fn check_certificate(
 ) -> Result<CertificateInfo, CertificateError> {
     let block = first_certificate_block(certificate_pem)?;
     let cert = Certificate::from_pem(block.as_bytes())
-        .map_err(|e| CertificateError::InvalidCertificate(e.to_string()))?;
+        .map_err(invalid_certificate(CertificatePart::X509))?;
     let tbs = &cert.tbs_certificate;
     let secs = tbs.validity.not_after.to_unix_duration().as_secs();
     let not_after = Timestamp::from_unix_seconds(i64::try_from(secs).unwrap_or(i64::MAX));
@@ -92,8 +133,8 @@ pub fn check_certificate(
         pem::decode_vec(key_pem.trim().as_bytes()).map_err(|_| CertificateError::KeyNotPem)?;
     let key_match = match label {
         "PRIVATE KEY" => {
-            let info = pkcs8::PrivateKeyInfo::try_from(der.as_slice())
-                .map_err(|e| CertificateError::InvalidKey(e.to_string()))?;
+            let info =
+                pkcs8::PrivateKeyInfo::from_der(&der).map_err(invalid_key(KeyFormat::Pkcs8))?;
             let key_alg = info.algorithm.oid.to_string();
             if key_alg != cert_alg {
                 return Err(CertificateError::AlgorithmMismatch {
@@ -148,10 +189,10 @@ fn require_alg(key_alg: &str, cert_alg: &str) -> Result<(), CertificateError> {
 }
 
 fn match_rsa(private_der: &[u8], cert_key: &[u8]) -> Result<KeyMatch, CertificateError> {
-    let private = pkcs1::RsaPrivateKey::from_der(private_der)
-        .map_err(|e| CertificateError::InvalidKey(e.to_string()))?;
+    let private =
+        pkcs1::RsaPrivateKey::from_der(private_der).map_err(invalid_key(KeyFormat::Pkcs1))?;
     let public = pkcs1::RsaPublicKey::from_der(cert_key)
-        .map_err(|e| CertificateError::InvalidCertificate(e.to_string()))?;
+        .map_err(invalid_certificate(CertificatePart::RsaPublicKey))?;
     if private.modulus.as_bytes() == public.modulus.as_bytes()
         && private.public_exponent.as_bytes() == public.public_exponent.as_bytes()
     {
@@ -166,8 +207,8 @@ fn match_ec(
     outer_public: Option<&[u8]>,
     cert_key: &[u8],
 ) -> Result<KeyMatch, CertificateError> {
-    let private = sec1::EcPrivateKey::from_der(private_der)
-        .map_err(|e| CertificateError::InvalidKey(e.to_string()))?;
+    let private =
+        sec1::EcPrivateKey::from_der(private_der).map_err(invalid_key(KeyFormat::Sec1))?;
     match_embedded(private.public_key.or(outer_public), cert_key)
 }
 
@@ -231,6 +272,17 @@ pub(crate) mod tests {
         let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
         let err = check_certificate(broken, EC_KEY).expect_err("broken");
         assert!(err.to_string().starts_with("certificate:"), "{err}");
+        assert!(
+            matches!(
+                err,
+                CertificateError::InvalidCertificate {
+                    part: CertificatePart::X509,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(std::error::Error::source(&err).is_some(), "the DER error");
         assert_eq!(
             check_certificate(EC_CERT, "not a key"),
             Err(CertificateError::KeyNotPem)
@@ -244,5 +296,28 @@ pub(crate) mod tests {
         // Error text never echoes key material.
         let err = check_certificate(EC_CERT, OTHER_EC_KEY).expect_err("mismatch");
         assert!(!err.to_string().contains("MII"));
+        // A key whose DER breaks: the decoder's finding, in text and Debug, holds no key byte.
+        let (_, mut der) = pem::decode_vec(EC_KEY.trim().as_bytes()).expect("PEM");
+        der.truncate(40);
+        let broken = pem::encode_string("EC PRIVATE KEY", pem::LineEnding::LF, &der).expect("PEM");
+        let err = check_certificate(EC_CERT, &broken).expect_err("truncated");
+        assert!(
+            matches!(
+                err,
+                CertificateError::InvalidKey {
+                    format: KeyFormat::Sec1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err
+            .to_string()
+            .starts_with("private_key: not a valid private key ("));
+        let base64_body: String = broken.lines().filter(|l| !l.starts_with("-----")).collect();
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains(&base64_body[..16]), "{shown}");
+            assert!(!shown.contains(&hex::encode(&der[8..24])), "{shown}");
+        }
     }
 }

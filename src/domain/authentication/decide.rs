@@ -1,14 +1,12 @@
 //! The pure decision: command + state + context -> events and warnings.
 
-use super::commands::{
-    AuthenticationCommand, CreateAuthentication, FieldChange, Origin, RestoreSnapshot,
-};
-use super::events::{AuthenticationEvent, FieldOutcome};
+mod changes;
+mod grants;
+
+use super::commands::{AuthenticationCommand, CreateAuthentication, RestoreSnapshot};
+use super::events::AuthenticationEvent;
 use super::state::{Authentication, AuthenticationState, Lifecycle};
-use super::validate::{
-    certificate_warnings, check_all, check_pair, check_scopes, check_value, to_value, FieldError,
-    ScopeError,
-};
+use super::validate::{certificate_warnings, check_all, check_scopes, FieldError, ScopeError};
 use super::warnings::Warning;
 use crate::domain::access::{decide_access, Action, DenyReason};
 use crate::domain::directory::{Directory, WorkspaceKind};
@@ -19,7 +17,6 @@ use crate::domain::services::{
     check_use, AuthKind, ServiceRef, ServiceRegistry, ServiceSpec, ServiceUse, ServiceUseError,
 };
 use crate::time::Timestamp;
-use std::collections::BTreeMap;
 
 /// Everything besides the state that a decision needs.
 pub struct DecisionContext<'a> {
@@ -133,196 +130,146 @@ pub enum AuthenticationError {
 
 type Result<T> = std::result::Result<T, AuthenticationError>;
 
+/// An existing authentication a command is decided on, with what every decision reads.
+struct Existing<'a, S> {
+    auth: &'a Authentication<S>,
+    service: &'a ServiceSpec,
+    /// The stream version (for restore).
+    version: u64,
+    ctx: &'a DecisionContext<'a>,
+}
+
+impl<S> Existing<'_, S> {
+    /// The actor may do `action` where the authentication lives.
+    fn require(&self, action: Action) -> Result<()> {
+        require(self.ctx, self.auth.workspace, action)
+    }
+
+    /// Grants, refreshes and re-authorization exist only for OAuth2.
+    fn require_oauth2(&self) -> Result<()> {
+        if self.service.auth_kind == AuthKind::OAuth2 {
+            Ok(())
+        } else {
+            Err(AuthenticationError::NotOAuth2)
+        }
+    }
+}
+
+/// A decision with one event and no warning.
+fn one(event: AuthenticationEvent<SecretText>) -> Decision {
+    Decision {
+        events: vec![event],
+        warnings: Vec::new(),
+    }
+}
+
 /// Decides an authentication command. Pure: no I/O, no crypto, no clock.
 pub fn decide<S>(
     state: &AuthenticationState<S>,
     command: AuthenticationCommand,
     ctx: &DecisionContext<'_>,
 ) -> Result<Decision> {
-    let auth = match (&state.current, command) {
-        (None, AuthenticationCommand::Create(create)) => return create_new(create, ctx),
-        (None, _) => return Err(AuthenticationError::NotFound),
-        (Some(auth), command) => (auth, command),
+    use AuthenticationCommand as C;
+    let Some(auth) = &state.current else {
+        return match command {
+            C::Create(create) => create_new(create, ctx),
+            _ => Err(AuthenticationError::NotFound),
+        };
     };
-    let (auth, command) = auth;
-    match (auth.lifecycle, &command) {
-        (Lifecycle::Purged, _) => return Err(AuthenticationError::Purged),
-        (_, AuthenticationCommand::Create(_)) => {
-            return Err(AuthenticationError::AlreadyExists(auth.id))
-        }
-        (Lifecycle::Deleted, AuthenticationCommand::Restore { .. })
-        | (Lifecycle::Deleted, AuthenticationCommand::Purge) => {}
-        (Lifecycle::Deleted, _) => return Err(AuthenticationError::Deleted),
-        (Lifecycle::Active, _) => {}
-    }
+    admit(auth, &command)?;
     let service = ctx
         .services
         .resolve(&auth.service)
         .ok_or_else(|| AuthenticationError::UnknownService(auth.service.clone()))?;
-    let one = |event| Decision {
-        events: vec![event],
-        warnings: Vec::new(),
+    let on = Existing {
+        auth,
+        service,
+        version: state.version,
+        ctx,
     };
     match command {
-        AuthenticationCommand::Create(_) => Err(AuthenticationError::AlreadyExists(auth.id)),
-        AuthenticationCommand::Rename { name } => {
-            require(ctx, auth.workspace, Action::Edit)?;
-            let name = checked_name(ctx, &name, auth.workspace, Some(&auth.name))?;
-            if name == auth.name {
-                return Err(AuthenticationError::NameUnchanged);
-            }
-            Ok(one(AuthenticationEvent::Renamed {
-                from: auth.name.clone(),
-                to: name,
-            }))
-        }
-        AuthenticationCommand::Move { to } => {
-            if to == auth.workspace {
-                return Err(AuthenticationError::SameWorkspace(to));
-            }
-            require(ctx, auth.workspace, Action::MoveFrom)?;
-            require(ctx, to, Action::MoveTo)?;
-            usable_service(ctx, &auth.service, to, ServiceUse::Move)?;
-            checked_name(ctx, &auth.name, to, None)?;
-            let mut decision = one(AuthenticationEvent::Moved {
-                from: auth.workspace,
-                to,
-            });
-            decision.warnings = placement_warnings(service, to, ctx.directory);
-            Ok(decision)
-        }
-        AuthenticationCommand::Reauthenticate { fields, origin } => {
-            require(ctx, auth.workspace, Action::Edit)?;
-            if service.auth_kind == AuthKind::OAuth2 {
-                let endpoint_fields = service.endpoint_fields();
-                if let Some(field) = fields.keys().find(|f| endpoint_fields.contains(f)) {
-                    return Err(AuthenticationError::NewGrantRequired {
-                        field: field.clone(),
-                    });
-                }
-            }
-            reauthenticate(auth, service, fields, origin, ctx.now)
-        }
-        AuthenticationCommand::ReauthenticateByGrant { fields, origin } => {
-            require(ctx, auth.workspace, Action::Edit)?;
-            if service.auth_kind != AuthKind::OAuth2 {
-                return Err(AuthenticationError::NotOAuth2);
-            }
-            reauthenticate(auth, service, fields, origin, ctx.now)
-        }
-        AuthenticationCommand::ChangeScopes {
+        C::Create(_) => Err(AuthenticationError::AlreadyExists(auth.id)),
+        C::Rename { name } => rename(&on, &name),
+        C::Move { to } => move_to(&on, to),
+        C::Reauthenticate { fields, origin } => changes::by_person(&on, fields, origin),
+        C::ReauthenticateByGrant { fields, origin } => changes::by_grant(&on, fields, origin),
+        C::ChangeScopes {
             scopes,
             extra_permissions,
-        } => {
-            require(ctx, auth.workspace, Action::Edit)?;
-            if service.auth_kind == AuthKind::OAuth2 {
-                return Err(AuthenticationError::ReconsentRequired);
-            }
-            let checked = check_scopes(service, scopes, extra_permissions)?;
-            if checked.scopes == auth.scopes && checked.extra_permissions == auth.extra_permissions
-            {
-                return Err(AuthenticationError::ScopesUnchanged);
-            }
-            let mut decision = one(AuthenticationEvent::ScopesChanged {
-                scopes: checked.scopes,
-                extra_permissions: checked.extra_permissions,
-                missing_required: checked.missing_required.clone(),
-            });
-            decision.warnings = scope_warnings(checked.missing_required);
-            Ok(decision)
-        }
-        AuthenticationCommand::RecordGrant {
+        } => grants::change_scopes(&on, scopes, extra_permissions),
+        C::RecordGrant {
             requested_scopes,
             granted_scopes,
             extra_permissions,
-        } => {
-            require(ctx, auth.workspace, Action::Edit)?;
-            if service.auth_kind != AuthKind::OAuth2 {
-                return Err(AuthenticationError::NotOAuth2);
-            }
-            // The provider decides what it grants: record it as given, warn about the gaps.
-            let missing_required: Vec<String> = service
-                .required_scopes
-                .iter()
-                .filter(|s| !granted_scopes.contains(s))
-                .cloned()
-                .collect();
-            let mut decision = one(AuthenticationEvent::GrantRecorded {
-                requested_scopes,
-                granted_scopes,
-                extra_permissions,
-                missing_required: missing_required.clone(),
-            });
-            decision.warnings = scope_warnings(missing_required);
-            Ok(decision)
-        }
-        AuthenticationCommand::RecordRefresh {
+        } => grants::record_grant(&on, requested_scopes, granted_scopes, extra_permissions),
+        C::RecordRefresh {
             fields,
             granted_scopes,
-        } => {
-            // A system command: the provider, not a person, vouches for the new tokens.
-            if service.auth_kind != AuthKind::OAuth2 {
-                return Err(AuthenticationError::NotOAuth2);
-            }
-            let mut decision = reauthenticate(auth, service, fields, Origin::System, ctx.now)?;
-            let changed = granted_scopes.filter(|granted| {
-                let mut now = auth.scopes.clone();
-                let mut then = granted.clone();
-                now.sort();
-                then.sort();
-                now != then
-            });
-            if let Some(granted_scopes) = changed {
-                let missing_required: Vec<String> = service
-                    .required_scopes
-                    .iter()
-                    .filter(|s| !granted_scopes.contains(s))
-                    .cloned()
-                    .collect();
-                decision.events.push(AuthenticationEvent::GrantRecorded {
-                    requested_scopes: auth.scopes.clone(),
-                    granted_scopes,
-                    extra_permissions: auth.extra_permissions.clone(),
-                    missing_required,
-                });
-            }
-            Ok(decision)
-        }
-        AuthenticationCommand::RequireReauthorization { reason } => {
-            // A system command: the refresh task reports what the provider answered.
-            if service.auth_kind != AuthKind::OAuth2 {
-                return Err(AuthenticationError::NotOAuth2);
-            }
-            if auth.needs_reauthorization {
-                return Err(AuthenticationError::AlreadyNeedsReauthorization);
-            }
-            Ok(one(AuthenticationEvent::ReauthorizationRequired { reason }))
-        }
-        AuthenticationCommand::Delete => {
-            require(ctx, auth.workspace, Action::Edit)?;
-            Ok(one(AuthenticationEvent::Deleted))
-        }
-        AuthenticationCommand::Restore {
+        } => grants::record_refresh(&on, fields, granted_scopes),
+        C::RequireReauthorization { reason } => grants::require_reauthorization(&on, reason),
+        C::Delete => delete(&on),
+        C::Restore {
             to_version,
             snapshot,
-        } => {
-            require(ctx, auth.workspace, Action::Restore)?;
-            if to_version == 0 || to_version >= state.version {
-                return Err(AuthenticationError::RestoreVersionOutOfRange {
-                    requested: to_version,
-                    current: state.version,
-                });
-            }
-            restore(auth, service, to_version, snapshot, ctx)
-        }
-        AuthenticationCommand::Purge => {
-            require(ctx, auth.workspace, Action::Purge)?;
-            if auth.lifecycle == Lifecycle::Active {
-                return Err(AuthenticationError::PurgeActive);
-            }
-            Ok(one(AuthenticationEvent::Purged))
-        }
+        } => restore(&on, to_version, snapshot),
+        C::Purge => purge(&on),
     }
+}
+
+/// What the lifecycle allows: nothing once purged, no second create, and only restore or
+/// purge while deleted.
+fn admit<S>(auth: &Authentication<S>, command: &AuthenticationCommand) -> Result<()> {
+    use AuthenticationCommand as C;
+    match (auth.lifecycle, command) {
+        (Lifecycle::Purged, _) => Err(AuthenticationError::Purged),
+        (_, C::Create(_)) => Err(AuthenticationError::AlreadyExists(auth.id)),
+        (Lifecycle::Deleted, C::Restore { .. } | C::Purge) => Ok(()),
+        (Lifecycle::Deleted, _) => Err(AuthenticationError::Deleted),
+        (Lifecycle::Active, _) => Ok(()),
+    }
+}
+
+fn rename<S>(on: &Existing<'_, S>, name: &str) -> Result<Decision> {
+    on.require(Action::Edit)?;
+    let auth = on.auth;
+    let name = checked_name(on.ctx, name, auth.workspace, Some(&auth.name))?;
+    if name == auth.name {
+        return Err(AuthenticationError::NameUnchanged);
+    }
+    Ok(one(AuthenticationEvent::Renamed {
+        from: auth.name.clone(),
+        to: name,
+    }))
+}
+
+fn move_to<S>(on: &Existing<'_, S>, to: WorkspaceId) -> Result<Decision> {
+    let (auth, ctx) = (on.auth, on.ctx);
+    if to == auth.workspace {
+        return Err(AuthenticationError::SameWorkspace(to));
+    }
+    on.require(Action::MoveFrom)?;
+    require(ctx, to, Action::MoveTo)?;
+    usable_service(ctx, &auth.service, to, ServiceUse::Move)?;
+    checked_name(ctx, &auth.name, to, None)?;
+    let mut decision = one(AuthenticationEvent::Moved {
+        from: auth.workspace,
+        to,
+    });
+    decision.warnings = placement_warnings(on.service, to, ctx.directory);
+    Ok(decision)
+}
+
+fn delete<S>(on: &Existing<'_, S>) -> Result<Decision> {
+    on.require(Action::Edit)?;
+    Ok(one(AuthenticationEvent::Deleted))
+}
+
+fn purge<S>(on: &Existing<'_, S>) -> Result<Decision> {
+    on.require(Action::Purge)?;
+    if on.auth.lifecycle == Lifecycle::Active {
+        return Err(AuthenticationError::PurgeActive);
+    }
+    Ok(one(AuthenticationEvent::Purged))
 }
 
 fn require(ctx: &DecisionContext<'_>, workspace: WorkspaceId, action: Action) -> Result<()> {
@@ -335,7 +282,6 @@ fn require(ctx: &DecisionContext<'_>, workspace: WorkspaceId, action: Action) ->
         })
 }
 
-/// Names in `workspace` other than this authentication's own current name.
 /// Normalizes a name and checks it is free in `workspace`; `own` is the authentication's
 /// current name, which it may keep or re-case in its own workspace.
 fn checked_name(
@@ -440,107 +386,19 @@ fn create_new(create: CreateAuthentication, ctx: &DecisionContext<'_>) -> Result
     })
 }
 
-fn reauthenticate<S>(
-    auth: &Authentication<S>,
-    service: &ServiceSpec,
-    mut changes: BTreeMap<FieldName, FieldChange>,
-    origin: super::commands::Origin,
-    now: Timestamp,
-) -> Result<Decision> {
-    if changes.is_empty() {
-        return Err(AuthenticationError::NothingToChange);
-    }
-    let specs = service.all_fields();
-    if let Some(field) = changes
-        .keys()
-        .find(|k| !specs.iter().any(|s| &s.name == *k))
-    {
-        return Err(FieldError::Unknown {
-            field: field.clone(),
-        }
-        .into());
-    }
-    let mut warnings = Vec::new();
-    let mut expires_at = auth.expires_at;
-    if service.auth_kind == AuthKind::Certificate {
-        let touched = |n: &str| changes.keys().any(|k| k.as_str() == n);
-        if touched("certificate") || touched("private_key") {
-            let mut pair = BTreeMap::new();
-            for (name, change) in &changes {
-                match change {
-                    FieldChange::Set(value) => {
-                        pair.insert(name.clone(), value.clone());
-                    }
-                    FieldChange::Clear => {}
-                }
-            }
-            if !(pair.keys().any(|k| k.as_str() == "certificate")
-                && pair.keys().any(|k| k.as_str() == "private_key"))
-            {
-                let cleared_required = changes
-                    .iter()
-                    .find(|(_, c)| matches!(c, FieldChange::Clear))
-                    .map(|(k, _)| k.clone());
-                return Err(match cleared_required {
-                    Some(field)
-                        if field.as_str() == "certificate" || field.as_str() == "private_key" =>
-                    {
-                        FieldError::CannotClearRequired { field }
-                    }
-                    _ => FieldError::CertificatePairRequired,
-                }
-                .into());
-            }
-            let info = check_pair(&pair)?;
-            expires_at = Some(info.not_after);
-            warnings.extend(certificate_warnings(&info, now));
-        }
-    }
-    let mut outcomes = BTreeMap::new();
-    for spec in &specs {
-        let outcome = match changes.remove(&spec.name) {
-            Some(FieldChange::Set(value)) => {
-                check_value(service.auth_kind, spec, &value)?;
-                FieldOutcome::Overridden(to_value(spec, value))
-            }
-            Some(FieldChange::Clear) if spec.required => {
-                return Err(FieldError::CannotClearRequired {
-                    field: spec.name.clone(),
-                }
-                .into())
-            }
-            Some(FieldChange::Clear) => FieldOutcome::Cleared,
-            None if auth.fields.contains_key(&spec.name) => FieldOutcome::Kept,
-            None => continue,
-        };
-        if spec.name.as_str() == "expires_at" && service.auth_kind == AuthKind::OAuth2 {
-            expires_at = match &outcome {
-                FieldOutcome::Overridden(super::events::FieldValue::Plain(text)) => {
-                    Timestamp::parse(text)
-                }
-                FieldOutcome::Cleared => None,
-                _ => expires_at,
-            };
-        }
-        outcomes.insert(spec.name.clone(), outcome);
-    }
-    Ok(Decision {
-        events: vec![AuthenticationEvent::Reauthenticated {
-            fields: outcomes,
-            expires_at,
-            origin,
-        }],
-        warnings,
-    })
-}
-
 fn restore<S>(
-    auth: &Authentication<S>,
-    service: &ServiceSpec,
+    on: &Existing<'_, S>,
     to_version: u64,
     snapshot: RestoreSnapshot,
-    ctx: &DecisionContext<'_>,
 ) -> Result<Decision> {
+    on.require(Action::Restore)?;
+    if to_version == 0 || to_version >= on.version {
+        return Err(AuthenticationError::RestoreVersionOutOfRange {
+            requested: to_version,
+            current: on.version,
+        });
+    }
+    let (auth, service, ctx) = (on.auth, on.service, on.ctx);
     // A deleted authentication's name is free for others; it may only keep it while live.
     let own = (auth.lifecycle == Lifecycle::Active).then_some(auth.name.as_str());
     let name = checked_name(ctx, &snapshot.name, auth.workspace, own)?;

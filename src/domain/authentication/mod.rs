@@ -8,7 +8,9 @@ mod state;
 mod validate;
 mod warnings;
 
-pub use certificate::{check_certificate, CertificateError, CertificateInfo, KeyMatch};
+pub use certificate::{
+    check_certificate, CertificateError, CertificateInfo, CertificatePart, KeyFormat, KeyMatch,
+};
 pub use commands::{
     AuthenticationCommand, CreateAuthentication, FieldChange, Origin, RestoreSnapshot,
 };

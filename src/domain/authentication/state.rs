@@ -206,8 +206,18 @@ impl<S: Clone> AuthenticationState<S> {
     /// Applies one event; the stream version advances by one.
     pub fn apply(&mut self, event: &AuthenticationEvent<S>) {
         self.version += 1;
-        let version = self.version;
-        if let AuthenticationEvent::Created {
+        if let Some(created) = Authentication::created_by(event, self.version) {
+            self.current = Some(created);
+        } else if let Some(auth) = self.current.as_mut() {
+            auth.apply_change(event, self.version);
+        }
+    }
+}
+
+impl<S: Clone> Authentication<S> {
+    /// The authentication a `Created` event (at `version`) brings into being.
+    fn created_by(event: &AuthenticationEvent<S>, version: u64) -> Option<Self> {
+        let AuthenticationEvent::Created {
             authentication,
             name,
             workspace,
@@ -221,66 +231,47 @@ impl<S: Clone> AuthenticationState<S> {
             origin,
             expires_at,
         } = event
-        {
-            self.current = Some(Authentication {
-                id: *authentication,
-                name: name.clone(),
-                workspace: *workspace,
-                service: service.clone(),
-                service_version: service_version.clone(),
-                kind: *kind,
-                fields: stored_map(fields, version),
-                scopes: scopes.clone(),
-                extra_permissions: extra_permissions.clone(),
-                environment: environment.clone(),
-                created_from: origin.clone(),
-                expires_at: *expires_at,
-                lifecycle: Lifecycle::Active,
-                needs_reauthorization: false,
-            });
-            return;
-        }
-        let Some(auth) = self.current.as_mut() else {
-            return;
+        else {
+            return None;
         };
+        Some(Authentication {
+            id: *authentication,
+            name: name.clone(),
+            workspace: *workspace,
+            service: service.clone(),
+            service_version: service_version.clone(),
+            kind: *kind,
+            fields: stored_map(fields, version),
+            scopes: scopes.clone(),
+            extra_permissions: extra_permissions.clone(),
+            environment: environment.clone(),
+            created_from: origin.clone(),
+            expires_at: *expires_at,
+            lifecycle: Lifecycle::Active,
+            needs_reauthorization: false,
+        })
+    }
+
+    /// Folds an event other than `Created` (made at `version`) into the authentication.
+    fn apply_change(&mut self, event: &AuthenticationEvent<S>, version: u64) {
+        use AuthenticationEvent as E;
         match event {
-            AuthenticationEvent::Created { .. } => {}
-            AuthenticationEvent::Renamed { to, .. } => auth.name = to.clone(),
-            AuthenticationEvent::Moved { to, .. } => auth.workspace = *to,
-            AuthenticationEvent::Reauthenticated {
+            E::Created { .. } => {}
+            E::Renamed { to, .. } => self.name = to.clone(),
+            E::Moved { to, .. } => self.workspace = *to,
+            E::Reauthenticated {
                 fields, expires_at, ..
-            } => {
-                // New token material means a person (or a refresh) just proved access; a new
-                // expiry alone does not.
-                if fields.iter().any(|(name, o)| {
-                    matches!(o, FieldOutcome::Overridden(_))
-                        && matches!(name.as_str(), "access_token" | "refresh_token")
-                }) {
-                    auth.needs_reauthorization = false;
-                }
-                for (name, outcome) in fields {
-                    match outcome {
-                        FieldOutcome::Overridden(value) => {
-                            auth.fields.insert(name.clone(), stored(value, version));
-                        }
-                        FieldOutcome::Kept => {}
-                        FieldOutcome::Cleared => {
-                            auth.fields.remove(name);
-                        }
-                    }
-                }
-                auth.expires_at = *expires_at;
-            }
-            AuthenticationEvent::ScopesChanged {
+            } => self.reauthenticated(fields, *expires_at, version),
+            E::ScopesChanged {
                 scopes,
                 extra_permissions,
                 ..
             } => {
-                auth.scopes = scopes.clone();
-                auth.extra_permissions = extra_permissions.clone();
+                self.scopes = scopes.clone();
+                self.extra_permissions = extra_permissions.clone();
             }
-            AuthenticationEvent::Deleted => auth.lifecycle = Lifecycle::Deleted,
-            AuthenticationEvent::Restored {
+            E::Deleted => self.lifecycle = Lifecycle::Deleted,
+            E::Restored {
                 name,
                 fields,
                 scopes,
@@ -288,31 +279,57 @@ impl<S: Clone> AuthenticationState<S> {
                 expires_at,
                 ..
             } => {
-                auth.name = name.clone();
-                auth.fields = stored_map(fields, version);
-                auth.scopes = scopes.clone();
-                auth.extra_permissions = extra_permissions.clone();
-                auth.expires_at = *expires_at;
-                auth.lifecycle = Lifecycle::Active;
+                self.name = name.clone();
+                self.fields = stored_map(fields, version);
+                self.scopes = scopes.clone();
+                self.extra_permissions = extra_permissions.clone();
+                self.expires_at = *expires_at;
+                self.lifecycle = Lifecycle::Active;
             }
-            AuthenticationEvent::GrantRecorded {
+            E::GrantRecorded {
                 granted_scopes,
                 extra_permissions,
                 ..
             } => {
-                auth.scopes = granted_scopes.clone();
-                auth.extra_permissions = extra_permissions.clone();
-                auth.needs_reauthorization = false;
+                self.scopes = granted_scopes.clone();
+                self.extra_permissions = extra_permissions.clone();
+                self.needs_reauthorization = false;
             }
-            AuthenticationEvent::ReauthorizationRequired { .. } => {
-                auth.needs_reauthorization = true;
-            }
+            E::ReauthorizationRequired { .. } => self.needs_reauthorization = true,
             // A record about the change it came with; the content is that change's.
-            AuthenticationEvent::VerificationRecorded { .. } => {}
-            AuthenticationEvent::Purged => {
-                auth.fields.clear();
-                auth.lifecycle = Lifecycle::Purged;
+            E::VerificationRecorded { .. } => {}
+            E::Purged => {
+                self.fields.clear();
+                self.lifecycle = Lifecycle::Purged;
             }
         }
+    }
+
+    fn reauthenticated(
+        &mut self,
+        fields: &BTreeMap<FieldName, FieldOutcome<S>>,
+        expires_at: Option<Timestamp>,
+        version: u64,
+    ) {
+        // New token material means a person (or a refresh) just proved access; a new
+        // expiry alone does not.
+        if fields.iter().any(|(name, o)| {
+            matches!(o, FieldOutcome::Overridden(_))
+                && matches!(name.as_str(), "access_token" | "refresh_token")
+        }) {
+            self.needs_reauthorization = false;
+        }
+        for (name, outcome) in fields {
+            match outcome {
+                FieldOutcome::Overridden(value) => {
+                    self.fields.insert(name.clone(), stored(value, version));
+                }
+                FieldOutcome::Kept => {}
+                FieldOutcome::Cleared => {
+                    self.fields.remove(name);
+                }
+            }
+        }
+        self.expires_at = expires_at;
     }
 }
