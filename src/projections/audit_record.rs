@@ -13,7 +13,6 @@ use super::payloads::{self, DomainEvent};
 use super::store::ReadStore;
 use super::ProjectionError;
 use crate::domain::access_log::{AccessEvent, WorkflowStepRef};
-use crate::domain::directory::DirectoryEvent;
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
 use crate::domain::principals::TokenEvent;
 use crate::ledger::{AuthMethod, Envelope, EventId, Origin};
@@ -99,21 +98,6 @@ fn workflow_view(step: &WorkflowStepRef) -> WorkflowView {
     }
 }
 
-fn directory_resource(event: &DirectoryEvent) -> String {
-    use DirectoryEvent as E;
-    match event {
-        E::OrganizationCreated { organization, .. }
-        | E::UserJoinedOrganization { organization, .. }
-        | E::OrgRoleChanged { organization, .. }
-        | E::UserLeftOrganization { organization, .. } => format!("organization:{organization}"),
-        E::UserCreated { user, .. } => format!("user:{user}"),
-        E::WorkspaceCreated { workspace, .. }
-        | E::WorkspaceMemberAdded { workspace, .. }
-        | E::WorkspaceRoleChanged { workspace, .. }
-        | E::WorkspaceMemberRemoved { workspace, .. } => format!("workspace:{workspace}"),
-    }
-}
-
 fn to_json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
@@ -126,30 +110,11 @@ impl AuditRecord {
         model: &LedgerModel,
         store: &impl ReadStore,
     ) -> Result<Self, ProjectionError> {
-        let body = &envelope.body;
-        let (origin, mut workflow) = origin(&body.origin);
-        let mut record = AuditRecord {
-            position: body.position.0,
-            event_id: body.event_id,
-            recorded_at: body.recorded_at,
-            event_type: body.event_type.clone(),
-            outcome: Outcome::Succeeded.as_str(),
-            actor: body.actor.principal.clone(),
-            auth_method: auth_method(body.actor.via),
-            origin,
-            workflow: None,
-            resource: body.stream_id.as_str().to_owned(),
-            authentication: None,
-            workspace: None,
-            fields: Vec::new(),
-            accessed_fields: Vec::new(),
-            detail: Value::Null,
-            correlation_id: body.correlation_id,
-        };
+        let mut record = AuditRecord::of_envelope(envelope);
         match payloads::decode(envelope)? {
             DomainEvent::Directory(event) => {
-                record.resource = directory_resource(&event);
-                record.workspace = super::model::directory_workspace(&model.directory, &event);
+                record.resource = event.subject().to_string();
+                record.workspace = event.workspace(&model.directory);
                 record.detail = to_json(&event);
             }
             DomainEvent::Service(event) => {
@@ -159,22 +124,19 @@ impl AuditRecord {
                 record.workspace = model.custom_services.get(&service).map(|s| s.workspace);
                 record.detail = to_json(&event);
             }
-            DomainEvent::Token(event) => match event {
-                TokenEvent::Issued {
-                    token,
-                    principal,
-                    label,
-                    ..
-                } => {
-                    record.resource = format!("token:{token}");
+            DomainEvent::Token(event) => {
+                record.resource = format!("token:{}", event.token());
+                if let TokenEvent::Issued {
+                    principal, label, ..
+                } = &event
+                {
                     record.detail = json!({"principal": principal.reference(), "label": label});
                 }
-                TokenEvent::Revoked { token } => record.resource = format!("token:{token}"),
-            },
+            }
             DomainEvent::Authentication(id, _) => {
                 record.resource = format!("authentication:{id}");
                 record.authentication = Some(id);
-                let version = body.stream_version.0;
+                let version = envelope.body.stream_version.0;
                 if let Some(stored) = super::model::history_at(store, id, version)? {
                     record.detail = to_json(&stored.entry.detail);
                     record.fields = stored.entry.fields;
@@ -182,51 +144,77 @@ impl AuditRecord {
                     record.workspace = stored.workspace;
                 }
             }
-            DomainEvent::Access(event) => {
-                let id = event.authentication();
-                record.resource = format!("authentication:{id}");
-                record.authentication = Some(id);
-                match event {
-                    AccessEvent::Resolved {
-                        user,
-                        workspace,
-                        fields,
-                        workflow: step,
-                        ..
-                    } => {
-                        record.workspace = Some(workspace);
-                        record.accessed_fields = fields;
-                        record.detail = json!({"user": user, "workflow_workspace": workspace});
-                        if let Some(step) = &step {
-                            workflow = Some(workflow_view(step));
-                        }
-                    }
-                    AccessEvent::Refused {
-                        user,
-                        action,
-                        fields,
-                        workflow: step,
-                        reason,
-                        ..
-                    } => {
-                        record.outcome = Outcome::Refused.as_str();
-                        record.workspace = model.workspace_of(id);
-                        record.accessed_fields = fields;
-                        record.detail = json!({"user": user, "action": action, "reason": reason});
-                        if let Some(step) = &step {
-                            workflow = Some(workflow_view(step));
-                        }
-                    }
-                }
-            }
+            DomainEvent::Access(event) => record.describe_access(event, model),
             DomainEvent::Keys(event) => {
                 record.resource = "keys:master".to_owned();
                 record.detail = to_json(&event);
             }
             DomainEvent::Other => {}
         }
-        record.workflow = workflow;
         Ok(record)
+    }
+
+    /// What every record takes from its envelope; the event's own facts come on top.
+    fn of_envelope(envelope: &Envelope) -> Self {
+        let body = &envelope.body;
+        let (origin, workflow) = origin(&body.origin);
+        AuditRecord {
+            position: body.position.0,
+            event_id: body.event_id,
+            recorded_at: body.recorded_at,
+            event_type: body.event_type.clone(),
+            outcome: Outcome::Succeeded.as_str(),
+            actor: body.actor.principal.clone(),
+            auth_method: auth_method(body.actor.via),
+            origin,
+            workflow,
+            resource: body.stream_id.as_str().to_owned(),
+            authentication: None,
+            workspace: None,
+            fields: Vec::new(),
+            accessed_fields: Vec::new(),
+            detail: Value::Null,
+            correlation_id: body.correlation_id,
+        }
+    }
+
+    /// A resolve or a refused attempt: the fields asked for and the workflow step it was
+    /// made for (which names the workflow, whatever the envelope's origin says).
+    fn describe_access(&mut self, event: AccessEvent, model: &LedgerModel) {
+        let id = event.authentication();
+        self.resource = format!("authentication:{id}");
+        self.authentication = Some(id);
+        let step = match event {
+            AccessEvent::Resolved {
+                user,
+                workspace,
+                fields,
+                workflow,
+                ..
+            } => {
+                self.workspace = Some(workspace);
+                self.accessed_fields = fields;
+                self.detail = json!({"user": user, "workflow_workspace": workspace});
+                workflow
+            }
+            AccessEvent::Refused {
+                user,
+                action,
+                fields,
+                workflow,
+                reason,
+                ..
+            } => {
+                self.outcome = Outcome::Refused.as_str();
+                self.workspace = model.workspace_of(id);
+                self.accessed_fields = fields;
+                self.detail = json!({"user": user, "action": action, "reason": reason});
+                workflow
+            }
+        };
+        if let Some(step) = &step {
+            self.workflow = Some(workflow_view(step));
+        }
     }
 
     /// The CSV header matching [`AuditRecord::csv_row`].

@@ -148,123 +148,6 @@ impl HistoryEntry {
         event: &StoredAuthenticationEvent,
         envelope: &Envelope,
     ) -> HistoryEntry {
-        let previous = |field: &FieldName| -> Option<Fingerprint> {
-            match before.current.as_ref()?.fields.get(field)? {
-                StoredField::Secret { value, .. } => Some(value.fingerprint.clone()),
-                StoredField::Plain { .. } => None,
-            }
-        };
-        let set = |field: &FieldName, value: &FieldValue<SealedSecret>, change| {
-            diff(field, value, change, previous(field))
-        };
-        let (detail, fields) = match event {
-            AuthenticationEvent::Created {
-                name,
-                workspace,
-                service,
-                fields,
-                ..
-            } => (
-                HistoryDetail::Created {
-                    name: name.clone(),
-                    workspace: *workspace,
-                    service: service.to_string(),
-                },
-                fields
-                    .iter()
-                    .map(|(f, v)| set(f, v, FieldChangeKind::Set))
-                    .collect(),
-            ),
-            AuthenticationEvent::Renamed { from, to } => (
-                HistoryDetail::Renamed {
-                    from: from.clone(),
-                    to: to.clone(),
-                },
-                Vec::new(),
-            ),
-            AuthenticationEvent::Moved { from, to } => (
-                HistoryDetail::Moved {
-                    from: *from,
-                    to: *to,
-                },
-                Vec::new(),
-            ),
-            AuthenticationEvent::Reauthenticated { fields, .. } => (
-                HistoryDetail::Reauthenticated,
-                fields
-                    .iter()
-                    .map(|(f, outcome)| match outcome {
-                        FieldOutcome::Overridden(v) => set(f, v, FieldChangeKind::Overridden),
-                        FieldOutcome::Kept | FieldOutcome::Cleared => {
-                            let change = if matches!(outcome, FieldOutcome::Kept) {
-                                FieldChangeKind::Kept
-                            } else {
-                                FieldChangeKind::Cleared
-                            };
-                            let prior = previous(f);
-                            FieldDiff {
-                                field: f.as_str().to_owned(),
-                                change,
-                                secret: prior.is_some(),
-                                value: None,
-                                fingerprint: None,
-                                previous_fingerprint: prior,
-                            }
-                        }
-                    })
-                    .collect(),
-            ),
-            AuthenticationEvent::ScopesChanged {
-                scopes,
-                extra_permissions,
-                missing_required,
-            } => (
-                HistoryDetail::ScopesChanged {
-                    scopes: scopes.clone(),
-                    extra_permissions: extra_permissions.clone(),
-                    missing_required: missing_required.clone(),
-                },
-                Vec::new(),
-            ),
-            AuthenticationEvent::Deleted => (HistoryDetail::Deleted, Vec::new()),
-            AuthenticationEvent::Restored {
-                restored_from_version,
-                fields,
-                ..
-            } => (
-                HistoryDetail::Restored {
-                    from_version: *restored_from_version,
-                },
-                fields
-                    .iter()
-                    .map(|(f, v)| set(f, v, FieldChangeKind::Set))
-                    .collect(),
-            ),
-            AuthenticationEvent::Purged => (HistoryDetail::Purged, Vec::new()),
-            AuthenticationEvent::GrantRecorded {
-                requested_scopes,
-                granted_scopes,
-                missing_required,
-                ..
-            } => (
-                HistoryDetail::GrantRecorded {
-                    requested_scopes: requested_scopes.clone(),
-                    granted_scopes: granted_scopes.clone(),
-                    missing_required: missing_required.clone(),
-                },
-                Vec::new(),
-            ),
-            AuthenticationEvent::ReauthorizationRequired { reason } => (
-                HistoryDetail::ReauthorizationRequired {
-                    reason: reason.clone(),
-                },
-                Vec::new(),
-            ),
-            AuthenticationEvent::VerificationRecorded {
-                outcome,
-                saved_unverified,
-            } => (verification_detail(outcome, *saved_unverified), Vec::new()),
-        };
         HistoryEntry {
             version: envelope.body.stream_version.0,
             position: envelope.body.position.0,
@@ -273,9 +156,112 @@ impl HistoryEntry {
             recorded_at: envelope.body.recorded_at,
             actor: envelope.body.actor.principal.clone(),
             origin: envelope.body.origin.clone(),
-            detail,
-            fields,
+            detail: HistoryDetail::of(event),
+            fields: field_diffs(before, event),
         }
+    }
+}
+
+impl HistoryDetail {
+    /// What kind of change `event` made (its field diffs aside).
+    pub fn of(event: &StoredAuthenticationEvent) -> HistoryDetail {
+        use AuthenticationEvent as E;
+        match event {
+            E::Created {
+                name,
+                workspace,
+                service,
+                ..
+            } => HistoryDetail::Created {
+                name: name.clone(),
+                workspace: *workspace,
+                service: service.to_string(),
+            },
+            E::Renamed { from, to } => HistoryDetail::Renamed {
+                from: from.clone(),
+                to: to.clone(),
+            },
+            E::Moved { from, to } => HistoryDetail::Moved {
+                from: *from,
+                to: *to,
+            },
+            E::Reauthenticated { .. } => HistoryDetail::Reauthenticated,
+            E::ScopesChanged {
+                scopes,
+                extra_permissions,
+                missing_required,
+            } => HistoryDetail::ScopesChanged {
+                scopes: scopes.clone(),
+                extra_permissions: extra_permissions.clone(),
+                missing_required: missing_required.clone(),
+            },
+            E::Deleted => HistoryDetail::Deleted,
+            E::Restored {
+                restored_from_version,
+                ..
+            } => HistoryDetail::Restored {
+                from_version: *restored_from_version,
+            },
+            E::Purged => HistoryDetail::Purged,
+            E::GrantRecorded {
+                requested_scopes,
+                granted_scopes,
+                missing_required,
+                ..
+            } => HistoryDetail::GrantRecorded {
+                requested_scopes: requested_scopes.clone(),
+                granted_scopes: granted_scopes.clone(),
+                missing_required: missing_required.clone(),
+            },
+            E::ReauthorizationRequired { reason } => HistoryDetail::ReauthorizationRequired {
+                reason: reason.clone(),
+            },
+            E::VerificationRecorded {
+                outcome,
+                saved_unverified,
+            } => verification_detail(outcome, *saved_unverified),
+        }
+    }
+}
+
+/// The per-field diffs of `event` applied on top of `before`: fingerprints, never secrets.
+fn field_diffs(
+    before: &AuthenticationState<SealedSecret>,
+    event: &StoredAuthenticationEvent,
+) -> Vec<FieldDiff> {
+    let previous = |field: &FieldName| -> Option<Fingerprint> {
+        match before.current.as_ref()?.fields.get(field)? {
+            StoredField::Secret { value, .. } => Some(value.fingerprint.clone()),
+            StoredField::Plain { .. } => None,
+        }
+    };
+    match event {
+        AuthenticationEvent::Created { fields, .. }
+        | AuthenticationEvent::Restored { fields, .. } => fields
+            .iter()
+            .map(|(f, v)| diff(f, v, FieldChangeKind::Set, previous(f)))
+            .collect(),
+        AuthenticationEvent::Reauthenticated { fields, .. } => fields
+            .iter()
+            .map(|(f, outcome)| match outcome {
+                FieldOutcome::Overridden(v) => diff(f, v, FieldChangeKind::Overridden, previous(f)),
+                FieldOutcome::Kept => unchanged(f, FieldChangeKind::Kept, previous(f)),
+                FieldOutcome::Cleared => unchanged(f, FieldChangeKind::Cleared, previous(f)),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A field kept or cleared: no new value; a secret one shows the fingerprint it had.
+fn unchanged(field: &FieldName, change: FieldChangeKind, prior: Option<Fingerprint>) -> FieldDiff {
+    FieldDiff {
+        field: field.as_str().to_owned(),
+        change,
+        secret: prior.is_some(),
+        value: None,
+        fingerprint: None,
+        previous_fingerprint: prior,
     }
 }
 
