@@ -525,6 +525,17 @@ mod tests {
         }
     }
 
+    /// The tokens after `actor` issued each of `commands` (every one accepted).
+    fn issued(directory: &Directory, actor: Option<UserId>, commands: Vec<TokenCommand>) -> Tokens {
+        let mut tokens = Tokens::default();
+        for command in commands {
+            for event in decide_token(&tokens, directory, actor, command).expect("issue") {
+                tokens.apply(&event);
+            }
+        }
+        tokens
+    }
+
     fn auditor() -> Principal {
         Principal::Auditor {
             id: PrincipalId::new(),
@@ -633,17 +644,12 @@ mod tests {
     #[test]
     fn administrators_list_every_token_and_others_their_own() {
         let f = fixture();
-        let mut tokens = Tokens::default();
-        for principal in [
+        let principals = [
             Principal::User(f.member),
             Principal::User(f.owner),
             runner(),
-        ] {
-            for event in decide_token(&tokens, &f.directory, None, issue(principal)).expect("issue")
-            {
-                tokens.apply(&event);
-            }
-        }
+        ];
+        let tokens = issued(&f.directory, None, principals.map(issue).to_vec());
         assert_eq!(tokens_visible_to(&f.directory, &tokens, f.admin).len(), 3);
         let own = tokens_visible_to(&f.directory, &tokens, f.member);
         assert_eq!(own.len(), 1);
@@ -684,23 +690,14 @@ mod tests {
     #[test]
     fn revoking_needs_ownership_or_admin_and_happens_once() {
         let f = fixture();
-        let mut tokens = Tokens::default();
         let id = TokenId::new();
-        for event in decide_token(
-            &tokens,
-            &f.directory,
-            Some(f.member),
-            TokenCommand::Issue {
-                token: id,
-                principal: Principal::User(f.member),
-                label: "mine".into(),
-                token_hash: [9; 32],
-            },
-        )
-        .expect("issue")
-        {
-            tokens.apply(&event);
-        }
+        let mine = TokenCommand::Issue {
+            token: id,
+            principal: Principal::User(f.member),
+            label: "mine".into(),
+            token_hash: [9; 32],
+        };
+        let mut tokens = issued(&f.directory, Some(f.member), vec![mine]);
         assert_eq!(tokens.by_hash(&[9; 32]).map(|t| t.id), Some(id));
         let revoke = TokenCommand::Revoke { token: id };
         // Someone else's token looks like no token at all.

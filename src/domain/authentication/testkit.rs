@@ -1,10 +1,12 @@
 //! Test world for authentication scenarios.
 
 use super::*;
+use crate::domain::access::{Action, DenyReason};
 use crate::domain::directory::fixtures::{fixture, Fixture};
+use crate::domain::directory::WorkspaceRole;
 use crate::domain::ids::{AuthenticationId, FieldName, ServiceKey, UserId, WorkspaceId};
 use crate::domain::naming::name_key;
-use crate::domain::scenario::{Aggregate, Scenario};
+use crate::domain::scenario::{Aggregate, Outcome, Scenario};
 use crate::domain::secret::SecretText;
 use crate::domain::services::{ServiceCatalog, ServiceRef, ServiceRegistry};
 use crate::time::Timestamp;
@@ -119,29 +121,79 @@ pub(crate) fn create(
     })
 }
 
+/// A re-authentication through the API with these changes.
+pub(crate) fn reauth(changes: Vec<(&str, FieldChange)>) -> AuthenticationCommand {
+    AuthenticationCommand::Reauthenticate {
+        fields: changes.into_iter().map(|(k, v)| (name(k), v)).collect(),
+        origin: Origin::Api,
+    }
+}
+
+/// A field change that sets this value.
+pub(crate) fn set(v: &str) -> FieldChange {
+    FieldChange::Set(SecretText::new(v))
+}
+
+/// A create command with its contents changed by `change` (any other command as it is).
+pub(crate) fn changed(
+    mut command: AuthenticationCommand,
+    change: impl FnOnce(&mut CreateAuthentication),
+) -> AuthenticationCommand {
+    if let AuthenticationCommand::Create(c) = &mut command {
+        change(c);
+    }
+    command
+}
+
 /// Runs a create in a fresh world (as the workspace's editor) and returns its events.
 pub(crate) fn created(world: World, command: AuthenticationCommand) -> Vec<Event> {
     S::given_in(world, vec![]).when(command).events().to_vec()
 }
 
+/// When `world`'s actor creates "My auth" of `service` in the shared workspace, from nothing.
+pub(crate) fn when_creating(
+    world: World,
+    service: &str,
+    pairs: &[(&str, &str)],
+    scopes: &[&str],
+) -> Outcome<State> {
+    let ws = world.f.shared;
+    S::given_in(world, vec![]).when(create(ws, service, pairs, scopes))
+}
+
+/// The events of "My auth" of `service`, created in the shared workspace by its editor.
+pub(crate) fn created_in_shared(
+    service: &str,
+    pairs: &[(&str, &str)],
+    scopes: &[&str],
+) -> Vec<Event> {
+    when_creating(World::new(), service, pairs, scopes)
+        .events()
+        .to_vec()
+}
+
 /// A token authentication named "My auth" in the shared workspace.
 pub(crate) fn token_auth() -> Vec<Event> {
-    let w = World::new();
-    let ws = w.f.shared;
-    created(w, create(ws, "airtable", &[("token", "tok-1")], &[]))
+    created_in_shared("airtable", &[("token", "tok-1")], &[])
 }
 
 /// A Slack authentication with all required scopes in the shared workspace.
 pub(crate) fn slack_auth() -> Vec<Event> {
-    let w = World::new();
-    let ws = w.f.shared;
-    created(
-        w,
-        create(
-            ws,
-            "slack",
-            &[("access_token", "xoxb-1"), ("refresh_token", "r-1")],
-            &["channels:read", "chat:write"],
-        ),
+    created_in_shared(
+        "slack",
+        &[("access_token", "xoxb-1"), ("refresh_token", "r-1")],
+        &["channels:read", "chat:write"],
     )
+}
+
+/// The refusal the shared workspace's viewer gets for `action` on an authentication there.
+pub(crate) fn viewer_denied(action: Action) -> AuthenticationError {
+    AuthenticationError::AccessDenied {
+        action,
+        workspace: fixture().shared,
+        reason: DenyReason::WorkspaceRoleTooLow {
+            role: WorkspaceRole::Viewer,
+            action,
+        },
+    }
 }

@@ -4,21 +4,10 @@ use super::certificate::tests::{EC_CERT, EC_KEY};
 use super::testkit::*;
 use super::*;
 use crate::domain::access::{Action, DenyReason};
-use crate::domain::directory::{OrgRole, WorkspaceRole};
+use crate::domain::directory::OrgRole;
 use crate::domain::naming::NameError;
 use crate::domain::secret::SecretText;
 use std::collections::BTreeMap;
-
-fn reauth(changes: Vec<(&str, FieldChange)>) -> AuthenticationCommand {
-    AuthenticationCommand::Reauthenticate {
-        fields: changes.into_iter().map(|(k, v)| (name(k), v)).collect(),
-        origin: Origin::Api,
-    }
-}
-
-fn set(v: &str) -> FieldChange {
-    FieldChange::Set(SecretText::new(v))
-}
 
 #[test]
 fn rename_rules() {
@@ -61,14 +50,7 @@ fn rename_rules() {
     let viewer = World::new().f.ws_viewer;
     S::given_in(World::new().as_(viewer), token_auth())
         .when(AuthenticationCommand::Rename { name: "x".into() })
-        .then_expect_error(AuthenticationError::AccessDenied {
-            action: Action::Edit,
-            workspace: shared,
-            reason: DenyReason::WorkspaceRoleTooLow {
-                role: WorkspaceRole::Viewer,
-                action: Action::Edit,
-            },
-        });
+        .then_expect_error(viewer_denied(Action::Edit));
     S::given_in(World::new(), vec![])
         .when(AuthenticationCommand::Rename { name: "x".into() })
         .then_expect_error(AuthenticationError::NotFound);
@@ -100,14 +82,7 @@ fn move_needs_access_on_both_sides() {
         .when(AuthenticationCommand::Move {
             to: f.personal(f.ws_viewer),
         })
-        .then_expect_error(AuthenticationError::AccessDenied {
-            action: Action::MoveFrom,
-            workspace: f.shared,
-            reason: DenyReason::WorkspaceRoleTooLow {
-                role: WorkspaceRole::Viewer,
-                action: Action::MoveFrom,
-            },
-        });
+        .then_expect_error(viewer_denied(Action::MoveFrom));
     S::given_in(World::new(), token_auth())
         .when(AuthenticationCommand::Move { to: f.shared })
         .then_expect_error(AuthenticationError::SameWorkspace(f.shared));
@@ -270,6 +245,15 @@ fn change_scopes_rules() {
         );
 }
 
+/// A grant of nothing at all.
+fn empty_grant() -> AuthenticationCommand {
+    AuthenticationCommand::RecordGrant {
+        requested_scopes: vec![],
+        granted_scopes: vec![],
+        extra_permissions: vec![],
+    }
+}
+
 #[test]
 fn a_recorded_grant_sets_the_granted_scopes_and_warns_about_missing_required_ones() {
     let state = S::given_in(World::new(), slack_auth())
@@ -292,27 +276,12 @@ fn a_recorded_grant_sets_the_granted_scopes_and_warns_about_missing_required_one
     assert_eq!(auth.scopes, vec!["chat:write".to_owned()]);
     assert!(!auth.needs_reauthorization);
     S::given_in(World::new(), token_auth())
-        .when(AuthenticationCommand::RecordGrant {
-            requested_scopes: vec![],
-            granted_scopes: vec![],
-            extra_permissions: vec![],
-        })
+        .when(empty_grant())
         .then_expect_error(AuthenticationError::NotOAuth2);
     let f = World::new().f;
     S::given_in(World::new().as_(f.ws_viewer), slack_auth())
-        .when(AuthenticationCommand::RecordGrant {
-            requested_scopes: vec![],
-            granted_scopes: vec![],
-            extra_permissions: vec![],
-        })
-        .then_expect_error(AuthenticationError::AccessDenied {
-            action: Action::Edit,
-            workspace: f.shared,
-            reason: DenyReason::WorkspaceRoleTooLow {
-                role: WorkspaceRole::Viewer,
-                action: Action::Edit,
-            },
-        });
+        .when(empty_grant())
+        .then_expect_error(viewer_denied(Action::Edit));
 }
 
 #[test]
@@ -353,12 +322,16 @@ fn deleted() -> Vec<Event> {
     events
 }
 
-fn snapshot(token: &str) -> RestoreSnapshot {
-    RestoreSnapshot {
-        name: "My auth".into(),
-        fields: fields(&[("token", token)]),
-        scopes: vec![],
-        extra_permissions: vec![],
+/// Restore the content of `to_version`: "My auth" with this token.
+fn restore(to_version: u64, token: &str) -> AuthenticationCommand {
+    AuthenticationCommand::Restore {
+        to_version,
+        snapshot: RestoreSnapshot {
+            name: "My auth".into(),
+            fields: fields(&[("token", token)]),
+            scopes: vec![],
+            extra_permissions: vec![],
+        },
     }
 }
 
@@ -374,10 +347,7 @@ fn delete_restore_purge_lifecycle() {
         .when(AuthenticationCommand::Delete)
         .then_expect_error(AuthenticationError::Deleted);
     let state = S::given_in(World::new(), deleted())
-        .when(AuthenticationCommand::Restore {
-            to_version: 1,
-            snapshot: snapshot("tok-1"),
-        })
+        .when(restore(1, "tok-1"))
         .then_expect_events(vec![AuthenticationEvent::Restored {
             restored_from_version: 1,
             name: "My auth".into(),
@@ -389,19 +359,13 @@ fn delete_restore_purge_lifecycle() {
         .then_state();
     assert_eq!(state.current.expect("exists").lifecycle, Lifecycle::Active);
     S::given_in(World::new(), deleted())
-        .when(AuthenticationCommand::Restore {
-            to_version: 2,
-            snapshot: snapshot("t"),
-        })
+        .when(restore(2, "t"))
         .then_expect_error(AuthenticationError::RestoreVersionOutOfRange {
             requested: 2,
             current: 2,
         });
     S::given_in(World::new(), deleted())
-        .when(AuthenticationCommand::Restore {
-            to_version: 1,
-            snapshot: snapshot(""),
-        })
+        .when(restore(1, ""))
         .then_expect_error(
             FieldError::Blank {
                 field: name("token"),
@@ -424,14 +388,7 @@ fn an_active_authentication_is_not_purged() {
     let f = World::new().f;
     S::given_in(World::new().as_(f.ws_viewer), token_auth())
         .when(AuthenticationCommand::Purge)
-        .then_expect_error(AuthenticationError::AccessDenied {
-            action: Action::Purge,
-            workspace: f.shared,
-            reason: DenyReason::WorkspaceRoleTooLow {
-                role: WorkspaceRole::Viewer,
-                action: Action::Purge,
-            },
-        });
+        .then_expect_error(viewer_denied(Action::Purge));
 }
 
 #[test]
@@ -444,10 +401,7 @@ fn purged_authentications_refuse_everything() {
         AuthenticationCommand::Move { to: shared },
         reauth(vec![("token", set("t"))]),
         AuthenticationCommand::Delete,
-        AuthenticationCommand::Restore {
-            to_version: 1,
-            snapshot: snapshot("t"),
-        },
+        restore(1, "t"),
         AuthenticationCommand::Purge,
         create(shared, "airtable", &[("token", "t")], &[]),
     ];
@@ -465,19 +419,9 @@ fn purge_and_restore_need_their_access_levels() {
     let f = World::new().f;
     S::given_in(World::new().as_(f.ws_viewer), deleted())
         .when(AuthenticationCommand::Purge)
-        .then_expect_error(AuthenticationError::AccessDenied {
-            action: Action::Purge,
-            workspace: f.shared,
-            reason: DenyReason::WorkspaceRoleTooLow {
-                role: WorkspaceRole::Viewer,
-                action: Action::Purge,
-            },
-        });
+        .then_expect_error(viewer_denied(Action::Purge));
     S::given_in(World::new().as_(f.member), deleted())
-        .when(AuthenticationCommand::Restore {
-            to_version: 1,
-            snapshot: snapshot("t"),
-        })
+        .when(restore(1, "t"))
         .then_expect_error(AuthenticationError::AccessDenied {
             action: Action::Restore,
             workspace: f.shared,
@@ -536,10 +480,7 @@ fn map_secrets_seals_every_secret_with_its_field_name_and_bincode_round_trips() 
 fn restoring_a_deleted_authentication_whose_name_was_taken_meanwhile_is_refused() {
     let f = World::new().f;
     S::given_in(World::new().with_names(f.shared, &["MY AUTH"]), deleted())
-        .when(AuthenticationCommand::Restore {
-            to_version: 1,
-            snapshot: snapshot("tok-1"),
-        })
+        .when(restore(1, "tok-1"))
         .then_expect_error(AuthenticationError::Name(NameError::Duplicate {
             name: "My auth".into(),
         }));

@@ -7,6 +7,7 @@ use crate::domain::access::{Action, DenyReason};
 use crate::domain::directory::OrgRole;
 use crate::domain::ids::{ServiceId, StepId, WorkflowId};
 use crate::domain::naming::NameError;
+use crate::domain::scenario::Outcome;
 use crate::domain::secret::SecretText;
 use crate::domain::services::{AuthKind, ServiceRef};
 use crate::time::Timestamp;
@@ -15,19 +16,10 @@ use std::collections::BTreeMap;
 const ED_CERT: &str = include_str!("testdata/ed25519_cert.pem");
 const ED_KEY: &str = include_str!("testdata/ed25519_key.pem");
 
-fn with_name(mut command: AuthenticationCommand, new_name: &str) -> AuthenticationCommand {
-    if let AuthenticationCommand::Create(c) = &mut command {
-        c.name = new_name.into();
-    }
-    command
-}
-
 #[test]
 fn token_auth_is_created_with_secret_token() {
-    let w = World::new();
-    let ws = w.f.shared;
-    S::given_in(w, vec![])
-        .when(create(ws, "airtable", &[("token", "tok-1")], &[]))
+    let ws = World::new().f.shared;
+    when_creating(World::new(), "airtable", &[("token", "tok-1")], &[])
         .then_expect_events(vec![AuthenticationEvent::Created {
             authentication: id(),
             name: "My auth".into(),
@@ -47,17 +39,18 @@ fn token_auth_is_created_with_secret_token() {
 
 #[test]
 fn workflow_origin_and_environment_are_recorded() {
-    let w = World::new();
-    let mut command = create(w.f.shared, "airtable", &[("token", "t")], &[]);
     let origin = Origin::WorkflowStep {
         workflow: WorkflowId::parse("wf-7").expect("ok"),
         step: StepId::parse("step-2").expect("ok"),
     };
-    if let AuthenticationCommand::Create(c) = &mut command {
-        c.origin = origin.clone();
-        c.environment = Some("sandbox".parse().expect("ok"));
-    }
-    let events = created(w, command);
+    let command = changed(
+        create(World::new().f.shared, "airtable", &[("token", "t")], &[]),
+        |c| {
+            c.origin = origin.clone();
+            c.environment = Some("sandbox".parse().expect("ok"));
+        },
+    );
+    let events = created(World::new(), command);
     let AuthenticationEvent::Created {
         origin: got,
         environment,
@@ -72,20 +65,14 @@ fn workflow_origin_and_environment_are_recorded() {
 
 #[test]
 fn basic_auth_keeps_username_plain_and_password_secret() {
-    let w = World::new();
-    let ws = w.f.shared;
-    let events = created(
-        w,
-        create(
-            ws,
-            "jira",
-            &[
-                ("username", " ada "),
-                ("password", "pw"),
-                ("site", "acme.atlassian.net"),
-            ],
-            &[],
-        ),
+    let events = created_in_shared(
+        "jira",
+        &[
+            ("username", " ada "),
+            ("password", "pw"),
+            ("site", "acme.atlassian.net"),
+        ],
+        &[],
     );
     let AuthenticationEvent::Created { fields, .. } = &events[0] else {
         panic!("expected Created")
@@ -185,7 +172,9 @@ fn create_refusals_name_field_and_reason() {
         ),
         (
             w(),
-            with_name(create(ws, "airtable", &[("token", "t")], &[]), " "),
+            changed(create(ws, "airtable", &[("token", "t")], &[]), |c| {
+                c.name = " ".into()
+            }),
             NameError::Empty.into(),
         ),
         (
@@ -214,36 +203,36 @@ fn create_refusals_name_field_and_reason() {
 
 #[test]
 fn unknown_custom_service_is_refused() {
-    let w = World::new();
-    let mut command = create(w.f.shared, "airtable", &[("token", "t")], &[]);
     let custom = ServiceRef::Custom(ServiceId::from_uuid(uuid::Uuid::nil()));
-    if let AuthenticationCommand::Create(c) = &mut command {
-        c.service = custom.clone();
-    }
-    S::given_in(w, vec![])
+    let command = changed(
+        create(World::new().f.shared, "airtable", &[("token", "t")], &[]),
+        |c| c.service = custom.clone(),
+    );
+    S::given_in(World::new(), vec![])
         .when(command)
         .then_expect_error(AuthenticationError::UnknownService(custom));
 }
 
 #[test]
 fn extra_permissions_are_checked() {
-    let w = World::new();
-    let mut command = create(
-        w.f.shared,
+    let command = create(
+        World::new().f.shared,
         "slack",
         &[("access_token", "a")],
         &["chat:write"],
     );
-    if let AuthenticationCommand::Create(c) = &mut command {
-        c.extra_permissions = vec!["admin.read".into(), " ".into()];
-    }
-    S::given_in(w, vec![]).when(command).then_expect_error(
-        ScopeError::BadExtraPermission {
-            index: 1,
-            reason: "must not be blank",
-        }
-        .into(),
-    );
+    let command = changed(command, |c| {
+        c.extra_permissions = vec!["admin.read".into(), " ".into()]
+    });
+    S::given_in(World::new(), vec![])
+        .when(command)
+        .then_expect_error(
+            ScopeError::BadExtraPermission {
+                index: 1,
+                reason: "must not be blank",
+            }
+            .into(),
+        );
 }
 
 #[test]
@@ -264,30 +253,26 @@ fn create_requires_edit_access() {
 
 #[test]
 fn creating_twice_is_refused() {
-    let w = World::new();
-    let ws = w.f.shared;
-    S::given_in(w, token_auth())
+    let ws = World::new().f.shared;
+    S::given_in(World::new(), token_auth())
         .when(create(ws, "airtable", &[("token", "t")], &[]))
         .then_expect_error(AuthenticationError::AlreadyExists(id()));
 }
 
 #[test]
 fn oauth1_is_accepted_with_discouraged_warning() {
-    let w = World::new();
-    let ws = w.f.shared;
-    S::given_in(w, vec![])
-        .when(create(
-            ws,
-            "trello",
-            &[
-                ("consumer_key", "ck"),
-                ("consumer_secret", "cs"),
-                ("token", "t"),
-                ("token_secret", "ts"),
-            ],
-            &[],
-        ))
-        .then_expect_warnings(vec![Warning::OAuth1Discouraged]);
+    when_creating(
+        World::new(),
+        "trello",
+        &[
+            ("consumer_key", "ck"),
+            ("consumer_secret", "cs"),
+            ("token", "t"),
+            ("token_secret", "ts"),
+        ],
+        &[],
+    )
+    .then_expect_warnings(vec![Warning::OAuth1Discouraged]);
 }
 
 #[test]
@@ -300,44 +285,32 @@ fn generic_auth_in_org_workspace_warns_everyone_can_use_it() {
         .then_expect_warnings(vec![Warning::GenericAuthVisibleToOrganization {
             workspace: org_ws,
         }]);
-    let w = World::new();
-    let shared = w.f.shared;
-    S::given_in(w, vec![])
-        .when(create(shared, "webhook", &[("csrf_token", "c")], &[]))
+    when_creating(World::new(), "webhook", &[("csrf_token", "c")], &[])
         .then_expect_warnings(vec![]);
 }
 
 #[test]
 fn oauth2_below_required_scopes_warns_naming_missing() {
-    let w = World::new();
-    let ws = w.f.shared;
-    S::given_in(w, vec![])
-        .when(create(
-            ws,
-            "slack",
-            &[("access_token", "a")],
-            &["chat:write"],
-        ))
-        .then_expect_warnings(vec![Warning::MissingRequiredScopes {
-            missing: vec!["channels:read".into()],
-        }]);
+    when_creating(
+        World::new(),
+        "slack",
+        &[("access_token", "a")],
+        &["chat:write"],
+    )
+    .then_expect_warnings(vec![Warning::MissingRequiredScopes {
+        missing: vec!["channels:read".into()],
+    }]);
 }
 
 #[test]
 fn oauth2_expiry_is_recorded() {
-    let w = World::new();
-    let ws = w.f.shared;
-    let events = created(
-        w,
-        create(
-            ws,
-            "github",
-            &[
-                ("access_token", "gho_1"),
-                ("expires_at", "2030-01-01T00:00:00Z"),
-            ],
-            &["read:user"],
-        ),
+    let events = created_in_shared(
+        "github",
+        &[
+            ("access_token", "gho_1"),
+            ("expires_at", "2030-01-01T00:00:00Z"),
+        ],
+        &["read:user"],
     );
     let AuthenticationEvent::Created { expires_at, .. } = &events[0] else {
         panic!("expected Created")
@@ -345,18 +318,16 @@ fn oauth2_expiry_is_recorded() {
     assert_eq!(*expires_at, Timestamp::parse("2030-01-01T00:00:00Z"));
 }
 
+/// When `world`'s actor creates a client certificate authentication from these PEM texts.
+fn when_creating_certificate(world: World, certificate: &str, key: &str) -> Outcome<State> {
+    let pairs = [("certificate", certificate), ("private_key", key)];
+    when_creating(world, "mtls-api", &pairs, &[])
+}
+
 #[test]
 fn certificate_is_parsed_matched_and_expiry_recorded() {
-    let w = World::new();
-    let ws = w.f.shared;
-    let outcome = S::given_in(w, vec![])
-        .when(create(
-            ws,
-            "mtls-api",
-            &[("certificate", EC_CERT), ("private_key", EC_KEY)],
-            &[],
-        ))
-        .then_expect_warnings(vec![]);
+    let outcome =
+        when_creating_certificate(World::new(), EC_CERT, EC_KEY).then_expect_warnings(vec![]);
     let AuthenticationEvent::Created {
         expires_at, fields, ..
     } = &outcome.events()[0]
@@ -374,52 +345,24 @@ fn certificate_is_parsed_matched_and_expiry_recorded() {
 
 #[test]
 fn certificate_refusals_and_warnings() {
-    let w = World::new();
-    let ws = w.f.shared;
-    S::given_in(w, vec![])
-        .when(create(
-            ws,
-            "mtls-api",
-            &[("certificate", EC_CERT), ("private_key", OTHER_EC_KEY)],
-            &[],
-        ))
+    when_creating_certificate(World::new(), EC_CERT, OTHER_EC_KEY)
         .then_expect_error(FieldError::Certificate(CertificateError::KeyMismatch).into());
     let not_after = check_certificate(EC_CERT, EC_KEY).expect("ok").not_after;
     let w = World::new().at("2200-01-01T00:00:00Z");
-    S::given_in(w, vec![])
-        .when(create(
-            ws,
-            "mtls-api",
-            &[("certificate", EC_CERT), ("private_key", EC_KEY)],
-            &[],
-        ))
+    when_creating_certificate(w, EC_CERT, EC_KEY)
         .then_expect_warnings(vec![Warning::CertificateExpired { not_after }]);
     let mut w = World::new();
     w.now = Timestamp(not_after.0 - 86_400 * 1_000_000);
-    S::given_in(w, vec![])
-        .when(create(
-            ws,
-            "mtls-api",
-            &[("certificate", EC_CERT), ("private_key", EC_KEY)],
-            &[],
-        ))
+    when_creating_certificate(w, EC_CERT, EC_KEY)
         .then_expect_warnings(vec![Warning::CertificateExpiresSoon { not_after }]);
-    S::given_in(World::new(), vec![])
-        .when(create(
-            ws,
-            "mtls-api",
-            &[("certificate", ED_CERT), ("private_key", ED_KEY)],
-            &[],
-        ))
+    when_creating_certificate(World::new(), ED_CERT, ED_KEY)
         .then_expect_warnings(vec![Warning::CertificateKeyNotVerified]);
-    S::given_in(World::new(), vec![])
-        .when(create(ws, "mtls-api", &[("certificate", EC_CERT)], &[]))
-        .then_expect_error(
-            FieldError::Missing {
-                field: name("private_key"),
-            }
-            .into(),
-        );
+    when_creating(World::new(), "mtls-api", &[("certificate", EC_CERT)], &[]).then_expect_error(
+        FieldError::Missing {
+            field: name("private_key"),
+        }
+        .into(),
+    );
 }
 
 #[test]

@@ -3,31 +3,11 @@
 use super::testkit::*;
 use super::*;
 use crate::domain::ids::{ServiceId, UserId, WorkspaceId};
-use crate::domain::services::{
-    AuthKind, CustomServiceEvent, FieldFormat, FieldSpec, ServiceRef, ServiceSpec,
-};
+use crate::domain::services::fixtures::internal_api as spec;
+use crate::domain::services::{CustomServiceEvent, FieldFormat, FieldSpec, ServiceRef};
 
 fn service_id() -> ServiceId {
     ServiceId::from_uuid(uuid::Uuid::from_u128(7))
-}
-
-fn spec() -> ServiceSpec {
-    ServiceSpec {
-        name: "Internal API".into(),
-        api_version: "1".into(),
-        auth_kind: AuthKind::Generic,
-        fields: vec![FieldSpec {
-            name: name("api_key"),
-            secret: true,
-            required: true,
-            format: FieldFormat::Text,
-            description: "key".into(),
-        }],
-        oauth: None,
-        scopes: vec![],
-        required_scopes: vec![],
-        verification: None,
-    }
 }
 
 /// A world whose registry holds one custom service defined in `ws`, retired or not.
@@ -50,11 +30,9 @@ fn world_with_service(ws: WorkspaceId, retired: bool) -> World {
 }
 
 fn create_custom(ws: WorkspaceId) -> AuthenticationCommand {
-    let mut command = create(ws, "airtable", &[("api_key", "k-1")], &[]);
-    if let AuthenticationCommand::Create(c) = &mut command {
-        c.service = ServiceRef::Custom(service_id());
-    }
-    command
+    changed(create(ws, "airtable", &[("api_key", "k-1")], &[]), |c| {
+        c.service = ServiceRef::Custom(service_id())
+    })
 }
 
 fn created_in(ws: WorkspaceId, actor: UserId) -> Vec<Event> {
@@ -179,23 +157,13 @@ fn existing_authentications_of_a_retired_or_changed_service_keep_working() {
         service: service_id(),
         retired_by: f.owner,
     });
-    let reauth = |pairs: &[(&str, &str)]| AuthenticationCommand::Reauthenticate {
-        fields: fields(pairs)
-            .into_iter()
-            .map(|(k, v)| (k, FieldChange::Set(v)))
-            .collect(),
-        origin: Origin::Api,
-    };
-    S::given_in(w, given.clone())
-        .when(reauth(&[("region", "eu.example.com")]))
-        .events();
+    let region = || reauth(vec![("region", set("eu.example.com"))]);
+    S::given_in(w, given.clone()).when(region()).events();
     let w = world_with_service(f.shared, true);
-    S::given_in(w, given)
-        .when(reauth(&[("region", "eu.example.com")]))
-        .then_expect_error(
-            FieldError::Unknown {
-                field: name("region"),
-            }
-            .into(),
-        );
+    S::given_in(w, given).when(region()).then_expect_error(
+        FieldError::Unknown {
+            field: name("region"),
+        }
+        .into(),
+    );
 }

@@ -27,6 +27,87 @@ impl Aggregate for Directory {
 
 type S = Scenario<Directory>;
 
+/// Given the fixture directory, `command` is refused with exactly `error`.
+#[track_caller]
+fn refused(command: DirectoryCommand, error: DirectoryError) {
+    S::given(fixture().events)
+        .when(command)
+        .then_expect_error(error);
+}
+
+/// Given the fixture directory, `command` yields exactly `events`; the directory after them.
+#[track_caller]
+fn accepted(command: DirectoryCommand, events: Vec<DirectoryEvent>) -> Directory {
+    S::given(fixture().events)
+        .when(command)
+        .then_expect_events(events)
+        .then_state()
+}
+
+fn add_to_org(organization: OrganizationId, user: UserId, role: OrgRole) -> DirectoryCommand {
+    DirectoryCommand::AddUserToOrganization {
+        organization,
+        user,
+        role,
+    }
+}
+
+fn change_org_role(organization: OrganizationId, user: UserId, role: OrgRole) -> DirectoryCommand {
+    DirectoryCommand::ChangeOrgRole {
+        organization,
+        user,
+        role,
+    }
+}
+
+fn leave_org(organization: OrganizationId, user: UserId) -> DirectoryCommand {
+    DirectoryCommand::RemoveUserFromOrganization { organization, user }
+}
+
+fn create_workspace(
+    workspace: WorkspaceId,
+    organization: OrganizationId,
+    name: &str,
+) -> DirectoryCommand {
+    DirectoryCommand::CreateWorkspace {
+        workspace,
+        organization,
+        name: name.into(),
+    }
+}
+
+fn add_member(workspace: WorkspaceId, user: UserId, role: WorkspaceRole) -> DirectoryCommand {
+    DirectoryCommand::AddWorkspaceMember {
+        workspace,
+        user,
+        role,
+    }
+}
+
+fn change_member_role(
+    workspace: WorkspaceId,
+    user: UserId,
+    role: WorkspaceRole,
+) -> DirectoryCommand {
+    DirectoryCommand::ChangeWorkspaceRole {
+        workspace,
+        user,
+        role,
+    }
+}
+
+fn remove_member(workspace: WorkspaceId, user: UserId) -> DirectoryCommand {
+    DirectoryCommand::RemoveWorkspaceMember { workspace, user }
+}
+
+fn not_org_member(organization: OrganizationId, user: UserId) -> DirectoryError {
+    DirectoryError::NotOrganizationMember { organization, user }
+}
+
+fn not_ws_member(workspace: WorkspaceId, user: UserId) -> DirectoryError {
+    DirectoryError::NotWorkspaceMember { workspace, user }
+}
+
 #[test]
 fn create_user_creates_personal_workspace() {
     let user = UserId::new();
@@ -142,110 +223,87 @@ fn create_organization_refusals() {
         name: name.into(),
         owner,
     };
-    S::given(f.events.clone())
-        .when(cmd(f.org, WorkspaceId::new(), "X", f.owner))
-        .then_expect_error(DirectoryError::OrganizationExists(f.org));
-    S::given(f.events.clone())
-        .when(cmd(OrganizationId::new(), f.shared, "X", f.owner))
-        .then_expect_error(DirectoryError::WorkspaceExists(f.shared));
+    refused(
+        cmd(f.org, WorkspaceId::new(), "X", f.owner),
+        DirectoryError::OrganizationExists(f.org),
+    );
+    refused(
+        cmd(OrganizationId::new(), f.shared, "X", f.owner),
+        DirectoryError::WorkspaceExists(f.shared),
+    );
     let ghost = UserId::new();
-    S::given(f.events.clone())
-        .when(cmd(OrganizationId::new(), WorkspaceId::new(), "X", ghost))
-        .then_expect_error(DirectoryError::UnknownUser(ghost));
-    S::given(f.events.clone())
-        .when(cmd(
+    refused(
+        cmd(OrganizationId::new(), WorkspaceId::new(), "X", ghost),
+        DirectoryError::UnknownUser(ghost),
+    );
+    refused(
+        cmd(
             OrganizationId::new(),
             WorkspaceId::new(),
             &"x".repeat(81),
             f.owner,
-        ))
-        .then_expect_error(DirectoryError::InvalidName {
+        ),
+        DirectoryError::InvalidName {
             field: "organization name",
             reason: NameError::TooLong { len: 81, max: 80 },
-        });
+        },
+    );
 }
 
 #[test]
 fn join_organization_and_refusals() {
     let f = fixture();
-    S::given(f.events.clone())
-        .when(DirectoryCommand::AddUserToOrganization {
+    accepted(
+        add_to_org(f.org, f.outsider, OrgRole::Member),
+        vec![DirectoryEvent::UserJoinedOrganization {
             organization: f.org,
             user: f.outsider,
             role: OrgRole::Member,
-        })
-        .then_expect_events(vec![DirectoryEvent::UserJoinedOrganization {
-            organization: f.org,
-            user: f.outsider,
-            role: OrgRole::Member,
-        }]);
-    S::given(f.events.clone())
-        .when(DirectoryCommand::AddUserToOrganization {
+        }],
+    );
+    refused(
+        add_to_org(f.org, f.member, OrgRole::Admin),
+        DirectoryError::AlreadyOrganizationMember {
             organization: f.org,
             user: f.member,
-            role: OrgRole::Admin,
-        })
-        .then_expect_error(DirectoryError::AlreadyOrganizationMember {
-            organization: f.org,
-            user: f.member,
-        });
+        },
+    );
     let unknown = OrganizationId::new();
-    S::given(f.events.clone())
-        .when(DirectoryCommand::AddUserToOrganization {
-            organization: unknown,
-            user: f.member,
-            role: OrgRole::Admin,
-        })
-        .then_expect_error(DirectoryError::UnknownOrganization(unknown));
+    refused(
+        add_to_org(unknown, f.member, OrgRole::Admin),
+        DirectoryError::UnknownOrganization(unknown),
+    );
     let ghost = UserId::new();
-    S::given(f.events.clone())
-        .when(DirectoryCommand::AddUserToOrganization {
-            organization: f.org,
-            user: ghost,
-            role: OrgRole::Member,
-        })
-        .then_expect_error(DirectoryError::UnknownUser(ghost));
+    refused(
+        add_to_org(f.org, ghost, OrgRole::Member),
+        DirectoryError::UnknownUser(ghost),
+    );
 }
 
 #[test]
 fn org_role_changes_and_last_owner_rule() {
     let f = fixture();
-    S::given(f.events.clone())
-        .when(DirectoryCommand::ChangeOrgRole {
-            organization: f.org,
-            user: f.member,
-            role: OrgRole::Admin,
-        })
-        .then_expect_events(vec![DirectoryEvent::OrgRoleChanged {
+    accepted(
+        change_org_role(f.org, f.member, OrgRole::Admin),
+        vec![DirectoryEvent::OrgRoleChanged {
             organization: f.org,
             user: f.member,
             from: OrgRole::Member,
             to: OrgRole::Admin,
-        }]);
-    S::given(f.events.clone())
-        .when(DirectoryCommand::ChangeOrgRole {
-            organization: f.org,
-            user: f.owner,
-            role: OrgRole::Admin,
-        })
-        .then_expect_error(DirectoryError::LastOwner(f.org));
-    S::given(f.events.clone())
-        .when(DirectoryCommand::ChangeOrgRole {
-            organization: f.org,
-            user: f.member,
-            role: OrgRole::Member,
-        })
-        .then_expect_error(DirectoryError::RoleUnchanged);
-    S::given(f.events.clone())
-        .when(DirectoryCommand::ChangeOrgRole {
-            organization: f.org,
-            user: f.outsider,
-            role: OrgRole::Admin,
-        })
-        .then_expect_error(DirectoryError::NotOrganizationMember {
-            organization: f.org,
-            user: f.outsider,
-        });
+        }],
+    );
+    refused(
+        change_org_role(f.org, f.owner, OrgRole::Admin),
+        DirectoryError::LastOwner(f.org),
+    );
+    refused(
+        change_org_role(f.org, f.member, OrgRole::Member),
+        DirectoryError::RoleUnchanged,
+    );
+    refused(
+        change_org_role(f.org, f.outsider, OrgRole::Admin),
+        not_org_member(f.org, f.outsider),
+    );
 }
 
 #[test]
@@ -259,10 +317,7 @@ fn second_owner_may_step_down() {
         to: OrgRole::Owner,
     });
     S::given(events)
-        .when(DirectoryCommand::RemoveUserFromOrganization {
-            organization: f.org,
-            user: f.owner,
-        })
+        .when(leave_org(f.org, f.owner))
         .then_expect_events(vec![DirectoryEvent::UserLeftOrganization {
             organization: f.org,
             user: f.owner,
@@ -273,183 +328,121 @@ fn second_owner_may_step_down() {
 fn workspace_creation_and_name_rules() {
     let f = fixture();
     let ws = WorkspaceId::new();
-    S::given(f.events.clone())
-        .when(DirectoryCommand::CreateWorkspace {
-            workspace: ws,
-            organization: f.org,
-            name: " Sales ".into(),
-        })
-        .then_expect_events(vec![DirectoryEvent::WorkspaceCreated {
+    accepted(
+        create_workspace(ws, f.org, " Sales "),
+        vec![DirectoryEvent::WorkspaceCreated {
             workspace: ws,
             organization: f.org,
             name: "Sales".into(),
-        }]);
-    S::given(f.events.clone())
-        .when(DirectoryCommand::CreateWorkspace {
-            workspace: ws,
-            organization: f.org,
+        }],
+    );
+    refused(
+        create_workspace(ws, f.org, "team"),
+        DirectoryError::WorkspaceNameTaken {
             name: "team".into(),
-        })
-        .then_expect_error(DirectoryError::WorkspaceNameTaken {
-            name: "team".into(),
-        });
-    S::given(f.events.clone())
-        .when(DirectoryCommand::CreateWorkspace {
-            workspace: ws,
-            organization: f.org,
-            name: "a\tb".into(),
-        })
-        .then_expect_error(DirectoryError::InvalidName {
+        },
+    );
+    refused(
+        create_workspace(ws, f.org, "a\tb"),
+        DirectoryError::InvalidName {
             field: "workspace name",
             reason: NameError::ControlCharacter { index: 1 },
-        });
+        },
+    );
     let unknown = OrganizationId::new();
-    S::given(f.events.clone())
-        .when(DirectoryCommand::CreateWorkspace {
-            workspace: ws,
-            organization: unknown,
-            name: "Sales".into(),
-        })
-        .then_expect_error(DirectoryError::UnknownOrganization(unknown));
+    refused(
+        create_workspace(ws, unknown, "Sales"),
+        DirectoryError::UnknownOrganization(unknown),
+    );
 }
 
 #[test]
 fn workspace_membership_rules() {
     let f = fixture();
-    S::given(f.events.clone())
-        .when(DirectoryCommand::AddWorkspaceMember {
+    accepted(
+        add_member(f.shared, f.member, WorkspaceRole::Viewer),
+        vec![DirectoryEvent::WorkspaceMemberAdded {
             workspace: f.shared,
             user: f.member,
             role: WorkspaceRole::Viewer,
-        })
-        .then_expect_events(vec![DirectoryEvent::WorkspaceMemberAdded {
-            workspace: f.shared,
-            user: f.member,
-            role: WorkspaceRole::Viewer,
-        }]);
-    S::given(f.events.clone())
-        .when(DirectoryCommand::AddWorkspaceMember {
-            workspace: f.shared,
-            user: f.outsider,
-            role: WorkspaceRole::Viewer,
-        })
-        .then_expect_error(DirectoryError::NotOrganizationMember {
-            organization: f.org,
-            user: f.outsider,
-        });
-    S::given(f.events.clone())
-        .when(DirectoryCommand::AddWorkspaceMember {
+        }],
+    );
+    refused(
+        add_member(f.shared, f.outsider, WorkspaceRole::Viewer),
+        not_org_member(f.org, f.outsider),
+    );
+    refused(
+        add_member(f.shared, f.ws_viewer, WorkspaceRole::Editor),
+        DirectoryError::AlreadyWorkspaceMember {
             workspace: f.shared,
             user: f.ws_viewer,
-            role: WorkspaceRole::Editor,
-        })
-        .then_expect_error(DirectoryError::AlreadyWorkspaceMember {
-            workspace: f.shared,
-            user: f.ws_viewer,
-        });
-    S::given(f.events.clone())
-        .when(DirectoryCommand::AddWorkspaceMember {
-            workspace: f.org_workspace,
-            user: f.member,
-            role: WorkspaceRole::Viewer,
-        })
-        .then_expect_error(DirectoryError::NotSharedWorkspace {
+        },
+    );
+    refused(
+        add_member(f.org_workspace, f.member, WorkspaceRole::Viewer),
+        DirectoryError::NotSharedWorkspace {
             workspace: f.org_workspace,
             kind: WorkspaceKind::Organization,
-        });
+        },
+    );
     let unknown = WorkspaceId::new();
-    S::given(f.events.clone())
-        .when(DirectoryCommand::RemoveWorkspaceMember {
-            workspace: unknown,
-            user: f.member,
-        })
-        .then_expect_error(DirectoryError::UnknownWorkspace(unknown));
+    refused(
+        remove_member(unknown, f.member),
+        DirectoryError::UnknownWorkspace(unknown),
+    );
 }
 
 #[test]
 fn workspace_role_change_and_removal() {
     let f = fixture();
-    S::given(f.events.clone())
-        .when(DirectoryCommand::ChangeWorkspaceRole {
-            workspace: f.shared,
-            user: f.ws_viewer,
-            role: WorkspaceRole::Editor,
-        })
-        .then_expect_events(vec![DirectoryEvent::WorkspaceRoleChanged {
+    accepted(
+        change_member_role(f.shared, f.ws_viewer, WorkspaceRole::Editor),
+        vec![DirectoryEvent::WorkspaceRoleChanged {
             workspace: f.shared,
             user: f.ws_viewer,
             from: WorkspaceRole::Viewer,
             to: WorkspaceRole::Editor,
-        }]);
-    S::given(f.events.clone())
-        .when(DirectoryCommand::ChangeWorkspaceRole {
-            workspace: f.shared,
-            user: f.member,
-            role: WorkspaceRole::Editor,
-        })
-        .then_expect_error(DirectoryError::NotWorkspaceMember {
-            workspace: f.shared,
-            user: f.member,
-        });
-    S::given(f.events.clone())
-        .when(DirectoryCommand::ChangeWorkspaceRole {
-            workspace: f.shared,
-            user: f.ws_viewer,
-            role: WorkspaceRole::Viewer,
-        })
-        .then_expect_error(DirectoryError::RoleUnchanged);
-    let state = S::given(f.events.clone())
-        .when(DirectoryCommand::RemoveWorkspaceMember {
+        }],
+    );
+    refused(
+        change_member_role(f.shared, f.member, WorkspaceRole::Editor),
+        not_ws_member(f.shared, f.member),
+    );
+    refused(
+        change_member_role(f.shared, f.ws_viewer, WorkspaceRole::Viewer),
+        DirectoryError::RoleUnchanged,
+    );
+    let state = accepted(
+        remove_member(f.shared, f.ws_editor),
+        vec![DirectoryEvent::WorkspaceMemberRemoved {
             workspace: f.shared,
             user: f.ws_editor,
-        })
-        .then_expect_events(vec![DirectoryEvent::WorkspaceMemberRemoved {
-            workspace: f.shared,
-            user: f.ws_editor,
-        }])
-        .then_state();
+        }],
+    );
     assert_eq!(state.workspace_role(f.shared, f.ws_editor), None);
-    S::given(f.events.clone())
-        .when(DirectoryCommand::RemoveWorkspaceMember {
-            workspace: f.shared,
-            user: f.member,
-        })
-        .then_expect_error(DirectoryError::NotWorkspaceMember {
-            workspace: f.shared,
-            user: f.member,
-        });
+    refused(
+        remove_member(f.shared, f.member),
+        not_ws_member(f.shared, f.member),
+    );
 }
 
 #[test]
 fn leaving_organization_drops_workspace_memberships() {
     let f = fixture();
-    let state = S::given(f.events.clone())
-        .when(DirectoryCommand::RemoveUserFromOrganization {
+    let state = accepted(
+        leave_org(f.org, f.ws_editor),
+        vec![DirectoryEvent::UserLeftOrganization {
             organization: f.org,
             user: f.ws_editor,
-        })
-        .then_expect_events(vec![DirectoryEvent::UserLeftOrganization {
-            organization: f.org,
-            user: f.ws_editor,
-        }])
-        .then_state();
+        }],
+    );
     assert_eq!(state.org_role(f.org, f.ws_editor), None);
     assert_eq!(state.workspace_role(f.shared, f.ws_editor), None);
-    S::given(f.events.clone())
-        .when(DirectoryCommand::RemoveUserFromOrganization {
-            organization: f.org,
-            user: f.owner,
-        })
-        .then_expect_error(DirectoryError::LastOwner(f.org));
-    S::given(f.events)
-        .when(DirectoryCommand::RemoveUserFromOrganization {
-            organization: f.org,
-            user: f.outsider,
-        })
-        .then_expect_error(DirectoryError::NotOrganizationMember {
-            organization: f.org,
-            user: f.outsider,
-        });
+    refused(leave_org(f.org, f.owner), DirectoryError::LastOwner(f.org));
+    refused(
+        leave_org(f.org, f.outsider),
+        not_org_member(f.org, f.outsider),
+    );
 }
 
 #[test]
@@ -463,4 +456,48 @@ fn event_type_strings_are_stable_and_unique() {
     types.sort_unstable();
     types.dedup();
     assert_eq!(types.len(), DirectoryEvent::TYPES.len());
+}
+
+#[test]
+fn each_event_names_its_subject_and_the_workspace_it_touches() {
+    let f = fixture();
+    let ids: Vec<(DirectorySubject, Option<WorkspaceId>)> = f
+        .events
+        .iter()
+        .map(|e| (e.subject(), e.workspace(&f.directory)))
+        .collect();
+    let owner_created = &ids[0];
+    assert_eq!(owner_created.0, DirectorySubject::User(f.owner));
+    assert_eq!(owner_created.1, Some(f.personal(f.owner)));
+    assert_eq!(
+        ids[7],
+        (DirectorySubject::Organization(f.org), Some(f.org_workspace))
+    );
+    assert_eq!(
+        ids[8],
+        (DirectorySubject::Workspace(f.shared), Some(f.shared))
+    );
+    // A membership of the organization touches the organization's workspace.
+    assert_eq!(
+        ids[9],
+        (DirectorySubject::Organization(f.org), Some(f.org_workspace))
+    );
+    assert_eq!(
+        DirectorySubject::Organization(f.org).to_string(),
+        format!("organization:{}", f.org)
+    );
+    assert_eq!(
+        DirectorySubject::User(f.owner).to_string(),
+        format!("user:{}", f.owner)
+    );
+    assert_eq!(
+        DirectorySubject::Workspace(f.shared).to_string(),
+        format!("workspace:{}", f.shared)
+    );
+    // Unknown to the directory: no workspace to name.
+    let event = DirectoryEvent::UserLeftOrganization {
+        organization: OrganizationId::new(),
+        user: f.owner,
+    };
+    assert_eq!(event.workspace(&f.directory), None);
 }

@@ -2,6 +2,8 @@
 
 mod catalog;
 mod custom;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod oauth_client;
 mod spec;
 

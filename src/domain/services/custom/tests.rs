@@ -4,6 +4,7 @@ use super::*;
 use crate::domain::directory::fixtures::{fixture, Fixture};
 use crate::domain::ids::FieldName;
 use crate::domain::scenario::{Aggregate, Scenario};
+use crate::domain::services::fixtures::internal_api as spec;
 use crate::domain::services::{AuthKind, FieldFormat, FieldSpec};
 use std::convert::Infallible;
 
@@ -28,25 +29,6 @@ impl Aggregate for Option<CustomService> {
 
 type S = Scenario<Option<CustomService>>;
 
-fn spec() -> ServiceSpec {
-    ServiceSpec {
-        name: "Internal API".into(),
-        api_version: "1".into(),
-        auth_kind: AuthKind::Generic,
-        fields: vec![FieldSpec {
-            name: FieldName::parse("api_key").expect("ok"),
-            secret: true,
-            required: true,
-            format: FieldFormat::Text,
-            description: "key".into(),
-        }],
-        oauth: None,
-        scopes: vec![],
-        required_scopes: vec![],
-        verification: None,
-    }
-}
-
 fn define(f: &Fixture, ws: WorkspaceId, mode: DefineMode, actor: UserId) -> CustomServiceCommand {
     let _ = f;
     CustomServiceCommand::Define {
@@ -64,6 +46,17 @@ fn defined(ws: WorkspaceId, actor: UserId) -> CustomServiceEvent {
         workspace: ws,
         spec: spec(),
         defined_by: actor,
+    }
+}
+
+/// An organization member's refusal to create (or manage) services in its workspace.
+fn member_may_not_create_services(f: &Fixture) -> CustomServiceError {
+    CustomServiceError::AccessDenied {
+        workspace: f.org_workspace,
+        reason: DenyReason::OrgRoleTooLow {
+            role: crate::domain::directory::OrgRole::Member,
+            action: Action::CreateService,
+        },
     }
 }
 
@@ -91,13 +84,7 @@ fn service_only_refused_without_create_service_access() {
             DefineMode::ServiceOnly,
             f.member,
         ))
-        .then_expect_error(CustomServiceError::AccessDenied {
-            workspace: f.org_workspace,
-            reason: DenyReason::OrgRoleTooLow {
-                role: crate::domain::directory::OrgRole::Member,
-                action: Action::CreateService,
-            },
-        });
+        .then_expect_error(member_may_not_create_services(&f));
 }
 
 #[test]
@@ -303,13 +290,7 @@ fn retire_needs_the_right_to_create_services_and_hides_what_the_caller_cannot_se
     // An organization member sees the organization's service but may not retire it.
     S::given_in(f.directory.clone(), vec![defined(f.org_workspace, f.admin)])
         .when(CustomServiceCommand::Retire { actor: f.member })
-        .then_expect_error(CustomServiceError::AccessDenied {
-            workspace: f.org_workspace,
-            reason: DenyReason::OrgRoleTooLow {
-                role: crate::domain::directory::OrgRole::Member,
-                action: Action::CreateService,
-            },
-        });
+        .then_expect_error(member_may_not_create_services(&f));
     S::given_in(
         f.directory.clone(),
         vec![defined(f.personal(f.member), f.member)],
@@ -388,13 +369,7 @@ fn a_client_registration_needs_an_oauth2_service_an_editor_and_its_rules_kept() 
         registration: registration(true),
         actor: f.member,
     })
-    .then_expect_error(CustomServiceError::AccessDenied {
-        workspace: f.org_workspace,
-        reason: DenyReason::OrgRoleTooLow {
-            role: crate::domain::directory::OrgRole::Member,
-            action: Action::CreateService,
-        },
-    });
+    .then_expect_error(member_may_not_create_services(&f));
     S::given_in(
         f.directory.clone(),
         vec![oauth2_defined(f.org_workspace, f.admin)],
@@ -462,56 +437,60 @@ fn a_service_is_visible_exactly_where_authentications_of_its_workspace_are() {
 #[test]
 fn where_a_service_may_back_an_authentication() {
     let f = fixture();
-    let new = ServiceUse::NewAuthentication;
-    let use_in = |service: &CustomService, actor, ws, purpose| {
-        check_use(service, &f.directory, actor, ws, purpose)
-    };
-    // Personal: only in that personal workspace.
     let own = f.personal(f.owner);
-    let personal = service_in(own, false);
-    assert_eq!(use_in(&personal, f.owner, own, new), Ok(()));
-    for ws in [f.shared, f.org_workspace] {
+    let (new, moved) = (ServiceUse::NewAuthentication, ServiceUse::Move);
+    let (hidden, unreachable) = (
+        Err(ServiceUseError::Hidden),
+        Err(ServiceUseError::NotReachable),
+    );
+    // (defined in, retired, actor, used in, for, answer)
+    let cases = [
+        // Personal: only in that personal workspace.
+        (own, false, f.owner, own, new, Ok(())),
+        (own, false, f.owner, f.shared, new, unreachable),
+        (own, false, f.owner, f.org_workspace, new, unreachable),
+        // Someone else's personal service is hidden: it refuses like an unknown one.
+        (own, false, f.ws_editor, f.shared, new, hidden),
+        // Shared: only in that shared workspace.
+        (f.shared, false, f.ws_editor, f.shared, new, Ok(())),
+        (f.shared, false, f.owner, f.org_workspace, new, unreachable),
+        (f.shared, false, f.member, f.org_workspace, new, hidden),
+        // Organization workspace: in every workspace of the organization, not in personal ones.
+        (f.org_workspace, false, f.ws_editor, f.shared, new, Ok(())),
+        (
+            f.org_workspace,
+            false,
+            f.admin,
+            f.org_workspace,
+            new,
+            Ok(()),
+        ),
+        (
+            f.org_workspace,
+            false,
+            f.member,
+            f.personal(f.member),
+            new,
+            unreachable,
+        ),
+        // Retired: no new authentications, but an existing one may still move where it reaches.
+        (
+            f.org_workspace,
+            true,
+            f.ws_editor,
+            f.shared,
+            new,
+            Err(ServiceUseError::Retired),
+        ),
+        (f.org_workspace, true, f.ws_editor, f.shared, moved, Ok(())),
+        (f.org_workspace, true, f.owner, own, moved, unreachable),
+    ];
+    for (home, retired, actor, ws, purpose, expected) in cases {
+        let service = service_in(home, retired);
         assert_eq!(
-            use_in(&personal, f.owner, ws, new),
-            Err(ServiceUseError::NotReachable)
+            check_use(&service, &f.directory, actor, ws, purpose),
+            expected,
+            "defined in {home:?} (retired: {retired}), used by {actor:?} in {ws:?} for {purpose:?}"
         );
     }
-    // Someone else's personal service is hidden: it refuses like an unknown one.
-    assert_eq!(
-        use_in(&personal, f.ws_editor, f.shared, new),
-        Err(ServiceUseError::Hidden)
-    );
-    // Shared: only in that shared workspace.
-    let shared = service_in(f.shared, false);
-    assert_eq!(use_in(&shared, f.ws_editor, f.shared, new), Ok(()));
-    assert_eq!(
-        use_in(&shared, f.owner, f.org_workspace, new),
-        Err(ServiceUseError::NotReachable)
-    );
-    assert_eq!(
-        use_in(&shared, f.member, f.org_workspace, new),
-        Err(ServiceUseError::Hidden)
-    );
-    // Organization workspace: in every workspace of the organization, not in personal ones.
-    let org = service_in(f.org_workspace, false);
-    assert_eq!(use_in(&org, f.ws_editor, f.shared, new), Ok(()));
-    assert_eq!(use_in(&org, f.admin, f.org_workspace, new), Ok(()));
-    assert_eq!(
-        use_in(&org, f.member, f.personal(f.member), new),
-        Err(ServiceUseError::NotReachable)
-    );
-    // Retired: no new authentications, but an existing one may still move where it reaches.
-    let old = service_in(f.org_workspace, true);
-    assert_eq!(
-        use_in(&old, f.ws_editor, f.shared, new),
-        Err(ServiceUseError::Retired)
-    );
-    assert_eq!(
-        use_in(&old, f.ws_editor, f.shared, ServiceUse::Move),
-        Ok(())
-    );
-    assert_eq!(
-        use_in(&old, f.owner, own, ServiceUse::Move),
-        Err(ServiceUseError::NotReachable)
-    );
 }
