@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::domain::access::{reachable, Action};
+use crate::domain::access::{decide_resolve, Action};
 use crate::domain::authentication::{Lifecycle, StoredField};
 use crate::domain::ids::{AuthenticationId, FieldName, UserId, WorkspaceId};
 use crate::domain::secret::SecretText;
@@ -67,21 +67,7 @@ pub enum ResolveError {
     },
 }
 
-/// Why a visible authentication may not be used by this resolve. The text is recorded in the
-/// audit trail as the refusal's reason, so it stays as it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Unusable {
-    /// It is deleted (restorable, but not usable).
-    #[error("it is deleted")]
-    Deleted,
-    /// The user's role does not allow using it.
-    #[error("this user may not use it")]
-    UserMayNot,
-    /// The workflow's workspace may not use it (not the user's, or out of the
-    /// authentication's reach).
-    #[error("a workflow in this workspace cannot use it")]
-    WorkspaceMayNot,
-}
+pub use crate::domain::access::Unusable;
 
 /// Fields of an authentication kind that resolve never returns.
 pub fn never_resolved(kind: crate::domain::services::AuthKind) -> &'static [&'static str] {
@@ -338,17 +324,14 @@ impl App {
             .as_ref()
             .filter(|a| model.allows(request.user, a.workspace, Action::View))
             .ok_or(AppError::NotFound)?;
-        if auth.lifecycle != Lifecycle::Active {
-            return Err(ResolveError::NotUsable(Unusable::Deleted).into());
-        }
-        if !model.allows(request.user, auth.workspace, Action::Use) {
-            return Err(ResolveError::NotUsable(Unusable::UserMayNot).into());
-        }
-        if !model.allows(request.user, request.workspace, Action::Use)
-            || !reachable(&model.directory, auth.workspace, request.workspace)
-        {
-            return Err(ResolveError::NotUsable(Unusable::WorkspaceMayNot).into());
-        }
+        decide_resolve(
+            &model.directory,
+            request.user,
+            auth.workspace,
+            auth.lifecycle == Lifecycle::Active,
+            request.workspace,
+        )
+        .map_err(ResolveError::NotUsable)?;
         let spec = model.service_spec(self.catalog(), &auth.service);
         let mut sealed = Vec::with_capacity(wanted.len());
         for field in wanted {

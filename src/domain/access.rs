@@ -175,6 +175,45 @@ pub fn reachable(directory: &Directory, home: WorkspaceId, from: WorkspaceId) ->
     }
 }
 
+/// Why a visible authentication may not be used by a resolve. The text is recorded in the
+/// audit trail as the refusal's reason, so it stays as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    /// It is deleted (restorable, but not usable).
+    #[error("it is deleted")]
+    Deleted,
+    /// The user's role does not allow using it.
+    #[error("this user may not use it")]
+    UserMayNot,
+    /// The workflow's workspace may not use it (not the user's, or out of the
+    /// authentication's reach).
+    #[error("a workflow in this workspace cannot use it")]
+    WorkspaceMayNot,
+}
+
+/// Whether `user` may resolve an authentication that lives in `home` (and that the user may
+/// see) for a workflow step running in `from`: it must be live, the user's role must allow
+/// `Use` where it lives and where the workflow runs, and `home` must be reachable from `from`.
+pub fn decide_resolve(
+    directory: &Directory,
+    user: UserId,
+    home: WorkspaceId,
+    is_live: bool,
+    from: WorkspaceId,
+) -> Result<(), Unusable> {
+    let may_use = |workspace| decide_access(directory, user, workspace, Action::Use).is_allowed();
+    if !is_live {
+        return Err(Unusable::Deleted);
+    }
+    if !may_use(home) {
+        return Err(Unusable::UserMayNot);
+    }
+    if !may_use(from) || !reachable(directory, home, from) {
+        return Err(Unusable::WorkspaceMayNot);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,5 +373,113 @@ mod tests {
         assert!(!r(f.org_workspace, own));
         assert!(!r(own, f.personal(f.owner)));
         assert!(!r(WorkspaceId::new(), f.shared));
+    }
+
+    #[test]
+    fn who_may_resolve_what_from_where() {
+        let f = fixture();
+        let own = |u| f.personal(u);
+        let ok = Ok(());
+        let deleted = Err(Unusable::Deleted);
+        let user_may_not = Err(Unusable::UserMayNot);
+        let workspace_may_not = Err(Unusable::WorkspaceMayNot);
+        // (case, user, home, live, from, expected)
+        let table = [
+            (
+                "own personal, from it",
+                f.member,
+                own(f.member),
+                true,
+                own(f.member),
+                ok,
+            ),
+            (
+                "own personal, deleted",
+                f.member,
+                own(f.member),
+                false,
+                own(f.member),
+                deleted,
+            ),
+            (
+                "viewer, shared, from shared",
+                f.ws_viewer,
+                f.shared,
+                true,
+                f.shared,
+                ok,
+            ),
+            (
+                "viewer, org workspace, from shared",
+                f.ws_viewer,
+                f.org_workspace,
+                true,
+                f.shared,
+                ok,
+            ),
+            (
+                "member, org workspace, from itself",
+                f.member,
+                f.org_workspace,
+                true,
+                f.org_workspace,
+                ok,
+            ),
+            (
+                "member, org workspace, from a shared one it is not in",
+                f.member,
+                f.org_workspace,
+                true,
+                f.shared,
+                workspace_may_not,
+            ),
+            (
+                "editor, own personal, from shared",
+                f.ws_editor,
+                own(f.ws_editor),
+                true,
+                f.shared,
+                workspace_may_not,
+            ),
+            (
+                "org owner, shared, from org workspace",
+                f.owner,
+                f.shared,
+                true,
+                f.org_workspace,
+                workspace_may_not,
+            ),
+            (
+                "org owner, org workspace, from own personal",
+                f.owner,
+                f.org_workspace,
+                true,
+                own(f.owner),
+                workspace_may_not,
+            ),
+            (
+                "outsider, shared",
+                f.outsider,
+                f.shared,
+                true,
+                f.shared,
+                user_may_not,
+            ),
+            (
+                "deleted comes first",
+                f.outsider,
+                f.shared,
+                false,
+                f.shared,
+                deleted,
+            ),
+        ];
+        for (case, user, home, live, from, expected) in table {
+            assert_eq!(
+                decide_resolve(&f.directory, user, home, live, from),
+                expected,
+                "{case}"
+            );
+        }
     }
 }

@@ -17,8 +17,10 @@ use uuid::Uuid;
 use super::openapi_rules::{BearerScheme, RequestIdHeader};
 
 pub use super::openapi_params::{
-    BadRequest, IdempotencyKeyHeader, IfMatchHeader, PayloadTooLarge, Unauthorized,
-    UnsupportedMediaType,
+    AuthenticationNotFound, BadNameOrKeyReused, BadRequest, CustomServiceNotFound,
+    IdempotencyKeyHeader, IdempotencyKeyInFlight, IdempotencyKeyReused, IfMatchHeader,
+    MayNotCreateServices, NotAUser, PayloadTooLarge, Purged, RoleForbids, RunnerRefused,
+    Unauthorized, UnsupportedMediaType, UserNotFound, VersionMismatch,
 };
 
 use super::dto::{
@@ -541,7 +543,9 @@ pub struct ServiceSpecSchema {
             TokenBody,
             CheckpointBody,
         ),
-        responses(BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType)
+        responses(
+            BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType, AuthenticationNotFound, BadNameOrKeyReused, CustomServiceNotFound, IdempotencyKeyInFlight, IdempotencyKeyReused, MayNotCreateServices, NotAUser, Purged, RoleForbids, RunnerRefused, UserNotFound, VersionMismatch
+        )
     ),
     modifiers(&BearerScheme, &RequestIdHeader),
     tags(

@@ -55,3 +55,67 @@ pub struct PayloadTooLarge(pub ProblemSchema);
 #[derive(Debug, ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct UnsupportedMediaType(pub ProblemSchema);
+
+/// The caller is not a user (runners and auditors may not do this).
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct NotAUser(pub ProblemSchema);
+
+/// A workflow runner.
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct RunnerRefused(pub ProblemSchema);
+
+/// The caller is not a user (runners and auditors may not change anything), or the user's
+/// role in the workspace does not allow it.
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct RoleForbids(pub ProblemSchema);
+
+/// The caller is not a user, or may not create services in the service's workspace.
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct MayNotCreateServices(pub ProblemSchema);
+
+/// No such authentication, or the caller may not see it (the two are indistinguishable on
+/// purpose).
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct AuthenticationNotFound(pub ProblemSchema);
+
+/// No such custom service, or the caller may not see it (the two answer alike on purpose).
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct CustomServiceNotFound(pub ProblemSchema);
+
+/// The user does not exist.
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct UserNotFound(pub ProblemSchema);
+
+/// A request with the same `Idempotency-Key` is still being processed.
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct IdempotencyKeyInFlight(pub ProblemSchema);
+
+/// The authentication was purged (`purged`).
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Purged(pub ProblemSchema);
+
+/// `If-Match` names another version than the current one (`version-mismatch`); read it again
+/// and retry.
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct VersionMismatch(pub ProblemSchema);
+
+/// The `Idempotency-Key` was used before with a different request.
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct IdempotencyKeyReused(pub ProblemSchema);
+
+/// The name breaks the rules, or the `Idempotency-Key` was used before with a different
+/// request.
+#[derive(Debug, ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct BadNameOrKeyReused(pub ProblemSchema);

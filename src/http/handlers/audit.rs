@@ -18,7 +18,8 @@ use crate::http::dto::{parse_id, parse_time};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Authenticated};
 use crate::http::openapi::{
-    AuthenticationSchema, BadRequest, FieldDiffSchema, ProblemSchema, TimeSchema, Unauthorized,
+    AuthenticationSchema, BadRequest, FieldDiffSchema, ProblemSchema, RunnerRefused, TimeSchema,
+    Unauthorized,
 };
 use crate::http::SharedState;
 use crate::projections::{AuditFilter, AuditOrder, AuditRecord, AuthenticationView, Outcome};
@@ -424,7 +425,7 @@ pub struct AsOfParams {
         (status = 200, description = "The authentications then, by name.", body = Vec<AuthenticationSchema>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "A workflow runner.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = RunnerRefused),
         (status = 404, description = "No such workspace, or the caller may not see it.", body = ProblemSchema, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -497,7 +498,7 @@ pub struct UsableBySchema {
         (status = 200, description = "Who could use it.", body = UsableAsOfSchema),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "A workflow runner.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = RunnerRefused),
         (status = 404, description = "No such authentication, the caller may not see it, or it did not exist at that time.", body = ProblemSchema, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -15,8 +15,8 @@ use crate::http::dto::parse_id;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, Authenticated};
 use crate::http::openapi::{
-    BadRequest, IdempotencyKeyHeader, PayloadTooLarge, ProblemSchema, Unauthorized,
-    UnsupportedMediaType,
+    BadNameOrKeyReused, BadRequest, IdempotencyKeyHeader, IdempotencyKeyInFlight, NotAUser,
+    PayloadTooLarge, ProblemSchema, Unauthorized, UnsupportedMediaType, UserNotFound,
 };
 use crate::http::SharedState;
 
@@ -72,11 +72,11 @@ fn workspace_role_name(role: WorkspaceRole) -> &'static str {
         (status = 201, description = "Created.", body = OrganizationBody, headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "A request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = NotAUser),
+        (status = 409, response = IdempotencyKeyInFlight),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "The name breaks the rules, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, response = BadNameOrKeyReused),
     ),
     security(("bearer" = []))
 )]
@@ -133,7 +133,7 @@ pub async fn create_organization(
     responses(
         (status = 200, description = "The organizations.", body = Vec<OrganizationBody>),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = NotAUser),
     ),
     security(("bearer" = []))
 )]
@@ -199,7 +199,7 @@ pub struct WorkspaceBody {
         (status = 409, description = "The name is already used in the organization, or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "The name breaks the rules, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, response = BadNameOrKeyReused),
     ),
     security(("bearer" = []))
 )]
@@ -249,7 +249,7 @@ pub async fn create_workspace(
     responses(
         (status = 200, description = "The workspaces.", body = Vec<WorkspaceBody>),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = NotAUser),
     ),
     security(("bearer" = []))
 )]
@@ -375,7 +375,7 @@ pub async fn create_user(
     responses(
         (status = 200, description = "The users.", body = Vec<UserBody>),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = NotAUser),
     ),
     security(("bearer" = []))
 )]
@@ -446,8 +446,8 @@ pub struct MembershipBody {
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, description = "The caller is not a user (runners and auditors may not do this), or lacks the admin role needed (also when the organization or workspace does not exist).", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 404, description = "The user does not exist.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "A request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, response = UserNotFound),
+        (status = 409, response = IdempotencyKeyInFlight),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, description = "Not exactly one of `organization` and `workspace`, a role that does not exist there, a workspace that is not shared, a user outside the workspace's organization, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
@@ -542,7 +542,7 @@ pub struct MembershipQuery {
         (status = 200, description = "The memberships.", body = Vec<MembershipBody>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = NotAUser),
         (status = 404, description = "The organization or workspace does not exist, or the caller may not see it.", body = ProblemSchema, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -21,8 +21,9 @@ use crate::http::dto::{parse_field, VerificationBody, WarningBody};
 use crate::http::error::ApiError;
 use crate::http::extract::{if_match, with_etag, ApiJson, Authenticated};
 use crate::http::openapi::{
-    BadRequest, IdempotencyKeyHeader, IfMatchHeader, PayloadTooLarge, ProblemSchema, Unauthorized,
-    UnsupportedMediaType,
+    BadRequest, CustomServiceNotFound, IdempotencyKeyHeader, IdempotencyKeyReused, IfMatchHeader,
+    MayNotCreateServices, NotAUser, PayloadTooLarge, ProblemSchema, Unauthorized,
+    UnsupportedMediaType, VersionMismatch,
 };
 use crate::http::SharedState;
 
@@ -150,9 +151,9 @@ pub struct OAuthClientRequest {
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, description = "The caller is not a user, or may not change the service.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 404, description = "No such custom service, or the caller may not see it (the two answer alike on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, response = CustomServiceNotFound),
         (status = 409, description = "The service is retired, a concurrent change won the race, or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, response = VersionMismatch),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, description = "Not an OAuth2 service, or the registration breaks a rule (the `field` names it: `client_secret` missing or set against the method, an `authorize_params` entry the flow sets itself, an `issuer` that is not a URL), or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
@@ -221,7 +222,7 @@ fn path_custom_service(raw: &str) -> Result<ServiceId, ApiError> {
     responses(
         (status = 200, description = "The services.", body = Vec<ServiceBody>),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = NotAUser),
     ),
     security(("bearer" = []))
 )]
@@ -261,7 +262,7 @@ pub async fn list_services(
             ("ETag" = String, description = "A custom service's version, e.g. `\"2\"`; send it back as `If-Match`. Absent for catalog entries.")
         )),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = NotAUser),
         (status = 404, description = "No such service, or a custom service the caller may not see (the two answer alike on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -302,10 +303,10 @@ pub async fn get_service(
         )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user, or may not create services in the service's workspace.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 404, description = "No such custom service, or the caller may not see it (the two answer alike on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = MayNotCreateServices),
+        (status = 404, response = CustomServiceNotFound),
         (status = 409, description = "The service is retired, a concurrent change won the race (retry with the new version), or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`); read it again and retry.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, response = VersionMismatch),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, description = "The definition is invalid (the `field` names the offending part, e.g. `oauth.token_url`), changes the auth kind (`auth_kind`), is unchanged (`body`), or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
@@ -345,11 +346,11 @@ pub async fn change_service(
         )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user, or may not create services in the service's workspace.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 404, description = "No such custom service, or the caller may not see it (the two answer alike on purpose).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = MayNotCreateServices),
+        (status = 404, response = CustomServiceNotFound),
         (status = 409, description = "The service is already retired, a concurrent change won the race, or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` names another version than the current one (`version-mismatch`).", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "The `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, response = VersionMismatch),
+        (status = 422, response = IdempotencyKeyReused),
     ),
     security(("bearer" = []))
 )]

@@ -13,8 +13,8 @@ use crate::http::dto::parse_id;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Authenticated};
 use crate::http::openapi::{
-    BadRequest, IdempotencyKeyHeader, PayloadTooLarge, ProblemSchema, Unauthorized,
-    UnsupportedMediaType,
+    BadRequest, IdempotencyKeyHeader, IdempotencyKeyReused, NotAUser, PayloadTooLarge,
+    ProblemSchema, Unauthorized, UnsupportedMediaType, UserNotFound,
 };
 use crate::http::SharedState;
 
@@ -77,7 +77,7 @@ fn kind_of(principal: &Principal) -> &'static str {
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, description = "The caller is not a user (runners and auditors may not do this), or is not an administrator (tokens for other users, runners and auditors).", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 404, description = "The user does not exist.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, response = UserNotFound),
         (status = 409, description = "A request with the same `Idempotency-Key` is still being processed, or this request was already processed with the same `Idempotency-Key` (`idempotent-replay-unavailable`: its answer held the token).", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
@@ -154,7 +154,7 @@ pub async fn create_token(
     responses(
         (status = 200, description = "The tokens, without `token`.", body = Vec<TokenBody>),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The caller is not a user (runners and auditors may not do this).", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, response = NotAUser),
     ),
     security(("bearer" = []))
 )]
@@ -196,7 +196,7 @@ pub async fn list_tokens(
         (status = 403, description = "The caller is not a user (runners and auditors may not do this). A token the caller may not revoke answers 404, like an unknown one.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "The token does not exist.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The token is already revoked, or a request with the same `Idempotency-Key` is still being processed.", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "The `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, response = IdempotencyKeyReused),
     ),
     security(("bearer" = []))
 )]
