@@ -8,6 +8,7 @@ use crate::domain::principals::{
     audit_scope, authorize_checkpoints, authorize_directory, decide_token, tokens_visible_to,
     users_visible_to, AuditScope, CheckpointUse, Principal, TokenCommand, TokenEvent, TokenRecord,
 };
+use crate::domain::visibility::{members_visible, MembersOf};
 use crate::ledger::{EventStore, Origin};
 use crate::projections::payloads;
 
@@ -107,7 +108,13 @@ impl App {
             .directory
             .organizations
             .get(&organization)
-            .filter(|o| o.members.contains_key(&user))
+            .filter(|_| {
+                members_visible(
+                    &model.directory,
+                    user,
+                    MembersOf::Organization(organization),
+                )
+            })
             .ok_or(AppError::OrganizationNotFound)?;
         Ok(found.members.iter().map(|(u, r)| (*u, *r)).collect())
     }
@@ -123,7 +130,7 @@ impl App {
         let found = model
             .directory
             .workspace(workspace)
-            .filter(|_| model.allows(user, workspace, crate::domain::access::Action::View))
+            .filter(|_| members_visible(&model.directory, user, MembersOf::Workspace(workspace)))
             .ok_or(AppError::WorkspaceNotFound)?;
         Ok(found.members.iter().map(|(u, r)| (*u, *r)).collect())
     }

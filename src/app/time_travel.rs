@@ -9,6 +9,7 @@ use crate::domain::authentication::Lifecycle;
 use crate::domain::directory::{self, Directory, DirectoryEvent, WorkspaceScope};
 use crate::domain::ids::{AuthenticationId, UserId, WorkspaceId};
 use crate::domain::principals::{Principal, PrincipalError};
+use crate::domain::visibility::{may_look_back, LookBackRefusal};
 use crate::ledger::{EventStore, StreamRange};
 use crate::projections::payloads::{self, DomainEvent};
 use crate::projections::AuthenticationView;
@@ -93,17 +94,10 @@ impl App {
         at: Timestamp,
         include_deleted: bool,
     ) -> Result<Vec<AuthenticationView>, AppError> {
-        let visible = match principal {
-            Principal::Auditor { .. } => true,
-            Principal::User(user) => {
-                let model = self.model().model().read().await;
-                model.directory.workspace(workspace).is_some()
-                    && model.allows(*user, workspace, Action::View)
-            }
-            Principal::Runner { .. } => return Err(PrincipalError::RunnersOnlyResolve.into()),
-        };
-        if !visible {
-            return Err(AppError::WorkspaceNotFound);
+        {
+            let model = self.model().model().read().await;
+            may_look_back(&model.directory, principal, Some(workspace))
+                .map_err(|refusal| look_back_refused(refusal, AppError::WorkspaceNotFound))?;
         }
         self.workspace_as_of(workspace, at, include_deleted).await
     }
@@ -116,12 +110,11 @@ impl App {
         id: AuthenticationId,
         at: Timestamp,
     ) -> Result<UsableAsOf, AppError> {
-        match principal {
-            Principal::Auditor { .. } => {}
-            Principal::User(user) => {
-                self.get(*user, id).await?;
-            }
-            Principal::Runner { .. } => return Err(PrincipalError::RunnersOnlyResolve.into()),
+        {
+            let model = self.model().model().read().await;
+            let now = model.current(id).map(|auth| auth.workspace);
+            may_look_back(&model.directory, principal, now)
+                .map_err(|refusal| look_back_refused(refusal, AppError::NotFound))?;
         }
         self.usable_by_as_of(id, at).await
     }
@@ -207,5 +200,13 @@ impl App {
             lifecycle: auth.lifecycle.as_str(),
             users,
         })
+    }
+}
+
+/// A refusal to look back as the application answers it: hidden things as `not_found`.
+fn look_back_refused(refusal: LookBackRefusal, not_found: AppError) -> AppError {
+    match refusal {
+        LookBackRefusal::RunnersOnlyResolve => PrincipalError::RunnersOnlyResolve.into(),
+        LookBackRefusal::Hidden => not_found,
     }
 }

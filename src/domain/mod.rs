@@ -13,6 +13,7 @@ pub mod naming;
 pub mod principals;
 pub mod secret;
 pub mod services;
+pub mod visibility;
 
 #[cfg(test)]
 pub(crate) mod scenario;
