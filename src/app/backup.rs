@@ -69,9 +69,16 @@ pub fn import_data_dir<R: Read>(
     )
 }
 
+/// A data key of the copy does not open under the master key (or the key file is not the
+/// directory's).
+#[derive(Debug, thiserror::Error)]
+#[error("data keys: {0}")]
+pub struct DataKeysRefused(#[source] pub crate::crypto::CryptoError);
+
 /// Opens every wrapped data key of a data directory with the master key in `key_file`.
 pub fn check_data_keys(data_dir: &Path, key_file: &Path) -> Result<usize, BackupError> {
-    let damaged = |e: crate::crypto::CryptoError| BackupError::Corrupt(format!("data keys: {e}"));
+    let damaged =
+        |e: crate::crypto::CryptoError| BackupError::Refused(Box::new(DataKeysRefused(e)));
     let master = crate::crypto::MasterKey::load(key_file).map_err(damaged)?;
     let fingerprint = data_dir.join(FINGERPRINT_FILE);
     if fingerprint.exists() {

@@ -23,10 +23,11 @@ pub enum BackupError {
     /// The export file is damaged or not an export.
     #[error("corrupt export file: {0}")]
     Damaged(Damage),
-    /// A free-form damage report, for callers outside the ledger (`app::backup`'s check of the
-    /// data keys) that have no typed reason here; the ledger itself never makes one.
+    /// A check of the caller's refused the contents (`app::backup` opens every imported data
+    /// key with the master key); the ledger does not know the check's error type, so it is
+    /// carried as the source.
     #[error("corrupt export file: {0}")]
-    Corrupt(String),
+    Refused(Box<dyn std::error::Error + Send + Sync>),
     /// The contents were refused, and reading on showed that the file itself is damaged: the
     /// damage is what to report, with the refusal it caused first.
     #[error("{damage} (first symptom: {first_symptom})")]
