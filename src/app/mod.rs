@@ -33,7 +33,8 @@ pub use keyring::{pending_key_path, retired_key_path, FINGERPRINT_FILE};
 pub use principals::{system_caller, Bootstrap, IssuedToken};
 pub use queries::GrantState;
 pub use resolve::{
-    references as template_references, ResolveError, ResolveRequest, ResolvedTemplate,
+    references as template_references, OnBehalfRefusal, ResolveError, ResolveRequest,
+    ResolvedTemplate,
 };
 pub use rotation::{rotate_master_key, Rotation, RotationReport};
 pub use time_travel::{UsableAsOf, UsableBy};

@@ -9,9 +9,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::domain::access::{decide_resolve, Action};
+use crate::domain::access::{decide_resolve, resolving_user, Action};
 use crate::domain::authentication::{Lifecycle, StoredField};
 use crate::domain::ids::{AuthenticationId, FieldName, UserId, WorkspaceId};
+use crate::domain::principals::Principal;
 use crate::domain::secret::SecretText;
 
 use super::audit::Accessor;
@@ -58,6 +59,9 @@ pub enum ResolveError {
     /// The user or workspace may not use this authentication.
     #[error("authentication: {0}")]
     NotUsable(Unusable),
+    /// The caller may not resolve for the user the request names (or named nobody).
+    #[error(transparent)]
+    OnBehalf(OnBehalfRefusal),
     /// The field is the ledger's own to use, never handed out (an OAuth2 refresh token: a
     /// workflow refreshing with it would revoke the stored grant at a rotating provider).
     #[error("template: $.auth.{field} is kept by the ledger to refresh the grant and is never resolved; use $.auth.access_token")]
@@ -67,7 +71,7 @@ pub enum ResolveError {
     },
 }
 
-pub use crate::domain::access::Unusable;
+pub use crate::domain::access::{OnBehalfRefusal, Unusable};
 
 /// Fields of an authentication kind that resolve never returns.
 pub fn never_resolved(kind: crate::domain::services::AuthKind) -> &'static [&'static str] {
@@ -221,6 +225,32 @@ fn refusal_reason(error: &AppError) -> Option<String> {
 }
 
 impl App {
+    /// For whom `principal` resolves when the request names `named`
+    /// ([`crate::domain::access::resolving_user`]); a refusal for lack of rights is recorded in
+    /// audit against authentication `id`.
+    pub async fn resolving_user(
+        &self,
+        by: &Accessor,
+        principal: &Principal,
+        named: Option<UserId>,
+        id: AuthenticationId,
+    ) -> Result<UserId, AppError> {
+        let refusal = match resolving_user(principal, named) {
+            Ok(user) => return Ok(user),
+            Err(refusal) => refusal,
+        };
+        if refusal.is_lack_of_rights() {
+            let me = match principal {
+                Principal::User(me) => Some(*me),
+                Principal::Runner { .. } | Principal::Auditor { .. } => None,
+            };
+            let reason = refusal.to_string();
+            self.record_refusal(by, id, me, "resolve", Vec::new(), &reason)
+                .await?;
+        }
+        Err(ResolveError::OnBehalf(refusal).into())
+    }
+
     /// Checks that `request` may be resolved (access, lifecycle, reachability, fields) without
     /// opening anything; a refusal for lack of rights is recorded in audit.
     pub async fn authorize_resolve(

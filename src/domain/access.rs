@@ -2,6 +2,7 @@
 
 use crate::domain::directory::{Directory, OrgRole, WorkspaceKind, WorkspaceRole, WorkspaceScope};
 use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
+use crate::domain::principals::Principal;
 use serde::{Deserialize, Serialize};
 
 /// Something a user wants to do with the authentications of a workspace.
@@ -212,6 +213,44 @@ pub fn decide_resolve(
         return Err(Unusable::WorkspaceMayNot);
     }
     Ok(())
+}
+
+/// Why a principal may not resolve for the user it names. The texts are recorded in the audit
+/// trail as the refusal's reason and name the request's field, so they stay as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OnBehalfRefusal {
+    /// A user named someone else.
+    #[error("user: users resolve only for themselves; workflow runners resolve for others")]
+    OnlyForThemselves,
+    /// A runner named nobody: a bad request, not a lack of rights.
+    #[error("user: is required for workflow runners")]
+    RunnerNamedNobody,
+    /// Auditors read history and audit, never secrets.
+    #[error("principal: auditors never receive secrets")]
+    AuditorsNeverReceiveSecrets,
+}
+
+impl OnBehalfRefusal {
+    /// Whether the caller lacks the right (recorded in audit), rather than sent a bad request.
+    pub fn is_lack_of_rights(self) -> bool {
+        !matches!(self, OnBehalfRefusal::RunnerNamedNobody)
+    }
+}
+
+/// For whom `principal` resolves when the request names `named`: a user only for themselves
+/// (naming nobody means themselves), a runner for the user it names, an auditor never.
+pub fn resolving_user(
+    principal: &Principal,
+    named: Option<UserId>,
+) -> Result<UserId, OnBehalfRefusal> {
+    match (principal, named) {
+        (Principal::User(me), None) => Ok(*me),
+        (Principal::User(me), Some(user)) if user == *me => Ok(*me),
+        (Principal::User(_), Some(_)) => Err(OnBehalfRefusal::OnlyForThemselves),
+        (Principal::Runner { .. }, Some(user)) => Ok(user),
+        (Principal::Runner { .. }, None) => Err(OnBehalfRefusal::RunnerNamedNobody),
+        (Principal::Auditor { .. }, _) => Err(OnBehalfRefusal::AuditorsNeverReceiveSecrets),
+    }
 }
 
 #[cfg(test)]
@@ -478,6 +517,80 @@ mod tests {
             assert_eq!(
                 decide_resolve(&f.directory, user, home, live, from),
                 expected,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn users_resolve_for_themselves_runners_for_whom_they_name_auditors_never() {
+        let (me, other) = (UserId::new(), UserId::new());
+        let runner = Principal::Runner {
+            id: crate::domain::ids::PrincipalId::new(),
+            name: "CI".into(),
+        };
+        let auditor = Principal::Auditor {
+            id: crate::domain::ids::PrincipalId::new(),
+            name: "Audit".into(),
+        };
+        // (case, principal, named, expected, recorded as a lack of rights)
+        let table = [
+            (
+                "user naming nobody",
+                Principal::User(me),
+                None,
+                Ok(me),
+                false,
+            ),
+            (
+                "user naming themselves",
+                Principal::User(me),
+                Some(me),
+                Ok(me),
+                false,
+            ),
+            (
+                "user naming another",
+                Principal::User(me),
+                Some(other),
+                Err(OnBehalfRefusal::OnlyForThemselves),
+                true,
+            ),
+            (
+                "runner naming a user",
+                runner.clone(),
+                Some(other),
+                Ok(other),
+                false,
+            ),
+            (
+                "runner naming nobody",
+                runner,
+                None,
+                Err(OnBehalfRefusal::RunnerNamedNobody),
+                false,
+            ),
+            (
+                "auditor naming a user",
+                auditor.clone(),
+                Some(me),
+                Err(OnBehalfRefusal::AuditorsNeverReceiveSecrets),
+                true,
+            ),
+            (
+                "auditor naming nobody",
+                auditor,
+                None,
+                Err(OnBehalfRefusal::AuditorsNeverReceiveSecrets),
+                true,
+            ),
+        ];
+        for (case, principal, named, expected, lack_of_rights) in table {
+            let decided = resolving_user(&principal, named);
+            assert_eq!(decided, expected, "{case}");
+            assert_eq!(
+                decided.err().is_some_and(|r| r.is_lack_of_rights()),
+                lack_of_rights,
                 "{case}"
             );
         }

@@ -4,7 +4,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::app::{AppError, ResolveError};
+use crate::app::{AppError, OnBehalfRefusal, ResolveError};
 use crate::crypto::CryptoError;
 use crate::domain::authentication::AuthenticationError;
 use crate::domain::directory::DirectoryError;
@@ -298,7 +298,14 @@ impl From<AppError> for ApiError {
                 PrincipalError::BadLabel => ApiError::validation(text),
             },
             AppError::Resolve(inner) => match inner {
-                ResolveError::NotUsable(_) => ApiError::forbidden(text),
+                ResolveError::NotUsable(_)
+                | ResolveError::OnBehalf(
+                    OnBehalfRefusal::OnlyForThemselves
+                    | OnBehalfRefusal::AuditorsNeverReceiveSecrets,
+                ) => ApiError::forbidden(text),
+                ResolveError::OnBehalf(OnBehalfRefusal::RunnerNamedNobody) => {
+                    ApiError::validation(text)
+                }
                 ResolveError::UnknownField { .. }
                 | ResolveError::FieldNotSet { .. }
                 | ResolveError::BadReference { .. }

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::app::ResolveRequest;
 use crate::domain::ids::{AuthenticationId, UserId, WorkspaceId};
-use crate::domain::principals::Principal;
 use crate::http::dto::ResolveBody;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Authenticated};
@@ -57,34 +56,11 @@ pub async fn resolve(
     let workflow = body.workflow.as_ref().map(|w| w.step_ref()).transpose()?;
     let accessor = who.accessor(workflow);
     let id = AuthenticationId::from_uuid(body.authentication);
-    let refuse = |user: Option<UserId>, reason: &'static str| {
-        let (app, accessor) = (state.app.clone(), accessor.clone());
-        async move {
-            app.record_refusal(&accessor, id, user, "resolve", Vec::new(), reason)
-                .await?;
-            Err::<UserId, ApiError>(ApiError::forbidden(reason))
-        }
-    };
-    let user = match (&who.0, body.user) {
-        (Principal::User(me), None) => *me,
-        (Principal::User(me), Some(u)) if UserId::from_uuid(u) == *me => *me,
-        (Principal::User(me), Some(_)) => {
-            refuse(
-                Some(*me),
-                "user: users resolve only for themselves; workflow runners resolve for others",
-            )
-            .await?
-        }
-        (Principal::Runner { .. }, Some(u)) => UserId::from_uuid(u),
-        (Principal::Runner { .. }, None) => {
-            return Err(ApiError::validation(
-                "user: is required for workflow runners",
-            ))
-        }
-        (Principal::Auditor { .. }, _) => {
-            refuse(None, "principal: auditors never receive secrets").await?
-        }
-    };
+    let named = body.user.map(UserId::from_uuid);
+    let user = state
+        .app
+        .resolving_user(&accessor, &who.0, named, id)
+        .await?;
     let request = ResolveRequest {
         authentication: id,
         workspace: WorkspaceId::from_uuid(body.workspace),
