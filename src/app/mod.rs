@@ -111,6 +111,31 @@ impl Caller {
         }
     }
 
+    /// Where a change by this caller comes from, in the words the domain records in the
+    /// event: the workflow step it is made in, which becomes the envelope's origin too (so
+    /// audit shows it), else the dashboard or the API as the caller came in. The one place
+    /// the envelope's and the event's origins meet.
+    pub fn change_origin(
+        &mut self,
+        step: Option<crate::domain::access_log::WorkflowStepRef>,
+    ) -> crate::domain::authentication::Origin {
+        use crate::domain::authentication::Origin as ChangeOrigin;
+        match step {
+            Some(step) => {
+                self.origin = Origin::WorkflowStep {
+                    workflow_id: step.workflow.as_str().to_owned(),
+                    step_id: step.step.as_str().to_owned(),
+                };
+                ChangeOrigin::WorkflowStep {
+                    workflow: step.workflow,
+                    step: step.step,
+                }
+            }
+            None if self.origin == Origin::Dashboard => ChangeOrigin::Dashboard,
+            None => ChangeOrigin::Api,
+        }
+    }
+
     /// Event metadata for one request of this caller.
     pub fn meta(&self) -> EventMeta {
         EventMeta {

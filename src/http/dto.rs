@@ -70,36 +70,6 @@ impl WorkflowStepBody {
                 .map_err(|e| ApiError::validation(format!("workflow.step_id: {e}")))?,
         })
     }
-
-    /// As the domain's origin.
-    pub fn origin(&self) -> Result<crate::domain::authentication::Origin, ApiError> {
-        let step = self.step_ref()?;
-        Ok(crate::domain::authentication::Origin::WorkflowStep {
-            workflow: step.workflow,
-            step: step.step,
-        })
-    }
-}
-
-/// Where a change comes from: the workflow step named in the body, else the dashboard or the
-/// API as the caller's header says. A workflow step also becomes the origin of the event's
-/// envelope, so audit shows it.
-pub fn change_origin(
-    workflow: Option<&WorkflowStepBody>,
-    caller: &mut crate::app::Caller,
-) -> Result<crate::domain::authentication::Origin, ApiError> {
-    use crate::domain::authentication::Origin;
-    Ok(match workflow {
-        Some(step) => {
-            caller.origin = crate::ledger::Origin::WorkflowStep {
-                workflow_id: step.workflow_id.clone(),
-                step_id: step.step_id.clone(),
-            };
-            step.origin()?
-        }
-        None if caller.origin == crate::ledger::Origin::Dashboard => Origin::Dashboard,
-        None => Origin::Api,
-    })
 }
 
 /// `POST /v1/authentications`.

@@ -14,8 +14,8 @@ use crate::domain::authentication::{AuthenticationCommand, CreateAuthentication,
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, WorkspaceId};
 use crate::domain::secret::SecretText;
 use crate::http::dto::{
-    change_origin, parse_field, parse_id, parse_service, parse_time, CommandBody, CreateBody,
-    PatchBody, ReauthenticateBody, RestoreBody, VerificationBody, WarningBody,
+    parse_field, parse_id, parse_service, parse_time, CommandBody, CreateBody, PatchBody,
+    ReauthenticateBody, RestoreBody, VerificationBody, WarningBody,
 };
 use crate::http::error::ApiError;
 use crate::http::extract::{if_match, with_etag, ApiJson, ApiQuery, Authenticated};
@@ -112,7 +112,8 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<Response, ApiError> {
     let mut caller = who.caller(&headers)?;
-    let origin = change_origin(body.workflow.as_ref(), &mut caller)?;
+    let step = body.workflow.as_ref().map(|w| w.step_ref()).transpose()?;
+    let origin = caller.change_origin(step);
     let environment = body
         .environment
         .as_deref()
@@ -289,7 +290,8 @@ pub async fn reauthenticate(
     ApiJson(body): ApiJson<ReauthenticateBody>,
 ) -> Result<Response, ApiError> {
     let (mut caller, id) = command_caller(&state, &who, &headers, &raw, "reauthenticate").await?;
-    let origin = change_origin(body.workflow.as_ref(), &mut caller)?;
+    let step = body.workflow.as_ref().map(|w| w.step_ref()).transpose()?;
+    let origin = caller.change_origin(step);
     let fields = body
         .fields
         .into_iter()

@@ -446,7 +446,7 @@ pub async fn create_service(
     headers: HeaderMap,
     ApiJson(body): ApiJson<NewService>,
 ) -> Result<Response, ApiError> {
-    let caller = who.caller(&headers)?;
+    let mut caller = who.caller(&headers)?;
     let service = ServiceId::new();
     let workspace = WorkspaceId::from_uuid(body.workspace);
     let answer = match body.authentication {
@@ -488,11 +488,7 @@ pub async fn create_service(
                     .map(EnvironmentTag::parse)
                     .transpose()
                     .map_err(|e| ApiError::validation(format!("authentication.{e}")))?,
-                origin: if caller.origin == crate::ledger::Origin::Dashboard {
-                    crate::domain::authentication::Origin::Dashboard
-                } else {
-                    crate::domain::authentication::Origin::Api
-                },
+                origin: caller.change_origin(None),
             };
             let options = crate::app::ChangeOptions {
                 save_unverified: auth.save_unverified,
