@@ -14,7 +14,7 @@ use oauth2::{RefreshToken, TokenResponse};
 
 use super::flow::{endpoints, expiry_text, field};
 use super::{OAuth, OAuthError};
-use crate::app::{system_caller, AppError};
+use crate::app::{system_caller, Accessor, AppError, ResolveRequest};
 use crate::domain::authentication::{AuthenticationCommand, FieldChange};
 use crate::domain::ids::AuthenticationId;
 use crate::domain::secret::SecretText;
@@ -83,6 +83,34 @@ impl OAuth {
         if let Ok(mut b) = self.refresh.backoff.lock() {
             b.remove(&id);
         }
+    }
+
+    /// Before a resolve: a grant the provider refused (needs re-authorization) is not used,
+    /// and an expired access token is refreshed first. Only an allowed caller learns about
+    /// the grant or causes a refresh, so access is decided (and a refusal recorded) before
+    /// either; the common path (a fresh grant, or not OAuth2) decides it once, in
+    /// `App::resolve`.
+    pub async fn prepare_resolve(
+        &self,
+        by: &Accessor,
+        request: &ResolveRequest,
+    ) -> Result<(), OAuthError> {
+        let Some(grant) = self.app.grant_state(request.authentication).await else {
+            return Ok(());
+        };
+        let due_before = Timestamp::now().0 + micros(super::EXPIRY_SKEW);
+        let expired = grant.expires_at.is_some_and(|at| at.0 <= due_before);
+        if !grant.needs_reauthorization && !expired {
+            return Ok(());
+        }
+        self.app.authorize_resolve(by, request).await?;
+        if grant.needs_reauthorization {
+            // The provider refused the refresh token: the stored access token is not to be used.
+            return Err(OAuthError::NeedsReauthorization);
+        }
+        self.refresh_if_due(request.authentication, super::EXPIRY_SKEW)
+            .await
+            .map(|_| ())
     }
 
     /// Refreshes the access token if it expires within `margin` (zero: only if expired),

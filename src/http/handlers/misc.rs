@@ -67,26 +67,7 @@ pub async fn resolve(
         user,
         template: body.template,
     };
-    let grant = state.app.grant_state(id).await;
-    let needs_reauthorization = grant.as_ref().is_some_and(|g| g.needs_reauthorization);
-    let skew = i64::try_from(crate::oauth::EXPIRY_SKEW.as_micros()).unwrap_or(0);
-    let expired = grant.as_ref().is_some_and(|g| {
-        g.expires_at
-            .is_some_and(|at| at.0 <= crate::time::Timestamp::now().0 + skew)
-    });
-    if needs_reauthorization || expired {
-        // Only an allowed caller learns about the grant or causes a refresh: access is decided
-        // (and a refusal recorded) first. The common path decides it once, in `resolve`.
-        state.app.authorize_resolve(&accessor, &request).await?;
-        if needs_reauthorization {
-            // The provider refused the refresh token: the stored access token is not to be used.
-            return Err(crate::oauth::OAuthError::NeedsReauthorization.into());
-        }
-        state
-            .oauth
-            .refresh_if_due(id, crate::oauth::EXPIRY_SKEW)
-            .await?;
-    }
+    state.oauth.prepare_resolve(&accessor, &request).await?;
     // Values leave only after their access record is flushed.
     let resolved = state.app.resolve(&accessor, request).await?;
     let fields = resolved.fields().to_vec();
