@@ -243,9 +243,15 @@ struct Material {
 /// Why a URL could not be built from the material.
 enum UrlProblem {
     /// A placeholder's field is not set: nothing can be checked.
-    Missing(String),
+    Missing {
+        /// The field the placeholder names.
+        field: String,
+    },
     /// A placeholder's value cannot go into a URL.
-    Unfit(String),
+    Unfit {
+        /// The field the placeholder names.
+        field: String,
+    },
 }
 
 fn fill(template: &str, plain: &BTreeMap<FieldName, String>) -> Result<String, UrlProblem> {
@@ -253,13 +259,19 @@ fn fill(template: &str, plain: &BTreeMap<FieldName, String>) -> Result<String, U
         let value = FieldName::parse(placeholder)
             .ok()
             .and_then(|name| plain.get(&name))
-            .ok_or_else(|| UrlProblem::Missing(placeholder.to_owned()))?;
+            .ok_or_else(|| UrlProblem::Missing {
+                field: placeholder.to_owned(),
+            })?;
         if !fits_in_url(value) {
-            return Err(UrlProblem::Unfit(placeholder.to_owned()));
+            return Err(UrlProblem::Unfit {
+                field: placeholder.to_owned(),
+            });
         }
     }
     // Every placeholder is a set field whose value fits: the template fills.
-    fill_url(template, plain).ok_or_else(|| UrlProblem::Missing(template_host(template)))
+    fill_url(template, plain).ok_or_else(|| UrlProblem::Missing {
+        field: template_host(template),
+    })
 }
 
 /// The host part of a URL template, for records when no URL could be built (placeholders
@@ -320,12 +332,12 @@ async fn call(
 ) -> VerificationOutcome {
     let url = match fill(&endpoint.url, &material.plain) {
         Ok(url) => url,
-        Err(UrlProblem::Missing(field)) => {
+        Err(UrlProblem::Missing { field }) => {
             return not_verifiable(&format!(
                 "the verification URL needs the field {field}, which is not set"
             ))
         }
-        Err(UrlProblem::Unfit(field)) => {
+        Err(UrlProblem::Unfit { field }) => {
             return failed(
                 &template_host(&endpoint.url),
                 None,
@@ -612,13 +624,16 @@ mod tests {
         ] {
             plain.insert(name("site"), evil.to_owned());
             assert!(
-                matches!(fill("https://{site}/me", &plain), Err(UrlProblem::Unfit(_))),
+                matches!(
+                    fill("https://{site}/me", &plain),
+                    Err(UrlProblem::Unfit { .. })
+                ),
                 "{evil:?}"
             );
         }
         assert!(matches!(
             fill("https://{domain}/me", &plain),
-            Err(UrlProblem::Missing(f)) if f == "domain"
+            Err(UrlProblem::Missing { field: f }) if f == "domain"
         ));
         assert_eq!(template_host("https://{site}/rest?x=1"), "{site}");
         assert_eq!(template_host("http://127.0.0.1:9/me"), "127.0.0.1:9");

@@ -269,7 +269,10 @@ impl OAuth {
         let (spec, registration) = self.service(&request.service, Some(caller.user)).await?;
         for scope in &request.scopes {
             if !spec.scopes.contains(scope) {
-                return Err(RequestProblem::ScopeNotOffered(scope.clone()).into());
+                return Err(RequestProblem::ScopeNotOffered {
+                    scope: scope.clone(),
+                }
+                .into());
             }
         }
         if let Some(extra) = &request.extra_permissions {

@@ -119,8 +119,11 @@ pub enum RequestProblem {
     #[error("{0}: is not a valid URL")]
     NotAUrl(UrlSetting),
     /// A requested scope is not among the service's.
-    #[error("scopes: {0:?} is not offered by this service")]
-    ScopeNotOffered(String),
+    #[error("scopes: {scope:?} is not offered by this service")]
+    ScopeNotOffered {
+        /// The scope token asked for.
+        scope: String,
+    },
     /// An extra permission is not a single scope token.
     #[error("extra_permissions: each is one scope token: 1 to 256 printable characters, no spaces, quotes or backslashes")]
     NotAScopeToken,
@@ -147,7 +150,7 @@ impl RequestProblem {
             | RequestProblem::ServiceNotFound
             | RequestProblem::NotTheAuthenticationsService => "service".into(),
             RequestProblem::NotAUrl(setting) => setting.as_str().into(),
-            RequestProblem::ScopeNotOffered(_) => "scopes".into(),
+            RequestProblem::ScopeNotOffered { .. } => "scopes".into(),
             RequestProblem::NotAScopeToken => "extra_permissions".into(),
             RequestProblem::ReturnToNotAllowed => "return_to".into(),
             RequestProblem::FieldNotGivable(name) => format!("fields.{name}"),
