@@ -53,6 +53,38 @@ impl ApiError {
         }
     }
 
+    /// An error about one field of the request: the detail is `field: reason`, and the
+    /// problem names the field.
+    pub fn about(
+        status: StatusCode,
+        kind: &'static str,
+        field: impl Into<String>,
+        reason: impl std::fmt::Display,
+    ) -> ApiError {
+        let field = field.into();
+        ApiError {
+            status,
+            kind,
+            detail: format!("{field}: {reason}"),
+            field: Some(field),
+        }
+    }
+
+    /// 400: a malformed `field` of the request.
+    pub fn malformed(field: impl Into<String>, reason: impl std::fmt::Display) -> ApiError {
+        ApiError::about(StatusCode::BAD_REQUEST, "bad-request", field, reason)
+    }
+
+    /// 422: the rules refuse `field`.
+    pub fn invalid(field: impl Into<String>, reason: impl std::fmt::Display) -> ApiError {
+        ApiError::about(StatusCode::UNPROCESSABLE_ENTITY, "validation", field, reason)
+    }
+
+    /// The same error, naming `field` (when the layer's error knows one).
+    pub fn naming(self, field: Option<String>) -> ApiError {
+        ApiError { field, ..self }
+    }
+
     /// 400 for a malformed request part.
     pub fn bad_request(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad-request", detail)
