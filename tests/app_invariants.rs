@@ -4,7 +4,7 @@
 
 mod app_support;
 
-use app_support::{caller, create, World};
+use app_support::{caller, create, AppUnderTest};
 use credledger::app::{AppError, Caller, IdempotencyRequest};
 use credledger::domain::authentication::AuthenticationCommand;
 use credledger::domain::directory::{DirectoryCommand, DirectoryEvent};
@@ -26,7 +26,7 @@ fn name_claim(workspace: WorkspaceId, name: &str) -> UniqueKey {
 }
 
 /// Tries to claim a key for a probe stream, straight through the ledger.
-async fn probe(w: &World, key: UniqueKey) -> Result<(), StoreError> {
+async fn probe(w: &AppUnderTest, key: UniqueKey) -> Result<(), StoreError> {
     let stream = StreamId::new(format!("probe-{}", uuid::Uuid::now_v7())).expect("stream");
     let event = credledger::ledger::NewEvent {
         event_id: credledger::ledger::EventId::new(),
@@ -44,7 +44,7 @@ async fn probe(w: &World, key: UniqueKey) -> Result<(), StoreError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn name_claims_are_rebuilt_at_open_for_ledgers_written_without_them() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (legacy, cmd) = create("Legacy Name", w.shared, "airtable", &[("token", "t")], &[]);
     w.app
@@ -101,7 +101,7 @@ fn keyed(caller: &Caller, key: u8, hash: u8) -> Caller {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_write_answers_from_its_first_outcome() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = keyed(&caller(w.owner), 1, 1);
     let (first_id, cmd) = create("Once", w.shared, "airtable", &[("token", "t")], &[]);
     let first = w

@@ -5,7 +5,7 @@ mod app_support;
 
 use std::collections::BTreeMap;
 
-use app_support::{caller, create, field, World};
+use app_support::{caller, create, field, AppUnderTest};
 use credledger::app::{AppError, ResolveError, ResolveRequest, RestoreTarget};
 use credledger::domain::authentication::{
     AuthenticationCommand, AuthenticationError, FieldChange, Origin, Warning,
@@ -38,7 +38,7 @@ fn secret_fingerprint(view: &credledger::projections::AuthenticationView, name: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (id, cmd) = create(
         "Airtable prod",
@@ -215,7 +215,7 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reauthenticate_overrides_keeps_and_clears_per_field() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (id, cmd) = create(
         "Webhook",
@@ -321,7 +321,7 @@ async fn reauthenticate_overrides_keeps_and_clears_per_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_brings_back_a_secret_overridden_two_versions_ago() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (id, cmd) = create(
         "Jira",
@@ -378,7 +378,7 @@ async fn restore_brings_back_a_secret_overridden_two_versions_ago() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn as_of_version_and_time_show_the_past() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (id, cmd) = create(
         "Old name",
@@ -439,7 +439,7 @@ async fn as_of_version_and_time_show_the_past() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_rules_hold_for_personal_shared_and_organization_workspaces() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let (personal, cmd) = create(
         "Mine",
         w.member.personal,
@@ -586,7 +586,7 @@ async fn access_rules_hold_for_personal_shared_and_organization_workspaces() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warnings_and_refusals_come_back_from_the_domain() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (id, cmd) = create(
         "Slack",
@@ -754,7 +754,7 @@ async fn warnings_and_refusals_come_back_from_the_domain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_searches_filters_and_pages() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     for i in 0..7 {
         let (id, cmd) = create(
@@ -847,7 +847,7 @@ async fn listing_searches_filters_and_pages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_shreds_secrets_for_good() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (id, cmd) = create(
         "Doomed",
@@ -890,7 +890,7 @@ async fn purge_shreds_secrets_for_good() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purged_authentication_leaves_memory_and_still_answers_the_same() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (gone, cmd) = create("Gone", w.owner.personal, "airtable", &[("token", "t")], &[]);
     w.app
@@ -959,7 +959,7 @@ async fn a_purged_authentication_leaves_memory_and_still_answers_the_same() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_resumes_from_snapshot_and_tail() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (id, cmd) = create(
         "Kept",
@@ -997,7 +997,7 @@ async fn restart_resumes_from_snapshot_and_tail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_purge_is_finished_at_the_next_open() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (id, cmd) = create(
         "Half purged",
@@ -1058,7 +1058,7 @@ fn internal_api() -> credledger::domain::services::ServiceSpec {
 async fn custom_services_alone_anywhere_editable_and_with_an_auth_only_in_personal() {
     use credledger::domain::ids::ServiceId;
     use credledger::domain::services::{CustomServiceError, ServiceRef};
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
 
     // Service only: an editor may define one in the shared workspace, a viewer may not.
     let service = ServiceId::new();
@@ -1158,7 +1158,7 @@ async fn custom_services_alone_anywhere_editable_and_with_an_auth_only_in_person
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_value_leaves_without_its_access_record() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let (id, cmd) = create(
         "Airtable audited",
         w.shared,

@@ -6,7 +6,8 @@
 
 mod http_support;
 
-use http_support::{Answer, Server};
+use http_support::request::{JSON, PROBLEM};
+use http_support::{Answer, Body, Server};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
@@ -14,18 +15,8 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
-const JSON: &str = "application/json";
-const PROBLEM: &str = "application/problem+json";
 /// The server's body limit.
 const LIMIT: usize = 64 * 1024;
-
-/// A request body: JSON, or raw bytes with a content type (or none).
-#[derive(Clone)]
-enum Body {
-    None,
-    Json(Value),
-    Raw(Option<&'static str>, Vec<u8>),
-}
 
 /// Sends a request as the owner (org owner, bootstrap administrator) unless `token` is given.
 async fn send(
@@ -36,38 +27,8 @@ async fn send(
     body: Body,
     headers: &[(&str, &str)],
 ) -> Answer {
-    let mut request = s
-        .client
-        .request(method, format!("{}{path}", s.base))
-        .bearer_auth(token.unwrap_or(&s.owner.token));
-    match body {
-        Body::None => {}
-        Body::Json(value) => {
-            request = request
-                .header("content-type", JSON)
-                .body(serde_json::to_vec(&value).expect("json"));
-        }
-        Body::Raw(content_type, bytes) => {
-            if let Some(content_type) = content_type {
-                request = request.header("content-type", content_type);
-            }
-            request = request.body(bytes);
-        }
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("request reaches the server");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        body,
-        text,
-    }
+    let token = token.unwrap_or(&s.owner.token);
+    s.request(method, path, Some(token), body, headers).await
 }
 
 /// One bad request and what it must get.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use credledger::http::{start, ServeConfig};
 use credledger::ledger::checkpoint::{Checkpoint, CheckpointDocument};
-use http_support::{send, Server};
+use http_support::{send, Body, Server};
 use reqwest::Method;
 use serde_json::json;
 
@@ -161,7 +161,7 @@ async fn an_imported_data_dir_resolves_secrets_with_the_same_key_file() {
         Method::POST,
         &format!("{base}/v1/resolve"),
         Some(&s.owner.token),
-        Some(&json!({
+        Body::Json(json!({
             "authentication": id,
             "workspace": s.owner.personal,
             "template": {"auth": "{$.auth.username}:{$.auth.password}"},
@@ -176,7 +176,7 @@ async fn an_imported_data_dir_resolves_secrets_with_the_same_key_file() {
         Method::GET,
         &format!("{base}/v1/checkpoints/latest"),
         Some(&s.auditor_token),
-        None,
+        Body::None,
         &[],
     )
     .await

@@ -460,7 +460,7 @@ async fn concurrent_changes_with_the_same_if_match_one_wins_the_others_get_412()
                 Method::PATCH,
                 &url,
                 Some(&token),
-                Some(&body),
+                http_support::Body::Json(body),
                 &[("if-match", "\"1\"")],
             )
             .await

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use std::sync::Mutex;
 
-use app_support::{caller, field, Person, World};
+use app_support::{caller, field, AppUnderTest, Persona};
 use credledger::app::{AppError, CommandOutcome, RestoreTarget};
 use credledger::domain::authentication::{
     AuthenticationCommand, AuthenticationError, CreateAuthentication, FieldChange, Origin,
@@ -36,16 +36,6 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 const SLOTS: usize = 5;
 /// Scopes offered to Slack authentications in this test.
 const SLACK_SCOPES: [&str; 3] = ["channels:read", "chat:write", "users:read"];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Who {
-    Owner,
-    Admin,
-    Member,
-    Editor,
-    Viewer,
-    Outsider,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
@@ -78,7 +68,7 @@ enum Pick {
 enum Op {
     Create {
         slot: usize,
-        who: Who,
+        who: Persona,
         service: Service,
         name: usize,
         place: Place,
@@ -89,39 +79,39 @@ enum Op {
     },
     Rename {
         slot: usize,
-        who: Who,
+        who: Persona,
         name: usize,
     },
     Move {
         slot: usize,
-        who: Who,
+        who: Persona,
         to: Place,
     },
     Reauthenticate {
         slot: usize,
-        who: Who,
+        who: Persona,
         picks: [Pick; 3],
         unknown_field: bool,
     },
     ChangeScopes {
         slot: usize,
-        who: Who,
+        who: Persona,
         scopes: u8,
         extra: u8,
     },
     Delete {
         slot: usize,
-        who: Who,
+        who: Persona,
     },
     Restore {
         slot: usize,
-        who: Who,
+        who: Persona,
         pick: u8,
         in_range: bool,
     },
     Purge {
         slot: usize,
-        who: Who,
+        who: Persona,
     },
 }
 
@@ -152,7 +142,7 @@ impl Op {
         }
     }
 
-    fn who(&self) -> Who {
+    fn who(&self) -> Persona {
         match self {
             Op::Create { who, .. }
             | Op::Rename { who, .. }
@@ -186,14 +176,14 @@ fn name(index: usize) -> String {
     }
 }
 
-fn who() -> impl Strategy<Value = Who> {
+fn who() -> impl Strategy<Value = Persona> {
     prop_oneof![
-        6 => Just(Who::Owner),
-        2 => Just(Who::Admin),
-        1 => Just(Who::Member),
-        2 => Just(Who::Editor),
-        1 => Just(Who::Viewer),
-        1 => Just(Who::Outsider),
+        6 => Just(Persona::Owner),
+        2 => Just(Persona::Admin),
+        1 => Just(Persona::Member),
+        2 => Just(Persona::Editor),
+        1 => Just(Persona::Viewer),
+        1 => Just(Persona::Outsider),
     ]
 }
 
@@ -311,7 +301,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         create_op().prop_map(move |mut op| {
             if let Op::Create { slot: s, who, .. } = &mut op {
                 *s = slot;
-                *who = Who::Owner;
+                *who = Persona::Owner;
             }
             op
         })
@@ -323,18 +313,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
     })
 }
 
-fn person(world: &World, who: Who) -> Person {
-    match who {
-        Who::Owner => world.owner,
-        Who::Admin => world.admin,
-        Who::Member => world.member,
-        Who::Editor => world.editor,
-        Who::Viewer => world.viewer,
-        Who::Outsider => world.outsider,
-    }
-}
-
-fn workspace(world: &World, place: Place) -> WorkspaceId {
+fn workspace(world: &AppUnderTest, place: Place) -> WorkspaceId {
     match place {
         Place::OwnerPersonal => world.owner.personal,
         Place::Shared => world.shared,
@@ -395,12 +374,12 @@ fn service_key(service: Service) -> &'static str {
 
 /// Runs one operation through the application layer.
 async fn run_op(
-    world: &World,
+    world: &AppUnderTest,
     ids: &[AuthenticationId; SLOTS],
     op: &Op,
 ) -> Result<CommandOutcome, AppError> {
     let id = ids[op.slot()];
-    let acting = caller(person(world, op.who()));
+    let acting = caller(world.person(op.who()));
     // Service and version of the target as the model knows it now.
     let (current_service, current_version) = {
         let model = world.app.model().model().read().await;
@@ -664,7 +643,7 @@ fn same(label: &str, expected: &LedgerModel, actual: &LedgerModel) -> Result<(),
 type Tally = Mutex<BTreeMap<&'static str, (usize, usize)>>;
 
 async fn run_case(ops: Vec<Op>, tally: &Tally) -> Result<(), TestCaseError> {
-    let world = World::new().await;
+    let world = AppUnderTest::new().await;
     let ids: [AuthenticationId; SLOTS] = std::array::from_fn(|_| AuthenticationId::new());
     let half = ops.len() / 2;
     let mut halfway: Option<(Dump, ReadCheckpoint)> = None;
@@ -786,7 +765,7 @@ async fn run_case(ops: Vec<Op>, tally: &Tally) -> Result<(), TestCaseError> {
     same("full replay vs live", &full, &live)?;
 
     // (3) A real restart: the live state is read back from the read store.
-    let World {
+    let AppUnderTest {
         app,
         data_dir,
         key_file,

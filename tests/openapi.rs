@@ -10,7 +10,8 @@ mod http_support;
 use std::collections::BTreeSet;
 
 use credledger::http::openapi::document;
-use http_support::{Answer, Server};
+use http_support::request::JSON;
+use http_support::{Answer, Body, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -750,28 +751,39 @@ async fn real_answers_match_the_documented_schemas() {
             .expect(expected);
         c.check("POST", "/v1/authentications", &twice);
     }
-    let url = format!("{}/v1/authentications", s.base);
-    let malformed = answer(
-        s.client
-            .post(&url)
-            .bearer_auth(&owner)
-            .header("content-type", "application/json")
-            .body("{not json"),
-    )
-    .await;
+    let raw = |content_type, bytes: &[u8]| Body::Raw(content_type, bytes.to_vec());
+    let malformed = s
+        .request(
+            Method::POST,
+            "/v1/authentications",
+            Some(&owner),
+            raw(Some(JSON), b"{not json"),
+            &[],
+        )
+        .await;
     assert_eq!(malformed.status.as_u16(), 400, "{}", malformed.text);
     c.check("POST", "/v1/authentications", &malformed);
-    let not_json = answer(s.client.post(&url).bearer_auth(&owner).body("{}")).await;
+    let not_json = s
+        .request(
+            Method::POST,
+            "/v1/authentications",
+            Some(&owner),
+            raw(None, b"{}"),
+            &[],
+        )
+        .await;
     assert_eq!(not_json.status.as_u16(), 415, "{}", not_json.text);
     c.check("POST", "/v1/authentications", &not_json);
-    let huge = answer(
-        s.client
-            .post(&url)
-            .bearer_auth(&owner)
-            .header("content-type", "application/json")
-            .body(format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024))),
-    )
-    .await;
+    let oversize = format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024));
+    let huge = s
+        .request(
+            Method::POST,
+            "/v1/authentications",
+            Some(&owner),
+            raw(Some(JSON), oversize.as_bytes()),
+            &[],
+        )
+        .await;
     assert_eq!(huge.status.as_u16(), 413, "{}", huge.text);
     c.check("POST", "/v1/authentications", &huge);
 
@@ -1076,19 +1088,4 @@ async fn real_answers_match_the_documented_schemas() {
 
     assert!(c.seen.len() >= 40, "checked only {:?}", c.seen);
     s.stop().await;
-}
-
-/// Sends a hand-built request.
-async fn answer(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.expect("request reaches the server");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        body,
-        text,
-    }
 }

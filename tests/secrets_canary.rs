@@ -9,7 +9,7 @@ mod leak_check;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use app_support::{caller, create, field, open_app, World};
+use app_support::{caller, create, field, open_app, AppUnderTest};
 use credledger::app::{App, AppConfig, AppError, ResolveRequest, RestoreTarget};
 use credledger::crypto::MasterKey;
 use credledger::domain::authentication::{
@@ -51,7 +51,7 @@ fn reauth(pairs: &[(&str, &str)]) -> AuthenticationCommand {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
     captured_logs();
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (token_id, cmd) = create(
         "Canary token",
@@ -260,7 +260,7 @@ async fn canary_secrets_never_leak_but_resolve_for_allowed_users() {
     // Nothing on disk: close (flushes and snapshots), then scan every file of the data dir.
     let data_dir = w.data_dir.clone();
     let key_file = w.key_file.clone();
-    let World { app, .. } = w;
+    let AppUnderTest { app, .. } = w;
     app.close().await.expect("close");
     let files = files_under(&data_dir);
     assert!(!files.is_empty());
@@ -326,7 +326,7 @@ fn sealed_token(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ciphertext_moved_to_another_record_does_not_open() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let (a, cmd) = create(
         "A",
@@ -460,7 +460,7 @@ fn tree_bytes(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_master_key_is_refused_before_anything_is_written() {
-    let w = World::new().await;
+    let w = AppUnderTest::new().await;
     let (id, cmd) = create(
         "Kept",
         w.owner.personal,
@@ -475,7 +475,7 @@ async fn wrong_master_key_is_refused_before_anything_is_written() {
     let data_dir = w.data_dir.clone();
     let right_key = w.key_file.clone();
     let (owner_id, owner_personal) = (w.owner.id, w.owner.personal);
-    let World { app, .. } = w;
+    let AppUnderTest { app, .. } = w;
     app.close().await.expect("close");
     let before = tree_bytes(&data_dir);
 

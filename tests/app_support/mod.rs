@@ -1,14 +1,18 @@
 //! A ready-made credential ledger for integration tests: a real data directory in a temp dir,
-//! a master key file outside it, and a directory with one user per role.
+//! a master key file outside it, and the personas of `tests/support/personas.rs` (one user per
+//! role) in its directory.
 
-#![allow(dead_code)] // Each test file uses a different part of the world.
+#![allow(dead_code)] // Each test file uses a different part of the harness.
+
+#[path = "../support/personas.rs"]
+pub mod personas;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use credledger::app::{App, AppConfig, Caller};
 use credledger::domain::authentication::{AuthenticationCommand, CreateAuthentication, Origin};
-use credledger::domain::directory::{DirectoryCommand, OrgRole, WorkspaceRole};
+use credledger::domain::directory::DirectoryCommand;
 use credledger::domain::ids::{
     AuthenticationId, EnvironmentTag, FieldName, OrganizationId, ServiceKey, UserId, WorkspaceId,
 };
@@ -17,7 +21,9 @@ use credledger::domain::services::ServiceRef;
 use credledger::ledger::AuthMethod;
 use tempfile::TempDir;
 
-/// One user of the world with their personal workspace.
+pub use personas::Persona;
+
+/// One user of the app with their personal workspace.
 #[derive(Debug, Clone, Copy)]
 pub struct Person {
     /// The user.
@@ -26,8 +32,9 @@ pub struct Person {
     pub personal: WorkspaceId,
 }
 
-/// The test world.
-pub struct World {
+/// An app on a fresh ledger whose directory holds the personas: the organization, its
+/// workspace and shared workspace, and one user per persona.
+pub struct AppUnderTest {
     pub app: App,
     pub data_dir: PathBuf,
     pub key_file: PathBuf,
@@ -39,6 +46,7 @@ pub struct World {
     pub owner: Person,
     pub admin: Person,
     pub member: Person,
+    pub ws_admin: Person,
     pub editor: Person,
     pub viewer: Person,
     pub outsider: Person,
@@ -115,88 +123,72 @@ pub async fn open_app(data_dir: &Path, key_file: &Path) -> App {
     App::open(&config).await.expect("open the ledger")
 }
 
-impl World {
-    /// A fresh ledger with the directory set up.
-    pub async fn new() -> World {
+/// The harness's former name, still used by `benches/audit.rs` and `benches/read_models.rs`.
+pub type World = AppUnderTest;
+
+impl AppUnderTest {
+    /// A fresh ledger with the personas' directory set up.
+    pub async fn new() -> AppUnderTest {
         let data = TempDir::new().expect("data dir");
         let keys = TempDir::new().expect("key dir");
         let data_dir = data.path().join("ledger");
         let key_file = keys.path().join("master.key");
         let app = open_app(&data_dir, &key_file).await;
         let sys = system();
-        let mut people = Vec::new();
-        for name in ["Owner", "Admin", "Member", "Editor", "Viewer", "Outsider"] {
-            let person = Person {
+        // One user per persona, in `Persona::ALL` order.
+        let people: Vec<Person> = Persona::ALL
+            .iter()
+            .map(|_| Person {
                 id: UserId::new(),
                 personal: WorkspaceId::new(),
-            };
-            app.directory(
-                &sys,
-                DirectoryCommand::CreateUser {
-                    user: person.id,
-                    personal_workspace: person.personal,
-                    name: name.into(),
-                    email: format!("{}@example.com", name.to_lowercase()),
-                },
-            )
-            .await
-            .expect("create user");
-            people.push(person);
-        }
-        let [owner, admin, member, editor, viewer, outsider] =
-            <[Person; 6]>::try_from(people).expect("six people");
+            })
+            .collect();
+        let person = |who: Persona| people[who.index()];
         let org = OrganizationId::new();
         let org_workspace = WorkspaceId::new();
         let shared = WorkspaceId::new();
-        let commands = vec![
-            DirectoryCommand::CreateOrganization {
+        let users = Persona::ALL.map(|persona| DirectoryCommand::CreateUser {
+            user: person(persona).id,
+            personal_workspace: person(persona).personal,
+            name: persona.name().into(),
+            email: persona.email(),
+        });
+        let organization = DirectoryCommand::CreateOrganization {
+            organization: org,
+            workspace: org_workspace,
+            name: personas::ORGANIZATION.into(),
+            owner: person(Persona::Owner).id,
+        };
+        let org_members =
+            Persona::org_members().map(|(who, role)| DirectoryCommand::AddUserToOrganization {
                 organization: org,
-                workspace: org_workspace,
-                name: "Acme".into(),
-                owner: owner.id,
-            },
-            DirectoryCommand::AddUserToOrganization {
-                organization: org,
-                user: admin.id,
-                role: OrgRole::Admin,
-            },
-            DirectoryCommand::AddUserToOrganization {
-                organization: org,
-                user: member.id,
-                role: OrgRole::Member,
-            },
-            DirectoryCommand::AddUserToOrganization {
-                organization: org,
-                user: editor.id,
-                role: OrgRole::Member,
-            },
-            DirectoryCommand::AddUserToOrganization {
-                organization: org,
-                user: viewer.id,
-                role: OrgRole::Member,
-            },
-            DirectoryCommand::CreateWorkspace {
+                user: person(who).id,
+                role,
+            });
+        let workspace = DirectoryCommand::CreateWorkspace {
+            workspace: shared,
+            organization: org,
+            name: personas::SHARED_WORKSPACE.into(),
+        };
+        let shared_members =
+            Persona::shared_members().map(|(who, role)| DirectoryCommand::AddWorkspaceMember {
                 workspace: shared,
-                organization: org,
-                name: "Sales".into(),
-            },
-            DirectoryCommand::AddWorkspaceMember {
-                workspace: shared,
-                user: editor.id,
-                role: WorkspaceRole::Editor,
-            },
-            DirectoryCommand::AddWorkspaceMember {
-                workspace: shared,
-                user: viewer.id,
-                role: WorkspaceRole::Viewer,
-            },
-        ];
+                user: person(who).id,
+                role,
+            });
+        let commands: Vec<DirectoryCommand> = users
+            .into_iter()
+            .chain([organization])
+            .chain(org_members)
+            .chain([workspace])
+            .chain(shared_members)
+            .collect();
         for command in commands {
             app.directory(&sys, command)
                 .await
                 .expect("directory set-up");
         }
-        World {
+        AppUnderTest {
             app,
             data_dir,
             key_file,
@@ -205,26 +197,40 @@ impl World {
             org,
             org_workspace,
             shared,
-            owner,
-            admin,
-            member,
-            editor,
-            viewer,
-            outsider,
+            owner: person(Persona::Owner),
+            admin: person(Persona::Admin),
+            member: person(Persona::Member),
+            ws_admin: person(Persona::WsAdmin),
+            editor: person(Persona::Editor),
+            viewer: person(Persona::Viewer),
+            outsider: person(Persona::Outsider),
+        }
+    }
+
+    /// The user of a persona.
+    pub fn person(&self, who: Persona) -> Person {
+        match who {
+            Persona::Owner => self.owner,
+            Persona::Admin => self.admin,
+            Persona::Member => self.member,
+            Persona::WsAdmin => self.ws_admin,
+            Persona::Editor => self.editor,
+            Persona::Viewer => self.viewer,
+            Persona::Outsider => self.outsider,
         }
     }
 
     /// Closes the app and opens it again on the same directory (snapshot + tail).
-    pub async fn restart(self) -> World {
+    pub async fn restart(self) -> AppUnderTest {
         self.restart_after(|_| {}).await
     }
 
-    /// Like [`World::restart`], changing the closed data directory in between.
-    pub async fn restart_after(self, change: impl FnOnce(&Path)) -> World {
-        let World { app, .. } = self;
+    /// Like [`AppUnderTest::restart`], changing the closed data directory in between.
+    pub async fn restart_after(self, change: impl FnOnce(&Path)) -> AppUnderTest {
+        let AppUnderTest { app, .. } = self;
         app.close().await.expect("close");
         change(&self.data_dir);
         let app = open_app(&self.data_dir, &self.key_file).await;
-        World { app, ..self }
+        AppUnderTest { app, ..self }
     }
 }

@@ -1,17 +1,26 @@
-//! A real server on a loopback port over a temp data dir, a bootstrapped administrator, and a
-//! directory with one user per role, driven with reqwest.
+//! A real server on a loopback port over a temp data dir, a bootstrapped administrator, and the
+//! personas of `tests/support/personas.rs` (one user per role, each with an API token), driven
+//! with reqwest through `tests/support/request.rs`.
 
 #![allow(dead_code)] // Each test file uses a different part of the harness.
+
+#[path = "../support/personas.rs"]
+pub mod personas;
+#[path = "../support/request.rs"]
+pub mod request;
 
 use std::path::PathBuf;
 
 use credledger::app::VerificationSettings;
 use credledger::http::{start, RunningServer, ServeConfig};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-/// A user of the test world: id, personal workspace, API token.
+pub use personas::Persona;
+pub use request::{send, Answer, Body};
+
+/// A user of the server: id, personal workspace, API token.
 #[derive(Debug, Clone)]
 pub struct Person {
     pub id: String,
@@ -19,8 +28,8 @@ pub struct Person {
     pub token: String,
 }
 
-/// A server with a directory: organization (owner = bootstrap admin), a shared workspace,
-/// and users in every role.
+/// A server with the personas' directory: the organization (owner = bootstrap admin), its
+/// shared workspace, users in every role, and a runner and an auditor token.
 pub struct Server {
     pub server: Option<RunningServer>,
     pub base: String,
@@ -68,70 +77,8 @@ pub fn test_config(data_dir: PathBuf, key_file: PathBuf) -> ServeConfig {
     config
 }
 
-/// An answer: status, headers, JSON body (Null when empty or not JSON).
-#[derive(Debug)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: Value,
-    pub text: String,
-}
-
-impl Answer {
-    /// Panics with the body unless the status is as expected.
-    pub fn expect(self, status: u16) -> Answer {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected answer: {}",
-            self.text
-        );
-        self
-    }
-
-    /// A header as text.
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    }
-}
-
-/// Sends one request.
-pub async fn send(
-    client: &reqwest::Client,
-    method: Method,
-    url: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-    headers: &[(&str, &str)],
-) -> Answer {
-    let mut request = client.request(method, url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("request reaches the server");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        body,
-        text,
-    }
-}
-
 impl Server {
-    /// Starts a server on 127.0.0.1:0 and sets up the directory through the API.
+    /// Starts a server on 127.0.0.1:0 and sets up the personas' directory through the API.
     pub async fn start() -> Server {
         Server::start_with(|_| {}).await
     }
@@ -159,107 +106,86 @@ impl Server {
         let org = boot.organization.to_string();
         let org_workspace = boot.organization_workspace.to_string();
         let bootstrap_admin = boot.admin.to_string();
-        let call = |method, path: &str, token: &str, body: Value| {
+        let call = |method, path: &str, body: Body| {
             let client = client.clone();
             let url = format!("{base}{path}");
-            let token = token.to_owned();
-            async move { send(&client, method, &url, Some(&token), Some(&body), &[]).await }
+            let token = admin_token.clone();
+            async move { send(&client, method, &url, Some(&token), body, &[]).await }
         };
-        let users = call(Method::GET, "/v1/users", &admin_token, Value::Null).await;
-        let owner_personal = users.body[0]["personal_workspace"]
-            .as_str()
-            .expect("admin user")
-            .to_owned();
-        let owner = Person {
-            id: bootstrap_admin,
-            personal: owner_personal,
-            token: admin_token.clone(),
+        let post = |path: &'static str, body: Value| async move {
+            let answer = call(Method::POST, path, Body::Json(body)).await.expect(201);
+            answer.body
+        };
+        let text = |value: &Value, name: &str| {
+            value[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} in {value}"))
+                .to_owned()
         };
         let mut people = Vec::new();
-        for name in ["Admin", "Member", "WsAdmin", "Editor", "Viewer", "Outsider"] {
-            let user = call(
-                Method::POST,
-                "/v1/users",
-                &admin_token,
-                json!({"name": name, "email": format!("{}@example.com", name.to_lowercase())}),
-            )
-            .await
-            .expect(201);
-            let id = user.body["id"].as_str().expect("id").to_owned();
-            let token = call(
-                Method::POST,
+        for persona in Persona::ALL {
+            // The owner is the bootstrapped administrator, with the bootstrap's token.
+            if persona == Persona::Owner {
+                let users = call(Method::GET, "/v1/users", Body::None).await;
+                people.push(Person {
+                    id: bootstrap_admin.clone(),
+                    personal: text(&users.body[0], "personal_workspace"),
+                    token: admin_token.clone(),
+                });
+                continue;
+            }
+            let name = persona.name();
+            let user = post("/v1/users", json!({"name": name, "email": persona.email()})).await;
+            let id = text(&user, "id");
+            let token = post(
                 "/v1/tokens",
-                &admin_token,
                 json!({"kind": "user", "user": id, "label": format!("{name} test token")}),
             )
-            .await
-            .expect(201);
+            .await;
             people.push(Person {
                 id,
-                personal: user.body["personal_workspace"]
-                    .as_str()
-                    .expect("ws")
-                    .to_owned(),
-                token: token.body["token"].as_str().expect("token text").to_owned(),
+                personal: text(&user, "personal_workspace"),
+                token: text(&token, "token"),
             });
         }
-        let [admin, member, ws_admin, editor, viewer, outsider] =
-            <[Person; 6]>::try_from(people).expect("six people");
-        for (person, role) in [
-            (&admin, "admin"),
-            (&member, "member"),
-            (&ws_admin, "member"),
-            (&editor, "member"),
-            (&viewer, "member"),
-        ] {
-            call(
-                Method::POST,
+        let person = |who: Persona| &people[who.index()];
+        for (who, role) in Persona::org_members() {
+            let role = personas::org_role_name(role);
+            post(
                 "/v1/memberships",
-                &admin_token,
-                json!({"organization": org, "user": person.id, "role": role}),
+                json!({"organization": org, "user": person(who).id, "role": role}),
             )
-            .await
-            .expect(201);
+            .await;
         }
-        let shared = call(
-            Method::POST,
+        let shared = post(
             "/v1/workspaces",
-            &admin_token,
-            json!({"organization": org, "name": "Sales"}),
+            json!({"organization": org, "name": personas::SHARED_WORKSPACE}),
         )
-        .await
-        .expect(201);
-        let shared = shared.body["id"].as_str().expect("id").to_owned();
-        for (person, role) in [
-            (&ws_admin, "admin"),
-            (&editor, "editor"),
-            (&viewer, "viewer"),
-        ] {
-            call(
-                Method::POST,
+        .await;
+        let shared = text(&shared, "id");
+        for (who, role) in Persona::shared_members() {
+            let role = personas::workspace_role_name(role);
+            post(
                 "/v1/memberships",
-                &admin_token,
-                json!({"workspace": shared, "user": person.id, "role": role}),
+                json!({"workspace": shared, "user": person(who).id, "role": role}),
             )
-            .await
-            .expect(201);
+            .await;
         }
-        let runner = call(
-            Method::POST,
+        let runner = post(
             "/v1/tokens",
-            &admin_token,
             json!({"kind": "runner", "name": "workflow-runner-1", "label": "runner"}),
         )
-        .await
-        .expect(201);
-        let auditor = call(
-            Method::POST,
+        .await;
+        let auditor = post(
             "/v1/tokens",
-            &admin_token,
             json!({"kind": "auditor", "name": "auditor-1", "label": "auditor"}),
         )
-        .await
-        .expect(201);
+        .await;
+        let Ok([owner, admin, member, ws_admin, editor, viewer, outsider]) =
+            <[Person; 7]>::try_from(people)
+        else {
+            panic!("one user per persona");
+        };
         Server {
             base,
             client,
@@ -276,16 +202,36 @@ impl Server {
             editor,
             viewer,
             outsider,
-            runner_token: runner.body["token"]
-                .as_str()
-                .expect("runner token")
-                .to_owned(),
-            auditor_token: auditor.body["token"]
-                .as_str()
-                .expect("auditor token")
-                .to_owned(),
+            runner_token: text(&runner, "token"),
+            auditor_token: text(&auditor, "token"),
             server: Some(server),
         }
+    }
+
+    /// The user of a persona.
+    pub fn person(&self, who: Persona) -> &Person {
+        match who {
+            Persona::Owner => &self.owner,
+            Persona::Admin => &self.admin,
+            Persona::Member => &self.member,
+            Persona::WsAdmin => &self.ws_admin,
+            Persona::Editor => &self.editor,
+            Persona::Viewer => &self.viewer,
+            Persona::Outsider => &self.outsider,
+        }
+    }
+
+    /// A request to a path of the server: a token or none, a body, extra headers.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Body,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let url = format!("{}{path}", self.base);
+        send(&self.client, method, &url, token, body, headers).await
     }
 
     /// A request with a bearer token.
@@ -296,15 +242,8 @@ impl Server {
         token: &str,
         body: Option<Value>,
     ) -> Answer {
-        send(
-            &self.client,
-            method,
-            &format!("{}{path}", self.base),
-            Some(token),
-            body.as_ref(),
-            &[],
-        )
-        .await
+        self.request(method, path, Some(token), body.into(), &[])
+            .await
     }
 
     /// A request with extra headers.
@@ -316,15 +255,8 @@ impl Server {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Answer {
-        send(
-            &self.client,
-            method,
-            &format!("{}{path}", self.base),
-            token,
-            body.as_ref(),
-            headers,
-        )
-        .await
+        self.request(method, path, token, body.into(), headers)
+            .await
     }
 
     /// Creates an authentication and returns its id.
@@ -354,16 +286,10 @@ impl Server {
 
     /// The ledger's head position (through /metrics).
     pub async fn head(&self) -> u64 {
-        let text = send(
-            &self.client,
-            Method::GET,
-            &format!("{}/metrics", self.base),
-            None,
-            None,
-            &[],
-        )
-        .await
-        .text;
+        let text = self
+            .request(Method::GET, "/metrics", None, Body::None, &[])
+            .await
+            .text;
         text.lines()
             .find_map(|l| l.strip_prefix("credledger_ledger_head_position "))
             .and_then(|v| v.trim().parse().ok())

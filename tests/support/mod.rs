@@ -1,4 +1,7 @@
-//! Small helpers shared by the integration tests.
+//! Small helpers shared by the integration tests: here, the ledger's (events, streams, append
+//! requests). Beside this file, and included by path by the harnesses rather than from here:
+//! `personas.rs`, the one cast of users of `app_support` and `http_support`, and `request.rs`,
+//! the one way `http_support` sends a request and reads its answer.
 
 use credledger::ledger::{AppendRequest, EventId, EventMeta, ExpectedVersion, NewEvent, StreamId};
 
