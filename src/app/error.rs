@@ -86,6 +86,39 @@ pub enum AppError {
     Storage(#[from] sled::Error),
 }
 
+impl AppError {
+    /// The request field the error is about, as its text begins (`authentication`,
+    /// `idempotency-key`, or the layer's own error's field). Errors of the service itself
+    /// (start-up, keys, crypto, storage, read models, the catalog) are about no request field:
+    /// they are answered as `internal`, without their text.
+    pub fn field(&self) -> Option<String> {
+        let field = match self {
+            AppError::Authentication(inner) => return inner.field(),
+            AppError::Directory(inner) => return inner.field(),
+            AppError::CustomService(inner) => return inner.field(),
+            AppError::Principal(inner) => return inner.field(),
+            AppError::Resolve(inner) => return inner.field(),
+            AppError::RestoreTarget(refusal) => refusal.field(),
+            AppError::NotFound => "authentication",
+            AppError::WorkspaceNotFound => "workspace",
+            AppError::OrganizationNotFound => "organization",
+            AppError::VersionMismatch { .. } => "version",
+            AppError::Conflict(_) => "conflict",
+            AppError::IdempotencyKeyReused | AppError::AnswerShownOnce => "idempotency-key",
+            AppError::Cursor(_) => "cursor",
+            AppError::Verification(_) => "verification",
+            AppError::Startup(_)
+            | AppError::MasterKey(_)
+            | AppError::Crypto(_)
+            | AppError::Store(_)
+            | AppError::Projection(_)
+            | AppError::Catalog(_)
+            | AppError::Storage(_) => return None,
+        };
+        Some(field.to_owned())
+    }
+}
+
 impl From<MasterKeyError> for AppError {
     fn from(e: MasterKeyError) -> AppError {
         // Boxed: it carries paths and the key check's error, and every Result<_, AppError> would
@@ -276,4 +309,108 @@ fn retired_hint(retired: Option<&std::path::Path>) -> String {
             path.display()
         )
     })
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+    use crate::app::verification::VerificationError;
+    use crate::app::OnBehalfRefusal;
+    use crate::domain::principals::PrincipalError;
+
+    #[test]
+    fn every_request_error_names_its_field() {
+        let table = [
+            (AppError::NotFound, "authentication"),
+            (AppError::WorkspaceNotFound, "workspace"),
+            (AppError::OrganizationNotFound, "organization"),
+            (
+                AppError::VersionMismatch {
+                    expected: 1,
+                    actual: 2,
+                },
+                "version",
+            ),
+            (
+                AppError::Conflict(ConflictReason::ConcurrentChange { actual: 3 }),
+                "conflict",
+            ),
+            (
+                AppError::Conflict(ConflictReason::ChangedWhileVerifying),
+                "conflict",
+            ),
+            (AppError::IdempotencyKeyReused, "idempotency-key"),
+            (AppError::AnswerShownOnce, "idempotency-key"),
+            (
+                AppError::Authentication(AuthenticationError::ScopesUnchanged),
+                "scopes",
+            ),
+            (
+                AppError::Directory(DirectoryError::WorkspaceNameTaken { name: "Ops".into() }),
+                "workspace name",
+            ),
+            (
+                AppError::CustomService(CustomServiceError::SpecUnchanged),
+                "body",
+            ),
+            (AppError::Principal(PrincipalError::BadLabel), "label"),
+            (
+                AppError::Resolve(ResolveError::OnBehalf(
+                    OnBehalfRefusal::AuditorsNeverReceiveSecrets,
+                )),
+                "principal",
+            ),
+            (AppError::Cursor(BadCursor), "cursor"),
+            (
+                AppError::Verification(VerificationError::Refused {
+                    host: "api.example.com".into(),
+                    status: 401,
+                }),
+                "verification",
+            ),
+            (
+                AppError::Verification(VerificationError::NotChecked {
+                    host: "api.example.com".into(),
+                    reason: "timed out: 5s".into(),
+                }),
+                "verification",
+            ),
+            (
+                AppError::RestoreTarget(RestoreRefusal::DidNotExist {
+                    field: RestoreField::AsOf,
+                }),
+                "as_of",
+            ),
+            (
+                AppError::RestoreTarget(RestoreRefusal::NotActive {
+                    field: RestoreField::Version,
+                }),
+                "version",
+            ),
+            (
+                AppError::RestoreTarget(RestoreRefusal::SecretsPurged),
+                "authentication",
+            ),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
+        }
+    }
+
+    #[test]
+    fn errors_of_the_service_itself_name_no_field() {
+        let internal = [
+            AppError::Startup(StartupError::NoDataDirectory {
+                path: "/nowhere".into(),
+            }),
+            AppError::Crypto(CryptoError::DataKeyDestroyed {
+                owner: uuid::Uuid::nil(),
+            }),
+            AppError::Storage(sled::Error::Unsupported("test".into())),
+        ];
+        for error in internal {
+            assert_eq!(error.field(), None, "{error:?}");
+        }
+    }
 }

@@ -73,6 +73,21 @@ pub enum ResolveError {
 
 pub use crate::domain::access::{OnBehalfRefusal, Unusable};
 
+impl ResolveError {
+    /// The request field the refusal is about: `template`, `authentication`, or the on-behalf
+    /// refusal's own.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            ResolveError::UnknownField { .. }
+            | ResolveError::FieldNotSet { .. }
+            | ResolveError::BadReference { .. }
+            | ResolveError::NotResolvable { .. } => Some("template".to_owned()),
+            ResolveError::NotUsable(_) => Some("authentication".to_owned()),
+            ResolveError::OnBehalf(refusal) => refusal.field(),
+        }
+    }
+}
+
 /// Fields of an authentication kind that resolve never returns.
 pub fn never_resolved(kind: crate::domain::services::AuthKind) -> &'static [&'static str] {
     match kind {
@@ -442,5 +457,61 @@ mod tests {
             &values,
         );
         assert_eq!(out, json!({"a": "t0k", "b": "Bearer t0k!"}));
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    #[test]
+    fn every_resolve_error_names_its_field() {
+        let table = [
+            (
+                ResolveError::UnknownField {
+                    field: "nope".into(),
+                },
+                "template",
+            ),
+            (
+                ResolveError::FieldNotSet {
+                    field: "refresh_token".into(),
+                },
+                "template",
+            ),
+            (
+                ResolveError::BadReference {
+                    reference: "$.auth.: x".into(),
+                },
+                "template",
+            ),
+            (ResolveError::NotUsable(Unusable::Deleted), "authentication"),
+            (
+                ResolveError::NotUsable(Unusable::WorkspaceMayNot),
+                "authentication",
+            ),
+            (
+                ResolveError::OnBehalf(OnBehalfRefusal::OnlyForThemselves),
+                "user",
+            ),
+            (
+                ResolveError::OnBehalf(OnBehalfRefusal::RunnerNamedNobody),
+                "user",
+            ),
+            (
+                ResolveError::OnBehalf(OnBehalfRefusal::AuditorsNeverReceiveSecrets),
+                "principal",
+            ),
+            (
+                ResolveError::NotResolvable {
+                    field: "refresh_token".into(),
+                },
+                "template",
+            ),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
+        }
     }
 }

@@ -231,6 +231,15 @@ pub enum OnBehalfRefusal {
 }
 
 impl OnBehalfRefusal {
+    /// The request field the refusal is about: `user`, or `principal` for an auditor.
+    pub fn field(self) -> Option<String> {
+        let field = match self {
+            OnBehalfRefusal::OnlyForThemselves | OnBehalfRefusal::RunnerNamedNobody => "user",
+            OnBehalfRefusal::AuditorsNeverReceiveSecrets => "principal",
+        };
+        Some(field.to_owned())
+    }
+
     /// Whether the caller lacks the right (recorded in audit), rather than sent a bad request.
     pub fn is_lack_of_rights(self) -> bool {
         !matches!(self, OnBehalfRefusal::RunnerNamedNobody)
@@ -593,6 +602,24 @@ mod tests {
                 lack_of_rights,
                 "{case}"
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    #[test]
+    fn every_on_behalf_refusal_names_its_field() {
+        let table = [
+            (OnBehalfRefusal::OnlyForThemselves, "user"),
+            (OnBehalfRefusal::RunnerNamedNobody, "user"),
+            (OnBehalfRefusal::AuditorsNeverReceiveSecrets, "principal"),
+        ];
+        for (refusal, field) in table {
+            assert_eq!(refusal.field().as_deref(), Some(field), "{refusal:?}");
+            assert!(refusal.to_string().starts_with(&format!("{field}: ")));
         }
     }
 }

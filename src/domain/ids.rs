@@ -44,6 +44,18 @@ pub enum IdError {
     },
 }
 
+impl IdError {
+    /// The id the text was parsed as (`workspace_id`, `service_key`, …).
+    pub fn field(&self) -> Option<String> {
+        match self {
+            IdError::NotUuid { kind, .. }
+            | IdError::Empty { kind }
+            | IdError::TooLong { kind, .. }
+            | IdError::InvalidCharacter { kind, .. } => Some((*kind).to_owned()),
+        }
+    }
+}
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
@@ -283,6 +295,45 @@ mod tests {
                 max: 64
             })
         );
+    }
+
+    #[test]
+    fn every_error_names_its_id_as_the_field() {
+        let table = [
+            (
+                IdError::NotUuid {
+                    kind: "workspace_id",
+                    input: "nope: x".into(),
+                },
+                "workspace_id",
+            ),
+            (
+                IdError::Empty {
+                    kind: "service_key",
+                },
+                "service_key",
+            ),
+            (
+                IdError::TooLong {
+                    kind: "field_name",
+                    len: 65,
+                    max: 64,
+                },
+                "field_name",
+            ),
+            (
+                IdError::InvalidCharacter {
+                    kind: "step_id",
+                    ch: ':',
+                    index: 3,
+                },
+                "step_id",
+            ),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
+        }
     }
 
     #[test]

@@ -3,14 +3,12 @@
 /// Maximum length of an authentication name, in characters.
 pub const MAX_NAME_LEN: usize = 120;
 
-/// Why a name was refused.
+/// Why a name was refused. Its text is `name: <reason>` ([`NameError::reason`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     /// The name is empty after trimming.
-    #[error("name: is required and must not be blank")]
     Empty,
     /// The name is longer than allowed after trimming.
-    #[error("name: is {len} characters long, at most {max} allowed")]
     TooLong {
         /// Length in characters after trimming.
         len: usize,
@@ -18,17 +16,44 @@ pub enum NameError {
         max: usize,
     },
     /// The name contains a control (non-printable) character.
-    #[error("name: contains a control character at index {index}")]
     ControlCharacter {
         /// Index (in characters, after trimming) of the first control character.
         index: usize,
     },
     /// Another name in the same scope equals this one, ignoring case.
-    #[error("name: {name:?} is already used in this workspace (names are case-insensitive)")]
     Duplicate {
         /// The trimmed name that collides.
         name: String,
     },
+}
+
+impl NameError {
+    /// The field every name rule is about: `name`.
+    pub fn field(&self) -> Option<String> {
+        Some("name".to_owned())
+    }
+
+    /// Why the name was refused, without the field (`is required and must not be blank`).
+    pub fn reason(&self) -> String {
+        match self {
+            NameError::Empty => "is required and must not be blank".to_owned(),
+            NameError::TooLong { len, max } => {
+                format!("is {len} characters long, at most {max} allowed")
+            }
+            NameError::ControlCharacter { index } => {
+                format!("contains a control character at index {index}")
+            }
+            NameError::Duplicate { name } => {
+                format!("{name:?} is already used in this workspace (names are case-insensitive)")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for NameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "name: {}", self.reason())
+    }
 }
 
 /// Trims and checks a display name: 1..=`max` printable characters.
@@ -133,5 +158,31 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         assert!(NameError::Empty.to_string().starts_with("name:"));
+    }
+
+    #[test]
+    fn every_error_names_its_field_and_keeps_its_text() {
+        let table = [
+            (NameError::Empty, "name: is required and must not be blank"),
+            (
+                NameError::TooLong { len: 121, max: 120 },
+                "name: is 121 characters long, at most 120 allowed",
+            ),
+            (
+                NameError::ControlCharacter { index: 2 },
+                "name: contains a control character at index 2",
+            ),
+            (
+                NameError::Duplicate {
+                    name: "Slack".into(),
+                },
+                "name: \"Slack\" is already used in this workspace (names are case-insensitive)",
+            ),
+        ];
+        for (error, text) in table {
+            assert_eq!(error.to_string(), text);
+            assert_eq!(error.field().as_deref(), Some("name"), "{error:?}");
+            assert_eq!(format!("name: {}", error.reason()), text);
+        }
     }
 }

@@ -209,6 +209,24 @@ pub enum PrincipalError {
     UsersOnly,
 }
 
+impl PrincipalError {
+    /// The request field the refusal is about, as its text begins (`principal`, `token`, …).
+    pub fn field(&self) -> Option<String> {
+        use PrincipalError as E;
+        let field = match self {
+            E::AdminOnly(_)
+            | E::MissingRole(_)
+            | E::RunnersOnlyResolve
+            | E::AuditReadersOnly
+            | E::UsersOnly => "principal",
+            E::UnknownUser(_) => "user",
+            E::BadLabel => "label",
+            E::UnknownToken | E::AlreadyRevoked | E::TokenExists(_) => "token",
+        };
+        Some(field.to_owned())
+    }
+}
+
 /// What only an administrator (an owner or admin of some organization) may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AdminAction {
@@ -809,5 +827,36 @@ mod tests {
             PrincipalError::MissingRole(NeededRole::OrganizationManager).to_string(),
             "principal: needs the owner or admin role in the organization"
         );
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    #[test]
+    fn every_error_names_its_field() {
+        let table = [
+            (
+                PrincipalError::AdminOnly(AdminAction::SignCheckpoints),
+                "principal",
+            ),
+            (
+                PrincipalError::MissingRole(NeededRole::WorkspaceAdmin),
+                "principal",
+            ),
+            (PrincipalError::UnknownUser(UserId::new()), "user"),
+            (PrincipalError::BadLabel, "label"),
+            (PrincipalError::UnknownToken, "token"),
+            (PrincipalError::AlreadyRevoked, "token"),
+            (PrincipalError::TokenExists(TokenId::new()), "token"),
+            (PrincipalError::RunnersOnlyResolve, "principal"),
+            (PrincipalError::AuditReadersOnly, "principal"),
+            (PrincipalError::UsersOnly, "principal"),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
+        }
     }
 }

@@ -100,6 +100,29 @@ pub enum OAuthError {
     Internal,
 }
 
+impl OAuthError {
+    /// The request field the error is about, as its text begins (`state`, `token_url`, …, or
+    /// the wrapped problem's or ledger error's field).
+    pub fn field(&self) -> Option<String> {
+        use OAuthError as E;
+        let field = match self {
+            E::Invalid(problem) => return Some(problem.field()),
+            E::App(inner) => return inner.field(),
+            E::Internal => return None,
+            E::NotFound | E::NeedsReauthorization => "authentication",
+            E::NotOAuth2 | E::NoClient(_) => "service",
+            E::InvalidState | E::StateExpired => "state",
+            E::IssuerMismatch => "iss",
+            E::Refused { .. } => "error",
+            // The endpoint's own text (`token endpoint <host>: …`) follows the field.
+            E::Endpoint(_) => "token_url",
+            E::Provider { .. } | E::Transport(_) => "provider",
+            E::NoRefreshToken => "refresh_token",
+        };
+        Some(field.to_owned())
+    }
+}
+
 /// What is wrong with an OAuth2 request, by the field it names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestProblem {
@@ -238,5 +261,115 @@ pub(crate) fn provider_error(e: TokenError) -> OAuthError {
         } else {
             TransportProblem::Unexpected
         }),
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    #[test]
+    fn every_error_names_its_field() {
+        let slack = ServiceKey::parse("slack").expect("a valid key");
+        let table = [
+            (
+                OAuthError::Invalid(RequestProblem::ScopeNotOffered {
+                    scope: "admin".into(),
+                }),
+                "scopes",
+            ),
+            (OAuthError::NotFound, "authentication"),
+            (OAuthError::NotOAuth2, "service"),
+            (
+                OAuthError::NoClient(ServiceRef::Prebuilt(slack.clone())),
+                "service",
+            ),
+            (OAuthError::InvalidState, "state"),
+            (OAuthError::StateExpired, "state"),
+            (OAuthError::IssuerMismatch, "iss"),
+            (
+                OAuthError::Refused {
+                    code: "access_denied".into(),
+                },
+                "error",
+            ),
+            (
+                OAuthError::Endpoint(endpoint::EndpointError::InvalidUrl {
+                    reason: "relative URL without a base".into(),
+                }),
+                "token_url",
+            ),
+            (
+                OAuthError::Endpoint(endpoint::EndpointError::MissingHost),
+                "token_url",
+            ),
+            (
+                OAuthError::Provider {
+                    code: "invalid_grant".into(),
+                },
+                "provider",
+            ),
+            (
+                OAuthError::Transport(TransportProblem::TimedOut),
+                "provider",
+            ),
+            (OAuthError::NoRefreshToken, "refresh_token"),
+            (OAuthError::NeedsReauthorization, "authentication"),
+            (
+                OAuthError::App(AppError::IdempotencyKeyReused),
+                "idempotency-key",
+            ),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
+        }
+        assert_eq!(OAuthError::Internal.field(), None);
+    }
+
+    #[test]
+    fn every_request_problem_names_its_field() {
+        let table = [
+            (
+                RequestProblem::EndpointNeedsField {
+                    template: "https://{domain}/token".into(),
+                },
+                "fields",
+            ),
+            (
+                RequestProblem::UnknownService(ServiceKey::parse("nope").expect("a valid key")),
+                "service",
+            ),
+            (RequestProblem::ServiceNotFound, "service"),
+            (
+                RequestProblem::NotAUrl(UrlSetting::AuthorizeUrl),
+                "authorize_url",
+            ),
+            (RequestProblem::NotAUrl(UrlSetting::TokenUrl), "token_url"),
+            (
+                RequestProblem::NotAUrl(UrlSetting::RedirectUrl),
+                "redirect_url",
+            ),
+            (
+                RequestProblem::ScopeNotOffered {
+                    scope: "a: b".into(),
+                },
+                "scopes",
+            ),
+            (RequestProblem::NotAScopeToken, "extra_permissions"),
+            (RequestProblem::ReturnToNotAllowed, "return_to"),
+            (RequestProblem::NotTheAuthenticationsService, "service"),
+            (
+                RequestProblem::FieldNotGivable(
+                    FieldName::parse("access_token").expect("a valid field name"),
+                ),
+                "fields.access_token",
+            ),
+            (RequestProblem::NoCodeNorError, "code"),
+        ];
+        for (problem, field) in table {
+            assert_eq!(problem.field(), field, "{problem:?}");
+            assert!(problem.to_string().starts_with(&format!("{field}: ")));
+        }
     }
 }

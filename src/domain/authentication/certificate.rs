@@ -87,6 +87,24 @@ pub enum CertificateError {
     KeyMismatch,
 }
 
+impl CertificateError {
+    /// The field the refusal is about: `certificate` or `private_key`.
+    pub fn field(&self) -> Option<String> {
+        let field = match self {
+            CertificateError::NoCertificateBlock | CertificateError::InvalidCertificate { .. } => {
+                "certificate"
+            }
+            CertificateError::KeyNotPem
+            | CertificateError::EncryptedKey
+            | CertificateError::UnsupportedKeyLabel
+            | CertificateError::InvalidKey { .. }
+            | CertificateError::AlgorithmMismatch { .. }
+            | CertificateError::KeyMismatch => "private_key",
+        };
+        Some(field.to_owned())
+    }
+}
+
 /// The part of a certificate that did not decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertificatePart {
@@ -318,6 +336,43 @@ pub(crate) mod tests {
         for shown in [err.to_string(), format!("{err:?}")] {
             assert!(!shown.contains(&base64_body[..16]), "{shown}");
             assert!(!shown.contains(&hex::encode(&der[8..24])), "{shown}");
+        }
+    }
+
+    #[test]
+    fn every_error_names_its_field() {
+        let failed = || der::Error::from(der::ErrorKind::Failed);
+        let table = [
+            (CertificateError::NoCertificateBlock, "certificate"),
+            (
+                CertificateError::InvalidCertificate {
+                    part: CertificatePart::X509,
+                    source: failed(),
+                },
+                "certificate",
+            ),
+            (CertificateError::KeyNotPem, "private_key"),
+            (CertificateError::EncryptedKey, "private_key"),
+            (CertificateError::UnsupportedKeyLabel, "private_key"),
+            (
+                CertificateError::InvalidKey {
+                    format: KeyFormat::Pkcs8,
+                    source: failed(),
+                },
+                "private_key",
+            ),
+            (
+                CertificateError::AlgorithmMismatch {
+                    key: "1.2.840.10045.2.1".into(),
+                    certificate: "1.2.840.113549.1.1.1".into(),
+                },
+                "private_key",
+            ),
+            (CertificateError::KeyMismatch, "private_key"),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
         }
     }
 }

@@ -128,6 +128,33 @@ pub enum AuthenticationError {
     },
 }
 
+impl AuthenticationError {
+    /// The request field the refusal is about, as its text begins (`fields.token`, `name`, …).
+    pub fn field(&self) -> Option<String> {
+        use AuthenticationError as E;
+        let field = match self {
+            E::Name(inner) => return inner.field(),
+            E::Field(inner) => return inner.field(),
+            E::Scope(inner) => return inner.field(),
+            E::NewGrantRequired { field } => return Some(field.to_string()),
+            E::NotFound
+            | E::AlreadyExists(_)
+            | E::Deleted
+            | E::Purged
+            | E::AlreadyNeedsReauthorization
+            | E::PurgeActive => "authentication",
+            E::AccessDenied { .. } | E::SameWorkspace(_) => "workspace",
+            E::UnknownService(_) | E::ServiceRetired | E::ServiceNotUsableHere => "service",
+            E::NameUnchanged => "name",
+            E::NothingToChange => "fields",
+            E::ScopesUnchanged | E::ReconsentRequired => "scopes",
+            E::NotOAuth2 => "kind",
+            E::RestoreVersionOutOfRange { .. } => "version",
+        };
+        Some(field.to_owned())
+    }
+}
+
 type Result<T> = std::result::Result<T, AuthenticationError>;
 
 /// An existing authentication a command is decided on, with what every decision reads.
@@ -419,4 +446,89 @@ fn restore<S>(
         }],
         warnings,
     })
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+    use crate::domain::authentication::CertificateError;
+    use crate::domain::ids::ServiceKey;
+
+    #[test]
+    fn every_error_names_its_field() {
+        let workspace = WorkspaceId::new();
+        let slack = ServiceRef::Prebuilt(ServiceKey::parse("slack").expect("a valid key"));
+        let table = [
+            (AuthenticationError::NotFound, "authentication"),
+            (
+                AuthenticationError::AlreadyExists(AuthenticationId::new()),
+                "authentication",
+            ),
+            (AuthenticationError::Deleted, "authentication"),
+            (AuthenticationError::Purged, "authentication"),
+            (
+                AuthenticationError::AccessDenied {
+                    action: Action::Edit,
+                    workspace,
+                    reason: DenyReason::UnknownWorkspace(workspace),
+                },
+                "workspace",
+            ),
+            (AuthenticationError::UnknownService(slack), "service"),
+            (AuthenticationError::ServiceRetired, "service"),
+            (AuthenticationError::ServiceNotUsableHere, "service"),
+            (AuthenticationError::Name(NameError::Empty), "name"),
+            (
+                AuthenticationError::Name(NameError::Duplicate {
+                    name: "a: b".into(),
+                }),
+                "name",
+            ),
+            (
+                AuthenticationError::Field(FieldError::Missing {
+                    field: FieldName::parse("token").expect("a valid field name"),
+                }),
+                "fields.token",
+            ),
+            (
+                AuthenticationError::Field(FieldError::Certificate(CertificateError::EncryptedKey)),
+                "fields.private_key",
+            ),
+            (
+                AuthenticationError::Scope(ScopeError::BadExtraPermission {
+                    index: 0,
+                    reason: "must not be blank",
+                }),
+                "extra_permissions[0]",
+            ),
+            (AuthenticationError::NameUnchanged, "name"),
+            (AuthenticationError::SameWorkspace(workspace), "workspace"),
+            (AuthenticationError::NothingToChange, "fields"),
+            (AuthenticationError::ScopesUnchanged, "scopes"),
+            (AuthenticationError::ReconsentRequired, "scopes"),
+            (
+                AuthenticationError::NewGrantRequired {
+                    field: FieldName::parse("domain").expect("a valid field name"),
+                },
+                "domain",
+            ),
+            (AuthenticationError::NotOAuth2, "kind"),
+            (
+                AuthenticationError::AlreadyNeedsReauthorization,
+                "authentication",
+            ),
+            (AuthenticationError::PurgeActive, "authentication"),
+            (
+                AuthenticationError::RestoreVersionOutOfRange {
+                    requested: 5,
+                    current: 3,
+                },
+                "version",
+            ),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
+        }
+    }
 }

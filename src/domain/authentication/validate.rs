@@ -77,6 +77,35 @@ pub enum ScopeError {
     },
 }
 
+impl FieldError {
+    /// The field the refusal is about: `fields.<name>`.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            FieldError::Missing { field }
+            | FieldError::Unknown { field }
+            | FieldError::Blank { field }
+            | FieldError::Invalid { field, .. }
+            | FieldError::CannotClearRequired { field } => Some(format!("fields.{field}")),
+            FieldError::CertificatePairRequired => Some("fields.certificate".to_owned()),
+            FieldError::Certificate(inner) => inner.field().map(|f| format!("fields.{f}")),
+        }
+    }
+}
+
+impl ScopeError {
+    /// The field the refusal is about: `scopes` or `extra_permissions[<index>]`.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            ScopeError::NotSupported { .. } | ScopeError::Unknown { .. } => {
+                Some("scopes".to_owned())
+            }
+            ScopeError::BadExtraPermission { index, .. } => {
+                Some(format!("extra_permissions[{index}]"))
+            }
+        }
+    }
+}
+
 /// Checks one supplied value against its field spec.
 pub(crate) fn check_value(
     kind: AuthKind,
@@ -324,4 +353,92 @@ pub(crate) fn check_scopes(
         extra_permissions: extras,
         missing_required,
     })
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    fn name(text: &str) -> FieldName {
+        FieldName::parse(text).expect("a valid field name")
+    }
+
+    #[test]
+    fn every_field_error_names_its_field() {
+        let table = [
+            (
+                FieldError::Missing {
+                    field: name("token"),
+                },
+                "fields.token",
+            ),
+            (
+                FieldError::Unknown {
+                    field: name("nope"),
+                },
+                "fields.nope",
+            ),
+            (
+                FieldError::Blank {
+                    field: name("password"),
+                },
+                "fields.password",
+            ),
+            (
+                FieldError::Invalid {
+                    field: name("domain"),
+                    reason: "must be a host name: no scheme",
+                },
+                "fields.domain",
+            ),
+            (
+                FieldError::CannotClearRequired {
+                    field: name("username"),
+                },
+                "fields.username",
+            ),
+            (FieldError::CertificatePairRequired, "fields.certificate"),
+            (
+                FieldError::Certificate(CertificateError::NoCertificateBlock),
+                "fields.certificate",
+            ),
+            (
+                FieldError::Certificate(CertificateError::KeyMismatch),
+                "fields.private_key",
+            ),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
+        }
+    }
+
+    #[test]
+    fn every_scope_error_names_its_field() {
+        let table = [
+            (
+                ScopeError::NotSupported {
+                    kind: AuthKind::Token,
+                },
+                "scopes",
+            ),
+            (
+                ScopeError::Unknown {
+                    scope: "a: b".into(),
+                },
+                "scopes",
+            ),
+            (
+                ScopeError::BadExtraPermission {
+                    index: 3,
+                    reason: "must not be blank",
+                },
+                "extra_permissions[3]",
+            ),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
+        }
+    }
 }

@@ -105,6 +105,30 @@ pub enum DirectoryError {
     RoleUnchanged,
 }
 
+impl DirectoryError {
+    /// The request field the refusal is about, as its text begins (`user`, `email`, …).
+    pub fn field(&self) -> Option<String> {
+        use DirectoryError as E;
+        let field = match self {
+            E::UnknownOrganization(_) | E::OrganizationExists(_) => "organization",
+            E::UnknownUser(_)
+            | E::UserExists(_)
+            | E::AlreadyOrganizationMember { .. }
+            | E::NotOrganizationMember { .. }
+            | E::AlreadyWorkspaceMember { .. }
+            | E::NotWorkspaceMember { .. } => "user",
+            E::UnknownWorkspace(_) | E::WorkspaceExists(_) | E::NotSharedWorkspace { .. } => {
+                "workspace"
+            }
+            E::InvalidName { field, .. } => field,
+            E::InvalidEmail { .. } | E::EmailTaken { .. } => "email",
+            E::WorkspaceNameTaken { .. } => "workspace name",
+            E::LastOwner(_) | E::RoleUnchanged => "role",
+        };
+        Some(field.to_owned())
+    }
+}
+
 type Decided = Result<Vec<DirectoryEvent>, DirectoryError>;
 
 /// Decides which events a directory command produces.
@@ -419,5 +443,96 @@ fn shared_workspace(
             workspace,
             kind: ws.kind(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    #[test]
+    fn every_error_names_its_field() {
+        let organization = OrganizationId::new();
+        let user = UserId::new();
+        let workspace = WorkspaceId::new();
+        let email = EmailAddress::parse("ada@example.com").expect("a plausible address");
+        let table = [
+            (
+                DirectoryError::UnknownOrganization(organization),
+                "organization",
+            ),
+            (DirectoryError::UnknownUser(user), "user"),
+            (DirectoryError::UnknownWorkspace(workspace), "workspace"),
+            (
+                DirectoryError::OrganizationExists(organization),
+                "organization",
+            ),
+            (DirectoryError::UserExists(user), "user"),
+            (DirectoryError::WorkspaceExists(workspace), "workspace"),
+            (
+                DirectoryError::InvalidName {
+                    field: "organization name",
+                    reason: NameError::Empty,
+                },
+                "organization name",
+            ),
+            (
+                DirectoryError::InvalidName {
+                    field: "user name",
+                    reason: NameError::TooLong { len: 200, max: 120 },
+                },
+                "user name",
+            ),
+            (
+                DirectoryError::InvalidName {
+                    field: "workspace name",
+                    reason: NameError::ControlCharacter { index: 0 },
+                },
+                "workspace name",
+            ),
+            (
+                DirectoryError::InvalidEmail {
+                    email: "a: b".into(),
+                    reason: EmailProblem::NoAt,
+                },
+                "email",
+            ),
+            (DirectoryError::EmailTaken { email }, "email"),
+            (
+                DirectoryError::WorkspaceNameTaken {
+                    name: "Ops: EU".into(),
+                },
+                "workspace name",
+            ),
+            (
+                DirectoryError::AlreadyOrganizationMember { organization, user },
+                "user",
+            ),
+            (
+                DirectoryError::NotOrganizationMember { organization, user },
+                "user",
+            ),
+            (
+                DirectoryError::AlreadyWorkspaceMember { workspace, user },
+                "user",
+            ),
+            (
+                DirectoryError::NotWorkspaceMember { workspace, user },
+                "user",
+            ),
+            (
+                DirectoryError::NotSharedWorkspace {
+                    workspace,
+                    kind: WorkspaceKind::Personal,
+                },
+                "workspace",
+            ),
+            (DirectoryError::LastOwner(organization), "role"),
+            (DirectoryError::RoleUnchanged, "role"),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
+        }
     }
 }

@@ -183,6 +183,28 @@ pub enum ServiceSpecError {
     },
 }
 
+impl ServiceSpecError {
+    /// The definition's field the refusal is about (`oauth.token_url`, `fields.<name>`, …).
+    pub fn field(&self) -> Option<String> {
+        use ServiceSpecError as E;
+        let field = match self {
+            E::DuplicateField { field } | E::GenericReservedField { field } => {
+                return Some(format!("fields.{field}"))
+            }
+            E::BadUrl { field, .. } => field,
+            E::Name(_) => "service name",
+            E::ApiVersionBlank => "api_version",
+            E::OAuthEndpointsMissing { .. } | E::OAuthEndpointsNotAllowed { .. } => "oauth",
+            E::RequestTokenUrlMissing => "oauth.request_token_url",
+            E::ScopesNotAllowed | E::BadScope { .. } => "scopes",
+            E::RequiredScopeUnknown { .. } => "required_scopes",
+            E::GenericWithoutFields => "fields",
+            E::BadVerificationMethod { .. } => "verification.method",
+        };
+        Some(field.to_owned())
+    }
+}
+
 /// Why a verification method is refused: only `GET` and `POST`, in upper case, are called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MethodProblem {
@@ -604,5 +626,81 @@ mod tests {
             Err("verification.method: \" \" is not GET or POST (it is blank)".into())
         );
         assert_eq!(refusal("POST"), Ok(()));
+    }
+
+    #[test]
+    fn every_spec_error_names_its_field() {
+        let name = |text: &str| FieldName::parse(text).expect("a valid field name");
+        let table = [
+            (ServiceSpecError::Name(NameError::Empty), "service name"),
+            (ServiceSpecError::ApiVersionBlank, "api_version"),
+            (
+                ServiceSpecError::OAuthEndpointsMissing {
+                    kind: AuthKind::OAuth2,
+                },
+                "oauth",
+            ),
+            (
+                ServiceSpecError::OAuthEndpointsNotAllowed {
+                    kind: AuthKind::Token,
+                },
+                "oauth",
+            ),
+            (
+                ServiceSpecError::RequestTokenUrlMissing,
+                "oauth.request_token_url",
+            ),
+            (
+                ServiceSpecError::BadUrl {
+                    field: "oauth.token_url",
+                    reason: "must start with https://".into(),
+                },
+                "oauth.token_url",
+            ),
+            (
+                ServiceSpecError::BadUrl {
+                    field: "verification.url",
+                    reason: "names an unknown field: {x}".into(),
+                },
+                "verification.url",
+            ),
+            (ServiceSpecError::ScopesNotAllowed, "scopes"),
+            (
+                ServiceSpecError::BadScope {
+                    scope: "a b".into(),
+                },
+                "scopes",
+            ),
+            (
+                ServiceSpecError::RequiredScopeUnknown {
+                    scope: "admin".into(),
+                },
+                "required_scopes",
+            ),
+            (
+                ServiceSpecError::DuplicateField {
+                    field: name("token"),
+                },
+                "fields.token",
+            ),
+            (ServiceSpecError::GenericWithoutFields, "fields"),
+            (
+                ServiceSpecError::GenericReservedField {
+                    field: name("access_token"),
+                },
+                "fields.access_token",
+            ),
+            (
+                ServiceSpecError::BadVerificationMethod {
+                    method: "get".into(),
+                    reason: MethodProblem::NotUpperCase,
+                },
+                "verification.method",
+            ),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
+        }
     }
 }

@@ -255,6 +255,28 @@ pub enum CustomServiceError {
     },
 }
 
+impl CustomServiceError {
+    /// The request field the refusal is about, as its text begins (`service`, `auth_kind`, …).
+    pub fn field(&self) -> Option<String> {
+        use CustomServiceError as E;
+        let field = match self {
+            E::Spec(inner) => return inner.field(),
+            // The registration names its field as data (`authorize_params.<name>`).
+            E::Registration(inner) => return Some(inner.field.clone()),
+            E::AlreadyDefined(_)
+            | E::NotFound
+            | E::Retired
+            | E::AlreadyRetired
+            | E::NotOAuth2 { .. } => "service",
+            E::AccessDenied { .. } | E::TogetherOnlyInPersonal { .. } => "workspace",
+            E::SpecUnchanged => "body",
+            E::KindChanged { .. } => "auth_kind",
+            E::VersionMismatch { .. } => "if-match",
+        };
+        Some(field.to_owned())
+    }
+}
+
 /// Decides a custom service command.
 pub fn decide_custom_service(
     state: Option<&CustomService>,
@@ -459,6 +481,75 @@ pub fn apply_custom_service(state: &mut Option<CustomService>, event: &CustomSer
                 current.retired = true;
                 current.version += 1;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    #[test]
+    fn every_error_names_its_field() {
+        let workspace = WorkspaceId::new();
+        let table = [
+            (
+                CustomServiceError::AlreadyDefined(ServiceId::new()),
+                "service",
+            ),
+            (CustomServiceError::NotFound, "service"),
+            (
+                CustomServiceError::AccessDenied {
+                    workspace,
+                    reason: DenyReason::UnknownWorkspace(workspace),
+                },
+                "workspace",
+            ),
+            (
+                CustomServiceError::TogetherOnlyInPersonal { workspace },
+                "workspace",
+            ),
+            (
+                CustomServiceError::Spec(ServiceSpecError::BadUrl {
+                    field: "oauth.token_url",
+                    reason: "must start with https://".into(),
+                }),
+                "oauth.token_url",
+            ),
+            (CustomServiceError::Retired, "service"),
+            (CustomServiceError::AlreadyRetired, "service"),
+            (CustomServiceError::SpecUnchanged, "body"),
+            (
+                CustomServiceError::KindChanged {
+                    from: AuthKind::Token,
+                    to: AuthKind::Basic,
+                },
+                "auth_kind",
+            ),
+            (
+                CustomServiceError::NotOAuth2 {
+                    kind: AuthKind::Token,
+                },
+                "service",
+            ),
+            (
+                CustomServiceError::Registration(RegistrationError {
+                    field: "authorize_params.prompt".into(),
+                    reason: "is set by the flow itself and cannot be overridden".into(),
+                }),
+                "authorize_params.prompt",
+            ),
+            (
+                CustomServiceError::VersionMismatch {
+                    expected: 1,
+                    actual: 2,
+                },
+                "if-match",
+            ),
+        ];
+        for (error, field) in table {
+            assert_eq!(error.field().as_deref(), Some(field), "{error:?}");
+            assert!(error.to_string().starts_with(&format!("{field}: ")));
         }
     }
 }
