@@ -212,26 +212,24 @@ impl From<AuthenticationError> for ApiError {
     fn from(e: AuthenticationError) -> ApiError {
         use AuthenticationError as E;
         let text = e.to_string();
+        let field = e.field();
         match e {
             // Same answer as for an authentication the caller may not see.
-            E::NotFound => ApiError::not_found(AppError::NotFound.to_string()),
-            E::AccessDenied { .. } => ApiError::forbidden(text),
+            E::NotFound => ApiError::not_found(AppError::NotFound.to_string())
+                .naming(AppError::NotFound.field()),
+            E::AccessDenied { .. } => ApiError::forbidden(text).naming(field),
             E::AlreadyExists(_) | E::Deleted | E::PurgeActive => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", text)
+                ApiError::new(StatusCode::CONFLICT, "conflict", text).naming(field)
             }
-            E::Purged => ApiError::new(StatusCode::GONE, "purged", text),
+            E::Purged => ApiError::new(StatusCode::GONE, "purged", text).naming(field),
             E::Name(NameError::Duplicate { .. }) => {
-                ApiError::new(StatusCode::CONFLICT, "duplicate-name", text)
+                ApiError::new(StatusCode::CONFLICT, "duplicate-name", text).naming(field)
             }
             // A custom service the caller may not see answers exactly like an unknown one.
-            E::UnknownService(_) | E::ServiceRetired | E::ServiceNotUsableHere => ApiError {
-                field: Some("service".into()),
-                ..ApiError::validation(text)
-            },
-            E::NewGrantRequired { ref field } => ApiError {
-                field: Some(field.as_str().to_owned()),
-                ..ApiError::validation(text)
-            },
+            E::UnknownService(_) | E::ServiceRetired | E::ServiceNotUsableHere => {
+                ApiError::validation(text).naming(field)
+            }
+            E::NewGrantRequired { .. } => ApiError::validation(text).naming(field),
             E::Name(
                 NameError::Empty | NameError::TooLong { .. } | NameError::ControlCharacter { .. },
             )
@@ -244,7 +242,7 @@ impl From<AuthenticationError> for ApiError {
             | E::ReconsentRequired
             | E::NotOAuth2
             | E::AlreadyNeedsReauthorization
-            | E::RestoreVersionOutOfRange { .. } => ApiError::validation(text),
+            | E::RestoreVersionOutOfRange { .. } => ApiError::validation(text).naming(field),
         }
     }
 }
@@ -252,36 +250,47 @@ impl From<AuthenticationError> for ApiError {
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> ApiError {
         let text = e.to_string();
+        let field = e.field();
         match e {
             AppError::NotFound | AppError::WorkspaceNotFound | AppError::OrganizationNotFound => {
-                ApiError::not_found(text)
+                ApiError::not_found(text).naming(field)
             }
-            AppError::VersionMismatch { expected, actual } => ApiError::new(
+            AppError::VersionMismatch { expected, actual } => ApiError::about(
                 StatusCode::PRECONDITION_FAILED,
                 "version-mismatch",
-                format!("if-match: expected version {expected}, but the authentication is at version {actual}"),
+                "if-match",
+                format!(
+                    "expected version {expected}, but the authentication is at version {actual}"
+                ),
             ),
-            AppError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", text),
-            AppError::IdempotencyKeyReused => ApiError::validation(text),
+            AppError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", text).naming(field)
+            }
+            AppError::IdempotencyKeyReused => ApiError::validation(text).naming(field),
             AppError::AnswerShownOnce => {
                 ApiError::new(StatusCode::CONFLICT, "idempotent-replay-unavailable", text)
+                    .naming(field)
             }
             AppError::Authentication(inner) => inner.into(),
             AppError::Directory(inner) => match inner {
                 DirectoryError::UnknownOrganization(_)
                 | DirectoryError::UnknownUser(_)
-                | DirectoryError::UnknownWorkspace(_) => ApiError::not_found(text),
+                | DirectoryError::UnknownWorkspace(_) => ApiError::not_found(text).naming(field),
                 DirectoryError::OrganizationExists(_)
                 | DirectoryError::UserExists(_)
                 | DirectoryError::WorkspaceExists(_)
-                | DirectoryError::EmailTaken { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", text),
-                DirectoryError::WorkspaceNameTaken { .. } => ApiError::new(
+                | DirectoryError::EmailTaken { .. } => {
+                    ApiError::new(StatusCode::CONFLICT, "conflict", text).naming(field)
+                }
+                // The request's field is `name`, whichever directory name the rule is about.
+                DirectoryError::WorkspaceNameTaken { name } => ApiError::about(
                     StatusCode::CONFLICT,
                     "conflict",
-                    format!("name: {}", reason_of(&text)),
+                    "name",
+                    format!("{name:?} is already used in this organization"),
                 ),
                 DirectoryError::InvalidName { reason, .. } => {
-                    ApiError::validation(format!("name: {}", reason_of(&reason.to_string())))
+                    ApiError::invalid("name", reason.reason())
                 }
                 DirectoryError::InvalidEmail { .. }
                 | DirectoryError::AlreadyOrganizationMember { .. }
@@ -290,74 +299,73 @@ impl From<AppError> for ApiError {
                 | DirectoryError::NotWorkspaceMember { .. }
                 | DirectoryError::NotSharedWorkspace { .. }
                 | DirectoryError::LastOwner(_)
-                | DirectoryError::RoleUnchanged => ApiError::validation(text),
+                | DirectoryError::RoleUnchanged => ApiError::validation(text).naming(field),
             },
             AppError::CustomService(inner) => match inner {
-                CustomServiceError::AccessDenied { .. } => ApiError::forbidden(text),
+                CustomServiceError::AccessDenied { .. } => ApiError::forbidden(text).naming(field),
                 // The same answer for a missing service and one the caller may not see.
-                CustomServiceError::NotFound => ApiError::not_found(text),
+                CustomServiceError::NotFound => ApiError::not_found(text).naming(field),
                 CustomServiceError::AlreadyDefined(_) => {
-                    ApiError::new(StatusCode::CONFLICT, "conflict", text)
+                    ApiError::new(StatusCode::CONFLICT, "conflict", text).naming(field)
                 }
                 CustomServiceError::Retired | CustomServiceError::AlreadyRetired => {
-                    ApiError::new(StatusCode::CONFLICT, "conflict", text)
+                    ApiError::new(StatusCode::CONFLICT, "conflict", text).naming(field)
                 }
                 CustomServiceError::VersionMismatch { .. } => {
                     ApiError::new(StatusCode::PRECONDITION_FAILED, "version-mismatch", text)
+                        .naming(field)
                 }
-                CustomServiceError::Registration(ref e) => ApiError {
-                    field: Some(e.field.clone()),
-                    ..ApiError::validation(text)
-                },
-                CustomServiceError::TogetherOnlyInPersonal { .. }
+                CustomServiceError::Registration(_)
+                | CustomServiceError::TogetherOnlyInPersonal { .. }
                 | CustomServiceError::NotOAuth2 { .. }
                 | CustomServiceError::Spec(_)
                 | CustomServiceError::SpecUnchanged
-                | CustomServiceError::KindChanged { .. } => ApiError::validation(text),
+                | CustomServiceError::KindChanged { .. } => {
+                    ApiError::validation(text).naming(field)
+                }
             },
             AppError::Principal(inner) => match inner {
                 PrincipalError::AdminOnly(_)
                 | PrincipalError::MissingRole(_)
                 | PrincipalError::AuditReadersOnly
                 | PrincipalError::RunnersOnlyResolve
-                | PrincipalError::UsersOnly => ApiError::forbidden(text),
+                | PrincipalError::UsersOnly => ApiError::forbidden(text).naming(field),
                 PrincipalError::UnknownToken | PrincipalError::UnknownUser(_) => {
-                    ApiError::not_found(text)
+                    ApiError::not_found(text).naming(field)
                 }
                 PrincipalError::AlreadyRevoked | PrincipalError::TokenExists(_) => {
-                    ApiError::new(StatusCode::CONFLICT, "conflict", text)
+                    ApiError::new(StatusCode::CONFLICT, "conflict", text).naming(field)
                 }
-                PrincipalError::BadLabel => ApiError::validation(text),
+                PrincipalError::BadLabel => ApiError::validation(text).naming(field),
             },
             AppError::Resolve(inner) => match inner {
                 ResolveError::NotUsable(_)
                 | ResolveError::OnBehalf(
                     OnBehalfRefusal::OnlyForThemselves
                     | OnBehalfRefusal::AuditorsNeverReceiveSecrets,
-                ) => ApiError::forbidden(text),
+                ) => ApiError::forbidden(text).naming(field),
                 ResolveError::OnBehalf(OnBehalfRefusal::RunnerNamedNobody) => {
-                    ApiError::validation(text)
+                    ApiError::validation(text).naming(field)
                 }
                 ResolveError::UnknownField { .. }
                 | ResolveError::FieldNotSet { .. }
                 | ResolveError::BadReference { .. }
-                | ResolveError::NotResolvable { .. } => ApiError::validation(text),
+                | ResolveError::NotResolvable { .. } => ApiError::validation(text).naming(field),
             },
-            AppError::Cursor(_) => ApiError::bad_request(text),
-            AppError::RestoreTarget(refusal) => ApiError {
-                field: Some(refusal.field().to_owned()),
-                ..ApiError::validation(text)
-            },
+            AppError::Cursor(_) => ApiError::bad_request(text).naming(field),
+            AppError::RestoreTarget(_) => ApiError::validation(text).naming(field),
             // The detail names the field (`verification`) and the service's status, never its body.
             AppError::Verification(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "verification-failed",
                 text,
-            ),
-            AppError::Crypto(CryptoError::DataKeyDestroyed { .. }) => ApiError::new(
+            )
+            .naming(field),
+            AppError::Crypto(CryptoError::DataKeyDestroyed { .. }) => ApiError::about(
                 StatusCode::GONE,
                 "secrets-destroyed",
-                "authentication: its secrets were destroyed (purged); they can never be resolved or changed again",
+                "authentication",
+                "its secrets were destroyed (purged); they can never be resolved or changed again",
             ),
             AppError::MasterKey(_)
             | AppError::Startup(_)
@@ -373,33 +381,25 @@ impl From<AppError> for ApiError {
     }
 }
 
-/// The reason part of a `field: reason` message.
-fn reason_of(message: &str) -> &str {
-    message.split_once(": ").map_or(message, |(_, r)| r)
-}
-
 impl From<crate::oauth::OAuthError> for ApiError {
     fn from(e: crate::oauth::OAuthError) -> ApiError {
         use crate::oauth::OAuthError as E;
         let text = e.to_string();
+        let field = e.field();
         match e {
-            E::Invalid(ref problem) => ApiError {
-                field: Some(problem.field()),
-                ..ApiError::validation(text)
-            },
-            E::NotOAuth2 | E::NoClient(_) | E::NoRefreshToken => ApiError::validation(text),
-            E::NotFound => ApiError::not_found(text),
-            E::InvalidState | E::StateExpired | E::IssuerMismatch => ApiError::bad_request(text),
-            E::Refused { .. } => ApiError {
-                field: Some("error".into()),
-                ..ApiError::validation(text)
-            },
-            E::Endpoint(_) => ApiError::validation(text),
+            E::Invalid(_) | E::NotOAuth2 | E::NoClient(_) | E::NoRefreshToken => {
+                ApiError::validation(text).naming(field)
+            }
+            E::NotFound => ApiError::not_found(text).naming(field),
+            E::InvalidState | E::StateExpired | E::IssuerMismatch => {
+                ApiError::bad_request(text).naming(field)
+            }
+            E::Refused { .. } | E::Endpoint(_) => ApiError::validation(text).naming(field),
             E::NeedsReauthorization => {
-                ApiError::new(StatusCode::CONFLICT, "needs-reauthorization", text)
+                ApiError::new(StatusCode::CONFLICT, "needs-reauthorization", text).naming(field)
             }
             E::Provider { .. } | E::Transport(_) => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "provider", text)
+                ApiError::new(StatusCode::BAD_GATEWAY, "provider", text).naming(field)
             }
             E::App(inner) => inner.into(),
             E::Internal => ApiError::internal(),
@@ -451,5 +451,66 @@ mod tests {
         assert_eq!(field_of("name: is required").as_deref(), Some("name"));
         assert_eq!(field_of("no separator here"), None);
         assert_eq!(field_of("a sentence, with: a colon"), None);
+    }
+
+    #[test]
+    fn mappings_with_their_own_detail_name_their_field() {
+        use crate::app::{RestoreField, RestoreRefusal};
+        let cases = [
+            (
+                AppError::VersionMismatch {
+                    expected: 1,
+                    actual: 2,
+                },
+                StatusCode::PRECONDITION_FAILED,
+                "if-match",
+                "if-match: expected version 1, but the authentication is at version 2",
+            ),
+            (
+                AppError::Directory(DirectoryError::WorkspaceNameTaken { name: "Ops".into() }),
+                StatusCode::CONFLICT,
+                "name",
+                "name: \"Ops\" is already used in this organization",
+            ),
+            (
+                AppError::Directory(DirectoryError::InvalidName {
+                    field: "workspace name",
+                    reason: NameError::Empty,
+                }),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "name",
+                "name: is required and must not be blank",
+            ),
+            (
+                AppError::Crypto(CryptoError::DataKeyDestroyed {
+                    owner: uuid::Uuid::nil(),
+                }),
+                StatusCode::GONE,
+                "authentication",
+                "authentication: its secrets were destroyed (purged); they can never be resolved or changed again",
+            ),
+            (
+                AppError::Authentication(AuthenticationError::NotFound),
+                StatusCode::NOT_FOUND,
+                "authentication",
+                "authentication: not found",
+            ),
+            (
+                AppError::RestoreTarget(RestoreRefusal::DidNotExist {
+                    field: RestoreField::AsOf,
+                }),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "as_of",
+                "as_of: the authentication did not exist at that point",
+            ),
+        ];
+        for (error, status, field, detail) in cases {
+            let answer = ApiError::from(error);
+            assert_eq!(answer.status, status, "{answer:?}");
+            assert_eq!(answer.field.as_deref(), Some(field), "{answer:?}");
+            assert_eq!(answer.detail, detail);
+        }
+        let internal = ApiError::from(AppError::Storage(sled::Error::Unsupported("x".into())));
+        assert_eq!(internal.field, None);
     }
 }
