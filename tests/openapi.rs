@@ -516,576 +516,372 @@ async fn the_server_serves_the_document_and_answers_every_route() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_answers_match_the_documented_schemas() {
-    let s = Server::start().await;
-    let mut c = Checker::new();
-    let owner = s.owner.token.clone();
-    let me = s.owner.personal.clone();
+/// A server and the check of what it answers, for the steps of
+/// [`real_answers_match_the_documented_schemas`].
+struct Steps {
+    s: Server,
+    c: Checker,
+}
 
-    // --- authentications: a full life, with plain and secret fields and an expiry ---
-    let created = s
-        .call_with(
-            Method::POST,
-            "/v1/authentications",
-            Some(&owner),
-            Some(json!({
-                "name": "Salesforce main",
-                "workspace": me,
-                "service": "salesforce",
-                "fields": {
-                    "domain": "acme.my.salesforce.com",
-                    "access_token": "at-1",
-                    "refresh_token": "rt-1",
-                    "expires_at": "2030-01-01T00:00:00Z",
-                },
-                "scopes": ["api"],
-                "environment": "production",
-            })),
-            &[("idempotency-key", "openapi-create-1")],
-        )
-        .await
-        .expect(201);
-    c.check("POST", "/v1/authentications", &created);
-    let replayed = s
-        .call_with(
-            Method::POST,
-            "/v1/authentications",
-            Some(&owner),
-            Some(json!({
-                "name": "Salesforce main",
-                "workspace": me,
-                "service": "salesforce",
-                "fields": {
-                    "domain": "acme.my.salesforce.com",
-                    "access_token": "at-1",
-                    "refresh_token": "rt-1",
-                    "expires_at": "2030-01-01T00:00:00Z",
-                },
-                "scopes": ["api"],
-                "environment": "production",
-            })),
-            &[("idempotency-key", "openapi-create-1")],
-        )
-        .await
-        .expect(201);
-    assert_eq!(
-        replayed.header("idempotent-replayed").as_deref(),
-        Some("true")
-    );
-    c.check("POST", "/v1/authentications", &replayed);
-    let id = created.body["id"].as_str().expect("id").to_owned();
-    let one = format!("/v1/authentications/{id}");
-    let item = "/v1/authentications/{id}";
-    let jira = s
-        .create(
-            &s.owner,
-            &me,
-            "jira",
-            json!({"username": "ann", "password": "pw-1", "site": "acme.atlassian.net"}),
-        )
-        .await;
+impl Steps {
+    /// Expects `status` of an answer of `method template` and checks the answer against the
+    /// documented response; hands it back.
+    fn saw(&mut self, method: Method, template: &str, status: u16, answer: Answer) -> Answer {
+        let answer = answer.expect(status);
+        self.c.check(method.as_str(), template, &answer);
+        answer
+    }
 
-    let got = s.call(Method::GET, &one, &owner, None).await.expect(200);
-    c.check("GET", item, &got);
-    let page = s
-        .call(
-            Method::GET,
-            "/v1/authentications?limit=1&include_deleted=true",
-            &owner,
-            None,
-        )
-        .await
-        .expect(200);
-    assert!(page.body["next_cursor"].is_string());
-    c.check("GET", "/v1/authentications", &page);
-    let renamed = s
-        .call_with(
-            Method::PATCH,
-            &one,
-            Some(&owner),
-            Some(json!({"name": "Salesforce renamed"})),
-            // Created and its (not-)verification record: version 2.
-            &[("if-match", "\"2\"")],
-        )
-        .await
-        .expect(200);
-    c.check("PATCH", item, &renamed);
-    let stale = s
-        .call_with(
-            Method::PATCH,
-            &one,
-            Some(&owner),
-            Some(json!({"name": "Salesforce again"})),
-            &[("if-match", "\"2\"")],
-        )
-        .await
-        .expect(412);
-    c.check("PATCH", item, &stale);
-    let reauth = s
-        .call(
-            Method::POST,
-            &format!("{one}/reauthenticate"),
-            &owner,
-            Some(json!({"fields": {"access_token": "at-2"}})),
-        )
-        .await
-        .expect(200);
-    c.check("POST", "/v1/authentications/{id}/reauthenticate", &reauth);
-    let resolved = s
-        .call(
-            Method::POST,
-            "/v1/resolve",
-            &owner,
-            Some(json!({
-                "authentication": id,
-                "workspace": me,
-                "template": {"authorization": "Bearer {$.auth.access_token}", "host": "$.auth.domain"},
-            })),
-        )
-        .await
-        .expect(200);
-    c.check("POST", "/v1/resolve", &resolved);
-    let deleted = s.call(Method::DELETE, &one, &owner, None).await.expect(200);
-    c.check("DELETE", item, &deleted);
-    let restored = s
-        .call(
-            Method::POST,
-            &format!("{one}/restore"),
-            &owner,
-            Some(json!({"version": 3})),
-        )
-        .await
-        .expect(200);
-    c.check("POST", "/v1/authentications/{id}/restore", &restored);
-    let old = s
-        .call(Method::GET, &format!("{one}?version=1"), &owner, None)
-        .await
-        .expect(200);
-    c.check("GET", item, &old);
-    let active = s
-        .call(Method::POST, &format!("{one}/purge"), &owner, None)
-        .await
-        .expect(409);
-    c.check("POST", "/v1/authentications/{id}/purge", &active);
-    s.call(Method::DELETE, &one, &owner, None).await.expect(200);
-    let purged = s
-        .call(Method::POST, &format!("{one}/purge"), &owner, None)
-        .await
-        .expect(200);
-    c.check("POST", "/v1/authentications/{id}/purge", &purged);
-    let history = s
-        .call(Method::GET, &format!("{one}/history"), &owner, None)
-        .await
-        .expect(200);
-    assert_eq!(history.body.as_array().map(Vec::len), Some(9));
-    c.check("GET", "/v1/authentications/{id}/history", &history);
-    let gone = s
-        .call(
-            Method::POST,
-            &format!("{one}/reauthenticate"),
-            &owner,
-            Some(json!({"fields": {"access_token": "at-3"}})),
-        )
-        .await
-        .expect(410);
-    c.check("POST", "/v1/authentications/{id}/reauthenticate", &gone);
-    let jira_path = format!("/v1/authentications/{jira}");
-    let jira_history = s
-        .call(Method::GET, &format!("{jira_path}/history"), &owner, None)
-        .await
-        .expect(200);
-    c.check("GET", "/v1/authentications/{id}/history", &jira_history);
+    /// `method path` as the owner with extra headers; the answer must be `status`, and is
+    /// checked as one of `template`.
+    async fn owner_with(
+        &mut self,
+        status: u16,
+        (method, template): (Method, &str),
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let token = self.s.owner.token.clone();
+        let answer = self
+            .s
+            .call_with(method.clone(), path, Some(&token), body, headers)
+            .await;
+        self.saw(method, template, status, answer)
+    }
 
-    // --- problems ---
-    let missing = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{}", uuid::Uuid::now_v7()),
-            &owner,
-            None,
-        )
-        .await
-        .expect(404);
-    c.check("GET", item, &missing);
-    let bad_id = s
-        .call(Method::GET, "/v1/authentications/not-a-uuid", &owner, None)
-        .await
-        .expect(400);
-    c.check("GET", item, &bad_id);
-    let anonymous = s
-        .call_with(Method::GET, "/v1/authentications", None, None, &[])
-        .await
-        .expect(401);
-    c.check("GET", "/v1/authentications", &anonymous);
-    let auditor = s
-        .call(Method::GET, "/v1/authentications", &s.auditor_token, None)
-        .await
-        .expect(403);
-    c.check("GET", "/v1/authentications", &auditor);
-    let invalid = s
-        .call(
-            Method::POST,
-            "/v1/authentications",
-            &owner,
-            Some(json!({"name": "x", "workspace": me, "service": "jira", "environment": "no spaces"})),
-        )
-        .await
-        .expect(422);
-    assert!(invalid.body["field"].is_string());
-    c.check("POST", "/v1/authentications", &invalid);
-    for expected in [201, 409] {
-        let twice = s
-            .call(
-                Method::POST,
+    /// Like [`Steps::owner_with`], without extra headers.
+    async fn owner(
+        &mut self,
+        status: u16,
+        route: (Method, &str),
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        self.owner_with(status, route, path, body, &[]).await
+    }
+
+    /// A route whose template is its path, as the owner.
+    async fn owner_at(
+        &mut self,
+        status: u16,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        self.owner(status, (method, path), path, body).await
+    }
+
+    /// A full life of an authentication, with plain and secret fields and an expiry; answers
+    /// its id.
+    async fn authentication_life(&mut self) -> String {
+        let me = self.s.owner.personal.clone();
+        let item = "/v1/authentications/{id}";
+        let create = json!({
+            "name": "Salesforce main",
+            "workspace": me,
+            "service": "salesforce",
+            "fields": {
+                "domain": "acme.my.salesforce.com",
+                "access_token": "at-1",
+                "refresh_token": "rt-1",
+                "expires_at": "2030-01-01T00:00:00Z",
+            },
+            "scopes": ["api"],
+            "environment": "production",
+        });
+        let keyed = [("idempotency-key", "openapi-create-1")];
+        let created = self
+            .owner_with(
+                201,
+                (Method::POST, "/v1/authentications"),
                 "/v1/authentications",
-                &owner,
-                Some(json!({
-                    "name": "Jira twice",
-                    "workspace": me,
-                    "service": "jira",
-                    "fields": {"username": "bo", "password": "pw", "site": "acme.atlassian.net"},
-                })),
+                Some(create.clone()),
+                &keyed,
             )
-            .await
-            .expect(expected);
-        c.check("POST", "/v1/authentications", &twice);
-    }
-    let raw = |content_type, bytes: &[u8]| Body::Raw(content_type, bytes.to_vec());
-    let malformed = s
-        .request(
-            Method::POST,
-            "/v1/authentications",
-            Some(&owner),
-            raw(Some(JSON), b"{not json"),
-            &[],
-        )
-        .await;
-    assert_eq!(malformed.status.as_u16(), 400, "{}", malformed.text);
-    c.check("POST", "/v1/authentications", &malformed);
-    let not_json = s
-        .request(
-            Method::POST,
-            "/v1/authentications",
-            Some(&owner),
-            raw(None, b"{}"),
-            &[],
-        )
-        .await;
-    assert_eq!(not_json.status.as_u16(), 415, "{}", not_json.text);
-    c.check("POST", "/v1/authentications", &not_json);
-    let oversize = format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024));
-    let huge = s
-        .request(
-            Method::POST,
-            "/v1/authentications",
-            Some(&owner),
-            raw(Some(JSON), oversize.as_bytes()),
-            &[],
-        )
-        .await;
-    assert_eq!(huge.status.as_u16(), 413, "{}", huge.text);
-    c.check("POST", "/v1/authentications", &huge);
+            .await;
+        let replayed = self
+            .owner_with(
+                201,
+                (Method::POST, "/v1/authentications"),
+                "/v1/authentications",
+                Some(create),
+                &keyed,
+            )
+            .await;
+        assert_eq!(
+            replayed.header("idempotent-replayed").as_deref(),
+            Some("true")
+        );
+        let id = created.body["id"].as_str().expect("id").to_owned();
+        let one = format!("/v1/authentications/{id}");
+        let jira = self
+            .s
+            .create(
+                &self.s.owner,
+                &me,
+                "jira",
+                json!({"username": "ann", "password": "pw-1", "site": "acme.atlassian.net"}),
+            )
+            .await;
 
-    // --- services ---
-    let services = s
-        .call(Method::GET, "/v1/services", &owner, None)
-        .await
-        .expect(200);
-    c.check("GET", "/v1/services", &services);
-    let spec = json!({
-        "name": "Acme API",
-        "api_version": "1",
-        "auth_kind": "Generic",
-        "fields": [{"name": "api_key", "secret": true, "required": true, "format": "Text", "description": "API key"}],
-        "scopes": [],
-        "required_scopes": [],
-    });
-    let service = s
-        .call(
-            Method::POST,
-            "/v1/services",
-            &owner,
-            Some(json!({"workspace": me, "spec": spec})),
-        )
-        .await
-        .expect(201);
-    c.check("POST", "/v1/services", &service);
-    let with_auth = s
-        .call(
-            Method::POST,
-            "/v1/services",
-            &owner,
-            Some(json!({"workspace": me, "spec": spec, "authentication": {"name": "Acme", "fields": {"api_key": "k-1"}}})),
-        )
-        .await
-        .expect(201);
-    c.check("POST", "/v1/services", &with_auth);
-    let custom = service.body["service"]
-        .as_str()
-        .expect("service")
-        .to_owned();
-    let one = s
-        .call(Method::GET, &format!("/v1/services/{custom}"), &owner, None)
-        .await
-        .expect(200);
-    c.check("GET", "/v1/services/{id}", &one);
-    let slack = s
-        .call(Method::GET, "/v1/services/slack", &owner, None)
-        .await
-        .expect(200);
-    c.check("GET", "/v1/services/{id}", &slack);
-    let missing = s
-        .call(
-            Method::GET,
-            &format!("/v1/services/custom:{}", uuid::Uuid::now_v7()),
-            &owner,
-            None,
-        )
-        .await
-        .expect(404);
-    c.check("GET", "/v1/services/{id}", &missing);
-    let mut changed_spec = spec.clone();
-    changed_spec["api_version"] = json!("2");
-    let changed = s
-        .call_with(
-            Method::PATCH,
-            &format!("/v1/services/{custom}"),
-            Some(&owner),
-            Some(changed_spec.clone()),
-            &[
-                ("if-match", "\"1\""),
-                ("idempotency-key", "openapi-service-1"),
-            ],
-        )
-        .await
-        .expect(200);
-    c.check("PATCH", "/v1/services/{id}", &changed);
-    let replayed = s
-        .call_with(
-            Method::PATCH,
-            &format!("/v1/services/{custom}"),
-            Some(&owner),
-            Some(changed_spec.clone()),
-            &[
-                ("if-match", "\"1\""),
-                ("idempotency-key", "openapi-service-1"),
-            ],
-        )
-        .await
-        .expect(200);
-    c.check("PATCH", "/v1/services/{id}", &replayed);
-    let stale = s
-        .call_with(
-            Method::PATCH,
-            &format!("/v1/services/{custom}"),
-            Some(&owner),
-            Some(spec.clone()),
-            &[("if-match", "\"1\"")],
-        )
-        .await
-        .expect(412);
-    c.check("PATCH", "/v1/services/{id}", &stale);
-    let unchanged = s
-        .call(
-            Method::PATCH,
-            &format!("/v1/services/{custom}"),
-            &owner,
-            Some(changed_spec),
-        )
-        .await
-        .expect(422);
-    c.check("PATCH", "/v1/services/{id}", &unchanged);
-    let not_oauth2 = s
-        .call(
-            Method::PUT,
-            &format!("/v1/services/{custom}/oauth-client"),
-            &owner,
-            Some(json!({"client_id": "app", "client_secret": "s"})),
-        )
-        .await
-        .expect(422);
-    c.check("PUT", "/v1/services/{id}/oauth-client", &not_oauth2);
-    let retired = s
-        .call(
-            Method::POST,
-            &format!("/v1/services/{custom}/retire"),
-            &owner,
-            None,
-        )
-        .await
-        .expect(200);
-    c.check("POST", "/v1/services/{id}/retire", &retired);
-    let again = s
-        .call(
-            Method::POST,
-            &format!("/v1/services/{custom}/retire"),
-            &owner,
-            None,
-        )
-        .await
-        .expect(409);
-    c.check("POST", "/v1/services/{id}/retire", &again);
-    let after = s
-        .call(
-            Method::PATCH,
-            &format!("/v1/services/{custom}"),
-            &owner,
-            Some(spec.clone()),
-        )
-        .await
-        .expect(409);
-    c.check("PATCH", "/v1/services/{id}", &after);
-    let services = s
-        .call(Method::GET, "/v1/services", &owner, None)
-        .await
-        .expect(200);
-    c.check("GET", "/v1/services", &services);
-
-    // --- directory ---
-    for path in [
-        "/v1/organizations",
-        "/v1/workspaces",
-        "/v1/users",
-        "/v1/tokens",
-    ] {
-        let listed = s.call(Method::GET, path, &owner, None).await.expect(200);
-        c.check("GET", path, &listed);
-    }
-    for query in [
-        format!("organization={}", s.org),
-        format!("workspace={}", s.shared),
-    ] {
-        let members = s
-            .call(
-                Method::GET,
-                &format!("/v1/memberships?{query}"),
-                &owner,
+        self.owner(200, (Method::GET, item), &one, None).await;
+        let page = self
+            .owner(
+                200,
+                (Method::GET, "/v1/authentications"),
+                "/v1/authentications?limit=1&include_deleted=true",
                 None,
             )
+            .await;
+        assert!(page.body["next_cursor"].is_string());
+        // Created and its (not-)verification record: version 2.
+        let renamed = Some(json!({"name": "Salesforce renamed"}));
+        let if_2 = [("if-match", "\"2\"")];
+        self.owner_with(200, (Method::PATCH, item), &one, renamed, &if_2)
+            .await;
+        let again = Some(json!({"name": "Salesforce again"}));
+        self.owner_with(412, (Method::PATCH, item), &one, again, &if_2)
+            .await;
+        let reauthenticate = (Method::POST, "/v1/authentications/{id}/reauthenticate");
+        let reauth_path = format!("{one}/reauthenticate");
+        let at_2 = Some(json!({"fields": {"access_token": "at-2"}}));
+        self.owner(200, reauthenticate.clone(), &reauth_path, at_2)
+            .await;
+        let resolve = json!({
+            "authentication": id,
+            "workspace": me,
+            "template": {"authorization": "Bearer {$.auth.access_token}", "host": "$.auth.domain"},
+        });
+        self.owner_at(200, Method::POST, "/v1/resolve", Some(resolve))
+            .await;
+        self.owner(200, (Method::DELETE, item), &one, None).await;
+        let restore = (Method::POST, "/v1/authentications/{id}/restore");
+        let version_3 = Some(json!({"version": 3}));
+        self.owner(200, restore, &format!("{one}/restore"), version_3)
+            .await;
+        let old = format!("{one}?version=1");
+        self.owner(200, (Method::GET, item), &old, None).await;
+        let purge = (Method::POST, "/v1/authentications/{id}/purge");
+        let purge_path = format!("{one}/purge");
+        self.owner(409, purge.clone(), &purge_path, None).await;
+        self.s
+            .call(Method::DELETE, &one, &self.s.owner.token, None)
             .await
             .expect(200);
-        c.check("GET", "/v1/memberships", &members);
+        self.owner(200, purge, &purge_path, None).await;
+        let history = (Method::GET, "/v1/authentications/{id}/history");
+        let listed = self
+            .owner(200, history.clone(), &format!("{one}/history"), None)
+            .await;
+        assert_eq!(listed.body.as_array().map(Vec::len), Some(9));
+        let at_3 = Some(json!({"fields": {"access_token": "at-3"}}));
+        self.owner(410, reauthenticate, &reauth_path, at_3).await;
+        let jira_history = format!("/v1/authentications/{jira}/history");
+        self.owner(200, history, &jira_history, None).await;
+        id
     }
-    let org = s
-        .call(
-            Method::POST,
+
+    /// Refusals of authentications: unknown and bad ids, no or the wrong token, rules,
+    /// duplicates, malformed and oversize bodies, a body that is not JSON.
+    async fn authentication_problems(&mut self) {
+        let me = self.s.owner.personal.clone();
+        let item = (Method::GET, "/v1/authentications/{id}");
+        let unknown = format!("/v1/authentications/{}", uuid::Uuid::now_v7());
+        self.owner(404, item.clone(), &unknown, None).await;
+        self.owner(400, item, "/v1/authentications/not-a-uuid", None)
+            .await;
+        let list = "/v1/authentications";
+        let anonymous = self.s.call_with(Method::GET, list, None, None, &[]).await;
+        self.saw(Method::GET, list, 401, anonymous);
+        let auditor = self
+            .s
+            .call(Method::GET, list, &self.s.auditor_token, None)
+            .await;
+        self.saw(Method::GET, list, 403, auditor);
+        let invalid =
+            json!({"name": "x", "workspace": me, "service": "jira", "environment": "no spaces"});
+        let invalid = self.owner_at(422, Method::POST, list, Some(invalid)).await;
+        assert!(invalid.body["field"].is_string());
+        for expected in [201, 409] {
+            let twice = json!({
+                "name": "Jira twice",
+                "workspace": me,
+                "service": "jira",
+                "fields": {"username": "bo", "password": "pw", "site": "acme.atlassian.net"},
+            });
+            self.owner_at(expected, Method::POST, list, Some(twice))
+                .await;
+        }
+        let oversize = format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024));
+        for (status, content_type, bytes) in [
+            (400, Some(JSON), b"{not json".to_vec()),
+            (415, None, b"{}".to_vec()),
+            (413, Some(JSON), oversize.into_bytes()),
+        ] {
+            let token = self.s.owner.token.clone();
+            let body = Body::Raw(content_type, bytes);
+            let answer = self
+                .s
+                .request(Method::POST, list, Some(&token), body, &[])
+                .await;
+            self.saw(Method::POST, list, status, answer);
+        }
+    }
+
+    /// Custom services: defined (with and without an authentication), read, changed
+    /// (replayed, stale, unchanged), without an OAuth2 client, retired, and the catalog.
+    async fn services(&mut self) {
+        let me = self.s.owner.personal.clone();
+        let services = "/v1/services";
+        self.owner_at(200, Method::GET, services, None).await;
+        let spec = json!({
+            "name": "Acme API",
+            "api_version": "1",
+            "auth_kind": "Generic",
+            "fields": [{"name": "api_key", "secret": true, "required": true, "format": "Text", "description": "API key"}],
+            "scopes": [],
+            "required_scopes": [],
+        });
+        let defined = self
+            .owner_at(
+                201,
+                Method::POST,
+                services,
+                Some(json!({"workspace": me, "spec": spec})),
+            )
+            .await;
+        let with_auth = json!({"workspace": me, "spec": spec,
+            "authentication": {"name": "Acme", "fields": {"api_key": "k-1"}}});
+        self.owner_at(201, Method::POST, services, Some(with_auth))
+            .await;
+        let custom = defined.body["service"]
+            .as_str()
+            .expect("service")
+            .to_owned();
+        let item = "/v1/services/{id}";
+        let one = format!("/v1/services/{custom}");
+        self.owner(200, (Method::GET, item), &one, None).await;
+        self.owner(200, (Method::GET, item), "/v1/services/slack", None)
+            .await;
+        let unknown = format!("/v1/services/custom:{}", uuid::Uuid::now_v7());
+        self.owner(404, (Method::GET, item), &unknown, None).await;
+        let mut changed_spec = spec.clone();
+        changed_spec["api_version"] = json!("2");
+        let keyed = [
+            ("if-match", "\"1\""),
+            ("idempotency-key", "openapi-service-1"),
+        ];
+        // Changed, then the same change replayed.
+        for _ in 0..2 {
+            let changed = Some(changed_spec.clone());
+            self.owner_with(200, (Method::PATCH, item), &one, changed, &keyed)
+                .await;
+        }
+        let stale = [("if-match", "\"1\"")];
+        let original = Some(spec.clone());
+        self.owner_with(412, (Method::PATCH, item), &one, original, &stale)
+            .await;
+        self.owner(422, (Method::PATCH, item), &one, Some(changed_spec))
+            .await;
+        let client = json!({"client_id": "app", "client_secret": "s"});
+        let oauth_client = (Method::PUT, "/v1/services/{id}/oauth-client");
+        self.owner(
+            422,
+            oauth_client,
+            &format!("{one}/oauth-client"),
+            Some(client),
+        )
+        .await;
+        let retire = (Method::POST, "/v1/services/{id}/retire");
+        let retire_path = format!("{one}/retire");
+        self.owner(200, retire.clone(), &retire_path, None).await;
+        self.owner(409, retire, &retire_path, None).await;
+        self.owner(409, (Method::PATCH, item), &one, Some(spec))
+            .await;
+        self.owner_at(200, Method::GET, services, None).await;
+    }
+
+    /// The directory: lists, memberships of the organization and of the shared workspace,
+    /// new organizations, workspaces, users (and a taken e-mail address), memberships and
+    /// tokens, and a token revoked (twice).
+    async fn directory(&mut self) {
+        for path in [
             "/v1/organizations",
-            &owner,
-            Some(json!({"name": "Second org"})),
-        )
-        .await
-        .expect(201);
-    c.check("POST", "/v1/organizations", &org);
-    let workspace = s
-        .call(
-            Method::POST,
             "/v1/workspaces",
-            &owner,
-            Some(json!({"organization": s.org, "name": "Marketing"})),
-        )
-        .await
-        .expect(201);
-    c.check("POST", "/v1/workspaces", &workspace);
-    let user = s
-        .call(
-            Method::POST,
             "/v1/users",
-            &owner,
-            Some(json!({"name": "Zed", "email": "zed@example.com"})),
-        )
-        .await
-        .expect(201);
-    c.check("POST", "/v1/users", &user);
-    let taken = s
-        .call(
-            Method::POST,
-            "/v1/users",
-            &owner,
-            Some(json!({"name": "Zed 2", "email": "zed@example.com"})),
-        )
-        .await
-        .expect(409);
-    c.check("POST", "/v1/users", &taken);
-    let membership = s
-        .call(
-            Method::POST,
-            "/v1/memberships",
-            &owner,
-            Some(json!({"organization": s.org, "user": user.body["id"], "role": "member"})),
-        )
-        .await
-        .expect(201);
-    c.check("POST", "/v1/memberships", &membership);
-    let token = s
-        .call(
-            Method::POST,
             "/v1/tokens",
-            &owner,
-            Some(json!({"kind": "user", "user": user.body["id"], "label": "zed laptop"})),
-        )
-        .await
-        .expect(201);
-    c.check("POST", "/v1/tokens", &token);
-    let token_path = format!("/v1/tokens/{}", token.body["id"].as_str().expect("id"));
-    let revoked = s
-        .call(Method::DELETE, &token_path, &owner, None)
-        .await
-        .expect(204);
-    c.check("DELETE", "/v1/tokens/{id}", &revoked);
-    let again = s
-        .call(Method::DELETE, &token_path, &owner, None)
-        .await
-        .expect(409);
-    c.check("DELETE", "/v1/tokens/{id}", &again);
-
-    // --- audit and time travel ---
-    let auth_id = created.body["id"].as_str().expect("id").to_owned();
-    let page = s
-        .call(
-            Method::GET,
-            &format!("/v1/audit?authentication={auth_id}&limit=2&order=oldest"),
-            &owner,
-            None,
-        )
-        .await
-        .expect(200);
-    c.check("GET", "/v1/audit", &page);
-    let bad = s
-        .call(Method::GET, "/v1/audit?order=sideways", &owner, None)
-        .await
-        .expect(400);
-    c.check("GET", "/v1/audit", &bad);
-    let then = s
-        .call(
-            Method::GET,
-            &format!("/v1/workspaces/{me}/authentications?as_of=2100-01-01T00:00:00Z"),
-            &owner,
-            None,
-        )
-        .await
-        .expect(200);
-    c.check("GET", "/v1/workspaces/{id}/authentications", &then);
-    let usable = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{auth_id}/usable-by"),
-            &owner,
-            None,
-        )
-        .await
-        .expect(200);
-    c.check("GET", "/v1/authentications/{id}/usable-by", &usable);
-
-    // --- operations ---
-    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
-        let answer = s
-            .call_with(Method::GET, path, None, None, &[])
-            .await
-            .expect(200);
-        c.check("GET", path, &answer);
+        ] {
+            self.owner_at(200, Method::GET, path, None).await;
+        }
+        let memberships = (Method::GET, "/v1/memberships");
+        for query in [
+            format!("organization={}", self.s.org),
+            format!("workspace={}", self.s.shared),
+        ] {
+            let path = format!("/v1/memberships?{query}");
+            self.owner(200, memberships.clone(), &path, None).await;
+        }
+        let org = Some(json!({"name": "Second org"}));
+        self.owner_at(201, Method::POST, "/v1/organizations", org)
+            .await;
+        let workspace = Some(json!({"organization": self.s.org, "name": "Marketing"}));
+        self.owner_at(201, Method::POST, "/v1/workspaces", workspace)
+            .await;
+        let zed = Some(json!({"name": "Zed", "email": "zed@example.com"}));
+        let user = self.owner_at(201, Method::POST, "/v1/users", zed).await;
+        let taken = Some(json!({"name": "Zed 2", "email": "zed@example.com"}));
+        self.owner_at(409, Method::POST, "/v1/users", taken).await;
+        let membership =
+            Some(json!({"organization": self.s.org, "user": user.body["id"], "role": "member"}));
+        self.owner_at(201, Method::POST, "/v1/memberships", membership)
+            .await;
+        let laptop = Some(json!({"kind": "user", "user": user.body["id"], "label": "zed laptop"}));
+        let token = self.owner_at(201, Method::POST, "/v1/tokens", laptop).await;
+        let token_path = format!("/v1/tokens/{}", token.body["id"].as_str().expect("id"));
+        let revoke = (Method::DELETE, "/v1/tokens/{id}");
+        self.owner(204, revoke.clone(), &token_path, None).await;
+        self.owner(409, revoke, &token_path, None).await;
     }
 
-    assert!(c.seen.len() >= 40, "checked only {:?}", c.seen);
-    s.stop().await;
+    /// The audit of an authentication, a bad audit order, a workspace's authentications at a
+    /// time, and who could use the authentication.
+    async fn audit_and_time_travel(&mut self, auth_id: &str) {
+        let me = self.s.owner.personal.clone();
+        let audit = (Method::GET, "/v1/audit");
+        let page = format!("/v1/audit?authentication={auth_id}&limit=2&order=oldest");
+        self.owner(200, audit.clone(), &page, None).await;
+        self.owner(400, audit, "/v1/audit?order=sideways", None)
+            .await;
+        let then = format!("/v1/workspaces/{me}/authentications?as_of=2100-01-01T00:00:00Z");
+        let listed = (Method::GET, "/v1/workspaces/{id}/authentications");
+        self.owner(200, listed, &then, None).await;
+        let usable_by = (Method::GET, "/v1/authentications/{id}/usable-by");
+        let usable = format!("/v1/authentications/{auth_id}/usable-by");
+        self.owner(200, usable_by, &usable, None).await;
+    }
+
+    /// The operations' endpoints, without a token.
+    async fn operations(&mut self) {
+        for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+            let answer = self.s.call_with(Method::GET, path, None, None, &[]).await;
+            self.saw(Method::GET, path, 200, answer);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_answers_match_the_documented_schemas() {
+    let mut steps = Steps {
+        s: Server::start().await,
+        c: Checker::new(),
+    };
+    let auth_id = steps.authentication_life().await;
+    steps.authentication_problems().await;
+    steps.services().await;
+    steps.directory().await;
+    steps.audit_and_time_travel(&auth_id).await;
+    steps.operations().await;
+    assert!(steps.c.seen.len() >= 40, "checked only {:?}", steps.c.seen);
+    steps.s.stop().await;
 }
