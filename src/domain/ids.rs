@@ -132,6 +132,18 @@ uuid_id!(
     "principal_id"
 );
 
+impl IdError {
+    /// The id (or field) it is about, as the request names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IdError::NotUuid { kind, .. }
+            | IdError::Empty { kind }
+            | IdError::TooLong { kind, .. }
+            | IdError::InvalidCharacter { kind, .. } => kind,
+        }
+    }
+}
+
 /// Checks a string id: trimmed, non-empty, bounded, characters allowed by `allowed`.
 fn check_text_id(
     kind: &'static str,

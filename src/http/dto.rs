@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 /// Parses a path or body id, naming the field on failure.
 pub fn parse_id<T: FromStr>(field: &str, raw: &str) -> Result<T, ApiError> {
     raw.parse()
-        .map_err(|_| ApiError::bad_request(format!("{field}: {raw:?} is not a valid id (a UUID)")))
+        .map_err(|_| ApiError::malformed(field, format!("{raw:?} is not a valid id (a UUID)")))
 }
 
 /// `slack` (prebuilt) or `custom:<uuid>`.
@@ -30,21 +30,22 @@ pub fn parse_service(raw: &str) -> Result<ServiceRef, ApiError> {
         .map_err(|e| {
             let text = e.to_string();
             let reason = text.split_once(": ").map_or(text.as_str(), |(_, r)| r);
-            ApiError::validation(format!("service: {reason}"))
+            ApiError::invalid("service", reason)
         })
 }
 
 /// Parses a field name of a request.
 pub fn parse_field(raw: &str) -> Result<FieldName, ApiError> {
-    FieldName::parse(raw).map_err(|e| ApiError::validation(format!("fields.{raw}: {e}")))
+    FieldName::parse(raw).map_err(|e| ApiError::invalid(format!("fields.{raw}"), e))
 }
 
 /// An RFC 3339 time or Unix seconds, as a store time.
 pub fn parse_time(field: &str, raw: &str) -> Result<Timestamp, ApiError> {
     Timestamp::parse(raw).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "{field}: {raw:?} is not an RFC 3339 time or Unix seconds"
-        ))
+        ApiError::malformed(
+            field,
+            format!("{raw:?} is not an RFC 3339 time or Unix seconds"),
+        )
     })
 }
 
@@ -65,9 +66,9 @@ impl WorkflowStepBody {
     pub fn step_ref(&self) -> Result<crate::domain::access_log::WorkflowStepRef, ApiError> {
         Ok(crate::domain::access_log::WorkflowStepRef {
             workflow: WorkflowId::parse(&self.workflow_id)
-                .map_err(|e| ApiError::validation(format!("workflow.workflow_id: {e}")))?,
+                .map_err(|e| ApiError::invalid("workflow.workflow_id", e))?,
             step: StepId::parse(&self.step_id)
-                .map_err(|e| ApiError::validation(format!("workflow.step_id: {e}")))?,
+                .map_err(|e| ApiError::invalid("workflow.step_id", e))?,
         })
     }
 }

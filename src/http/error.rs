@@ -77,7 +77,12 @@ impl ApiError {
 
     /// 422: the rules refuse `field`.
     pub fn invalid(field: impl Into<String>, reason: impl std::fmt::Display) -> ApiError {
-        ApiError::about(StatusCode::UNPROCESSABLE_ENTITY, "validation", field, reason)
+        ApiError::about(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            field,
+            reason,
+        )
     }
 
     /// The same error, naming `field` (when the layer's error knows one).
@@ -187,18 +192,20 @@ pub async fn problems_only(response: Response) -> Response {
     {
         return response;
     }
-    let (kind, detail) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ("method-not-allowed", "method: is not allowed on this path")
-        }
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "body: is larger than the limit"),
-        StatusCode::REQUEST_TIMEOUT => ("timeout", "request: took longer than the server allows"),
+    let (kind, field, reason) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "method",
+            "is not allowed on this path",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "body", "is larger than the limit"),
+        StatusCode::REQUEST_TIMEOUT => ("timeout", "request", "took longer than the server allows"),
         // The only path parameter of the API is an id.
-        StatusCode::BAD_REQUEST => ("bad-request", "id: is not a valid id (a UUID)"),
-        StatusCode::NOT_FOUND => ("not-found", "path: no such endpoint"),
-        _ => ("error", "request: could not be processed"),
+        StatusCode::BAD_REQUEST => ("bad-request", "id", "is not a valid id (a UUID)"),
+        StatusCode::NOT_FOUND => ("not-found", "path", "no such endpoint"),
+        _ => ("error", "request", "could not be processed"),
     };
-    let mut problem = ApiError::new(status, kind, detail).into_response();
+    let mut problem = ApiError::about(status, kind, field, reason).into_response();
     // The request id is on every answer (api.md); the answer being replaced carries it.
     for name in [header::ALLOW, super::REQUEST_ID] {
         if let Some(value) = response.headers().get(&name) {

@@ -27,8 +27,11 @@ impl Authenticated {
     pub fn user(&self) -> Result<UserId, ApiError> {
         match &self.0 {
             Principal::User(id) => Ok(*id),
-            _ => Err(ApiError::forbidden(
-                "principal: only users may do this; workflow runners resolve, auditors read histories",
+            _ => Err(ApiError::about(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "principal",
+                "only users may do this; workflow runners resolve, auditors read histories",
             )),
         }
     }
@@ -67,8 +70,9 @@ pub fn origin_of(headers: &HeaderMap) -> Result<Origin, ApiError> {
     match value.to_str().map(str::trim) {
         Ok("api") => Ok(Origin::Api),
         Ok("dashboard") => Ok(Origin::Dashboard),
-        _ => Err(ApiError::bad_request(
-            "x-credledger-origin: must be `api` or `dashboard`",
+        _ => Err(ApiError::malformed(
+            "x-credledger-origin",
+            "must be `api` or `dashboard`",
         )),
     }
 }
@@ -84,8 +88,14 @@ impl FromRequestParts<SharedState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiError> {
-        let token = bearer_token(&parts.headers)
-            .ok_or_else(|| ApiError::unauthorized("authorization: a Bearer token is required"))?;
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
+            ApiError::about(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "authorization",
+                "a Bearer token is required",
+            )
+        })?;
         state
             .app
             .authenticate(token)
@@ -94,7 +104,14 @@ impl FromRequestParts<SharedState> for Authenticated {
                 let key = parts.extensions.get::<IdempotencyRequest>().copied();
                 Authenticated(principal, key)
             })
-            .ok_or_else(|| ApiError::unauthorized("authorization: the token is not valid"))
+            .ok_or_else(|| {
+                ApiError::about(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "authorization",
+                    "the token is not valid",
+                )
+            })
     }
 }
 
@@ -106,31 +123,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         if !json_content_type(req.headers()) {
-            return Err(ApiError::new(
+            return Err(ApiError::about(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
-                "content-type: must be application/json",
+                "content-type",
+                "must be application/json",
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
+                ApiError::about(
                     e.status(),
                     "payload-too-large",
-                    "body: is larger than the limit",
+                    "body",
+                    "is larger than the limit",
                 )
             } else {
-                ApiError::bad_request("body: could not be read")
+                ApiError::malformed("body", "could not be read")
             }
         })?;
         // Syntax first (400), then shape (422), so a broken body is never reported as a
         // wrong field just because serde met the field first.
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::bad_request(format!(
-                "body: malformed JSON at line {} column {}",
-                e.line(),
-                e.column()
-            ))
+            ApiError::malformed(
+                "body",
+                format!("malformed JSON at line {} column {}", e.line(), e.column()),
+            )
         })?;
         serde_path_to_error::deserialize::<_, T>(value)
             .map(ApiJson)
@@ -162,7 +180,7 @@ fn shape_problem(path: &str, inner: &str) -> ApiError {
         }
     };
     if let Some(field) = backticked(&inner, "missing field `") {
-        return ApiError::validation(format!("{}: is required", within(field)));
+        return ApiError::invalid(within(field), "is required");
     }
     if let Some(field) = backticked(&inner, "unknown field `") {
         // The path already ends with the unknown field.
@@ -172,12 +190,12 @@ fn shape_problem(path: &str, inner: &str) -> ApiError {
         } else {
             path.to_owned()
         };
-        return ApiError::validation(format!("{name}: is not a known field ({expected})"));
+        return ApiError::invalid(name, format!("is not a known field ({expected})"));
     }
     if at_root {
-        ApiError::validation(format!("body: {inner}"))
+        ApiError::invalid("body", inner)
     } else {
-        ApiError::validation(format!("{path}: {inner}"))
+        ApiError::invalid(path, inner)
     }
 }
 
@@ -199,17 +217,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 // "limit: invalid digit found in string" already names the parameter.
                 let text = e.body_text();
                 let detail = text.trim_start_matches("Failed to deserialize query string: ");
-                let detail = match backticked(detail, "unknown field `") {
-                    Some(name) => format!("{name}: is not a known query parameter"),
-                    None if detail.contains(": ") => elide_values(detail),
-                    None => format!("query: {}", elide_values(detail)),
-                };
-                Err(ApiError::bad_request(detail))
+                // serde names the parameter before its first ": ".
+                Err(match backticked(detail, "unknown field `") {
+                    Some(name) => ApiError::malformed(name, "is not a known query parameter"),
+                    None => match detail.split_once(": ") {
+                        Some((name, reason)) => ApiError::malformed(name, elide_values(reason)),
+                        None => ApiError::malformed("query", elide_values(detail)),
+                    },
+                })
             }
-            Err(other) => Err(ApiError::bad_request(format!(
-                "query: {}",
-                other.body_text()
-            ))),
+            Err(other) => Err(ApiError::malformed("query", other.body_text())),
         }
     }
 }
@@ -221,16 +238,17 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     };
     let text = value
         .to_str()
-        .map_err(|_| ApiError::bad_request("if-match: is not text"))?
+        .map_err(|_| ApiError::malformed("if-match", "is not text"))?
         .trim();
     let bare = text
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .unwrap_or(text);
     bare.parse::<u64>().map(Some).map_err(|_| {
-        ApiError::bad_request(format!(
-            "if-match: {text:?} is not an entity tag of this API (expected \"<version>\")"
-        ))
+        ApiError::malformed(
+            "if-match",
+            format!("{text:?} is not an entity tag of this API (expected \"<version>\")"),
+        )
     })
 }
 

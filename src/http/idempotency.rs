@@ -96,8 +96,11 @@ async fn guarded(state: SharedState, request: Request, next: Next) -> Result<Res
         .ok()
         .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| {
-            ApiError::bad_request("idempotency-key: must be 1 to 255 printable ASCII characters")
-                .into_response()
+            ApiError::malformed(
+                "idempotency-key",
+                "must be 1 to 255 printable ASCII characters",
+            )
+            .into_response()
         })?
         .to_owned();
     let token_hash = bearer_token(request.headers())
@@ -105,10 +108,11 @@ async fn guarded(state: SharedState, request: Request, next: Next) -> Result<Res
         .unwrap_or([0; 32]);
     let (mut parts, body) = request.into_parts();
     let bytes = to_bytes(body, BUFFER_LIMIT).await.map_err(|_| {
-        ApiError::new(
+        ApiError::about(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload-too-large",
-            "body: is larger than the limit",
+            "body",
+            "is larger than the limit",
         )
         .into_response()
     })?;
@@ -124,10 +128,11 @@ async fn guarded(state: SharedState, request: Request, next: Next) -> Result<Res
             .lock()
             .map_err(|_| ApiError::internal().into_response())?;
         if !set.insert(key) {
-            return Err(ApiError::new(
+            return Err(ApiError::about(
                 StatusCode::CONFLICT,
                 "idempotency-in-progress",
-                "idempotency-key: a request with this key is still being processed",
+                "idempotency-key",
+                "a request with this key is still being processed",
             )
             .into_response());
         }

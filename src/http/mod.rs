@@ -98,7 +98,12 @@ pub fn state(
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("path: no such endpoint")
+    ApiError::about(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "path",
+        "no such endpoint",
+    )
 }
 
 /// The whole API.

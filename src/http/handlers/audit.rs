@@ -145,9 +145,10 @@ fn format_of(params: &AuditParams, headers: &HeaderMap) -> Result<Format, ApiErr
         Some("ndjson") => return Ok(Format::Ndjson),
         Some("csv") => return Ok(Format::Csv),
         Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "format: {other:?} is not json, ndjson or csv"
-            )))
+            return Err(ApiError::malformed(
+                "format",
+                format!("{other:?} is not json, ndjson or csv"),
+            ))
         }
         None => {}
     }
@@ -176,8 +177,9 @@ fn checked_actor(raw: &str) -> Result<String, ApiError> {
     if known {
         Ok(raw.to_owned())
     } else {
-        Err(ApiError::bad_request(
-            "actor: must be user:<uuid>, runner:<uuid>, auditor:<uuid>, system or cli",
+        Err(ApiError::malformed(
+            "actor",
+            "must be user:<uuid>, runner:<uuid>, auditor:<uuid>, system or cli",
         ))
     }
 }
@@ -198,8 +200,9 @@ fn checked_event_type(raw: &str) -> Result<String, ApiError> {
     if event_types().any(|t| t == raw) {
         Ok(raw.to_owned())
     } else {
-        Err(ApiError::bad_request(
-            "type: is not an event type of this ledger (see docs/event-catalog.md, e.g. authentication.created or access.resolved)",
+        Err(ApiError::malformed(
+            "type",
+            "is not an event type of this ledger (see docs/event-catalog.md, e.g. authentication.created or access.resolved)",
         ))
     }
 }
@@ -227,9 +230,10 @@ fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
             Some("succeeded") => Some(Outcome::Succeeded),
             Some("refused") => Some(Outcome::Refused),
             Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "outcome: {other:?} is not succeeded or refused"
-                )))
+                return Err(ApiError::malformed(
+                    "outcome",
+                    format!("{other:?} is not succeeded or refused"),
+                ))
             }
         },
         from: params
@@ -246,16 +250,17 @@ fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
     };
     if let (Some(from), Some(to)) = (filter.from, filter.to) {
         if from > to {
-            return Err(ApiError::bad_request("to: is before from"));
+            return Err(ApiError::malformed("to", "is before from"));
         }
     }
     let order = match params.order.as_deref() {
         None | Some("newest") => AuditOrder::NewestFirst,
         Some("oldest") => AuditOrder::OldestFirst,
         Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "order: {other:?} is not newest or oldest"
-            )))
+            return Err(ApiError::malformed(
+                "order",
+                format!("{other:?} is not newest or oldest"),
+            ))
         }
     };
     let after = params
@@ -265,15 +270,16 @@ fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
             raw.parse::<u64>()
                 .ok()
                 .filter(|p| *p > 0)
-                .ok_or_else(|| ApiError::bad_request("cursor: is not a cursor this API gave out"))
+                .ok_or_else(|| ApiError::malformed("cursor", "is not a cursor this API gave out"))
         })
         .transpose()?;
     let limit = match params.limit {
-        Some(0) => return Err(ApiError::bad_request("limit: must be at least 1")),
+        Some(0) => return Err(ApiError::malformed("limit", "must be at least 1")),
         Some(n) if n > MAX_LIMIT => {
-            return Err(ApiError::bad_request(format!(
-                "limit: must be at most {MAX_LIMIT}"
-            )))
+            return Err(ApiError::malformed(
+                "limit",
+                format!("must be at most {MAX_LIMIT}"),
+            ))
         }
         Some(n) => n,
         None => DEFAULT_LIMIT,

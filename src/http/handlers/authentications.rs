@@ -119,7 +119,7 @@ pub async fn create(
         .as_deref()
         .map(EnvironmentTag::parse)
         .transpose()
-        .map_err(|e| ApiError::validation(e.to_string()))?;
+        .map_err(|e| ApiError::validation(e.to_string()).naming(Some(e.kind().into())))?;
     let id = AuthenticationId::new();
     let command = AuthenticationCommand::Create(CreateAuthentication {
         id,
@@ -172,11 +172,12 @@ pub async fn get(
     let id = parse_id::<AuthenticationId>("id", &raw)?;
     let view = match (params.version, params.as_of) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "version: give either version or as_of, not both",
+            return Err(ApiError::malformed(
+                "version",
+                "give either version or as_of, not both",
             ))
         }
-        (Some(0), None) => return Err(ApiError::bad_request("version: must be at least 1")),
+        (Some(0), None) => return Err(ApiError::malformed("version", "must be at least 1")),
         (Some(v), None) => {
             state
                 .app
@@ -233,8 +234,9 @@ pub async fn patch(
 ) -> Result<Response, ApiError> {
     let (caller, id) = command_caller(&state, &who, &headers, &raw, "rename_or_move").await?;
     if body.name.is_none() && body.workspace.is_none() {
-        return Err(ApiError::validation(
-            "body: give a new name, a workspace, or both",
+        return Err(ApiError::invalid(
+            "body",
+            "give a new name, a workspace, or both",
         ));
     }
     // Rename and move land together or not at all.
@@ -438,8 +440,9 @@ pub async fn restore(
         (Some(v), None) => RestoreTarget::Version(v),
         (None, Some(t)) => RestoreTarget::Time(parse_time("as_of", &t)?),
         _ => {
-            return Err(ApiError::validation(
-                "version: give exactly one of version or as_of",
+            return Err(ApiError::invalid(
+                "version",
+                "give exactly one of version or as_of",
             ))
         }
     };

@@ -120,6 +120,13 @@ pub async fn latest(
             tracing::error!(error = %e, "could not read checkpoints");
             ApiError::internal()
         })?
-        .ok_or_else(|| ApiError::not_found("checkpoint: none has been signed yet"))?;
+        .ok_or_else(|| {
+            ApiError::about(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "checkpoint",
+                "none has been signed yet",
+            )
+        })?;
     Ok(Json(CheckpointBody::from(&latest)).into_response())
 }

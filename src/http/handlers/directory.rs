@@ -470,9 +470,10 @@ pub async fn create_membership(
                 "admin" => OrgRole::Admin,
                 "member" => OrgRole::Member,
                 other => {
-                    return Err(ApiError::validation(format!(
-                        "role: {other:?} is not an organization role (owner, admin, member)"
-                    )))
+                    return Err(ApiError::invalid(
+                        "role",
+                        format!("{other:?} is not an organization role (owner, admin, member)"),
+                    ))
                 }
             };
             let membership = Membership::Organization { organization, role };
@@ -491,9 +492,10 @@ pub async fn create_membership(
                 "editor" => WorkspaceRole::Editor,
                 "viewer" => WorkspaceRole::Viewer,
                 other => {
-                    return Err(ApiError::validation(format!(
-                        "role: {other:?} is not a workspace role (admin, editor, viewer)"
-                    )))
+                    return Err(ApiError::invalid(
+                        "role",
+                        format!("{other:?} is not a workspace role (admin, editor, viewer)"),
+                    ))
                 }
             };
             let membership = Membership::Workspace { workspace, role };
@@ -506,8 +508,9 @@ pub async fn create_membership(
             (membership, answer)
         }
         _ => {
-            return Err(ApiError::validation(
-                "organization: give exactly one of organization or workspace",
+            return Err(ApiError::invalid(
+                "organization",
+                "give exactly one of organization or workspace",
             ))
         }
     };
@@ -585,8 +588,9 @@ pub async fn list_memberships(
                 .collect()
         }
         _ => {
-            return Err(ApiError::bad_request(
-                "organization: give exactly one of organization or workspace",
+            return Err(ApiError::malformed(
+                "organization",
+                "give exactly one of organization or workspace",
             ))
         }
     };

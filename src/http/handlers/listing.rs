@@ -1,6 +1,7 @@
 //! `GET /v1/authentications`: the listing, its filters, its total and its pages.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -89,11 +90,12 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let user = who.user()?;
     let limit = match params.limit {
-        Some(0) => return Err(ApiError::bad_request("limit: must be at least 1")),
+        Some(0) => return Err(ApiError::malformed("limit", "must be at least 1")),
         Some(n) if n > MAX_PAGE => {
-            return Err(ApiError::bad_request(format!(
-                "limit: must be at most {MAX_PAGE}"
-            )))
+            return Err(ApiError::malformed(
+                "limit",
+                format!("must be at most {MAX_PAGE}"),
+            ))
         }
         other => other,
     };
@@ -110,7 +112,11 @@ pub async fn list(
             .as_deref()
             .map(parse_service)
             .transpose()
-            .map_err(|e| ApiError::bad_request(e.detail))?,
+            .map_err(|e| ApiError {
+                status: StatusCode::BAD_REQUEST,
+                kind: "bad-request",
+                ..e
+            })?,
         service_version: params.service_version,
         // A tag no authentication can have could never match: refused like a bad value.
         environment: params
@@ -119,7 +125,7 @@ pub async fn list(
             .map(|raw| {
                 EnvironmentTag::parse(raw)
                     .map(|t| t.as_str().to_owned())
-                    .map_err(|e| ApiError::bad_request(e.to_string()))
+                    .map_err(|e| ApiError::bad_request(e.to_string()).naming(Some(e.kind().into())))
             })
             .transpose()?,
         kind: params.kind,

@@ -98,32 +98,35 @@ pub async fn authorize(
         .iter()
         .map(|(k, v)| Ok((parse_field(k)?, v.clone())))
         .collect::<Result<_, ApiError>>()?;
-    let target =
-        match (body.authentication, body.name, body.workspace) {
-            (Some(_), None, None) if body.environment.is_some() => {
-                return Err(ApiError::validation(
-                    "environment: is only for a new authentication",
-                ))
-            }
-            (Some(id), None, None) => Target::Existing {
-                id: AuthenticationId::from_uuid(id),
-                fields,
-            },
-            (None, Some(name), Some(workspace)) => Target::New {
-                name,
-                workspace: WorkspaceId::from_uuid(workspace),
-                environment: body
-                    .environment
-                    .as_deref()
-                    .map(EnvironmentTag::parse)
-                    .transpose()
-                    .map_err(|e| ApiError::validation(e.to_string()))?,
-                fields,
-            },
-            _ => return Err(ApiError::validation(
-                "authentication: give an authentication to re-consent, or a name and a workspace",
-            )),
-        };
+    let target = match (body.authentication, body.name, body.workspace) {
+        (Some(_), None, None) if body.environment.is_some() => {
+            return Err(ApiError::invalid(
+                "environment",
+                "is only for a new authentication",
+            ))
+        }
+        (Some(id), None, None) => Target::Existing {
+            id: AuthenticationId::from_uuid(id),
+            fields,
+        },
+        (None, Some(name), Some(workspace)) => Target::New {
+            name,
+            workspace: WorkspaceId::from_uuid(workspace),
+            environment: body
+                .environment
+                .as_deref()
+                .map(EnvironmentTag::parse)
+                .transpose()
+                .map_err(|e| ApiError::validation(e.to_string()).naming(Some(e.kind().into())))?,
+            fields,
+        },
+        _ => {
+            return Err(ApiError::invalid(
+                "authentication",
+                "give an authentication to re-consent, or a name and a workspace",
+            ))
+        }
+    };
     let started = state
         .oauth
         .start(
@@ -209,7 +212,7 @@ pub async fn callback(
 ) -> Result<Response, ApiError> {
     let caller = who.caller(&headers)?;
     if query.state.is_none() {
-        return Err(ApiError::bad_request("state: is required"));
+        return Err(ApiError::malformed("state", "is required"));
     }
     let params = CallbackParams {
         state: query.state,

@@ -487,7 +487,10 @@ pub async fn create_service(
                     .as_deref()
                     .map(EnvironmentTag::parse)
                     .transpose()
-                    .map_err(|e| ApiError::validation(format!("authentication.{e}")))?,
+                    .map_err(|e| {
+                        ApiError::validation(format!("authentication.{e}"))
+                            .naming(Some(format!("authentication.{}", e.kind())))
+                    })?,
                 origin: caller.change_origin(None),
             };
             let options = crate::app::ChangeOptions {

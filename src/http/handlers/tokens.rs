@@ -96,17 +96,18 @@ pub async fn create_token(
         body.name
             .clone()
             .filter(|n| !n.trim().is_empty())
-            .ok_or_else(|| ApiError::validation(format!("name: is required for {kind} tokens")))
+            .ok_or_else(|| ApiError::invalid("name", format!("is required for {kind} tokens")))
     };
     // Each kind takes its own fields only: a stray one is a mistake worth naming.
     match body.kind.as_str() {
         "user" if body.name.is_some() => {
-            return Err(ApiError::validation(
-                "name: is only for runner and auditor tokens",
+            return Err(ApiError::invalid(
+                "name",
+                "is only for runner and auditor tokens",
             ))
         }
         "runner" | "auditor" if body.user.is_some() => {
-            return Err(ApiError::validation("user: is only for user tokens"))
+            return Err(ApiError::invalid("user", "is only for user tokens"))
         }
         _ => {}
     }
@@ -121,9 +122,10 @@ pub async fn create_token(
             name: named("auditor")?,
         },
         other => {
-            return Err(ApiError::validation(format!(
-                "kind: {other:?} is not a principal kind (user, runner, auditor)"
-            )))
+            return Err(ApiError::invalid(
+                "kind",
+                format!("{other:?} is not a principal kind (user, runner, auditor)"),
+            ))
         }
     };
     let issued = state
