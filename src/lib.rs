@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod background;
 pub mod crypto;
 pub mod domain;
 pub mod http;

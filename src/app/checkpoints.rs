@@ -19,38 +19,28 @@ impl CheckpointSigning for SigningKey {
     }
 }
 
-/// Writes a checkpoint periodically while a server runs.
-pub struct CheckpointWriter;
-
-impl CheckpointWriter {
-    /// Every `every`, signs the head if it moved past the latest stored checkpoint.
-    pub fn spawn(
-        store: SledStore,
-        signer: Arc<SigningKey>,
-        every: Duration,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let latest = CheckpointStore::open(store.db())
-                    .and_then(|c| c.latest())
-                    .map(|c| c.map_or(0, |c| c.position));
-                match latest {
-                    Ok(at) if store.head().position > at => {
-                        match create_checkpoint(&store, signer.as_ref()).await {
-                            Ok(c) => {
-                                tracing::info!(position = c.position, head_hash = %c.head_hash, "checkpoint signed")
-                            }
-                            Err(e) => tracing::warn!(error = %e, "could not write a checkpoint"),
-                        }
+/// Every `every`, signs the head if it moved past the latest stored checkpoint; runs until
+/// dropped (the server's background tasks start it, see `crate::background`).
+pub async fn sign_periodically(store: SledStore, signer: Arc<SigningKey>, every: Duration) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let latest = CheckpointStore::open(store.db())
+            .and_then(|c| c.latest())
+            .map(|c| c.map_or(0, |c| c.position));
+        match latest {
+            Ok(at) if store.head().position > at => {
+                match create_checkpoint(&store, signer.as_ref()).await {
+                    Ok(c) => {
+                        tracing::info!(position = c.position, head_hash = %c.head_hash, "checkpoint signed")
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not read the latest checkpoint"),
+                    Err(e) => tracing::warn!(error = %e, "could not write a checkpoint"),
                 }
             }
-        })
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read the latest checkpoint"),
+        }
     }
 }

@@ -28,8 +28,8 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::checkpoints::CheckpointWriter;
 use crate::app::{App, AppConfig, AppError, StartupError};
+use crate::background::BackgroundTasks;
 use crate::crypto::SigningKey;
 use crate::ledger::SledStore;
 use error::ApiError;
@@ -249,9 +249,7 @@ pub struct RunningServer {
     pub bootstrap: Option<crate::app::Bootstrap>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
-    refresher: tokio::task::JoinHandle<()>,
-    sweeper: tokio::task::JoinHandle<()>,
-    checkpointer: Option<tokio::task::JoinHandle<()>>,
+    background: BackgroundTasks,
     app: Arc<App>,
     state: SharedState,
     deadline: Duration,
@@ -269,14 +267,7 @@ impl RunningServer {
     /// [`SledStore::write_recovery_snapshot`]) so the next start replays nothing of this run.
     pub async fn shutdown(self) -> Result<(), AppError> {
         let _ = self.shutdown.send(());
-        self.refresher.abort();
-        self.sweeper.abort();
-        let _ = self.refresher.await;
-        let _ = self.sweeper.await;
-        if let Some(checkpointer) = self.checkpointer {
-            checkpointer.abort();
-            let _ = checkpointer.await;
-        }
+        self.background.stop().await;
         if tokio::time::timeout(self.deadline, self.task)
             .await
             .is_err()
@@ -324,8 +315,6 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
     }
     let signer = Arc::new(signer);
     let shared = state(app.clone(), config.oauth.clone(), signer.clone())?;
-    let checkpointer = (!config.checkpoint_every.is_zero())
-        .then(|| CheckpointWriter::spawn(app.store().clone(), signer, config.checkpoint_every));
     let short_lived = shared.oauth.grants_with_lifetime_within_margin().await;
     if short_lived > 0 {
         tracing::warn!(
@@ -334,25 +323,12 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
             "the refresh margin is at least the token lifetime of some grants; they are refreshed at half their lifetime instead"
         );
     }
-    let refresher = tokio::spawn(shared.oauth.clone().run_refresher());
-    let sweeper = {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            // Idempotency records are honoured for 24 h (expired ones are ignored on read);
-            // drop them now and every hour, off the runtime's worker threads.
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                tick.tick().await;
-                let shared = shared.clone();
-                let swept =
-                    tokio::task::spawn_blocking(move || shared.app.store().sweep_idempotency())
-                        .await;
-                if let Ok(Err(e)) = swept {
-                    tracing::warn!(error = %e, "could not sweep expired idempotency records");
-                }
-            }
-        })
-    };
+    let background = BackgroundTasks::start(
+        app.clone(),
+        shared.oauth.clone(),
+        signer,
+        config.checkpoint_every,
+    );
     let router = router(shared.clone(), config.limits);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -381,9 +357,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, AppError> {
         bootstrap,
         shutdown,
         task,
-        refresher,
-        sweeper,
-        checkpointer,
+        background,
         app,
         state: shared,
         deadline: config.shutdown_deadline,

@@ -1,0 +1,72 @@
+//! The server's background work, started and stopped in one place: the OAuth2 token
+//! refresher, the hourly sweep of expired idempotency records and the periodic checkpoint
+//! signer. (The ledger's writer and the read side's followers are part of the store and the
+//! read model: opening them starts them, closing them stops them.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::app::checkpoints::sign_periodically;
+use crate::app::App;
+use crate::crypto::SigningKey;
+use crate::oauth::OAuth;
+
+/// How often expired idempotency records are dropped. They are honoured for 24 h and ignored
+/// on read once expired, so the sweep only bounds the tree's size.
+const IDEMPOTENCY_SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// The running background tasks of a server.
+pub struct BackgroundTasks {
+    refresher: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
+    checkpointer: Option<JoinHandle<()>>,
+}
+
+impl BackgroundTasks {
+    /// Starts every background task; `checkpoint_every` zero signs no checkpoints.
+    pub fn start(
+        app: Arc<App>,
+        oauth: Arc<OAuth>,
+        signer: Arc<SigningKey>,
+        checkpoint_every: Duration,
+    ) -> BackgroundTasks {
+        let checkpointer = (!checkpoint_every.is_zero()).then(|| {
+            tokio::spawn(sign_periodically(
+                app.store().clone(),
+                signer,
+                checkpoint_every,
+            ))
+        });
+        BackgroundTasks {
+            refresher: tokio::spawn(oauth.run_refresher()),
+            sweeper: tokio::spawn(sweep_idempotency(app)),
+            checkpointer,
+        }
+    }
+
+    /// Stops them all (none holds state that a stop could lose: each step is a durable
+    /// write or nothing) and waits until they have ended.
+    pub async fn stop(self) {
+        let tasks = [Some(self.refresher), Some(self.sweeper), self.checkpointer];
+        for task in tasks.into_iter().flatten() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// Drops expired idempotency records now and every [`IDEMPOTENCY_SWEEP_EVERY`], off the
+/// runtime's worker threads.
+async fn sweep_idempotency(app: Arc<App>) {
+    let mut tick = tokio::time::interval(IDEMPOTENCY_SWEEP_EVERY);
+    loop {
+        tick.tick().await;
+        let app = app.clone();
+        let swept = tokio::task::spawn_blocking(move || app.store().sweep_idempotency()).await;
+        if let Ok(Err(e)) = swept {
+            tracing::warn!(error = %e, "could not sweep expired idempotency records");
+        }
+    }
+}
