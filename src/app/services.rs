@@ -226,11 +226,20 @@ impl App {
         user: UserId,
         id: ServiceId,
     ) -> Result<CustomService, AppError> {
+        self.find_custom_service(id, Some(user)).await
+    }
+
+    /// The custom service, when `seen_by` (`None`: the system) may see it.
+    async fn find_custom_service(
+        &self,
+        id: ServiceId,
+        seen_by: Option<UserId>,
+    ) -> Result<CustomService, AppError> {
         let model = self.model().model().read().await;
         model
             .custom_services
             .get(&id)
-            .filter(|s| s.visible_to(&model.directory, user))
+            .filter(|s| seen_by.is_none_or(|user| s.visible_to(&model.directory, user)))
             .cloned()
             .ok_or_else(|| CustomServiceError::NotFound.into())
     }
@@ -249,12 +258,7 @@ impl App {
         &self,
         id: ServiceId,
     ) -> Result<CustomService, AppError> {
-        let model = self.model().model().read().await;
-        model
-            .custom_services
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| CustomServiceError::NotFound.into())
+        self.find_custom_service(id, None).await
     }
 
     /// Every custom service `user` may see, by id.

@@ -392,31 +392,6 @@ pub fn purged_authentications(
     Ok(purged)
 }
 
-/// The workspace a directory event is about; organization-level events (members, roles)
-/// count as touching the organization's workspace.
-pub(super) fn directory_workspace(
-    directory: &Directory,
-    event: &directory::DirectoryEvent,
-) -> Option<WorkspaceId> {
-    use directory::DirectoryEvent as E;
-    match event {
-        E::OrganizationCreated { workspace, .. }
-        | E::WorkspaceCreated { workspace, .. }
-        | E::WorkspaceMemberAdded { workspace, .. }
-        | E::WorkspaceRoleChanged { workspace, .. }
-        | E::WorkspaceMemberRemoved { workspace, .. } => Some(*workspace),
-        E::UserCreated {
-            personal_workspace, ..
-        } => Some(*personal_workspace),
-        E::UserJoinedOrganization { organization, .. }
-        | E::OrgRoleChanged { organization, .. }
-        | E::UserLeftOrganization { organization, .. } => directory
-            .organizations
-            .get(organization)
-            .map(|o| o.workspace),
-    }
-}
-
 /// The workspace and name key of a live authentication.
 fn live_name(state: &AuthenticationState<SealedSecret>) -> Option<(WorkspaceId, String)> {
     let auth = state.current.as_ref()?;
@@ -457,7 +432,7 @@ impl Projection for LedgerModel {
         let mut outcome = Outcome::Succeeded;
         match payloads::decode(envelope)? {
             DomainEvent::Directory(event) => {
-                workspaces.extend(directory_workspace(&self.directory, &event));
+                workspaces.extend(event.workspace(&self.directory));
                 directory::apply(&mut self.directory, &event);
                 self.directory_version = envelope.body.stream_version.0;
                 self.dirty.directory = true;
