@@ -294,7 +294,7 @@ fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
 
 /// The workspaces whose records the caller reads (`None`: every record), or 403
 /// (`domain::principals::audit_scope`).
-async fn audit_scope(
+async fn readable_workspaces(
     state: &SharedState,
     who: &Authenticated,
 ) -> Result<Option<Vec<WorkspaceId>>, ApiError> {
@@ -348,7 +348,7 @@ pub async fn audit(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Response, ApiError> {
-    let scope = audit_scope(&state, &who).await?;
+    let scope = readable_workspaces(&state, &who).await?;
     let format = format_of(&params, &headers)?;
     let mut query = query_of(&params)?;
     query.filter.within = scope;
