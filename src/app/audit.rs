@@ -4,6 +4,7 @@
 use crate::domain::access_log::{AccessEvent, WorkflowStepRef};
 use crate::domain::authentication::{AuthenticationCommand, AuthenticationError};
 use crate::domain::ids::{AuthenticationId, UserId};
+use crate::domain::principals::{Principal, PrincipalError};
 use crate::ledger::{
     Actor, AppendRequest, EventId, EventMeta, EventStore, ExpectedVersion, NewEvent, Origin,
     Position,
@@ -104,6 +105,26 @@ impl App {
             .await?;
         self.model().wait_for(outcome.last_position.0).await?;
         Ok(outcome.last_position)
+    }
+
+    /// The user changing authentication `id`: only users change authentications, and a
+    /// runner's or an auditor's attempt is refused and recorded against it.
+    pub async fn changing_user(
+        &self,
+        by: &Accessor,
+        principal: &Principal,
+        id: AuthenticationId,
+        action: &str,
+    ) -> Result<UserId, AppError> {
+        match principal {
+            Principal::User(user) => Ok(*user),
+            Principal::Runner { .. } | Principal::Auditor { .. } => {
+                let reason = "principal: only users change authentications";
+                self.record_refusal(by, id, None, action, Vec::new(), reason)
+                    .await?;
+                Err(PrincipalError::UsersOnly.into())
+            }
+        }
     }
 
     /// Records a refused attempt by an accessor (e.g. a resolve refused at the HTTP edge).

@@ -205,7 +205,9 @@ pub enum PrincipalError {
     #[error("principal: only auditors and organization owners or admins read audit")]
     AuditReadersOnly,
     /// Only users act on the directory and on tokens.
-    #[error("principal: only users may do this")]
+    #[error(
+        "principal: only users may do this; workflow runners resolve, auditors read histories"
+    )]
     UsersOnly,
 }
 

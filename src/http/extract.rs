@@ -12,9 +12,9 @@ use crate::domain::secret::elide_values;
 
 use super::error::ApiError;
 use super::SharedState;
-use crate::app::{Caller, IdempotencyRequest};
+use crate::app::{AppError, Caller, IdempotencyRequest};
 use crate::domain::ids::UserId;
-use crate::domain::principals::Principal;
+use crate::domain::principals::{Principal, PrincipalError};
 use crate::ledger::{AuthMethod, Origin};
 
 /// The caller, authenticated by its bearer token, with the request's idempotency key (set by
@@ -27,12 +27,9 @@ impl Authenticated {
     pub fn user(&self) -> Result<UserId, ApiError> {
         match &self.0 {
             Principal::User(id) => Ok(*id),
-            _ => Err(ApiError::about(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "principal",
-                "only users may do this; workflow runners resolve, auditors read histories",
-            )),
+            Principal::Runner { .. } | Principal::Auditor { .. } => {
+                Err(AppError::from(PrincipalError::UsersOnly).into())
+            }
         }
     }
 

@@ -497,17 +497,10 @@ async fn command_caller(
     action: &str,
 ) -> Result<(Caller, AuthenticationId), ApiError> {
     crate::http::extract::origin_of(headers)?;
-    match who.caller(headers) {
-        Ok(caller) => Ok((caller, parse_id::<AuthenticationId>("id", raw)?)),
-        Err(refused) => {
-            let id = parse_id::<AuthenticationId>("id", raw)?;
-            let accessor = who.accessor(None);
-            let reason = "principal: only users change authentications";
-            state
-                .app
-                .record_refusal(&accessor, id, None, action, Vec::new(), reason)
-                .await?;
-            Err(refused)
-        }
-    }
+    let id = parse_id::<AuthenticationId>("id", raw)?;
+    state
+        .app
+        .changing_user(&who.accessor(None), &who.0, id, action)
+        .await?;
+    Ok((who.caller(headers)?, id))
 }
