@@ -5,12 +5,11 @@ mod app_support;
 
 use std::collections::BTreeMap;
 
-use app_support::{caller, create, field, AppUnderTest};
+use app_support::{caller, create, reauth, reauthenticate, AppUnderTest};
 use credledger::app::{AppError, ResolveError, ResolveRequest, RestoreTarget};
 use credledger::domain::authentication::{
-    AuthenticationCommand, AuthenticationError, FieldChange, Origin, Warning,
+    AuthenticationCommand, AuthenticationError, Origin, Warning,
 };
-use credledger::domain::secret::SecretText;
 use credledger::ledger::{EventStore, Position};
 use credledger::projections::{FieldChangeKind, FieldView, HistoryDetail, ListQuery};
 use serde_json::json;
@@ -92,14 +91,13 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
     assert_eq!(view.workspace, w.shared);
     let first_fp = secret_fingerprint(&view, "token");
 
-    let mut changes = BTreeMap::new();
-    changes.insert(field("token"), FieldChange::Set(SecretText::new("tok-two")));
-    let reauth = AuthenticationCommand::Reauthenticate {
-        fields: changes,
-        origin: Origin::Api,
-    };
     w.app
-        .execute(&caller(w.editor), id, reauth, Some(4))
+        .execute(
+            &caller(w.editor),
+            id,
+            reauth(&[("token", "tok-two")]),
+            Some(4),
+        )
         .await
         .expect("editor re-authenticates");
     let view = w.app.get(w.owner.id, id).await.expect("get");
@@ -217,32 +215,24 @@ async fn lifecycle_create_rename_move_reauthenticate_delete_restore_resolve() {
 async fn reauthenticate_overrides_keeps_and_clears_per_field() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
-    let (id, cmd) = create(
-        "Webhook",
-        w.owner.personal,
-        "webhook",
-        &[("csrf_token", "csrf-1"), ("signing_secret", "sign-1")],
-        &[],
-    );
-    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    let id = w
+        .created(
+            &owner,
+            create(
+                "Webhook",
+                w.owner.personal,
+                "webhook",
+                &[("csrf_token", "csrf-1"), ("signing_secret", "sign-1")],
+                &[],
+            ),
+        )
+        .await;
     let before = w.app.get(w.owner.id, id).await.expect("get");
 
     // Supply csrf_token only: it is overridden, signing_secret is kept.
-    let mut changes = BTreeMap::new();
-    changes.insert(
-        field("csrf_token"),
-        FieldChange::Set(SecretText::new("csrf-2")),
-    );
+    let csrf_only = reauthenticate(&[("csrf_token", Some("csrf-2"))], Origin::Dashboard);
     w.app
-        .execute(
-            &owner,
-            id,
-            AuthenticationCommand::Reauthenticate {
-                fields: changes,
-                origin: Origin::Dashboard,
-            },
-            None,
-        )
+        .execute(&owner, id, csrf_only, None)
         .await
         .expect("override one");
     let after = w.app.get(w.owner.id, id).await.expect("get");
@@ -256,18 +246,9 @@ async fn reauthenticate_overrides_keeps_and_clears_per_field() {
     );
 
     // Clear the optional field explicitly.
-    let mut changes = BTreeMap::new();
-    changes.insert(field("signing_secret"), FieldChange::Clear);
+    let clear = reauthenticate(&[("signing_secret", None)], Origin::Api);
     w.app
-        .execute(
-            &owner,
-            id,
-            AuthenticationCommand::Reauthenticate {
-                fields: changes,
-                origin: Origin::Api,
-            },
-            None,
-        )
+        .execute(&owner, id, clear, None)
         .await
         .expect("clear optional");
     let cleared = w.app.get(w.owner.id, id).await.expect("get");
@@ -275,19 +256,10 @@ async fn reauthenticate_overrides_keeps_and_clears_per_field() {
 
     // Clearing a required field is refused and writes nothing.
     let head = w.app.store().head().position;
-    let mut changes = BTreeMap::new();
-    changes.insert(field("csrf_token"), FieldChange::Clear);
+    let clear_required = reauthenticate(&[("csrf_token", None)], Origin::Api);
     let err = w
         .app
-        .execute(
-            &owner,
-            id,
-            AuthenticationCommand::Reauthenticate {
-                fields: changes,
-                origin: Origin::Api,
-            },
-            None,
-        )
+        .execute(&owner, id, clear_required, None)
         .await
         .expect_err("required field");
     assert!(err.to_string().contains("csrf_token"), "{err}");
@@ -323,31 +295,25 @@ async fn reauthenticate_overrides_keeps_and_clears_per_field() {
 async fn restore_brings_back_a_secret_overridden_two_versions_ago() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
-    let (id, cmd) = create(
-        "Jira",
-        w.owner.personal,
-        "jira",
-        &[
-            ("username", "ann"),
-            ("password", "pw-1"),
-            ("site", "acme.atlassian.net"),
-        ],
-        &[],
-    );
-    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    let id = w
+        .created(
+            &owner,
+            create(
+                "Jira",
+                w.owner.personal,
+                "jira",
+                &[
+                    ("username", "ann"),
+                    ("password", "pw-1"),
+                    ("site", "acme.atlassian.net"),
+                ],
+                &[],
+            ),
+        )
+        .await;
     for pw in ["pw-2", "pw-3"] {
-        let mut changes = BTreeMap::new();
-        changes.insert(field("password"), FieldChange::Set(SecretText::new(pw)));
         w.app
-            .execute(
-                &owner,
-                id,
-                AuthenticationCommand::Reauthenticate {
-                    fields: changes,
-                    origin: Origin::Api,
-                },
-                None,
-            )
+            .execute(&owner, id, reauth(&[("password", pw)]), None)
             .await
             .expect("reauth");
     }
@@ -380,14 +346,18 @@ async fn restore_brings_back_a_secret_overridden_two_versions_ago() {
 async fn as_of_version_and_time_show_the_past() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
-    let (id, cmd) = create(
-        "Old name",
-        w.owner.personal,
-        "airtable",
-        &[("token", "t")],
-        &[],
-    );
-    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    let id = w
+        .created(
+            &owner,
+            create(
+                "Old name",
+                w.owner.personal,
+                "airtable",
+                &[("token", "t")],
+                &[],
+            ),
+        )
+        .await;
     // The head is the create's verification record; the create is just before it.
     let created_at = w.app.store().head();
     let first = w
@@ -757,14 +727,17 @@ async fn listing_searches_filters_and_pages() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     for i in 0..7 {
-        let (id, cmd) = create(
-            &format!("Airtable {i}"),
-            w.owner.personal,
-            "airtable",
-            &[("token", "t")],
-            &[],
-        );
-        w.app.execute(&owner, id, cmd, None).await.expect("create");
+        w.created(
+            &owner,
+            create(
+                &format!("Airtable {i}"),
+                w.owner.personal,
+                "airtable",
+                &[("token", "t")],
+                &[],
+            ),
+        )
+        .await;
     }
     let (_, cmd) = create(
         "GitHub bot",
@@ -849,14 +822,18 @@ async fn listing_searches_filters_and_pages() {
 async fn purge_shreds_secrets_for_good() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
-    let (id, cmd) = create(
-        "Doomed",
-        w.owner.personal,
-        "airtable",
-        &[("token", "t")],
-        &[],
-    );
-    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    let id = w
+        .created(
+            &owner,
+            create(
+                "Doomed",
+                w.owner.personal,
+                "airtable",
+                &[("token", "t")],
+                &[],
+            ),
+        )
+        .await;
     w.app
         .execute(&owner, id, AuthenticationCommand::Delete, None)
         .await
@@ -961,14 +938,18 @@ async fn a_purged_authentication_leaves_memory_and_still_answers_the_same() {
 async fn restart_resumes_from_snapshot_and_tail() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
-    let (id, cmd) = create(
-        "Kept",
-        w.owner.personal,
-        "airtable",
-        &[("token", "t-1")],
-        &[],
-    );
-    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    let id = w
+        .created(
+            &owner,
+            create(
+                "Kept",
+                w.owner.personal,
+                "airtable",
+                &[("token", "t-1")],
+                &[],
+            ),
+        )
+        .await;
     let before = w.app.model().model().read().await.clone();
     let w = w.restart().await;
     let after = w.app.model().model().read().await.clone();
@@ -999,14 +980,18 @@ async fn restart_resumes_from_snapshot_and_tail() {
 async fn an_interrupted_purge_is_finished_at_the_next_open() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
-    let (id, cmd) = create(
-        "Half purged",
-        w.owner.personal,
-        "airtable",
-        &[("token", "t")],
-        &[],
-    );
-    w.app.execute(&owner, id, cmd, None).await.expect("create");
+    let id = w
+        .created(
+            &owner,
+            create(
+                "Half purged",
+                w.owner.personal,
+                "airtable",
+                &[("token", "t")],
+                &[],
+            ),
+        )
+        .await;
     w.app
         .execute(&owner, id, AuthenticationCommand::Delete, None)
         .await

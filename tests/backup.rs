@@ -43,6 +43,19 @@ fn run(args: &[&str]) -> (i32, String) {
     (output.status.code().unwrap_or(-1), text)
 }
 
+/// `credledger recover` of a ledger as it was at `as_of`, into `to`.
+fn recover(data: &Path, as_of: &str, to: &Path) -> (i32, String) {
+    run(&[
+        "recover",
+        "--data-dir",
+        s(data),
+        "--as-of",
+        as_of,
+        "--to",
+        s(to),
+    ])
+}
+
 fn s(path: &Path) -> &str {
     path.to_str().expect("utf-8 temp path")
 }
@@ -63,14 +76,15 @@ fn head_hash(text: &str) -> String {
         .to_owned()
 }
 
-struct World {
+/// Two scratch directories: one for ledgers and export files, one for the signing key.
+struct ScratchDirs {
     dir: TempDir,
     keys: TempDir,
 }
 
-impl World {
-    fn new() -> World {
-        World {
+impl ScratchDirs {
+    fn new() -> ScratchDirs {
+        ScratchDirs {
             dir: TempDir::new().expect("temp"),
             keys: TempDir::new().expect("temp"),
         }
@@ -81,21 +95,35 @@ impl World {
     fn key(&self) -> PathBuf {
         self.keys.path().join("signing.key")
     }
+    /// `credledger checkpoint create` on a ledger, signed with the key.
+    fn checkpoint(&self, data: &Path) -> (i32, String) {
+        run(&[
+            "checkpoint",
+            "create",
+            "--data-dir",
+            s(data),
+            "--signing-key",
+            s(&self.key()),
+        ])
+    }
+    /// `credledger verify` of a ledger and its checkpoints, with the key.
+    fn verify(&self, data: &Path) -> (i32, String) {
+        run(&[
+            "verify",
+            "--data-dir",
+            s(data),
+            "--signing-key",
+            s(&self.key()),
+        ])
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn export_import_verify_round_trip_keeps_events_byte_identical() {
-    let w = World::new();
+    let w = ScratchDirs::new();
     let (src, file, dst) = (w.path("src"), w.path("ledger.export"), w.path("dst"));
     populate(&src, 300).await;
-    let (code, text) = run(&[
-        "checkpoint",
-        "create",
-        "--data-dir",
-        s(&src),
-        "--signing-key",
-        s(&w.key()),
-    ]);
+    let (code, text) = w.checkpoint(&src);
     assert_eq!(code, 0, "{text}");
     let (code, exported) = run(&["export", "--data-dir", s(&src), "--out", s(&file)]);
     assert_eq!(code, 0, "{exported}");
@@ -110,13 +138,7 @@ async fn export_import_verify_round_trip_keeps_events_byte_identical() {
     assert_eq!(code, 0, "{imported}");
     assert!(imported.contains("imported 300 events"), "{imported}");
     assert_eq!(head_hash(&exported), head_hash(&imported));
-    let (code, verified) = run(&[
-        "verify",
-        "--data-dir",
-        s(&dst),
-        "--signing-key",
-        s(&w.key()),
-    ]);
+    let (code, verified) = w.verify(&dst);
     assert_eq!(code, 0, "{verified}");
     assert!(verified.contains("OK: 300 events verified"), "{verified}");
     assert!(
@@ -164,7 +186,7 @@ async fn export_import_verify_round_trip_keeps_events_byte_identical() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn import_refuses_a_non_empty_target() {
-    let w = World::new();
+    let w = ScratchDirs::new();
     let (src, file) = (w.path("src"), w.path("ledger.export"));
     populate(&src, 5).await;
     let (code, text) = run(&["export", "--data-dir", s(&src), "--out", s(&file)]);
@@ -197,7 +219,7 @@ async fn import_refuses_a_non_empty_target() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn truncated_or_altered_export_is_refused_and_leaves_nothing() {
-    let w = World::new();
+    let w = ScratchDirs::new();
     let (src, file) = (w.path("src"), w.path("ledger.export"));
     populate(&src, 200).await;
     let (code, text) = run(&["export", "--data-dir", s(&src), "--out", s(&file)]);
@@ -288,7 +310,7 @@ fn envelopes(path: &Path) -> Vec<(u64, Vec<u8>, credledger::ledger::Envelope)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn import_refuses_a_well_formed_export_whose_events_break_the_chain() {
-    let w = World::new();
+    let w = ScratchDirs::new();
     let src = w.path("src");
     populate(&src, 10).await;
     let stored = envelopes(&src);
@@ -378,22 +400,14 @@ fn now_rfc3339() -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn recover_as_of_copies_exactly_the_events_up_to_that_time() {
-    let w = World::new();
+    let w = ScratchDirs::new();
     let (src, dst) = (w.path("src"), w.path("dst"));
     populate(&src, 40).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let as_of = now_rfc3339();
     tokio::time::sleep(Duration::from_millis(20)).await;
     populate(&src, 25).await;
-    let (code, text) = run(&[
-        "recover",
-        "--data-dir",
-        s(&src),
-        "--as-of",
-        &as_of,
-        "--to",
-        s(&dst),
-    ]);
+    let (code, text) = recover(&src, &as_of, &dst);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("recovered 40 events"), "{text}");
     let source = raw_events(&src);
@@ -405,26 +419,10 @@ async fn recover_as_of_copies_exactly_the_events_up_to_that_time() {
     assert!(verified.contains("OK: 40 events verified"), "{verified}");
     assert_eq!(head_hash(&verified), head_hash(&text));
 
-    let (code, text) = run(&[
-        "recover",
-        "--data-dir",
-        s(&src),
-        "--as-of",
-        "yesterday",
-        "--to",
-        s(&w.path("x")),
-    ]);
+    let (code, text) = recover(&src, "yesterday", &w.path("x"));
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("not an RFC 3339 time"), "{text}");
-    let (code, text) = run(&[
-        "recover",
-        "--data-dir",
-        s(&src),
-        "--as-of",
-        &as_of,
-        "--to",
-        s(&dst),
-    ]);
+    let (code, text) = recover(&src, &as_of, &dst);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("is not empty"), "{text}");
     let (code, text) = run(&[
@@ -443,7 +441,7 @@ async fn recover_as_of_copies_exactly_the_events_up_to_that_time() {
 #[tokio::test(flavor = "multi_thread")]
 async fn recover_as_of_the_exact_recorded_time_of_an_event_includes_it() {
     const N: usize = 17;
-    let w = World::new();
+    let w = ScratchDirs::new();
     let src = w.path("src");
     // Event N is appended alone between short pauses, so no neighbour shares its microsecond.
     populate(&src, N as u64 - 1).await;
@@ -475,15 +473,7 @@ async fn recover_as_of_the_exact_recorded_time_of_an_event_includes_it() {
         "the printed time is exact"
     );
     let dst = w.path("dst");
-    let (code, text) = run(&[
-        "recover",
-        "--data-dir",
-        s(&src),
-        "--as-of",
-        &as_of,
-        "--to",
-        s(&dst),
-    ]);
+    let (code, text) = recover(&src, &as_of, &dst);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains(&format!("recovered {N} events")), "{text}");
     let expected_hash = stored[N - 1].2.hash.to_hex();
@@ -501,15 +491,7 @@ async fn recover_as_of_the_exact_recorded_time_of_an_event_includes_it() {
     // One microsecond earlier: event N is not included.
     let before = credledger::time::Timestamp(at(N).0 - 1).to_string();
     let dst = w.path("dst-before");
-    let (code, text) = run(&[
-        "recover",
-        "--data-dir",
-        s(&src),
-        "--as-of",
-        &before,
-        "--to",
-        s(&dst),
-    ]);
+    let (code, text) = recover(&src, &before, &dst);
     assert_eq!(code, 0, "{text}");
     assert!(
         text.contains(&format!("recovered {} events", N - 1)),
@@ -521,21 +503,14 @@ async fn recover_as_of_the_exact_recorded_time_of_an_event_includes_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_detects_truncation_and_rewrite_against_an_exported_checkpoint() {
-    let w = World::new();
+    let w = ScratchDirs::new();
     let (src, cp) = (w.path("src"), w.path("checkpoint.json"));
     populate(&src, 20).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let early = now_rfc3339();
     tokio::time::sleep(Duration::from_millis(20)).await;
     populate(&src, 10).await;
-    let (code, text) = run(&[
-        "checkpoint",
-        "create",
-        "--data-dir",
-        s(&src),
-        "--signing-key",
-        s(&w.key()),
-    ]);
+    let (code, text) = w.checkpoint(&src);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("checkpoint signed: position 30"), "{text}");
     let (code, text) = run(&[
@@ -557,15 +532,7 @@ async fn verify_detects_truncation_and_rewrite_against_an_exported_checkpoint() 
 
     // A copy of the log's first 20 events: intact as a chain, but shorter than the checkpoint.
     let short = w.path("short");
-    let (code, text) = run(&[
-        "recover",
-        "--data-dir",
-        s(&src),
-        "--as-of",
-        &early,
-        "--to",
-        s(&short),
-    ]);
+    let (code, text) = recover(&src, &early, &short);
     assert_eq!(code, 0, "{text}");
     let (code, text) = run(&["verify", "--data-dir", s(&short)]);
     assert_eq!(code, 0, "{text}");
@@ -586,17 +553,10 @@ async fn verify_detects_truncation_and_rewrite_against_an_exported_checkpoint() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tampered_checkpoints_and_untrusted_keys_are_detected() {
-    let w = World::new();
+    let w = ScratchDirs::new();
     let (src, cp) = (w.path("src"), w.path("checkpoint.json"));
     populate(&src, 12).await;
-    let (code, text) = run(&[
-        "checkpoint",
-        "create",
-        "--data-dir",
-        s(&src),
-        "--signing-key",
-        s(&w.key()),
-    ]);
+    let (code, text) = w.checkpoint(&src);
     assert_eq!(code, 0, "{text}");
     let (code, text) = run(&[
         "checkpoint",
@@ -645,30 +605,17 @@ async fn tampered_checkpoints_and_untrusted_keys_are_detected() {
         tree.insert(key, value).expect("insert");
         db.flush().expect("flush");
     }
-    let (code, text) = run(&[
-        "verify",
-        "--data-dir",
-        s(&src),
-        "--signing-key",
-        s(&w.key()),
-    ]);
+    let (code, text) = w.verify(&src);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("the signature does not verify"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_checks_the_signature_of_every_stored_checkpoint() {
-    let w = World::new();
+    let w = ScratchDirs::new();
     let src = w.path("src");
     let create = |expected: &'static str| {
-        let (code, text) = run(&[
-            "checkpoint",
-            "create",
-            "--data-dir",
-            s(&src),
-            "--signing-key",
-            s(&w.key()),
-        ]);
+        let (code, text) = w.checkpoint(&src);
         assert_eq!(code, 0, "{text}");
         assert!(text.contains(expected), "{text}");
     };
@@ -676,13 +623,7 @@ async fn verify_checks_the_signature_of_every_stored_checkpoint() {
     create("checkpoint signed: position 10");
     populate(&src, 5).await;
     create("checkpoint signed: position 15");
-    let (code, text) = run(&[
-        "verify",
-        "--data-dir",
-        s(&src),
-        "--signing-key",
-        s(&w.key()),
-    ]);
+    let (code, text) = w.verify(&src);
     assert_eq!(code, 0, "{text}");
     assert!(
         text.contains("OK: 2 checkpoints verified (latest at position 15)"),
@@ -703,13 +644,7 @@ async fn verify_checks_the_signature_of_every_stored_checkpoint() {
             .expect("insert");
         db.flush().expect("flush");
     }
-    let (code, text) = run(&[
-        "verify",
-        "--data-dir",
-        s(&src),
-        "--signing-key",
-        s(&w.key()),
-    ]);
+    let (code, text) = w.verify(&src);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("OK: 15 events verified"), "{text}");
     assert!(
@@ -747,7 +682,7 @@ async fn verify_checks_the_signature_of_every_stored_checkpoint() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signing_keys_must_be_private_and_outside_the_data_dir() {
-    let w = World::new();
+    let w = ScratchDirs::new();
     let src = w.path("src");
     populate(&src, 3).await;
     let inside = src.join("signing.key");
@@ -761,14 +696,7 @@ async fn signing_keys_must_be_private_and_outside_the_data_dir() {
     ]);
     assert_eq!(code, 2, "{text}");
     assert!(!inside.exists());
-    let (code, text) = run(&[
-        "checkpoint",
-        "create",
-        "--data-dir",
-        s(&src),
-        "--signing-key",
-        s(&w.key()),
-    ]);
+    let (code, text) = w.checkpoint(&src);
     assert_eq!(code, 0, "{text}");
     #[cfg(unix)]
     {
@@ -779,14 +707,7 @@ async fn signing_keys_must_be_private_and_outside_the_data_dir() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::set_permissions(w.key(), std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let (code, text) = run(&[
-            "checkpoint",
-            "create",
-            "--data-dir",
-            s(&src),
-            "--signing-key",
-            s(&w.key()),
-        ]);
+        let (code, text) = w.checkpoint(&src);
         assert_eq!(code, 2, "{text}");
         assert!(text.contains("chmod 600"), "{text}");
     }
@@ -824,7 +745,7 @@ fn verify_refuses_a_directory_without_a_log_and_writes_nothing_into_it() {
 /// read them from the archive file and the targets archive theirs.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_archived_log_round_trips_through_export_import_and_recover() {
-    let w = World::new();
+    let w = ScratchDirs::new();
     let (src, file, dst, back) = (
         w.path("src"),
         w.path("ledger.export"),
@@ -852,15 +773,7 @@ async fn an_archived_log_round_trips_through_export_import_and_recover() {
     assert_eq!(raw_events(&src), raw_events(&dst));
     assert!(archive_len(&dst) > 0, "the import archived blocks");
 
-    let (code, text) = run(&[
-        "recover",
-        "--data-dir",
-        s(&src),
-        "--as-of",
-        &as_of,
-        "--to",
-        s(&back),
-    ]);
+    let (code, text) = recover(&src, &as_of, &back);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("recovered 2000 events"), "{text}");
     assert_eq!(raw_events(&back), raw_events(&src)[..2000].to_vec());

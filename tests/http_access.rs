@@ -506,12 +506,13 @@ async fn hidden_and_missing(
 const HIDING_READS: [Endpoint; 5] = [Get, History, GetVersion, Restore, Resolve];
 const HIDING_WRITES: [Endpoint; 4] = [Rename, Reauthenticate, Delete, Purge];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_of_a_hidden_personal_authentication_answer_exactly_like_a_missing_one() {
+/// Each of `endpoints`, called by every user who may not see an authentication in the owner's
+/// personal workspace, answers on it exactly as on one that never existed: a 404.
+async fn hidden_answers_like_missing(endpoints: &[Endpoint]) {
     let s = Server::start().await;
     let hidden = new_auth(&s, Kind::Personal, "hidden").await;
     for who in [&s.admin, &s.member, &s.editor, &s.outsider] {
-        for endpoint in HIDING_READS {
+        for &endpoint in endpoints {
             let (hidden, missing) = hidden_and_missing(&s, who, endpoint, &hidden).await;
             assert_eq!(hidden.0, 404, "{endpoint:?}: {}", hidden.1);
             assert_eq!(hidden, missing, "{endpoint:?}: hidden vs never existed");
@@ -521,17 +522,13 @@ async fn reads_of_a_hidden_personal_authentication_answer_exactly_like_a_missing
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_of_a_hidden_personal_authentication_answer_exactly_like_a_missing_one() {
+    hidden_answers_like_missing(&HIDING_READS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_to_a_hidden_personal_authentication_answer_exactly_like_a_missing_one() {
-    let s = Server::start().await;
-    let hidden = new_auth(&s, Kind::Personal, "hidden").await;
-    for who in [&s.admin, &s.member, &s.editor, &s.outsider] {
-        for endpoint in HIDING_WRITES {
-            let (hidden, missing) = hidden_and_missing(&s, who, endpoint, &hidden).await;
-            assert_eq!(hidden.0, 404, "{endpoint:?}: {}", hidden.1);
-            assert_eq!(hidden, missing, "{endpoint:?}: hidden vs never existed");
-        }
-    }
-    s.stop().await;
+    hidden_answers_like_missing(&HIDING_WRITES).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

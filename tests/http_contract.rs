@@ -50,9 +50,7 @@ async fn limits_out_of_range_and_filters_that_can_never_match_are_400() {
         "/v1/audit?type=authentication.created".to_owned(),
         "/v1/audit?type=access.resolved".to_owned(),
     ] {
-        s.call(Method::GET, &path, &s.owner.token, None)
-            .await
-            .expect(200);
+        s.owner_get(&path).await;
     }
     s.stop().await;
 }
@@ -344,10 +342,7 @@ async fn listing_filters_count_and_name_the_workspace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_say_every_field_so_an_oauth1_authentication_takes_one_request() {
     let s = Server::start().await;
-    let services = s
-        .call(Method::GET, "/v1/services", &s.owner.token, None)
-        .await
-        .expect(200);
+    let services = s.owner_get("/v1/services").await;
     let trello = services
         .body
         .as_array()

@@ -314,15 +314,7 @@ async fn fifty_concurrent_reauthentications_with_one_if_match_one_wins() {
         statuses.iter().all(|&c| c == 200 || c == 412 || c == 409),
         "{statuses:?}"
     );
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    let view = s.owner_get(&format!("/v1/authentications/{id}")).await;
     // Created and re-authenticated once, each with its verification record.
     assert_eq!(view.body["version"], 4);
 }

@@ -59,15 +59,7 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
         .await
         .expect(200);
     assert_eq!(before.body["resolved"], json!(second));
-    let history_before = s
-        .call(
-            Method::GET,
-            &format!("{path}/history"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    let history_before = s.owner_get(&format!("{path}/history")).await;
     s.call(Method::DELETE, &path, &s.owner.token, None)
         .await
         .expect(200);
@@ -77,15 +69,7 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
 
     // History: still readable, every earlier entry unchanged (fingerprints included), plus the
     // purge; for the owner and for an auditor.
-    let history = s
-        .call(
-            Method::GET,
-            &format!("{path}/history"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    let history = s.owner_get(&format!("{path}/history")).await;
     let entries = history.body.as_array().expect("history entries");
     let earlier = history_before.body.as_array().expect("entries");
     assert_eq!(&entries[..earlier.len()], &earlier[..]);
@@ -226,14 +210,7 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
         .await
         .expect(200);
     assert_eq!(other.body["resolved"], json!(kept));
-    s.call(
-        Method::GET,
-        &format!("{path}/history"),
-        &s.owner.token,
-        None,
-    )
-    .await
-    .expect(200);
+    s.owner_get(&format!("{path}/history")).await;
     let logs = leak_check::logged_text();
     // Positive controls: this test's logs did reach the buffer (the key generated at the first
     // start, naming this test's key file, and the purge request).

@@ -22,10 +22,7 @@ async fn a_ledger_recovered_before_a_purge_says_the_secrets_are_destroyed() {
         )
         .await;
     let path = format!("/v1/authentications/{id}");
-    let before = s
-        .call(Method::GET, &path, &s.owner.token, None)
-        .await
-        .expect(200);
+    let before = s.owner_get(&path).await;
     assert_eq!(before.body["secrets_destroyed"], false);
     // A point in time while it was active, then delete and purge.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -37,10 +34,7 @@ async fn a_ledger_recovered_before_a_purge_says_the_secrets_are_destroyed() {
     s.call(Method::POST, &format!("{path}/purge"), &s.owner.token, None)
         .await
         .expect(200);
-    let purged = s
-        .call(Method::GET, &path, &s.owner.token, None)
-        .await
-        .expect(200);
+    let purged = s.owner_get(&path).await;
     assert_eq!(purged.body["secrets_destroyed"], true);
     s.shutdown().await;
 
@@ -66,16 +60,10 @@ async fn a_ledger_recovered_before_a_purge_says_the_secrets_are_destroyed() {
     s.base = format!("http://{}", server.addr);
     s.server = Some(server);
 
-    let view = s
-        .call(Method::GET, &path, &s.owner.token, None)
-        .await
-        .expect(200);
+    let view = s.owner_get(&path).await;
     assert_eq!(view.body["lifecycle"], "active", "as it was at that time");
     assert_eq!(view.body["secrets_destroyed"], true, "{}", view.text);
-    let listed = s
-        .call(Method::GET, "/v1/authentications", &s.owner.token, None)
-        .await
-        .expect(200);
+    let listed = s.owner_get("/v1/authentications").await;
     let item = listed.body["items"]
         .as_array()
         .expect("items")

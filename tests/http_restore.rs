@@ -78,15 +78,7 @@ async fn restore_keeps_the_current_workspace_and_brings_back_the_name_and_secret
         .expect(200);
     assert_eq!(resolved.body["resolved"], "first-secret");
     // The history names the restore and the version it came from; the move stays recorded.
-    let history = s
-        .call(
-            Method::GET,
-            &format!("{path}/history"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    let history = s.owner_get(&format!("{path}/history")).await;
     let kinds: Vec<String> = history
         .body
         .as_array()

@@ -78,27 +78,13 @@ async fn resolve(s: &Server, id: &str, template: Value) -> http_support::Answer 
 }
 
 async fn history(s: &Server, id: &str) -> String {
-    s.call(
-        Method::GET,
-        &format!("/v1/authentications/{id}/history"),
-        &s.owner.token,
-        None,
-    )
-    .await
-    .expect(200)
-    .text
+    s.owner_get(&format!("/v1/authentications/{id}/history"))
+        .await
+        .text
 }
 
 async fn fingerprint(s: &Server, id: &str, field: &str) -> String {
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    let view = s.owner_get(&format!("/v1/authentications/{id}")).await;
     view.body["fields"][field]["fingerprint"]
         .as_str()
         .unwrap_or_else(|| panic!("no fingerprint in {}", view.text))

@@ -16,7 +16,7 @@ use oauth_provider::{Mode, ProviderConfig, Sink};
 use reqwest::Method;
 use serde_json::json;
 
-use oauth_support::{authorize_new, resolve_token, setup, SERVICE};
+use oauth_support::{authorization_url, authorize_new, callback, resolve_token, setup, SERVICE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorize_callback_resolve_with_pkce_and_client_authentication() {
@@ -51,26 +51,12 @@ async fn authorize_callback_resolve_with_pkce_and_client_authentication() {
         resolve_token(&s, &id).await,
         provider.issued_access_tokens()[0]
     );
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    let view = s.owner_get(&format!("/v1/authentications/{id}")).await;
     assert_eq!(view.body["scopes"], json!(["read"]));
     assert_eq!(view.body["fields"]["refresh_token"]["type"], "secret");
     let history = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}/history"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+        .owner_get(&format!("/v1/authentications/{id}/history"))
+        .await;
     let types: Vec<&str> = history
         .body
         .as_array()
@@ -92,19 +78,7 @@ async fn wrong_replayed_foreign_and_expired_states_are_refused_before_any_token_
     })
     .await;
     let start = || async {
-        let started = s
-            .call(
-                Method::POST,
-                "/v1/oauth/authorize",
-                &s.owner.token,
-                Some(json!({"service": SERVICE, "name": format!("S {}", uuid::Uuid::now_v7()), "workspace": s.org_workspace, "scopes": ["read"]})),
-            )
-            .await
-            .expect(200);
-        let url = started.body["authorization_url"]
-            .as_str()
-            .expect("url")
-            .to_owned();
+        let url = authorization_url(&s, json!({})).await;
         provider.follow_authorize(&url).await
     };
     // Unknown state.
@@ -121,32 +95,13 @@ async fn wrong_replayed_foreign_and_expired_states_are_refused_before_any_token_
     assert_eq!(wrong.body["field"], "state");
     // Someone else's state (it is consumed, so it cannot be used by anyone afterwards).
     let (code, state, _) = start().await;
-    s.call(
-        Method::GET,
-        &format!("/v1/oauth/callback?state={state}&code={code}"),
-        &s.editor.token,
-        None,
-    )
-    .await
-    .expect(400);
-    s.call(
-        Method::GET,
-        &format!("/v1/oauth/callback?state={state}&code={code}"),
-        &s.owner.token,
-        None,
-    )
-    .await
-    .expect(400);
+    for who in [&s.editor, &s.owner] {
+        callback(&s, &who.token, &state, &code).await.expect(400);
+    }
     // Expired state.
     let (code, state, _) = start().await;
     tokio::time::sleep(Duration::from_millis(2700)).await;
-    let expired = s
-        .call(
-            Method::GET,
-            &format!("/v1/oauth/callback?state={state}&code={code}"),
-            &s.owner.token,
-            None,
-        )
+    let expired = callback(&s, &s.owner.token, &state, &code)
         .await
         .expect(400);
     assert!(expired.text.contains("expired"), "{}", expired.text);
@@ -169,27 +124,9 @@ async fn a_redirecting_token_endpoint_is_not_followed() {
     let (provider, s) = setup(ProviderConfig::default(), |_| {}).await;
     let sink = Sink::start().await;
     provider.set_mode(Mode::RedirectTo(sink.url("/token")));
-    let started = s
-        .call(
-            Method::POST,
-            "/v1/oauth/authorize",
-            &s.owner.token,
-            Some(json!({"service": SERVICE, "name": "Redirected", "workspace": s.org_workspace, "scopes": ["read"]})),
-        )
-        .await
-        .expect(200);
-    let url = started.body["authorization_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
+    let url = authorization_url(&s, json!({"name": "Redirected"})).await;
     let (code, state, _) = provider.follow_authorize(&url).await;
-    let answer = s
-        .call(
-            Method::GET,
-            &format!("/v1/oauth/callback?state={state}&code={code}"),
-            &s.owner.token,
-            None,
-        )
+    let answer = callback(&s, &s.owner.token, &state, &code)
         .await
         .expect(502);
     assert!(!answer.text.contains(&code));
@@ -340,20 +277,9 @@ async fn invalid_grant_marks_the_authentication_for_reauthorization_and_reconsen
     .await
     .expect(409);
     assert_eq!(provider.refresh_calls(), calls);
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    let view = s.owner_get(&format!("/v1/authentications/{id}")).await;
     assert_eq!(view.body["needs_reauthorization"], true);
-    let listed = s
-        .call(Method::GET, "/v1/authentications", &s.owner.token, None)
-        .await
-        .expect(200);
+    let listed = s.owner_get("/v1/authentications").await;
     assert!(listed.body["items"]
         .as_array()
         .expect("items")
@@ -362,42 +288,18 @@ async fn invalid_grant_marks_the_authentication_for_reauthorization_and_reconsen
 
     // Re-consent through the same flow, asking for more scopes: cleared, scopes changed.
     provider.set_mode(Mode::Normal);
-    let started = s
-        .call(
-            Method::POST,
-            "/v1/oauth/authorize",
-            &s.owner.token,
-            Some(json!({"service": SERVICE, "authentication": id, "scopes": ["read", "write"], "return_to": "https://app.example/done"})),
-        )
-        .await
-        .expect(200);
-    let url = started.body["authorization_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
+    let reauthorize = json!({"name": null, "workspace": null, "authentication": id,
+        "scopes": ["read", "write"], "return_to": "https://app.example/done"});
+    let url = authorization_url(&s, reauthorize).await;
     let (code, state, _) = provider.follow_authorize(&url).await;
-    let back = s
-        .call(
-            Method::GET,
-            &format!("/v1/oauth/callback?state={state}&code={code}"),
-            &s.owner.token,
-            None,
-        )
+    let back = callback(&s, &s.owner.token, &state, &code)
         .await
         .expect(303);
     assert_eq!(
         back.header("location").as_deref(),
         Some(format!("https://app.example/done?authentication={id}").as_str())
     );
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    let view = s.owner_get(&format!("/v1/authentications/{id}")).await;
     assert_eq!(view.body["needs_reauthorization"], false);
     assert_eq!(view.body["scopes"], json!(["read", "write"]));
     // Open redirects are refused when the flow starts.
@@ -474,10 +376,7 @@ async fn the_background_task_refreshes_tokens_before_they_expire() {
     let path = format!("/v1/authentications/{id}/history");
     let mut waited = 0;
     loop {
-        let history = s
-            .call(Method::GET, &path, &s.owner.token, None)
-            .await
-            .expect(200);
+        let history = s.owner_get(&path).await;
         let refreshed = history.body.as_array().expect("history").iter().any(|h| {
             h["event_type"] == "authentication.reauthenticated" && h["origin"] == "System"
         });

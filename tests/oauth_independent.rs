@@ -616,15 +616,7 @@ async fn full_flow(service: &str, client_id: &str) {
     // token came back) but are not in it.
     assert_eq!(done["granted_scopes"], json!(["read", "write"]));
     let id = done["authentication"].as_str().expect("id").to_owned();
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    let view = s.owner_get(&format!("/v1/authentications/{id}")).await;
     assert_eq!(
         view.body["fields"]["refresh_token"]["type"], "secret",
         "a refresh token was stored"
@@ -685,14 +677,8 @@ async fn full_flow(service: &str, client_id: &str) {
         "the provider refused or revoked something: {refused:?}"
     );
     let history = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}/history"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+        .owner_get(&format!("/v1/authentications/{id}/history"))
+        .await;
     let refreshes = history
         .body
         .as_array()
@@ -732,15 +718,7 @@ async fn without_prompt_consent_offline_access_is_dropped_and_no_refresh_token_i
     // prompt=consent; the provider grants `read` only and issues no refresh token.
     assert_eq!(done["granted_scopes"], json!(["read"]));
     let id = done["authentication"].as_str().expect("id").to_owned();
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    let view = s.owner_get(&format!("/v1/authentications/{id}")).await;
     assert!(
         view.body["fields"].get("refresh_token").is_none(),
         "{}",

@@ -216,14 +216,8 @@ async fn granted_scopes_follow_the_provider_on_the_grant_and_on_refresh() {
     let shown = view(&s, &id).await;
     assert_eq!(shown.body["scopes"], json!(["read"]));
     let history = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}/history"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+        .owner_get(&format!("/v1/authentications/{id}/history"))
+        .await;
     let last = history.body.as_array().expect("history").last().cloned();
     assert_eq!(
         last.as_ref().map(|h| h["event_type"].clone()),
@@ -299,15 +293,7 @@ async fn an_error_callback_uses_up_the_state_and_is_recorded() {
     assert!(replay.text.contains("state"), "{}", replay.text);
     assert_eq!(provider.token_calls(), calls_before);
     // The refusal is in the authentication's audit trail.
-    let audit = s
-        .call(
-            Method::GET,
-            &format!("/v1/audit?authentication={id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200);
+    let audit = s.owner_get(&format!("/v1/audit?authentication={id}")).await;
     assert!(
         audit.text.contains("access_denied"),
         "the error callback is recorded: {}",

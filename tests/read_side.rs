@@ -69,25 +69,10 @@ async fn rename(s: &Server, id: &str, name: &str) {
 
 /// What a reader sees of one authentication: the view, its history and its audit trail.
 async fn observed(s: &Server, id: &str) -> Value {
-    let view = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}"),
-            &s.owner.token,
-            None,
-        )
-        .await
-        .expect(200)
-        .body;
+    let view = s.owner_get(&format!("/v1/authentications/{id}")).await.body;
     let history = s
-        .call(
-            Method::GET,
-            &format!("/v1/authentications/{id}/history"),
-            &s.owner.token,
-            None,
-        )
+        .owner_get(&format!("/v1/authentications/{id}/history"))
         .await
-        .expect(200)
         .body;
     let audit = s
         .call(
@@ -209,11 +194,7 @@ async fn restart_and_rebuild_answer_the_same() {
     for id in &ids {
         before.push(observed(&s, id).await);
     }
-    let listing = s
-        .call(Method::GET, "/v1/authentications", &s.owner.token, None)
-        .await
-        .expect(200)
-        .body;
+    let listing = s.owner_get("/v1/authentications").await.body;
     s.shutdown().await;
 
     s.restart().await;
@@ -235,11 +216,7 @@ async fn restart_and_rebuild_answer_the_same() {
     for (id, seen) in ids.iter().zip(&before) {
         assert_eq!(&observed(&s, id).await, seen, "after a rebuild");
     }
-    let relisted = s
-        .call(Method::GET, "/v1/authentications", &s.owner.token, None)
-        .await
-        .expect(200)
-        .body;
+    let relisted = s.owner_get("/v1/authentications").await.body;
     assert_eq!(relisted, listing);
     s.stop().await;
 
@@ -452,10 +429,7 @@ async fn a_clean_stop_leaves_a_recovery_snapshot_covering_the_run() {
     );
     s.restart().await;
     assert_eq!(
-        s.call(Method::GET, "/v1/authentications", &s.owner.token, None)
-            .await
-            .expect(200)
-            .body["items"]
+        s.owner_get("/v1/authentications").await.body["items"]
             .as_array()
             .map(Vec::len),
         Some(20)

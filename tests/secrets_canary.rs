@@ -9,15 +9,13 @@ mod leak_check;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use app_support::{caller, create, field, open_app, AppUnderTest};
+use app_support::{caller, create, field, open_app, reauth, AppUnderTest};
 use credledger::app::{App, AppConfig, AppError, ResolveRequest, RestoreTarget};
 use credledger::crypto::MasterKey;
 use credledger::domain::authentication::{
-    AuthenticationCommand, AuthenticationEvent, FieldChange, FieldOutcome, FieldValue, Origin,
-    StoredField,
+    AuthenticationEvent, FieldOutcome, FieldValue, Origin, StoredField,
 };
 use credledger::domain::ids::AuthenticationId;
-use credledger::domain::secret::SecretText;
 use credledger::ledger::{
     AppendRequest, EventId, EventMeta, EventStore, ExpectedVersion, NewEvent, StreamVersion,
 };
@@ -35,16 +33,6 @@ const CANARIES: [&str; 4] = [CANARY_TOKEN, CANARY_TOKEN_2, CANARY_PASSWORD, CANA
 fn assert_no_canary(what: &str, text: &str) {
     for canary in CANARIES {
         assert!(!text.contains(canary), "{what} leaks {canary}: {text}");
-    }
-}
-
-fn reauth(pairs: &[(&str, &str)]) -> AuthenticationCommand {
-    AuthenticationCommand::Reauthenticate {
-        fields: pairs
-            .iter()
-            .map(|(k, v)| (field(k), FieldChange::Set(SecretText::new(*v))))
-            .collect(),
-        origin: Origin::Api,
     }
 }
 

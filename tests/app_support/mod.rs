@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use credledger::app::{App, AppConfig, Caller};
-use credledger::domain::authentication::{AuthenticationCommand, CreateAuthentication, Origin};
+use credledger::domain::authentication::{
+    AuthenticationCommand, CreateAuthentication, FieldChange, Origin,
+};
 use credledger::domain::directory::DirectoryCommand;
 use credledger::domain::ids::{
     AuthenticationId, EnvironmentTag, FieldName, OrganizationId, ServiceKey, UserId, WorkspaceId,
@@ -90,6 +92,29 @@ pub fn fields(pairs: &[(&str, &str)]) -> BTreeMap<FieldName, SecretText> {
         .iter()
         .map(|(k, v)| (field(k), SecretText::new(*v)))
         .collect()
+}
+
+/// A re-authentication from an origin: each field set to `Some` value, or cleared (`None`).
+pub fn reauthenticate(changes: &[(&str, Option<&str>)], origin: Origin) -> AuthenticationCommand {
+    AuthenticationCommand::Reauthenticate {
+        fields: changes
+            .iter()
+            .map(|(name, value)| {
+                let change = match value {
+                    Some(value) => FieldChange::Set(SecretText::new(*value)),
+                    None => FieldChange::Clear,
+                };
+                (field(name), change)
+            })
+            .collect(),
+        origin,
+    }
+}
+
+/// A re-authentication through the API setting fields to new values.
+pub fn reauth(pairs: &[(&str, &str)]) -> AuthenticationCommand {
+    let changes: Vec<(&str, Option<&str>)> = pairs.iter().map(|(k, v)| (*k, Some(*v))).collect();
+    reauthenticate(&changes, Origin::Api)
 }
 
 /// A create command for a prebuilt service.
@@ -205,6 +230,19 @@ impl AppUnderTest {
             viewer: person(Persona::Viewer),
             outsider: person(Persona::Outsider),
         }
+    }
+
+    /// Runs a create command from [`create`] as `by`, which must succeed; answers the id.
+    pub async fn created(
+        &self,
+        by: &Caller,
+        (id, command): (AuthenticationId, AuthenticationCommand),
+    ) -> AuthenticationId {
+        self.app
+            .execute(by, id, command, None)
+            .await
+            .expect("create");
+        id
     }
 
     /// The user of a persona.

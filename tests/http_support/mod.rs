@@ -259,6 +259,13 @@ impl Server {
             .await
     }
 
+    /// `GET path` as the owner, which must answer 200.
+    pub async fn owner_get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, &self.owner.token, None)
+            .await
+            .expect(200)
+    }
+
     /// Creates an authentication and returns its id.
     pub async fn create(
         &self,

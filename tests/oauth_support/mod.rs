@@ -114,6 +114,20 @@ pub async fn start_authorization(s: &Server, body: Value) -> Value {
     .body
 }
 
+/// The `authorization_url` of [`start_authorization`] with `body`.
+pub async fn authorization_url(s: &Server, body: Value) -> String {
+    start_authorization(s, body).await["authorization_url"]
+        .as_str()
+        .expect("url")
+        .to_owned()
+}
+
+/// `GET /v1/oauth/callback` with a state and a code, as the holder of `token`.
+pub async fn callback(s: &Server, token: &str, state: &str, code: &str) -> Answer {
+    let path = format!("/v1/oauth/callback?state={state}&code={code}");
+    s.call(Method::GET, &path, token, None).await
+}
+
 /// The query of a redirect `Location` as pairs, for building the callback's query.
 pub fn redirect_query(location: &str) -> String {
     reqwest::Url::parse(location)
@@ -140,23 +154,12 @@ pub async fn consent(s: &Server, provider: &Provider, authorization_url: &str) -
 
 /// `GET /v1/authentications/{id}` as the owner (200).
 pub async fn view(s: &Server, id: &str) -> Answer {
-    s.call(
-        Method::GET,
-        &format!("/v1/authentications/{id}"),
-        &s.owner.token,
-        None,
-    )
-    .await
-    .expect(200)
+    s.owner_get(&format!("/v1/authentications/{id}")).await
 }
 
 /// Runs the whole flow for a new authentication in the org workspace; returns its id.
 pub async fn authorize_new(s: &Server, provider: &Provider, scopes: &[&str]) -> Value {
-    let started = start_authorization(s, json!({"scopes": scopes})).await;
-    let url = started["authorization_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
+    let url = authorization_url(s, json!({"scopes": scopes})).await;
     assert!(url.contains("code_challenge_method=S256"), "{url}");
     consent(s, provider, &url).await
 }
