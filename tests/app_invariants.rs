@@ -4,7 +4,7 @@
 
 mod app_support;
 
-use app_support::{caller, create, AppUnderTest};
+use app_support::{airtable, caller, create, AppUnderTest};
 use credledger::app::{AppError, Caller, IdempotencyRequest};
 use credledger::domain::authentication::AuthenticationCommand;
 use credledger::domain::directory::{DirectoryCommand, DirectoryEvent};
@@ -46,16 +46,8 @@ async fn probe(w: &AppUnderTest, key: UniqueKey) -> Result<(), StoreError> {
 async fn name_claims_are_rebuilt_at_open_for_ledgers_written_without_them() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
-    let (legacy, cmd) = create("Legacy Name", w.shared, "airtable", &[("token", "t")], &[]);
-    w.app
-        .execute(&owner, legacy, cmd, None)
-        .await
-        .expect("create");
-    let (gone, cmd) = create("Gone", w.shared, "airtable", &[("token", "t")], &[]);
-    w.app
-        .execute(&owner, gone, cmd, None)
-        .await
-        .expect("create");
+    let legacy = w.created(&owner, create("Legacy Name", w.shared, "airtable", &[("token", "t")], &[])).await;
+    let gone = w.created(&owner, create("Gone", w.shared, "airtable", &[("token", "t")], &[])).await;
     w.app
         .execute(&owner, gone, AuthenticationCommand::Delete, None)
         .await
@@ -176,13 +168,7 @@ async fn a_retried_write_answers_from_its_first_outcome() {
     // A custom service with its authentication (two appends) replays both ids.
     let owner = keyed(&caller(w.owner), 5, 5);
     let together = |service| {
-        let (id, cmd) = create(
-            "Together",
-            w.owner.personal,
-            "airtable",
-            &[("token", "t")],
-            &[],
-        );
+        let (id, cmd) = airtable("Together", w.owner.personal);
         let AuthenticationCommand::Create(create) = cmd else {
             unreachable!("create() builds a create command")
         };

@@ -5,7 +5,7 @@ mod app_support;
 
 use std::collections::BTreeMap;
 
-use app_support::{caller, create, reauth, reauthenticate, AppUnderTest};
+use app_support::{airtable, caller, create, reauth, reauthenticate, AppUnderTest};
 use credledger::app::{AppError, ResolveError, ResolveRequest, RestoreTarget};
 use credledger::domain::authentication::{
     AuthenticationCommand, AuthenticationError, Origin, Warning,
@@ -347,16 +347,7 @@ async fn as_of_version_and_time_show_the_past() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let id = w
-        .created(
-            &owner,
-            create(
-                "Old name",
-                w.owner.personal,
-                "airtable",
-                &[("token", "t")],
-                &[],
-            ),
-        )
+        .created(&owner, airtable("Old name", w.owner.personal))
         .await;
     // The head is the create's verification record; the create is just before it.
     let created_at = w.app.store().head();
@@ -727,17 +718,8 @@ async fn listing_searches_filters_and_pages() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     for i in 0..7 {
-        w.created(
-            &owner,
-            create(
-                &format!("Airtable {i}"),
-                w.owner.personal,
-                "airtable",
-                &[("token", "t")],
-                &[],
-            ),
-        )
-        .await;
+        w.created(&owner, airtable(&format!("Airtable {i}"), w.owner.personal))
+            .await;
     }
     let (_, cmd) = create(
         "GitHub bot",
@@ -823,16 +805,7 @@ async fn purge_shreds_secrets_for_good() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let id = w
-        .created(
-            &owner,
-            create(
-                "Doomed",
-                w.owner.personal,
-                "airtable",
-                &[("token", "t")],
-                &[],
-            ),
-        )
+        .created(&owner, airtable("Doomed", w.owner.personal))
         .await;
     w.app
         .execute(&owner, id, AuthenticationCommand::Delete, None)
@@ -869,11 +842,7 @@ async fn purge_shreds_secrets_for_good() {
 async fn a_purged_authentication_leaves_memory_and_still_answers_the_same() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
-    let (gone, cmd) = create("Gone", w.owner.personal, "airtable", &[("token", "t")], &[]);
-    w.app
-        .execute(&owner, gone, cmd, None)
-        .await
-        .expect("create");
+    let gone = w.created(&owner, airtable("Gone", w.owner.personal)).await;
     for command in [AuthenticationCommand::Delete, AuthenticationCommand::Purge] {
         w.app
             .execute(&owner, gone, command, None)
@@ -881,11 +850,12 @@ async fn a_purged_authentication_leaves_memory_and_still_answers_the_same() {
             .expect("delete, purge");
     }
     // A later batch lets the purged record go from memory.
-    let (kept, cmd) = create("Kept", w.owner.personal, "airtable", &[("token", "k")], &[]);
-    w.app
-        .execute(&owner, kept, cmd, None)
-        .await
-        .expect("create");
+    let kept = w
+        .created(
+            &owner,
+            create("Kept", w.owner.personal, "airtable", &[("token", "k")], &[]),
+        )
+        .await;
     async fn purged_view(
         app: &credledger::app::App,
         id: credledger::domain::ids::AuthenticationId,
@@ -981,16 +951,7 @@ async fn an_interrupted_purge_is_finished_at_the_next_open() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
     let id = w
-        .created(
-            &owner,
-            create(
-                "Half purged",
-                w.owner.personal,
-                "airtable",
-                &[("token", "t")],
-                &[],
-            ),
-        )
+        .created(&owner, airtable("Half purged", w.owner.personal))
         .await;
     w.app
         .execute(&owner, id, AuthenticationCommand::Delete, None)
@@ -1144,17 +1105,18 @@ async fn custom_services_alone_anywhere_editable_and_with_an_auth_only_in_person
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_value_leaves_without_its_access_record() {
     let w = AppUnderTest::new().await;
-    let (id, cmd) = create(
-        "Airtable audited",
-        w.shared,
-        "airtable",
-        &[("token", "unaudited-canary")],
-        &[],
-    );
-    w.app
-        .execute(&caller(w.editor), id, cmd, None)
-        .await
-        .expect("create");
+    let id = w
+        .created(
+            &caller(w.editor),
+            create(
+                "Airtable audited",
+                w.shared,
+                "airtable",
+                &[("token", "unaudited-canary")],
+                &[],
+            ),
+        )
+        .await;
     // The log stops accepting writes: a resolution must fail rather than go unrecorded.
     w.app.store().close().await.expect("close the writer");
     let err = w

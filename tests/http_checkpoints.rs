@@ -105,9 +105,7 @@ fn run(args: &[&std::ffi::OsStr]) -> (i32, String) {
 async fn an_imported_data_dir_resolves_secrets_with_the_same_key_file() {
     let mut s = Server::start_with(|c| c.checkpoint_every = Duration::ZERO).await;
     let id = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
+        .create_personal(
             "jira",
             json!({"username": "ann", "password": "pw-exported", "site": "acme.atlassian.net"}),
         )

@@ -178,12 +178,7 @@ async fn full_lifecycle_in_every_workspace_kind() {
 async fn move_and_scopes_with_warnings() {
     let s = Server::start().await;
     let id = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "slack",
-            json!({"access_token": "xoxb-1"}),
-        )
+        .create_personal("slack", json!({"access_token": "xoxb-1"}))
         .await;
     let path = format!("/v1/authentications/{id}");
     // OAuth2 scopes change through re-consent (POST /v1/oauth/authorize): there is no
@@ -275,14 +270,7 @@ async fn idempotency_keys_replay_or_refuse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_reauthentications_with_one_if_match_one_wins() {
     let s = Arc::new(Server::start().await);
-    let id = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": "t-0"}),
-        )
-        .await;
+    let id = s.create_personal("airtable", json!({"token": "t-0"})).await;
     let path = format!("/v1/authentications/{id}/reauthenticate");
     let mut tasks = Vec::new();
     for n in 0..50 {

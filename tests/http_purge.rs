@@ -19,24 +19,10 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
     let mut s = Server::start().await;
     let first = format!("{CANARY}-v1");
     let second = format!("{CANARY}-v2");
-    let id = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": first}),
-        )
-        .await;
+    let id = s.create_personal("airtable", json!({"token": first})).await;
     // A second authentication that is not purged: its data key must survive the purge.
     let kept = format!("{CANARY}-kept");
-    let kept_id = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": kept}),
-        )
-        .await;
+    let kept_id = s.create_personal("airtable", json!({"token": kept})).await;
     let kept_resolve = json!({"authentication": kept_id, "workspace": s.owner.personal, "template": "$.auth.token"});
     let path = format!("/v1/authentications/{id}");
     s.call(
@@ -231,12 +217,7 @@ async fn purge_keeps_history_and_chain_but_destroys_the_secrets() {
 async fn an_active_authentication_is_not_purged_and_keeps_its_secrets() {
     let s = Server::start().await;
     let id = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": "t-active"}),
-        )
+        .create_personal("airtable", json!({"token": "t-active"}))
         .await;
     let path = format!("/v1/authentications/{id}");
     let before = s.head().await;

@@ -14,12 +14,7 @@ use serde_json::json;
 async fn a_ledger_recovered_before_a_purge_says_the_secrets_are_destroyed() {
     let mut s = Server::start().await;
     let id = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": "recovered-canary-5521"}),
-        )
+        .create_personal("airtable", json!({"token": "recovered-canary-5521"}))
         .await;
     let path = format!("/v1/authentications/{id}");
     let before = s.owner_get(&path).await;

@@ -125,29 +125,15 @@ async fn rotate_over_the_cli_keeps_secrets_fingerprints_and_history() {
     let mut s = Server::start().await;
     let token = format!("{CANARY}-token");
     let password = format!("{CANARY}-password");
-    let airtable = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": token}),
-        )
-        .await;
+    let airtable = s.create_personal("airtable", json!({"token": token})).await;
     let jira = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
+        .create_personal(
             "jira",
             json!({"username": "ann", "password": password, "site": "acme.atlassian.net"}),
         )
         .await;
     let doomed = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": format!("{CANARY}-doomed")}),
-        )
+        .create_personal("airtable", json!({"token": format!("{CANARY}-doomed")}))
         .await;
     let doomed_path = format!("/v1/authentications/{doomed}");
     s.call(Method::DELETE, &doomed_path, &s.owner.token, None)
@@ -238,14 +224,7 @@ async fn rotate_over_the_cli_keeps_secrets_fingerprints_and_history() {
     let purged = resolve(&s, &doomed, json!("$.auth.token")).await;
     assert!(purged.status.is_client_error(), "{}", purged.text);
     // A new authentication works, and the same value gives the same fingerprint ("same as X").
-    let fresh = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": token}),
-        )
-        .await;
+    let fresh = s.create_personal("airtable", json!({"token": token})).await;
     assert_eq!(fingerprint(&s, &fresh, "token").await, fp_token);
     let resolved = resolve(&s, &fresh, json!("$.auth.token")).await.expect(200);
     assert_eq!(resolved.body["resolved"], json!(token));
@@ -294,14 +273,7 @@ async fn create_some(s: &Server, n: usize) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for i in 0..n {
         let value = format!("{CANARY}-{i}");
-        let id = s
-            .create(
-                &s.owner,
-                &s.owner.personal,
-                "airtable",
-                json!({"token": value}),
-            )
-            .await;
+        let id = s.create_personal("airtable", json!({"token": value})).await;
         out.push((id, value));
     }
     out

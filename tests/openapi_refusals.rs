@@ -227,14 +227,7 @@ fn other_branch(schema: &str, field: &str, valid: &Value, s: &Server) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_declared_body_constraint_and_cross_field_rule_is_refused() {
     let s = Server::start().await;
-    let created = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": "t"}),
-        )
-        .await;
+    let created = s.create_personal("airtable", json!({"token": "t"})).await;
     let auth = format!("/v1/authentications/{created}");
     let cases = vec![
         Case {

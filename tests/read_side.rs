@@ -98,20 +98,10 @@ async fn a_read_side_planted_from_another_ledger_is_rebuilt_not_believed() {
     let mut ours = Server::start().await;
     let mut theirs = Server::start().await;
     let id = ours
-        .create(
-            &ours.owner,
-            &ours.owner.personal,
-            "airtable",
-            json!({"token": "ours-canary-7731"}),
-        )
+        .create_personal("airtable", json!({"token": "ours-canary-7731"}))
         .await;
     theirs
-        .create(
-            &theirs.owner,
-            &theirs.owner.personal,
-            "airtable",
-            json!({"token": "theirs-canary-1209"}),
-        )
+        .create_personal("airtable", json!({"token": "theirs-canary-1209"}))
         .await;
     let before = observed(&ours, &id).await;
     ours.shutdown().await;
@@ -146,14 +136,7 @@ async fn a_read_side_planted_from_another_ledger_is_rebuilt_not_believed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_copy_of_the_read_side_is_caught_up_from_its_checkpoint() {
     let mut s = Server::start().await;
-    let id = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": "t-1"}),
-        )
-        .await;
+    let id = s.create_personal("airtable", json!({"token": "t-1"})).await;
     s.shutdown().await;
     let older = read_tree(&s.data_dir);
     s.restart().await;
@@ -179,12 +162,7 @@ async fn restart_and_rebuild_answer_the_same() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let id = s
-            .create(
-                &s.owner,
-                &s.owner.personal,
-                "airtable",
-                json!({"token": format!("t-{i}")}),
-            )
+            .create_personal("airtable", json!({"token": format!("t-{i}")}))
             .await;
         rename(&s, &id, &format!("Name {i}")).await;
         resolve(&s, &id).await.expect(200);
@@ -232,13 +210,7 @@ async fn restart_and_rebuild_answer_the_same() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_refuses_extra_trees_and_damaged_data_keys() {
     let mut s = Server::start().await;
-    s.create(
-        &s.owner,
-        &s.owner.personal,
-        "airtable",
-        json!({"token": "t"}),
-    )
-    .await;
+    s.create_personal("airtable", json!({"token": "t"})).await;
     s.shutdown().await;
     let work = tempfile::TempDir::new().expect("temp");
 
@@ -336,14 +308,7 @@ async fn import_refuses_extra_trees_and_damaged_data_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn resolves_racing_reauthentications_always_find_the_secret() {
     let s = std::sync::Arc::new(Server::start().await);
-    let id = s
-        .create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": "v-0"}),
-        )
-        .await;
+    let id = s.create_personal("airtable", json!({"token": "v-0"})).await;
     let writer = {
         let s = s.clone();
         let id = id.clone();
@@ -408,13 +373,8 @@ async fn a_clean_stop_leaves_a_recovery_snapshot_covering_the_run() {
     let mut s = Server::start().await;
     let at_start = newest_snapshot(&s.data_dir);
     for i in 0..20 {
-        s.create(
-            &s.owner,
-            &s.owner.personal,
-            "airtable",
-            json!({"token": format!("t-{i}")}),
-        )
-        .await;
+        s.create_personal("airtable", json!({"token": format!("t-{i}")}))
+            .await;
     }
     assert_eq!(
         newest_snapshot(&s.data_dir),

@@ -449,17 +449,18 @@ fn tree_bytes(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_master_key_is_refused_before_anything_is_written() {
     let w = AppUnderTest::new().await;
-    let (id, cmd) = create(
-        "Kept",
-        w.owner.personal,
-        "airtable",
-        &[("token", CANARY_TOKEN)],
-        &[],
-    );
-    w.app
-        .execute(&caller(w.owner), id, cmd, None)
-        .await
-        .expect("create");
+    let id = w
+        .created(
+            &caller(w.owner),
+            create(
+                "Kept",
+                w.owner.personal,
+                "airtable",
+                &[("token", CANARY_TOKEN)],
+                &[],
+            ),
+        )
+        .await;
     let data_dir = w.data_dir.clone();
     let right_key = w.key_file.clone();
     let (owner_id, owner_personal) = (w.owner.id, w.owner.personal);

@@ -140,6 +140,11 @@ pub fn create(
     (id, command)
 }
 
+/// A create command for the plainest authentication: Airtable (Token), token `t`.
+pub fn airtable(name: &str, workspace: WorkspaceId) -> (AuthenticationId, AuthenticationCommand) {
+    create(name, workspace, "airtable", &[("token", "t")], &[])
+}
+
 /// Opens (or reopens) an app on a data dir and key file.
 /// Verification of credentials is off: the prebuilt services' endpoints are on the internet.
 pub async fn open_app(data_dir: &Path, key_file: &Path) -> App {

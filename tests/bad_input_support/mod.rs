@@ -198,12 +198,7 @@ impl TargetServer {
         .await
         .expect(200);
         let slack_auth = s
-            .create(
-                &s.owner,
-                &s.owner.personal,
-                "slack",
-                json!({"access_token": "xoxb-1"}),
-            )
+            .create_personal("slack", json!({"access_token": "xoxb-1"}))
             .await;
         TargetServer {
             s,

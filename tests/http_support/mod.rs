@@ -291,6 +291,13 @@ impl Server {
         answer.body["id"].as_str().expect("id").to_owned()
     }
 
+    /// Creates an authentication in the owner's personal workspace, as the owner; returns its
+    /// id.
+    pub async fn create_personal(&self, service: &str, fields: Value) -> String {
+        self.create(&self.owner, &self.owner.personal, service, fields)
+            .await
+    }
+
     /// The ledger's head position (through /metrics).
     pub async fn head(&self) -> u64 {
         let text = self
