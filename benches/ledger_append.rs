@@ -265,7 +265,7 @@ fn sample_envelope_bytes(events: usize, stream: &StreamId) -> usize {
         payload: vec![0xA5; PAYLOAD_BYTES],
         prev_hash: ChainHash([0x5A; 32]),
     };
-    Envelope::seal(body)
+    Envelope::chained(body)
         .expect("sample envelope seals")
         .encode()
         .expect("sample envelope encodes")

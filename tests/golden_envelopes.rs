@@ -63,7 +63,7 @@ fn samples() -> Vec<(&'static str, Envelope)> {
             payload: format!("sample payload {n} \u{e9}").into_bytes(),
             prev_hash: prev,
         };
-        let envelope = Envelope::seal(body).expect("seal");
+        let envelope = Envelope::chained(body).expect("seal");
         prev = envelope.hash;
         out.push((name, envelope));
     }

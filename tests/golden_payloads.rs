@@ -616,7 +616,7 @@ fn envelope(stream: StreamId, event_type: &str, schema_version: u16, payload: Ve
         payload,
         prev_hash: ChainHash::GENESIS,
     };
-    Envelope::seal(body).expect("seal envelope")
+    Envelope::chained(body).expect("seal envelope")
 }
 
 #[test]

@@ -80,8 +80,9 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// Seals a body into an envelope by computing its chain hash.
-    pub fn seal(body: EnvelopeBody) -> Result<Envelope, CodecError> {
+    /// A body and its chain hash: the envelope as the log stores it. (Hashing, not
+    /// encryption: `crypto::seal` encrypts secrets.)
+    pub fn chained(body: EnvelopeBody) -> Result<Envelope, CodecError> {
         let hash = chain_hash(&body)?;
         Ok(Envelope { body, hash })
     }

@@ -238,7 +238,7 @@ fn plan_append(
             payload: event.payload,
             prev_hash: head.hash,
         };
-        let envelope = Envelope::seal(body)?;
+        let envelope = Envelope::chained(body)?;
         let bytes = envelope.encode()?;
         plan.events.push(NewEvent {
             position,
