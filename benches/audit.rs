@@ -20,7 +20,7 @@ mod app_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app_support::{caller, create, field, World};
+use app_support::{caller, create, field, AppUnderTest};
 use credledger::app::{Accessor, AuditQuery, ResolveRequest};
 use credledger::domain::authentication::{AuthenticationCommand, FieldChange, Origin};
 use credledger::domain::secret::SecretText;
@@ -56,7 +56,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let world = Arc::new(World::new().await);
+        let world = Arc::new(AppUnderTest::new().await);
         let started = Instant::now();
         let mut ids = Vec::with_capacity(auths);
         for i in 0..auths {

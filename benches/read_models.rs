@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use app_support::{caller, create, field, World};
+use app_support::{caller, create, field, AppUnderTest};
 use credledger::app::{Accessor, ResolveRequest};
 use credledger::crypto::{open, seal, DataKey, SealContext, SecretBytes};
 use credledger::domain::authentication::{AuthenticationCommand, FieldChange, Origin};
@@ -46,7 +46,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let world = Arc::new(World::new().await);
+        let world = Arc::new(AppUnderTest::new().await);
         eprintln!("populating {auths} authentications x {changes} changes ...");
         let started = Instant::now();
         let mut ids = Vec::with_capacity(auths);

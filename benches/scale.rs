@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app_support::{caller, create, field, open_app, system, Person};
+use app_support::{caller, create, field, open_app, Person};
 use credledger::app::{Accessor, App, ResolveRequest};
 use credledger::domain::authentication::{AuthenticationCommand, FieldChange, Origin};
 use credledger::domain::directory::{DirectoryCommand, OrgRole, WorkspaceRole};
@@ -158,22 +158,18 @@ struct People {
 }
 
 async fn set_up_directory(app: &App) -> People {
-    let sys = system();
     let mut people = Vec::new();
     for name in ["Owner", "Editor", "Viewer"] {
         let person = Person {
             id: UserId::new(),
             personal: WorkspaceId::new(),
         };
-        app.directory(
-            &sys,
-            DirectoryCommand::CreateUser {
-                user: person.id,
-                personal_workspace: person.personal,
-                name: name.into(),
-                email: format!("{}@example.com", name.to_lowercase()),
-            },
-        )
+        app.directory_command_as_system(DirectoryCommand::CreateUser {
+            user: person.id,
+            personal_workspace: person.personal,
+            name: name.into(),
+            email: format!("{}@example.com", name.to_lowercase()),
+        })
         .await
         .expect("create user");
         people.push(person);
@@ -215,7 +211,7 @@ async fn set_up_directory(app: &App) -> People {
         },
     ];
     for command in commands {
-        app.directory(&sys, command)
+        app.directory_command_as_system(command)
             .await
             .expect("directory set-up");
     }

@@ -46,8 +46,18 @@ async fn probe(w: &AppUnderTest, key: UniqueKey) -> Result<(), StoreError> {
 async fn name_claims_are_rebuilt_at_open_for_ledgers_written_without_them() {
     let w = AppUnderTest::new().await;
     let owner = caller(w.owner);
-    let legacy = w.created(&owner, create("Legacy Name", w.shared, "airtable", &[("token", "t")], &[])).await;
-    let gone = w.created(&owner, create("Gone", w.shared, "airtable", &[("token", "t")], &[])).await;
+    let legacy = w
+        .created(
+            &owner,
+            create("Legacy Name", w.shared, "airtable", &[("token", "t")], &[]),
+        )
+        .await;
+    let gone = w
+        .created(
+            &owner,
+            create("Gone", w.shared, "airtable", &[("token", "t")], &[]),
+        )
+        .await;
     w.app
         .execute(&owner, gone, AuthenticationCommand::Delete, None)
         .await
@@ -137,12 +147,12 @@ async fn a_retried_write_answers_from_its_first_outcome() {
     let owner = keyed(&caller(w.owner), 3, 3);
     let first_ws = WorkspaceId::new();
     w.app
-        .directory_as(&owner, create_workspace(first_ws))
+        .directory_command(&owner, create_workspace(first_ws))
         .await
         .expect("create workspace");
     let events = w
         .app
-        .directory_as(&owner, create_workspace(WorkspaceId::new()))
+        .directory_command(&owner, create_workspace(WorkspaceId::new()))
         .await
         .expect("replay");
     assert!(matches!(

@@ -605,8 +605,19 @@ impl App {
             .ok_or(AppError::NotFound)
     }
 
-    /// Runs a directory command (organizations, users, workspaces, memberships).
-    pub async fn directory(
+    /// Runs a directory command (organizations, users, workspaces, memberships) as the
+    /// system: bootstrap and set-up, with no caller whose rights to check. A request of a
+    /// user goes through [`App::directory_command`].
+    pub async fn directory_command_as_system(
+        &self,
+        command: DirectoryCommand,
+    ) -> Result<Vec<DirectoryEvent>, AppError> {
+        self.run_directory_command(&super::system_caller(), command)
+            .await
+    }
+
+    /// Decides and appends a directory command for `caller`, whose rights are checked.
+    pub(super) async fn run_directory_command(
         &self,
         caller: &Caller,
         command: DirectoryCommand,

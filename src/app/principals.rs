@@ -250,8 +250,9 @@ impl App {
         Ok(outcome.replayed_answer.is_some())
     }
 
-    /// Runs a directory command on behalf of a user, after checking they may.
-    pub async fn directory_as(
+    /// Runs a directory command on behalf of a user, after checking they may
+    /// ([`authorize_directory`]).
+    pub async fn directory_command(
         &self,
         caller: &Caller,
         command: DirectoryCommand,
@@ -260,7 +261,7 @@ impl App {
             let model = self.model().model().read().await;
             authorize_directory(&model.directory, caller.user, &command)?;
         }
-        self.directory(caller, command).await
+        self.run_directory_command(caller, command).await
     }
 
     /// Grants `user` a role where `membership` says: adds them, or changes their role when
@@ -275,7 +276,7 @@ impl App {
             let model = self.model().model().read().await;
             membership_command(&model.directory, user, membership)
         };
-        self.directory_as(caller, command).await
+        self.directory_command(caller, command).await
     }
 
     /// On an empty ledger: creates an administrator, an organization they own, and their
@@ -284,29 +285,22 @@ impl App {
         if self.store().head().position > 0 {
             return Ok(None);
         }
-        let system = system_caller();
         let admin = UserId::new();
         let organization = OrganizationId::new();
         let organization_workspace = WorkspaceId::new();
-        self.directory(
-            &system,
-            DirectoryCommand::CreateUser {
-                user: admin,
-                personal_workspace: WorkspaceId::new(),
-                name: "Administrator".into(),
-                email: "admin@localhost.localdomain".into(),
-            },
-        )
+        self.directory_command_as_system(DirectoryCommand::CreateUser {
+            user: admin,
+            personal_workspace: WorkspaceId::new(),
+            name: "Administrator".into(),
+            email: "admin@localhost.localdomain".into(),
+        })
         .await?;
-        self.directory(
-            &system,
-            DirectoryCommand::CreateOrganization {
-                organization,
-                workspace: organization_workspace,
-                name: "Default organization".into(),
-                owner: admin,
-            },
-        )
+        self.directory_command_as_system(DirectoryCommand::CreateOrganization {
+            organization,
+            workspace: organization_workspace,
+            name: "Default organization".into(),
+            owner: admin,
+        })
         .await?;
         let admin_token = self
             .issue_token(

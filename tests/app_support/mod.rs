@@ -71,16 +71,6 @@ pub fn runner() -> credledger::app::Accessor {
     }
 }
 
-/// The system, for directory set-up.
-pub fn system() -> Caller {
-    Caller {
-        user: UserId::from_uuid(uuid::Uuid::nil()),
-        via: AuthMethod::System,
-        origin: credledger::ledger::Origin::System,
-        idempotency: None,
-    }
-}
-
 /// A field name.
 pub fn field(name: &str) -> FieldName {
     FieldName::parse(name).expect("valid field name")
@@ -153,9 +143,6 @@ pub async fn open_app(data_dir: &Path, key_file: &Path) -> App {
     App::open(&config).await.expect("open the ledger")
 }
 
-/// The harness's former name, still used by `benches/audit.rs` and `benches/read_models.rs`.
-pub type World = AppUnderTest;
-
 impl AppUnderTest {
     /// A fresh ledger with the personas' directory set up.
     pub async fn new() -> AppUnderTest {
@@ -164,7 +151,6 @@ impl AppUnderTest {
         let data_dir = data.path().join("ledger");
         let key_file = keys.path().join("master.key");
         let app = open_app(&data_dir, &key_file).await;
-        let sys = system();
         // One user per persona, in `Persona::ALL` order.
         let people: Vec<Person> = Persona::ALL
             .iter()
@@ -214,7 +200,7 @@ impl AppUnderTest {
             .chain(shared_members)
             .collect();
         for command in commands {
-            app.directory(&sys, command)
+            app.directory_command_as_system(command)
                 .await
                 .expect("directory set-up");
         }

@@ -91,7 +91,7 @@ pub async fn create_organization(
     let workspace = WorkspaceId::new();
     let events = state
         .app
-        .directory_as(
+        .directory_command(
             &caller,
             DirectoryCommand::CreateOrganization {
                 organization,
@@ -213,7 +213,7 @@ pub async fn create_workspace(
     let workspace = WorkspaceId::new();
     let events = state
         .app
-        .directory_as(
+        .directory_command(
             &caller,
             DirectoryCommand::CreateWorkspace {
                 workspace,
@@ -333,7 +333,7 @@ pub async fn create_user(
     let personal = WorkspaceId::new();
     let events = state
         .app
-        .directory_as(
+        .directory_command(
             &caller,
             DirectoryCommand::CreateUser {
                 user,
