@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use app_support::{caller, create, field, AppUnderTest};
 use credledger::app::{Accessor, AuditQuery, ResolveRequest};
-use credledger::domain::authentication::{AuthenticationCommand, FieldChange, Origin};
+use credledger::domain::authentication::{AuthenticationCommand, ChangeOrigin, FieldChange};
 use credledger::domain::secret::SecretText;
 use credledger::ledger::{Actor, AuthMethod, EventStore, Position};
 use credledger::projections::{AuditFilter, AuditOrder};
@@ -126,7 +126,7 @@ fn main() {
                                     id,
                                     AuthenticationCommand::Reauthenticate {
                                         fields: changes,
-                                        origin: Origin::Api,
+                                        origin: ChangeOrigin::Api,
                                     },
                                     None,
                                 )

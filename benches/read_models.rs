@@ -19,7 +19,7 @@ use std::time::Instant;
 use app_support::{caller, create, field, AppUnderTest};
 use credledger::app::{Accessor, ResolveRequest};
 use credledger::crypto::{open, seal, DataKey, SealContext, SecretBytes};
-use credledger::domain::authentication::{AuthenticationCommand, FieldChange, Origin};
+use credledger::domain::authentication::{AuthenticationCommand, ChangeOrigin, FieldChange};
 use credledger::domain::secret::SecretText;
 use credledger::ledger::{Actor, AuthMethod, EventStore, Position};
 use credledger::projections::LedgerModel;
@@ -77,7 +77,7 @@ fn main() {
                         );
                         AuthenticationCommand::Reauthenticate {
                             fields,
-                            origin: Origin::Api,
+                            origin: ChangeOrigin::Api,
                         }
                     };
                     world.app.execute(&owner, id, command, None).await.expect("change");

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use app_support::{caller, create, field, open_app, Person};
 use credledger::app::{Accessor, App, ResolveRequest};
-use credledger::domain::authentication::{AuthenticationCommand, FieldChange, Origin};
+use credledger::domain::authentication::{AuthenticationCommand, ChangeOrigin, FieldChange};
 use credledger::domain::directory::{DirectoryCommand, OrgRole, WorkspaceRole};
 use credledger::domain::ids::{AuthenticationId, OrganizationId, PrincipalId, UserId, WorkspaceId};
 use credledger::domain::principals::Principal;
@@ -250,7 +250,7 @@ fn reauthenticate(password: String) -> AuthenticationCommand {
     );
     AuthenticationCommand::Reauthenticate {
         fields,
-        origin: Origin::Api,
+        origin: ChangeOrigin::Api,
     }
 }
 

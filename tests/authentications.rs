@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use app_support::{airtable, caller, create, reauth, reauthenticate, AppUnderTest};
 use credledger::app::{AppError, ResolveError, ResolveRequest, RestoreTarget};
 use credledger::domain::authentication::{
-    AuthenticationCommand, AuthenticationError, Origin, Warning,
+    AuthenticationCommand, AuthenticationError, ChangeOrigin, Warning,
 };
 use credledger::ledger::{EventStore, Position};
 use credledger::projections::{FieldChangeKind, FieldView, HistoryDetail, ListQuery};
@@ -230,7 +230,7 @@ async fn reauthenticate_overrides_keeps_and_clears_per_field() {
     let before = w.app.get(w.owner.id, id).await.expect("get");
 
     // Supply csrf_token only: it is overridden, signing_secret is kept.
-    let csrf_only = reauthenticate(&[("csrf_token", Some("csrf-2"))], Origin::Dashboard);
+    let csrf_only = reauthenticate(&[("csrf_token", Some("csrf-2"))], ChangeOrigin::Dashboard);
     w.app
         .execute(&owner, id, csrf_only, None)
         .await
@@ -246,7 +246,7 @@ async fn reauthenticate_overrides_keeps_and_clears_per_field() {
     );
 
     // Clear the optional field explicitly.
-    let clear = reauthenticate(&[("signing_secret", None)], Origin::Api);
+    let clear = reauthenticate(&[("signing_secret", None)], ChangeOrigin::Api);
     w.app
         .execute(&owner, id, clear, None)
         .await
@@ -256,7 +256,7 @@ async fn reauthenticate_overrides_keeps_and_clears_per_field() {
 
     // Clearing a required field is refused and writes nothing.
     let head = w.app.store().head().position;
-    let clear_required = reauthenticate(&[("csrf_token", None)], Origin::Api);
+    let clear_required = reauthenticate(&[("csrf_token", None)], ChangeOrigin::Api);
     let err = w
         .app
         .execute(&owner, id, clear_required, None)

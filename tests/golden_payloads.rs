@@ -19,7 +19,7 @@ use credledger::crypto::{
 };
 use credledger::domain::access_log::{AccessEvent, WorkflowStepRef};
 use credledger::domain::authentication::{
-    AuthenticationEvent, FieldOutcome, FieldValue, Origin, VerificationOutcome,
+    AuthenticationEvent, ChangeOrigin, FieldOutcome, FieldValue, VerificationOutcome,
     AUTHENTICATION_EVENT_TYPES,
 };
 use credledger::domain::directory::{DirectoryEvent, OrgRole, WorkspaceRole};
@@ -123,8 +123,8 @@ fn sealed_secret(n: u8, plaintext: &str) -> SealedSecret {
     }
 }
 
-fn workflow_step() -> Origin {
-    Origin::WorkflowStep {
+fn workflow_step() -> ChangeOrigin {
+    ChangeOrigin::WorkflowStep {
         workflow: WorkflowId::parse("wf-invoices/v2").expect("workflow id"),
         step: StepId::parse("step:3").expect("step id"),
     }
@@ -474,7 +474,7 @@ fn authentication_samples() -> Vec<(&'static str, Sample)> {
             (field("refresh_token"), FieldOutcome::Cleared),
         ]),
         expires_at: Some(Timestamp(1_940_760_000_000_000)),
-        origin: Origin::Api,
+        origin: ChangeOrigin::Api,
     };
     let restored: StoredAuthenticationEvent = Restored {
         restored_from_version: 3,

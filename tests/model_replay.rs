@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use app_support::{caller, field, AppUnderTest, Persona};
 use credledger::app::{AppError, CommandOutcome, RestoreTarget};
 use credledger::domain::authentication::{
-    AuthenticationCommand, AuthenticationError, CreateAuthentication, FieldChange, Origin,
+    AuthenticationCommand, AuthenticationError, ChangeOrigin, CreateAuthentication, FieldChange,
 };
 use credledger::domain::ids::{AuthenticationId, EnvironmentTag, ServiceKey, WorkspaceId};
 use credledger::domain::secret::SecretText;
@@ -448,7 +448,7 @@ async fn run_op(
                 scopes,
                 extra_permissions: Vec::new(),
                 environment: Some(EnvironmentTag::parse("production").expect("tag")),
-                origin: Origin::Api,
+                origin: ChangeOrigin::Api,
             })
         }
         Op::Rename {
@@ -482,7 +482,7 @@ async fn run_op(
             }
             AuthenticationCommand::Reauthenticate {
                 fields: changes,
-                origin: Origin::Dashboard,
+                origin: ChangeOrigin::Dashboard,
             }
         }
         Op::ChangeScopes { scopes, extra, .. } => AuthenticationCommand::ChangeScopes {

@@ -13,7 +13,7 @@ use app_support::{caller, create, field, open_app, reauth, AppUnderTest};
 use credledger::app::{App, AppConfig, AppError, ResolveRequest, RestoreTarget};
 use credledger::crypto::MasterKey;
 use credledger::domain::authentication::{
-    AuthenticationEvent, FieldOutcome, FieldValue, Origin, StoredField,
+    AuthenticationEvent, ChangeOrigin, FieldOutcome, FieldValue, StoredField,
 };
 use credledger::domain::ids::AuthenticationId;
 use credledger::ledger::{
@@ -366,7 +366,7 @@ async fn ciphertext_moved_to_another_record_does_not_open() {
         AuthenticationEvent::Reauthenticated {
             fields: moved.clone(),
             expires_at: None,
-            origin: Origin::Api,
+            origin: ChangeOrigin::Api,
         },
     )
     .await;
@@ -386,7 +386,7 @@ async fn ciphertext_moved_to_another_record_does_not_open() {
         AuthenticationEvent::Reauthenticated {
             fields: moved,
             expires_at: None,
-            origin: Origin::Api,
+            origin: ChangeOrigin::Api,
         },
     )
     .await;
@@ -411,7 +411,7 @@ async fn ciphertext_moved_to_another_record_does_not_open() {
         AuthenticationEvent::Reauthenticated {
             fields: swapped,
             expires_at: None,
-            origin: Origin::Api,
+            origin: ChangeOrigin::Api,
         },
     )
     .await;

@@ -107,7 +107,7 @@ mod tests {
             scopes: Vec::new(),
             extra_permissions: Vec::new(),
             environment: None,
-            created_from: crate::domain::authentication::Origin::Api,
+            created_from: crate::domain::authentication::ChangeOrigin::Api,
             expires_at: None,
             lifecycle,
             needs_reauthorization: false,

@@ -118,8 +118,8 @@ impl Caller {
     pub fn change_origin(
         &mut self,
         step: Option<crate::domain::access_log::WorkflowStepRef>,
-    ) -> crate::domain::authentication::Origin {
-        use crate::domain::authentication::Origin as ChangeOrigin;
+    ) -> crate::domain::authentication::ChangeOrigin {
+        use crate::domain::authentication::ChangeOrigin;
         match step {
             Some(step) => {
                 self.origin = Origin::WorkflowStep {

@@ -22,7 +22,7 @@ use crate::app::{Accessor, Caller, CommandOutcome};
 use crate::crypto::SecretString;
 use crate::domain::access::Action;
 use crate::domain::authentication::{
-    AuthenticationCommand, CreateAuthentication, FieldChange, Origin, Warning,
+    AuthenticationCommand, ChangeOrigin, CreateAuthentication, FieldChange, Warning,
 };
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, WorkspaceId};
 use crate::domain::secret::SecretText;
@@ -456,7 +456,7 @@ impl OAuth {
                         .collect(),
                     extra_permissions: pending.extra_permissions.clone(),
                     environment,
-                    origin: Origin::Api,
+                    origin: ChangeOrigin::Api,
                 });
                 let outcome = self
                     .app
@@ -480,7 +480,7 @@ impl OAuth {
                 }
                 let reauth = AuthenticationCommand::ReauthenticateByGrant {
                     fields: changes,
-                    origin: Origin::Api,
+                    origin: ChangeOrigin::Api,
                 };
                 let outcome = self
                     .app

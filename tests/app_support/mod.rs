@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use credledger::app::{App, AppConfig, Caller};
 use credledger::domain::authentication::{
-    AuthenticationCommand, CreateAuthentication, FieldChange, Origin,
+    AuthenticationCommand, ChangeOrigin, CreateAuthentication, FieldChange,
 };
 use credledger::domain::directory::DirectoryCommand;
 use credledger::domain::ids::{
@@ -85,7 +85,10 @@ pub fn fields(pairs: &[(&str, &str)]) -> BTreeMap<FieldName, SecretText> {
 }
 
 /// A re-authentication from an origin: each field set to `Some` value, or cleared (`None`).
-pub fn reauthenticate(changes: &[(&str, Option<&str>)], origin: Origin) -> AuthenticationCommand {
+pub fn reauthenticate(
+    changes: &[(&str, Option<&str>)],
+    origin: ChangeOrigin,
+) -> AuthenticationCommand {
     AuthenticationCommand::Reauthenticate {
         fields: changes
             .iter()
@@ -104,7 +107,7 @@ pub fn reauthenticate(changes: &[(&str, Option<&str>)], origin: Origin) -> Authe
 /// A re-authentication through the API setting fields to new values.
 pub fn reauth(pairs: &[(&str, &str)]) -> AuthenticationCommand {
     let changes: Vec<(&str, Option<&str>)> = pairs.iter().map(|(k, v)| (*k, Some(*v))).collect();
-    reauthenticate(&changes, Origin::Api)
+    reauthenticate(&changes, ChangeOrigin::Api)
 }
 
 /// A create command for a prebuilt service.
@@ -125,7 +128,7 @@ pub fn create(
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         extra_permissions: Vec::new(),
         environment: Some(EnvironmentTag::parse("production").expect("tag")),
-        origin: Origin::Api,
+        origin: ChangeOrigin::Api,
     });
     (id, command)
 }

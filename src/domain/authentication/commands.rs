@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 /// Where a change came from (recorded in the event).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Origin {
+pub enum ChangeOrigin {
     /// The dashboard.
     Dashboard,
     /// The public API.
@@ -55,7 +55,7 @@ pub struct CreateAuthentication {
     /// Optional environment tag.
     pub environment: Option<EnvironmentTag>,
     /// Where the creation came from.
-    pub origin: Origin,
+    pub origin: ChangeOrigin,
 }
 
 /// The content of an earlier version, unsealed by the application, for a restore.
@@ -91,7 +91,7 @@ pub enum AuthenticationCommand {
         /// Supplied fields; omitted fields are kept.
         fields: BTreeMap<FieldName, FieldChange>,
         /// Where the change came from.
-        origin: Origin,
+        origin: ChangeOrigin,
     },
     /// Change OAuth2 scopes.
     ChangeScopes {
@@ -127,7 +127,7 @@ pub enum AuthenticationCommand {
         /// The new tokens and plain settings.
         fields: BTreeMap<FieldName, FieldChange>,
         /// Where the change came from.
-        origin: Origin,
+        origin: ChangeOrigin,
     },
     /// Record refreshed OAuth2 tokens (system command: the refresh task, no acting user).
     RecordRefresh {

@@ -3,7 +3,7 @@
 //! `decide` emits `AuthenticationEvent<SecretText>`; the application seals every secret
 //! with [`AuthenticationEvent::map_secrets`] into its opaque sealed type before storing.
 
-use super::commands::Origin;
+use super::commands::ChangeOrigin;
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, WorkspaceId};
 use crate::domain::services::{AuthKind, ServiceRef};
 use crate::time::Timestamp;
@@ -70,7 +70,7 @@ pub enum AuthenticationEvent<S> {
         /// Optional environment tag.
         environment: Option<EnvironmentTag>,
         /// Where the creation came from.
-        origin: Origin,
+        origin: ChangeOrigin,
         /// Expiry of the credential (certificate not-after, OAuth2 expires_at), if known.
         expires_at: Option<Timestamp>,
     },
@@ -95,7 +95,7 @@ pub enum AuthenticationEvent<S> {
         /// Expiry after the change.
         expires_at: Option<Timestamp>,
         /// Where the change came from.
-        origin: Origin,
+        origin: ChangeOrigin,
     },
     /// OAuth2 scopes changed.
     ScopesChanged {

@@ -12,7 +12,7 @@ pub use certificate::{
     check_certificate, CertificateError, CertificateInfo, CertificatePart, KeyFormat, KeyMatch,
 };
 pub use commands::{
-    AuthenticationCommand, CreateAuthentication, FieldChange, Origin, RestoreSnapshot,
+    AuthenticationCommand, ChangeOrigin, CreateAuthentication, FieldChange, RestoreSnapshot,
 };
 pub use decide::{decide, AuthenticationError, Decision, DecisionContext};
 pub use events::{

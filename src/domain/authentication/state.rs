@@ -1,6 +1,6 @@
 //! Authentication state, folded from events; generic over the secret representation.
 
-use super::commands::Origin;
+use super::commands::ChangeOrigin;
 use super::events::{AuthenticationEvent, FieldOutcome, FieldValue};
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, WorkspaceId};
 use crate::domain::services::{AuthKind, ServiceRef};
@@ -91,7 +91,7 @@ pub struct Authentication<S> {
     /// Environment tag.
     pub environment: Option<EnvironmentTag>,
     /// Where it was created from.
-    pub created_from: Origin,
+    pub created_from: ChangeOrigin,
     /// Credential expiry, if known.
     pub expires_at: Option<Timestamp>,
     /// Lifecycle.

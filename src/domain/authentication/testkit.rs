@@ -117,7 +117,7 @@ pub(crate) fn create(
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
         extra_permissions: Vec::new(),
         environment: None,
-        origin: Origin::Dashboard,
+        origin: ChangeOrigin::Dashboard,
     })
 }
 
@@ -125,7 +125,7 @@ pub(crate) fn create(
 pub(crate) fn reauth(changes: Vec<(&str, FieldChange)>) -> AuthenticationCommand {
     AuthenticationCommand::Reauthenticate {
         fields: changes.into_iter().map(|(k, v)| (name(k), v)).collect(),
-        origin: Origin::Api,
+        origin: ChangeOrigin::Api,
     }
 }
 

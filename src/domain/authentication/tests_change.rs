@@ -128,7 +128,7 @@ fn reauthenticate_overrides_supplied_and_keeps_omitted() {
                 (name("refresh_token"), FieldOutcome::Kept),
             ]),
             expires_at: None,
-            origin: Origin::Api,
+            origin: ChangeOrigin::Api,
         }]);
     let state = outcome.then_state();
     let auth = state.current.expect("exists");
@@ -147,7 +147,7 @@ fn reauthenticate_clearing_rules() {
                 (name("refresh_token"), FieldOutcome::Cleared),
             ]),
             expires_at: None,
-            origin: Origin::Api,
+            origin: ChangeOrigin::Api,
         }])
         .then_state();
     assert!(!state

@@ -31,7 +31,7 @@ fn token_auth_is_created_with_secret_token() {
             scopes: vec![],
             extra_permissions: vec![],
             environment: None,
-            origin: Origin::Dashboard,
+            origin: ChangeOrigin::Dashboard,
             expires_at: None,
         }])
         .then_expect_warnings(vec![]);
@@ -39,7 +39,7 @@ fn token_auth_is_created_with_secret_token() {
 
 #[test]
 fn workflow_origin_and_environment_are_recorded() {
-    let origin = Origin::WorkflowStep {
+    let origin = ChangeOrigin::WorkflowStep {
         workflow: WorkflowId::parse("wf-7").expect("ok"),
         step: StepId::parse("step-2").expect("ok"),
     };

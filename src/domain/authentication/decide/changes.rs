@@ -4,7 +4,7 @@
 use super::{Existing, Result};
 use crate::domain::access::Action;
 use crate::domain::authentication::certificate::CertificateInfo;
-use crate::domain::authentication::commands::{FieldChange, Origin};
+use crate::domain::authentication::commands::{ChangeOrigin, FieldChange};
 use crate::domain::authentication::events::{AuthenticationEvent, FieldOutcome, FieldValue};
 use crate::domain::authentication::state::Authentication;
 use crate::domain::authentication::validate::{
@@ -24,7 +24,7 @@ type Changes = BTreeMap<FieldName, FieldChange>;
 pub(super) fn by_person<S>(
     on: &Existing<'_, S>,
     fields: Changes,
-    origin: Origin,
+    origin: ChangeOrigin,
 ) -> Result<Decision> {
     on.require(Action::Edit)?;
     if on.service.auth_kind == AuthKind::OAuth2 {
@@ -42,7 +42,7 @@ pub(super) fn by_person<S>(
 pub(super) fn by_grant<S>(
     on: &Existing<'_, S>,
     fields: Changes,
-    origin: Origin,
+    origin: ChangeOrigin,
 ) -> Result<Decision> {
     on.require(Action::Edit)?;
     on.require_oauth2()?;
@@ -54,7 +54,7 @@ pub(super) fn reauthenticate<S>(
     auth: &Authentication<S>,
     service: &ServiceSpec,
     changes: Changes,
-    origin: Origin,
+    origin: ChangeOrigin,
     now: Timestamp,
 ) -> Result<Decision> {
     if changes.is_empty() {

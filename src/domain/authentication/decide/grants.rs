@@ -3,7 +3,7 @@
 use super::changes::reauthenticate;
 use super::{one, scope_warnings, Existing, Result};
 use crate::domain::access::Action;
-use crate::domain::authentication::commands::{FieldChange, Origin};
+use crate::domain::authentication::commands::{ChangeOrigin, FieldChange};
 use crate::domain::authentication::events::AuthenticationEvent;
 use crate::domain::authentication::validate::check_scopes;
 use crate::domain::authentication::{AuthenticationError, Decision};
@@ -65,7 +65,7 @@ pub(super) fn record_refresh<S>(
 ) -> Result<Decision> {
     on.require_oauth2()?;
     let auth = on.auth;
-    let mut decision = reauthenticate(auth, on.service, fields, Origin::System, on.ctx.now)?;
+    let mut decision = reauthenticate(auth, on.service, fields, ChangeOrigin::System, on.ctx.now)?;
     let changed = granted_scopes.filter(|granted| {
         let mut now = auth.scopes.clone();
         let mut then = granted.clone();
