@@ -24,7 +24,7 @@ use app_support::{caller, create, field, AppUnderTest};
 use credledger::app::{Accessor, AuditQuery, ResolveRequest};
 use credledger::domain::authentication::{AuthenticationCommand, ChangeOrigin, FieldChange};
 use credledger::domain::secret::SecretText;
-use credledger::ledger::{Actor, AuthMethod, EventStore, Position};
+use credledger::ledger::{Actor, EventStore, Position, SignedInWith};
 use credledger::projections::{AuditFilter, AuditOrder};
 use credledger::time::Timestamp;
 use serde_json::json;
@@ -82,7 +82,7 @@ fn main() {
         let runner = Accessor {
             actor: Actor {
                 principal: "runner:bench".into(),
-                via: AuthMethod::ApiToken,
+                via: SignedInWith::ApiToken,
             },
             workflow: None,
         };

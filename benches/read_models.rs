@@ -21,7 +21,7 @@ use credledger::app::{Accessor, ResolveRequest};
 use credledger::crypto::{open, seal, DataKey, SealContext, SecretBytes};
 use credledger::domain::authentication::{AuthenticationCommand, ChangeOrigin, FieldChange};
 use credledger::domain::secret::SecretText;
-use credledger::ledger::{Actor, AuthMethod, EventStore, Position};
+use credledger::ledger::{Actor, EventStore, Position, SignedInWith};
 use credledger::projections::LedgerModel;
 use serde_json::json;
 
@@ -97,7 +97,7 @@ fn main() {
         let runner = Accessor {
             actor: Actor {
                 principal: "runner:bench".into(),
-                via: AuthMethod::ApiToken,
+                via: SignedInWith::ApiToken,
             },
             workflow: None,
         };

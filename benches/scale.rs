@@ -46,7 +46,7 @@ use credledger::domain::directory::{DirectoryCommand, OrgRole, WorkspaceRole};
 use credledger::domain::ids::{AuthenticationId, OrganizationId, PrincipalId, UserId, WorkspaceId};
 use credledger::domain::principals::Principal;
 use credledger::domain::secret::SecretText;
-use credledger::ledger::{Actor, AuthMethod, EventStore};
+use credledger::ledger::{Actor, EventStore, SignedInWith};
 use serde_json::{json, Value};
 use support::{
     client, dir_bytes, env_flag, env_mix, env_u64, fail, head_position, mb, micros, percentiles_us,
@@ -346,7 +346,7 @@ async fn grow(
     let runner = Accessor {
         actor: Actor {
             principal: "runner:scale-bench".into(),
-            via: AuthMethod::ApiToken,
+            via: SignedInWith::ApiToken,
         },
         workflow: None,
     };

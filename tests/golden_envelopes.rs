@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use credledger::ledger::{
-    Actor, AuthMethod, ChainHash, Envelope, EnvelopeBody, EventId, Origin, Position, StreamId,
+    Actor, ChainHash, Envelope, EnvelopeBody, EventId, Origin, Position, SignedInWith, StreamId,
     StreamVersion,
 };
 use credledger::time::Timestamp;
@@ -20,22 +20,22 @@ fn uuid(n: u128) -> Uuid {
 
 fn samples() -> Vec<(&'static str, Envelope)> {
     let variants = [
-        ("api-token-via-api", AuthMethod::ApiToken, Origin::Api),
+        ("api-token-via-api", SignedInWith::ApiToken, Origin::Api),
         (
             "api-token-via-dashboard",
-            AuthMethod::ApiToken,
+            SignedInWith::ApiToken,
             Origin::Dashboard,
         ),
         (
             "workflow-step",
-            AuthMethod::ApiToken,
+            SignedInWith::ApiToken,
             Origin::WorkflowStep {
                 workflow_id: "wf-invoices".into(),
                 step_id: "step-3".into(),
             },
         ),
-        ("cli", AuthMethod::Cli, Origin::Cli),
-        ("system", AuthMethod::System, Origin::System),
+        ("cli", SignedInWith::Cli, Origin::Cli),
+        ("system", SignedInWith::System, Origin::System),
     ];
     let mut prev = ChainHash::GENESIS;
     let mut out = Vec::new();

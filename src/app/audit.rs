@@ -181,7 +181,7 @@ impl App {
             Err(AppError::NotFound) => "not visible to this user".to_owned(),
             _ => return result,
         };
-        if caller.via == crate::ledger::AuthMethod::System {
+        if caller.via == crate::ledger::SignedInWith::System {
             return result;
         }
         let by = Accessor {

@@ -97,7 +97,7 @@ fn check_visible(
     // Someone who may not see an authentication must not learn that it exists. The system
     // (token refresh) sees everything; the domain still only lets it run its own commands.
     if let Some(auth) = &state.current {
-        if caller.via != crate::ledger::AuthMethod::System
+        if caller.via != crate::ledger::SignedInWith::System
             && !model.allows(caller.user, auth.workspace, Action::View)
         {
             return Err(AppError::NotFound);

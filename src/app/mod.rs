@@ -45,7 +45,7 @@ pub use verification::{
 use crate::crypto::{DataKeyStatus, DataKeyStore, Fingerprinter};
 use crate::domain::ids::UserId;
 use crate::domain::services::ServiceCatalog;
-use crate::ledger::{AuthMethod, EventMeta, EventStore, Origin, SledStore};
+use crate::ledger::{EventMeta, EventStore, Origin, SignedInWith, SledStore};
 use crate::projections::{LedgerModel, ProjectionHandle, ReadStore, SledReadStore};
 
 /// The running read model of an open ledger.
@@ -93,7 +93,7 @@ pub struct Caller {
     /// The acting user.
     pub user: UserId,
     /// How they authenticated.
-    pub via: AuthMethod,
+    pub via: SignedInWith,
     /// Where the request came from.
     pub origin: Origin,
     /// The request's idempotency key, if it sent one: stored with the write it makes.
@@ -105,7 +105,7 @@ impl Caller {
     pub fn api_user(user: UserId) -> Caller {
         Caller {
             user,
-            via: AuthMethod::ApiToken,
+            via: SignedInWith::ApiToken,
             origin: Origin::Api,
             idempotency: None,
         }
@@ -140,7 +140,7 @@ impl Caller {
     pub fn meta(&self) -> EventMeta {
         EventMeta {
             actor: crate::ledger::Actor {
-                principal: if self.via == AuthMethod::System {
+                principal: if self.via == SignedInWith::System {
                     "system".to_owned()
                 } else {
                     format!("user:{}", self.user)

@@ -40,7 +40,7 @@ pub struct Bootstrap {
 pub fn system_caller() -> Caller {
     Caller {
         user: UserId::from_uuid(uuid::Uuid::nil()),
-        via: crate::ledger::AuthMethod::System,
+        via: crate::ledger::SignedInWith::System,
         origin: Origin::System,
         idempotency: None,
     }

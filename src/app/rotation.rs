@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use crate::crypto::{DataKeyStatus, DataKeyStore, MasterKey, FINGERPRINT_KEY_OWNER};
 use crate::domain::keys::{KeysEvent, MasterKeyRef};
 use crate::ledger::{
-    Actor, AppendRequest, AuthMethod, EventId, EventMeta, EventStore, ExpectedVersion, NewEvent,
-    Origin, SledStore, StreamRange, StreamVersion,
+    Actor, AppendRequest, EventId, EventMeta, EventStore, ExpectedVersion, NewEvent, Origin,
+    SignedInWith, SledStore, StreamRange, StreamVersion,
 };
 use crate::projections::payloads;
 
@@ -164,7 +164,7 @@ impl Rotation {
         let meta = EventMeta {
             actor: Actor {
                 principal: "cli".into(),
-                via: AuthMethod::Cli,
+                via: SignedInWith::Cli,
             },
             origin: Origin::Cli,
             correlation_id: uuid::Uuid::now_v7(),

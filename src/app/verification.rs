@@ -152,7 +152,7 @@ pub(super) struct Checked {
 /// Whether a batch of commands is checked: creates and re-authentications by a person. Token
 /// refreshes (the system) and every other command are not.
 pub(super) fn verifies(caller: &Caller, commands: &[AuthenticationCommand]) -> bool {
-    caller.via != crate::ledger::AuthMethod::System
+    caller.via != crate::ledger::SignedInWith::System
         && commands.iter().any(|c| {
             matches!(
                 c,

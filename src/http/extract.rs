@@ -15,7 +15,7 @@ use super::SharedState;
 use crate::app::{AppError, Caller, IdempotencyRequest};
 use crate::domain::ids::UserId;
 use crate::domain::principals::{Principal, PrincipalError};
-use crate::ledger::{AuthMethod, Origin};
+use crate::ledger::{Origin, SignedInWith};
 
 /// The caller, authenticated by its bearer token, with the request's idempotency key (set by
 /// the idempotency middleware) so every write it makes carries it.
@@ -41,7 +41,7 @@ impl Authenticated {
         crate::app::Accessor {
             actor: crate::ledger::Actor {
                 principal: self.0.reference(),
-                via: AuthMethod::ApiToken,
+                via: SignedInWith::ApiToken,
             },
             workflow,
         }
@@ -51,7 +51,7 @@ impl Authenticated {
     pub fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         Ok(Caller {
             user: self.user()?,
-            via: AuthMethod::ApiToken,
+            via: SignedInWith::ApiToken,
             origin: origin_of(headers)?,
             idempotency: self.1,
         })

@@ -23,6 +23,6 @@ pub use error::{
 pub use sled_store::{open_db, BulkImporter, RawLog, SledStore, SledSubscription};
 pub use store::{EventStore, Head, StreamRange, Subscription};
 pub use types::{
-    Actor, AppendOutcome, AppendRequest, AuthMethod, EventId, EventMeta, ExpectedVersion,
-    IdempotencyClaim, NewEvent, Origin, Position, StreamId, StreamVersion, UniqueChange, UniqueKey,
+    Actor, AppendOutcome, AppendRequest, EventId, EventMeta, ExpectedVersion, IdempotencyClaim,
+    NewEvent, Origin, Position, SignedInWith, StreamId, StreamVersion, UniqueChange, UniqueKey,
 };

@@ -127,7 +127,7 @@ impl fmt::Display for ExpectedVersion {
 
 /// How a principal proved who it is when it caused an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AuthMethod {
+pub enum SignedInWith {
     /// A bearer API token.
     ApiToken,
     /// The local command line, with access to the data directory.
@@ -142,7 +142,7 @@ pub struct Actor {
     /// The principal, as `kind:id` text; the ledger does not interpret it.
     pub principal: String,
     /// How the principal authenticated.
-    pub via: AuthMethod,
+    pub via: SignedInWith,
 }
 
 impl Actor {
@@ -150,7 +150,7 @@ impl Actor {
     pub fn system() -> Actor {
         Actor {
             principal: "system".into(),
-            via: AuthMethod::System,
+            via: SignedInWith::System,
         }
     }
 }

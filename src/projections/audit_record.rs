@@ -15,7 +15,7 @@ use super::ProjectionError;
 use crate::domain::access_log::{AccessEvent, WorkflowStepRef};
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
 use crate::domain::principals::TokenEvent;
-use crate::ledger::{AuthMethod, Envelope, EventId, Origin};
+use crate::ledger::{Envelope, EventId, Origin, SignedInWith};
 use crate::time::Timestamp;
 
 /// The workflow step a record was made for.
@@ -64,11 +64,11 @@ pub struct AuditRecord {
     pub correlation_id: uuid::Uuid,
 }
 
-fn auth_method(via: AuthMethod) -> &'static str {
+fn auth_method(via: SignedInWith) -> &'static str {
     match via {
-        AuthMethod::ApiToken => "api_token",
-        AuthMethod::Cli => "cli",
-        AuthMethod::System => "system",
+        SignedInWith::ApiToken => "api_token",
+        SignedInWith::Cli => "cli",
+        SignedInWith::System => "system",
     }
 }
 

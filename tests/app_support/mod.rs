@@ -20,7 +20,7 @@ use credledger::domain::ids::{
 };
 use credledger::domain::secret::SecretText;
 use credledger::domain::services::ServiceRef;
-use credledger::ledger::AuthMethod;
+use credledger::ledger::SignedInWith;
 use tempfile::TempDir;
 
 pub use personas::Persona;
@@ -65,7 +65,7 @@ pub fn runner() -> credledger::app::Accessor {
     credledger::app::Accessor {
         actor: credledger::ledger::Actor {
             principal: "runner:test".into(),
-            via: AuthMethod::ApiToken,
+            via: SignedInWith::ApiToken,
         },
         workflow: None,
     }
