@@ -704,3 +704,92 @@ async fn audit_shows_workflow_steps_and_the_dashboard_as_origins_of_changes() {
     assert_eq!(records[3]["origin"], "dashboard");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runners_or_auditors_attempt_to_change_an_authentication_is_refused_and_recorded() {
+    let s = Server::start().await;
+    let id = s
+        .create(&s.editor, &s.shared, "airtable", json!({"token": CANARY}))
+        .await;
+    let path = format!("/v1/authentications/{id}");
+    let reauthenticate = format!("{path}/reauthenticate");
+    let restore = format!("{path}/restore");
+    let rename = json!({"name": "not theirs"});
+    let new_secret = json!({"fields": {"token": "theirs"}});
+    let version_1 = json!({"version": 1});
+    let before = s.owner_get(&path).await.expect(200);
+    // (case, token, method, path, body, recorded action)
+    let attempts = [
+        (
+            "runner renames",
+            &s.runner_token,
+            Method::PATCH,
+            &path,
+            Some(&rename),
+            "rename_or_move",
+        ),
+        (
+            "runner re-authenticates",
+            &s.runner_token,
+            Method::POST,
+            &reauthenticate,
+            Some(&new_secret),
+            "reauthenticate",
+        ),
+        (
+            "runner deletes",
+            &s.runner_token,
+            Method::DELETE,
+            &path,
+            None,
+            "delete",
+        ),
+        (
+            "auditor restores",
+            &s.auditor_token,
+            Method::POST,
+            &restore,
+            Some(&version_1),
+            "restore",
+        ),
+        (
+            "auditor deletes",
+            &s.auditor_token,
+            Method::DELETE,
+            &path,
+            None,
+            "delete",
+        ),
+    ];
+    for (case, token, method, target, body, _) in &attempts {
+        let refused = s
+            .call(method.clone(), target, token, body.map(|b| (*b).clone()))
+            .await
+            .expect(403);
+        assert_eq!(
+            refused.body["field"], "principal",
+            "{case}: {}",
+            refused.text
+        );
+    }
+    let records = all_pages(
+        &s,
+        &s.auditor_token,
+        &format!("authentication={id}&outcome=refused&order=oldest"),
+        10,
+    )
+    .await;
+    assert_eq!(records.len(), attempts.len(), "{records:?}");
+    for (record, (case, _, _, _, _, action)) in records.iter().zip(&attempts) {
+        assert_eq!(record["event_type"], "access.refused", "{case}");
+        assert_eq!(record["detail"]["action"], *action, "{case}: {record}");
+        assert_eq!(
+            record["detail"]["reason"], "principal: only users change authentications",
+            "{case}"
+        );
+    }
+    // Nothing changed.
+    let now = s.owner_get(&path).await.expect(200);
+    assert_eq!(now.body, before.body);
+    s.stop().await;
+}
