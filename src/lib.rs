@@ -5,6 +5,7 @@
 pub mod app;
 pub mod background;
 pub mod crypto;
+pub mod dashboard;
 pub mod domain;
 pub mod http;
 pub mod ledger;

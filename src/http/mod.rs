@@ -51,6 +51,8 @@ pub struct HttpState {
     pub oauth: Arc<crate::oauth::OAuth>,
     /// The checkpoint signing key, when the server signs checkpoints.
     pub signer: Arc<SigningKey>,
+    /// The dashboard's open sessions.
+    pub dashboard: crate::dashboard::Sessions,
 }
 
 /// The shared state as handlers receive it.
@@ -94,6 +96,7 @@ pub fn state(
         metrics,
         oauth,
         signer,
+        dashboard: crate::dashboard::Sessions::default(),
     }))
 }
 
@@ -180,6 +183,7 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
         .route("/openapi.json", get(openapi::serve));
     writes
         .merge(reads)
+        .merge(crate::dashboard::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

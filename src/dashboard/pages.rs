@@ -1,0 +1,373 @@
+//! The dashboard's pages: each reads the session, calls one `app` operation and renders it.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use cookie::{Cookie, SameSite};
+use serde::Deserialize;
+
+use super::session::{Session, COOKIE};
+use crate::app::AppError;
+use crate::domain::ids::AuthenticationId;
+use crate::domain::principals::Principal;
+use crate::http::SharedState;
+use crate::projections::{AuthenticationView, FieldView, ListQuery};
+
+/// Listing page size.
+const PAGE_SIZE: usize = 50;
+
+/// The signed-in session of a request, with its id.
+fn session_of(state: &SharedState, headers: &HeaderMap) -> Option<(String, Session)> {
+    let cookies = headers.get_all(header::COOKIE);
+    let id = cookies
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE)
+        .map(|c| c.value().to_owned())?;
+    let session = state.dashboard.touch(&id)?;
+    Some((id, session))
+}
+
+/// Renders a page; a template that fails to render is a 500 with nothing of the page.
+fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a dashboard page did not render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn to_sign_in() -> Response {
+    Redirect::to("/ui/sign-in").into_response()
+}
+
+/// `/ui`: the authentications when signed in, else the sign-in form.
+pub async fn home(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    match session_of(&state, &headers) {
+        Some(_) => Redirect::to("/ui/authentications").into_response(),
+        None => to_sign_in(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/sign_in.html")]
+struct SignInPage {
+    /// The message beside the token field, after a refused attempt.
+    token_error: Option<&'static str>,
+}
+
+/// `GET /ui/sign-in`.
+pub async fn sign_in_form() -> Response {
+    render(StatusCode::OK, &SignInPage { token_error: None })
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct SignInForm {
+    token: String,
+}
+
+/// `POST /ui/sign-in`: an API token of a user opens a session; the token itself is not kept.
+pub async fn sign_in(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let refused = |message| {
+        render(
+            StatusCode::UNAUTHORIZED,
+            &SignInPage {
+                token_error: Some(message),
+            },
+        )
+    };
+    let token = form.token.trim();
+    if token.is_empty() {
+        return refused("Enter an API token.");
+    }
+    let user =
+        match state.app.authenticate(token).await {
+            Some(Principal::User(user)) => user,
+            Some(Principal::Runner { .. } | Principal::Auditor { .. }) => return refused(
+                "This token is a workflow runner's or an auditor's: sign in with a user's token.",
+            ),
+            None => return refused("This token is not valid (unknown or revoked)."),
+        };
+    let id = match state.dashboard.open(user) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "could not open a dashboard session");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "could not sign in").into_response();
+        }
+    };
+    let cookie = Cookie::build((COOKIE, id))
+        .path("/ui")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(served_over_https(&headers))
+        .build();
+    with_cookie(Redirect::to("/ui/authentications").into_response(), &cookie)
+}
+
+/// Behind a TLS-terminating proxy, which says so: the cookie is then sent over https only.
+fn served_over_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+fn with_cookie(mut response: Response, cookie: &Cookie<'_>) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// A form of a signed-in page.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /ui/sign-out`: closes the session (the form's CSRF token must match it).
+pub async fn sign_out(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let Some((id, session)) = session_of(&state, &headers) else {
+        return to_sign_in();
+    };
+    if !session.csrf_matches(&form.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            "this form has expired; reload the page",
+        )
+            .into_response();
+    }
+    state.dashboard.close(&id);
+    let gone = Cookie::build((COOKIE, ""))
+        .path("/ui")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(cookie::time::Duration::ZERO)
+        .build();
+    with_cookie(to_sign_in(), &gone)
+}
+
+/// One row of the list.
+struct Row {
+    id: String,
+    name: String,
+    workspace: String,
+    service: String,
+    kind: String,
+    deleted: bool,
+    needs_reauthorization: bool,
+    expires: Option<String>,
+}
+
+impl Row {
+    fn of(view: &AuthenticationView) -> Row {
+        Row {
+            id: view.id.to_string(),
+            name: view.name.clone(),
+            workspace: workspace_label(view),
+            service: view.service.clone(),
+            kind: format!("{:?}", view.kind),
+            deleted: view.lifecycle == "deleted",
+            needs_reauthorization: view.needs_reauthorization,
+            expires: view.expires_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+fn workspace_label(view: &AuthenticationView) -> String {
+    view.workspace_name
+        .clone()
+        .unwrap_or_else(|| view.workspace.to_string())
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/authentications.html")]
+struct AuthenticationsPage {
+    csrf: String,
+    search: String,
+    rows: Vec<Row>,
+    total: usize,
+    next: Option<String>,
+    error: Option<String>,
+}
+
+/// The list's query string.
+#[derive(Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    q: String,
+    cursor: Option<String>,
+}
+
+/// `GET /ui/authentications`: the signed-in user's authentications, searched by name.
+pub async fn authentications(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers) else {
+        return to_sign_in();
+    };
+    let search = params.q.trim().to_owned();
+    let query = ListQuery {
+        q: (!search.is_empty()).then(|| search.clone()),
+        cursor: params.cursor,
+        limit: Some(PAGE_SIZE),
+        ..ListQuery::default()
+    };
+    let mut page = AuthenticationsPage {
+        csrf: session.csrf.clone(),
+        search,
+        rows: Vec::new(),
+        total: 0,
+        next: None,
+        error: None,
+    };
+    match state.app.list(session.user, &query).await {
+        Ok(found) => {
+            page.rows = found.items.iter().map(Row::of).collect();
+            page.total = found.total;
+            page.next = found.next_cursor;
+            render(StatusCode::OK, &page)
+        }
+        Err(AppError::Cursor(_)) => {
+            page.error =
+                Some("That page link is no longer valid; start again from the first page.".into());
+            render(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(e) => failed(e),
+    }
+}
+
+/// One field as the page shows it: a plain value, or only that a secret is set.
+struct FieldRow {
+    name: String,
+    value: Option<String>,
+    fingerprint: Option<String>,
+    changed_at_version: u64,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/authentication.html")]
+struct AuthenticationPage {
+    csrf: String,
+    name: String,
+    workspace: String,
+    service: String,
+    kind: String,
+    lifecycle: String,
+    version: u64,
+    scopes: String,
+    needs_reauthorization: bool,
+    fields: Vec<FieldRow>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/not_found.html")]
+struct NotFoundPage {
+    csrf: String,
+}
+
+/// `GET /ui/authentications/{id}`: one authentication; secrets only as "set" and a fingerprint.
+pub async fn authentication(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers) else {
+        return to_sign_in();
+    };
+    let not_found = || {
+        render(
+            StatusCode::NOT_FOUND,
+            &NotFoundPage {
+                csrf: session.csrf.clone(),
+            },
+        )
+    };
+    let Ok(id) = raw.parse::<AuthenticationId>() else {
+        return not_found();
+    };
+    let view = match state.app.get(session.user, id).await {
+        Ok(view) => view,
+        Err(AppError::NotFound) => return not_found(),
+        Err(e) => return failed(e),
+    };
+    let fields = view
+        .fields
+        .iter()
+        .map(|(name, field)| match field {
+            FieldView::Plain {
+                value,
+                changed_at_version,
+            } => FieldRow {
+                name: name.clone(),
+                value: Some(value.clone()),
+                fingerprint: None,
+                changed_at_version: *changed_at_version,
+            },
+            FieldView::Secret {
+                fingerprint,
+                changed_at_version,
+                ..
+            } => FieldRow {
+                name: name.clone(),
+                value: None,
+                fingerprint: Some(fingerprint.to_string()),
+                changed_at_version: *changed_at_version,
+            },
+        })
+        .collect();
+    let page = AuthenticationPage {
+        csrf: session.csrf.clone(),
+        name: view.name.clone(),
+        workspace: workspace_label(&view),
+        service: view.service.clone(),
+        kind: format!("{:?}", view.kind),
+        lifecycle: lifecycle_label(&view),
+        version: view.version,
+        scopes: view.scopes.join(" "),
+        needs_reauthorization: view.needs_reauthorization,
+        fields,
+    };
+    render(StatusCode::OK, &page)
+}
+
+fn lifecycle_label(view: &AuthenticationView) -> String {
+    match view.lifecycle {
+        "active" => "Active",
+        "deleted" => "Deleted (can be restored)",
+        "purged" => "Purged (secrets destroyed)",
+        other => other,
+    }
+    .to_owned()
+}
+
+/// A failure of the server, not of the request: logged, and a page that says only that.
+fn failed(error: AppError) -> Response {
+    tracing::error!(error = %error, "a dashboard page failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Html("<!doctype html><title>Error</title><p>Something went wrong on the server; the log has the details."),
+    )
+        .into_response()
+}

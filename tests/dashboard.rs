@@ -1,0 +1,269 @@
+//! The dashboard over real HTTP: sign-in with an API token, the session cookie's flags, the
+//! security headers of every page, CSRF and cross-site refusals, the list with its search,
+//! one authentication's page (secrets never in the HTML), and sign-out.
+
+mod http_support;
+
+use http_support::Server;
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{redirect, Client, Response, StatusCode};
+use serde_json::json;
+
+/// A form field or a header.
+type Pair<'a> = (&'a str, &'a str);
+
+const CANARY: &str = "canary-dashboard-5d1c9e27";
+
+/// A client that keeps no cookies and follows no redirects, so each answer is seen as sent.
+fn client() -> Client {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+async fn get(s: &Server, path: &str, session: Option<&str>) -> Response {
+    let mut request = client().get(format!("{}{path}", s.base));
+    if let Some(cookie) = session {
+        request = request.header(COOKIE, cookie);
+    }
+    request.send().await.expect("GET")
+}
+
+async fn post_form(
+    s: &Server,
+    path: &str,
+    session: Option<&str>,
+    form: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> Response {
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut request = client()
+        .post(format!("{}{path}", s.base))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(cookie) = session {
+        request = request.header(COOKIE, cookie);
+    }
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("POST")
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn location(response: &Response) -> &str {
+    response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// Signs in with `token`; answers the `name=value` of the session cookie and its whole
+/// `Set-Cookie` line.
+async fn sign_in(s: &Server, token: &str) -> (String, String) {
+    let answer = post_form(s, "/ui/sign-in", None, &[("token", token)], &[]).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&answer), "/ui/authentications");
+    let set_cookie = answer
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_owned();
+    let pair = set_cookie.split(';').next().unwrap_or_default().to_owned();
+    (pair, set_cookie)
+}
+
+/// The CSRF token of a signed-in page.
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_list_search_one_authentication_and_sign_out() {
+    let s = Server::start().await;
+    let airtable = s
+        .create_personal("airtable", json!({"token": CANARY}))
+        .await;
+    s.create_personal("slack", json!({"access_token": format!("{CANARY}-slack")}))
+        .await;
+
+    // The root and /ui lead to the sign-in form when signed out.
+    let root = get(&s, "/", None).await;
+    assert_eq!(location(&root), "/ui");
+    let home = get(&s, "/ui", None).await;
+    assert_eq!(location(&home), "/ui/sign-in");
+    let form = get(&s, "/ui/sign-in", None).await;
+    assert_eq!(form.status(), StatusCode::OK);
+    let headers = form.headers().clone();
+    let policy = headers
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .expect("a CSP");
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    let html = form.text().await.expect("body");
+    assert!(
+        html.contains("<label for=\"token\">API token</label>"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"), "no script on the page");
+
+    // Bad tokens: the message sits beside the field, with the status a person cannot see.
+    // (case, token, status, message)
+    let refusals = [
+        (
+            "empty",
+            "  ",
+            StatusCode::UNAUTHORIZED,
+            "Enter an API token.",
+        ),
+        (
+            "unknown",
+            "cl_not-a-token",
+            StatusCode::UNAUTHORIZED,
+            "not valid",
+        ),
+        (
+            "a runner's",
+            s.runner_token.as_str(),
+            StatusCode::UNAUTHORIZED,
+            "sign in with a user",
+        ),
+        (
+            "an auditor's",
+            s.auditor_token.as_str(),
+            StatusCode::UNAUTHORIZED,
+            "sign in with a user",
+        ),
+    ];
+    for (case, token, status, message) in refusals {
+        let answer = post_form(&s, "/ui/sign-in", None, &[("token", token)], &[]).await;
+        assert_eq!(answer.status(), status, "{case}");
+        assert!(
+            answer.headers().get(SET_COOKIE).is_none(),
+            "{case}: no session"
+        );
+        let html = answer.text().await.expect("body");
+        assert!(html.contains("id=\"token-error\""), "{case}: {html}");
+        assert!(html.contains(message), "{case}: {html}");
+    }
+
+    // A sign-in: the cookie is HttpOnly, SameSite=Strict, scoped to /ui, and not the token.
+    let (session, set_cookie) = sign_in(&s, &s.owner.token).await;
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(set_cookie.contains(flag), "{flag} in {set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "plain http: {set_cookie}");
+    assert!(
+        !set_cookie.contains(&s.owner.token),
+        "the cookie is not the token"
+    );
+    let behind_tls = post_form(
+        &s,
+        "/ui/sign-in",
+        None,
+        &[("token", &s.owner.token)],
+        &[("x-forwarded-proto", "https")],
+    )
+    .await;
+    let line = behind_tls.headers()[SET_COOKIE].to_str().expect("text");
+    assert!(line.contains("Secure"), "{line}");
+
+    // The list, and a search by name.
+    let list = get(&s, "/ui/authentications", Some(&session)).await;
+    assert_eq!(list.status(), StatusCode::OK);
+    let html = list.text().await.expect("body");
+    assert!(html.contains("2 authentications"), "{html}");
+    assert!(
+        html.contains(&format!("/ui/authentications/{airtable}")),
+        "{html}"
+    );
+    assert!(html.contains("slack"), "{html}");
+    let searched = get(&s, "/ui/authentications?q=AIRTABLE", Some(&session))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(searched.contains("1 authentication "), "{searched}");
+    assert!(!searched.contains(">slack<"), "{searched}");
+
+    // One authentication: the secret is "set" with a fingerprint, never its value.
+    let one = get(
+        &s,
+        &format!("/ui/authentications/{airtable}"),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(one.status(), StatusCode::OK);
+    let page = one.text().await.expect("body");
+    assert!(page.contains("set <code>fp:"), "{page}");
+    for html in [&html, &searched, &page] {
+        assert!(!html.contains(CANARY), "a secret reached a page");
+    }
+
+    // Missing, hidden and malformed ids answer the same page.
+    let (other, _) = sign_in(&s, &s.outsider.token).await;
+    let mut not_found = Vec::new();
+    for (who, id) in [
+        (&session, uuid::Uuid::now_v7().to_string()),
+        (&other, airtable.clone()),
+        (&session, "not-an-id".to_owned()),
+    ] {
+        let answer = get(&s, &format!("/ui/authentications/{id}"), Some(who)).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+        let text = answer.text().await.expect("body");
+        let csrf = csrf_of(&text);
+        not_found.push(text.replace(&csrf, "CSRF"));
+    }
+    assert!(not_found.windows(2).all(|w| w[0] == w[1]), "{not_found:?}");
+
+    // Sign-out needs the session's CSRF token and a same-site form.
+    let csrf = csrf_of(&html);
+    // (case, form, headers)
+    let refused: [(&str, Vec<Pair>, Vec<Pair>); 3] = [
+        ("no token", vec![("csrf", "")], vec![]),
+        ("another token", vec![("csrf", "0123")], vec![]),
+        (
+            "from another site",
+            vec![("csrf", &csrf)],
+            vec![("sec-fetch-site", "cross-site")],
+        ),
+    ];
+    for (case, form, extra) in &refused {
+        let answer = post_form(&s, "/ui/sign-out", Some(&session), form, extra).await;
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{case}");
+        let still = get(&s, "/ui/authentications", Some(&session)).await;
+        assert_eq!(still.status(), StatusCode::OK, "{case}: still signed in");
+    }
+    let out = post_form(&s, "/ui/sign-out", Some(&session), &[("csrf", &csrf)], &[]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&out), "/ui/sign-in");
+    let after = get(&s, "/ui/authentications", Some(&session)).await;
+    assert_eq!(location(&after), "/ui/sign-in", "the session is closed");
+    s.stop().await;
+}
