@@ -160,6 +160,10 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         config.app.data_dir.display(),
         config.app.key_file.display()
     );
+    println!(
+        "credledger: dashboard at http://{}/ui (sign in with an API token)",
+        server.addr
+    );
     shutdown_signal().await;
     println!(
         "credledger: shutting down (deadline {} s) ...",
