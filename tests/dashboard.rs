@@ -267,3 +267,156 @@ async fn sign_in_list_search_one_authentication_and_sign_out() {
     assert_eq!(location(&after), "/ui/sign-in", "the session is closed");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_an_authentication_from_the_dashboard_with_refusals_beside_their_fields() {
+    let s = Server::start().await;
+    let (session, _) = sign_in(&s, &s.owner.token).await;
+    let choose = get(&s, "/ui/authentications/new", Some(&session)).await;
+    assert_eq!(choose.status(), StatusCode::OK);
+    let html = choose.text().await.expect("body");
+    assert!(html.contains("<option value=\"airtable\">"), "{html}");
+    assert!(
+        !html.contains("value=\"slack\""),
+        "OAuth2 services go through the provider"
+    );
+    let form = get(
+        &s,
+        "/ui/authentications/new?service=airtable",
+        Some(&session),
+    )
+    .await
+    .text()
+    .await
+    .expect("body");
+    assert!(form.contains("name=\"field.token\""), "{form}");
+    assert!(
+        form.contains("type=\"password\""),
+        "a secret is typed hidden"
+    );
+    let csrf = csrf_of(&form);
+    let workspace = s.shared.as_str();
+
+    // (case, name, workspace, token, csrf, status, where the message is, what it says)
+    let refusals = [
+        (
+            "no CSRF token",
+            "Airtable",
+            workspace,
+            CANARY,
+            "",
+            StatusCode::FORBIDDEN,
+            "",
+            "expired",
+        ),
+        (
+            "blank name",
+            "  ",
+            workspace,
+            CANARY,
+            csrf.as_str(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name-error",
+            "must not be blank",
+        ),
+        (
+            "no workspace",
+            "Airtable",
+            "",
+            CANARY,
+            csrf.as_str(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "workspace-error",
+            "Choose a workspace",
+        ),
+        (
+            "no token",
+            "Airtable",
+            workspace,
+            "",
+            csrf.as_str(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "field-token-error",
+            "required",
+        ),
+    ];
+    for (case, name, workspace, token, csrf, status, beside, says) in refusals {
+        let answer = post_form(
+            &s,
+            "/ui/authentications/new",
+            Some(&session),
+            &[
+                ("csrf", csrf),
+                ("service", "airtable"),
+                ("name", name),
+                ("workspace", workspace),
+                ("field.token", token),
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(answer.status(), status, "{case}");
+        let html = answer.text().await.expect("body");
+        assert!(
+            !html.contains(CANARY),
+            "{case}: a typed secret came back into the page"
+        );
+        if !beside.is_empty() {
+            let at = html
+                .find(&format!("id=\"{beside}\""))
+                .unwrap_or_else(|| panic!("{case}: no {beside} in {html}"));
+            assert!(html[at..].contains(says), "{case}: {html}");
+        } else {
+            assert!(html.contains(says), "{case}: {html}");
+        }
+    }
+    let listed = s.owner_get("/v1/authentications").await.expect(200);
+    assert_eq!(listed.body["total"], 0, "nothing was created by a refusal");
+
+    let created = post_form(
+        &s,
+        "/ui/authentications/new",
+        Some(&session),
+        &[
+            ("csrf", &csrf),
+            ("service", "airtable"),
+            ("name", "Airtable from the dashboard"),
+            ("workspace", workspace),
+            ("field.token", CANARY),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let target = location(&created).to_owned();
+    let id = target
+        .strip_prefix("/ui/authentications/")
+        .expect("the new authentication's page")
+        .to_owned();
+    let page = get(&s, &target, Some(&session))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("Airtable from the dashboard"), "{page}");
+    assert!(!page.contains(CANARY), "a secret reached a page");
+
+    // The API sees it, and audit names the dashboard as its origin.
+    let view = s
+        .owner_get(&format!("/v1/authentications/{id}"))
+        .await
+        .expect(200);
+    assert_eq!(view.body["workspace"], workspace);
+    let audit = s
+        .owner_get(&format!(
+            "/v1/audit?authentication={id}&type=authentication.created"
+        ))
+        .await
+        .expect(200);
+    assert_eq!(
+        audit.body["items"][0]["origin"], "dashboard",
+        "{}",
+        audit.text
+    );
+    s.stop().await;
+}

@@ -1,6 +1,6 @@
 //! The dashboard in a real headless Chromium, driven over WebDriver (chromedriver): sign in
-//! by typing a token into the form, find an authentication by searching, open it, and sign
-//! out. Screenshots of the pages go to `target/dashboard-screenshots/`.
+//! by typing a token into the form, find an authentication by searching, open it, create one
+//! through the form, and sign out. Screenshots of the pages go to `target/dashboard-screenshots/`.
 //!
 //! Needs `chromium` and `chromium-driver` (Debian's packages; `.ci/run` installs them). Without
 //! them the test says so and passes, except under `CI`, where it fails.
@@ -210,6 +210,61 @@ async fn a_person_signs_in_finds_an_authentication_and_signs_out() {
         assert!(!html.contains(CANARY), "a secret reached the page");
     }
     screenshot(&c, "authentication").await;
+
+    // Create one: choose the service, fill in its form, and land on its page.
+    c.goto(&format!("{}/ui/authentications", s.base))
+        .await
+        .expect("open the list");
+    c.find(Locator::LinkText("Create new authentication"))
+        .await
+        .expect("the create link")
+        .click()
+        .await
+        .expect("open the form");
+    wait_for_heading(&c, "Create new authentication").await;
+    c.find(Locator::Css("#service option[value=airtable]"))
+        .await
+        .expect("Airtable in the catalog")
+        .click()
+        .await
+        .expect("choose it");
+    c.find(Locator::Css("main button[type=submit]"))
+        .await
+        .expect("continue")
+        .click()
+        .await
+        .expect("continue");
+    let name = c
+        .wait()
+        .for_element(Locator::Id("name"))
+        .await
+        .expect("the name field");
+    name.send_keys("Made in the browser").await.expect("type");
+    c.find(Locator::Css(&format!(
+        "#workspace option[value='{}']",
+        s.shared
+    )))
+    .await
+    .expect("the shared workspace")
+    .click()
+    .await
+    .expect("choose it");
+    c.find(Locator::Id("field-token"))
+        .await
+        .expect("the token field")
+        .send_keys(&format!("{CANARY}-created"))
+        .await
+        .expect("type");
+    screenshot(&c, "create").await;
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .expect("create")
+        .click()
+        .await
+        .expect("create");
+    wait_for_heading(&c, "Made in the browser").await;
+    let created = c.source().await.expect("source");
+    assert!(!created.contains(CANARY), "a secret reached the page");
 
     // Sign out: back to the form, and the list is closed to this browser.
     c.find(Locator::Css("form.sign-out button"))

@@ -5,6 +5,7 @@
 //! This module only translates: it reads the session, calls one `app` operation, and renders
 //! the answer. Rules live in `domain` and `app` (docs/architecture.md, "Where each rule lives").
 
+mod create;
 mod pages;
 pub mod session;
 
@@ -27,6 +28,10 @@ pub fn router() -> Router<SharedState> {
         .route("/ui/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/ui/sign-out", post(pages::sign_out))
         .route("/ui/authentications", get(pages::authentications))
+        .route(
+            "/ui/authentications/new",
+            get(create::form).post(create::create),
+        )
         .route("/ui/authentications/{id}", get(pages::authentication))
         .route("/ui/static/style.css", get(style))
         .layer(axum::middleware::from_fn(guard));

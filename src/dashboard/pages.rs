@@ -19,7 +19,7 @@ use crate::projections::{AuthenticationView, FieldView, ListQuery};
 const PAGE_SIZE: usize = 50;
 
 /// The signed-in session of a request, with its id.
-fn session_of(state: &SharedState, headers: &HeaderMap) -> Option<(String, Session)> {
+pub(super) fn session_of(state: &SharedState, headers: &HeaderMap) -> Option<(String, Session)> {
     let cookies = headers.get_all(header::COOKIE);
     let id = cookies
         .iter()
@@ -33,7 +33,7 @@ fn session_of(state: &SharedState, headers: &HeaderMap) -> Option<(String, Sessi
 }
 
 /// Renders a page; a template that fails to render is a 500 with nothing of the page.
-fn render(status: StatusCode, page: &impl Template) -> Response {
+pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -47,7 +47,7 @@ fn render(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
-fn to_sign_in() -> Response {
+pub(super) fn to_sign_in() -> Response {
     Redirect::to("/ui/sign-in").into_response()
 }
 
@@ -365,6 +365,11 @@ fn lifecycle_label(view: &AuthenticationView) -> String {
 /// A failure of the server, not of the request: logged, and a page that says only that.
 fn failed(error: AppError) -> Response {
     tracing::error!(error = %error, "a dashboard page failed");
+    failed_page()
+}
+
+/// The page of a server failure; what failed is in the log, never on the page.
+pub(super) fn failed_page() -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         Html("<!doctype html><title>Error</title><p>Something went wrong on the server; the log has the details."),
