@@ -420,3 +420,122 @@ async fn create_an_authentication_from_the_dashboard_with_refusals_beside_their_
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_keep_replace_or_clear_each_field_against_the_version_shown() {
+    let s = Server::start().await;
+    let id = s
+        .create_personal("airtable", json!({"token": CANARY}))
+        .await;
+    let (session, _) = sign_in(&s, &s.owner.token).await;
+    let path = format!("/ui/authentications/{id}/settings");
+    let form = get(&s, &path, Some(&session)).await;
+    assert_eq!(form.status(), StatusCode::OK);
+    let html = form.text().await.expect("body");
+    assert!(html.contains("token (required) — now: set · fp:"), "{html}");
+    assert!(!html.contains(CANARY), "a saved secret was displayed");
+    assert!(
+        !html.contains("value=\"clear\""),
+        "a required field cannot be cleared"
+    );
+    let csrf = csrf_of(&html);
+    let before = s
+        .owner_get(&format!("/v1/authentications/{id}"))
+        .await
+        .expect(200);
+    let version = before.body["version"]
+        .as_u64()
+        .expect("version")
+        .to_string();
+    let fingerprint = before.body["fields"]["token"]["fingerprint"].clone();
+    let replaced = format!("{CANARY}-2");
+
+    // (case, csrf, version, what to do with the token, status, what the page says)
+    let refusals = [
+        (
+            "no CSRF token",
+            "",
+            version.as_str(),
+            "replace",
+            StatusCode::FORBIDDEN,
+            "expired",
+        ),
+        (
+            "nothing changed",
+            csrf.as_str(),
+            version.as_str(),
+            "keep",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "role=\"alert\"",
+        ),
+        (
+            "changed meanwhile",
+            csrf.as_str(),
+            "1",
+            "replace",
+            StatusCode::PRECONDITION_FAILED,
+            "version",
+        ),
+    ];
+    for (case, csrf, version, action, status, says) in refusals {
+        let answer = post_form(
+            &s,
+            &path,
+            Some(&session),
+            &[
+                ("csrf", csrf),
+                ("version", version),
+                ("do.token", action),
+                ("field.token", &replaced),
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(answer.status(), status, "{case}");
+        let text = answer.text().await.expect("body");
+        assert!(text.contains(says), "{case}: {text}");
+        assert!(!text.contains(CANARY), "{case}: a secret reached the page");
+    }
+    let unchanged = s
+        .owner_get(&format!("/v1/authentications/{id}"))
+        .await
+        .expect(200);
+    assert_eq!(unchanged.body, before.body, "no refusal changed anything");
+
+    let saved = post_form(
+        &s,
+        &path,
+        Some(&session),
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("do.token", "replace"),
+            ("field.token", &replaced),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&saved), format!("/ui/authentications/{id}"));
+    let after = s
+        .owner_get(&format!("/v1/authentications/{id}"))
+        .await
+        .expect(200);
+    assert_ne!(after.body["fields"]["token"]["fingerprint"], fingerprint);
+    // Audit of a personal workspace is the auditors' to read.
+    let audit = s
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/audit?authentication={id}&type=authentication.reauthenticated"),
+            &s.auditor_token,
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        audit.body["items"][0]["origin"], "dashboard",
+        "{}",
+        audit.text
+    );
+    s.stop().await;
+}

@@ -262,18 +262,21 @@ pub async fn create(
     }
 }
 
+/// The field a refusal names (the API's problem `field`) and its reason without the field.
+pub(super) fn field_and_reason(problem: &ApiError) -> (Option<&str>, String) {
+    let field = problem.field.as_deref();
+    let reason = field
+        .and_then(|f| problem.detail.strip_prefix(f))
+        .and_then(|r| r.strip_prefix(": "))
+        .unwrap_or(&problem.detail)
+        .to_owned();
+    (field, reason)
+}
+
 /// Puts a refusal beside the input its field names, or at the top of the form.
 fn place_refusal(page: &mut CreatePage, problem: &ApiError) {
-    let reason = match &problem.field {
-        Some(field) => problem
-            .detail
-            .strip_prefix(field.as_str())
-            .and_then(|r| r.strip_prefix(": "))
-            .unwrap_or(&problem.detail)
-            .to_owned(),
-        None => problem.detail.clone(),
-    };
-    match problem.field.as_deref() {
+    let (field, reason) = field_and_reason(problem);
+    match field {
         Some("name") => page.name_error = Some(reason),
         Some("workspace") => page.workspace_error = Some(reason),
         Some(field) => {

@@ -8,6 +8,7 @@
 mod create;
 mod pages;
 pub mod session;
+mod settings;
 
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -33,6 +34,10 @@ pub fn router() -> Router<SharedState> {
             get(create::form).post(create::create),
         )
         .route("/ui/authentications/{id}", get(pages::authentication))
+        .route(
+            "/ui/authentications/{id}/settings",
+            get(settings::form).post(settings::save),
+        )
         .route("/ui/static/style.css", get(style))
         .layer(axum::middleware::from_fn(guard));
     Router::new()

@@ -270,6 +270,7 @@ struct FieldRow {
 #[template(path = "dashboard/authentication.html")]
 struct AuthenticationPage {
     csrf: String,
+    id: String,
     name: String,
     workspace: String,
     service: String,
@@ -339,6 +340,7 @@ pub async fn authentication(
         .collect();
     let page = AuthenticationPage {
         csrf: session.csrf.clone(),
+        id: view.id.to_string(),
         name: view.name.clone(),
         workspace: workspace_label(&view),
         service: view.service.clone(),

@@ -1,0 +1,242 @@
+//! Settings of an authentication: a re-authentication where each field is kept, replaced or
+//! cleared. Saved secrets are not displayed (only whether they are set and a fingerprint);
+//! the command is the API's `Reauthenticate`, with the origin `Dashboard` and the version the
+//! page was built from as the expected one, so a change made meanwhile is not overwritten.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+
+use super::pages::{failed_page, render, session_of, to_sign_in};
+use crate::app::{AppError, Caller, ChangeOptions};
+use crate::domain::authentication::{AuthenticationCommand, FieldChange};
+use crate::domain::ids::{AuthenticationId, FieldName, ServiceId, ServiceKey, UserId};
+use crate::domain::secret::SecretText;
+use crate::domain::services::FieldSpec;
+use crate::http::error::ApiError;
+use crate::http::SharedState;
+use crate::ledger::{Origin, SignedInWith};
+use crate::projections::{AuthenticationView, FieldView};
+
+/// One field of the settings form.
+struct SettingInput {
+    name: String,
+    secret: bool,
+    required: bool,
+    /// "set · fp:…" for a set secret, the value of a plain field, "not set" otherwise.
+    now: String,
+    is_set: bool,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/settings.html")]
+struct SettingsPage {
+    csrf: String,
+    id: String,
+    name: String,
+    version: u64,
+    fields: Vec<SettingInput>,
+    save_unverified: bool,
+    error: Option<String>,
+}
+
+/// The fields the service defines, in order, with those the authentication holds beyond them.
+async fn service_fields(
+    state: &SharedState,
+    user: UserId,
+    view: &AuthenticationView,
+) -> Vec<FieldSpec> {
+    let spec = match view.service.strip_prefix("custom:") {
+        Some(id) => match id.parse::<ServiceId>() {
+            Ok(id) => state
+                .app
+                .custom_service(user, id)
+                .await
+                .ok()
+                .map(|s| s.spec),
+            Err(_) => None,
+        },
+        None => ServiceKey::parse(&view.service)
+            .ok()
+            .and_then(|key| state.app.catalog().get(&key).cloned()),
+    };
+    spec.map(|s| s.all_fields()).unwrap_or_default()
+}
+
+async fn page_of(
+    state: &SharedState,
+    csrf: String,
+    user: UserId,
+    view: &AuthenticationView,
+) -> SettingsPage {
+    let mut fields: Vec<SettingInput> = service_fields(state, user, view)
+        .await
+        .into_iter()
+        .map(|spec| {
+            let held = view.fields.get(spec.name.as_str());
+            SettingInput {
+                name: spec.name.to_string(),
+                secret: spec.secret,
+                required: spec.required,
+                now: describe(held),
+                is_set: held.is_some(),
+                error: None,
+            }
+        })
+        .collect();
+    for (name, held) in &view.fields {
+        if !fields.iter().any(|f| &f.name == name) {
+            fields.push(SettingInput {
+                name: name.clone(),
+                secret: matches!(held, FieldView::Secret { .. }),
+                required: false,
+                now: describe(Some(held)),
+                is_set: true,
+                error: None,
+            });
+        }
+    }
+    SettingsPage {
+        csrf,
+        id: view.id.to_string(),
+        name: view.name.clone(),
+        version: view.version,
+        fields,
+        save_unverified: false,
+        error: None,
+    }
+}
+
+fn describe(held: Option<&FieldView>) -> String {
+    match held {
+        Some(FieldView::Secret { fingerprint, .. }) => format!("set · {fingerprint}"),
+        Some(FieldView::Plain { value, .. }) => value.clone(),
+        None => "not set".to_owned(),
+    }
+}
+
+/// The view `user` may see, or the answer to give instead.
+async fn visible(
+    state: &SharedState,
+    user: UserId,
+    raw: &str,
+) -> Result<AuthenticationView, Response> {
+    let not_found = || Redirect::to(&format!("/ui/authentications/{raw}")).into_response();
+    let id = raw.parse::<AuthenticationId>().map_err(|_| not_found())?;
+    match state.app.get(user, id).await {
+        Ok(view) => Ok(view),
+        // The authentication's own page answers "not found" alike for missing and hidden.
+        Err(AppError::NotFound) => Err(not_found()),
+        Err(e) => {
+            tracing::error!(error = %e, "a dashboard page failed");
+            Err(failed_page())
+        }
+    }
+}
+
+/// `GET /ui/authentications/{id}/settings`.
+pub async fn form(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers) else {
+        return to_sign_in();
+    };
+    match visible(&state, session.user, &raw).await {
+        Ok(view) => render(
+            StatusCode::OK,
+            &page_of(&state, session.csrf.clone(), session.user, &view).await,
+        ),
+        Err(answer) => answer,
+    }
+}
+
+/// `POST /ui/authentications/{id}/settings`: per field `keep`, `replace` (with the new value)
+/// or `clear`.
+pub async fn save(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers) else {
+        return to_sign_in();
+    };
+    let value = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if !value("csrf").is_some_and(|sent| session.csrf_matches(sent)) {
+        return (
+            StatusCode::FORBIDDEN,
+            "this form has expired; reload the page",
+        )
+            .into_response();
+    }
+    let view = match visible(&state, session.user, &raw).await {
+        Ok(view) => view,
+        Err(answer) => return answer,
+    };
+    let mut page = page_of(&state, session.csrf.clone(), session.user, &view).await;
+    page.save_unverified = value("save_unverified").is_some();
+    let expected = value("version").and_then(|v| v.parse::<u64>().ok());
+    let mut changes = BTreeMap::new();
+    for input in &page.fields {
+        let Ok(name) = FieldName::parse(&input.name) else {
+            continue;
+        };
+        match value(&format!("do.{}", input.name)) {
+            Some("replace") => {
+                let typed = value(&format!("field.{}", input.name)).unwrap_or_default();
+                changes.insert(name, FieldChange::Set(SecretText::new(typed.to_owned())));
+            }
+            Some("clear") => {
+                changes.insert(name, FieldChange::Clear);
+            }
+            _ => {}
+        }
+    }
+    let mut caller = Caller {
+        user: session.user,
+        via: SignedInWith::ApiToken,
+        origin: Origin::Dashboard,
+        idempotency: None,
+    };
+    let command = AuthenticationCommand::Reauthenticate {
+        fields: changes,
+        origin: caller.change_origin(None),
+    };
+    let options = ChangeOptions {
+        save_unverified: page.save_unverified,
+    };
+    match state
+        .app
+        .execute_with_options(&caller, view.id, vec![command], expected, options)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/ui/authentications/{}", view.id)).into_response(),
+        Err(e) => {
+            let problem = ApiError::from(e);
+            if problem.status.is_server_error() {
+                return failed_page();
+            }
+            let (field, reason) = super::create::field_and_reason(&problem);
+            let input = field
+                .and_then(|f| f.strip_prefix("fields."))
+                .and_then(|name| page.fields.iter_mut().find(|f| f.name == name));
+            match input {
+                Some(input) => input.error = Some(reason),
+                None => page.error = Some(problem.detail.clone()),
+            }
+            render(problem.status, &page)
+        }
+    }
+}
