@@ -539,3 +539,151 @@ async fn settings_keep_replace_or_clear_each_field_against_the_version_shown() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_restore_and_purge_with_a_typed_confirmation() {
+    let s = Server::start().await;
+    let id = s
+        .create_personal("airtable", json!({"token": CANARY}))
+        .await;
+    let (session, _) = sign_in(&s, &s.owner.token).await;
+    let page_path = format!("/ui/authentications/{id}");
+    let version = |body: &serde_json::Value| body["version"].as_u64().expect("version").to_string();
+    let view = || async {
+        s.owner_get(&format!("/v1/authentications/{id}"))
+            .await
+            .expect(200)
+            .body
+    };
+    let name = view().await["name"].as_str().expect("name").to_owned();
+    let html = get(&s, &page_path, Some(&session))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains("/delete"), "{html}");
+    assert!(
+        !html.contains("/purge"),
+        "purge is offered only once deleted"
+    );
+    let csrf = csrf_of(&html);
+
+    // (case, action, csrf, version, confirm, status, lifecycle after)
+    let current = version(&view().await);
+    let steps = [
+        (
+            "delete without CSRF",
+            "delete",
+            "",
+            current.clone(),
+            "",
+            StatusCode::FORBIDDEN,
+            "active",
+        ),
+        (
+            "delete an older version",
+            "delete",
+            csrf.as_str(),
+            "1".to_owned(),
+            "",
+            StatusCode::PRECONDITION_FAILED,
+            "active",
+        ),
+        (
+            "delete",
+            "delete",
+            csrf.as_str(),
+            current.clone(),
+            "",
+            StatusCode::SEE_OTHER,
+            "deleted",
+        ),
+    ];
+    for (case, action, csrf, version, confirm, status, after) in steps {
+        let answer = post_form(
+            &s,
+            &format!("{page_path}/{action}"),
+            Some(&session),
+            &[("csrf", csrf), ("version", &version), ("confirm", confirm)],
+            &[],
+        )
+        .await;
+        assert_eq!(answer.status(), status, "{case}");
+        assert_eq!(view().await["lifecycle"], after, "{case}");
+    }
+    let deleted = get(&s, &page_path, Some(&session))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        deleted.contains("/restore") && deleted.contains("/purge"),
+        "{deleted}"
+    );
+
+    let restored = post_form(
+        &s,
+        &format!("{page_path}/restore"),
+        Some(&session),
+        &[("csrf", &csrf), ("version", &version(&view().await))],
+        &[],
+    )
+    .await;
+    assert_eq!(restored.status(), StatusCode::SEE_OTHER);
+    assert_eq!(view().await["lifecycle"], "active");
+
+    let deleted_again = post_form(
+        &s,
+        &format!("{page_path}/delete"),
+        Some(&session),
+        &[("csrf", &csrf), ("version", &version(&view().await))],
+        &[],
+    )
+    .await;
+    assert_eq!(deleted_again.status(), StatusCode::SEE_OTHER);
+    let wrong = post_form(
+        &s,
+        &format!("{page_path}/purge"),
+        Some(&session),
+        &[
+            ("csrf", &csrf),
+            ("version", &version(&view().await)),
+            ("confirm", "something else"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong
+        .text()
+        .await
+        .expect("body")
+        .contains("id=\"confirm-error\""));
+    assert_eq!(
+        view().await["lifecycle"],
+        "deleted",
+        "a wrong confirmation purges nothing"
+    );
+    let purged = post_form(
+        &s,
+        &format!("{page_path}/purge"),
+        Some(&session),
+        &[
+            ("csrf", &csrf),
+            ("version", &version(&view().await)),
+            ("confirm", &name),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(purged.status(), StatusCode::SEE_OTHER);
+    assert_eq!(view().await["lifecycle"], "purged");
+    let after = get(&s, &page_path, Some(&session))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(after.contains("Purged"), "{after}");
+    assert!(!after.contains(CANARY));
+    s.stop().await;
+}

@@ -6,6 +6,7 @@
 //! the answer. Rules live in `domain` and `app` (docs/architecture.md, "Where each rule lives").
 
 mod create;
+mod lifecycle;
 mod pages;
 pub mod session;
 mod settings;
@@ -34,6 +35,9 @@ pub fn router() -> Router<SharedState> {
             get(create::form).post(create::create),
         )
         .route("/ui/authentications/{id}", get(pages::authentication))
+        .route("/ui/authentications/{id}/delete", post(lifecycle::delete))
+        .route("/ui/authentications/{id}/restore", post(lifecycle::restore))
+        .route("/ui/authentications/{id}/purge", post(lifecycle::purge))
         .route(
             "/ui/authentications/{id}/settings",
             get(settings::form).post(settings::save),

@@ -259,7 +259,7 @@ pub async fn authentications(
 }
 
 /// One field as the page shows it: a plain value, or only that a secret is set.
-struct FieldRow {
+pub(super) struct FieldRow {
     name: String,
     value: Option<String>,
     fingerprint: Option<String>,
@@ -268,18 +268,26 @@ struct FieldRow {
 
 #[derive(Template)]
 #[template(path = "dashboard/authentication.html")]
-struct AuthenticationPage {
+pub(super) struct AuthenticationPage {
     csrf: String,
     id: String,
-    name: String,
+    /// Its name (the purge confirmation asks for it).
+    pub(super) name: String,
     workspace: String,
     service: String,
     kind: String,
     lifecycle: String,
-    version: u64,
+    deleted: bool,
+    purged: bool,
+    /// The version shown: the expected one of its actions.
+    pub(super) version: u64,
     scopes: String,
     needs_reauthorization: bool,
     fields: Vec<FieldRow>,
+    /// A refused action, at the top.
+    pub(super) error: Option<String>,
+    /// A purge whose confirmation did not match.
+    pub(super) confirm_error: Option<String>,
 }
 
 #[derive(Template)]
@@ -297,6 +305,19 @@ pub async fn authentication(
     let Some((_, session)) = session_of(&state, &headers) else {
         return to_sign_in();
     };
+    match authentication_page(&state, &session, &raw).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(answer) => answer,
+    }
+}
+
+/// The page of authentication `raw` for `session`'s user, or the answer to give instead
+/// (the same "not found" page for a missing, hidden or malformed one).
+pub(super) async fn authentication_page(
+    state: &SharedState,
+    session: &Session,
+    raw: &str,
+) -> Result<AuthenticationPage, Response> {
     let not_found = || {
         render(
             StatusCode::NOT_FOUND,
@@ -305,18 +326,35 @@ pub async fn authentication(
             },
         )
     };
-    let Ok(id) = raw.parse::<AuthenticationId>() else {
-        return not_found();
-    };
+    let id = raw.parse::<AuthenticationId>().map_err(|_| not_found())?;
     let view = match state.app.get(session.user, id).await {
         Ok(view) => view,
-        Err(AppError::NotFound) => return not_found(),
-        Err(e) => return failed(e),
+        Err(AppError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(failed(e)),
     };
-    let fields = view
-        .fields
-        .iter()
-        .map(|(name, field)| match field {
+    let fields = view.fields.iter().map(FieldRow::of).collect();
+    Ok(AuthenticationPage {
+        csrf: session.csrf.clone(),
+        id: view.id.to_string(),
+        name: view.name.clone(),
+        workspace: workspace_label(&view),
+        service: view.service.clone(),
+        kind: format!("{:?}", view.kind),
+        lifecycle: lifecycle_label(&view),
+        deleted: view.lifecycle == "deleted",
+        purged: view.lifecycle == "purged",
+        version: view.version,
+        scopes: view.scopes.join(" "),
+        needs_reauthorization: view.needs_reauthorization,
+        fields,
+        error: None,
+        confirm_error: None,
+    })
+}
+
+impl FieldRow {
+    fn of((name, field): (&String, &FieldView)) -> FieldRow {
+        match field {
             FieldView::Plain {
                 value,
                 changed_at_version,
@@ -336,22 +374,8 @@ pub async fn authentication(
                 fingerprint: Some(fingerprint.to_string()),
                 changed_at_version: *changed_at_version,
             },
-        })
-        .collect();
-    let page = AuthenticationPage {
-        csrf: session.csrf.clone(),
-        id: view.id.to_string(),
-        name: view.name.clone(),
-        workspace: workspace_label(&view),
-        service: view.service.clone(),
-        kind: format!("{:?}", view.kind),
-        lifecycle: lifecycle_label(&view),
-        version: view.version,
-        scopes: view.scopes.join(" "),
-        needs_reauthorization: view.needs_reauthorization,
-        fields,
-    };
-    render(StatusCode::OK, &page)
+        }
+    }
 }
 
 fn lifecycle_label(view: &AuthenticationView) -> String {
