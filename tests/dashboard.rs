@@ -687,3 +687,81 @@ async fn delete_restore_and_purge_with_a_typed_confirmation() {
     assert!(!after.contains(CANARY));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_shows_each_change_by_fingerprint_and_restores_a_version() {
+    let s = Server::start().await;
+    let id = s
+        .create_personal("airtable", json!({"token": CANARY}))
+        .await;
+    let first = s
+        .owner_get(&format!("/v1/authentications/{id}"))
+        .await
+        .expect(200)
+        .body;
+    s.call(
+        reqwest::Method::POST,
+        &format!("/v1/authentications/{id}/reauthenticate"),
+        &s.owner.token,
+        Some(json!({"fields": {"token": format!("{CANARY}-2")}})),
+    )
+    .await
+    .expect(200);
+    let (session, _) = sign_in(&s, &s.owner.token).await;
+    let history = get(
+        &s,
+        &format!("/ui/authentications/{id}/history"),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(history.status(), StatusCode::OK);
+    let html = history.text().await.expect("body");
+    assert!(html.contains("authentication.reauthenticated"), "{html}");
+    assert!(html.contains("token: overridden <code>fp:"), "{html}");
+    assert!(html.contains(" → fp:"), "old and new fingerprints: {html}");
+    assert!(!html.contains(CANARY), "a secret reached the history page");
+    let (other, _) = sign_in(&s, &s.outsider.token).await;
+    let hidden = get(
+        &s,
+        &format!("/ui/authentications/{id}/history"),
+        Some(&other),
+    )
+    .await;
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+
+    // Restore the first version from its entry: the token's fingerprint comes back.
+    let now = s
+        .owner_get(&format!("/v1/authentications/{id}"))
+        .await
+        .expect(200)
+        .body;
+    let first_version = first["version"].as_u64().expect("version").to_string();
+    let current = now["version"].as_u64().expect("version").to_string();
+    assert!(
+        html.contains(&format!("Restore version {first_version}")),
+        "{html}"
+    );
+    let restored = post_form(
+        &s,
+        &format!("/ui/authentications/{id}/restore"),
+        Some(&session),
+        &[
+            ("csrf", &csrf_of(&html)),
+            ("version", &current),
+            ("to_version", &first_version),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(restored.status(), StatusCode::SEE_OTHER);
+    let back = s
+        .owner_get(&format!("/v1/authentications/{id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        back["fields"]["token"]["fingerprint"],
+        first["fields"]["token"]["fingerprint"]
+    );
+    s.stop().await;
+}

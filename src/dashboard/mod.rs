@@ -6,6 +6,7 @@
 //! the answer. Rules live in `domain` and `app` (docs/architecture.md, "Where each rule lives").
 
 mod create;
+mod history;
 mod lifecycle;
 mod pages;
 pub mod session;
@@ -38,6 +39,7 @@ pub fn router() -> Router<SharedState> {
         .route("/ui/authentications/{id}/delete", post(lifecycle::delete))
         .route("/ui/authentications/{id}/restore", post(lifecycle::restore))
         .route("/ui/authentications/{id}/purge", post(lifecycle::purge))
+        .route("/ui/authentications/{id}/history", get(history::history))
         .route(
             "/ui/authentications/{id}/settings",
             get(settings::form).post(settings::save),

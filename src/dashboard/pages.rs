@@ -292,8 +292,8 @@ pub(super) struct AuthenticationPage {
 
 #[derive(Template)]
 #[template(path = "dashboard/not_found.html")]
-struct NotFoundPage {
-    csrf: String,
+pub(super) struct NotFoundPage {
+    pub(super) csrf: String,
 }
 
 /// `GET /ui/authentications/{id}`: one authentication; secrets only as "set" and a fingerprint.
