@@ -22,7 +22,8 @@ async fn unknown_routes_are_404_problems_and_wrong_methods_405() {
     let cases = [
         ("nothing", Request::get("/v1/nothing"), 404, NOT_FOUND, Some("path")),
         ("old version", Request::post("/v2/authentications", json!({})), 404, NOT_FOUND, Some("path")),
-        ("root", Request::get("/"), 404, NOT_FOUND, Some("path")),
+        // `/` itself redirects to the dashboard (tests/dashboard.rs).
+        ("unknown top-level path", Request::get("/nothing-here"), 404, NOT_FOUND, Some("path")),
         ("sub-resource", Request::new(Method::POST, format!("{a}/verify"), Body::None), 404, NOT_FOUND, Some("path")),
         ("too deep", Request::get(format!("{a}/history/1")), 404, NOT_FOUND, Some("path")),
         ("trailing slash", Request::get("/v1/authentications/"), 404, NOT_FOUND, Some("path")),
