@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod codec;
 pub mod envelope;
 pub mod error;
+pub(crate) mod planner;
 pub mod sled_store;
 pub mod store;
 pub mod types;
@@ -20,6 +21,7 @@ pub use error::{
     AppendProblem, Inconsistency, PositionIndex, StoreError, StoredPart, TransactionKind,
     WriterStop,
 };
+pub use planner::StoreClock;
 pub use sled_store::{open_db, BulkImporter, RawLog, SledStore, SledSubscription};
 pub use store::{EventStore, Head, StreamRange, Subscription};
 pub use types::{

@@ -515,15 +515,8 @@ fn encode_id_block(entries: &[IdEntry]) -> Vec<u8> {
     out
 }
 
-/// One event about to be written, with what its indexes need.
-pub(crate) struct NewEvent {
-    pub(crate) position: u64,
-    pub(crate) bytes: Vec<u8>,
-    pub(crate) stream: StreamId,
-    pub(crate) version: StreamVersion,
-    pub(crate) event_id: EventId,
-    pub(crate) recorded_at: Timestamp,
-}
+/// One event about to be written, with what its indexes need (planned by either backend).
+pub(crate) use crate::ledger::planner::NewEvent;
 
 impl NewEvent {
     /// An already recorded envelope (its bytes and decoded body), to be written again.

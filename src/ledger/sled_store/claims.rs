@@ -4,56 +4,17 @@
 //! The writer checks both against the stored trees plus what earlier appends of the same batch
 //! planned (an overlay, like `stream_heads`), so two appends in one batch cannot both win.
 
-use std::collections::{BTreeMap, HashMap};
-
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::ledger::codec;
 use crate::ledger::error::{AppendProblem, Inconsistency, StoreError};
-use crate::ledger::types::{
-    AppendOutcome, Position, StreamId, StreamVersion, UniqueChange, UniqueKey,
-    IDEMPOTENCY_RETENTION,
-};
+use crate::ledger::planner::StoredRecord;
+#[cfg(test)]
+use crate::ledger::planner::{self, UniqueOverlay};
+#[cfg(test)]
+use crate::ledger::types::UniqueChange;
+use crate::ledger::types::{StreamId, UniqueKey};
 use crate::time::Timestamp;
-
-/// Owners of unique keys as planned by the batch so far: `None` is a key released in it.
-pub(crate) type UniqueOverlay = HashMap<UniqueKey, Option<StreamId>>;
-
-/// An idempotency record as stored: the request it answers and the outcome it gave.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct StoredRecord {
-    pub(crate) request_hash: [u8; 32],
-    pub(crate) first_position: u64,
-    pub(crate) last_position: u64,
-    pub(crate) stream_version: u64,
-    pub(crate) answer: Vec<u8>,
-    pub(crate) created_at: i64,
-}
-
-impl StoredRecord {
-    /// The original outcome for the same request; a refusal for another one.
-    pub(crate) fn answer(&self, request_hash: &[u8; 32]) -> Result<AppendOutcome, StoreError> {
-        if &self.request_hash != request_hash {
-            return Err(StoreError::IdempotencyKeyReused {
-                position: Position(self.last_position),
-            });
-        }
-        Ok(AppendOutcome {
-            first_position: Position(self.first_position),
-            last_position: Position(self.last_position),
-            stream_version: StreamVersion(self.stream_version),
-            replayed_answer: Some(self.answer.clone()),
-        })
-    }
-
-    fn expired(&self, now: Timestamp) -> bool {
-        self.created_at < now.0.saturating_sub(retention_micros())
-    }
-}
-
-fn retention_micros() -> i64 {
-    i64::try_from(IDEMPOTENCY_RETENTION.as_micros()).unwrap_or(i64::MAX)
-}
 
 /// The stored, unexpired record of an idempotency key.
 pub(crate) fn stored_record(
@@ -90,7 +51,10 @@ pub(crate) fn sweep(tree: &sled::Tree) -> Result<usize, StoreError> {
     Ok(removed)
 }
 
-fn stored_holder(tree: &sled::Tree, key: &UniqueKey) -> Result<Option<StreamId>, StoreError> {
+pub(crate) fn stored_holder(
+    tree: &sled::Tree,
+    key: &UniqueKey,
+) -> Result<Option<StreamId>, StoreError> {
     let Some(bytes) = tree.get(key.as_bytes())? else {
         return Ok(None);
     };
@@ -99,46 +63,16 @@ fn stored_holder(tree: &sled::Tree, key: &UniqueKey) -> Result<Option<StreamId>,
     StreamId::new(text).map(Some)
 }
 
-/// The owner changes one append makes, or why it may not: releases first (only of keys this
-/// stream holds), then claims (refused when another stream holds the key). Nothing is changed
-/// in the overlay; the caller merges the result once the whole append is accepted.
-pub(crate) fn plan_unique(
+/// The owner changes one append makes against `tree` and the batch's overlay (see
+/// [`planner::plan_unique`]).
+#[cfg(test)]
+fn plan_unique(
     tree: &sled::Tree,
     overlay: &UniqueOverlay,
     stream: &StreamId,
     changes: &[UniqueChange],
 ) -> Result<UniqueOverlay, StoreError> {
-    let mut local = UniqueOverlay::new();
-    let holder = |local: &UniqueOverlay, key: &UniqueKey| -> Result<Option<StreamId>, StoreError> {
-        match local.get(key).or_else(|| overlay.get(key)) {
-            Some(planned) => Ok(planned.clone()),
-            None => stored_holder(tree, key),
-        }
-    };
-    for change in changes {
-        if let UniqueChange::Release(key) = change {
-            if holder(&local, key)?.as_ref() == Some(stream) {
-                local.insert(key.clone(), None);
-            }
-        }
-    }
-    for change in changes {
-        if let UniqueChange::Claim(key) = change {
-            match holder(&local, key)? {
-                Some(held) if &held != stream => {
-                    return Err(StoreError::UniqueKeyTaken {
-                        key: key.clone(),
-                        holder: held,
-                    })
-                }
-                Some(_) => {}
-                None => {
-                    local.insert(key.clone(), Some(stream.clone()));
-                }
-            }
-        }
-    }
-    Ok(local)
+    planner::plan_unique(overlay, stream, changes, |key| stored_holder(tree, key))
 }
 
 /// Makes the keys under `prefix` exactly `wanted`; returns how many entries changed.
@@ -185,6 +119,8 @@ pub(crate) fn repair(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::planner::retention_micros;
+    use crate::ledger::types::Position;
 
     fn tree() -> sled::Tree {
         let db = sled::Config::new()

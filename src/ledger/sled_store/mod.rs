@@ -29,6 +29,7 @@ use super::chain::{ChainBreak, ChainSummary, ChainVerifier};
 use super::codec::ENVELOPE_FORMAT_V1;
 use super::envelope::{ChainHash, Envelope};
 use super::error::{malformed, Inconsistency, StoreError, StoredPart, WriterStop};
+use super::planner::StoreClock;
 use super::store::{EventStore, Head, StreamRange};
 use super::types::{AppendOutcome, AppendRequest, Position, StreamId, StreamVersion, UniqueKey};
 use crate::time::Timestamp;
@@ -172,6 +173,23 @@ impl SledStore {
     /// Runs the log on an already opened sled database (other trees may share it), opened
     /// from `dir` (the log keeps its archive file there too).
     pub fn with_db(db: sled::Db, dir: &Path) -> Result<SledStore, StoreError> {
+        SledStore::with_db_and_clock(db, dir, Timestamp::now)
+    }
+
+    /// Opens (or creates) a log whose `recorded_at` comes from `clock` instead of the wall
+    /// clock (still never going back along the log): for tests that build identical logs.
+    pub fn open_with_clock(
+        path: impl AsRef<Path>,
+        clock: StoreClock,
+    ) -> Result<SledStore, StoreError> {
+        SledStore::with_db_and_clock(open_db(path.as_ref())?, path.as_ref(), clock)
+    }
+
+    fn with_db_and_clock(
+        db: sled::Db,
+        dir: &Path,
+        clock: StoreClock,
+    ) -> Result<SledStore, StoreError> {
         let trees = Trees::open(&db, dir)?;
         let (head, last_recorded_at) = load_head(&trees)?;
         let (durable_tx, durable_rx) = watch::channel(head);
@@ -180,6 +198,7 @@ impl SledStore {
             trees: trees.clone(),
             head,
             last_recorded_at,
+            clock,
         };
         let handle = tokio::spawn(writer::run(state, db.clone(), inbox_rx, durable_tx));
         Ok(SledStore {
