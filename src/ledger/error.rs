@@ -87,6 +87,9 @@ pub enum StoreError {
     /// Encoding failed.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// The PostgreSQL backend failed (connection, schema, query).
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] super::postgres::PostgresProblem),
 }
 
 impl From<AppendProblem> for StoreError {

@@ -1,5 +1,5 @@
 //! The event log: envelopes, codec, the `EventStore` trait, the sled backend with its single
-//! group-committing writer, the hash chain and subscriptions.
+//! group-committing writer, the PostgreSQL backend, the hash chain and subscriptions.
 //!
 //! The ledger stores opaque typed payloads; it knows nothing about authentications.
 
@@ -10,6 +10,7 @@ pub mod codec;
 pub mod envelope;
 pub mod error;
 pub(crate) mod planner;
+pub mod postgres;
 pub mod sled_store;
 pub mod store;
 pub mod types;
@@ -22,6 +23,7 @@ pub use error::{
     WriterStop,
 };
 pub use planner::StoreClock;
+pub use postgres::{PostgresProblem, PostgresStore, PostgresSubscription};
 pub use sled_store::{open_db, BulkImporter, RawLog, SledStore, SledSubscription};
 pub use store::{EventStore, Head, StreamRange, Subscription};
 pub use types::{

@@ -107,6 +107,11 @@ impl StoredRecord {
     pub(crate) fn expired(&self, now: Timestamp) -> bool {
         self.created_at < now.0.saturating_sub(retention_micros())
     }
+
+    /// The first time at which the record is past its retention.
+    pub(crate) fn expires_at(&self) -> i64 {
+        self.created_at.saturating_add(retention_micros())
+    }
 }
 
 /// [`IDEMPOTENCY_RETENTION`] in microseconds.
