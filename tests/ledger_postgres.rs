@@ -440,6 +440,7 @@ async fn an_unreachable_server_is_named_without_its_password() {
         "{message}"
     );
     assert!(!message.contains("s3cret"), "{message}");
+    assert!(message.contains("refused"), "the cause is shown: {message}");
     assert!(matches!(
         PostgresStore::connect("postgres://[::1").await.err(),
         Some(StoreError::Postgres(PostgresProblem::BadConnectionString(

@@ -1,13 +1,18 @@
 //! What can go wrong talking to PostgreSQL, with the driver's error as the source.
+//!
+//! The messages show the server's error message and SQLSTATE, never its DETAIL: a DETAIL can
+//! quote a failing row, and a row of `events` holds an envelope (payload included).
+
+use std::fmt;
 
 /// Why the PostgreSQL backend failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PostgresProblem {
     /// The connection string could not be parsed.
-    #[error("the PostgreSQL connection string is not valid: {0}")]
+    #[error("the PostgreSQL connection string is not valid: {}", Summary(.0))]
     BadConnectionString(#[source] tokio_postgres::Error),
     /// No connection could be made (refused, unreachable, authentication failed…).
-    #[error("cannot connect to PostgreSQL at {target}: {source} (is the server running and accepting connections there?)")]
+    #[error("cannot connect to PostgreSQL at {target}: {} (is the server running and accepting connections there?)", Summary(.source))]
     Unreachable {
         /// Host(s) and port(s) tried, without user or password.
         target: String,
@@ -41,7 +46,7 @@ pub enum PostgresProblem {
         table: &'static str,
     },
     /// A migration failed to apply; nothing of it was kept.
-    #[error("applying ledger schema migration {version} failed: {source}")]
+    #[error("applying ledger schema migration {version} failed: {}", Summary(.source))]
     Migration {
         /// The migration's version.
         version: i32,
@@ -49,11 +54,11 @@ pub enum PostgresProblem {
         source: tokio_postgres::Error,
     },
     /// A query failed.
-    #[error("query failed: {0}")]
+    #[error("query failed: {}", Summary(.0))]
     Query(#[source] tokio_postgres::Error),
     /// The append transaction's COMMIT failed, so whether it landed is unknown; a retry with
     /// the same event ids (or idempotency key) gets the original outcome if it did.
-    #[error("the commit's outcome is unknown (retry with the same event ids): {0}")]
+    #[error("the commit's outcome is unknown (retry with the same event ids): {}", Summary(.0))]
     CommitOutcomeUnknown(#[source] tokio_postgres::Error),
     /// The batch this append was committed with failed (each of its appends gets this).
     #[error("the append's batch failed: {0}")]
@@ -89,5 +94,28 @@ impl From<tokio_postgres::Error> for PostgresProblem {
 impl From<deadpool_postgres::PoolError> for PostgresProblem {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         PostgresProblem::Pool(e)
+    }
+}
+
+/// A driver error for a message: the server's severity, message and SQLSTATE (no DETAIL), or
+/// the driver's own description with its cause (e.g. the I/O error of a refused connection).
+struct Summary<'a>(&'a tokio_postgres::Error);
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(db) = self.0.as_db_error() {
+            return write!(
+                f,
+                "{}: {} (SQLSTATE {})",
+                db.severity(),
+                db.message(),
+                db.code().code()
+            );
+        }
+        write!(f, "{}", self.0)?;
+        if let Some(cause) = std::error::Error::source(self.0) {
+            write!(f, ": {cause}")?;
+        }
+        Ok(())
     }
 }
