@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::pages::{failed_page, render, session_of, to_sign_in};
+use super::pages::{expired_form, failed_page, form_value, render, session_of, to_sign_in};
 use crate::app::{Caller, ChangeOptions};
 use crate::domain::authentication::{AuthenticationCommand, CreateAuthentication};
 use crate::domain::ids::{AuthenticationId, FieldName, ServiceKey, WorkspaceId};
@@ -178,18 +178,9 @@ pub async fn create(
     let Some((_, session)) = session_of(&state, &headers) else {
         return to_sign_in();
     };
-    let value = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let value = |name: &str| form_value(&pairs, name);
     if !value("csrf").is_some_and(|sent| session.csrf_matches(sent)) {
-        return (
-            StatusCode::FORBIDDEN,
-            "this form has expired; reload the page",
-        )
-            .into_response();
+        return expired_form();
     }
     let Some((key, spec)) = value("service").and_then(|s| chosen_spec(&state, s)) else {
         return Redirect::to("/ui/authentications/new").into_response();

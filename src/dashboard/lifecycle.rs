@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::pages::{authentication_page, failed_page, render, session_of, to_sign_in};
+use super::pages::{
+    authentication_page, expired_form, failed_page, render, session_of, to_sign_in,
+};
 use super::session::Session;
 use crate::app::{AppError, Caller, RestoreTarget};
 use crate::domain::authentication::AuthenticationCommand;
@@ -81,11 +83,7 @@ async fn act(
         return to_sign_in();
     };
     if !session.csrf_matches(&form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "this form has expired; reload the page",
-        )
-            .into_response();
+        return expired_form();
     }
     let mut page = match authentication_page(&state, &session, &raw).await {
         Ok(page) => page,

@@ -47,6 +47,23 @@ pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
+/// A form whose CSRF token is not the session's (or missing).
+pub(super) fn expired_form() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "this form has expired; reload the page",
+    )
+        .into_response()
+}
+
+/// The value of field `name` of a posted form.
+pub(super) fn form_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 pub(super) fn to_sign_in() -> Response {
     Redirect::to("/ui/sign-in").into_response()
 }
@@ -150,11 +167,7 @@ pub async fn sign_out(
         return to_sign_in();
     };
     if !session.csrf_matches(&form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "this form has expired; reload the page",
-        )
-            .into_response();
+        return expired_form();
     }
     state.dashboard.close(&id);
     let gone = Cookie::build((COOKIE, ""))

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
-use super::pages::{failed_page, render, session_of, to_sign_in};
+use super::pages::{expired_form, failed_page, form_value, render, session_of, to_sign_in};
 use crate::app::{AppError, Caller, ChangeOptions};
 use crate::domain::authentication::{AuthenticationCommand, FieldChange};
 use crate::domain::ids::{AuthenticationId, FieldName, ServiceId, ServiceKey, UserId};
@@ -168,18 +168,9 @@ pub async fn save(
     let Some((_, session)) = session_of(&state, &headers) else {
         return to_sign_in();
     };
-    let value = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let value = |name: &str| form_value(&pairs, name);
     if !value("csrf").is_some_and(|sent| session.csrf_matches(sent)) {
-        return (
-            StatusCode::FORBIDDEN,
-            "this form has expired; reload the page",
-        )
-            .into_response();
+        return expired_form();
     }
     let view = match visible(&state, session.user, &raw).await {
         Ok(view) => view,
