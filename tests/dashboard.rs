@@ -765,3 +765,115 @@ async fn history_shows_each_change_by_fingerprint_and_restores_a_version() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_details_renames_and_moves_with_rights_and_refuses_without() {
+    let s = Server::start().await;
+    let id = s
+        .create_personal("airtable", json!({"token": CANARY}))
+        .await;
+    let view = || async {
+        s.owner_get(&format!("/v1/authentications/{id}"))
+            .await
+            .expect(200)
+            .body
+    };
+    let path = format!("/ui/authentications/{id}/details");
+    let (owner, _) = sign_in(&s, &s.owner.token).await;
+    let html = get(&s, &path, Some(&owner))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let csrf = csrf_of(&html);
+    let before = view().await;
+    let version = before["version"].as_u64().expect("version").to_string();
+    let name = before["name"].as_str().expect("name").to_owned();
+
+    // (case, name, workspace, status, what the page says)
+    let personal = s.owner.personal.as_str();
+    let refusals = [
+        (
+            "nothing changed",
+            name.as_str(),
+            personal,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Nothing changed",
+        ),
+        (
+            "blank name",
+            " ",
+            personal,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "id=\"name-error\"",
+        ),
+    ];
+    for (case, name, workspace, status, says) in refusals {
+        let answer = post_form(
+            &s,
+            &path,
+            Some(&owner),
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("name", name),
+                ("workspace", workspace),
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(answer.status(), status, "{case}");
+        assert!(answer.text().await.expect("body").contains(says), "{case}");
+    }
+    assert_eq!(view().await, before, "no refusal changed anything");
+
+    let moved = post_form(
+        &s,
+        &path,
+        Some(&owner),
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("name", "Renamed and moved"),
+            ("workspace", &s.shared),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(moved.status(), StatusCode::SEE_OTHER);
+    let after = view().await;
+    assert_eq!(after["name"], "Renamed and moved");
+    assert_eq!(after["workspace"], s.shared.as_str());
+
+    // A viewer of the shared workspace sees it but may not rename it: refused on the page.
+    let (viewer, _) = sign_in(&s, &s.viewer.token).await;
+    let html = get(&s, &path, Some(&viewer))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let refused = post_form(
+        &s,
+        &path,
+        Some(&viewer),
+        &[
+            ("csrf", &csrf_of(&html)),
+            (
+                "version",
+                &after["version"].as_u64().expect("version").to_string(),
+            ),
+            ("name", "Not mine to rename"),
+            ("workspace", &s.shared),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let text = refused.text().await.expect("body");
+    assert!(
+        text.contains("class=\"field-error\""),
+        "the refusal is on the page: {text}"
+    );
+    assert_eq!(view().await["name"], "Renamed and moved");
+    s.stop().await;
+}

@@ -6,6 +6,7 @@
 //! the answer. Rules live in `domain` and `app` (docs/architecture.md, "Where each rule lives").
 
 mod create;
+mod details;
 mod history;
 mod lifecycle;
 mod pages;
@@ -40,6 +41,10 @@ pub fn router() -> Router<SharedState> {
         .route("/ui/authentications/{id}/restore", post(lifecycle::restore))
         .route("/ui/authentications/{id}/purge", post(lifecycle::purge))
         .route("/ui/authentications/{id}/history", get(history::history))
+        .route(
+            "/ui/authentications/{id}/details",
+            get(details::form).post(details::save),
+        )
         .route(
             "/ui/authentications/{id}/settings",
             get(settings::form).post(settings::save),
