@@ -845,6 +845,31 @@ async fn edit_details_renames_and_moves_with_rights_and_refuses_without() {
     assert_eq!(after["name"], "Renamed and moved");
     assert_eq!(after["workspace"], s.shared.as_str());
 
+    // Someone who may not see it gets the same "not found" page as for a missing one, for
+    // its details, settings and history alike.
+    let (outsider, _) = sign_in(&s, &s.outsider.token).await;
+    for page in ["details", "settings", "history"] {
+        let hidden = get(
+            &s,
+            &format!("/ui/authentications/{id}/{page}"),
+            Some(&outsider),
+        )
+        .await;
+        assert_eq!(hidden.status(), StatusCode::NOT_FOUND, "{page}");
+        let missing = get(
+            &s,
+            &format!("/ui/authentications/{}/{page}", uuid::Uuid::now_v7()),
+            Some(&outsider),
+        )
+        .await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{page}");
+        assert_eq!(
+            hidden.text().await.expect("body"),
+            missing.text().await.expect("body"),
+            "{page}"
+        );
+    }
+
     // A viewer of the shared workspace sees it but may not rename it: refused on the page.
     let (viewer, _) = sign_in(&s, &s.viewer.token).await;
     let html = get(&s, &path, Some(&viewer))

@@ -9,10 +9,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
 use super::create::field_and_reason;
-use super::pages::{expired_form, failed_page, form_value, render, session_of, to_sign_in};
-use crate::app::{AppError, Caller};
+use super::pages::{
+    expired_form, failed_page, form_value, render, session_of, to_sign_in, visible_view,
+};
+use crate::app::Caller;
 use crate::domain::authentication::AuthenticationCommand;
-use crate::domain::ids::{AuthenticationId, UserId, WorkspaceId};
+use crate::domain::ids::{UserId, WorkspaceId};
 use crate::http::error::ApiError;
 use crate::http::SharedState;
 use crate::ledger::{Origin, SignedInWith};
@@ -69,23 +71,6 @@ async fn page_of(
     }
 }
 
-async fn visible(
-    state: &SharedState,
-    user: UserId,
-    raw: &str,
-) -> Result<AuthenticationView, Response> {
-    let not_found = || Redirect::to(&format!("/ui/authentications/{raw}")).into_response();
-    let id = raw.parse::<AuthenticationId>().map_err(|_| not_found())?;
-    match state.app.get(user, id).await {
-        Ok(view) => Ok(view),
-        Err(AppError::NotFound) => Err(not_found()),
-        Err(e) => {
-            tracing::error!(error = %e, "a dashboard page failed");
-            Err(failed_page())
-        }
-    }
-}
-
 /// `GET /ui/authentications/{id}/details`.
 pub async fn form(
     State(state): State<SharedState>,
@@ -95,7 +80,7 @@ pub async fn form(
     let Some((_, session)) = session_of(&state, &headers) else {
         return to_sign_in();
     };
-    match visible(&state, session.user, &raw).await {
+    match visible_view(&state, &session, &raw).await {
         Ok(view) => render(
             StatusCode::OK,
             &page_of(&state, session.csrf.clone(), session.user, &view).await,
@@ -118,7 +103,7 @@ pub async fn save(
     if !value("csrf").is_some_and(|sent| session.csrf_matches(sent)) {
         return expired_form();
     }
-    let view = match visible(&state, session.user, &raw).await {
+    let view = match visible_view(&state, &session, &raw).await {
         Ok(view) => view,
         Err(answer) => return answer,
     };

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::pages::{failed_page, render, session_of, to_sign_in, NotFoundPage};
+use super::pages::{failed_page, not_found_page, render, session_of, to_sign_in};
 use crate::app::AppError;
 use crate::domain::ids::AuthenticationId;
 use crate::http::SharedState;
@@ -96,20 +96,12 @@ pub async fn history(
     let Some((_, session)) = session_of(&state, &headers) else {
         return to_sign_in();
     };
-    let not_found = || {
-        render(
-            StatusCode::NOT_FOUND,
-            &NotFoundPage {
-                csrf: session.csrf.clone(),
-            },
-        )
-    };
     let Ok(id) = raw.parse::<AuthenticationId>() else {
-        return not_found();
+        return not_found_page(&session);
     };
     let entries = match state.app.history(session.user, id).await {
         Ok(entries) => entries,
-        Err(AppError::NotFound) => return not_found(),
+        Err(AppError::NotFound) => return not_found_page(&session),
         Err(e) => {
             tracing::error!(error = %e, "a dashboard page failed");
             return failed_page();

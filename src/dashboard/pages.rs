@@ -305,8 +305,8 @@ pub(super) struct AuthenticationPage {
 
 #[derive(Template)]
 #[template(path = "dashboard/not_found.html")]
-pub(super) struct NotFoundPage {
-    pub(super) csrf: String,
+struct NotFoundPage {
+    csrf: String,
 }
 
 /// `GET /ui/authentications/{id}`: one authentication; secrets only as "set" and a fingerprint.
@@ -324,6 +324,32 @@ pub async fn authentication(
     }
 }
 
+/// The "not found" page: the same for a missing, hidden or malformed authentication.
+pub(super) fn not_found_page(session: &Session) -> Response {
+    render(
+        StatusCode::NOT_FOUND,
+        &NotFoundPage {
+            csrf: session.csrf.clone(),
+        },
+    )
+}
+
+/// Authentication `raw` as `session`'s user may see it now, or the answer to give instead.
+pub(super) async fn visible_view(
+    state: &SharedState,
+    session: &Session,
+    raw: &str,
+) -> Result<AuthenticationView, Response> {
+    let id = raw
+        .parse::<AuthenticationId>()
+        .map_err(|_| not_found_page(session))?;
+    match state.app.get(session.user, id).await {
+        Ok(view) => Ok(view),
+        Err(AppError::NotFound) => Err(not_found_page(session)),
+        Err(e) => Err(failed(e)),
+    }
+}
+
 /// The page of authentication `raw` for `session`'s user, or the answer to give instead
 /// (the same "not found" page for a missing, hidden or malformed one).
 pub(super) async fn authentication_page(
@@ -331,20 +357,7 @@ pub(super) async fn authentication_page(
     session: &Session,
     raw: &str,
 ) -> Result<AuthenticationPage, Response> {
-    let not_found = || {
-        render(
-            StatusCode::NOT_FOUND,
-            &NotFoundPage {
-                csrf: session.csrf.clone(),
-            },
-        )
-    };
-    let id = raw.parse::<AuthenticationId>().map_err(|_| not_found())?;
-    let view = match state.app.get(session.user, id).await {
-        Ok(view) => view,
-        Err(AppError::NotFound) => return Err(not_found()),
-        Err(e) => return Err(failed(e)),
-    };
+    let view = visible_view(state, session, raw).await?;
     let fields = view.fields.iter().map(FieldRow::of).collect();
     Ok(AuthenticationPage {
         csrf: session.csrf.clone(),

@@ -19,8 +19,8 @@ pub const ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(12 * 60 * 60);
 /// At most this many open sessions; signing in past it closes the oldest.
 pub const MAX_SESSIONS: usize = 10_000;
 
-/// An open session.
-#[derive(Debug, Clone)]
+/// An open session. Its CSRF token stays out of `Debug`.
+#[derive(Clone)]
 pub struct Session {
     /// The signed-in user.
     pub user: UserId,
@@ -35,10 +35,28 @@ pub struct Session {
 #[error("the system random generator failed")]
 pub struct NoRandomness;
 
-/// The open sessions of this server.
-#[derive(Debug, Default)]
+/// The open sessions of this server, by id. The ids are bearer credentials for the
+/// dashboard: `Debug` shows only how many there are.
+#[derive(Default)]
 pub struct Sessions {
     open: Mutex<HashMap<String, Session>>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("open", &self.lock().len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("user", &self.user)
+            .field("csrf", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sessions {
@@ -133,6 +151,17 @@ mod tests {
         assert!(sessions.touch("unknown").is_none());
         sessions.close(&id);
         assert!(sessions.touch(&id).is_none());
+    }
+
+    #[test]
+    fn debug_output_holds_no_session_id_or_csrf_token() {
+        let sessions = Sessions::default();
+        let id = sessions.open(UserId::new()).expect("open");
+        let session = sessions.touch(&id).expect("live");
+        let printed = format!("{sessions:?} {session:?}");
+        assert!(!printed.contains(&id), "{printed}");
+        assert!(!printed.contains(&session.csrf), "{printed}");
+        assert!(printed.contains("open: 1"), "{printed}");
     }
 
     #[test]

@@ -11,10 +11,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
-use super::pages::{expired_form, failed_page, form_value, render, session_of, to_sign_in};
-use crate::app::{AppError, Caller, ChangeOptions};
+use super::pages::{
+    expired_form, failed_page, form_value, render, session_of, to_sign_in, visible_view,
+};
+use crate::app::{Caller, ChangeOptions};
 use crate::domain::authentication::{AuthenticationCommand, FieldChange};
-use crate::domain::ids::{AuthenticationId, FieldName, ServiceId, ServiceKey, UserId};
+use crate::domain::ids::{FieldName, ServiceId, ServiceKey, UserId};
 use crate::domain::secret::SecretText;
 use crate::domain::services::FieldSpec;
 use crate::http::error::ApiError;
@@ -120,25 +122,6 @@ fn describe(held: Option<&FieldView>) -> String {
     }
 }
 
-/// The view `user` may see, or the answer to give instead.
-async fn visible(
-    state: &SharedState,
-    user: UserId,
-    raw: &str,
-) -> Result<AuthenticationView, Response> {
-    let not_found = || Redirect::to(&format!("/ui/authentications/{raw}")).into_response();
-    let id = raw.parse::<AuthenticationId>().map_err(|_| not_found())?;
-    match state.app.get(user, id).await {
-        Ok(view) => Ok(view),
-        // The authentication's own page answers "not found" alike for missing and hidden.
-        Err(AppError::NotFound) => Err(not_found()),
-        Err(e) => {
-            tracing::error!(error = %e, "a dashboard page failed");
-            Err(failed_page())
-        }
-    }
-}
-
 /// `GET /ui/authentications/{id}/settings`.
 pub async fn form(
     State(state): State<SharedState>,
@@ -148,7 +131,7 @@ pub async fn form(
     let Some((_, session)) = session_of(&state, &headers) else {
         return to_sign_in();
     };
-    match visible(&state, session.user, &raw).await {
+    match visible_view(&state, &session, &raw).await {
         Ok(view) => render(
             StatusCode::OK,
             &page_of(&state, session.csrf.clone(), session.user, &view).await,
@@ -172,7 +155,7 @@ pub async fn save(
     if !value("csrf").is_some_and(|sent| session.csrf_matches(sent)) {
         return expired_form();
     }
-    let view = match visible(&state, session.user, &raw).await {
+    let view = match visible_view(&state, &session, &raw).await {
         Ok(view) => view,
         Err(answer) => return answer,
     };
