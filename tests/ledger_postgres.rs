@@ -107,22 +107,7 @@ macro_rules! conformance_tests {
     )*};
 }
 
-conformance_tests!(
-    positions_are_ordered_and_gapless,
-    expected_versions_are_enforced,
-    racing_writers_win_each_version_once,
-    reappend_is_idempotent,
-    invalid_appends_are_refused,
-    reads_by_stream_version_time_and_position,
-    subscription_catches_up_then_follows_live,
-    times_map_to_positions_and_batches_drain,
-    unique_key_claims_conflict_across_streams,
-    unique_keys_release_then_reclaim,
-    racing_claims_have_one_winner,
-    idempotency_records_replay_the_first_outcome,
-    racing_idempotent_appends_write_once,
-    unique_keys_can_be_repaired,
-);
+conformance::every_check!(conformance_tests);
 
 /// One store clock for both logs, so that their envelopes can be identical: the time of its
 /// first call (recent, so idempotency records are within their retention).

@@ -18,6 +18,30 @@ use crate::support::{event, request, stream};
 mod claims;
 pub use claims::*;
 
+/// Calls `$backend!` with the name of every check of the suite, so that each backend's test
+/// file runs all of them from this one list: `conformance::every_check!(conformance_tests);`.
+macro_rules! every_check {
+    ($backend:ident) => {
+        $backend!(
+            positions_are_ordered_and_gapless,
+            expected_versions_are_enforced,
+            racing_writers_win_each_version_once,
+            reappend_is_idempotent,
+            invalid_appends_are_refused,
+            reads_by_stream_version_time_and_position,
+            subscription_catches_up_then_follows_live,
+            times_map_to_positions_and_batches_drain,
+            unique_key_claims_conflict_across_streams,
+            unique_keys_release_then_reclaim,
+            racing_claims_have_one_winner,
+            idempotency_records_replay_the_first_outcome,
+            racing_idempotent_appends_write_once,
+            unique_keys_can_be_repaired,
+        );
+    };
+}
+pub(crate) use every_check;
+
 fn exact(v: u64) -> ExpectedVersion {
     if v == 0 {
         ExpectedVersion::NoStream
