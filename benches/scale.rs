@@ -693,6 +693,7 @@ async fn run(s: Settings) {
                 name: "scale-bench-auditor".into(),
             },
             "scale bench auditor",
+            Default::default(),
         )
         .await
         .expect("auditor token");

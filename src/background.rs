@@ -1,6 +1,6 @@
 //! The server's background work, started and stopped in one place: the OAuth2 token
-//! refresher, the hourly sweep of expired idempotency records and the periodic checkpoint
-//! signer. (The ledger's writer and the read side's followers are part of the store and the
+//! refresher, the hourly sweep of expired idempotency records, the periodic checkpoint
+//! signer and the feed of the event stream. (The ledger's writer and the read side's followers are part of the store and the
 //! read model: opening them starts them, closing them stops them.)
 
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub struct BackgroundTasks {
     refresher: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     checkpointer: Option<JoinHandle<()>>,
+    event_feed: JoinHandle<()>,
+    app: Arc<App>,
 }
 
 impl BackgroundTasks {
@@ -41,15 +43,24 @@ impl BackgroundTasks {
         });
         BackgroundTasks {
             refresher: tokio::spawn(oauth.run_refresher()),
-            sweeper: tokio::spawn(sweep_idempotency(app)),
+            sweeper: tokio::spawn(sweep_idempotency(app.clone())),
             checkpointer,
+            event_feed: tokio::spawn(crate::app::follow_events(app.clone())),
+            app,
         }
     }
 
     /// Stops them all (none holds state that a stop could lose: each step is a durable
     /// write or nothing) and waits until they have ended.
     pub async fn stop(self) {
-        let tasks = [Some(self.refresher), Some(self.sweeper), self.checkpointer];
+        // Open event streams end, so a graceful shutdown does not wait for them.
+        self.app.close_event_streams();
+        let tasks = [
+            Some(self.refresher),
+            Some(self.sweeper),
+            self.checkpointer,
+            Some(self.event_feed),
+        ];
         for task in tasks.into_iter().flatten() {
             task.abort();
             let _ = task.await;

@@ -42,6 +42,10 @@ pub mod log {
 /// Authentication id -> its data key, wrapped under the master key (`crypto::keystore`).
 pub const DATA_KEYS: &str = "data_keys";
 
+/// Token id -> when the token was last used (microseconds, big-endian), written at most once
+/// a minute per token (`app::token_use`): a cache beside the log, not part of it.
+pub const TOKEN_LAST_USED: &str = "token_last_used";
+
 /// The read side (`projections`): every table in one tree, and its checkpoint.
 pub const READ_MODEL: &str = "read_model";
 

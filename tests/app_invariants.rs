@@ -164,11 +164,14 @@ async fn a_retried_write_answers_from_its_first_outcome() {
     let owner = keyed(&caller(w.owner), 4, 4);
     let principal = Principal::User(w.owner.id);
     w.app
-        .issue_token(Some(&owner), principal.clone(), "once")
+        .issue_token(Some(&owner), principal.clone(), "once", Default::default())
         .await
         .expect("issue");
     let head = w.app.store().head().position;
-    let replay = w.app.issue_token(Some(&owner), principal, "once").await;
+    let replay = w
+        .app
+        .issue_token(Some(&owner), principal, "once", Default::default())
+        .await;
     assert!(
         matches!(replay, Err(AppError::AnswerShownOnce)),
         "{replay:?}"

@@ -1139,3 +1139,89 @@ async fn no_value_leaves_without_its_access_record() {
         .expect_err("refusal not recorded");
     assert!(matches!(err, AppError::Store(_)), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_follows_renames_moves_deletes_purges_and_a_restart() {
+    let w = AppUnderTest::new().await;
+    let owner = caller(w.owner);
+    let mut ids = Vec::new();
+    for name in ["Delta", "alpha", "Charlie", "bravo", "Echo"] {
+        ids.push(w.created(&owner, airtable(name, w.owner.personal)).await);
+    }
+    let run = |cmd: AuthenticationCommand, id: credledger::domain::ids::AuthenticationId| {
+        let (w, owner) = (&w, &owner);
+        async move { w.app.execute(owner, id, cmd, None).await.expect("command") }
+    };
+    run(
+        AuthenticationCommand::Rename {
+            name: "Zulu".into(),
+        },
+        ids[1],
+    )
+    .await; // alpha → Zulu
+    run(AuthenticationCommand::Move { to: w.shared }, ids[2]).await; // Charlie to shared
+    run(AuthenticationCommand::Delete, ids[3]).await; // bravo deleted
+    run(AuthenticationCommand::Delete, ids[4]).await;
+    run(AuthenticationCommand::Purge, ids[4]).await; // Echo purged
+    let everything = ListQuery {
+        include_deleted: true,
+        ..Default::default()
+    };
+    let expected = (
+        vec![
+            "bravo".to_owned(),
+            "Charlie".into(),
+            "Delta".into(),
+            "Zulu".into(),
+        ],
+        4,
+    );
+    assert_eq!(
+        names(&w.app, w.owner.id, everything.clone()).await,
+        expected
+    );
+    let active = (vec!["Charlie".to_owned(), "Delta".into(), "Zulu".into()], 3);
+    assert_eq!(
+        names(&w.app, w.owner.id, ListQuery::default()).await,
+        active
+    );
+    let shared = ListQuery {
+        workspace: Some(w.shared),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(&w.app, w.owner.id, shared.clone()).await,
+        (vec!["Charlie".to_owned()], 1)
+    );
+    let renamed_away = ListQuery {
+        q: Some("alpha".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(&w.app, w.owner.id, renamed_away.clone()).await,
+        (vec![], 0)
+    );
+    // The index is rebuilt from the stored records at start: the same answers.
+    let w = w.restart().await;
+    assert_eq!(names(&w.app, w.owner.id, everything).await, expected);
+    assert_eq!(
+        names(&w.app, w.owner.id, ListQuery::default()).await,
+        active
+    );
+    assert_eq!(
+        names(&w.app, w.owner.id, shared).await,
+        (vec!["Charlie".to_owned()], 1)
+    );
+    assert_eq!(names(&w.app, w.owner.id, renamed_away).await, (vec![], 0));
+}
+
+/// The names of a listing's page, and its total.
+async fn names(
+    app: &credledger::app::App,
+    user: credledger::domain::ids::UserId,
+    query: ListQuery,
+) -> (Vec<String>, usize) {
+    let page = app.list(user, &query).await.expect("list");
+    let names = page.items.iter().map(|v| v.name.clone()).collect();
+    (names, page.total)
+}

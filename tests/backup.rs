@@ -1,6 +1,8 @@
 //! Backup, import, point-in-time recovery and signed checkpoints through the `credledger`
 //! binary, on real sled directories.
 
+#[path = "support/export.rs"]
+mod export_support;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use credledger::ledger::{EventStore, ExpectedVersion, Position, SledStore, StreamRange};
+use export_support::{write_export, ExportContents};
 use support::{event, request};
 use tempfile::TempDir;
 
@@ -275,27 +278,6 @@ fn flip(bytes: &[u8], at: usize) -> Vec<u8> {
     out
 }
 
-/// Writes a well-formed export file (correct framing, counts and trailer digest) holding
-/// exactly `events`, so only the contents of the events can make an import refuse it.
-fn write_export(path: &Path, events: &[(u64, Vec<u8>)], head_position: u64, head_hash: &str) {
-    use credledger::ledger::backup::{ExportHeader, ExportWriter, FORMAT_VERSION};
-    let header = ExportHeader {
-        format_version: FORMAT_VERSION,
-        created_at: now_rfc3339(),
-        source_head_position: head_position,
-        source_head_hash: head_hash.to_owned(),
-        metadata: std::collections::BTreeMap::new(),
-    };
-    let file = std::fs::File::create(path).expect("create export");
-    let mut writer = ExportWriter::new(std::io::BufWriter::new(file), &header).expect("header");
-    for (position, bytes) in events {
-        writer.event(*position, bytes).expect("event record");
-    }
-    writer
-        .finish(head_position, head_hash.to_owned())
-        .expect("trailer");
-}
-
 /// The events of a closed data directory, keyed by position, decoded.
 fn envelopes(path: &Path) -> Vec<(u64, Vec<u8>, credledger::ledger::Envelope)> {
     raw_events(path)
@@ -366,7 +348,15 @@ async fn import_refuses_a_well_formed_export_whose_events_break_the_chain() {
     ];
     for (name, events, expected) in cases {
         let file = w.path(&format!("{name}.export"));
-        write_export(&file, &events, 10, &source_head);
+        write_export(
+            &file,
+            ExportContents {
+                events: &events,
+                head_position: 10,
+                head_hash: &source_head,
+                ..ExportContents::default()
+            },
+        );
         let target = w.path(&format!("target-{name}"));
         let (code, text) = run(&["import", "--from", s(&file), "--data-dir", s(&target)]);
         assert_eq!(code, 2, "{name}: {text}");
@@ -385,7 +375,15 @@ async fn import_refuses_a_well_formed_export_whose_events_break_the_chain() {
 
     // Control: the same writer with the events untouched gives a file that imports.
     let file = w.path("intact.export");
-    write_export(&file, &events, 10, &source_head);
+    write_export(
+        &file,
+        ExportContents {
+            events: &events,
+            head_position: 10,
+            head_hash: &source_head,
+            ..ExportContents::default()
+        },
+    );
     let target = w.path("target-intact");
     let (code, text) = run(&["import", "--from", s(&file), "--data-dir", s(&target)]);
     assert_eq!(code, 0, "{text}");

@@ -2,104 +2,16 @@
 //! security headers of every page, CSRF and cross-site refusals, the list with its search,
 //! one authentication's page (secrets never in the HTML), and sign-out.
 
+mod dashboard_support;
 mod http_support;
 
+use dashboard_support::{csrf_of, get, location, post_form, sign_in, Pair};
 use http_support::Server;
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
-use reqwest::{redirect, Client, Response, StatusCode};
+use reqwest::header::SET_COOKIE;
+use reqwest::StatusCode;
 use serde_json::json;
 
-/// A form field or a header.
-type Pair<'a> = (&'a str, &'a str);
-
 const CANARY: &str = "canary-dashboard-5d1c9e27";
-
-/// A client that keeps no cookies and follows no redirects, so each answer is seen as sent.
-fn client() -> Client {
-    Client::builder()
-        .redirect(redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-async fn get(s: &Server, path: &str, session: Option<&str>) -> Response {
-    let mut request = client().get(format!("{}{path}", s.base));
-    if let Some(cookie) = session {
-        request = request.header(COOKIE, cookie);
-    }
-    request.send().await.expect("GET")
-}
-
-async fn post_form(
-    s: &Server,
-    path: &str,
-    session: Option<&str>,
-    form: &[(&str, &str)],
-    extra: &[(&str, &str)],
-) -> Response {
-    let body = form
-        .iter()
-        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut request = client()
-        .post(format!("{}{path}", s.base))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body);
-    if let Some(cookie) = session {
-        request = request.header(COOKIE, cookie);
-    }
-    for (name, value) in extra {
-        request = request.header(*name, *value);
-    }
-    request.send().await.expect("POST")
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn location(response: &Response) -> &str {
-    response
-        .headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-}
-
-/// Signs in with `token`; answers the `name=value` of the session cookie and its whole
-/// `Set-Cookie` line.
-async fn sign_in(s: &Server, token: &str) -> (String, String) {
-    let answer = post_form(s, "/ui/sign-in", None, &[("token", token)], &[]).await;
-    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&answer), "/ui/authentications");
-    let set_cookie = answer
-        .headers()
-        .get(SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .expect("a session cookie")
-        .to_owned();
-    let pair = set_cookie.split(';').next().unwrap_or_default().to_owned();
-    (pair, set_cookie)
-}
-
-/// The CSRF token of a signed-in page.
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
-    html[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_list_search_one_authentication_and_sign_out() {
@@ -131,7 +43,14 @@ async fn sign_in_list_search_one_authentication_and_sign_out() {
         html.contains("<label for=\"token\">API token</label>"),
         "{html}"
     );
-    assert!(!html.contains("<script"), "no script on the page");
+    // No inline script: the one script is the dashboard's own file.
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("<script src=\"/ui/static/app.js\" defer></script>")
+            .count(),
+        "only the dashboard's own script file"
+    );
+    assert!(policy.contains("script-src 'self'"), "{policy}");
 
     // Bad tokens: the message sits beside the field, with the status a person cannot see.
     // (case, token, status, message)
@@ -275,10 +194,13 @@ async fn create_an_authentication_from_the_dashboard_with_refusals_beside_their_
     let choose = get(&s, "/ui/authentications/new", Some(&session)).await;
     assert_eq!(choose.status(), StatusCode::OK);
     let html = choose.text().await.expect("body");
-    assert!(html.contains("<option value=\"airtable\">"), "{html}");
     assert!(
-        !html.contains("value=\"slack\""),
-        "OAuth2 services go through the provider"
+        html.contains("href=\"/ui/authentications/new?service=airtable\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/ui/authentications/new?service=slack\""),
+        "OAuth2 services are in the catalog too (they continue at the provider)"
     );
     let form = get(
         &s,
@@ -581,6 +503,15 @@ async fn delete_restore_and_purge_with_a_typed_confirmation() {
             "active",
         ),
         (
+            "delete without ticking 'Yes, delete it'",
+            "delete",
+            csrf.as_str(),
+            current.clone(),
+            "",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "active",
+        ),
+        (
             "delete an older version",
             "delete",
             csrf.as_str(),
@@ -604,11 +535,23 @@ async fn delete_restore_and_purge_with_a_typed_confirmation() {
             &s,
             &format!("{page_path}/{action}"),
             Some(&session),
-            &[("csrf", csrf), ("version", &version), ("confirm", confirm)],
+            &[
+                ("csrf", csrf),
+                ("version", &version),
+                ("confirm", confirm),
+                ("sure", if case.contains("ticking") { "" } else { "yes" }),
+            ],
             &[],
         )
         .await;
         assert_eq!(answer.status(), status, "{case}");
+        if case.contains("ticking") {
+            let html = answer.text().await.expect("body");
+            assert!(
+                html.contains("<p id=\"delete-sure-error\" class=\"field-error\">Tick"),
+                "{case}: {html}"
+            );
+        }
         assert_eq!(view().await["lifecycle"], after, "{case}");
     }
     let deleted = get(&s, &page_path, Some(&session))
@@ -636,7 +579,11 @@ async fn delete_restore_and_purge_with_a_typed_confirmation() {
         &s,
         &format!("{page_path}/delete"),
         Some(&session),
-        &[("csrf", &csrf), ("version", &version(&view().await))],
+        &[
+            ("csrf", &csrf),
+            ("version", &version(&view().await)),
+            ("sure", "yes"),
+        ],
         &[],
     )
     .await;
@@ -900,5 +847,55 @@ async fn edit_details_renames_and_moves_with_rights_and_refuses_without() {
         "the refusal is on the page: {text}"
     );
     assert_eq!(view().await["name"], "Renamed and moved");
+
+    // The viewer's own authentication may not move into Sales, where they only view: the
+    // reason is beside the workspace, in words, naming Sales (not `MoveTo in <uuid>`).
+    let own = s
+        .create(
+            &s.viewer,
+            &s.viewer.personal,
+            "airtable",
+            json!({"token": "t-own"}),
+        )
+        .await;
+    let own_path = format!("/ui/authentications/{own}/details");
+    let own_version = s
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/authentications/{own}"),
+            &s.viewer.token,
+            None,
+        )
+        .await
+        .expect(200)
+        .body["version"]
+        .to_string();
+    let form = get(&s, &own_path, Some(&viewer))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let refused = post_form(
+        &s,
+        &own_path,
+        Some(&viewer),
+        &[
+            ("csrf", &csrf_of(&form)),
+            ("version", &own_version),
+            ("name", "Mine, moved"),
+            ("workspace", &s.shared),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let text = refused.text().await.expect("body");
+    assert!(
+        text.contains(
+            "<p id=\"workspace-error\" class=\"field-error\">You may not move authentications into Sales: your role there (Viewer) does not allow it.</p>"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("MoveTo"), "{text}");
     s.stop().await;
 }

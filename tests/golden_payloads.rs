@@ -24,8 +24,8 @@ use credledger::domain::authentication::{
 };
 use credledger::domain::directory::{DirectoryEvent, OrgRole, WorkspaceRole};
 use credledger::domain::ids::{
-    AuthenticationId, EnvironmentTag, FieldName, OrganizationId, ServiceId, StepId, TokenId,
-    UserId, WorkflowId, WorkspaceId,
+    AuthenticationId, EnvironmentTag, FieldName, OrganizationId, PrincipalId, ServiceId, StepId,
+    TokenId, UserId, WorkflowId, WorkspaceId,
 };
 use credledger::domain::keys::{KeysEvent, MasterKeyRef};
 use credledger::domain::principals::{Principal, TokenEvent};
@@ -33,12 +33,13 @@ use credledger::domain::services::{
     AuthKind, ClientAuthMethod, ClientRegistration, CustomServiceEvent, FieldFormat, FieldSpec,
     OAuthEndpoints, OpaqueSealed, ServiceRef, ServiceSpec, VerificationEndpoint,
 };
+use credledger::domain::token_scope::{TokenScope, TokenScopes, TokenUse, TokenUseEvent};
 use credledger::ledger::{
     self, Actor, ChainHash, Envelope, EnvelopeBody, EventId, Position, StreamId, StreamVersion,
 };
 use credledger::projections::payloads::{
     self, authentication_stream, directory_stream, service_stream, DomainEvent,
-    StoredAuthenticationEvent,
+    StoredAuthenticationEvent, TokenEventV1,
 };
 use credledger::time::Timestamp;
 use uuid::Uuid;
@@ -162,6 +163,9 @@ enum Sample {
     Directory(DirectoryEvent),
     Service(CustomServiceEvent),
     Token(TokenEvent),
+    /// A token event at schema version 1: its frozen form and what it decodes to today.
+    TokenV1(TokenEventV1, TokenEvent),
+    TokenUse(TokenUseEvent),
     Authentication(AuthenticationId, StoredAuthenticationEvent),
     Access(AccessEvent),
     Keys(KeysEvent),
@@ -172,7 +176,8 @@ impl Sample {
         match self {
             Sample::Directory(e) => e.event_type(),
             Sample::Service(e) => e.event_type(),
-            Sample::Token(e) => e.event_type(),
+            Sample::Token(e) | Sample::TokenV1(_, e) => e.event_type(),
+            Sample::TokenUse(e) => e.event_type(),
             Sample::Authentication(_, e) => e.event_type(),
             Sample::Access(e) => e.event_type(),
             Sample::Keys(e) => e.event_type(),
@@ -184,6 +189,8 @@ impl Sample {
             Sample::Directory(e) => e.schema_version(),
             Sample::Service(e) => e.schema_version(),
             Sample::Token(e) => e.schema_version(),
+            Sample::TokenV1(..) => 1,
+            Sample::TokenUse(e) => e.schema_version(),
             Sample::Authentication(_, e) => e.schema_version(),
             Sample::Access(e) => e.schema_version(),
             Sample::Keys(e) => e.schema_version(),
@@ -195,6 +202,8 @@ impl Sample {
             Sample::Directory(e) => payloads::encode_payload(e),
             Sample::Service(e) => payloads::encode_payload(e),
             Sample::Token(e) => payloads::encode_payload(e),
+            Sample::TokenV1(e, _) => payloads::encode_payload(e),
+            Sample::TokenUse(e) => payloads::encode_payload(e),
             Sample::Authentication(_, e) => payloads::encode_payload(e),
             Sample::Access(e) => payloads::encode_payload(e),
             Sample::Keys(e) => payloads::encode_payload(e),
@@ -206,7 +215,8 @@ impl Sample {
         match self {
             Sample::Directory(_) => directory_stream(),
             Sample::Service(e) => service_stream(e.service()),
-            Sample::Token(_) => payloads::tokens_stream(),
+            Sample::Token(_) | Sample::TokenV1(..) => payloads::tokens_stream(),
+            Sample::TokenUse(e) => payloads::token_use_stream(e.token()),
             Sample::Authentication(id, _) => authentication_stream(*id),
             Sample::Access(e) => payloads::access_stream(e.authentication()),
             Sample::Keys(_) => payloads::keys_stream(),
@@ -217,7 +227,8 @@ impl Sample {
         match self {
             Sample::Directory(e) => DomainEvent::Directory(e.clone()),
             Sample::Service(e) => DomainEvent::Service(e.clone()),
-            Sample::Token(e) => DomainEvent::Token(e.clone()),
+            Sample::Token(e) | Sample::TokenV1(_, e) => DomainEvent::Token(e.clone()),
+            Sample::TokenUse(e) => DomainEvent::TokenUse(e.clone()),
             Sample::Authentication(id, e) => DomainEvent::Authentication(*id, e.clone()),
             Sample::Access(e) => DomainEvent::Access(e.clone()),
             Sample::Keys(e) => DomainEvent::Keys(e.clone()),
@@ -302,6 +313,30 @@ fn directory_samples() -> Vec<(&'static str, Sample)> {
                 user: user(2),
             },
         ),
+        (
+            "directory.workspace_renamed-v1.bin",
+            WorkspaceRenamed {
+                workspace: shared_workspace(),
+                from: "Ops: EU".into(),
+                to: "Operations \u{2013} EU".into(),
+            },
+        ),
+        (
+            "directory.organization_renamed-v1.bin",
+            OrganizationRenamed {
+                organization: organization(),
+                from: "Acme".into(),
+                to: "Acme Holding".into(),
+            },
+        ),
+        (
+            "directory.user_deactivated-v1.bin",
+            UserDeactivated { user: user(2) },
+        ),
+        (
+            "directory.user_reactivated-v1.bin",
+            UserReactivated { user: user(2) },
+        ),
     ]
     .into_iter()
     .map(|(name, e)| (name, Sample::Directory(e)))
@@ -384,17 +419,64 @@ fn token_samples() -> Vec<(&'static str, Sample)> {
     vec![
         (
             "token.issued-v1.bin",
+            Sample::TokenV1(
+                TokenEventV1::Issued {
+                    token: TokenId::from_uuid(uuid(40)),
+                    principal: Principal::User(user(2)),
+                    label: "CI deploy \u{2013} read only".into(),
+                    token_hash: [0xab; 32],
+                },
+                TokenEvent::Issued {
+                    token: TokenId::from_uuid(uuid(40)),
+                    principal: Principal::User(user(2)),
+                    label: "CI deploy \u{2013} read only".into(),
+                    token_hash: [0xab; 32],
+                    expires_at: None,
+                    scopes: TokenScopes::unrestricted(),
+                },
+            ),
+        ),
+        (
+            "token.issued-v2.bin",
             Sample::Token(TokenEvent::Issued {
-                token: TokenId::from_uuid(uuid(40)),
-                principal: Principal::User(user(2)),
-                label: "CI deploy \u{2013} read only".into(),
-                token_hash: [0xab; 32],
+                token: TokenId::from_uuid(uuid(41)),
+                principal: Principal::Runner {
+                    id: PrincipalId::from_uuid(uuid(42)),
+                    name: "deploy runner".into(),
+                },
+                label: "resolve only, 90 days".into(),
+                token_hash: [0xcd; 32],
+                expires_at: Some(Timestamp(1_767_225_600_000_000)),
+                scopes: TokenScopes::of([TokenScope::Resolve, TokenScope::Read]).expect("scopes"),
             }),
         ),
         (
             "token.revoked-v1.bin",
             Sample::Token(TokenEvent::Revoked {
                 token: TokenId::from_uuid(uuid(40)),
+            }),
+        ),
+        (
+            "token.sign_in_link_issued-v2.bin",
+            Sample::Token(TokenEvent::SignInLinkIssued {
+                link: TokenId::from_uuid(uuid(41)),
+                user: user(2),
+                secret_hash: [0xcd; 32],
+                expires_at: Timestamp(1_767_225_600_000_000),
+            }),
+        ),
+        (
+            "token.sign_in_link_used-v2.bin",
+            Sample::Token(TokenEvent::SignInLinkUsed {
+                link: TokenId::from_uuid(uuid(41)),
+            }),
+        ),
+        (
+            "token_use.refused-v1.bin",
+            Sample::TokenUse(TokenUseEvent::Refused {
+                token: TokenId::from_uuid(uuid(41)),
+                wanted: TokenUse::Write,
+                reason: "authorization: the token's scopes do not allow write".into(),
             }),
         ),
     ]
@@ -663,6 +745,7 @@ fn every_event_type_has_golden_bytes() {
         .chain(DirectoryEvent::TYPES.iter())
         .chain(CustomServiceEvent::TYPES.iter())
         .chain(TokenEvent::TYPES.iter())
+        .chain(TokenUseEvent::TYPES.iter())
         .chain(AccessEvent::TYPES.iter())
         .chain(KeysEvent::TYPES.iter())
         .copied()
@@ -704,12 +787,19 @@ fn every_event_type_has_golden_bytes() {
 
 #[test]
 fn unknown_schema_versions_are_refused() {
-    let mut families = BTreeSet::new();
+    // One sample per family, at the family's newest schema version.
+    let mut newest: BTreeMap<&str, (&str, Sample)> = BTreeMap::new();
     for (name, sample) in samples() {
         let family = sample.event_type().split('.').next().expect("family");
-        if !families.insert(family) {
-            continue;
+        let newer = newest
+            .get(family)
+            .is_none_or(|(_, s)| s.schema_version() < sample.schema_version());
+        if newer {
+            newest.insert(family, (name, sample));
         }
+    }
+    let families: BTreeSet<&str> = newest.keys().copied().collect();
+    for (name, sample) in newest.into_values() {
         let unknown = sample.schema_version() + 1;
         let err = payloads::decode(&envelope(
             sample.stream(),
@@ -736,7 +826,8 @@ fn unknown_schema_versions_are_refused() {
             "directory",
             "keys",
             "service",
-            "token"
+            "token",
+            "token_use"
         ])
     );
 }

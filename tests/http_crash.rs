@@ -40,6 +40,7 @@ enum Kind {
     Rename,
     Reauthenticate,
     Workspace,
+    RenameWorkspace,
 }
 
 #[derive(Clone, Debug)]
@@ -234,8 +235,31 @@ async fn writes_that_landed_before_a_kill_answer_their_retry_with_the_original_o
         assert_eq!(got.status, StatusCode::CREATED, "{:?}", got.body);
         targets.push(got.body["id"].as_str().expect("id").to_owned());
     }
+    // And one shared workspace per workspace rename.
+    let mut workspace_targets = Vec::new();
+    for i in 0..PER_KIND {
+        let setup = Op {
+            key: String::new(),
+            method: Method::POST,
+            path: "/v1/workspaces".into(),
+            body: json!({"organization": organization, "name": format!("rename-target-{i}")}),
+            kind: Kind::Workspace,
+        };
+        let got = send(&http, &server.base, &token, &setup, false)
+            .await
+            .expect("set-up answer");
+        assert_eq!(got.status, StatusCode::CREATED, "{:?}", got.body);
+        workspace_targets.push(got.body["id"].as_str().expect("id").to_owned());
+    }
     let mut ops = Vec::new();
     for n in 0..PER_KIND {
+        ops.push(Op {
+            key: format!("rename-workspace-{n}"),
+            method: Method::PATCH,
+            path: format!("/v1/workspaces/{}", workspace_targets[n]),
+            body: json!({"name": format!("renamed-ws-{n}")}),
+            kind: Kind::RenameWorkspace,
+        });
         ops.push(Op {
             key: format!("create-{n}"),
             method: Method::POST,
@@ -393,6 +417,18 @@ async fn writes_that_landed_before_a_kill_answer_their_retry_with_the_original_o
                     .collect();
                 assert_eq!(same.len(), 1, "{}: one workspace per create", op.key);
                 assert_eq!(same[0]["id"], got.body["id"], "{}: the original id", op.key);
+            }
+            Kind::RenameWorkspace => {
+                // Renamed once: a second run would have been refused (the name unchanged).
+                assert!(op.path.ends_with(got.body["id"].as_str().expect("id")));
+                assert_eq!(got.body["name"], op.body["name"], "{}", op.key);
+                let named: Vec<&Value> = workspaces
+                    .as_array()
+                    .expect("workspaces")
+                    .iter()
+                    .filter(|w| w["id"] == got.body["id"])
+                    .collect();
+                assert_eq!(named[0]["name"], op.body["name"], "{}", op.key);
             }
         }
         // Another retry now replays the same answer.

@@ -78,8 +78,18 @@ fn text(value: &Value) -> String {
     }
 }
 
+/// The path with every path parameter (`{id}`, `{authentication}`…) a well-formed id.
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "0190a6c2-0000-7000-8000-000000000042")
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with('{') && segment.ends_with('}') {
+                "0190a6c2-0000-7000-8000-000000000042"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Sends one request and checks it is refused naming `field`.
@@ -172,6 +182,10 @@ fn valid_body(path: &str, s: &Server) -> Option<Value> {
             json!({"name": "N", "workspace": s.owner.personal, "service": "airtable", "fields": {"token": "t"}})
         }
         "/v1/organizations" => json!({"name": "Org"}),
+        "/v1/organizations/{id}" | "/v1/workspaces/{id}" => json!({"name": "Renamed"}),
+        "/v1/users/{id}/personal-authentications/{authentication}/transfer" => {
+            json!({"workspace": s.org_workspace})
+        }
         "/v1/workspaces" => json!({"organization": s.org, "name": "Ws"}),
         "/v1/users" => json!({"name": "U", "email": "u@example.com"}),
         "/v1/memberships" => {

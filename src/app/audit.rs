@@ -89,16 +89,30 @@ impl App {
         meta: EventMeta,
         event: AccessEvent,
     ) -> Result<Position, AppError> {
+        let stream = payloads::access_stream(event.authentication());
+        let kind = (event.event_type(), event.schema_version());
+        self.append_record(stream, kind, &event, meta).await
+    }
+
+    /// Appends one record (of a use or a refusal: records never conflict) of type and schema
+    /// version `kind`, and waits until audit queries see it.
+    pub(super) async fn append_record<E: serde::Serialize>(
+        &self,
+        stream: crate::ledger::StreamId,
+        kind: (&str, u16),
+        event: &E,
+        meta: EventMeta,
+    ) -> Result<Position, AppError> {
         let outcome = self
             .store()
             .append(AppendRequest::new(
-                payloads::access_stream(event.authentication()),
+                stream,
                 ExpectedVersion::Any,
                 vec![NewEvent {
                     event_id: EventId::new(),
-                    event_type: event.event_type().to_owned(),
-                    schema_version: event.schema_version(),
-                    payload: payloads::encode_payload(&event)?,
+                    event_type: kind.0.to_owned(),
+                    schema_version: kind.1,
+                    payload: payloads::encode_payload(event)?,
                     meta,
                 }],
             ))

@@ -5,9 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::{App, AppError};
 use crate::crypto::SigningKey;
-use crate::ledger::checkpoint::{create_checkpoint, CheckpointSigning, CheckpointStore};
-use crate::ledger::{EventStore, SledStore};
+use crate::domain::principals::{CheckpointUse, Principal};
+use crate::ledger::checkpoint::{
+    create_checkpoint, Checkpoint, CheckpointSigning, CheckpointStore,
+};
+use crate::ledger::{EventStore, Head, SledStore};
 
 impl CheckpointSigning for SigningKey {
     fn public_key(&self) -> Vec<u8> {
@@ -16,6 +20,24 @@ impl CheckpointSigning for SigningKey {
 
     fn sign(&self, message: &[u8]) -> Vec<u8> {
         SigningKey::sign(self, message)
+    }
+}
+
+impl App {
+    /// The stored checkpoint with the highest position (`None` before the first), for a
+    /// caller who may read checkpoints ([`App::authorize_checkpoints`]).
+    pub async fn latest_checkpoint(
+        &self,
+        principal: &Principal,
+    ) -> Result<Option<Checkpoint>, AppError> {
+        self.authorize_checkpoints(principal, CheckpointUse::Read)
+            .await?;
+        Ok(CheckpointStore::open(self.store().db())?.latest()?)
+    }
+
+    /// The durable head of the log: its last position and chain hash.
+    pub fn ledger_head(&self) -> Head {
+        self.store().head()
     }
 }
 

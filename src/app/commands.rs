@@ -78,6 +78,17 @@ pub(super) fn with_context<T>(
     f(&ctx)
 }
 
+/// What a directory command did: its events, and the directory's version it produced (the
+/// `ETag` of its answer: read from the append, never after it, so it cannot name a later
+/// change).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectoryOutcome {
+    /// The events written (or, on a replay, written by the first attempt).
+    pub events: Vec<DirectoryEvent>,
+    /// The directory stream's version after them.
+    pub version: u64,
+}
+
 fn expected(version: u64) -> ExpectedVersion {
     if version == 0 {
         ExpectedVersion::NoStream
@@ -612,25 +623,33 @@ impl App {
         &self,
         command: DirectoryCommand,
     ) -> Result<Vec<DirectoryEvent>, AppError> {
-        self.run_directory_command(&super::system_caller(), command)
+        self.run_directory_command(&super::system_caller(), command, None)
             .await
+            .map(|outcome| outcome.events)
     }
 
     /// Decides and appends a directory command for `caller`, whose rights are checked.
+    /// `if_version` (from `If-Match`) must be the directory's version when given: of racing
+    /// changes made against one version, one lands.
     pub(super) async fn run_directory_command(
         &self,
         caller: &Caller,
         command: DirectoryCommand,
-    ) -> Result<Vec<DirectoryEvent>, AppError> {
+        if_version: Option<u64>,
+    ) -> Result<DirectoryOutcome, AppError> {
         if let Some(earlier) = self.earlier_outcome(caller).await? {
-            return self.directory_events_of(&earlier).await;
+            return self.directory_outcome_of(&earlier).await;
         }
         let (events, version) = {
             let model = self.model().model().read().await;
-            (
-                directory::decide(&model.directory, command)?,
-                model.directory_version,
-            )
+            let version = model.directory_version;
+            if let Some(expected) = if_version.filter(|v| *v != version) {
+                return Err(AppError::DirectoryVersionMismatch {
+                    expected,
+                    actual: version,
+                });
+            }
+            (directory::decide(&model.directory, command)?, version)
         };
         let outcome = self
             .append_plain(
@@ -644,9 +663,24 @@ impl App {
             .await?;
         self.model().wait_for(outcome.last_position.0).await?;
         if outcome.replayed_answer.is_some() {
-            return self.directory_events_of(&outcome).await;
+            return self.directory_outcome_of(&outcome).await;
         }
-        Ok(events)
+        Ok(DirectoryOutcome {
+            events,
+            version: outcome.stream_version.0,
+        })
+    }
+
+    /// What an earlier append of a directory command wrote, and the version it produced (the
+    /// answer of a replayed command).
+    async fn directory_outcome_of(
+        &self,
+        outcome: &crate::ledger::AppendOutcome,
+    ) -> Result<DirectoryOutcome, AppError> {
+        Ok(DirectoryOutcome {
+            events: self.directory_events_of(outcome).await?,
+            version: outcome.stream_version.0,
+        })
     }
 
     /// The directory events an earlier append wrote (the answer of a replayed command).

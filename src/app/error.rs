@@ -29,6 +29,16 @@ pub enum AppError {
         /// The current version.
         actual: u64,
     },
+    /// The directory is not at the version the caller's `If-Match` names.
+    #[error(
+        "if-match: expected directory version {expected}, but the directory is at version {actual}"
+    )]
+    DirectoryVersionMismatch {
+        /// The version the caller expected.
+        expected: u64,
+        /// The directory's version.
+        actual: u64,
+    },
     /// A concurrent write won the race; retry with the new version.
     #[error("conflict: {0}")]
     Conflict(ConflictReason),
@@ -54,12 +64,18 @@ pub enum AppError {
     /// A resolution was refused.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// A live API token was refused for this use (expired, out of scope); recorded in audit.
+    #[error(transparent)]
+    Token(#[from] crate::domain::token_scope::TokenRefusal),
     /// A listing cursor is malformed.
     #[error(transparent)]
     Cursor(#[from] BadCursor),
     /// The service did not accept the new credential material.
     #[error(transparent)]
     Verification(#[from] super::verification::VerificationError),
+    /// An event stream was not opened.
+    #[error(transparent)]
+    EventStream(#[from] super::event_feed::EventStreamError),
     /// A restore target is not usable.
     #[error("{0}")]
     RestoreTarget(RestoreRefusal),
@@ -84,6 +100,9 @@ pub enum AppError {
     /// Storage beside the log failed.
     #[error("storage error: {0}")]
     Storage(#[from] sled::Error),
+    /// Reading the signed checkpoints failed.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::ledger::checkpoint::CheckpointError),
 }
 
 impl AppError {
@@ -98,11 +117,14 @@ impl AppError {
             AppError::CustomService(inner) => return inner.field(),
             AppError::Principal(inner) => return inner.field(),
             AppError::Resolve(inner) => return inner.field(),
+            AppError::Token(inner) => return inner.field(),
+            AppError::EventStream(inner) => return inner.field(),
             AppError::RestoreTarget(refusal) => refusal.field(),
             AppError::NotFound => "authentication",
             AppError::WorkspaceNotFound => "workspace",
             AppError::OrganizationNotFound => "organization",
             AppError::VersionMismatch { .. } => "version",
+            AppError::DirectoryVersionMismatch { .. } => "if-match",
             AppError::Conflict(_) => "conflict",
             AppError::IdempotencyKeyReused | AppError::AnswerShownOnce => "idempotency-key",
             AppError::Cursor(_) => "cursor",
@@ -113,6 +135,7 @@ impl AppError {
             | AppError::Store(_)
             | AppError::Projection(_)
             | AppError::Catalog(_)
+            | AppError::Checkpoint(_)
             | AppError::Storage(_) => return None,
         };
         Some(field.to_owned())

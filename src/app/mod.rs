@@ -8,6 +8,7 @@ pub mod backup;
 pub mod checkpoints;
 mod commands;
 mod error;
+mod event_feed;
 mod idempotent;
 mod invariants;
 mod keyring;
@@ -17,27 +18,35 @@ mod queries;
 pub mod resolve;
 pub mod rotation;
 mod services;
+mod sign_in_links;
 mod time_travel;
+mod token_use;
 pub mod verification;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use audit::{action_name, Accessor, AuditPage, AuditQuery};
-pub use commands::{CommandOutcome, RestoreTarget};
+pub use commands::{CommandOutcome, DirectoryOutcome, RestoreTarget};
 pub use error::{
     AppError, ConflictReason, MasterKeyError, RestoreField, RestoreRefusal, StartupError,
 };
+pub use event_feed::{
+    follow_events, EventFilter, EventStream, EventStreamError, EventStreamSettings, ResumeSource,
+    StreamItem,
+};
 pub use idempotent::IdempotencyRequest;
 pub use keyring::{pending_key_path, retired_key_path, FINGERPRINT_FILE};
-pub use principals::{system_caller, Bootstrap, IssuedToken};
+pub use principals::{system_caller, Bootstrap, IssuedToken, ListedToken, TokenLimits};
 pub use queries::GrantState;
 pub use resolve::{
     references as template_references, OnBehalfRefusal, ResolveError, ResolveRequest,
     ResolvedTemplate,
 };
 pub use rotation::{rotate_master_key, Rotation, RotationReport};
+pub use sign_in_links::IssuedSignInLink;
 pub use time_travel::{UsableAsOf, UsableBy};
+pub use token_use::LAST_USED_PRECISION_SECONDS;
 pub use verification::{
     ChangeOptions, VerificationError, VerificationMode, VerificationReport, VerificationSettings,
 };
@@ -71,6 +80,8 @@ pub struct AppConfig {
     /// Whether creates and re-authentications are checked at the service's verification
     /// endpoint, and through which outbound policy (default: required, strict).
     pub verification: VerificationSettings,
+    /// How the event stream runs (heartbeats, per-client buffers, how many streams).
+    pub events: EventStreamSettings,
 }
 
 impl AppConfig {
@@ -83,6 +94,7 @@ impl AppConfig {
             extra_services: None,
             extra_services_allow_http: false,
             verification: VerificationSettings::default(),
+            events: EventStreamSettings::default(),
         }
     }
 }
@@ -171,6 +183,10 @@ pub struct App {
     service_gate: tokio::sync::RwLock<()>,
     /// How new credential material is verified.
     verification: VerificationSettings,
+    /// When each API token was last used (memory, written at most once a minute per token).
+    last_used: token_use::LastUsed,
+    /// The described events broadcast to open event streams.
+    events: event_feed::EventFeed,
 }
 
 impl App {
@@ -210,6 +226,7 @@ impl App {
             });
         }
         let model = ProjectionHandle::start(&store, SledReadStore::open(&db)?).await?;
+        let last_used = token_use::LastUsed::open(db.open_tree(crate::storage::TOKEN_LAST_USED)?)?;
         let app = App {
             store,
             keys,
@@ -219,6 +236,8 @@ impl App {
             model,
             service_gate: tokio::sync::RwLock::new(()),
             verification: config.verification,
+            last_used,
+            events: event_feed::EventFeed::new(config.events),
         };
         app.finish_interrupted_purges().await?;
         app.reconcile_name_keys().await?;

@@ -250,7 +250,11 @@ impl App {
         named: Option<UserId>,
         id: AuthenticationId,
     ) -> Result<UserId, AppError> {
-        let refusal = match resolving_user(principal, named) {
+        let decided = {
+            let model = self.model().model().read().await;
+            resolving_user(&model.directory, principal, named)
+        };
+        let refusal = match decided {
             Ok(user) => return Ok(user),
             Err(refusal) => refusal,
         };

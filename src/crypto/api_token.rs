@@ -14,9 +14,22 @@ pub const TOKEN_PREFIX: &str = "clt_";
 
 /// A new token: its text (show it once) and its hash (store that).
 pub fn generate_api_token() -> Result<(SecretString, [u8; 32])> {
+    prefixed_secret(TOKEN_PREFIX)
+}
+
+/// Prefix of dashboard sign-in link secrets (never accepted as an API token).
+pub const SIGN_IN_LINK_PREFIX: &str = "cll_";
+
+/// A new sign-in link secret and its hash: 256 random bits, like a token.
+pub fn generate_sign_in_secret() -> Result<(SecretString, [u8; 32])> {
+    prefixed_secret(SIGN_IN_LINK_PREFIX)
+}
+
+/// 256 random bits after `prefix` (base64url), and the SHA-256 of the whole text.
+fn prefixed_secret(prefix: &str) -> Result<(SecretString, [u8; 32])> {
     let bytes: [u8; 32] = random_array()?;
     let text = format!(
-        "{TOKEN_PREFIX}{}",
+        "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     );
     let hash = hash_api_token(&text);

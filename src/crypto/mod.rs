@@ -13,7 +13,9 @@ mod seal;
 mod secret;
 mod signing_key;
 
-pub use api_token::{generate_api_token, hash_api_token, TOKEN_PREFIX};
+pub use api_token::{
+    generate_api_token, generate_sign_in_secret, hash_api_token, SIGN_IN_LINK_PREFIX, TOKEN_PREFIX,
+};
 pub use data_key::{DataKey, WrappedDataKey, WRAPPED_DATA_KEY_VERSION};
 pub use error::{CryptoError, InternalFailure, Result};
 pub use fingerprint::{Fingerprint, Fingerprinter, FINGERPRINT_BYTES, FINGERPRINT_PREFIX};

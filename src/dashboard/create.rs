@@ -1,7 +1,9 @@
-//! "Create new authentication" for a prebuilt service whose kind takes its material in a form
-//! (every kind but OAuth2, whose grant comes from the provider's consent page). The command
-//! is the API's (`App::execute_with_options` with `Create`), with the origin `Dashboard`
-//! because it came through these pages; a refusal is shown beside the field it names.
+//! "Create new authentication" for a prebuilt service: a catalog searched by name, then the
+//! form of the chosen service. A kind that takes its material in a form is created with the
+//! API's command (`App::execute_with_options` with `Create`); an OAuth2 service's form picks
+//! scopes and extra permissions and continues at the provider (`dashboard/oauth.rs`). The
+//! origin is `Dashboard` because it came through these pages; a refusal is shown beside the
+//! field it names.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -10,96 +12,145 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::pages::{expired_form, failed_page, form_value, render, session_of, to_sign_in};
-use crate::app::{Caller, ChangeOptions};
+use super::pages::{failed_page, form_session, form_value, render, session_of, to_sign_in};
+use crate::app::ChangeOptions;
 use crate::domain::authentication::{AuthenticationCommand, CreateAuthentication};
 use crate::domain::ids::{AuthenticationId, FieldName, ServiceKey, WorkspaceId};
 use crate::domain::secret::SecretText;
 use crate::domain::services::{AuthKind, ServiceRef, ServiceSpec};
 use crate::http::error::ApiError;
 use crate::http::SharedState;
-use crate::ledger::{Origin, SignedInWith};
+use crate::oauth::flow::given_before_the_grant;
 
 /// A service in the catalog list.
-struct ServiceChoice {
+pub(super) struct ServiceChoice {
     key: String,
     name: String,
     kind: String,
+    /// Its fields, as the catalog lists them (`name (secret, required)`).
+    fields: Vec<String>,
+}
+
+/// A scope of an OAuth2 service's list, as a checkbox.
+pub(super) struct ScopeChoice {
+    pub(super) name: String,
+    pub(super) required: bool,
+    pub(super) checked: bool,
 }
 
 /// A field of the chosen service's form.
-struct FieldInput {
-    name: String,
+pub(super) struct FieldInput {
+    pub(super) name: String,
     secret: bool,
     required: bool,
+    /// Typed on many lines (a PEM): a text area.
+    multiline: bool,
     description: String,
     /// What the person typed, to show again after a refusal (plain fields only).
-    value: String,
-    error: Option<String>,
+    pub(super) value: String,
+    pub(super) error: Option<String>,
 }
 
 /// A workspace the person may pick.
-struct WorkspaceChoice {
-    id: String,
+pub(super) struct WorkspaceChoice {
+    pub(super) id: String,
     name: String,
-    selected: bool,
+    pub(super) selected: bool,
 }
 
 #[derive(Template)]
 #[template(path = "dashboard/create.html")]
-struct CreatePage {
-    csrf: String,
+pub(super) struct CreatePage {
+    pub(super) csrf: String,
+    /// The catalog search (`?q=`).
+    search: String,
     services: Vec<ServiceChoice>,
     service: Option<ServiceChoice>,
-    workspaces: Vec<WorkspaceChoice>,
-    name: String,
-    name_error: Option<String>,
-    workspace_error: Option<String>,
-    fields: Vec<FieldInput>,
+    /// An OAuth2 service: its scopes as checkboxes (the others take their fields).
+    pub(super) oauth: bool,
+    pub(super) scopes: Vec<ScopeChoice>,
+    /// The "Extra permissions" box, as typed.
+    pub(super) extra_permissions: String,
+    /// The confirm step: required scopes left unticked (the API's warning).
+    pub(super) scope_warning: Option<String>,
+    pub(super) workspaces: Vec<WorkspaceChoice>,
+    pub(super) name: String,
+    pub(super) name_error: Option<String>,
+    pub(super) workspace_error: Option<String>,
+    pub(super) fields: Vec<FieldInput>,
     save_unverified: bool,
     /// A refusal that names no field of the form.
-    error: Option<String>,
+    pub(super) error: Option<String>,
 }
 
-/// `?service=` of the form.
+/// `?service=` and `?q=` of the form.
 #[derive(Deserialize)]
 pub struct Chosen {
     service: Option<String>,
+    #[serde(default)]
+    q: String,
 }
 
 fn kind_label(kind: AuthKind) -> String {
     format!("{kind:?}")
 }
 
-/// The prebuilt services whose material a form can take.
-fn form_services(state: &SharedState) -> Vec<ServiceChoice> {
+impl ServiceChoice {
+    fn of(key: &ServiceKey, spec: &ServiceSpec) -> ServiceChoice {
+        ServiceChoice {
+            key: key.to_string(),
+            name: spec.name.clone(),
+            kind: kind_label(spec.auth_kind),
+            fields: spec
+                .all_fields()
+                .iter()
+                .map(|f| match (f.secret, f.required) {
+                    (true, true) => format!("{} (secret, required)", f.name),
+                    (true, false) => format!("{} (secret)", f.name),
+                    (false, true) => format!("{} (required)", f.name),
+                    (false, false) => f.name.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The prebuilt services whose name, key or kind contains `search` (all for an empty one).
+fn catalog_services(state: &SharedState, search: &str) -> Vec<ServiceChoice> {
+    let wanted = search.trim().to_lowercase();
     let mut services: Vec<ServiceChoice> = state
         .app
         .catalog()
         .iter()
-        .filter(|(_, spec)| spec.auth_kind != AuthKind::OAuth2)
-        .map(|(key, spec)| ServiceChoice {
-            key: key.to_string(),
-            name: spec.name.clone(),
-            kind: kind_label(spec.auth_kind),
+        .map(|(key, spec)| ServiceChoice::of(key, spec))
+        .filter(|s| {
+            wanted.is_empty()
+                || [&s.name, &s.key, &s.kind]
+                    .iter()
+                    .any(|t| t.to_lowercase().contains(&wanted))
         })
         .collect();
     services.sort_by_key(|s| s.name.to_lowercase());
     services
 }
 
-fn chosen_spec(state: &SharedState, raw: &str) -> Option<(ServiceKey, ServiceSpec)> {
+pub(super) fn chosen_spec(state: &SharedState, raw: &str) -> Option<(ServiceKey, ServiceSpec)> {
     let key = ServiceKey::parse(raw).ok()?;
-    let spec = state
-        .app
-        .catalog()
-        .get(&key)
-        .filter(|s| s.auth_kind != AuthKind::OAuth2)?
-        .clone();
+    let spec = state.app.catalog().get(&key)?.clone();
     Some((key, spec))
 }
 
-async fn blank_page(
+/// Fields a service's form takes: all of a typed-in kind's; of an OAuth2 service only those
+/// the API's authorize takes (`oauth::flow::given_before_the_grant`), as the provider gives
+/// the rest.
+fn form_fields(spec: &ServiceSpec) -> Vec<crate::domain::services::FieldSpec> {
+    spec.all_fields()
+        .into_iter()
+        .filter(|f| spec.auth_kind != AuthKind::OAuth2 || given_before_the_grant(f))
+        .collect()
+}
+
+pub(super) async fn blank_page(
     state: &SharedState,
     csrf: String,
     user: crate::domain::ids::UserId,
@@ -116,31 +167,43 @@ async fn blank_page(
             selected: false,
         })
         .collect();
-    let (service, fields) = match chosen {
+    let (service, fields, oauth, scopes) = match chosen {
         Some((key, spec)) => (
-            Some(ServiceChoice {
-                key: key.to_string(),
-                name: spec.name.clone(),
-                kind: kind_label(spec.auth_kind),
-            }),
-            spec.all_fields()
+            Some(ServiceChoice::of(&key, &spec)),
+            form_fields(&spec)
                 .iter()
                 .map(|f| FieldInput {
                     name: f.name.to_string(),
                     secret: f.secret,
                     required: f.required,
+                    multiline: super::pages::typed_on_many_lines(f),
                     description: f.description.clone(),
                     value: String::new(),
                     error: None,
                 })
                 .collect(),
+            spec.auth_kind == AuthKind::OAuth2,
+            spec.scopes
+                .iter()
+                .map(|scope| ScopeChoice {
+                    name: scope.clone(),
+                    required: spec.required_scopes.contains(scope),
+                    // The required ones start ticked: leaving one out is the exception.
+                    checked: spec.required_scopes.contains(scope),
+                })
+                .collect(),
         ),
-        None => (None, Vec::new()),
+        None => (None, Vec::new(), false, Vec::new()),
     };
     CreatePage {
         csrf,
-        services: form_services(state),
+        search: String::new(),
+        services: Vec::new(),
         service,
+        oauth,
+        scopes,
+        extra_permissions: String::new(),
+        scope_warning: None,
         workspaces,
         name: String::new(),
         name_error: None,
@@ -151,20 +214,38 @@ async fn blank_page(
     }
 }
 
+impl CreatePage {
+    /// Takes the posted name and workspace into the page; answers the workspace as sent.
+    pub(super) fn take_name_and_workspace(&mut self, pairs: &[(String, String)]) -> String {
+        self.name = form_value(pairs, "name").unwrap_or_default().to_owned();
+        let workspace = form_value(pairs, "workspace")
+            .unwrap_or_default()
+            .to_owned();
+        for choice in &mut self.workspaces {
+            choice.selected = choice.id == workspace;
+        }
+        workspace
+    }
+}
+
 /// `GET /ui/authentications/new`: pick a service, then fill in its fields.
 pub async fn form(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Query(chosen): Query<Chosen>,
 ) -> Response {
-    let Some((_, session)) = session_of(&state, &headers) else {
+    let Some((_, session)) = session_of(&state, &headers).await else {
         return to_sign_in();
     };
     let spec = chosen
         .service
         .as_deref()
         .and_then(|s| chosen_spec(&state, s));
-    let page = blank_page(&state, session.csrf.clone(), session.user, spec).await;
+    let mut page = blank_page(&state, session.csrf.clone(), session.user, spec).await;
+    if page.service.is_none() {
+        page.search = chosen.q.trim().to_owned();
+        page.services = catalog_services(&state, &page.search);
+    }
     render(StatusCode::OK, &page)
 }
 
@@ -175,14 +256,15 @@ pub async fn create(
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let Some((_, session)) = session_of(&state, &headers) else {
-        return to_sign_in();
+    let session = match form_session(&state, &headers, &pairs).await {
+        Ok(session) => session,
+        Err(answer) => return *answer,
     };
     let value = |name: &str| form_value(&pairs, name);
-    if !value("csrf").is_some_and(|sent| session.csrf_matches(sent)) {
-        return expired_form();
-    }
-    let Some((key, spec)) = value("service").and_then(|s| chosen_spec(&state, s)) else {
+    let Some((key, spec)) = value("service")
+        .and_then(|s| chosen_spec(&state, s))
+        .filter(|(_, spec)| spec.auth_kind != AuthKind::OAuth2)
+    else {
         return Redirect::to("/ui/authentications/new").into_response();
     };
     let mut page = blank_page(
@@ -192,12 +274,8 @@ pub async fn create(
         Some((key.clone(), spec.clone())),
     )
     .await;
-    page.name = value("name").unwrap_or_default().to_owned();
+    let workspace_text = page.take_name_and_workspace(&pairs);
     page.save_unverified = value("save_unverified").is_some();
-    let workspace_text = value("workspace").unwrap_or_default();
-    for choice in &mut page.workspaces {
-        choice.selected = choice.id == workspace_text;
-    }
     let Ok(workspace) = workspace_text.parse::<WorkspaceId>() else {
         page.workspace_error = Some("Choose a workspace.".into());
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
@@ -215,12 +293,7 @@ pub async fn create(
             fields.insert(name, SecretText::new(typed.to_owned()));
         }
     }
-    let mut caller = Caller {
-        user: session.user,
-        via: SignedInWith::ApiToken,
-        origin: Origin::Dashboard,
-        idempotency: None,
-    };
+    let mut caller = session.caller();
     let id = AuthenticationId::new();
     let command = AuthenticationCommand::Create(CreateAuthentication {
         id,
@@ -265,7 +338,7 @@ pub(super) fn field_and_reason(problem: &ApiError) -> (Option<&str>, String) {
 }
 
 /// Puts a refusal beside the input its field names, or at the top of the form.
-fn place_refusal(page: &mut CreatePage, problem: &ApiError) {
+pub(super) fn place_refusal(page: &mut CreatePage, problem: &ApiError) {
     let (field, reason) = field_and_reason(problem);
     match field {
         Some("name") => page.name_error = Some(reason),

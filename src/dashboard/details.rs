@@ -9,15 +9,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
 use super::create::field_and_reason;
-use super::pages::{
-    expired_form, failed_page, form_value, render, session_of, to_sign_in, visible_view,
-};
-use crate::app::Caller;
-use crate::domain::authentication::AuthenticationCommand;
+use super::pages::{failed_page, form_session_and_view, form_value, render, session_and_view};
+use super::refusals::access_refusal;
+use crate::app::AppError;
+use crate::domain::access::Action;
+use crate::domain::authentication::{AuthenticationCommand, AuthenticationError};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::http::error::ApiError;
 use crate::http::SharedState;
-use crate::ledger::{Origin, SignedInWith};
 use crate::projections::AuthenticationView;
 
 /// A workspace the person may pick.
@@ -77,11 +76,8 @@ pub async fn form(
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Response {
-    let Some((_, session)) = session_of(&state, &headers) else {
-        return to_sign_in();
-    };
-    match visible_view(&state, &session, &raw).await {
-        Ok(view) => render(
+    match session_and_view(&state, &headers, &raw).await {
+        Ok((session, view)) => render(
             StatusCode::OK,
             &page_of(&state, session.csrf.clone(), session.user, &view).await,
         ),
@@ -96,17 +92,11 @@ pub async fn save(
     Path(raw): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let Some((_, session)) = session_of(&state, &headers) else {
-        return to_sign_in();
-    };
-    let value = |name: &str| form_value(&pairs, name);
-    if !value("csrf").is_some_and(|sent| session.csrf_matches(sent)) {
-        return expired_form();
-    }
-    let view = match visible_view(&state, &session, &raw).await {
-        Ok(view) => view,
+    let (session, view) = match form_session_and_view(&state, &headers, &pairs, &raw).await {
+        Ok(found) => found,
         Err(answer) => return answer,
     };
+    let value = |name: &str| form_value(&pairs, name);
     let mut page = page_of(&state, session.csrf.clone(), session.user, &view).await;
     let name = value("name").unwrap_or_default().to_owned();
     let workspace = value("workspace").and_then(|w| w.parse::<WorkspaceId>().ok());
@@ -132,12 +122,7 @@ pub async fn save(
         page.error = Some("Nothing changed: give a new name, another workspace, or both.".into());
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
-    let caller = Caller {
-        user: session.user,
-        via: SignedInWith::ApiToken,
-        origin: Origin::Dashboard,
-        idempotency: None,
-    };
+    let caller = session.caller();
     let expected = value("version").and_then(|v| v.parse::<u64>().ok());
     match state
         .app
@@ -145,6 +130,26 @@ pub async fn save(
         .await
     {
         Ok(_) => Redirect::to(&format!("/ui/authentications/{}", view.id)).into_response(),
+        Err(AppError::Authentication(AuthenticationError::AccessDenied {
+            action,
+            workspace,
+            reason,
+        })) => {
+            let id = workspace.to_string();
+            let named = page
+                .workspaces
+                .iter()
+                .find(|w| w.id == id)
+                .map_or("that workspace", |w| w.name.as_str());
+            let refusal = Some(access_refusal(action, named, &reason));
+            // A refused move is about the workspace chosen; a refused rename, about it all.
+            if matches!(action, Action::MoveTo | Action::MoveFrom) {
+                page.workspace_error = refusal;
+            } else {
+                page.error = refusal;
+            }
+            render(StatusCode::FORBIDDEN, &page)
+        }
         Err(e) => {
             let problem = ApiError::from(e);
             if problem.status.is_server_error() {

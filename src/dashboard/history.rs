@@ -93,7 +93,7 @@ pub async fn history(
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Response {
-    let Some((_, session)) = session_of(&state, &headers) else {
+    let Some((_, session)) = session_of(&state, &headers).await else {
         return to_sign_in();
     };
     let Ok(id) = raw.parse::<AuthenticationId>() else {

@@ -1,6 +1,7 @@
 //! Delete, restore and purge from an authentication's page: the API's commands, with the
 //! version the page showed as the expected one and the origin `Dashboard`. A purge asks for
-//! the authentication's name to be typed, since it cannot be undone.
+//! the authentication's name to be typed, since it cannot be undone; a delete asks for a
+//! ticked "Yes, delete it" (no script needed).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,12 +13,11 @@ use super::pages::{
     authentication_page, expired_form, failed_page, render, session_of, to_sign_in,
 };
 use super::session::Session;
-use crate::app::{AppError, Caller, RestoreTarget};
+use crate::app::{AppError, RestoreTarget};
 use crate::domain::authentication::AuthenticationCommand;
 use crate::domain::ids::AuthenticationId;
 use crate::http::error::ApiError;
 use crate::http::SharedState;
-use crate::ledger::{Origin, SignedInWith};
 
 /// The form of each action.
 #[derive(Deserialize)]
@@ -29,6 +29,9 @@ pub struct ActionForm {
     /// Purge: the name, typed.
     #[serde(default)]
     confirm: String,
+    /// Delete: the "Yes, delete it" box, ticked (`yes`).
+    #[serde(default)]
+    sure: String,
 }
 
 /// What the page asks for.
@@ -79,7 +82,7 @@ async fn act(
     Form(form): Form<ActionForm>,
     action: Action,
 ) -> Response {
-    let Some((_, session)) = session_of(&state, &headers) else {
+    let Some((_, session)) = session_of(&state, &headers).await else {
         return to_sign_in();
     };
     if !session.csrf_matches(&form.csrf) {
@@ -89,6 +92,10 @@ async fn act(
         Ok(page) => page,
         Err(answer) => return answer,
     };
+    if matches!(action, Action::Delete) && form.sure != "yes" {
+        page.delete_error = Some("Tick “Yes, delete it” to delete this authentication.".into());
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
     if matches!(action, Action::Purge) && form.confirm.trim() != page.name {
         page.confirm_error = Some("Type the authentication's name exactly to purge it.".into());
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
@@ -116,12 +123,7 @@ async fn run(
     form: &ActionForm,
     action: Action,
 ) -> Result<(), AppError> {
-    let caller = Caller {
-        user: session.user,
-        via: SignedInWith::ApiToken,
-        origin: Origin::Dashboard,
-        idempotency: None,
-    };
+    let caller = session.caller();
     let expected = Some(form.version);
     match action {
         Action::Delete => state

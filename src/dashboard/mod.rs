@@ -5,13 +5,24 @@
 //! This module only translates: it reads the session, calls one `app` operation, and renders
 //! the answer. Rules live in `domain` and `app` (docs/architecture.md, "Where each rule lives").
 
+mod audit;
 mod create;
+mod custom_service;
 mod details;
+mod directory;
 mod history;
+mod ledger;
 mod lifecycle;
+mod listing;
+mod lookback;
+mod oauth;
 mod pages;
+mod refusals;
 pub mod session;
 mod settings;
+mod sign_in_link;
+mod time_input;
+mod tokens;
 
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -31,6 +42,17 @@ pub fn router() -> Router<SharedState> {
         .route("/ui", get(pages::home))
         .route("/ui/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/ui/sign-out", post(pages::sign_out))
+        // Part B (dash-b): one-time sign-in links and the OAuth2 return.
+        .route(
+            "/ui/sign-in/link/{secret}",
+            get(sign_in_link::form).post(sign_in_link::sign_in),
+        )
+        .route("/ui/authentications/new/oauth", post(oauth::start))
+        .route("/ui/oauth/callback", get(oauth::callback))
+        .route(
+            "/ui/services/new",
+            get(custom_service::form).post(custom_service::save),
+        )
         .route("/ui/authentications", get(pages::authentications))
         .route(
             "/ui/authentications/new",
@@ -50,6 +72,24 @@ pub fn router() -> Router<SharedState> {
             get(settings::form).post(settings::save),
         )
         .route("/ui/static/style.css", get(style))
+        // Looking back, audit, and the reference pages (issue 14, part A).
+        .route(
+            "/ui/authentications/{id}/as-of",
+            get(lookback::authentication),
+        )
+        .route(
+            "/ui/authentications/{id}/usable-by",
+            get(lookback::usable_by),
+        )
+        .route("/ui/workspaces/as-of", get(lookback::workspace))
+        .route("/ui/audit", get(audit::audit))
+        .route("/ui/audit/export", get(audit::download))
+        .route("/ui/services", get(ledger::services))
+        .route("/ui/integrity", get(ledger::integrity))
+        .route("/ui/directory", get(directory::directory))
+        .route("/ui/tokens", get(tokens::tokens).post(tokens::issue))
+        .route("/ui/tokens/{id}/revoke", post(tokens::revoke))
+        .route("/ui/static/app.js", get(script))
         .layer(axum::middleware::from_fn(guard));
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui") }))
@@ -57,8 +97,10 @@ pub fn router() -> Router<SharedState> {
 }
 
 /// The policy of every page: nothing from elsewhere, no inline script or style, never framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The one script is the dashboard's own file, which fetches only from this origin.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
 
 /// Refuses forms posted from another site, and gives every answer the dashboard's security
 /// headers. Error pages are HTML, not problems: the API's problem mapping leaves them alone.
@@ -113,6 +155,14 @@ async fn style() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../../templates/dashboard/style.css"),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../../templates/dashboard/app.js"),
     )
         .into_response()
 }

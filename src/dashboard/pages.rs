@@ -8,18 +8,41 @@ use axum::Form;
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 
+use super::listing::Filters;
 use super::session::{Session, COOKIE};
 use crate::app::AppError;
 use crate::domain::ids::AuthenticationId;
 use crate::domain::principals::Principal;
+use crate::domain::token_scope::TokenRefusal;
+use crate::domain::token_scope::TokenUse;
 use crate::http::SharedState;
-use crate::projections::{AuthenticationView, FieldView, ListQuery};
+use crate::ledger::{Origin, SignedInWith};
+use crate::projections::{AuthenticationView, FieldView};
+use crate::time::Timestamp;
 
 /// Listing page size.
 const PAGE_SIZE: usize = 50;
 
-/// The signed-in session of a request, with its id.
-pub(super) fn session_of(state: &SharedState, headers: &HeaderMap) -> Option<(String, Session)> {
+/// The signed-in session of a request, with its id. A session of a user deactivated since
+/// it opened is closed here: offboarding ends dashboard sessions too.
+pub(super) async fn session_of(
+    state: &SharedState,
+    headers: &HeaderMap,
+) -> Option<(String, Session)> {
+    let (id, session) = live_session(state, headers)?;
+    if state
+        .app
+        .user(session.user)
+        .await
+        .is_some_and(|u| u.deactivated)
+    {
+        state.dashboard.close(&id);
+        return None;
+    }
+    Some((id, session))
+}
+
+fn live_session(state: &SharedState, headers: &HeaderMap) -> Option<(String, Session)> {
     let cookies = headers.get_all(header::COOKIE);
     let id = cookies
         .iter()
@@ -47,13 +70,14 @@ pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
-/// A form whose CSRF token is not the session's (or missing).
+#[derive(Template)]
+#[template(path = "dashboard/expired_form.html")]
+struct ExpiredFormPage;
+
+/// A form whose CSRF token is not the session's (or missing): a page that says nothing was
+/// changed, with the ways on (no navigation: its session may be gone).
 pub(super) fn expired_form() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        "this form has expired; reload the page",
-    )
-        .into_response()
+    render(StatusCode::FORBIDDEN, &ExpiredFormPage)
 }
 
 /// The value of field `name` of a posted form.
@@ -64,13 +88,29 @@ pub(super) fn form_value<'a>(pairs: &'a [(String, String)], name: &str) -> Optio
         .map(|(_, v)| v.as_str())
 }
 
+/// The session of a posted form whose CSRF token is the session's, or the answer to give
+/// instead (the sign-in page, or "this form has expired"; boxed, as it is the rare case).
+pub(super) async fn form_session(
+    state: &SharedState,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Result<Session, Box<Response>> {
+    let Some((_, session)) = session_of(state, headers).await else {
+        return Err(Box::new(to_sign_in()));
+    };
+    if !form_value(pairs, "csrf").is_some_and(|sent| session.csrf_matches(sent)) {
+        return Err(Box::new(expired_form()));
+    }
+    Ok(session)
+}
+
 pub(super) fn to_sign_in() -> Response {
     Redirect::to("/ui/sign-in").into_response()
 }
 
 /// `/ui`: the authentications when signed in, else the sign-in form.
 pub async fn home(State(state): State<SharedState>, headers: HeaderMap) -> Response {
-    match session_of(&state, &headers) {
+    match session_of(&state, &headers).await {
         Some(_) => Redirect::to("/ui/authentications").into_response(),
         None => to_sign_in(),
     }
@@ -112,15 +152,41 @@ pub async fn sign_in(
     if token.is_empty() {
         return refused("Enter an API token.");
     }
-    let user =
-        match state.app.authenticate(token).await {
-            Some(Principal::User(user)) => user,
-            Some(Principal::Runner { .. } | Principal::Auditor { .. }) => return refused(
+    let user = match state
+        .app
+        .authenticate_from(token, TokenUse::DashboardSignIn, Origin::Dashboard)
+        .await
+    {
+        Ok(Some(Principal::User(user))) => user,
+        Ok(Some(Principal::Runner { .. } | Principal::Auditor { .. })) => {
+            return refused(
                 "This token is a workflow runner's or an auditor's: sign in with a user's token.",
-            ),
-            None => return refused("This token is not valid (unknown or revoked)."),
-        };
-    let id = match state.dashboard.open(user) {
+            )
+        }
+        Ok(None) => return refused("This token is not valid (unknown or revoked)."),
+        Err(AppError::Token(TokenRefusal::Expired { .. })) => {
+            return refused("This token has expired.")
+        }
+        Err(AppError::Token(TokenRefusal::OutOfScope { .. })) => return refused(
+            "This token's scopes do not allow the dashboard: it needs the read and write scopes.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "could not check a sign-in token");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "could not sign in").into_response();
+        }
+    };
+    signed_in(&state, &headers, user, SignedInWith::ApiToken)
+}
+
+/// Opens a session for `user`, signed in `via`, and sends the browser to the list with its
+/// cookie.
+pub(super) fn signed_in(
+    state: &SharedState,
+    headers: &HeaderMap,
+    user: crate::domain::ids::UserId,
+    via: SignedInWith,
+) -> Response {
+    let id = match state.dashboard.open(user, via) {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(error = %e, "could not open a dashboard session");
@@ -131,7 +197,7 @@ pub async fn sign_in(
         .path("/ui")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(served_over_https(&headers))
+        .secure(served_over_https(headers))
         .build();
     with_cookie(Redirect::to("/ui/authentications").into_response(), &cookie)
 }
@@ -163,7 +229,7 @@ pub async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let Some((id, session)) = session_of(&state, &headers) else {
+    let Some((id, session)) = session_of(&state, &headers).await else {
         return to_sign_in();
     };
     if !session.csrf_matches(&form.csrf) {
@@ -206,54 +272,99 @@ impl Row {
     }
 }
 
-fn workspace_label(view: &AuthenticationView) -> String {
+pub(super) fn workspace_label(view: &AuthenticationView) -> String {
     view.workspace_name
         .clone()
         .unwrap_or_else(|| view.workspace.to_string())
 }
 
+/// A workspace of the list's filter, by name.
+struct WorkspaceOption {
+    id: String,
+    name: String,
+}
+
+/// The kinds a list can be filtered on, as the API names them.
+const KINDS: [&str; 6] = [
+    "Token",
+    "Basic",
+    "OAuth2",
+    "OAuth1",
+    "Certificate",
+    "Generic",
+];
+
 #[derive(Template)]
 #[template(path = "dashboard/authentications.html")]
 struct AuthenticationsPage {
     csrf: String,
-    search: String,
+    filters: Filters,
+    workspaces: Vec<WorkspaceOption>,
+    kinds: [&'static str; 6],
     rows: Vec<Row>,
     total: usize,
     next: Option<String>,
     error: Option<String>,
 }
 
-/// The list's query string.
-#[derive(Deserialize)]
-pub struct ListParams {
-    #[serde(default)]
-    q: String,
-    cursor: Option<String>,
+impl AuthenticationsPage {
+    fn filter(&self, name: &str) -> &str {
+        self.filters.value(name)
+    }
+
+    fn filter_error(&self, name: &str) -> Option<&str> {
+        self.filters.error(name)
+    }
+
+    /// Whether any filter other than the name search is filled in.
+    fn filtered(&self) -> bool {
+        self.filters
+            .inputs
+            .iter()
+            .any(|f| f.name != "q" && !f.value.is_empty())
+    }
 }
 
-/// `GET /ui/authentications`: the signed-in user's authentications, searched by name.
+/// `GET /ui/authentications?q=…&service=…&…`: the signed-in user's authentications, searched
+/// by name and filtered as `GET /v1/authentications` filters them.
 pub async fn authentications(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    let Some((_, session)) = session_of(&state, &headers) else {
+    let Some((_, session)) = session_of(&state, &headers).await else {
         return to_sign_in();
     };
-    let search = params.q.trim().to_owned();
-    let query = ListQuery {
-        q: (!search.is_empty()).then(|| search.clone()),
-        cursor: params.cursor,
-        limit: Some(PAGE_SIZE),
-        ..ListQuery::default()
-    };
+    let workspaces = state
+        .app
+        .workspaces_visible_to(session.user)
+        .await
+        .into_iter()
+        .map(|w| WorkspaceOption {
+            id: w.id.to_string(),
+            name: w.name,
+        })
+        .collect();
+    let mut filters = Filters::of(&pairs);
+    let query = filters.query(form_value(&pairs, "cursor"), PAGE_SIZE, Timestamp::now());
     let mut page = AuthenticationsPage {
         csrf: session.csrf.clone(),
-        search,
+        filters,
+        workspaces,
+        kinds: KINDS,
         rows: Vec::new(),
         total: 0,
         next: None,
         error: None,
+    };
+    let query = match query {
+        Ok(query) => query,
+        Err(problem) => {
+            if page.filters.inputs.iter().all(|f| f.error.is_none()) {
+                page.error = Some(problem.detail.clone());
+            }
+            return render(problem.status, &page);
+        }
     };
     match state.app.list(session.user, &query).await {
         Ok(found) => {
@@ -273,10 +384,10 @@ pub async fn authentications(
 
 /// One field as the page shows it: a plain value, or only that a secret is set.
 pub(super) struct FieldRow {
-    name: String,
-    value: Option<String>,
-    fingerprint: Option<String>,
-    changed_at_version: u64,
+    pub(super) name: String,
+    pub(super) value: Option<String>,
+    pub(super) fingerprint: Option<String>,
+    pub(super) changed_at_version: u64,
 }
 
 #[derive(Template)]
@@ -301,6 +412,16 @@ pub(super) struct AuthenticationPage {
     pub(super) error: Option<String>,
     /// A purge whose confirmation did not match.
     pub(super) confirm_error: Option<String>,
+    /// A delete whose "Yes, delete it" was not ticked.
+    pub(super) delete_error: Option<String>,
+    /// Said once after an action elsewhere (e.g. an OAuth2 connection) brought the browser here.
+    pub(super) notice: Option<&'static str>,
+}
+
+/// `?notice=` of an authentication's page: what just happened, from a fixed list.
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
 }
 
 #[derive(Template)]
@@ -314,12 +435,21 @@ pub async fn authentication(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(raw): Path<String>,
+    Query(notice): Query<NoticeQuery>,
 ) -> Response {
-    let Some((_, session)) = session_of(&state, &headers) else {
+    let Some((_, session)) = session_of(&state, &headers).await else {
         return to_sign_in();
     };
     match authentication_page(&state, &session, &raw).await {
-        Ok(page) => render(StatusCode::OK, &page),
+        Ok(mut page) => {
+            page.notice = match notice.notice.as_deref() {
+                Some("connected") => Some(
+                    "Connected through the provider: the grant is saved (its tokens are sealed and never shown).",
+                ),
+                _ => None,
+            };
+            render(StatusCode::OK, &page)
+        }
         Err(answer) => answer,
     }
 }
@@ -350,6 +480,33 @@ pub(super) async fn visible_view(
     }
 }
 
+/// The signed-in session and authentication `raw` as its user may see it, or the answer to
+/// give instead (sign in, or the one "not found" page): how every page of one authentication
+/// starts.
+pub(super) async fn session_and_view(
+    state: &SharedState,
+    headers: &HeaderMap,
+    raw: &str,
+) -> Result<(Session, AuthenticationView), Response> {
+    let Some((_, session)) = session_of(state, headers).await else {
+        return Err(to_sign_in());
+    };
+    let view = visible_view(state, &session, raw).await?;
+    Ok((session, view))
+}
+
+/// [`session_and_view`] for a form's post: the session must also match the form's CSRF token.
+pub(super) async fn form_session_and_view(
+    state: &SharedState,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+    raw: &str,
+) -> Result<(Session, AuthenticationView), Response> {
+    let session = form_session(state, headers, pairs).await.map_err(|a| *a)?;
+    let view = visible_view(state, &session, raw).await?;
+    Ok((session, view))
+}
+
 /// The page of authentication `raw` for `session`'s user, or the answer to give instead
 /// (the same "not found" page for a missing, hidden or malformed one).
 pub(super) async fn authentication_page(
@@ -375,11 +532,13 @@ pub(super) async fn authentication_page(
         fields,
         error: None,
         confirm_error: None,
+        delete_error: None,
+        notice: None,
     })
 }
 
 impl FieldRow {
-    fn of((name, field): (&String, &FieldView)) -> FieldRow {
+    pub(super) fn of((name, field): (&String, &FieldView)) -> FieldRow {
         match field {
             FieldView::Plain {
                 value,
@@ -404,7 +563,7 @@ impl FieldRow {
     }
 }
 
-fn lifecycle_label(view: &AuthenticationView) -> String {
+pub(super) fn lifecycle_label(view: &AuthenticationView) -> String {
     match view.lifecycle {
         "active" => "Active",
         "deleted" => "Deleted (can be restored)",
@@ -412,6 +571,12 @@ fn lifecycle_label(view: &AuthenticationView) -> String {
         other => other,
     }
     .to_owned()
+}
+
+/// Whether a field is typed on many lines (PEM): a `<textarea>`, as a one-line input would
+/// drop the line breaks.
+pub(super) fn typed_on_many_lines(spec: &crate::domain::services::FieldSpec) -> bool {
+    matches!(spec.format, crate::domain::services::FieldFormat::Pem)
 }
 
 /// A failure of the server, not of the request: logged, and a page that says only that.

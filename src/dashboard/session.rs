@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::app::Caller;
 use crate::domain::ids::UserId;
+use crate::ledger::{Origin, SignedInWith};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "credledger_session";
@@ -24,6 +26,8 @@ pub const MAX_SESSIONS: usize = 10_000;
 pub struct Session {
     /// The signed-in user.
     pub user: UserId,
+    /// How the session was opened (an API token or a sign-in link): the `via` of all it does.
+    pub via: SignedInWith,
     /// The token every form of this session carries.
     pub csrf: String,
     opened: Instant,
@@ -54,18 +58,20 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("user", &self.user)
+            .field("via", &self.via)
             .field("csrf", &"[REDACTED]")
             .finish_non_exhaustive()
     }
 }
 
 impl Sessions {
-    /// Opens a session for `user`; returns its id (the cookie's value).
-    pub fn open(&self, user: UserId) -> Result<String, NoRandomness> {
+    /// Opens a session for `user`, signed in `via`; returns its id (the cookie's value).
+    pub fn open(&self, user: UserId, via: SignedInWith) -> Result<String, NoRandomness> {
         let id = random_hex()?;
         let now = Instant::now();
         let session = Session {
             user,
+            via,
             csrf: random_hex()?,
             opened: now,
             last_seen: now,
@@ -114,6 +120,18 @@ impl Sessions {
 }
 
 impl Session {
+    /// The caller of what this session does: its user, signed in the way the session was
+    /// opened, and the origin `dashboard` (because it came through these pages, not because a
+    /// header said so).
+    pub fn caller(&self) -> Caller {
+        Caller {
+            user: self.user,
+            via: self.via,
+            origin: Origin::Dashboard,
+            idempotency: None,
+        }
+    }
+
     fn is_live(&self, now: Instant) -> bool {
         now.duration_since(self.last_seen) < IDLE_TIMEOUT
             && now.duration_since(self.opened) < ABSOLUTE_TIMEOUT
@@ -142,9 +160,10 @@ mod tests {
     fn a_session_is_found_until_closed_and_checks_its_csrf_token() {
         let sessions = Sessions::default();
         let user = UserId::new();
-        let id = sessions.open(user).expect("open");
+        let id = sessions.open(user, SignedInWith::SignInLink).expect("open");
         let session = sessions.touch(&id).expect("live");
         assert_eq!(session.user, user);
+        assert_eq!(session.caller().via, SignedInWith::SignInLink);
         assert!(session.csrf_matches(&session.csrf.clone()));
         assert!(!session.csrf_matches("nope"));
         assert!(!session.csrf_matches(""));
@@ -156,7 +175,9 @@ mod tests {
     #[test]
     fn debug_output_holds_no_session_id_or_csrf_token() {
         let sessions = Sessions::default();
-        let id = sessions.open(UserId::new()).expect("open");
+        let id = sessions
+            .open(UserId::new(), SignedInWith::ApiToken)
+            .expect("open");
         let session = sessions.touch(&id).expect("live");
         let printed = format!("{sessions:?} {session:?}");
         assert!(!printed.contains(&id), "{printed}");
@@ -169,6 +190,7 @@ mod tests {
         let now = Instant::now();
         let fresh = Session {
             user: UserId::new(),
+            via: SignedInWith::ApiToken,
             csrf: String::new(),
             opened: now,
             last_seen: now,

@@ -11,17 +11,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
-use super::pages::{
-    expired_form, failed_page, form_value, render, session_of, to_sign_in, visible_view,
-};
-use crate::app::{Caller, ChangeOptions};
+use super::pages::{failed_page, form_session_and_view, form_value, render, session_and_view};
+use crate::app::ChangeOptions;
 use crate::domain::authentication::{AuthenticationCommand, FieldChange};
 use crate::domain::ids::{FieldName, ServiceId, ServiceKey, UserId};
 use crate::domain::secret::SecretText;
 use crate::domain::services::FieldSpec;
 use crate::http::error::ApiError;
 use crate::http::SharedState;
-use crate::ledger::{Origin, SignedInWith};
 use crate::projections::{AuthenticationView, FieldView};
 
 /// One field of the settings form.
@@ -29,6 +26,8 @@ struct SettingInput {
     name: String,
     secret: bool,
     required: bool,
+    /// Typed on many lines (a PEM): a text area.
+    multiline: bool,
     /// "set · fp:…" for a set secret, the value of a plain field, "not set" otherwise.
     now: String,
     is_set: bool,
@@ -85,6 +84,7 @@ async fn page_of(
                 name: spec.name.to_string(),
                 secret: spec.secret,
                 required: spec.required,
+                multiline: super::pages::typed_on_many_lines(&spec),
                 now: describe(held),
                 is_set: held.is_some(),
                 error: None,
@@ -97,6 +97,7 @@ async fn page_of(
                 name: name.clone(),
                 secret: matches!(held, FieldView::Secret { .. }),
                 required: false,
+                multiline: false,
                 now: describe(Some(held)),
                 is_set: true,
                 error: None,
@@ -128,11 +129,8 @@ pub async fn form(
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Response {
-    let Some((_, session)) = session_of(&state, &headers) else {
-        return to_sign_in();
-    };
-    match visible_view(&state, &session, &raw).await {
-        Ok(view) => render(
+    match session_and_view(&state, &headers, &raw).await {
+        Ok((session, view)) => render(
             StatusCode::OK,
             &page_of(&state, session.csrf.clone(), session.user, &view).await,
         ),
@@ -148,17 +146,11 @@ pub async fn save(
     Path(raw): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let Some((_, session)) = session_of(&state, &headers) else {
-        return to_sign_in();
-    };
-    let value = |name: &str| form_value(&pairs, name);
-    if !value("csrf").is_some_and(|sent| session.csrf_matches(sent)) {
-        return expired_form();
-    }
-    let view = match visible_view(&state, &session, &raw).await {
-        Ok(view) => view,
+    let (session, view) = match form_session_and_view(&state, &headers, &pairs, &raw).await {
+        Ok(found) => found,
         Err(answer) => return answer,
     };
+    let value = |name: &str| form_value(&pairs, name);
     let mut page = page_of(&state, session.csrf.clone(), session.user, &view).await;
     page.save_unverified = value("save_unverified").is_some();
     let expected = value("version").and_then(|v| v.parse::<u64>().ok());
@@ -178,12 +170,7 @@ pub async fn save(
             _ => {}
         }
     }
-    let mut caller = Caller {
-        user: session.user,
-        via: SignedInWith::ApiToken,
-        origin: Origin::Dashboard,
-        idempotency: None,
-    };
+    let mut caller = session.caller();
     let command = AuthenticationCommand::Reauthenticate {
         fields: changes,
         origin: caller.change_origin(None),

@@ -51,6 +51,9 @@ pub enum DenyReason {
     /// The workspace does not exist.
     #[error("workspace {0} does not exist")]
     UnknownWorkspace(WorkspaceId),
+    /// The user is deactivated: they may do nothing.
+    #[error("user is deactivated")]
+    Deactivated,
     /// The personal workspace belongs to someone else.
     #[error("workspace {workspace} is another user's personal workspace")]
     NotOwner {
@@ -124,9 +127,12 @@ pub fn decide_access(
     let Some(ws) = directory.workspace(workspace) else {
         return Access::Denied(DenyReason::UnknownWorkspace(workspace));
     };
+    if !directory.is_active(user) {
+        return Access::Denied(DenyReason::Deactivated);
+    }
     match ws.scope {
         WorkspaceScope::Personal { owner } => {
-            if owner == user {
+            if owner == user || offboards(directory, user, owner, action) {
                 Access::Allowed
             } else {
                 Access::Denied(DenyReason::NotOwner { workspace })
@@ -154,6 +160,14 @@ pub fn decide_access(
             }
         }
     }
+}
+
+/// Offboarding: the owners and admins of a deactivated user's organizations may see the
+/// authentications of their personal workspace, move them out (a transfer) and edit or delete
+/// them; never use, restore or purge them.
+fn offboards(directory: &Directory, user: UserId, owner: UserId, action: Action) -> bool {
+    matches!(action, Action::View | Action::Edit | Action::MoveFrom)
+        && crate::domain::principals::may_offboard(directory, user, owner).is_some()
 }
 
 /// Whether what lives in `home` (an authentication, or a custom service) can be used from
@@ -228,13 +242,18 @@ pub enum OnBehalfRefusal {
     /// Auditors read history and audit, never secrets.
     #[error("principal: auditors never receive secrets")]
     AuditorsNeverReceiveSecrets,
+    /// The named user is deactivated (offboarded): nothing is resolved for them.
+    #[error("user: is deactivated; nothing is resolved for them")]
+    UserDeactivated,
 }
 
 impl OnBehalfRefusal {
     /// The request field the refusal is about: `user`, or `principal` for an auditor.
     pub fn field(self) -> Option<String> {
         let field = match self {
-            OnBehalfRefusal::OnlyForThemselves | OnBehalfRefusal::RunnerNamedNobody => "user",
+            OnBehalfRefusal::OnlyForThemselves
+            | OnBehalfRefusal::RunnerNamedNobody
+            | OnBehalfRefusal::UserDeactivated => "user",
             OnBehalfRefusal::AuditorsNeverReceiveSecrets => "principal",
         };
         Some(field.to_owned())
@@ -247,12 +266,18 @@ impl OnBehalfRefusal {
 }
 
 /// For whom `principal` resolves when the request names `named`: a user only for themselves
-/// (naming nobody means themselves), a runner for the user it names, an auditor never.
+/// (naming nobody means themselves), a runner for the active user it names, an auditor never.
 pub fn resolving_user(
+    directory: &Directory,
     principal: &Principal,
     named: Option<UserId>,
 ) -> Result<UserId, OnBehalfRefusal> {
     match (principal, named) {
+        (Principal::Runner { .. }, Some(user))
+            if directory.users.contains_key(&user) && !directory.is_active(user) =>
+        {
+            Err(OnBehalfRefusal::UserDeactivated)
+        }
         (Principal::User(me), None) => Ok(*me),
         (Principal::User(me), Some(user)) if user == *me => Ok(*me),
         (Principal::User(_), Some(_)) => Err(OnBehalfRefusal::OnlyForThemselves),
@@ -533,7 +558,13 @@ mod tests {
 
     #[test]
     fn users_resolve_for_themselves_runners_for_whom_they_name_auditors_never() {
-        let (me, other) = (UserId::new(), UserId::new());
+        let f = fixture();
+        let mut directory = f.directory.clone();
+        let (me, other, departed) = (f.member, f.owner, f.outsider);
+        crate::domain::directory::apply(
+            &mut directory,
+            &crate::domain::directory::DirectoryEvent::UserDeactivated { user: departed },
+        );
         let runner = Principal::Runner {
             id: crate::domain::ids::PrincipalId::new(),
             name: "CI".into(),
@@ -573,6 +604,13 @@ mod tests {
                 false,
             ),
             (
+                "runner naming a deactivated user",
+                runner.clone(),
+                Some(departed),
+                Err(OnBehalfRefusal::UserDeactivated),
+                true,
+            ),
+            (
                 "runner naming nobody",
                 runner,
                 None,
@@ -595,7 +633,7 @@ mod tests {
             ),
         ];
         for (case, principal, named, expected, lack_of_rights) in table {
-            let decided = resolving_user(&principal, named);
+            let decided = resolving_user(&directory, &principal, named);
             assert_eq!(decided, expected, "{case}");
             assert_eq!(
                 decided.err().is_some_and(|r| r.is_lack_of_rights()),

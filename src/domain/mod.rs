@@ -13,6 +13,8 @@ pub mod naming;
 pub mod principals;
 pub mod secret;
 pub mod services;
+pub mod sign_in_links;
+pub mod token_scope;
 pub mod visibility;
 
 #[cfg(test)]

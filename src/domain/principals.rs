@@ -9,6 +9,8 @@ use crate::domain::directory::{
     Directory, DirectoryCommand, OrgRole, WorkspaceKind, WorkspaceRole,
 };
 use crate::domain::ids::{PrincipalId, TokenId, UserId, WorkspaceId};
+use crate::domain::token_scope::{check_expiry, ExpiryProblem, TokenScopes};
+use crate::time::Timestamp;
 
 /// A caller of the API.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -45,7 +47,8 @@ impl Principal {
 /// Token events (stream `tokens`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TokenEvent {
-    /// A token was issued; only its SHA-256 hash is kept.
+    /// A token was issued; only its SHA-256 hash is kept. Schema version 2 (version 1 had
+    /// neither expiry nor scopes: it decodes as unrestricted and never expiring).
     Issued {
         /// Token id.
         token: TokenId,
@@ -55,35 +58,73 @@ pub enum TokenEvent {
         label: String,
         /// SHA-256 of the token text.
         token_hash: [u8; 32],
+        /// When it stops working, if ever.
+        expires_at: Option<Timestamp>,
+        /// What it may be used for, on top of its principal's rights.
+        scopes: TokenScopes,
     },
     /// A token was revoked.
     Revoked {
         /// Token id.
         token: TokenId,
     },
+    /// A one-time dashboard sign-in link was issued for a user; only the SHA-256 of its
+    /// secret is kept (`domain/sign_in_links.rs`).
+    SignInLinkIssued {
+        /// The link's id (links are one-time tokens and share their ids).
+        link: TokenId,
+        /// Who signs in with it.
+        user: UserId,
+        /// SHA-256 of the link's secret.
+        secret_hash: [u8; 32],
+        /// When it stops opening a session.
+        expires_at: Timestamp,
+    },
+    /// A sign-in link opened a session; it never opens another.
+    SignInLinkUsed {
+        /// The link's id.
+        link: TokenId,
+    },
 }
 
 impl TokenEvent {
     /// Every token event type string.
-    pub const TYPES: [&'static str; 2] = ["token.issued", "token.revoked"];
+    pub const TYPES: [&'static str; 4] = [
+        "token.issued",
+        "token.revoked",
+        "token.sign_in_link_issued",
+        "token.sign_in_link_used",
+    ];
 
     /// Stable type string.
     pub fn event_type(&self) -> &'static str {
         match self {
             TokenEvent::Issued { .. } => Self::TYPES[0],
             TokenEvent::Revoked { .. } => Self::TYPES[1],
+            TokenEvent::SignInLinkIssued { .. } => Self::TYPES[2],
+            TokenEvent::SignInLinkUsed { .. } => Self::TYPES[3],
         }
     }
 
     /// Payload schema version.
     pub fn schema_version(&self) -> u16 {
-        1
+        match self {
+            // Version 2 is the enum with expiries, scopes and sign-in links; `token.revoked`
+            // has the same bytes in both and stays at 1. Sign-in links never existed at 1.
+            TokenEvent::Issued { .. }
+            | TokenEvent::SignInLinkIssued { .. }
+            | TokenEvent::SignInLinkUsed { .. } => 2,
+            TokenEvent::Revoked { .. } => 1,
+        }
     }
 
     /// The token the event is about.
     pub fn token(&self) -> TokenId {
         match self {
             TokenEvent::Issued { token, .. } | TokenEvent::Revoked { token } => *token,
+            TokenEvent::SignInLinkIssued { link, .. } | TokenEvent::SignInLinkUsed { link } => {
+                *link
+            }
         }
     }
 }
@@ -101,6 +142,12 @@ pub struct TokenRecord {
     pub token_hash: [u8; 32],
     /// Whether it was revoked.
     pub revoked: bool,
+    /// When it was issued (the store time of its event).
+    pub created_at: Timestamp,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+    /// What it may be used for.
+    pub scopes: TokenScopes,
 }
 
 /// Every token, by id and by hash.
@@ -113,14 +160,16 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    /// Folds a token event.
-    pub fn apply(&mut self, event: &TokenEvent) {
+    /// Folds a token event recorded at `at`.
+    pub fn apply(&mut self, event: &TokenEvent, at: Timestamp) {
         match event {
             TokenEvent::Issued {
                 token,
                 principal,
                 label,
                 token_hash,
+                expires_at,
+                scopes,
             } => {
                 self.by_hash.insert(hex_of(token_hash), *token);
                 self.by_id.insert(
@@ -131,6 +180,9 @@ impl Tokens {
                         label: label.clone(),
                         token_hash: *token_hash,
                         revoked: false,
+                        created_at: at,
+                        expires_at: *expires_at,
+                        scopes: scopes.clone(),
                     },
                 );
             }
@@ -139,6 +191,8 @@ impl Tokens {
                     record.revoked = true;
                 }
             }
+            // Sign-in links are kept apart (`SignInLinks`), for as long as they live.
+            TokenEvent::SignInLinkIssued { .. } | TokenEvent::SignInLinkUsed { .. } => {}
         }
     }
 
@@ -146,6 +200,14 @@ impl Tokens {
     pub fn by_hash(&self, hash: &[u8; 32]) -> Option<&TokenRecord> {
         let id = self.by_hash.get(&hex_of(hash))?;
         self.by_id.get(id).filter(|t| !t.revoked)
+    }
+
+    /// The live (not revoked) tokens of a user.
+    pub fn live_of_user(&self, user: UserId) -> impl Iterator<Item = TokenId> + '_ {
+        self.by_id
+            .values()
+            .filter(move |t| !t.revoked && t.principal == Principal::User(user))
+            .map(|t| t.id)
     }
 }
 
@@ -166,6 +228,12 @@ pub enum TokenCommand {
         label: String,
         /// SHA-256 of the token text.
         token_hash: [u8; 32],
+        /// When it stops working (after `now`, at most a year later), if ever.
+        expires_at: Option<Timestamp>,
+        /// What it may be used for.
+        scopes: TokenScopes,
+        /// The time of issue, which the expiry is checked against.
+        now: Timestamp,
     },
     /// Revoke a token.
     Revoke {
@@ -189,6 +257,12 @@ pub enum PrincipalError {
     /// The label is empty or too long.
     #[error("label: must be 1 to 120 printable characters")]
     BadLabel,
+    /// The expiry is in the past or too far away.
+    #[error("expires_at: {0}")]
+    BadExpiry(ExpiryProblem),
+    /// The user is deactivated: no token is issued for them.
+    #[error("user: {0} is deactivated")]
+    UserDeactivated(UserId),
     /// No such token.
     #[error("token: does not exist")]
     UnknownToken,
@@ -204,6 +278,9 @@ pub enum PrincipalError {
     /// Audit is read by auditors and organization owners or admins only.
     #[error("principal: only auditors and organization owners or admins read audit")]
     AuditReadersOnly,
+    /// A sign-in link that is unknown, used or expired: one answer for all three.
+    #[error("link: is not valid (unknown, already used or expired)")]
+    SignInLinkNotValid,
     /// Only users act on the directory and on tokens.
     #[error(
         "principal: only users may do this; workflow runners resolve, auditors read histories"
@@ -221,9 +298,11 @@ impl PrincipalError {
             | E::RunnersOnlyResolve
             | E::AuditReadersOnly
             | E::UsersOnly => "principal",
-            E::UnknownUser(_) => "user",
+            E::UnknownUser(_) | E::UserDeactivated(_) => "user",
             E::BadLabel => "label",
+            E::BadExpiry(_) => "expires_at",
             E::UnknownToken | E::AlreadyRevoked | E::TokenExists(_) => "token",
+            E::SignInLinkNotValid => "link",
         };
         Some(field.to_owned())
     }
@@ -261,6 +340,10 @@ pub enum NeededRole {
     /// Admin of the shared workspace, or owner or admin of its organization (its members).
     #[error("the admin role in the workspace or its organization")]
     WorkspaceAdmin,
+    /// Owner or admin of an organization the user belongs to, and someone else than the user
+    /// (deactivating and reactivating them).
+    #[error("the owner or admin role in an organization of the user (not the user themselves)")]
+    UserManager,
 }
 
 /// Whether a user is an owner or admin of some organization (an administrator).
@@ -367,7 +450,7 @@ pub fn administered_organizations(
     directory
         .organizations
         .values()
-        .filter(move |o| matches!(o.members.get(&user), Some(OrgRole::Owner | OrgRole::Admin)))
+        .filter(move |o| org_admin(directory, o.id, user))
         .map(|o| o.id)
 }
 
@@ -383,14 +466,15 @@ pub fn manages_user(directory: &Directory, actor: UserId, user: UserId) -> bool 
     if memberships.peek().is_none() {
         return is_administrator(directory, actor);
     }
-    memberships.any(|o| matches!(o.members.get(&actor), Some(OrgRole::Owner | OrgRole::Admin)))
+    memberships.any(|o| org_admin(directory, o.id, actor))
 }
 
+/// An active owner or admin of the organization (a deactivated one manages nothing).
 fn org_admin(directory: &Directory, org: crate::domain::ids::OrganizationId, user: UserId) -> bool {
-    matches!(
-        directory.org_role(org, user),
-        Some(OrgRole::Owner | OrgRole::Admin)
-    )
+    directory.is_active(user)
+        && directory
+            .org_role(org, user)
+            .is_some_and(OrgRole::is_manager)
 }
 
 /// Decides a token command for an acting user (`None`: the system, at bootstrap).
@@ -406,8 +490,14 @@ pub fn decide_token(
             principal,
             label,
             token_hash,
+            expires_at,
+            scopes,
+            now,
         } => {
             let label = valid_label(&label)?;
+            if let Some(at) = expires_at {
+                check_expiry(now, at).map_err(PrincipalError::BadExpiry)?;
+            }
             if tokens.by_id.contains_key(&token) {
                 return Err(PrincipalError::TokenExists(token));
             }
@@ -417,6 +507,8 @@ pub fn decide_token(
                 principal,
                 label,
                 token_hash,
+                expires_at,
+                scopes,
             }])
         }
         TokenCommand::Revoke { token } => revoke_token(tokens, directory, actor, token),
@@ -434,15 +526,17 @@ fn valid_label(raw: &str) -> Result<String, PrincipalError> {
 
 /// Users get tokens from themselves or from whoever manages them; runners and auditors from
 /// administrators. The system (no actor) issues any.
-fn may_issue_for(
+pub(crate) fn may_issue_for(
     directory: &Directory,
     actor: Option<UserId>,
     principal: &Principal,
 ) -> Result<(), PrincipalError> {
     match principal {
         Principal::User(user) => {
-            if !directory.users.contains_key(user) {
-                return Err(PrincipalError::UnknownUser(*user));
+            match directory.users.get(user) {
+                None => return Err(PrincipalError::UnknownUser(*user)),
+                Some(u) if u.deactivated => return Err(PrincipalError::UserDeactivated(*user)),
+                Some(_) => {}
             }
             let allowed = match actor {
                 None => true,
@@ -493,6 +587,44 @@ fn revoke_token(
     Ok(vec![TokenEvent::Revoked { token }])
 }
 
+/// Offboarding: the personal workspace of `user`, when they are deactivated and `actor` is
+/// an active owner or admin of an organization they belong to (who may then list, transfer
+/// and delete what is in it); `None` otherwise.
+pub fn may_offboard(directory: &Directory, actor: UserId, user: UserId) -> Option<WorkspaceId> {
+    let departed = directory.users.get(&user).filter(|u| u.deactivated)?;
+    let manages = directory
+        .organizations
+        .values()
+        .any(|o| o.members.contains_key(&user) && org_admin(directory, o.id, actor));
+    manages.then_some(departed.personal_workspace)
+}
+
+/// The token revocations a directory command brings with it, against the tokens as they are
+/// once it has landed: deactivating a user (offboarding) revokes every live token of theirs,
+/// one `token.revoked` each. No other command touches tokens: a user removed from an
+/// organization keeps their tokens (with the rights they have left), and reactivation gives
+/// none back (they are issued anew).
+pub fn tokens_revoked_by(command: &DirectoryCommand, tokens: &Tokens) -> Vec<TokenEvent> {
+    match command {
+        DirectoryCommand::DeactivateUser { user } => tokens
+            .live_of_user(*user)
+            .map(|token| TokenEvent::Revoked { token })
+            .collect(),
+        DirectoryCommand::CreateOrganization { .. }
+        | DirectoryCommand::CreateUser { .. }
+        | DirectoryCommand::AddUserToOrganization { .. }
+        | DirectoryCommand::ChangeOrgRole { .. }
+        | DirectoryCommand::CreateWorkspace { .. }
+        | DirectoryCommand::AddWorkspaceMember { .. }
+        | DirectoryCommand::ChangeWorkspaceRole { .. }
+        | DirectoryCommand::RemoveWorkspaceMember { .. }
+        | DirectoryCommand::RemoveUserFromOrganization { .. }
+        | DirectoryCommand::RenameWorkspace { .. }
+        | DirectoryCommand::RenameOrganization { .. }
+        | DirectoryCommand::ReactivateUser { .. } => Vec::new(),
+    }
+}
+
 /// Who may run a directory command: administrators create users; any user may create an
 /// organization they own; organization owners/admins manage their organization; workspace
 /// admins manage their workspace's members.
@@ -513,20 +645,28 @@ pub fn authorize_directory(
         DirectoryCommand::AddUserToOrganization { organization, .. }
         | DirectoryCommand::ChangeOrgRole { organization, .. }
         | DirectoryCommand::RemoveUserFromOrganization { organization, .. }
-        | DirectoryCommand::CreateWorkspace { organization, .. } => {
+        | DirectoryCommand::CreateWorkspace { organization, .. }
+        | DirectoryCommand::RenameOrganization { organization, .. } => {
             org_admin(directory, *organization, actor)
                 .then_some(())
                 .ok_or(PrincipalError::MissingRole(NeededRole::OrganizationManager))
         }
         DirectoryCommand::AddWorkspaceMember { workspace, .. }
         | DirectoryCommand::ChangeWorkspaceRole { workspace, .. }
-        | DirectoryCommand::RemoveWorkspaceMember { workspace, .. } => {
+        | DirectoryCommand::RemoveWorkspaceMember { workspace, .. }
+        | DirectoryCommand::RenameWorkspace { workspace, .. } => {
             let via_org = workspace_org(*workspace).is_some_and(|o| org_admin(directory, o, actor));
-            let ws_admin =
-                directory.workspace_role(*workspace, actor) == Some(WorkspaceRole::Admin);
+            let ws_admin = directory.is_active(actor)
+                && directory.workspace_role(*workspace, actor) == Some(WorkspaceRole::Admin);
             (via_org || ws_admin)
                 .then_some(())
                 .ok_or(PrincipalError::MissingRole(NeededRole::WorkspaceAdmin))
+        }
+        // Offboarding is done by someone else: nobody deactivates (or reactivates) themselves.
+        DirectoryCommand::DeactivateUser { user } | DirectoryCommand::ReactivateUser { user } => {
+            (*user != actor && directory.is_active(actor) && manages_user(directory, actor, *user))
+                .then_some(())
+                .ok_or(PrincipalError::MissingRole(NeededRole::UserManager))
         }
     }
 }
@@ -542,6 +682,9 @@ mod tests {
             principal,
             label: "ci".into(),
             token_hash: [7; 32],
+            expires_at: None,
+            scopes: TokenScopes::unrestricted(),
+            now: Timestamp(0),
         }
     }
 
@@ -550,7 +693,7 @@ mod tests {
         let mut tokens = Tokens::default();
         for command in commands {
             for event in decide_token(&tokens, directory, actor, command).expect("issue") {
-                tokens.apply(&event);
+                tokens.apply(&event, Timestamp(0));
             }
         }
         tokens
@@ -567,6 +710,136 @@ mod tests {
         Principal::Runner {
             id: PrincipalId::new(),
             name: "runner-1".into(),
+        }
+    }
+
+    #[test]
+    fn only_a_deactivation_revokes_tokens_and_only_the_users_live_ones() {
+        use crate::domain::directory::WorkspaceRole;
+        let f = fixture();
+        let mut tokens = issued(
+            &f.directory,
+            Some(f.owner),
+            vec![
+                issue(Principal::User(f.member)),
+                issue(Principal::User(f.member)),
+                issue(Principal::User(f.member)),
+                issue(Principal::User(f.owner)),
+                issue(runner()),
+            ],
+        );
+        let members: Vec<TokenId> = tokens.live_of_user(f.member).collect();
+        tokens.apply(&TokenEvent::Revoked { token: members[2] }, Timestamp(0));
+        let revoked = |live: &[TokenId]| -> Vec<TokenEvent> {
+            live.iter()
+                .map(|&token| TokenEvent::Revoked { token })
+                .collect()
+        };
+        let (org, shared, member) = (f.org, f.shared, f.member);
+        let name = || "Renamed".to_owned();
+        let cases: Vec<(DirectoryCommand, Vec<TokenEvent>)> = vec![
+            (
+                DirectoryCommand::DeactivateUser { user: member },
+                revoked(&members[..2]),
+            ),
+            (
+                DirectoryCommand::DeactivateUser { user: f.outsider },
+                vec![],
+            ),
+            (DirectoryCommand::ReactivateUser { user: member }, vec![]),
+            (
+                DirectoryCommand::RemoveUserFromOrganization {
+                    organization: org,
+                    user: member,
+                },
+                vec![],
+            ),
+            (
+                DirectoryCommand::RemoveWorkspaceMember {
+                    workspace: shared,
+                    user: member,
+                },
+                vec![],
+            ),
+            (
+                DirectoryCommand::ChangeOrgRole {
+                    organization: org,
+                    user: member,
+                    role: OrgRole::Admin,
+                },
+                vec![],
+            ),
+            (
+                DirectoryCommand::ChangeWorkspaceRole {
+                    workspace: shared,
+                    user: member,
+                    role: WorkspaceRole::Viewer,
+                },
+                vec![],
+            ),
+            (
+                DirectoryCommand::AddWorkspaceMember {
+                    workspace: shared,
+                    user: member,
+                    role: WorkspaceRole::Editor,
+                },
+                vec![],
+            ),
+            (
+                DirectoryCommand::AddUserToOrganization {
+                    organization: org,
+                    user: member,
+                    role: OrgRole::Member,
+                },
+                vec![],
+            ),
+            (
+                DirectoryCommand::RenameOrganization {
+                    organization: org,
+                    name: name(),
+                },
+                vec![],
+            ),
+            (
+                DirectoryCommand::RenameWorkspace {
+                    workspace: shared,
+                    name: name(),
+                },
+                vec![],
+            ),
+            (
+                DirectoryCommand::CreateWorkspace {
+                    workspace: WorkspaceId::new(),
+                    organization: org,
+                    name: name(),
+                },
+                vec![],
+            ),
+            (
+                DirectoryCommand::CreateOrganization {
+                    organization: crate::domain::ids::OrganizationId::new(),
+                    workspace: WorkspaceId::new(),
+                    name: name(),
+                    owner: member,
+                },
+                vec![],
+            ),
+            (
+                DirectoryCommand::CreateUser {
+                    user: UserId::new(),
+                    personal_workspace: WorkspaceId::new(),
+                    name: name(),
+                    email: "new@example.com".into(),
+                },
+                vec![],
+            ),
+        ];
+        for (command, expected) in cases {
+            assert_eq!(
+                tokens_revoked_by(&command, &tokens),
+                expected,
+                "{command:?}"
+            );
         }
     }
 
@@ -699,6 +972,9 @@ mod tests {
                 principal: Principal::User(f.member),
                 label: label.into(),
                 token_hash: [1; 32],
+                expires_at: None,
+                scopes: TokenScopes::unrestricted(),
+                now: Timestamp(0),
             };
             assert_eq!(
                 decide_token(&Tokens::default(), &f.directory, Some(f.member), command),
@@ -716,6 +992,9 @@ mod tests {
             principal: Principal::User(f.member),
             label: "mine".into(),
             token_hash: [9; 32],
+            expires_at: None,
+            scopes: TokenScopes::unrestricted(),
+            now: Timestamp(0),
         };
         let mut tokens = issued(&f.directory, Some(f.member), vec![mine]);
         assert_eq!(tokens.by_hash(&[9; 32]).map(|t| t.id), Some(id));
@@ -727,7 +1006,7 @@ mod tests {
         );
         let events =
             decide_token(&tokens, &f.directory, Some(f.member), revoke.clone()).expect("own");
-        events.iter().for_each(|e| tokens.apply(e));
+        events.iter().for_each(|e| tokens.apply(e, Timestamp(0)));
         assert!(
             tokens.by_hash(&[9; 32]).is_none(),
             "revoked tokens no longer authenticate"
@@ -776,6 +1055,72 @@ mod tests {
         assert!(authorize_directory(d, f.admin, &add_member).is_ok());
         assert!(authorize_directory(d, f.ws_editor, &add_member).is_err());
         assert!(authorize_directory(d, f.outsider, &add_member).is_err());
+    }
+
+    #[test]
+    fn lifecycle_commands_need_the_same_roles_as_the_other_directory_commands() {
+        let f = fixture();
+        let d = &f.directory;
+        let rename_ws = DirectoryCommand::RenameWorkspace {
+            workspace: f.shared,
+            name: "Platform".into(),
+        };
+        let rename_org = DirectoryCommand::RenameOrganization {
+            organization: f.org,
+            name: "Acme Holding".into(),
+        };
+        let deactivate = DirectoryCommand::DeactivateUser { user: f.member };
+        let reactivate = DirectoryCommand::ReactivateUser { user: f.member };
+        let remove = DirectoryCommand::RemoveUserFromOrganization {
+            organization: f.org,
+            user: f.member,
+        };
+        let org_manager = Err(PrincipalError::MissingRole(NeededRole::OrganizationManager));
+        let ws_admin = Err(PrincipalError::MissingRole(NeededRole::WorkspaceAdmin));
+        let user_manager = Err(PrincipalError::MissingRole(NeededRole::UserManager));
+        // (actor, command, expected)
+        let table = [
+            (f.owner, &rename_ws, Ok(())),
+            (f.ws_admin, &rename_ws, Ok(())),
+            (f.ws_editor, &rename_ws, ws_admin.clone()),
+            (f.outsider, &rename_ws, ws_admin),
+            (f.admin, &rename_org, Ok(())),
+            (f.ws_admin, &rename_org, org_manager.clone()),
+            (f.member, &rename_org, org_manager.clone()),
+            (f.owner, &deactivate, Ok(())),
+            (f.admin, &reactivate, Ok(())),
+            (f.ws_admin, &deactivate, user_manager.clone()),
+            (f.outsider, &deactivate, user_manager.clone()),
+            (f.member, &deactivate, user_manager.clone()),
+            (f.admin, &remove, Ok(())),
+            (f.ws_admin, &remove, org_manager),
+        ];
+        for (actor, command, expected) in table {
+            assert_eq!(
+                authorize_directory(d, actor, command),
+                expected,
+                "{actor:?} {command:?}"
+            );
+        }
+        // A deactivated administrator manages nothing.
+        let mut departed = d.clone();
+        crate::domain::directory::apply(
+            &mut departed,
+            &crate::domain::directory::DirectoryEvent::UserDeactivated { user: f.admin },
+        );
+        assert_eq!(
+            authorize_directory(&departed, f.admin, &rename_org),
+            Err(PrincipalError::MissingRole(NeededRole::OrganizationManager))
+        );
+        assert_eq!(
+            authorize_directory(
+                &departed,
+                f.owner,
+                &DirectoryCommand::ReactivateUser { user: f.admin }
+            ),
+            Ok(())
+        );
+        assert!(!is_administrator(&departed, f.admin));
     }
 
     #[test]
@@ -855,6 +1200,7 @@ mod field_tests {
             (PrincipalError::RunnersOnlyResolve, "principal"),
             (PrincipalError::AuditReadersOnly, "principal"),
             (PrincipalError::UsersOnly, "principal"),
+            (PrincipalError::SignInLinkNotValid, "link"),
         ];
         for (error, field) in table {
             assert_eq!(error.field().as_deref(), Some(field), "{error:?}");

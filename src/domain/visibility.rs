@@ -62,11 +62,63 @@ pub fn may_look_back(
     }
 }
 
+/// What an event of the log is about, for deciding who may see it on the event stream and in
+/// webhook deliveries: the workspace it touches (an authentication's, a directory change's,
+/// a custom service's home), the user whose API token it concerns, or the ledger's
+/// administration (key rotations, webhook subscriptions, what names no workspace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventScope {
+    /// Seen by whoever may view the authentications of the workspace now.
+    Workspace(WorkspaceId),
+    /// An API token of a user (`None`: of a runner or an auditor): that user and the
+    /// administrators who manage them.
+    Token(Option<UserId>),
+    /// Administrators only.
+    Administration,
+}
+
+/// Whether `principal` may see an event about `scope`: auditors every event, runners none
+/// (they only resolve), a user the events of workspaces they may view, of their own tokens
+/// (and, for an administrator, of the users they manage) and, for administrators, the
+/// administration's. The same rule as reading the workspace now: a user never sees another's
+/// personal workspace's events.
+pub fn event_visible(directory: &Directory, principal: &Principal, scope: EventScope) -> bool {
+    let user = match principal {
+        Principal::Auditor { .. } => return true,
+        Principal::Runner { .. } => return false,
+        Principal::User(user) => *user,
+    };
+    match scope {
+        EventScope::Workspace(workspace) => {
+            decide_access(directory, user, workspace, Action::View).is_allowed()
+        }
+        EventScope::Token(Some(owner)) => {
+            owner == user || crate::domain::principals::manages_user(directory, user, owner)
+        }
+        EventScope::Token(None) | EventScope::Administration => {
+            crate::domain::principals::is_administrator(directory, user)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::directory::fixtures::fixture;
     use crate::domain::ids::PrincipalId;
+
+    /// An auditor and a workflow runner, for the tables below.
+    fn auditor_and_runner() -> (Principal, Principal) {
+        let auditor = Principal::Auditor {
+            id: PrincipalId::new(),
+            name: "Audit".into(),
+        };
+        let runner = Principal::Runner {
+            id: PrincipalId::new(),
+            name: "CI".into(),
+        };
+        (auditor, runner)
+    }
 
     #[test]
     fn who_sees_which_member_list() {
@@ -157,14 +209,7 @@ mod tests {
     #[test]
     fn who_may_look_back_at_what() {
         let f = fixture();
-        let auditor = Principal::Auditor {
-            id: PrincipalId::new(),
-            name: "Audit".into(),
-        };
-        let runner = Principal::Runner {
-            id: PrincipalId::new(),
-            name: "CI".into(),
-        };
+        let (auditor, runner) = auditor_and_runner();
         let user = Principal::User;
         let hidden = Err(LookBackRefusal::Hidden);
         // (case, principal, workspace now, expected)
@@ -229,6 +274,132 @@ mod tests {
             assert_eq!(
                 may_look_back(&f.directory, &principal, workspace),
                 expected,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn who_sees_which_event_on_the_stream() {
+        let f = fixture();
+        let (auditor, runner) = auditor_and_runner();
+        let user = Principal::User;
+        let personal = EventScope::Workspace(f.personal(f.member));
+        // (case, principal, scope, visible)
+        let table = [
+            (
+                "auditor, someone's personal workspace",
+                auditor.clone(),
+                personal,
+                true,
+            ),
+            (
+                "auditor, administration",
+                auditor,
+                EventScope::Administration,
+                true,
+            ),
+            (
+                "runner, the org workspace",
+                runner.clone(),
+                EventScope::Workspace(f.org_workspace),
+                false,
+            ),
+            (
+                "runner, its own token",
+                runner,
+                EventScope::Token(None),
+                false,
+            ),
+            (
+                "owner of a personal workspace",
+                user(f.member),
+                personal,
+                true,
+            ),
+            (
+                "org owner, another's personal workspace",
+                user(f.owner),
+                personal,
+                false,
+            ),
+            (
+                "viewer, the shared workspace",
+                user(f.ws_viewer),
+                EventScope::Workspace(f.shared),
+                true,
+            ),
+            (
+                "member, a shared workspace it is not in",
+                user(f.member),
+                EventScope::Workspace(f.shared),
+                false,
+            ),
+            (
+                "member, the org workspace",
+                user(f.member),
+                EventScope::Workspace(f.org_workspace),
+                true,
+            ),
+            (
+                "outsider, the org workspace",
+                user(f.outsider),
+                EventScope::Workspace(f.org_workspace),
+                false,
+            ),
+            (
+                "a missing workspace",
+                user(f.owner),
+                EventScope::Workspace(WorkspaceId::new()),
+                false,
+            ),
+            (
+                "a user, their own token",
+                user(f.member),
+                EventScope::Token(Some(f.member)),
+                true,
+            ),
+            (
+                "a user, another's token",
+                user(f.ws_viewer),
+                EventScope::Token(Some(f.member)),
+                false,
+            ),
+            (
+                "an admin, a member's token",
+                user(f.admin),
+                EventScope::Token(Some(f.member)),
+                true,
+            ),
+            (
+                "an admin, a runner's token",
+                user(f.admin),
+                EventScope::Token(None),
+                true,
+            ),
+            (
+                "a member, a runner's token",
+                user(f.member),
+                EventScope::Token(None),
+                false,
+            ),
+            (
+                "an admin, administration",
+                user(f.admin),
+                EventScope::Administration,
+                true,
+            ),
+            (
+                "a member, administration",
+                user(f.member),
+                EventScope::Administration,
+                false,
+            ),
+        ];
+        for (case, principal, scope, visible) in table {
+            assert_eq!(
+                event_visible(&f.directory, &principal, scope),
+                visible,
                 "{case}"
             );
         }

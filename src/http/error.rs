@@ -11,6 +11,7 @@ use crate::domain::directory::DirectoryError;
 use crate::domain::naming::NameError;
 use crate::domain::principals::PrincipalError;
 use crate::domain::services::CustomServiceError;
+use crate::domain::token_scope::TokenRefusal;
 
 /// Base of the problem type URIs.
 const TYPE_BASE: &str = "https://credledger.dev/problems/";
@@ -72,6 +73,17 @@ impl ApiError {
     /// 400: a malformed `field` of the request.
     pub fn malformed(field: impl Into<String>, reason: impl std::fmt::Display) -> ApiError {
         ApiError::about(StatusCode::BAD_REQUEST, "bad-request", field, reason)
+    }
+
+    /// 401: the bearer token is unknown, revoked, or of a deactivated user (one answer for
+    /// all, so a token's existence is never told).
+    pub fn token_not_valid() -> ApiError {
+        ApiError::about(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "authorization",
+            "the token is not valid",
+        )
     }
 
     /// 422: the rules refuse `field`.
@@ -261,6 +273,10 @@ impl From<AppError> for ApiError {
                     "expected version {expected}, but the authentication is at version {actual}"
                 ),
             ),
+            AppError::DirectoryVersionMismatch { .. } => {
+                ApiError::new(StatusCode::PRECONDITION_FAILED, "version-mismatch", text)
+                    .naming(field)
+            }
             AppError::Conflict(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", text).naming(field)
             }
@@ -297,7 +313,10 @@ impl From<AppError> for ApiError {
                 | DirectoryError::NotWorkspaceMember { .. }
                 | DirectoryError::NotSharedWorkspace { .. }
                 | DirectoryError::LastOwner(_)
-                | DirectoryError::RoleUnchanged => ApiError::validation(text).naming(field),
+                | DirectoryError::RoleUnchanged
+                | DirectoryError::NameUnchanged
+                | DirectoryError::UserDeactivated(_)
+                | DirectoryError::UserActive(_) => ApiError::validation(text).naming(field),
             },
             AppError::CustomService(inner) => match inner {
                 CustomServiceError::AccessDenied { .. } => ApiError::forbidden(text).naming(field),
@@ -328,19 +347,22 @@ impl From<AppError> for ApiError {
                 | PrincipalError::AuditReadersOnly
                 | PrincipalError::RunnersOnlyResolve
                 | PrincipalError::UsersOnly => ApiError::forbidden(text).naming(field),
-                PrincipalError::UnknownToken | PrincipalError::UnknownUser(_) => {
-                    ApiError::not_found(text).naming(field)
-                }
+                PrincipalError::UnknownToken
+                | PrincipalError::UnknownUser(_)
+                | PrincipalError::SignInLinkNotValid => ApiError::not_found(text).naming(field),
                 PrincipalError::AlreadyRevoked | PrincipalError::TokenExists(_) => {
                     ApiError::new(StatusCode::CONFLICT, "conflict", text).naming(field)
                 }
-                PrincipalError::BadLabel => ApiError::validation(text).naming(field),
+                PrincipalError::BadLabel
+                | PrincipalError::BadExpiry(_)
+                | PrincipalError::UserDeactivated(_) => ApiError::validation(text).naming(field),
             },
             AppError::Resolve(inner) => match inner {
                 ResolveError::NotUsable(_)
                 | ResolveError::OnBehalf(
                     OnBehalfRefusal::OnlyForThemselves
-                    | OnBehalfRefusal::AuditorsNeverReceiveSecrets,
+                    | OnBehalfRefusal::AuditorsNeverReceiveSecrets
+                    | OnBehalfRefusal::UserDeactivated,
                 ) => ApiError::forbidden(text).naming(field),
                 ResolveError::OnBehalf(OnBehalfRefusal::RunnerNamedNobody) => {
                     ApiError::validation(text).naming(field)
@@ -350,7 +372,30 @@ impl From<AppError> for ApiError {
                 | ResolveError::BadReference { .. }
                 | ResolveError::NotResolvable { .. } => ApiError::validation(text).naming(field),
             },
+            // An expired token is as unusable as an unknown one; a token out of its scopes is
+            // known but may not do this.
+            AppError::Token(TokenRefusal::Expired { .. }) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", text).naming(field)
+            }
+            AppError::Token(TokenRefusal::OutOfScope { .. }) => {
+                ApiError::new(StatusCode::FORBIDDEN, "insufficient-scope", text).naming(field)
+            }
             AppError::Cursor(_) => ApiError::bad_request(text).naming(field),
+            AppError::EventStream(inner) => match inner {
+                crate::app::EventStreamError::TooManyStreams { .. } => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too-many-event-streams",
+                    text,
+                )
+                .naming(field),
+                crate::app::EventStreamError::FeedStopped => {
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "event-feed-stopped", text)
+                        .naming(field)
+                }
+                crate::app::EventStreamError::ResumeAhead { .. } => {
+                    ApiError::bad_request(text).naming(field)
+                }
+            },
             AppError::RestoreTarget(_) => ApiError::validation(text).naming(field),
             // The detail names the field (`verification`) and the service's status, never its body.
             AppError::Verification(_) => ApiError::new(
@@ -371,6 +416,7 @@ impl From<AppError> for ApiError {
             | AppError::Store(_)
             | AppError::Projection(_)
             | AppError::Catalog(_)
+            | AppError::Checkpoint(_)
             | AppError::Storage(_) => {
                 tracing::error!(error = %text, "request failed");
                 ApiError::internal()

@@ -15,6 +15,7 @@ use super::SharedState;
 use crate::app::{AppError, Caller, IdempotencyRequest};
 use crate::domain::ids::UserId;
 use crate::domain::principals::{Principal, PrincipalError};
+use crate::domain::token_scope::TokenUse;
 use crate::ledger::{Origin, SignedInWith};
 
 /// The caller, authenticated by its bearer token, with the request's idempotency key (set by
@@ -93,23 +94,53 @@ impl FromRequestParts<SharedState> for Authenticated {
                 "a Bearer token is required",
             )
         })?;
+        let path = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .map_or_else(|| parts.uri.path(), |p| p.as_str());
+        let wanted = token_use_of(&parts.method, path);
         state
             .app
-            .authenticate(token)
-            .await
+            .authenticate(token, wanted)
+            .await?
             .map(|principal| {
                 let key = parts.extensions.get::<IdempotencyRequest>().copied();
                 Authenticated(principal, key)
             })
-            .ok_or_else(|| {
-                ApiError::about(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "authorization",
-                    "the token is not valid",
-                )
-            })
+            .ok_or_else(ApiError::token_not_valid)
     }
+}
+
+/// The routes under which every change is a write (the `write` scope): authentications,
+/// custom services and the OAuth2 flow. Every other change administers.
+pub const WRITE_ROUTES: [&str; 3] = ["/v1/authentications", "/v1/services", "/v1/oauth"];
+
+/// What a request of the API is, for a token's scopes: a resolve; a read (`GET`, but the OAuth2
+/// callback, which records a grant); a change under [`WRITE_ROUTES`] (a write); any other
+/// change administers (the directory, tokens, sign-in links, checkpoints, and whatever route
+/// is added without being listed: unknown changes fail closed). The routes are translated
+/// here; whether the token's scopes allow the use is the domain's rule
+/// ([`crate::domain::token_scope::scopes_allow`]), applied by the app.
+pub fn token_use_of(method: &axum::http::Method, path: &str) -> TokenUse {
+    if path == "/v1/resolve" {
+        TokenUse::Resolve
+    } else if path == "/v1/oauth/callback" {
+        // A GET (the provider redirects the browser) that records the grant.
+        TokenUse::Write
+    } else if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        TokenUse::Read
+    } else if WRITE_ROUTES.iter().any(|prefix| is_under(path, prefix)) {
+        TokenUse::Write
+    } else {
+        TokenUse::Administer
+    }
+}
+
+/// Whether `path` is `prefix` or below it (`/v1/users/x` is under `/v1/users`, `/v1/usersx`
+/// is not).
+fn is_under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// A JSON body; malformed JSON, wrong types and unknown fields become 400/422 problems.
@@ -262,4 +293,115 @@ pub fn with_etag(mut response: axum::response::Response, version: u64) -> axum::
             .insert(axum::http::header::ETAG, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+
+    #[test]
+    fn each_route_is_a_resolve_a_read_a_write_or_administration() {
+        let table = [
+            (Method::POST, "/v1/resolve", TokenUse::Resolve),
+            (Method::GET, "/v1/authentications", TokenUse::Read),
+            (Method::GET, "/v1/audit", TokenUse::Read),
+            (Method::GET, "/v1/tokens", TokenUse::Read),
+            (Method::GET, "/v1/oauth/callback", TokenUse::Write),
+            (Method::POST, "/v1/oauth/authorize", TokenUse::Write),
+            (Method::POST, "/v1/authentications", TokenUse::Write),
+            (Method::PATCH, "/v1/authentications/{id}", TokenUse::Write),
+            (Method::DELETE, "/v1/authentications/{id}", TokenUse::Write),
+            (Method::POST, "/v1/services", TokenUse::Write),
+            (Method::POST, "/v1/tokens", TokenUse::Administer),
+            (Method::DELETE, "/v1/tokens/{id}", TokenUse::Administer),
+            (
+                Method::POST,
+                "/v1/users/{id}/deactivate",
+                TokenUse::Administer,
+            ),
+            (Method::PATCH, "/v1/workspaces/{id}", TokenUse::Administer),
+            (Method::POST, "/v1/checkpoints", TokenUse::Administer),
+            (Method::POST, "/v1/sign-in-links", TokenUse::Administer),
+            // Unknown changes fail closed; a prefix is a whole path segment.
+            (Method::POST, "/v1/usersx", TokenUse::Administer),
+            (Method::POST, "/v1/authenticationsx", TokenUse::Administer),
+            (Method::PUT, "/v1/something-new", TokenUse::Administer),
+        ];
+        for (method, path, expected) in table {
+            assert_eq!(token_use_of(&method, path), expected, "{method} {path}");
+        }
+    }
+
+    /// Every change the API documents (and the router serves: `tests/openapi.rs` checks they
+    /// are the same), placed consciously: a new route fails here until it is listed as a
+    /// write or as administration.
+    #[test]
+    fn every_documented_change_is_a_listed_write_or_administration() {
+        use std::collections::BTreeSet;
+        let writes: BTreeSet<(&str, &str)> = [
+            ("post", "/v1/authentications"),
+            ("patch", "/v1/authentications/{id}"),
+            ("delete", "/v1/authentications/{id}"),
+            ("post", "/v1/authentications/{id}/reauthenticate"),
+            ("post", "/v1/authentications/{id}/restore"),
+            ("post", "/v1/authentications/{id}/purge"),
+            ("post", "/v1/services"),
+            ("patch", "/v1/services/{id}"),
+            ("post", "/v1/services/{id}/retire"),
+            ("put", "/v1/services/{id}/oauth-client"),
+            ("post", "/v1/oauth/authorize"),
+        ]
+        .into();
+        let administration: BTreeSet<(&str, &str)> = [
+            ("post", "/v1/organizations"),
+            ("patch", "/v1/organizations/{id}"),
+            ("post", "/v1/workspaces"),
+            ("patch", "/v1/workspaces/{id}"),
+            ("post", "/v1/users"),
+            ("post", "/v1/users/{id}/deactivate"),
+            ("post", "/v1/users/{id}/reactivate"),
+            (
+                "post",
+                "/v1/users/{id}/personal-authentications/{authentication}/transfer",
+            ),
+            ("post", "/v1/memberships"),
+            ("delete", "/v1/memberships"),
+            ("post", "/v1/tokens"),
+            ("delete", "/v1/tokens/{id}"),
+            ("post", "/v1/sign-in-links"),
+            ("post", "/v1/checkpoints"),
+        ]
+        .into();
+        let document = crate::http::openapi::document_value();
+        let paths = document["paths"].as_object().expect("paths");
+        let mut changes = BTreeSet::new();
+        for (path, item) in paths {
+            for method in item.as_object().expect("path item").keys() {
+                let Ok(parsed) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
+                    continue; // `parameters` and other keys of a path item
+                };
+                if parsed == Method::GET || path == "/v1/resolve" {
+                    continue;
+                }
+                let wanted = token_use_of(&parsed, path);
+                let route = (method.as_str(), path.as_str());
+                let listed = if writes.contains(&route) {
+                    TokenUse::Write
+                } else if administration.contains(&route) {
+                    TokenUse::Administer
+                } else {
+                    panic!("{method} {path} is a change listed neither as a write nor as administration")
+                };
+                assert_eq!(wanted, listed, "{method} {path}");
+                changes.insert((method.clone(), path.clone()));
+            }
+        }
+        let listed: BTreeSet<(String, String)> = writes
+            .iter()
+            .chain(&administration)
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        assert_eq!(listed, changes, "every listed change is a documented route");
+    }
 }

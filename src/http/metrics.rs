@@ -6,7 +6,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use super::SharedState;
@@ -18,6 +19,27 @@ pub struct Metrics {
     latency: HistogramVec,
     head: IntGauge,
     lag: IntGauge,
+    streams_open: IntGauge,
+    streams_overflowed: IntCounter,
+    token_refusals_unrecorded: IntCounter,
+    /// Held while the counters are brought level with the app's counts, so two renders at
+    /// once never add the same count twice.
+    counters_sync: std::sync::Mutex<()>,
+}
+
+/// What the ledger gauges show, read when the metrics are asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct LedgerGauges {
+    /// Last durable position.
+    pub head: u64,
+    /// Last position the read model applied.
+    pub applied: u64,
+    /// Event streams open now.
+    pub event_streams_open: usize,
+    /// Event streams ended for falling behind, since start.
+    pub event_streams_overflowed: u64,
+    /// Refused token uses not recorded as events (one a minute per token and use is), since start.
+    pub token_refusals_unrecorded: u64,
 }
 
 impl Metrics {
@@ -49,6 +71,21 @@ impl Metrics {
             "credledger_projection_lag_events",
             "Durable events the read model has not applied yet",
         )?;
+        let streams_open = IntGauge::new(
+            "credledger_event_streams_open",
+            "Event streams (GET /v1/events) open now",
+        )?;
+        let streams_overflowed = IntCounter::new(
+            "credledger_event_streams_overflowed_total",
+            "Event streams ended since start because their client read too slowly",
+        )?;
+        let token_refusals_unrecorded = IntCounter::new(
+            "credledger_token_refusals_unrecorded_total",
+            "Refused API token uses answered but not recorded as events since start (at most one a minute per token and use is recorded)",
+        )?;
+        registry.register(Box::new(token_refusals_unrecorded.clone()))?;
+        registry.register(Box::new(streams_open.clone()))?;
+        registry.register(Box::new(streams_overflowed.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(head.clone()))?;
@@ -59,14 +96,33 @@ impl Metrics {
             latency,
             head,
             lag,
+            streams_open,
+            streams_overflowed,
+            token_refusals_unrecorded,
+            counters_sync: std::sync::Mutex::new(()),
         })
     }
 
     /// The text exposition, with the ledger gauges refreshed.
-    pub fn render(&self, head: u64, applied: u64) -> String {
-        self.head.set(i64::try_from(head).unwrap_or(i64::MAX));
+    pub fn render(&self, gauges: LedgerGauges) -> String {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.head.set(clamp(gauges.head));
         self.lag
-            .set(i64::try_from(head.saturating_sub(applied)).unwrap_or(i64::MAX));
+            .set(clamp(gauges.head.saturating_sub(gauges.applied)));
+        self.streams_open
+            .set(clamp(gauges.event_streams_open as u64));
+        {
+            // A poisoned lock only means another render panicked; the counters are still sound.
+            let _level = self
+                .counters_sync
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            bring_level(&self.streams_overflowed, gauges.event_streams_overflowed);
+            bring_level(
+                &self.token_refusals_unrecorded,
+                gauges.token_refusals_unrecorded,
+            );
+        }
         let mut out = Vec::new();
         if TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
@@ -75,6 +131,14 @@ impl Metrics {
             return String::new();
         }
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Raises a counter to the app's own count of the same thing (which only grows).
+fn bring_level(counter: &IntCounter, total: u64) {
+    let counted = counter.get();
+    if total > counted {
+        counter.inc_by(total - counted);
     }
 }
 

@@ -6,8 +6,9 @@
 pub mod dto;
 pub mod error;
 pub mod extract;
-mod handlers;
+pub(crate) mod handlers;
 pub mod idempotency;
+pub use handlers::sign_in_links::SIGN_IN_LINK_PATH;
 pub mod metrics;
 pub mod openapi;
 mod openapi_params;
@@ -34,7 +35,8 @@ use crate::crypto::SigningKey;
 use crate::ledger::SledStore;
 use error::ApiError;
 use handlers::{
-    audit, authentications, checkpoints, directory, listing, misc, oauth, services, tokens,
+    audit, authentications, checkpoints, directory, events, listing, misc, oauth, people, services,
+    sign_in_links, tokens,
 };
 use idempotency::IdempotencyStore;
 use metrics::Metrics;
@@ -142,8 +144,30 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
         .route("/v1/organizations", post(directory::create_organization))
         .route("/v1/workspaces", post(directory::create_workspace))
         .route("/v1/users", post(directory::create_user))
-        .route("/v1/memberships", post(directory::create_membership))
+        .route(
+            "/v1/memberships",
+            post(directory::create_membership).delete(people::remove_membership),
+        )
+        // Directory lifecycle (issue 16): renames, offboarding.
+        .route(
+            "/v1/organizations/{id}",
+            axum::routing::patch(people::rename_organization),
+        )
+        .route(
+            "/v1/workspaces/{id}",
+            axum::routing::patch(people::rename_workspace),
+        )
+        .route("/v1/users/{id}/deactivate", post(people::deactivate_user))
+        .route("/v1/users/{id}/reactivate", post(people::reactivate_user))
+        .route(
+            "/v1/users/{id}/personal-authentications/{authentication}/transfer",
+            post(people::transfer_personal_authentication),
+        )
         .route("/v1/tokens", post(tokens::create_token))
+        .route(
+            "/v1/sign-in-links",
+            post(sign_in_links::create_sign_in_link),
+        )
         .route(
             "/v1/tokens/{id}",
             axum::routing::delete(tokens::revoke_token),
@@ -173,10 +197,15 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
         .route("/v1/organizations", get(directory::list_organizations))
         .route("/v1/workspaces", get(directory::list_workspaces))
         .route("/v1/users", get(directory::list_users))
+        .route(
+            "/v1/users/{id}/personal-authentications",
+            get(people::personal_authentications),
+        )
         .route("/v1/memberships", get(directory::list_memberships))
         .route("/v1/tokens", get(tokens::list_tokens))
         .route("/v1/checkpoints", post(checkpoints::create))
         .route("/v1/checkpoints/latest", get(checkpoints::latest))
+        .route("/v1/events", get(events::stream))
         .route("/healthz", get(misc::healthz))
         .route("/readyz", get(misc::readyz))
         .route("/metrics", get(misc::metrics))
@@ -202,12 +231,21 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
                 .get(REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            tracing::info_span!("request", method = %request.method(), path = %loggable_path(request.uri().path()), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::map_response(error::problems_only))
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
         .with_state(state)
+}
+
+/// A request path as the log may show it: a sign-in link's secret is cut off.
+fn loggable_path(path: &str) -> &str {
+    let link = sign_in_links::SIGN_IN_LINK_PATH;
+    match path.get(..link.len()) {
+        Some(start) if start.eq_ignore_ascii_case(link) => link,
+        _ => path,
+    }
 }
 
 /// How `credledger serve` runs.

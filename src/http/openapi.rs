@@ -18,9 +18,9 @@ use super::openapi_rules::{BearerScheme, RequestIdHeader};
 
 pub use super::openapi_params::{
     AuthenticationNotFound, BadNameOrKeyReused, BadRequest, CustomServiceNotFound,
-    IdempotencyKeyHeader, IdempotencyKeyInFlight, IdempotencyKeyReused, IfMatchHeader,
-    MayNotCreateServices, NotAUser, PayloadTooLarge, Purged, RoleForbids, RunnerRefused,
-    Unauthorized, UnsupportedMediaType, UserNotFound, VersionMismatch,
+    DirectoryIfMatch, IdempotencyKeyHeader, IdempotencyKeyInFlight, IdempotencyKeyReused,
+    IfMatchHeader, MayNotCreateServices, NotAUser, PayloadTooLarge, Purged, RoleForbids,
+    RunnerRefused, Unauthorized, UnsupportedMediaType, UserNotFound, VersionMismatch,
 };
 
 use super::dto::{
@@ -37,9 +37,11 @@ use super::handlers::services::{
     NewService, NewServiceAuthentication, NewServiceBody, OAuthClientBody, OAuthClientRequest,
     ServiceBody,
 };
+use super::handlers::sign_in_links::{NewSignInLink, SignInLinkBody};
 use super::handlers::tokens::{NewToken, TokenBody};
 use super::handlers::{
-    audit, authentications, checkpoints, directory, misc, oauth, services, tokens,
+    audit, authentications, checkpoints, directory, misc, oauth, people, services, sign_in_links,
+    tokens,
 };
 
 /// Name of the bearer security scheme in the document.
@@ -480,11 +482,20 @@ pub struct ServiceSpecSchema {
         directory::list_users,
         directory::create_membership,
         directory::list_memberships,
+        people::rename_organization,
+        people::rename_workspace,
+        people::remove_membership,
+        people::deactivate_user,
+        people::reactivate_user,
+        people::personal_authentications,
+        people::transfer_personal_authentication,
         tokens::create_token,
         tokens::list_tokens,
         tokens::revoke_token,
+        sign_in_links::create_sign_in_link,
         checkpoints::create,
         checkpoints::latest,
+        super::handlers::events::stream,
         misc::healthz,
         misc::readyz,
         misc::metrics,
@@ -494,9 +505,13 @@ pub struct ServiceSpecSchema {
         schemas(
             ProblemSchema,
             TimeSchema,
+            NewSignInLink,
+            SignInLinkBody,
             audit::AuditRecordSchema,
             audit::WorkflowSchema,
             audit::AuditPageSchema,
+            super::handlers::events::PublicEventSchema,
+            super::handlers::events::ChangedFieldSchema,
             audit::UsableAsOfSchema,
             audit::UsableBySchema,
             FingerprintSchema,
@@ -539,6 +554,8 @@ pub struct ServiceSpecSchema {
             UserBody,
             NewMembership,
             MembershipBody,
+            people::Rename,
+            people::Transfer,
             NewToken,
             TokenBody,
             CheckpointBody,
@@ -554,6 +571,7 @@ pub struct ServiceSpecSchema {
         (name = "services", description = "The prebuilt catalog and custom services."),
         (name = "directory", description = "Organizations, workspaces, users, memberships and API tokens."),
         (name = "audit", description = "Audit records (changes, resolutions, refusals), exports, and the ledger as of a time."),
+        (name = "events", description = "The event stream (server-sent events) and webhook subscriptions."),
         (name = "ledger", description = "Signed checkpoints of the ledger's head, for detecting a truncated or rewritten log."),
         (name = "operations", description = "Health, readiness, metrics and this document. No token needed."),
     )

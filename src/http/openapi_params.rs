@@ -30,6 +30,17 @@ pub struct IfMatchHeader {
     pub if_match: Option<String>,
 }
 
+/// The `If-Match` header of directory changes.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct DirectoryIfMatch {
+    /// The directory version the caller last saw (the `ETag` of a directory answer, e.g.
+    /// `GET /v1/memberships`). When given and the directory is at another version, the answer
+    /// is a 412: of racing changes made against one version, one lands.
+    #[param(rename = "If-Match", nullable = false, example = "\"12\"")]
+    pub if_match: Option<String>,
+}
+
 /// A malformed request: JSON syntax, an id that is not a UUID, a bad query parameter, or a
 /// bad `If-Match` / `Idempotency-Key` header.
 #[derive(Debug, ToResponse)]

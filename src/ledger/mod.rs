@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod codec;
 pub mod envelope;
 pub mod error;
+mod import_checks;
 pub(crate) mod planner;
 pub mod postgres;
 pub mod sled_store;
@@ -23,7 +24,7 @@ pub use error::{
     WriterStop,
 };
 pub use planner::StoreClock;
-pub use postgres::{PostgresProblem, PostgresStore, PostgresSubscription};
+pub use postgres::{prepare_schema, PostgresProblem, PostgresStore, PostgresSubscription};
 pub use sled_store::{open_db, BulkImporter, RawLog, SledStore, SledSubscription};
 pub use store::{EventStore, Head, StreamRange, Subscription};
 pub use types::{

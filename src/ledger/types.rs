@@ -134,6 +134,8 @@ pub enum SignedInWith {
     Cli,
     /// The service itself (background tasks, bootstrap).
     System,
+    /// A one-time dashboard sign-in link.
+    SignInLink,
 }
 
 /// Who caused an event: a principal reference (e.g. `user:…`) and how it authenticated.

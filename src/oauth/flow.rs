@@ -73,6 +73,19 @@ pub struct AuthorizeRequest {
     pub return_to: Option<String>,
 }
 
+pub use super::request::given_before_the_grant;
+
+/// Where an authorization was started. Said by the code that calls [`OAuth::start`], never
+/// by the request: a dashboard start's callback may continue with the dashboard session
+/// instead of a bearer token, so no header or field of an API request may claim it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartedIn {
+    /// `POST /v1/oauth/authorize`: the callback needs the caller's bearer token.
+    Api,
+    /// The dashboard's form: the callback continues at `/ui/oauth/callback`.
+    Dashboard,
+}
+
 /// A started authorization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Started {
@@ -117,6 +130,9 @@ pub struct Completed {
 /// A started authorization, kept server-side until its callback.
 pub(crate) struct Pending {
     user: crate::domain::ids::UserId,
+    /// Started from the dashboard: its callback continues at `/ui/oauth/callback`, where the
+    /// dashboard session stands in for the bearer token.
+    from_dashboard: bool,
     request: AuthorizeRequest,
     /// The extra permissions asked for (the request's, or the kept ones).
     extra_permissions: Vec<String>,
@@ -157,6 +173,18 @@ impl PendingStore {
             .lock()
             .map_err(|_| OAuthError::Internal)?;
         Ok(map.remove(&state_hash(state)))
+    }
+
+    /// Whether a live authorization with this state was started from the dashboard (looked
+    /// at, not taken out).
+    fn started_in_dashboard(&self, state: &str) -> bool {
+        self.by_state_hash
+            .lock()
+            .map(|map| {
+                map.get(&state_hash(state))
+                    .is_some_and(|p| p.from_dashboard)
+            })
+            .unwrap_or(false)
     }
 }
 
@@ -259,12 +287,13 @@ impl OAuth {
         Ok(client)
     }
 
-    /// Starts an authorization: checks the caller may, stores the state and PKCE verifier,
-    /// and returns the provider URL.
+    /// Starts an authorization `started_in` the API or the dashboard: checks the caller may,
+    /// stores the state and PKCE verifier, and returns the provider URL.
     pub async fn start(
         &self,
         caller: &Caller,
         request: AuthorizeRequest,
+        started_in: StartedIn,
     ) -> Result<Started, OAuthError> {
         let (spec, registration) = self.service(&request.service, Some(caller.user)).await?;
         for scope in &request.scopes {
@@ -339,6 +368,7 @@ impl OAuth {
             state.secret(),
             Pending {
                 user: caller.user,
+                from_dashboard: started_in == StartedIn::Dashboard,
                 request,
                 extra_permissions,
                 verifier: SecretString::new(verifier.secret().clone()),
@@ -354,6 +384,12 @@ impl OAuth {
             requested_scopes,
             warnings,
         })
+    }
+
+    /// Whether the authorization of `state` was started from the dashboard, so that its
+    /// callback belongs to the dashboard session rather than to a bearer token.
+    pub fn started_from_dashboard(&self, state: &str) -> bool {
+        self.pending.started_in_dashboard(state)
     }
 
     /// Completes an authorization. The state is taken out first, whatever the redirect
@@ -456,7 +492,7 @@ impl OAuth {
                         .collect(),
                     extra_permissions: pending.extra_permissions.clone(),
                     environment,
-                    origin: ChangeOrigin::Api,
+                    origin: change_origin(caller),
                 });
                 let outcome = self
                     .app
@@ -480,7 +516,7 @@ impl OAuth {
                 }
                 let reauth = AuthenticationCommand::ReauthenticateByGrant {
                     fields: changes,
-                    origin: ChangeOrigin::Api,
+                    origin: change_origin(caller),
                 };
                 let outcome = self
                     .app
@@ -540,6 +576,11 @@ impl OAuth {
         }
         Ok(())
     }
+}
+
+/// The origin a grant's command records: the dashboard or the API, as the caller came in.
+fn change_origin(caller: &Caller) -> ChangeOrigin {
+    caller.clone().change_origin(None)
 }
 
 /// A field name this module knows to be valid.

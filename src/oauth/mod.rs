@@ -13,6 +13,7 @@ use oauth2::{HttpClientError, RequestTokenError, StandardErrorResponse};
 
 pub use flow::{AuthorizeRequest, CallbackParams, Completed, Started, Target};
 pub use refresh::Refreshed;
+pub use request::missing_required;
 pub use settings::{ClientAuthMethod, OAuthClient, OAuthSettings, RegistrationError};
 
 use crate::app::{App, AppError};

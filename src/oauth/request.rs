@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::{OAuthError, RequestProblem};
 use crate::domain::authentication::Warning;
 use crate::domain::ids::FieldName;
-use crate::domain::services::ServiceSpec;
+use crate::domain::services::{FieldSpec, ServiceSpec};
 
 /// Scopes sent to the provider: the chosen ones, then extra permissions not already chosen.
 pub(super) fn requested(scopes: &[String], extra_permissions: &[String]) -> Vec<String> {
@@ -20,8 +20,9 @@ pub(super) fn requested(scopes: &[String], extra_permissions: &[String]) -> Vec<
     all
 }
 
-/// The missing-required-scopes warning for a scope set, if any scope is missing.
-pub(super) fn missing_required(required: &[String], scopes: &[String]) -> Vec<Warning> {
+/// The missing-required-scopes warning for a scope set, if any scope is missing (what the
+/// API's authorize answers and the dashboard's confirm step say).
+pub fn missing_required(required: &[String], scopes: &[String]) -> Vec<Warning> {
     let missing: Vec<String> = required
         .iter()
         .filter(|s| !scopes.contains(s))
@@ -49,20 +50,24 @@ pub(super) fn check_scope_tokens(extra: &[String]) -> Result<(), OAuthError> {
     Ok(())
 }
 
-/// Only the service's own plain fields (e.g. a custom domain) come from the request; tokens
-/// and expiry come from the provider.
+/// Whether an authorization request may give this field of an OAuth2 service: its own plain
+/// fields (e.g. a custom domain) only; tokens and expiry come from the provider. The API
+/// checks requests with it and the dashboard's form shows only these fields.
+pub fn given_before_the_grant(field: &FieldSpec) -> bool {
+    !field.secret
+        && !matches!(
+            field.name.as_str(),
+            "access_token" | "refresh_token" | "expires_at"
+        )
+}
+
+/// Only the fields [`given_before_the_grant`] come from the request.
 pub(super) fn check_plain_fields(
     spec: &ServiceSpec,
     fields: &BTreeMap<FieldName, String>,
 ) -> Result<(), OAuthError> {
     for name in fields.keys() {
-        let allowed = spec.field(name).is_some_and(|f| {
-            !f.secret
-                && !matches!(
-                    name.as_str(),
-                    "access_token" | "refresh_token" | "expires_at"
-                )
-        });
+        let allowed = spec.field(name).is_some_and(|f| given_before_the_grant(&f));
         if !allowed {
             return Err(RequestProblem::FieldNotGivable(name.clone()).into());
         }

@@ -69,6 +69,7 @@ fn auth_method(via: SignedInWith) -> &'static str {
         SignedInWith::ApiToken => "api_token",
         SignedInWith::Cli => "cli",
         SignedInWith::System => "system",
+        SignedInWith::SignInLink => "sign_in_link",
     }
 }
 
@@ -126,11 +127,25 @@ impl AuditRecord {
             }
             DomainEvent::Token(event) => {
                 record.resource = format!("token:{}", event.token());
-                if let TokenEvent::Issued {
-                    principal, label, ..
-                } = &event
-                {
-                    record.detail = json!({"principal": principal.reference(), "label": label});
+                match &event {
+                    TokenEvent::Issued {
+                        principal,
+                        label,
+                        expires_at,
+                        scopes,
+                        ..
+                    } => {
+                        let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+                        record.detail = json!({"principal": principal.reference(), "label": label,
+                            "expires_at": expires_at, "scopes": scopes});
+                    }
+                    // Who the link signs in and until when; its secret's hash stays out.
+                    TokenEvent::SignInLinkIssued {
+                        user, expires_at, ..
+                    } => {
+                        record.detail = json!({"principal": format!("user:{user}"), "expires_at": to_json(expires_at)});
+                    }
+                    TokenEvent::Revoked { .. } | TokenEvent::SignInLinkUsed { .. } => {}
                 }
             }
             DomainEvent::Authentication(id, _) => {
@@ -145,6 +160,13 @@ impl AuditRecord {
                 }
             }
             DomainEvent::Access(event) => record.describe_access(event, model),
+            DomainEvent::TokenUse(event) => {
+                record.resource = format!("token:{}", event.token());
+                record.outcome = Outcome::Refused.as_str();
+                let crate::domain::token_scope::TokenUseEvent::Refused { wanted, reason, .. } =
+                    &event;
+                record.detail = json!({"action": wanted.as_str(), "reason": reason});
+            }
             DomainEvent::Keys(event) => {
                 record.resource = "keys:master".to_owned();
                 record.detail = to_json(&event);

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::listing_index::ListingIndex;
 use super::model::AuthRecord;
 use super::{decode, encode, ProjectionError};
 use crate::domain::ids::AuthenticationId;
@@ -31,6 +32,8 @@ pub struct LiveRecords {
     /// they are read from here until the next batch lets them go.
     leaving: BTreeMap<AuthenticationId, Box<[u8]>>,
     shelf: Option<Shelf>,
+    /// The listable ones in listing order (purged ones leave it when they are purged).
+    listing: ListingIndex,
 }
 
 /// A clone is a detached copy of what is in memory: it does not keep the read store open
@@ -43,6 +46,7 @@ impl Clone for LiveRecords {
             purging: self.purging.clone(),
             leaving: BTreeMap::new(),
             shelf: None,
+            listing: self.listing.clone(),
         }
     }
 }
@@ -131,6 +135,7 @@ impl LiveRecords {
     ) -> Result<(), ProjectionError> {
         let bytes = encode(record)?;
         self.records.insert(id, bytes.into_boxed_slice());
+        self.listing.put(id, record);
         if record.is_purged() {
             self.purging.push(id);
         }
@@ -147,9 +152,11 @@ impl LiveRecords {
     ) -> Result<Option<AuthRecord>, ProjectionError> {
         let record = decode::<AuthRecord>(&bytes)?;
         if record.is_purged() {
+            self.listing.remove(id);
             return Ok(None);
         }
         self.records.insert(id, bytes.into_boxed_slice());
+        self.listing.put(id, &record);
         Ok(Some(record))
     }
 
@@ -164,6 +171,11 @@ impl LiveRecords {
         self.records
             .keys()
             .filter_map(|id| self.get(*id).map(|record| (*id, record)))
+    }
+
+    /// The listable authentications in listing order.
+    pub fn listing(&self) -> &ListingIndex {
+        &self.listing
     }
 
     /// Every id held in memory, in order.

@@ -7,9 +7,12 @@ pub mod audit;
 pub mod audit_record;
 pub mod history;
 pub mod history_blocks;
+pub mod listing_index;
 pub mod live_records;
 pub mod model;
 pub mod payloads;
+pub mod postgres_read_store;
+pub mod public_event;
 pub mod runner;
 pub mod sled_read_store;
 pub mod store;
@@ -21,6 +24,8 @@ pub use audit_record::{AuditRecord, WorkflowView};
 pub use history::{FieldChangeKind, FieldDiff, HistoryDetail, HistoryEntry};
 pub use live_records::LiveRecords;
 pub use model::{AuthRecord, LedgerModel, StoredHistory};
+pub use postgres_read_store::{PostgresReadStore, ReadModelName, ReadModelNameProblem};
+pub use public_event::{ChangedField, PublicEvent};
 pub use runner::{Distrust, Projection, ProjectionHandle, StartKind};
 pub use sled_read_store::{SledReadStore, READ_MODEL_TREE};
 pub use store::{ChangeSet, Entry, KeyRange, ReadCheckpoint, ReadStore, ScanOrder, Table};
@@ -65,6 +70,15 @@ pub enum ProjectionError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] crate::ledger::StoreError),
+    /// The read side's PostgreSQL database failed.
+    #[error("read side on PostgreSQL: {0}")]
+    Postgres(#[from] crate::ledger::PostgresProblem),
+    /// A worker thread of the read store could not be started.
+    #[error("cannot start a read-store thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// The read store's workers are gone (it is shutting down).
+    #[error("the read store has stopped")]
+    ReadStoreStopped,
 }
 
 /// Which stored read-side record is not in the shape this code writes.

@@ -28,15 +28,23 @@ use crate::domain::principals::Tokens;
 use crate::domain::services::{
     CustomService, ServiceCatalog, ServiceRef, ServiceRegistry, ServiceSpec,
 };
+use crate::domain::sign_in_links::SignInLinks;
 use crate::ledger::Envelope;
 use crate::time::Timestamp;
 
-/// Keys of the live table.
+/// Keys of the live table: a few fixed keys, and a one-byte tag followed by an id for each
+/// authentication and custom service. A fixed key must not start with a tag, or the scan of
+/// that tag's records finds it (and the stored model no longer loads).
 mod live_key {
     pub const DIRECTORY: &[u8] = b"directory";
     pub const TOKENS: &[u8] = b"tokens";
+    pub const SIGN_IN_LINKS: &[u8] = b"links:sign-in";
     pub const AUTHENTICATION: u8 = b'a';
     pub const SERVICE: u8 = b's';
+    #[cfg(test)]
+    pub const FIXED: [&[u8]; 3] = [DIRECTORY, TOKENS, SIGN_IN_LINKS];
+    #[cfg(test)]
+    pub const TAGS: [u8; 2] = [AUTHENTICATION, SERVICE];
 }
 
 fn id_key(tag: u8, id: uuid::Uuid) -> Vec<u8> {
@@ -123,6 +131,9 @@ pub struct LedgerModel {
     pub tokens: Tokens,
     /// Version of the tokens stream (for optimistic appends), read with the tokens it covers.
     pub tokens_version: u64,
+    /// Dashboard sign-in links that may still be used (events of the tokens stream, kept
+    /// under their own key so the tokens' stored bytes stay as they were).
+    pub sign_in_links: SignInLinks,
     /// Live authentications by workspace and name key (names are unique per workspace).
     pub names: BTreeMap<WorkspaceId, BTreeMap<String, AuthenticationId>>,
     /// Last position folded in.
@@ -277,6 +288,9 @@ impl LedgerModel {
         if let Some(bytes) = store.get(Table::Live, live_key::TOKENS)? {
             (model.tokens_version, model.tokens) = decode(&bytes)?;
         }
+        if let Some(bytes) = store.get(Table::Live, live_key::SIGN_IN_LINKS)? {
+            model.sign_in_links = decode(&bytes)?;
+        }
         let services = KeyRange::prefix(vec![live_key::SERVICE]);
         for (key, bytes) in store.scan(Table::Live, &services, ScanOrder::Ascending, usize::MAX)? {
             let id = uuid_of(&key[1..])?;
@@ -313,6 +327,8 @@ impl LedgerModel {
         if dirty.tokens {
             let value = encode(&(self.tokens_version, &self.tokens))?;
             changes.put(Table::Live, live_key::TOKENS.to_vec(), value);
+            let links = encode(&self.sign_in_links)?;
+            changes.put(Table::Live, live_key::SIGN_IN_LINKS.to_vec(), links);
         }
         for id in dirty.services {
             if let Some(service) = self.custom_services.get(&id) {
@@ -406,7 +422,9 @@ impl Projection for LedgerModel {
     // 12: custom service records carry their OAuth2 client registration.
     // 13: history entries in blocks per authentication; audit blocks of 512.
     // 14: audit and history lists in big blocks, with small blocks at their tail.
-    const LAYOUT: u16 = 14;
+    // 15: users carry whether they are deactivated; token records their time of issue,
+    // expiry and scopes.
+    const LAYOUT: u16 = 15;
 
     fn load<S: ReadStore>(store: &S, position: u64) -> Result<Self, ProjectionError> {
         let mut model = LedgerModel::load(store)?;
@@ -450,7 +468,8 @@ impl Projection for LedgerModel {
                 }
             }
             DomainEvent::Token(event) => {
-                self.tokens.apply(&event);
+                self.tokens.apply(&event, envelope.body.recorded_at);
+                self.sign_in_links.apply(&event, envelope.body.recorded_at);
                 self.tokens_version = envelope.body.stream_version.0;
                 self.dirty.tokens = true;
             }
@@ -471,6 +490,7 @@ impl Projection for LedgerModel {
                     AccessEvent::Refused { .. } => outcome = Outcome::Refused,
                 }
             }
+            DomainEvent::TokenUse(_) => outcome = Outcome::Refused,
             // Key management changes no read model; audit indexes it like every event.
             DomainEvent::Keys(_) | DomainEvent::Other => {}
         }
@@ -498,5 +518,21 @@ impl Projection for LedgerModel {
         self.write_dirty(changes)?;
         self.authentications.let_go();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod live_key_tests {
+    use super::live_key;
+
+    #[test]
+    fn no_fixed_live_key_starts_with_a_record_tag() {
+        for key in live_key::FIXED {
+            assert!(
+                !live_key::TAGS.contains(&key[0]),
+                "{} starts with a record tag",
+                String::from_utf8_lossy(key)
+            );
+        }
     }
 }

@@ -29,6 +29,8 @@ pub const KEYS_STREAM: &str = "keys";
 pub const AUTHENTICATION_STREAM_PREFIX: &str = "authentication-";
 /// Prefix of the streams of access records (one per authentication).
 pub const ACCESS_STREAM_PREFIX: &str = "access-";
+/// Prefix of the streams of refused token uses (one per token).
+pub const TOKEN_USE_STREAM_PREFIX: &str = "token-use-";
 /// Prefix of custom service streams.
 pub const SERVICE_STREAM_PREFIX: &str = "service-";
 
@@ -59,6 +61,12 @@ pub fn access_stream(id: AuthenticationId) -> StreamId {
         .expect("a prefix and a uuid make a valid stream id")
 }
 
+/// The stream of refused uses of one token.
+pub fn token_use_stream(id: crate::domain::ids::TokenId) -> StreamId {
+    StreamId::new(format!("{TOKEN_USE_STREAM_PREFIX}{id}"))
+        .expect("a prefix and a uuid make a valid stream id")
+}
+
 /// The stream of one custom service.
 pub fn service_stream(id: ServiceId) -> StreamId {
     StreamId::new(format!("{SERVICE_STREAM_PREFIX}{id}"))
@@ -80,6 +88,8 @@ pub enum DomainEvent {
     Access(AccessEvent),
     /// A key management event (master key rotation).
     Keys(KeysEvent),
+    /// A refused use of an API token (expired, out of scope).
+    TokenUse(crate::domain::token_scope::TokenUseEvent),
     /// An event type this build does not project (kept in the log, ignored here).
     Other,
 }
@@ -104,6 +114,11 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
             codec::decode::<DirectoryEvent>(&body.payload).map_err(|e| fail(e.to_string()))?,
         ),
         ("token", 1) => DomainEvent::Token(
+            codec::decode::<TokenEventV1>(&body.payload)
+                .map_err(|e| fail(e.to_string()))?
+                .upcast(),
+        ),
+        ("token", 2) => DomainEvent::Token(
             codec::decode::<TokenEvent>(&body.payload).map_err(|e| fail(e.to_string()))?,
         ),
         ("service", 1) => DomainEvent::Service(
@@ -123,11 +138,18 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
         ("access", 1) => DomainEvent::Access(
             codec::decode::<AccessEvent>(&body.payload).map_err(|e| fail(e.to_string()))?,
         ),
+        ("token_use", 1) => DomainEvent::TokenUse(
+            codec::decode::<crate::domain::token_scope::TokenUseEvent>(&body.payload)
+                .map_err(|e| fail(e.to_string()))?,
+        ),
         ("keys", _) => match decode_keys(envelope)? {
             Some(event) => DomainEvent::Keys(event),
             None => DomainEvent::Other,
         },
-        ("directory" | "service" | "token" | "authentication" | "access", version) => {
+        (
+            "directory" | "service" | "token" | "authentication" | "access" | "token_use",
+            version,
+        ) => {
             return Err(fail(format!(
                 "schema version {version} is not known to this build"
             )))
@@ -141,6 +163,7 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
         DomainEvent::Authentication(_, e) => Some(e.event_type()),
         DomainEvent::Access(e) => Some(e.event_type()),
         DomainEvent::Keys(e) => Some(e.event_type()),
+        DomainEvent::TokenUse(e) => Some(e.event_type()),
         DomainEvent::Other => None,
     };
     if let Some(expected) = expected_type {
@@ -148,7 +171,60 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
             return Err(fail(format!("payload is a {expected} event")));
         }
     }
+    // Token events are the one family with two versions: each type is at one of them.
+    if let DomainEvent::Token(e) = &decoded {
+        if body.schema_version != 1 && e.schema_version() != body.schema_version {
+            return Err(fail(format!(
+                "payload is a {} v{} event",
+                e.event_type(),
+                e.schema_version()
+            )));
+        }
+    }
     Ok(decoded)
+}
+
+/// Token events at schema version 1 (frozen): before tokens had an expiry and scopes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum TokenEventV1 {
+    /// `token.issued` v1.
+    Issued {
+        /// Token id.
+        token: crate::domain::ids::TokenId,
+        /// Whose token it is.
+        principal: crate::domain::principals::Principal,
+        /// What it is for.
+        label: String,
+        /// SHA-256 of the token text.
+        token_hash: [u8; 32],
+    },
+    /// `token.revoked` v1 (the same bytes as today's).
+    Revoked {
+        /// Token id.
+        token: crate::domain::ids::TokenId,
+    },
+}
+
+impl TokenEventV1 {
+    /// Today's event: a version 1 token never expires and holds every scope.
+    pub fn upcast(self) -> TokenEvent {
+        match self {
+            TokenEventV1::Issued {
+                token,
+                principal,
+                label,
+                token_hash,
+            } => TokenEvent::Issued {
+                token,
+                principal,
+                label,
+                token_hash,
+                expires_at: None,
+                scopes: crate::domain::token_scope::TokenScopes::unrestricted(),
+            },
+            TokenEventV1::Revoked { token } => TokenEvent::Revoked { token },
+        }
+    }
 }
 
 /// Decodes a key management event (family `keys`); `Ok(None)` for an envelope of another family.

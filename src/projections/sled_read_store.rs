@@ -5,7 +5,9 @@
 //! caught up from it, so a commit lost in a crash only means a longer catch-up. sled writes a
 //! batch atomically, so the checkpoint never covers writes that are missing.
 
-use super::store::{ChangeSet, Entry, KeyRange, ReadCheckpoint, ReadStore, ScanOrder, Table};
+use super::store::{
+    prefix_successor, ChangeSet, Entry, KeyRange, ReadCheckpoint, ReadStore, ScanOrder, Table,
+};
 use super::ProjectionError;
 use crate::ledger::ChainHash;
 
@@ -48,18 +50,6 @@ fn full_key(table: Table, key: &[u8]) -> Vec<u8> {
     full.push(table.tag());
     full.extend_from_slice(key);
     full
-}
-
-/// The smallest key greater than every key starting with `prefix` (none if it is all 0xFF).
-fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < u8::MAX {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
 }
 
 fn encode_checkpoint(checkpoint: &ReadCheckpoint) -> [u8; CHECKPOINT_LEN] {

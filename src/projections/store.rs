@@ -121,6 +121,19 @@ impl KeyRange {
     }
 }
 
+/// The smallest key greater than every key starting with `prefix` (none if it is all 0xFF):
+/// the exclusive end of a prefix scan, for every backend.
+pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 /// One key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);
 

@@ -1,9 +1,10 @@
 //! What read APIs show of an authentication, and the listing query. Never a secret value.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::listing_index::{ListEntry, ListingKey};
 use super::model::{AuthRecord, LedgerModel};
 use crate::crypto::{Fingerprint, SealedSecret};
 use crate::domain::access::{decide_access, Action};
@@ -202,16 +203,11 @@ pub struct Page {
 #[error("cursor: not a cursor returned by this listing")]
 pub struct BadCursor;
 
-/// Sort key: (case-folded name, id). The cursor is its hex encoding, opaque to callers.
-fn sort_key(auth: &Authentication<SealedSecret>) -> (String, AuthenticationId) {
-    (name_key(&auth.name), auth.id)
-}
-
-fn encode_cursor(key: &(String, AuthenticationId)) -> String {
+fn encode_cursor(key: &ListingKey) -> String {
     hex::encode(format!("{}\u{0}{}", key.0, key.1))
 }
 
-fn decode_cursor(cursor: &str) -> Result<(String, AuthenticationId), BadCursor> {
+fn decode_cursor(cursor: &str) -> Result<ListingKey, BadCursor> {
     let bytes = hex::decode(cursor).map_err(|_| BadCursor)?;
     let text = String::from_utf8(bytes).map_err(|_| BadCursor)?;
     let (name, id) = text.split_once('\u{0}').ok_or(BadCursor)?;
@@ -235,31 +231,38 @@ impl LedgerModel {
         AuthenticationView::of_record(&record, &self.directory)
     }
 
-    /// The authentications `user` may see that match the query, one page at a time.
+    /// The authentications `user` may see that match the query, one page at a time: a walk
+    /// of the listing index in order, decoding only the records of the page.
     pub fn list(&self, user: UserId, query: &ListQuery) -> Result<Page, BadCursor> {
         let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
         let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
         let needle = query.q.as_deref().map(name_key);
+        // Access is decided once per workspace, not once per authentication.
+        let mut visible: HashMap<WorkspaceId, bool> = HashMap::new();
         let mut total = 0;
-        let mut matches: Vec<(AuthRecord, (String, AuthenticationId))> = self
-            .authentications
-            .iter()
-            .filter_map(|(_, record)| {
-                let auth = record.state.current.as_ref()?;
-                let keep = query.matches(auth, needle.as_deref())
-                    && self.allows(user, auth.workspace, Action::View);
-                total += usize::from(keep);
-                let key = sort_key(auth);
-                let past_cursor = after.as_ref().is_none_or(|a| key > *a);
-                (keep && past_cursor).then_some((record, key))
-            })
-            .collect();
-        matches.sort_by(|a, b| a.1.cmp(&b.1));
-        let next_cursor = (matches.len() > limit).then(|| encode_cursor(&matches[limit - 1].1));
-        let items = matches
+        // One more than the page, to know whether there is a next one.
+        let mut page: Vec<&ListingKey> = Vec::with_capacity(limit + 1);
+        for (key, entry) in self.authentications.listing().iter() {
+            if !query.matches(entry, &key.0, needle.as_deref()) {
+                continue;
+            }
+            let allowed = *visible
+                .entry(entry.workspace)
+                .or_insert_with(|| self.allows(user, entry.workspace, Action::View));
+            if !allowed {
+                continue;
+            }
+            total += 1;
+            if page.len() <= limit && after.as_ref().is_none_or(|a| key > a) {
+                page.push(key);
+            }
+        }
+        let next_cursor = (page.len() > limit).then(|| encode_cursor(page[limit - 1]));
+        let items = page
             .into_iter()
             .take(limit)
-            .filter_map(|(record, _)| AuthenticationView::of_record(&record, &self.directory))
+            .filter_map(|(_, id)| self.authentications.get(*id))
+            .filter_map(|record| AuthenticationView::of_record(&record, &self.directory))
             .collect();
         Ok(Page {
             items,
@@ -270,32 +273,33 @@ impl LedgerModel {
 }
 
 impl ListQuery {
-    /// Whether an authentication passes the filters (access is decided by the caller).
-    fn matches(&self, auth: &Authentication<SealedSecret>, needle: Option<&str>) -> bool {
-        let lifecycle = match (self.lifecycle, auth.lifecycle) {
+    /// Whether an indexed authentication (named `name_key`) passes the filters (access is
+    /// decided by the caller).
+    fn matches(&self, entry: &ListEntry, name_key: &str, needle: Option<&str>) -> bool {
+        let lifecycle = match (self.lifecycle, entry.lifecycle) {
             (_, Lifecycle::Purged) => false,
             (Some(wanted), actual) => wanted == actual,
             (None, Lifecycle::Active) => true,
             (None, Lifecycle::Deleted) => self.include_deleted,
         };
         lifecycle
-            && self.workspace.is_none_or(|w| w == auth.workspace)
-            && self.service.as_ref().is_none_or(|s| *s == auth.service)
+            && self.workspace.is_none_or(|w| w == entry.workspace)
+            && self.service.as_ref().is_none_or(|s| *s == entry.service)
             && self
                 .service_version
                 .as_ref()
-                .is_none_or(|v| *v == auth.service_version)
+                .is_none_or(|v| *v == entry.service_version)
             && self
                 .environment
                 .as_ref()
-                .is_none_or(|t| auth.environment.as_ref().is_some_and(|e| e.as_str() == t))
-            && self.kind.is_none_or(|k| k == auth.kind)
+                .is_none_or(|t| entry.environment.as_ref().is_some_and(|e| e.as_str() == t))
+            && self.kind.is_none_or(|k| k == entry.kind)
             && self
                 .needs_reauthorization
-                .is_none_or(|n| n == auth.needs_reauthorization)
+                .is_none_or(|n| n == entry.needs_reauthorization)
             && self
                 .expires_before
-                .is_none_or(|t| auth.expires_at.is_some_and(|e| e < t))
-            && needle.is_none_or(|n| name_key(&auth.name).contains(n))
+                .is_none_or(|t| entry.expires_at.is_some_and(|e| e < t))
+            && needle.is_none_or(|n| name_key.contains(n))
     }
 }

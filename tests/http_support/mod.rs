@@ -259,6 +259,31 @@ impl Server {
             .await
     }
 
+    /// A dashboard sign-in with an API token (`POST /ui/sign-in`): its status (303 signed in,
+    /// 401 refused) and, when signed in, the session cookie (`name=value`).
+    pub async fn dashboard_sign_in(&self, token: &str) -> (u16, Option<String>) {
+        let answer = self
+            .client
+            .post(format!("{}/ui/sign-in", self.base))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("sign-in");
+        let cookie = answer
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned());
+        (answer.status().as_u16(), cookie)
+    }
+
+    /// The session cookie (`name=value`) of a dashboard sign-in that must succeed.
+    pub async fn dashboard_session(&self, token: &str) -> String {
+        let (status, cookie) = self.dashboard_sign_in(token).await;
+        assert_eq!(status, 303, "signed in");
+        cookie.expect("a session cookie")
+    }
+
     /// `GET path` as the owner, which must answer 200.
     pub async fn owner_get(&self, path: &str) -> Answer {
         self.call(Method::GET, path, &self.owner.token, None)

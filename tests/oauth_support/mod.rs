@@ -39,20 +39,7 @@ pub async fn setup_registered(
         ..provider_config
     })
     .await;
-    let catalog = json!({
-        SERVICE: {
-            "name": "Test OAuth", "api_version": "v1", "auth_kind": "OAuth2",
-            "fields": [{"name": "domain", "secret": false, "required": false, "format": "Text", "description": "tenant host"}],
-            "oauth": {"authorize_url": provider.authorize_endpoint(), "token_url": provider.token_endpoint(), "request_token_url": null},
-            "scopes": ["read", "write", "admin"], "required_scopes": ["read"], "verification": null
-        },
-        TENANT_SERVICE: {
-            "name": "Test OAuth per tenant", "api_version": "v1", "auth_kind": "OAuth2",
-            "fields": [{"name": "domain", "secret": false, "required": true, "format": "Text", "description": "tenant host and port"}],
-            "oauth": {"authorize_url": "http://{domain}/authorize", "token_url": "http://{domain}/token", "request_token_url": null},
-            "scopes": ["read"], "required_scopes": [], "verification": null
-        }
-    });
+    let catalog = catalog_at(&provider, &provider.authorize_endpoint());
     let mut registration = serde_json::Map::new();
     registration.insert("client_id".into(), json!(provider.config().client_id));
     registration.insert(
@@ -64,6 +51,66 @@ pub async fn setup_registered(
     let server = server_for(&catalog, &clients, |settings| {
         settings.return_allow_list = vec!["https://app.example/done".into()];
         adjust(settings);
+    })
+    .await;
+    (provider, server)
+}
+
+/// The catalog of the test services at `provider`, whose consent page the browser reaches at
+/// `authorize_url` (the provider's own, or the same one under another host name).
+pub fn catalog_at(provider: &Provider, authorize_url: &str) -> Value {
+    json!({
+        SERVICE: {
+            "name": "Test OAuth", "api_version": "v1", "auth_kind": "OAuth2",
+            "fields": [{"name": "domain", "secret": false, "required": false, "format": "Text", "description": "tenant host"}],
+            "oauth": {"authorize_url": authorize_url, "token_url": provider.token_endpoint(), "request_token_url": null},
+            "scopes": ["read", "write", "admin"], "required_scopes": ["read"], "verification": null
+        },
+        TENANT_SERVICE: {
+            "name": "Test OAuth per tenant", "api_version": "v1", "auth_kind": "OAuth2",
+            "fields": [{"name": "domain", "secret": false, "required": true, "format": "Text", "description": "tenant host and port"}],
+            "oauth": {"authorize_url": "http://{domain}/authorize", "token_url": "http://{domain}/token", "request_token_url": null},
+            "scopes": ["read"], "required_scopes": [], "verification": null
+        }
+    })
+}
+
+/// A provider and a server for a real browser: the server listens on a port picked first, so
+/// the provider can send the browser back to its real callback, and the browser reaches the
+/// consent page as `localhost` (another site than the server's `127.0.0.1`, as a real
+/// provider is, so the dashboard's SameSite=Strict cookie is left out of the redirect back).
+pub async fn setup_for_browser(provider_config: ProviderConfig) -> (Provider, Server) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let callback = format!("http://127.0.0.1:{port}/v1/oauth/callback");
+    let provider = Provider::start(ProviderConfig {
+        redirect_uri: callback.clone(),
+        ..provider_config
+    })
+    .await;
+    let authorize = provider
+        .authorize_endpoint()
+        .replace("127.0.0.1", "localhost");
+    let catalog = catalog_at(&provider, &authorize);
+    let mut registration = serde_json::Map::new();
+    registration.insert("client_id".into(), json!(provider.config().client_id));
+    registration.insert(
+        "client_secret".into(),
+        json!(provider.config().client_secret),
+    );
+    let clients = json!({ SERVICE: registration });
+    let server = Server::start_with(|config| {
+        config.listen = ([127, 0, 0, 1], port).into();
+        config.app.extra_services = Some(catalog.to_string());
+        config.app.extra_services_allow_http = true;
+        let mut settings = OAuthSettings::new(callback)
+            .with_clients_json(&clients.to_string())
+            .expect("the client registration is accepted");
+        settings.policy = EndpointPolicy::insecure_for_development();
+        settings.refresh_interval = Duration::from_secs(3600);
+        config.oauth = settings;
     })
     .await;
     (provider, server)

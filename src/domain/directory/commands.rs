@@ -87,4 +87,28 @@ pub enum DirectoryCommand {
         /// The member.
         user: UserId,
     },
+    /// Rename a shared workspace (unique in its organization, case-insensitive).
+    RenameWorkspace {
+        /// The shared workspace.
+        workspace: WorkspaceId,
+        /// The new display name.
+        name: String,
+    },
+    /// Rename an organization (and its organization workspace with it).
+    RenameOrganization {
+        /// The organization.
+        organization: OrganizationId,
+        /// The new display name.
+        name: String,
+    },
+    /// Deactivate a user (offboarding): they no longer sign in, resolve or use anything.
+    DeactivateUser {
+        /// The user.
+        user: UserId,
+    },
+    /// Reactivate a deactivated user: they may sign in again (with new tokens).
+    ReactivateUser {
+        /// The user.
+        user: UserId,
+    },
 }

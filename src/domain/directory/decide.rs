@@ -103,6 +103,16 @@ pub enum DirectoryError {
     /// The requested role is the current role.
     #[error("role: the user already has this role")]
     RoleUnchanged,
+    /// The new name is the current name.
+    #[error("name: is already the current name")]
+    NameUnchanged,
+    /// The user is already deactivated (or, for a change of their memberships, is
+    /// deactivated: reactivate them first).
+    #[error("user: {0} is deactivated")]
+    UserDeactivated(UserId),
+    /// The user is not deactivated.
+    #[error("user: {0} is active")]
+    UserActive(UserId),
 }
 
 impl DirectoryError {
@@ -124,6 +134,8 @@ impl DirectoryError {
             E::InvalidEmail { .. } | E::EmailTaken { .. } => "email",
             E::WorkspaceNameTaken { .. } => "workspace name",
             E::LastOwner(_) | E::RoleUnchanged => "role",
+            E::NameUnchanged => "name",
+            E::UserDeactivated(_) | E::UserActive(_) => "user",
         };
         Some(field.to_owned())
     }
@@ -177,6 +189,10 @@ pub fn decide(directory: &Directory, command: DirectoryCommand) -> Decided {
         C::RemoveUserFromOrganization { organization, user } => {
             remove_user_from_organization(d, organization, user)
         }
+        C::RenameWorkspace { workspace, name } => rename_workspace(d, workspace, &name),
+        C::RenameOrganization { organization, name } => rename_organization(d, organization, &name),
+        C::DeactivateUser { user } => deactivate_user(d, user),
+        C::ReactivateUser { user } => reactivate_user(d, user),
     }
 }
 
@@ -240,7 +256,7 @@ fn add_user_to_organization(
         .organizations
         .get(&organization)
         .ok_or(DirectoryError::UnknownOrganization(organization))?;
-    ensure_user(directory, user)?;
+    ensure_active_user(directory, user)?;
     if org.members.contains_key(&user) {
         return Err(DirectoryError::AlreadyOrganizationMember { organization, user });
     }
@@ -261,7 +277,7 @@ fn change_org_role(
     if from == role {
         return Err(DirectoryError::RoleUnchanged);
     }
-    ensure_not_last_owner(directory, organization, from)?;
+    ensure_not_last_owner(directory, organization, user, from)?;
     Ok(vec![DirectoryEvent::OrgRoleChanged {
         organization,
         user,
@@ -303,7 +319,7 @@ fn add_workspace_member(
     role: WorkspaceRole,
 ) -> Decided {
     let organization = shared_workspace(directory, workspace)?;
-    ensure_user(directory, user)?;
+    ensure_active_user(directory, user)?;
     if directory.org_role(organization, user).is_none() {
         return Err(DirectoryError::NotOrganizationMember { organization, user });
     }
@@ -349,7 +365,7 @@ fn remove_user_from_organization(
     user: UserId,
 ) -> Decided {
     let role = current_org_role(directory, organization, user)?;
-    ensure_not_last_owner(directory, organization, role)?;
+    ensure_not_last_owner(directory, organization, user, role)?;
     Ok(vec![DirectoryEvent::UserLeftOrganization {
         organization,
         user,
@@ -376,6 +392,16 @@ fn ensure_user(directory: &Directory, user: UserId) -> Result<(), DirectoryError
     }
 }
 
+/// Nobody gains a membership while deactivated.
+fn ensure_active_user(directory: &Directory, user: UserId) -> Result<(), DirectoryError> {
+    ensure_user(directory, user)?;
+    if directory.is_active(user) {
+        Ok(())
+    } else {
+        Err(DirectoryError::UserDeactivated(user))
+    }
+}
+
 fn ensure_free_workspace(directory: &Directory, id: WorkspaceId) -> Result<(), DirectoryError> {
     if directory.workspaces.contains_key(&id) {
         Err(DirectoryError::WorkspaceExists(id))
@@ -399,23 +425,95 @@ fn current_org_role(
         .ok_or(DirectoryError::NotOrganizationMember { organization, user })
 }
 
-fn owner_count(directory: &Directory, organization: OrganizationId) -> usize {
-    directory.organizations.get(&organization).map_or(0, |o| {
-        o.members.values().filter(|r| **r == OrgRole::Owner).count()
+/// Whether the organization has an active Owner other than `user`.
+fn has_other_active_owner(
+    directory: &Directory,
+    organization: OrganizationId,
+    user: UserId,
+) -> bool {
+    directory.organizations.get(&organization).is_some_and(|o| {
+        o.members
+            .iter()
+            .any(|(u, r)| *u != user && *r == OrgRole::Owner && directory.is_active(*u))
     })
 }
 
-/// Demoting or removing `role` must leave the organization an Owner.
+/// Demoting, removing or deactivating `user` (who holds `role`) must leave the organization
+/// an active Owner.
 fn ensure_not_last_owner(
     directory: &Directory,
     organization: OrganizationId,
+    user: UserId,
     role: OrgRole,
 ) -> Result<(), DirectoryError> {
-    if role == OrgRole::Owner && owner_count(directory, organization) <= 1 {
+    if role == OrgRole::Owner && !has_other_active_owner(directory, organization, user) {
         Err(DirectoryError::LastOwner(organization))
     } else {
         Ok(())
     }
+}
+
+fn rename_workspace(directory: &Directory, workspace: WorkspaceId, name: &str) -> Decided {
+    let organization = shared_workspace(directory, workspace)?;
+    let name = valid_name("workspace name", name)?;
+    let from = directory
+        .workspace(workspace)
+        .map(|w| w.name.clone())
+        .unwrap_or_default();
+    if from == name {
+        return Err(DirectoryError::NameUnchanged);
+    }
+    let key = name_key(&name);
+    // A new spelling of its own name (case, spaces) is no collision.
+    let taken = directory.workspaces.values().any(|w| {
+        w.id != workspace && w.organization() == Some(organization) && name_key(&w.name) == key
+    });
+    if taken {
+        return Err(DirectoryError::WorkspaceNameTaken { name });
+    }
+    Ok(vec![DirectoryEvent::WorkspaceRenamed {
+        workspace,
+        from,
+        to: name,
+    }])
+}
+
+fn rename_organization(directory: &Directory, organization: OrganizationId, name: &str) -> Decided {
+    let org = directory
+        .organizations
+        .get(&organization)
+        .ok_or(DirectoryError::UnknownOrganization(organization))?;
+    let name = valid_name("organization name", name)?;
+    if org.name == name {
+        return Err(DirectoryError::NameUnchanged);
+    }
+    Ok(vec![DirectoryEvent::OrganizationRenamed {
+        organization,
+        from: org.name.clone(),
+        to: name,
+    }])
+}
+
+/// Offboarding: refused when it would leave an organization without an active Owner.
+fn deactivate_user(directory: &Directory, user: UserId) -> Decided {
+    ensure_user(directory, user)?;
+    if !directory.is_active(user) {
+        return Err(DirectoryError::UserDeactivated(user));
+    }
+    for org in directory.organizations.values() {
+        if let Some(role) = org.members.get(&user) {
+            ensure_not_last_owner(directory, org.id, user, *role)?;
+        }
+    }
+    Ok(vec![DirectoryEvent::UserDeactivated { user }])
+}
+
+fn reactivate_user(directory: &Directory, user: UserId) -> Decided {
+    ensure_user(directory, user)?;
+    if directory.is_active(user) {
+        return Err(DirectoryError::UserActive(user));
+    }
+    Ok(vec![DirectoryEvent::UserReactivated { user }])
 }
 
 /// The user's role in a shared workspace.
@@ -529,6 +627,9 @@ mod field_tests {
             ),
             (DirectoryError::LastOwner(organization), "role"),
             (DirectoryError::RoleUnchanged, "role"),
+            (DirectoryError::NameUnchanged, "name"),
+            (DirectoryError::UserDeactivated(user), "user"),
+            (DirectoryError::UserActive(user), "user"),
         ];
         for (error, field) in table {
             assert_eq!(error.field().as_deref(), Some(field), "{error:?}");

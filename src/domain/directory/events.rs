@@ -93,6 +93,34 @@ pub enum DirectoryEvent {
         /// The former member.
         user: UserId,
     },
+    /// A shared workspace was renamed.
+    WorkspaceRenamed {
+        /// The workspace.
+        workspace: WorkspaceId,
+        /// Its name before.
+        from: String,
+        /// Its name now.
+        to: String,
+    },
+    /// An organization (and its organization workspace) was renamed.
+    OrganizationRenamed {
+        /// The organization.
+        organization: OrganizationId,
+        /// Its name before.
+        from: String,
+        /// Its name now.
+        to: String,
+    },
+    /// A user was deactivated (offboarded).
+    UserDeactivated {
+        /// The user.
+        user: UserId,
+    },
+    /// A deactivated user was reactivated.
+    UserReactivated {
+        /// The user.
+        user: UserId,
+    },
 }
 
 impl DirectoryEvent {
@@ -108,6 +136,10 @@ impl DirectoryEvent {
             Self::WorkspaceRoleChanged { .. } => 6,
             Self::WorkspaceMemberRemoved { .. } => 7,
             Self::UserLeftOrganization { .. } => 8,
+            Self::WorkspaceRenamed { .. } => 9,
+            Self::OrganizationRenamed { .. } => 10,
+            Self::UserDeactivated { .. } => 11,
+            Self::UserReactivated { .. } => 12,
         };
         Self::TYPES[index]
     }
@@ -118,7 +150,7 @@ impl DirectoryEvent {
     }
 
     /// Every directory event type string, for catalogs and golden tests.
-    pub const TYPES: [&'static str; 9] = [
+    pub const TYPES: [&'static str; 13] = [
         "directory.organization_created",
         "directory.user_created",
         "directory.user_joined_organization",
@@ -128,6 +160,10 @@ impl DirectoryEvent {
         "directory.workspace_role_changed",
         "directory.workspace_member_removed",
         "directory.user_left_organization",
+        "directory.workspace_renamed",
+        "directory.organization_renamed",
+        "directory.user_deactivated",
+        "directory.user_reactivated",
     ];
 
     /// What the event is about: the organization, user or workspace it changes.
@@ -136,11 +172,15 @@ impl DirectoryEvent {
             Self::OrganizationCreated { organization, .. }
             | Self::UserJoinedOrganization { organization, .. }
             | Self::OrgRoleChanged { organization, .. }
-            | Self::UserLeftOrganization { organization, .. } => {
+            | Self::UserLeftOrganization { organization, .. }
+            | Self::OrganizationRenamed { organization, .. } => {
                 DirectorySubject::Organization(*organization)
             }
-            Self::UserCreated { user, .. } => DirectorySubject::User(*user),
+            Self::UserCreated { user, .. }
+            | Self::UserDeactivated { user }
+            | Self::UserReactivated { user } => DirectorySubject::User(*user),
             Self::WorkspaceCreated { workspace, .. }
+            | Self::WorkspaceRenamed { workspace, .. }
             | Self::WorkspaceMemberAdded { workspace, .. }
             | Self::WorkspaceRoleChanged { workspace, .. }
             | Self::WorkspaceMemberRemoved { workspace, .. } => {
@@ -157,13 +197,18 @@ impl DirectoryEvent {
             | Self::WorkspaceCreated { workspace, .. }
             | Self::WorkspaceMemberAdded { workspace, .. }
             | Self::WorkspaceRoleChanged { workspace, .. }
-            | Self::WorkspaceMemberRemoved { workspace, .. } => Some(*workspace),
+            | Self::WorkspaceMemberRemoved { workspace, .. }
+            | Self::WorkspaceRenamed { workspace, .. } => Some(*workspace),
             Self::UserCreated {
                 personal_workspace, ..
             } => Some(*personal_workspace),
+            Self::UserDeactivated { user } | Self::UserReactivated { user } => {
+                directory.users.get(user).map(|u| u.personal_workspace)
+            }
             Self::UserJoinedOrganization { organization, .. }
             | Self::OrgRoleChanged { organization, .. }
-            | Self::UserLeftOrganization { organization, .. } => directory
+            | Self::UserLeftOrganization { organization, .. }
+            | Self::OrganizationRenamed { organization, .. } => directory
                 .organizations
                 .get(organization)
                 .map(|o| o.workspace),

@@ -29,6 +29,8 @@ pub struct User {
     pub email: String,
     /// Their personal workspace.
     pub personal_workspace: WorkspaceId,
+    /// Deactivated (offboarded): no sign-in, no rights, no resolution for them.
+    pub deactivated: bool,
 }
 
 /// Who a workspace belongs to; determines its kind.
@@ -113,6 +115,10 @@ impl Directory {
             .get(&organization)
             .and_then(|o| o.members.get(&user).copied())
     }
+    /// Whether the user exists and is not deactivated.
+    pub fn is_active(&self, user: UserId) -> bool {
+        self.users.get(&user).is_some_and(|u| !u.deactivated)
+    }
     /// A user's role in a workspace, if a member.
     pub fn workspace_role(&self, workspace: WorkspaceId, user: UserId) -> Option<WorkspaceRole> {
         self.workspaces
@@ -176,6 +182,16 @@ pub fn apply(directory: &mut Directory, event: &DirectoryEvent) {
         E::UserLeftOrganization { organization, user } => {
             directory.leave_organization(*organization, *user);
         }
+        E::WorkspaceRenamed { workspace, to, .. } => {
+            if let Some(ws) = directory.workspaces.get_mut(workspace) {
+                ws.name.clone_from(to);
+            }
+        }
+        E::OrganizationRenamed {
+            organization, to, ..
+        } => directory.rename_organization(*organization, to),
+        E::UserDeactivated { user } => directory.set_deactivated(*user, true),
+        E::UserReactivated { user } => directory.set_deactivated(*user, false),
     }
 }
 
@@ -209,6 +225,7 @@ impl Directory {
                 name: name.to_owned(),
                 email: email.to_owned(),
                 personal_workspace: workspace,
+                deactivated: false,
             },
         );
         let scope = WorkspaceScope::Personal { owner: user };
@@ -239,6 +256,22 @@ impl Directory {
                 Some(role) => ws.members.insert(user, role),
                 None => ws.members.remove(&user),
             };
+        }
+    }
+
+    /// The organization and its organization workspace take the new name.
+    fn rename_organization(&mut self, organization: OrganizationId, name: &str) {
+        if let Some(org) = self.organizations.get_mut(&organization) {
+            name.clone_into(&mut org.name);
+            if let Some(ws) = self.workspaces.get_mut(&org.workspace) {
+                name.clone_into(&mut ws.name);
+            }
+        }
+    }
+
+    fn set_deactivated(&mut self, user: UserId, deactivated: bool) {
+        if let Some(u) = self.users.get_mut(&user) {
+            u.deactivated = deactivated;
         }
     }
 

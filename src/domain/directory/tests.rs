@@ -501,3 +501,194 @@ fn each_event_names_its_subject_and_the_workspace_it_touches() {
     };
     assert_eq!(event.workspace(&f.directory), None);
 }
+
+mod lifecycle {
+    use super::*;
+
+    /// The fixture's events, then `more`.
+    fn with(more: Vec<DirectoryEvent>) -> Vec<DirectoryEvent> {
+        [fixture().events, more].concat()
+    }
+    use crate::domain::access::{decide_access, Access, Action, DenyReason};
+
+    fn deactivate(user: UserId) -> DirectoryCommand {
+        DirectoryCommand::DeactivateUser { user }
+    }
+
+    #[test]
+    fn a_shared_workspace_is_renamed_to_a_free_name() {
+        let f = fixture();
+        let rename = |name: &str| DirectoryCommand::RenameWorkspace {
+            workspace: f.shared,
+            name: name.into(),
+        };
+        let after = accepted(
+            rename("  Platform  "),
+            vec![DirectoryEvent::WorkspaceRenamed {
+                workspace: f.shared,
+                from: "Team".into(),
+                to: "Platform".into(),
+            }],
+        );
+        assert_eq!(after.workspaces[&f.shared].name, "Platform");
+        // Another spelling of its own name is no collision.
+        accepted(
+            rename("TEAM"),
+            vec![DirectoryEvent::WorkspaceRenamed {
+                workspace: f.shared,
+                from: "Team".into(),
+                to: "TEAM".into(),
+            }],
+        );
+        refused(rename("Team"), DirectoryError::NameUnchanged);
+        refused(
+            rename(""),
+            DirectoryError::InvalidName {
+                field: "workspace name",
+                reason: NameError::Empty,
+            },
+        );
+        refused(
+            DirectoryCommand::RenameWorkspace {
+                workspace: f.org_workspace,
+                name: "Other".into(),
+            },
+            DirectoryError::NotSharedWorkspace {
+                workspace: f.org_workspace,
+                kind: WorkspaceKind::Organization,
+            },
+        );
+        let second = WorkspaceId::new();
+        S::given(with(vec![DirectoryEvent::WorkspaceCreated {
+            workspace: second,
+            organization: f.org,
+            name: "Ops".into(),
+        }]))
+        .when(rename("ops"))
+        .then_expect_error(DirectoryError::WorkspaceNameTaken { name: "ops".into() });
+    }
+
+    #[test]
+    fn an_organization_is_renamed_with_its_organization_workspace() {
+        let f = fixture();
+        let after = accepted(
+            DirectoryCommand::RenameOrganization {
+                organization: f.org,
+                name: "Acme Holding".into(),
+            },
+            vec![DirectoryEvent::OrganizationRenamed {
+                organization: f.org,
+                from: "Acme".into(),
+                to: "Acme Holding".into(),
+            }],
+        );
+        assert_eq!(after.organizations[&f.org].name, "Acme Holding");
+        assert_eq!(after.workspaces[&f.org_workspace].name, "Acme Holding");
+        refused(
+            DirectoryCommand::RenameOrganization {
+                organization: f.org,
+                name: "Acme".into(),
+            },
+            DirectoryError::NameUnchanged,
+        );
+        let unknown = OrganizationId::new();
+        refused(
+            DirectoryCommand::RenameOrganization {
+                organization: unknown,
+                name: "X".into(),
+            },
+            DirectoryError::UnknownOrganization(unknown),
+        );
+    }
+
+    #[test]
+    fn a_deactivated_user_has_no_rights_until_reactivated() {
+        let f = fixture();
+        let after = accepted(
+            deactivate(f.ws_editor),
+            vec![DirectoryEvent::UserDeactivated { user: f.ws_editor }],
+        );
+        assert!(!after.is_active(f.ws_editor));
+        assert_eq!(
+            decide_access(&after, f.ws_editor, f.shared, Action::View),
+            Access::Denied(DenyReason::Deactivated)
+        );
+        assert_eq!(
+            decide_access(&after, f.ws_editor, f.personal(f.ws_editor), Action::Use),
+            Access::Denied(DenyReason::Deactivated)
+        );
+        let departed = vec![DirectoryEvent::UserDeactivated { user: f.ws_editor }];
+        S::given(with(departed.clone()))
+            .when(deactivate(f.ws_editor))
+            .then_expect_error(DirectoryError::UserDeactivated(f.ws_editor));
+        // Nobody joins while deactivated.
+        S::given(with(vec![DirectoryEvent::UserDeactivated {
+            user: f.outsider,
+        }]))
+        .when(add_to_org(f.org, f.outsider, OrgRole::Member))
+        .then_expect_error(DirectoryError::UserDeactivated(f.outsider));
+        let back = S::given(with(departed))
+            .when(DirectoryCommand::ReactivateUser { user: f.ws_editor })
+            .then_expect_events(vec![DirectoryEvent::UserReactivated { user: f.ws_editor }])
+            .then_state();
+        assert!(decide_access(&back, f.ws_editor, f.shared, Action::Edit).is_allowed());
+        refused(
+            DirectoryCommand::ReactivateUser { user: f.member },
+            DirectoryError::UserActive(f.member),
+        );
+        let unknown = UserId::new();
+        refused(deactivate(unknown), DirectoryError::UnknownUser(unknown));
+    }
+
+    #[test]
+    fn the_last_active_owner_is_never_deactivated_demoted_or_removed() {
+        let f = fixture();
+        refused(deactivate(f.owner), DirectoryError::LastOwner(f.org));
+        // A second owner who is deactivated does not count.
+        let second = vec![
+            DirectoryEvent::OrgRoleChanged {
+                organization: f.org,
+                user: f.admin,
+                from: OrgRole::Admin,
+                to: OrgRole::Owner,
+            },
+            DirectoryEvent::UserDeactivated { user: f.admin },
+        ];
+        S::given(with(second.clone()))
+            .when(change_org_role(f.org, f.owner, OrgRole::Member))
+            .then_expect_error(DirectoryError::LastOwner(f.org));
+        S::given(with(second[..1].to_vec()))
+            .when(deactivate(f.owner))
+            .then_expect_events(vec![DirectoryEvent::UserDeactivated { user: f.owner }]);
+    }
+
+    #[test]
+    fn managers_of_a_departed_users_organization_may_view_edit_and_move_out_their_personal_authentications(
+    ) {
+        let f = fixture();
+        let after = accepted(
+            deactivate(f.member),
+            vec![DirectoryEvent::UserDeactivated { user: f.member }],
+        );
+        let personal = f.personal(f.member);
+        // (who, expected per action in Action::ALL order)
+        let offboarding = [true, false, true, true, false, false, false, false];
+        let none = [false; 8];
+        for (who, expected) in [
+            (f.owner, offboarding),
+            (f.admin, offboarding),
+            (f.ws_admin, none),
+            (f.outsider, none),
+        ] {
+            for (action, allowed) in Action::ALL.into_iter().zip(expected) {
+                assert_eq!(
+                    decide_access(&after, who, personal, action).is_allowed(),
+                    allowed,
+                    "{who:?} {action:?}"
+                );
+            }
+        }
+        // While the user is active, their personal workspace is theirs alone.
+        assert!(!decide_access(&f.directory, f.owner, personal, Action::View).is_allowed());
+    }
+}

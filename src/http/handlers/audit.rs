@@ -1,6 +1,8 @@
 //! Audit and time travel: `GET /v1/audit` (JSON pages, NDJSON and CSV exports streamed),
 //! a workspace's authentications as of a time, and who could use an authentication then.
 
+use std::sync::Arc;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -11,9 +13,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::app::{AuditQuery, UsableAsOf};
+use crate::app::{App, AuditQuery, UsableAsOf};
 use crate::domain::ids::{AuthenticationId, WorkspaceId};
-use crate::domain::principals::AuditScope;
+use crate::domain::principals::{AuditScope, Principal};
 use crate::http::dto::{parse_id, parse_time};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Authenticated};
@@ -31,37 +33,37 @@ const MAX_LIMIT: usize = 1000;
 const EXPORT_CHUNK: usize = 500;
 
 /// Query of `GET /v1/audit`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Only records by this principal: `user:<uuid>`, `runner:<uuid>`, `auditor:<uuid>`, `system`.
-    actor: Option<String>,
+    pub(crate) actor: Option<String>,
     /// Only records about this authentication (its changes and access records).
     #[param(format = Uuid)]
-    authentication: Option<String>,
+    pub(crate) authentication: Option<String>,
     /// Only records touching this workspace.
     #[param(format = Uuid)]
-    workspace: Option<String>,
+    pub(crate) workspace: Option<String>,
     /// Only this event type, e.g. `authentication.reauthenticated` or `access.resolved`.
     #[serde(rename = "type")]
     #[param(rename = "type")]
-    event_type: Option<String>,
+    pub(crate) event_type: Option<String>,
     /// `succeeded` or `refused`.
-    outcome: Option<String>,
+    pub(crate) outcome: Option<String>,
     /// Recorded at or after this time (RFC 3339 or Unix seconds).
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Recorded before this time (RFC 3339 or Unix seconds).
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// `newest` (default) or `oldest` first.
-    order: Option<String>,
+    pub(crate) order: Option<String>,
     /// Page size: default 100, at most 1000. Exports ignore it and stream every match.
     #[param(minimum = 1)]
-    limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     /// `json` (default), `ndjson` or `csv`; or ask with `Accept: application/x-ndjson` / `text/csv`.
-    format: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 /// One audit record.
@@ -132,10 +134,14 @@ struct AuditPageBody {
     next_cursor: Option<String>,
 }
 
+/// How audit records are answered: one JSON page, or an export of every match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
+    /// One page.
     Json,
+    /// Every match, one JSON record a line.
     Ndjson,
+    /// Every match, CSV with a header line.
     Csv,
 }
 
@@ -192,22 +198,25 @@ pub(crate) fn event_types() -> impl Iterator<Item = &'static str> {
         .chain(access_log::AccessEvent::TYPES)
         .chain(directory::DirectoryEvent::TYPES)
         .chain(principals::TokenEvent::TYPES)
+        .chain(crate::domain::token_scope::TokenUseEvent::TYPES)
         .chain(services::CustomServiceEvent::TYPES)
         .chain(keys::KeysEvent::TYPES)
 }
 
-fn checked_event_type(raw: &str) -> Result<String, ApiError> {
+/// An event type of this ledger, or a refusal naming `field`.
+pub(crate) fn checked_event_type(field: &str, raw: &str) -> Result<String, ApiError> {
     if event_types().any(|t| t == raw) {
         Ok(raw.to_owned())
     } else {
         Err(ApiError::malformed(
-            "type",
+            field,
             "is not an event type of this ledger (see docs/event-catalog.md, e.g. authentication.created or access.resolved)",
         ))
     }
 }
 
-fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
+/// The query `params` ask for, or the problem naming the first bad one.
+pub(crate) fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
     let filter = AuditFilter {
         actor: params.actor.as_deref().map(checked_actor).transpose()?,
         authentication: params
@@ -223,7 +232,7 @@ fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
         event_type: params
             .event_type
             .as_deref()
-            .map(checked_event_type)
+            .map(|raw| checked_event_type("type", raw))
             .transpose()?,
         outcome: match params.outcome.as_deref() {
             None => None,
@@ -294,11 +303,11 @@ fn query_of(params: &AuditParams) -> Result<AuditQuery, ApiError> {
 
 /// The workspaces whose records the caller reads (`None`: every record), or 403
 /// (`domain::principals::audit_scope`).
-async fn readable_workspaces(
-    state: &SharedState,
-    who: &Authenticated,
+pub(crate) async fn readable_workspaces(
+    app: &App,
+    principal: &Principal,
 ) -> Result<Option<Vec<WorkspaceId>>, ApiError> {
-    Ok(match state.app.audit_scope(&who.0).await? {
+    Ok(match app.audit_scope(principal).await? {
         AuditScope::Everything => None,
         AuditScope::Workspaces(workspaces) => Some(workspaces),
     })
@@ -348,7 +357,7 @@ pub async fn audit(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Response, ApiError> {
-    let scope = readable_workspaces(&state, &who).await?;
+    let scope = readable_workspaces(&state.app, &who.0).await?;
     let format = format_of(&params, &headers)?;
     let mut query = query_of(&params)?;
     query.filter.within = scope;
@@ -360,11 +369,16 @@ pub async fn audit(
         })
         .into_response());
     }
+    Ok(export(state.app.clone(), query, format))
+}
+
+/// Every record `query` matches, streamed as NDJSON or CSV (`format` `Json` answers NDJSON).
+/// The dashboard's downloads are this same answer.
+pub(crate) fn export(app: Arc<App>, mut query: AuditQuery, format: Format) -> Response {
     // Exports: pages are fetched and written one at a time into a small channel, so memory
     // stays bounded whatever the size of the ledger; a slow client slows the producer.
     query.limit = EXPORT_CHUNK;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let app = state.app.clone();
     tokio::spawn(async move {
         if format == Format::Csv
             && tx
@@ -403,7 +417,7 @@ pub async fn audit(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    Ok(response)
+    response
 }
 
 /// Query of the as-of reads.

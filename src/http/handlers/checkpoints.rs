@@ -12,7 +12,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::Authenticated;
 use crate::http::openapi::{ProblemSchema, TimeSchema, Unauthorized};
 use crate::http::SharedState;
-use crate::ledger::checkpoint::{create_checkpoint, rfc3339, Checkpoint, CheckpointStore};
+use crate::ledger::checkpoint::{create_checkpoint, rfc3339, Checkpoint};
 
 /// A signed checkpoint: the Ed25519 signature covers `credledger-checkpoint-v1` ‖ position
 /// (u64 BE) ‖ head hash ‖ `signed_at_micros` (i64 BE).
@@ -113,20 +113,13 @@ pub async fn latest(
     State(state): State<SharedState>,
     who: Authenticated,
 ) -> Result<Response, ApiError> {
-    allow(&state, &who, CheckpointUse::Read).await?;
-    let latest = CheckpointStore::open(state.app.store().db())
-        .and_then(|s| s.latest())
-        .map_err(|e| {
-            tracing::error!(error = %e, "could not read checkpoints");
-            ApiError::internal()
-        })?
-        .ok_or_else(|| {
-            ApiError::about(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "checkpoint",
-                "none has been signed yet",
-            )
-        })?;
+    let latest = state.app.latest_checkpoint(&who.0).await?.ok_or_else(|| {
+        ApiError::about(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "checkpoint",
+            "none has been signed yet",
+        )
+    })?;
     Ok(Json(CheckpointBody::from(&latest)).into_response())
 }

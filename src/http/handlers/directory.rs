@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::directory::{
-    DirectoryCommand, DirectoryEvent, Membership, OrgRole, WorkspaceKind, WorkspaceRole,
+    DirectoryCommand, DirectoryEvent, Membership, OrgRole, Organization, Workspace, WorkspaceKind,
+    WorkspaceRole,
 };
 use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
 use crate::http::dto::parse_id;
@@ -42,7 +43,8 @@ pub struct OrganizationBody {
     pub role: Option<&'static str>,
 }
 
-fn org_role_name(role: OrgRole) -> &'static str {
+/// A role's name as the API writes it.
+pub(crate) fn org_role_name(role: OrgRole) -> &'static str {
     match role {
         OrgRole::Owner => "owner",
         OrgRole::Admin => "admin",
@@ -50,11 +52,21 @@ fn org_role_name(role: OrgRole) -> &'static str {
     }
 }
 
-fn workspace_role_name(role: WorkspaceRole) -> &'static str {
+/// A role's name as the API writes it.
+pub(crate) fn workspace_role_name(role: WorkspaceRole) -> &'static str {
     match role {
         WorkspaceRole::Admin => "admin",
         WorkspaceRole::Editor => "editor",
         WorkspaceRole::Viewer => "viewer",
+    }
+}
+
+/// A workspace kind's name as the API writes it.
+pub(crate) fn workspace_kind_name(kind: WorkspaceKind) -> &'static str {
+    match kind {
+        WorkspaceKind::Personal => "personal",
+        WorkspaceKind::Shared => "shared",
+        WorkspaceKind::Organization => "organization",
     }
 }
 
@@ -122,6 +134,18 @@ pub async fn create_organization(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+impl OrganizationBody {
+    /// An organization as the caller with `role` in it sees it.
+    pub(crate) fn of(o: Organization, role: OrgRole) -> OrganizationBody {
+        OrganizationBody {
+            id: o.id.as_uuid(),
+            name: o.name,
+            workspace: o.workspace.as_uuid(),
+            role: Some(org_role_name(role)),
+        }
+    }
+}
+
 /// `GET /v1/organizations`: those the caller belongs to.
 #[utoipa::path(
     get,
@@ -147,12 +171,7 @@ pub async fn list_organizations(
         .organizations_of(user)
         .await
         .into_iter()
-        .map(|(o, role)| OrganizationBody {
-            id: o.id.as_uuid(),
-            name: o.name,
-            workspace: o.workspace.as_uuid(),
-            role: Some(org_role_name(role)),
-        })
+        .map(|(o, role)| OrganizationBody::of(o, role))
         .collect();
     Ok(Json(items).into_response())
 }
@@ -179,6 +198,17 @@ pub struct WorkspaceBody {
     /// Owning organization (none for personal workspaces).
     #[schema(required = true)]
     pub organization: Option<Uuid>,
+}
+
+impl From<&Workspace> for WorkspaceBody {
+    fn from(w: &Workspace) -> WorkspaceBody {
+        WorkspaceBody {
+            id: w.id.as_uuid(),
+            name: w.name.clone(),
+            kind: workspace_kind_name(w.kind()),
+            organization: w.organization().map(|o| o.as_uuid()),
+        }
+    }
 }
 
 /// `POST /v1/workspaces`.
@@ -263,16 +293,7 @@ pub async fn list_workspaces(
         .workspaces_visible_to(user)
         .await
         .into_iter()
-        .map(|w| WorkspaceBody {
-            id: w.id.as_uuid(),
-            name: w.name.clone(),
-            kind: match w.kind() {
-                WorkspaceKind::Personal => "personal",
-                WorkspaceKind::Shared => "shared",
-                WorkspaceKind::Organization => "organization",
-            },
-            organization: w.organization().map(|o| o.as_uuid()),
-        })
+        .map(|w| WorkspaceBody::from(&w))
         .collect();
     Ok(Json(items).into_response())
 }
@@ -298,6 +319,21 @@ pub struct UserBody {
     pub email: String,
     /// Their personal workspace.
     pub personal_workspace: Uuid,
+    /// Deactivated (offboarded): no sign-in, no rights, nothing resolved for them.
+    pub deactivated: bool,
+}
+
+impl UserBody {
+    /// The answer for a user as the directory holds them.
+    pub fn of(user: &crate::domain::directory::User) -> UserBody {
+        UserBody {
+            id: user.id.as_uuid(),
+            name: user.name.clone(),
+            email: user.email.clone(),
+            personal_workspace: user.personal_workspace.as_uuid(),
+            deactivated: user.deactivated,
+        }
+    }
 }
 
 /// `POST /v1/users`.
@@ -356,10 +392,8 @@ pub async fn create_user(
         .unwrap_or((user, personal));
     let created = state.app.user(user).await.ok_or_else(ApiError::internal)?;
     let body = UserBody {
-        id: user.as_uuid(),
-        name: created.name.clone(),
-        email: created.email.clone(),
         personal_workspace: personal.as_uuid(),
+        ..UserBody::of(&created)
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -389,12 +423,7 @@ pub async fn list_users(
         .users_visible_to(user)
         .await
         .iter()
-        .map(|u| UserBody {
-            id: u.id.as_uuid(),
-            name: u.name.clone(),
-            email: u.email.clone(),
-            personal_workspace: u.personal_workspace.as_uuid(),
-        })
+        .map(UserBody::of)
         .collect();
     Ok(Json(items).into_response())
 }
@@ -438,16 +467,17 @@ pub struct MembershipBody {
     operation_id = "createMembership",
     tag = "directory",
     summary = "Add a member or change a role",
-    description = "Adds a user to exactly one organization (roles `owner`, `admin`, `member`) or shared workspace (roles `admin`, `editor`, `viewer`), or changes the role of an existing member. Needs the owner or admin role in the organization, or (for a workspace) the admin role in the workspace.",
-    params(IdempotencyKeyHeader),
+    description = "Adds a user to exactly one organization (roles `owner`, `admin`, `member`) or shared workspace (roles `admin`, `editor`, `viewer`), or changes the role of an existing member. Needs the owner or admin role in the organization, or (for a workspace) the admin role in the workspace. The answer's `ETag` is the directory's new version; an `If-Match` with the version last seen makes the change land only on that directory.",
+    params(crate::http::openapi::DirectoryIfMatch, IdempotencyKeyHeader),
     request_body(content = NewMembership, content_type = "application/json"),
     responses(
-        (status = 201, description = "Added, or the role changed.", body = MembershipBody, headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
+        (status = 201, description = "Added, or the role changed.", body = MembershipBody, headers(("ETag" = String, description = "The directory's version after the change."), ("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same `Idempotency-Key`."))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, description = "The caller is not a user (runners and auditors may not do this), or lacks the admin role needed (also when the organization or workspace does not exist).", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, response = UserNotFound),
         (status = 409, response = IdempotencyKeyInFlight),
+        (status = 412, description = "`If-Match` names another directory version.", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, description = "Not exactly one of `organization` and `workspace`, a role that does not exist there, a workspace that is not shared, a user outside the workspace's organization, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
@@ -514,8 +544,16 @@ pub async fn create_membership(
             ))
         }
     };
-    state.app.set_membership(&caller, user, membership).await?;
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
+    let expected = crate::http::extract::if_match(&headers)?;
+    let outcome = state
+        .app
+        .set_membership(&caller, user, membership, expected)
+        .await?;
+    let version = outcome.version;
+    Ok(crate::http::extract::with_etag(
+        (StatusCode::CREATED, Json(answer)).into_response(),
+        version,
+    ))
 }
 
 /// Query of `GET /v1/memberships`.
@@ -542,7 +580,7 @@ pub struct MembershipQuery {
     description = "The members of one organization (the caller must belong to it) or one workspace (the caller must be able to view it), with their roles.",
     params(MembershipQuery),
     responses(
-        (status = 200, description = "The memberships.", body = Vec<MembershipBody>),
+        (status = 200, description = "The memberships.", body = Vec<MembershipBody>, headers(("ETag" = String, description = "The directory's version, e.g. `\"12\"` (for the `If-Match` of a directory change)."))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = NotAUser),
@@ -556,13 +594,13 @@ pub async fn list_memberships(
     ApiQuery(query): ApiQuery<MembershipQuery>,
 ) -> Result<Response, ApiError> {
     let user = who.user()?;
-    let items: Vec<MembershipBody> = match (query.organization, query.workspace) {
+    // The version the members were read at: the one an `If-Match` of a change based on
+    // them names.
+    let (items, version): (Vec<MembershipBody>, u64) = match (query.organization, query.workspace) {
         (Some(org), None) => {
             let org = parse_id::<OrganizationId>("organization", &org)?;
-            state
-                .app
-                .organization_members(user, org)
-                .await?
+            let (members, version) = state.app.organization_members_versioned(user, org).await?;
+            let items = members
                 .into_iter()
                 .map(|(u, r)| MembershipBody {
                     organization: Some(org.as_uuid()),
@@ -570,14 +608,13 @@ pub async fn list_memberships(
                     user: u.as_uuid(),
                     role: org_role_name(r),
                 })
-                .collect()
+                .collect();
+            (items, version)
         }
         (None, Some(ws)) => {
             let ws = parse_id::<WorkspaceId>("workspace", &ws)?;
-            state
-                .app
-                .workspace_members(user, ws)
-                .await?
+            let (members, version) = state.app.workspace_members_versioned(user, ws).await?;
+            let items = members
                 .into_iter()
                 .map(|(u, r)| MembershipBody {
                     organization: None,
@@ -585,7 +622,8 @@ pub async fn list_memberships(
                     user: u.as_uuid(),
                     role: workspace_role_name(r),
                 })
-                .collect()
+                .collect();
+            (items, version)
         }
         _ => {
             return Err(ApiError::malformed(
@@ -594,5 +632,8 @@ pub async fn list_memberships(
             ))
         }
     };
-    Ok(Json(items).into_response())
+    Ok(crate::http::extract::with_etag(
+        Json(items).into_response(),
+        version,
+    ))
 }

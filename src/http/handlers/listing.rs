@@ -39,6 +39,7 @@ pub struct ListParams {
     kind: Option<AuthKind>,
     /// Only `active` or only `deleted` ones (purged ones are never listed); when given, it
     /// decides instead of `include_deleted`.
+    #[param(inline)]
     lifecycle: Option<ListLifecycle>,
     /// Only those that do (`true`) or do not (`false`) need a new OAuth2 authorization.
     needs_reauthorization: Option<bool>,
@@ -89,6 +90,13 @@ pub async fn list(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     let user = who.user()?;
+    let query = list_query(params)?;
+    Ok(Json(state.app.list(user, &query).await?).into_response())
+}
+
+/// The listing query of the parameters (each bad value a 400 naming its parameter): shared by
+/// every listing of authentications.
+pub(crate) fn list_query(params: ListParams) -> Result<ListQuery, ApiError> {
     let limit = match params.limit {
         Some(0) => return Err(ApiError::malformed("limit", "must be at least 1")),
         Some(n) if n > MAX_PAGE => {
@@ -99,7 +107,7 @@ pub async fn list(
         }
         other => other,
     };
-    let query = ListQuery {
+    Ok(ListQuery {
         q: params.q,
         workspace: params
             .workspace
@@ -142,6 +150,5 @@ pub async fn list(
         include_deleted: params.include_deleted,
         cursor: params.cursor,
         limit,
-    };
-    Ok(Json(state.app.list(user, &query).await?).into_response())
+    })
 }

@@ -144,8 +144,12 @@ pub async fn readyz(State(state): State<SharedState>) -> Response {
     )
 )]
 pub async fn metrics(State(state): State<SharedState>) -> Response {
-    let head = state.app.store().head().position;
-    let applied = state.app.model().applied();
-    let text = state.metrics.render(head, applied);
+    let text = state.metrics.render(crate::http::metrics::LedgerGauges {
+        head: state.app.store().head().position,
+        applied: state.app.model().applied(),
+        event_streams_open: state.app.event_streams_open(),
+        event_streams_overflowed: state.app.event_streams_overflowed(),
+        token_refusals_unrecorded: state.app.unrecorded_token_refusals(),
+    });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

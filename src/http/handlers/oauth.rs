@@ -14,6 +14,7 @@ use crate::http::dto::{parse_field, parse_service, WarningBody};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, Authenticated};
 use crate::http::SharedState;
+use crate::oauth::flow::StartedIn;
 use crate::oauth::{AuthorizeRequest, CallbackParams, Target};
 
 /// `POST /v1/oauth/authorize`: either `authentication` (re-consent of an existing one) or
@@ -138,6 +139,7 @@ pub async fn authorize(
                 extra_permissions: body.extra_permissions,
                 return_to: body.return_to,
             },
+            StartedIn::Api,
         )
         .await?;
     let mut response = Json(AuthorizeAnswer {
@@ -186,7 +188,7 @@ pub struct CallbackAnswer {
     operation_id = "oauthCallback",
     tag = "oauth",
     summary = "Complete an OAuth2 authorization",
-    description = "Takes the state out first, whatever the redirect carries (an error callback uses it up too), checks it (known, unused, the caller's, not expired, and `iss` when the registration names an issuer) before any call to the provider, exchanges the code with the PKCE verifier, and records the grant: a new authentication, or a re-authentication of the existing one, plus the requested and granted scopes. With a `return_to` the answer is a 303 to it.",
+    description = "Takes the state out first, whatever the redirect carries (an error callback uses it up too), checks it (known, unused, the caller's, not expired, and `iss` when the registration names an issuer) before any call to the provider, exchanges the code with the PKCE verifier, and records the grant: a new authentication, or a re-authentication of the existing one, plus the requested and granted scopes. With a `return_to` the answer is a 303 to it. A browser sent back without a bearer token from a flow started in the dashboard is sent on (303) to `/ui/oauth/callback` with the same query, where the dashboard session completes it.",
     params(
         ("state" = Option<String>, Query, description = "The state from the provider's redirect."),
         ("code" = Option<String>, Query, description = "The authorization code."),
@@ -195,7 +197,7 @@ pub struct CallbackAnswer {
     ),
     responses(
         (status = 201, description = "The grant was recorded.", body = CallbackAnswer),
-        (status = 303, description = "The grant was recorded; go back to the allowed return target.", headers(("Location" = String, description = "The return target with `authentication=<id>`"))),
+        (status = 303, description = "The grant was recorded; go back to the allowed return target. Or, for a flow started in the dashboard and no bearer token: continue at `/ui/oauth/callback`.", headers(("Location" = String, description = "The return target with `authentication=<id>`, or `/ui/oauth/callback?<the same query>`"))),
         (status = 400, description = "Missing, unknown, used, foreign or expired state, or an `iss` that is not the registration's issuer.", body = crate::http::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 401, response = crate::http::openapi::Unauthorized),
         (status = 409, description = "A concurrent change won.", body = crate::http::openapi::ProblemSchema, content_type = "application/problem+json"),
@@ -206,10 +208,26 @@ pub struct CallbackAnswer {
 )]
 pub async fn callback(
     State(state): State<SharedState>,
-    who: Authenticated,
+    who: Result<Authenticated, ApiError>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     ApiQuery(query): ApiQuery<CallbackQuery>,
 ) -> Result<Response, ApiError> {
+    let who = match who {
+        Ok(who) => who,
+        // The provider sent a browser back from a dashboard flow: the dashboard's session,
+        // not a bearer token, completes it.
+        Err(_)
+            if query
+                .state
+                .as_deref()
+                .is_some_and(|s| state.oauth.started_from_dashboard(s)) =>
+        {
+            let location = format!("/ui/oauth/callback?{}", uri.query().unwrap_or_default());
+            return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response());
+        }
+        Err(refused) => return Err(refused),
+    };
     let caller = who.caller(&headers)?;
     if query.state.is_none() {
         return Err(ApiError::malformed("state", "is required"));

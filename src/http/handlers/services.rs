@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::domain::authentication::CreateAuthentication;
-use crate::domain::ids::{AuthenticationId, EnvironmentTag, ServiceId, ServiceKey, WorkspaceId};
+use crate::domain::ids::{
+    AuthenticationId, EnvironmentTag, ServiceId, ServiceKey, UserId, WorkspaceId,
+};
 use crate::domain::secret::SecretText;
 use crate::domain::services::{
     ClientAuthMethod, ClientRegistration, CustomService, CustomServiceError, CustomServiceEvent,
@@ -59,7 +62,8 @@ pub struct ServiceBody {
 }
 
 impl ServiceBody {
-    fn prebuilt(key: &ServiceKey, spec: &ServiceSpec) -> ServiceBody {
+    /// A catalog entry as the API shows it.
+    pub(crate) fn prebuilt(key: &ServiceKey, spec: &ServiceSpec) -> ServiceBody {
         ServiceBody {
             service: key.to_string(),
             custom: false,
@@ -72,7 +76,8 @@ impl ServiceBody {
         }
     }
 
-    fn custom(service: &CustomService) -> ServiceBody {
+    /// A custom service as the API shows it.
+    pub(crate) fn custom(service: &CustomService) -> ServiceBody {
         ServiceBody {
             service: ServiceRef::Custom(service.id).to_string(),
             custom: true,
@@ -231,21 +236,23 @@ pub async fn list_services(
     who: Authenticated,
 ) -> Result<Response, ApiError> {
     let user = who.user()?;
-    let mut items: Vec<ServiceBody> = state
-        .app
+    Ok(Json(services_visible_to(&state.app, user).await).into_response())
+}
+
+/// The catalog, then the custom services `user` may see (the dashboard's Services page too).
+pub(crate) async fn services_visible_to(app: &App, user: UserId) -> Vec<ServiceBody> {
+    let mut items: Vec<ServiceBody> = app
         .catalog()
         .iter()
         .map(|(key, spec)| ServiceBody::prebuilt(key, spec))
         .collect();
     items.extend(
-        state
-            .app
-            .visible_custom_services(user)
+        app.visible_custom_services(user)
             .await
             .iter()
             .map(ServiceBody::custom),
     );
-    Ok(Json(items).into_response())
+    items
 }
 
 /// `GET /v1/services/{id}`.

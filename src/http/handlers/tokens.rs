@@ -7,8 +7,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::app::TokenLimits;
 use crate::domain::ids::{PrincipalId, TokenId, UserId};
-use crate::domain::principals::Principal;
+use crate::domain::principals::{Principal, TokenRecord};
+use crate::domain::token_scope::{TokenScope, TokenScopes};
 use crate::http::dto::parse_id;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Authenticated};
@@ -17,6 +19,7 @@ use crate::http::openapi::{
     ProblemSchema, Unauthorized, UnsupportedMediaType, UserNotFound,
 };
 use crate::http::SharedState;
+use crate::time::Timestamp;
 
 /// `POST /v1/tokens`: for a user (oneself, or anyone for administrators), or a new workflow
 /// runner or auditor (administrators).
@@ -33,6 +36,16 @@ pub struct NewToken {
     pub name: Option<String>,
     /// What the token is for.
     pub label: String,
+    /// When the token stops working (RFC 3339): in the future, at most 366 days away.
+    /// Without it the token never expires.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+    /// What the token may be used for, on top of its principal's rights: one or more of
+    /// `resolve`, `read`, `write`, `admin`. Without it the token may do everything its
+    /// principal may.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
 }
 
 /// An issued token; `token` is shown only in the answer that issues it.
@@ -52,9 +65,58 @@ pub struct TokenBody {
     pub token: Option<String>,
     /// Whether it was revoked.
     pub revoked: bool,
+    /// When it was issued.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// When it stops working, if ever.
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub expires_at: Option<Timestamp>,
+    /// When it was last used, if ever: exact while the server runs, up to 60 seconds early
+    /// after a restart. Never set in the answer that issues it.
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub last_used_at: Option<Timestamp>,
+    /// What it may be used for (`resolve`, `read`, `write`, `admin`).
+    pub scopes: Vec<&'static str>,
 }
 
-fn kind_of(principal: &Principal) -> &'static str {
+impl TokenBody {
+    fn of(record: &TokenRecord, last_used_at: Option<Timestamp>, token: Option<String>) -> Self {
+        TokenBody {
+            id: record.id.as_uuid(),
+            kind: kind_of(&record.principal),
+            principal: record.principal.reference(),
+            label: record.label.clone(),
+            token,
+            revoked: record.revoked,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            last_used_at,
+            scopes: record.scopes.iter().map(TokenScope::as_str).collect(),
+        }
+    }
+}
+
+/// The scopes a request names (`None`: every scope).
+fn scopes_of(names: Option<&[String]>) -> Result<TokenScopes, ApiError> {
+    let Some(names) = names else {
+        return Ok(TokenScopes::unrestricted());
+    };
+    let mut scopes = Vec::with_capacity(names.len());
+    for (index, name) in names.iter().enumerate() {
+        let scope = TokenScope::parse(name).ok_or_else(|| {
+            ApiError::invalid(
+                format!("scopes[{index}]"),
+                format!("{name:?} is not a scope (resolve, read, write, admin)"),
+            )
+        })?;
+        scopes.push(scope);
+    }
+    TokenScopes::of(scopes)
+        .ok_or_else(|| ApiError::invalid("scopes", "names at least one scope (or leave it out)"))
+}
+
+/// A principal's kind as the API writes it.
+pub(crate) fn kind_of(principal: &Principal) -> &'static str {
     match principal {
         Principal::User(_) => "user",
         Principal::Runner { .. } => "runner",
@@ -81,7 +143,7 @@ fn kind_of(principal: &Principal) -> &'static str {
         (status = 409, description = "A request with the same `Idempotency-Key` is still being processed, or this request was already processed with the same `Idempotency-Key` (`idempotent-replay-unavailable`: its answer held the token).", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "An unknown `kind`, no `name` for a runner or auditor, a bad label, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown `kind`, no `name` for a runner or auditor, a bad label, an `expires_at` not in the future or more than 366 days away, an unknown or empty `scopes`, a deactivated user, or the `Idempotency-Key` was used before with a different request.", body = ProblemSchema, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -128,18 +190,15 @@ pub async fn create_token(
             ))
         }
     };
+    let limits = TokenLimits {
+        expires_at: body.expires_at,
+        scopes: scopes_of(body.scopes.as_deref())?,
+    };
     let issued = state
         .app
-        .issue_token(Some(&caller), principal.clone(), &body.label)
+        .issue_token(Some(&caller), principal, &body.label, limits)
         .await?;
-    let answer = TokenBody {
-        id: issued.id.as_uuid(),
-        kind: kind_of(&principal),
-        principal: principal.reference(),
-        label: body.label.trim().to_owned(),
-        token: Some(issued.token.expose().to_owned()),
-        revoked: false,
-    };
+    let answer = TokenBody::of(&issued.record, None, Some(issued.token.expose().to_owned()));
     // The token text is shown once: a retry with the same idempotency key answers
     // `idempotent-replay-unavailable` (the app never stores the text).
     Ok((StatusCode::CREATED, Json(answer)).into_response())
@@ -170,14 +229,7 @@ pub async fn list_tokens(
         .tokens_visible_to(user)
         .await
         .iter()
-        .map(|t| TokenBody {
-            id: t.id.as_uuid(),
-            kind: kind_of(&t.principal),
-            principal: t.principal.reference(),
-            label: t.label.clone(),
-            token: None,
-            revoked: t.revoked,
-        })
+        .map(|t| TokenBody::of(&t.record, t.last_used_at, None))
         .collect();
     Ok(Json(items).into_response())
 }

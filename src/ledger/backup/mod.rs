@@ -6,6 +6,7 @@
 
 mod error;
 mod file;
+mod postgres;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -17,10 +18,12 @@ pub use error::{
 pub use file::{
     ExportHeader, ExportReader, ExportTrailer, ExportWriter, Record, RecordCounts, FORMAT_VERSION,
 };
+pub use postgres::{export_postgres, import_into_postgres};
 
 use super::checkpoint::{rfc3339, Checkpoint, CheckpointStore, CHECKPOINTS_TREE};
 use super::envelope::ChainHash;
 use super::error::{Inconsistency, StoreError};
+use super::import_checks::check_checkpoint;
 use super::sled_store::{
     open_db, read_envelope, BulkImporter, ImportError, Occupied, SledStore, Trees,
 };
@@ -74,23 +77,24 @@ pub struct ExportSummary {
     pub checkpoints: u64,
 }
 
-/// Streams a log (in pages), the named auxiliary trees and the checkpoints into an export file.
-pub async fn export_store<W: Write>(
-    store: &SledStore,
-    aux_trees: &[&str],
-    metadata: BTreeMap<String, String>,
-    out: W,
-    progress: &mut dyn FnMut(u64),
-) -> Result<ExportSummary, BackupError> {
-    let head = store.head();
-    let header = ExportHeader {
+/// The header of an export of a log at `head`.
+fn export_header(head: Head, metadata: BTreeMap<String, String>) -> ExportHeader {
+    ExportHeader {
         format_version: FORMAT_VERSION,
         created_at: rfc3339(Timestamp::now()),
         source_head_position: head.position,
         source_head_hash: head.hash.to_hex(),
         metadata,
-    };
-    let mut writer = ExportWriter::new(out, &header)?;
+    }
+}
+
+/// Writes the events of any backend's log up to `head` (in pages); returns the last hash.
+async fn export_events<E: EventStore, W: Write>(
+    store: &E,
+    head: Head,
+    writer: &mut ExportWriter<W>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ChainHash, BackupError> {
     let mut next = 1u64;
     let mut last_hash = ChainHash::GENESIS;
     while next <= head.position {
@@ -109,6 +113,21 @@ pub async fn export_store<W: Write>(
             next = position + 1;
         }
     }
+    Ok(last_hash)
+}
+
+/// Streams a log (in pages), the named auxiliary trees and the checkpoints into an export file.
+pub async fn export_store<W: Write>(
+    store: &SledStore,
+    aux_trees: &[&str],
+    metadata: BTreeMap<String, String>,
+    out: W,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ExportSummary, BackupError> {
+    let head = store.head();
+    let header = export_header(head, metadata);
+    let mut writer = ExportWriter::new(out, &header)?;
+    let last_hash = export_events(store, head, &mut writer, progress).await?;
     let mut aux_entries = 0;
     for name in aux_trees {
         for entry in store.db().open_tree(name)?.iter() {
@@ -117,19 +136,46 @@ pub async fn export_store<W: Write>(
             aux_entries += 1;
         }
     }
-    let mut checkpoints = 0;
-    for entry in store.db().open_tree(CHECKPOINTS_TREE)?.iter() {
-        let (_, value) = entry?;
-        if Checkpoint::decode(&value)?.position <= head.position {
-            writer.checkpoint(&value)?;
-            checkpoints += 1;
+    let records = store
+        .db()
+        .open_tree(CHECKPOINTS_TREE)?
+        .iter()
+        .map(|entry| Ok(entry?.1));
+    let checkpoints = export_checkpoints(&mut writer, records, head.position)?;
+    finish_export(writer, head.position, last_hash, aux_entries, checkpoints)
+}
+
+/// Writes the encoded checkpoint records that sign a position the export reaches; returns how
+/// many.
+fn export_checkpoints<W: Write, B: AsRef<[u8]>>(
+    writer: &mut ExportWriter<W>,
+    records: impl IntoIterator<Item = Result<B, BackupError>>,
+    head: u64,
+) -> Result<u64, BackupError> {
+    let mut written = 0;
+    for record in records {
+        let record = record?;
+        if Checkpoint::decode(record.as_ref())?.position <= head {
+            writer.checkpoint(record.as_ref())?;
+            written += 1;
         }
     }
-    writer.finish(head.position, last_hash.to_hex())?;
+    Ok(written)
+}
+
+/// Writes the trailer and says what the export holds.
+fn finish_export<W: Write>(
+    writer: ExportWriter<W>,
+    head: u64,
+    last_hash: ChainHash,
+    aux_entries: u64,
+    checkpoints: u64,
+) -> Result<ExportSummary, BackupError> {
+    writer.finish(head, last_hash.to_hex())?;
     Ok(ExportSummary {
-        events: head.position,
+        events: head,
         head: Head {
-            position: head.position,
+            position: head,
             hash: last_hash,
         },
         aux_entries,
@@ -163,17 +209,12 @@ fn store_checkpoints(
     let store = CheckpointStore::open(db)?;
     let mut count = 0;
     for checkpoint in checkpoints {
-        checkpoint.verify_signature()?;
         let stored = if checkpoint.position <= head {
             read_envelope(&trees.event_blocks, checkpoint.position)?.map(|e| e.hash)
         } else {
             None
         };
-        if stored != Some(checkpoint.head_hash) {
-            return Err(BackupError::CheckpointMismatch {
-                position: checkpoint.position,
-            });
-        }
+        check_checkpoint(&checkpoint, stored)?;
         store.record(&checkpoint)?;
         count += 1;
     }

@@ -29,7 +29,7 @@ use crate::ledger::codec;
 use crate::ledger::envelope::ChainHash;
 use crate::ledger::error::StoreError;
 use crate::ledger::planner::{
-    plan_append, Answer, BatchPlan, CommittedLog, PlannedEvent, StoreClock, StoredRecord,
+    plan_append, Answer, BatchPlan, CommittedLog, NewEvent, PlannedEvent, StoreClock, StoredRecord,
 };
 use crate::ledger::store::Head;
 use crate::ledger::types::{
@@ -58,12 +58,7 @@ pub(crate) async fn run(
 ) {
     while let Some(first) = inbox.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_APPENDS_PER_BATCH {
-            match inbox.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+        gather(&mut inbox, &mut batch).await;
         let (replies, requests): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|p| (p.reply, p.request)).unzip();
         let count = replies.len();
@@ -84,6 +79,24 @@ pub(crate) async fn run(
         };
         for (reply, answer) in replies.into_iter().zip(answers) {
             let _ = reply.send(answer);
+        }
+    }
+}
+
+/// Takes what is waiting into `batch`, letting the writers the last batch answered send
+/// their next appends first: right after a commit only the one or two appends that raced in
+/// are waiting, and taking just those would halve every other batch. Stops when a yield
+/// brought nothing new, or at [`MAX_APPENDS_PER_BATCH`].
+async fn gather(inbox: &mut mpsc::Receiver<PendingAppend>, batch: &mut Vec<PendingAppend>) {
+    while batch.len() < MAX_APPENDS_PER_BATCH {
+        match inbox.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => {
+                tokio::task::yield_now().await;
+                if inbox.is_empty() {
+                    return;
+                }
+            }
         }
     }
 }
@@ -259,27 +272,15 @@ async fn write_plan(
     head: Head,
     last_at: Timestamp,
 ) -> Result<(), StoreError> {
-    let mut positions = Vec::with_capacity(plan.events.len());
-    let mut streams = Vec::with_capacity(plan.events.len());
-    let mut versions = Vec::with_capacity(plan.events.len());
-    let mut ids = Vec::with_capacity(plan.events.len());
-    let mut types = Vec::with_capacity(plan.events.len());
-    let mut times = Vec::with_capacity(plan.events.len());
-    let mut envelopes = Vec::with_capacity(plan.events.len());
+    let mut rows = EventRows::with_capacity(plan.events.len());
     for event in &plan.events {
-        positions.push(to_sql(event.position, "position")?);
-        streams.push(event.stream.as_str());
-        versions.push(to_sql(event.version.0, "stream_version")?);
-        ids.push(event.event_id.0);
         let planned = plan
             .event_ids
             .get(&event.event_id)
             .ok_or(PostgresProblem::Malformed {
                 column: "event_type",
             })?;
-        types.push(planned.event_type.as_str());
-        times.push(event.recorded_at.0);
-        envelopes.push(event.bytes.as_slice());
+        rows.push(event, &planned.event_type)?;
     }
     let mut claimed_keys = Vec::new();
     let mut claimed_by = Vec::new();
@@ -303,12 +304,9 @@ async fn write_plan(
         record_outcomes.push(codec::encode(record)?);
         record_expiry.push(record.expires_at());
     }
-    let position = to_sql(head.position, "position")?;
-    let hash = head.hash.0.as_slice();
-    let notice = format!("{} {}", head.position, head.hash.to_hex());
-    let events: [&(dyn ToSql + Sync); 7] = [
-        &positions, &streams, &versions, &ids, &types, &times, &envelopes,
-    ];
+    let moved = HeadMove::new(head, last_at)?;
+    let events = rows.params();
+    let (update, notify) = (moved.update(), moved.notify());
     let released: Param = [&released];
     let claimed: [&(dyn ToSql + Sync); 2] = [&claimed_keys, &claimed_by];
     let records: [&(dyn ToSql + Sync); 4] = [
@@ -317,19 +315,98 @@ async fn write_plan(
         &record_outcomes,
         &record_expiry,
     ];
-    let moved: [&(dyn ToSql + Sync); 3] = [&position, &hash, &last_at.0];
-    let notified: [&(dyn ToSql + Sync); 2] = [&sql::HEAD_CHANNEL, &notice];
     // Pipelined on the one connection; the server runs them in this order.
     tokio::try_join!(
         tx.execute(sql::INSERT_EVENTS, &events),
         tx.execute(sql::DELETE_UNIQUE, &released),
         tx.execute(sql::UPSERT_UNIQUE, &claimed),
         tx.execute(sql::UPSERT_IDEMPOTENCY, &records),
-        tx.execute(sql::UPDATE_HEAD, &moved),
-        tx.execute(sql::NOTIFY_HEAD, &notified),
+        tx.execute(sql::UPDATE_HEAD, &update),
+        tx.execute(sql::NOTIFY_HEAD, &notify),
     )
     .map_err(PostgresProblem::from)?;
     Ok(())
+}
+
+/// The columns of [`sql::INSERT_EVENTS`] for a run of events, each with its type.
+pub(super) struct EventRows<'a> {
+    positions: Vec<i64>,
+    streams: Vec<&'a str>,
+    versions: Vec<i64>,
+    ids: Vec<uuid::Uuid>,
+    types: Vec<&'a str>,
+    times: Vec<i64>,
+    envelopes: Vec<&'a [u8]>,
+}
+
+impl<'a> EventRows<'a> {
+    pub(super) fn with_capacity(events: usize) -> EventRows<'a> {
+        EventRows {
+            positions: Vec::with_capacity(events),
+            streams: Vec::with_capacity(events),
+            versions: Vec::with_capacity(events),
+            ids: Vec::with_capacity(events),
+            types: Vec::with_capacity(events),
+            times: Vec::with_capacity(events),
+            envelopes: Vec::with_capacity(events),
+        }
+    }
+
+    pub(super) fn push(
+        &mut self,
+        event: &'a NewEvent,
+        event_type: &'a str,
+    ) -> Result<(), StoreError> {
+        self.positions.push(to_sql(event.position, "position")?);
+        self.streams.push(event.stream.as_str());
+        self.versions
+            .push(to_sql(event.version.0, "stream_version")?);
+        self.ids.push(event.event_id.0);
+        self.types.push(event_type);
+        self.times.push(event.recorded_at.0);
+        self.envelopes.push(event.bytes.as_slice());
+        Ok(())
+    }
+
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.positions,
+            &self.streams,
+            &self.versions,
+            &self.ids,
+            &self.types,
+            &self.times,
+            &self.envelopes,
+        ]
+    }
+}
+
+/// The head's new row ([`sql::UPDATE_HEAD`]) and the notice other stores follow it by
+/// ([`sql::NOTIFY_HEAD`], read by `follow.rs`).
+pub(super) struct HeadMove {
+    position: i64,
+    hash: Vec<u8>,
+    last_at: i64,
+    notice: String,
+}
+
+impl HeadMove {
+    pub(super) fn new(head: Head, last_at: Timestamp) -> Result<HeadMove, StoreError> {
+        Ok(HeadMove {
+            position: to_sql(head.position, "position")?,
+            hash: head.hash.0.to_vec(),
+            last_at: last_at.0,
+            notice: format!("{} {}", head.position, head.hash.to_hex()),
+        })
+    }
+
+    pub(super) fn update(&self) -> [&(dyn ToSql + Sync); 3] {
+        [&self.position, &self.hash, &self.last_at]
+    }
+
+    pub(super) fn notify(&self) -> [&(dyn ToSql + Sync); 2] {
+        [&sql::HEAD_CHANNEL, &self.notice]
+    }
 }
 
 /// The outcome of an idempotency key, as `idempotent_outcome` answers it.

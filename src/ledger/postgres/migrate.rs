@@ -18,11 +18,23 @@ struct Migration {
 }
 
 /// Every migration, in version order.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "ledger",
-    sql: include_str!("../../../migrations/0001_ledger.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ledger",
+        sql: include_str!("../../../migrations/0001_ledger.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "read_model",
+        sql: include_str!("../../../migrations/0002_read_model.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "aux_and_checkpoints",
+        sql: include_str!("../../../migrations/0003_aux_and_checkpoints.sql"),
+    },
+];
 
 /// The advisory lock key of schema changes ("credledg" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6372_6564_6c65_6467;
@@ -81,7 +93,16 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<Vec<i32>, StoreError>
         })?;
         applied.push(migration.version);
     }
-    for table in ["ledger_head", "events", "unique_keys", "idempotency"] {
+    for table in [
+        "ledger_head",
+        "events",
+        "unique_keys",
+        "idempotency",
+        "read_model_entries",
+        "read_model_checkpoints",
+        "aux_entries",
+        "checkpoints",
+    ] {
         let present: bool = tx
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
             .await

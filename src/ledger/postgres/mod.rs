@@ -12,6 +12,7 @@
 //! The store only ever sees encoded envelopes (payloads already sealed) and never logs them.
 
 mod append;
+mod backup;
 mod error;
 mod follow;
 mod migrate;
@@ -82,7 +83,7 @@ pub(crate) fn advance(head: &watch::Sender<Head>, to: Head) {
 }
 
 /// Host(s) and port(s) of a configuration, for error messages (never user or password).
-fn target(config: &Config) -> String {
+pub(crate) fn target(config: &Config) -> String {
     let hosts: Vec<String> = config
         .get_hosts()
         .iter()
@@ -107,6 +108,69 @@ fn target(config: &Config) -> String {
     )
 }
 
+/// Adds a server setting (`name=value`) to every session of `config`, after any given ones.
+pub(crate) fn with_session_option(config: &mut Config, setting: &str) {
+    let options = match config.get_options() {
+        Some(given) => format!("{given} -c {setting}"),
+        None => format!("-c {setting}"),
+    };
+    config.options(&options);
+}
+
+/// How long opening a connection may take when the connection string does not say
+/// (`connect_timeout=`): without one, an unreachable server hangs start-up and every
+/// reconnect for the operating system's TCP timeout (minutes).
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// [`DEFAULT_CONNECT_TIMEOUT`] unless the connection string set a timeout of its own.
+pub(crate) fn with_default_connect_timeout(config: &mut Config) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+    }
+}
+
+/// One connection outside the pool (for migrations and the first read of the head), with its
+/// driver task; connection failures named as the operator needs them.
+async fn connect_once(
+    config: &Config,
+) -> Result<(tokio_postgres::Client, JoinHandle<()>), PostgresProblem> {
+    let (client, connection) =
+        config
+            .connect(NoTls)
+            .await
+            .map_err(|source| match source.code() {
+                Some(code) if *code == SqlState::INVALID_CATALOG_NAME => {
+                    PostgresProblem::DatabaseMissing {
+                        database: config
+                            .get_dbname()
+                            .or(config.get_user())
+                            .unwrap_or_default()
+                            .to_owned(),
+                        source,
+                    }
+                }
+                _ => PostgresProblem::Unreachable {
+                    target: target(config),
+                    source,
+                },
+            })?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, driver))
+}
+
+/// Brings the schema of the database of `config` up to date (the log's and the read side's
+/// tables), refusing one newer than this build knows; returns the versions applied. The event
+/// store does this at open; a read store opened on its own calls it first.
+pub async fn prepare_schema(config: &Config) -> Result<Vec<i32>, StoreError> {
+    let (mut client, driver) = connect_once(config).await?;
+    let applied = migrate::migrate(&mut client).await;
+    drop(client);
+    driver.abort();
+    applied
+}
+
 impl PostgresStore {
     /// Connects to the database of a libpq connection string (`postgres://user@host:port/db`
     /// or `host=… dbname=…`), brings its schema up to date, and starts the writer. Must be
@@ -128,34 +192,9 @@ impl PostgresStore {
         clock: StoreClock,
     ) -> Result<PostgresStore, StoreError> {
         // A committed append is durable, whatever the server's default.
-        let options = match config.get_options() {
-            Some(given) => format!("{given} -c synchronous_commit=on"),
-            None => "-c synchronous_commit=on".to_owned(),
-        };
-        config.options(&options);
-        let (mut client, connection) =
-            config
-                .connect(NoTls)
-                .await
-                .map_err(|source| match source.code() {
-                    Some(code) if *code == SqlState::INVALID_CATALOG_NAME => {
-                        PostgresProblem::DatabaseMissing {
-                            database: config
-                                .get_dbname()
-                                .or(config.get_user())
-                                .unwrap_or_default()
-                                .to_owned(),
-                            source,
-                        }
-                    }
-                    _ => PostgresProblem::Unreachable {
-                        target: target(&config),
-                        source,
-                    },
-                })?;
-        let driver = tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        with_session_option(&mut config, "synchronous_commit=on");
+        with_default_connect_timeout(&mut config);
+        let (mut client, driver) = connect_once(&config).await?;
         let applied = migrate::migrate(&mut client).await;
         let head = match applied {
             Ok(applied) => {

@@ -12,10 +12,10 @@ use sled::Transactional;
 use super::blocks::{self, NewEvent};
 use super::keys;
 use super::Trees;
-use crate::ledger::chain::{ChainBreak, ChainVerifier};
+use crate::ledger::chain::ChainBreak;
 use crate::ledger::codec::ENVELOPE_FORMAT_V1;
-use crate::ledger::envelope::ChainHash;
 use crate::ledger::error::{Inconsistency, StoreError, TransactionKind};
+use crate::ledger::import_checks::ImportChecks;
 use crate::ledger::store::Head;
 use crate::ledger::types::{EventId, Position, StreamId, StreamVersion};
 use crate::time::Timestamp;
@@ -132,16 +132,13 @@ pub struct ImportSummary {
 pub struct BulkImporter {
     db: sled::Db,
     trees: Trees,
-    verifier: ChainVerifier,
+    checks: ImportChecks,
     batch: Vec<NewEvent>,
     batch_ids: HashMap<EventId, u64>,
     batch_size: usize,
-    head: Head,
-    last_recorded_at: Timestamp,
     cutoff: Option<Timestamp>,
     aux: HashMap<String, sled::Tree>,
     aux_seen: HashSet<String>,
-    allowed_aux: Vec<String>,
 }
 
 impl BulkImporter {
@@ -180,19 +177,13 @@ impl BulkImporter {
         Ok(BulkImporter {
             db,
             trees,
-            verifier: ChainVerifier::new(),
+            checks: ImportChecks::new(&[]),
             batch: Vec::with_capacity(DEFAULT_IMPORT_BATCH),
             batch_ids: HashMap::new(),
             batch_size: DEFAULT_IMPORT_BATCH,
-            head: Head {
-                position: 0,
-                hash: ChainHash::GENESIS,
-            },
-            last_recorded_at: Timestamp(i64::MIN),
             cutoff: None,
             aux: HashMap::new(),
             aux_seen: HashSet::new(),
-            allowed_aux: Vec::new(),
         })
     }
 
@@ -205,7 +196,7 @@ impl BulkImporter {
 
     /// The auxiliary trees [`BulkImporter::put_aux`] accepts (none by default).
     pub fn with_aux_trees(mut self, trees: &[&str]) -> BulkImporter {
-        self.allowed_aux = trees.iter().map(|t| (*t).to_owned()).collect();
+        self.checks = ImportChecks::new(trees);
         self
     }
 
@@ -214,16 +205,15 @@ impl BulkImporter {
     /// Answers `false` (and writes nothing) when the event lies past the cutoff; the import
     /// must then be finished.
     pub fn push(&mut self, position: u64, bytes: &[u8]) -> Result<bool, ImportError> {
-        let envelope = self.verifier.check(position, bytes)?;
-        let body = envelope.body;
-        if self.cutoff.is_some_and(|cut| body.recorded_at > cut) {
+        let envelope = self.checks.check_chain(position, bytes)?;
+        if self
+            .cutoff
+            .is_some_and(|cut| envelope.body.recorded_at > cut)
+        {
             return Ok(false);
         }
-        if body.recorded_at < self.last_recorded_at {
-            return Err(ImportError::TimeGoesBack {
-                position: body.position,
-            });
-        }
+        self.checks.admit(&envelope)?;
+        let body = envelope.body;
         let first = match self.batch_ids.get(&body.event_id) {
             Some(p) => Some(*p),
             None => blocks::find_event_id(&self.trees.event_id_blocks, body.event_id)?,
@@ -236,13 +226,8 @@ impl BulkImporter {
             });
         }
         self.batch_ids.insert(body.event_id, position);
-        self.last_recorded_at = body.recorded_at;
         // The verifier checked that the envelope claims the position it is stored under.
         self.batch.push(NewEvent::recorded(bytes, body));
-        self.head = Head {
-            position,
-            hash: envelope.hash,
-        };
         if self.batch.len() >= self.batch_size {
             self.commit()?;
         }
@@ -251,16 +236,7 @@ impl BulkImporter {
 
     /// Copies one key/value pair of an auxiliary tree (which must be empty in the target).
     pub fn put_aux(&mut self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), ImportError> {
-        if LEDGER_TREES.contains(&tree) {
-            return Err(ImportError::ReservedTree {
-                tree: tree.to_owned(),
-            });
-        }
-        if !self.allowed_aux.iter().any(|t| t == tree) {
-            return Err(ImportError::UnexpectedTree {
-                tree: tree.to_owned(),
-            });
-        }
+        self.checks.check_aux(tree)?;
         if !self.aux_seen.contains(tree) {
             let opened = self.db.open_tree(tree)?;
             if !opened.is_empty() {
@@ -284,8 +260,8 @@ impl BulkImporter {
         )?;
         self.db.flush()?;
         Ok(ImportSummary {
-            events: self.head.position,
-            head: self.head,
+            events: self.checks.head().position,
+            head: self.checks.head(),
         })
     }
 
@@ -298,8 +274,8 @@ impl BulkImporter {
         for pending in &self.batch {
             heads.insert(&pending.stream, pending.version);
         }
-        let head = self.head;
-        let last_at = self.last_recorded_at;
+        let head = self.checks.head();
+        let last_at = self.checks.last_recorded_at();
         let log = blocks::plan_writes(&self.trees, &self.batch)?;
         let trees = &self.trees;
         let result: Result<(), TransactionError<()>> = (

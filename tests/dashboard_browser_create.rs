@@ -1,0 +1,192 @@
+//! Creating and signing in, in a real headless Chromium (the harness of
+//! `tests/dashboard_browser.rs`): a one-time sign-in link opens a session once and is refused
+//! the second time; the catalog is searched and a service chosen and created in a personal
+//! workspace; an OAuth2 service is connected end to end through the project's test provider
+//! (reached as another site, as a real provider is) with scopes, extra permissions and the
+//! missing-required-scopes warning on a confirm step. Screenshots go to
+//! `target/dashboard-screenshots/`.
+
+mod dashboard_support;
+mod http_support;
+mod oauth_provider;
+mod oauth_support;
+
+use dashboard_support::browser::{
+    browser, screenshot, start_driver, wait_for_heading, wait_for_url_containing,
+};
+use fantoccini::{Client, Locator};
+use http_support::Server;
+use oauth_provider::ProviderConfig;
+use oauth_support::{setup_for_browser, SERVICE};
+use reqwest::Method;
+use serde_json::json;
+
+const CANARY: &str = "canary-browser-create-81be4f03";
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn type_into(c: &Client, id: &str, text: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into #{id}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_link_works_once_and_the_searched_catalog_creates_in_a_personal_workspace() {
+    let Some((driver, binary)) = start_driver().await else {
+        return;
+    };
+    let s = Server::start().await;
+    let link = s
+        .call(
+            Method::POST,
+            "/v1/sign-in-links",
+            &s.owner.token,
+            Some(json!({ "user": s.member.id })),
+        )
+        .await
+        .expect(201);
+    let path = link.body["path"].as_str().expect("path").to_owned();
+    let c = browser(&driver, &binary).await;
+
+    // The link shows a button; pressing it signs the member in.
+    c.goto(&format!("{}{path}", s.base))
+        .await
+        .expect("open the link");
+    wait_for_heading(&c, "Sign in with a link").await;
+    screenshot(&c, "sign-in-link").await;
+    click(&c, "main form button[type=submit]").await;
+    wait_for_heading(&c, "Authentications").await;
+
+    // The second time, the same link is refused on a page.
+    c.goto(&format!("{}{path}", s.base))
+        .await
+        .expect("open the link again");
+    wait_for_heading(&c, "Sign in with a link").await;
+    click(&c, "main form button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::XPath(
+            "//p[@role='alert'][contains(., 'not valid')]",
+        ))
+        .await
+        .expect("the refusal");
+    screenshot(&c, "sign-in-link-refused").await;
+
+    // Search the catalog (a GET form), choose Airtable, create it in the personal workspace.
+    c.goto(&format!("{}/ui/authentications/new", s.base))
+        .await
+        .expect("open create");
+    wait_for_heading(&c, "Create new authentication").await;
+    type_into(&c, "q", "airtable\u{E007}").await;
+    wait_for_url_containing(&c, "q=airtable").await;
+    c.wait()
+        .for_element(Locator::XPath(
+            "//table[@class='catalog']//td[contains(., 'Airtable')]",
+        ))
+        .await
+        .expect("the match");
+    let catalog = c.source().await.expect("source");
+    assert!(!catalog.contains("Slack"), "the search narrows the catalog");
+    screenshot(&c, "create-catalog").await;
+    click(&c, "a[href='/ui/authentications/new?service=airtable']").await;
+    c.wait()
+        .for_element(Locator::Id("name"))
+        .await
+        .expect("the form");
+    type_into(&c, "name", "Airtable in my workspace").await;
+    click(
+        &c,
+        &format!("#workspace option[value='{}']", s.member.personal),
+    )
+    .await;
+    type_into(&c, "field-token", CANARY).await;
+    screenshot(&c, "create-form").await;
+    click(&c, "main form button[type=submit]").await;
+    wait_for_heading(&c, "Airtable in my workspace").await;
+    let page = c.source().await.expect("source");
+    assert!(page.contains("(personal)"), "{page}");
+    assert!(!page.contains(CANARY), "a secret reached the page");
+    c.close().await.expect("close the browser");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth2_service_is_connected_through_the_test_provider() {
+    let Some((driver, binary)) = start_driver().await else {
+        return;
+    };
+    let (provider, s) = setup_for_browser(ProviderConfig::default()).await;
+    let c = browser(&driver, &binary).await;
+    c.goto(&format!("{}/ui/sign-in", s.base))
+        .await
+        .expect("open sign-in");
+    type_into(&c, "token", &s.owner.token).await;
+    click(&c, "main button[type=submit]").await;
+    wait_for_heading(&c, "Authentications").await;
+
+    // The form: the required scope comes ticked and marked; untick it, tick another, and
+    // ask for an extra permission.
+    c.goto(&format!(
+        "{}/ui/authentications/new?service={SERVICE}",
+        s.base
+    ))
+    .await
+    .expect("open the form");
+    wait_for_heading(&c, "Create new authentication").await;
+    type_into(&c, "name", "CRM from the browser").await;
+    click(
+        &c,
+        &format!("#workspace option[value='{}']", s.org_workspace),
+    )
+    .await;
+    click(&c, "input[name=scope][value=read]").await;
+    click(&c, "input[name=scope][value=write]").await;
+    type_into(&c, "extra_permissions", "offline_access").await;
+    screenshot(&c, "create-oauth").await;
+    click(&c, "main form button[type=submit]").await;
+
+    // The confirm step says what the API says, before anyone leaves for the provider.
+    let warning = c
+        .wait()
+        .for_element(Locator::Id("scope-warning"))
+        .await
+        .expect("the warning");
+    let text = warning.text().await.expect("text");
+    assert!(text.contains("missing required scopes read"), "{text}");
+    assert_eq!(provider.authorize_calls(), 0);
+    screenshot(&c, "create-oauth-confirm").await;
+    click(&c, "main form button[type=submit]").await;
+
+    // The provider consents at once and sends the browser back; the dashboard finishes.
+    wait_for_heading(&c, "CRM from the browser").await;
+    let url = c.current_url().await.expect("url");
+    assert!(url.as_str().ends_with("?notice=connected"), "{url}");
+    let page = c.source().await.expect("source");
+    assert!(page.contains("Connected through the provider"), "{page}");
+    let token = &provider.issued_access_tokens()[0];
+    assert!(
+        !page.contains(token.as_str()),
+        "the access token reached the page"
+    );
+    screenshot(&c, "oauth-connected").await;
+    assert_eq!(provider.code_exchanges(), 1);
+    let id = url
+        .path_segments()
+        .and_then(|mut p| p.next_back())
+        .expect("id")
+        .to_owned();
+    let view = s.owner_get(&format!("/v1/authentications/{id}")).await;
+    assert_eq!(view.body["scopes"], json!(["write", "offline_access"]));
+    c.close().await.expect("close the browser");
+    s.stop().await;
+}
