@@ -1,6 +1,6 @@
 //! The server's background work, started and stopped in one place: the OAuth2 token
 //! refresher, the hourly sweep of expired idempotency records, the periodic checkpoint
-//! signer and the feed of the event stream. (The ledger's writer and the read side's followers are part of the store and the
+//! signer, the feed of the event stream and the webhook deliveries. (The ledger's writer and the read side's followers are part of the store and the
 //! read model: opening them starts them, closing them stops them.)
 
 use std::sync::Arc;
@@ -23,6 +23,7 @@ pub struct BackgroundTasks {
     sweeper: JoinHandle<()>,
     checkpointer: Option<JoinHandle<()>>,
     event_feed: JoinHandle<()>,
+    webhooks: JoinHandle<()>,
     app: Arc<App>,
 }
 
@@ -46,6 +47,7 @@ impl BackgroundTasks {
             sweeper: tokio::spawn(sweep_idempotency(app.clone())),
             checkpointer,
             event_feed: tokio::spawn(crate::app::follow_events(app.clone())),
+            webhooks: tokio::spawn(crate::app::run_webhook_deliveries(app.clone())),
             app,
         }
     }
@@ -60,6 +62,7 @@ impl BackgroundTasks {
             Some(self.sweeper),
             self.checkpointer,
             Some(self.event_feed),
+            Some(self.webhooks),
         ];
         for task in tasks.into_iter().flatten() {
             task.abort();

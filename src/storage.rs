@@ -46,6 +46,13 @@ pub const DATA_KEYS: &str = "data_keys";
 /// a minute per token (`app::token_use`): a cache beside the log, not part of it.
 pub const TOKEN_LAST_USED: &str = "token_last_used";
 
+/// Webhook subscription id -> where its deliveries stand (`app::webhooks`): beside the log,
+/// not part of it.
+pub const WEBHOOK_PROGRESS: &str = "webhook_progress";
+
+/// Webhook subscription id ‖ attempt number -> one delivery attempt (the last thousand of each).
+pub const WEBHOOK_ATTEMPTS: &str = "webhook_attempts";
+
 /// The read side (`projections`): every table in one tree, and its checkpoint.
 pub const READ_MODEL: &str = "read_model";
 

@@ -25,7 +25,7 @@ use credledger::domain::authentication::{
 use credledger::domain::directory::{DirectoryEvent, OrgRole, WorkspaceRole};
 use credledger::domain::ids::{
     AuthenticationId, EnvironmentTag, FieldName, OrganizationId, PrincipalId, ServiceId, StepId,
-    TokenId, UserId, WorkflowId, WorkspaceId,
+    TokenId, UserId, WebhookId, WorkflowId, WorkspaceId,
 };
 use credledger::domain::keys::{KeysEvent, MasterKeyRef};
 use credledger::domain::principals::{Principal, TokenEvent};
@@ -34,6 +34,7 @@ use credledger::domain::services::{
     OAuthEndpoints, OpaqueSealed, ServiceRef, ServiceSpec, VerificationEndpoint,
 };
 use credledger::domain::token_scope::{TokenScope, TokenScopes, TokenUse, TokenUseEvent};
+use credledger::domain::webhooks::WebhookEvent;
 use credledger::ledger::{
     self, Actor, ChainHash, Envelope, EnvelopeBody, EventId, Position, StreamId, StreamVersion,
 };
@@ -169,6 +170,7 @@ enum Sample {
     Authentication(AuthenticationId, StoredAuthenticationEvent),
     Access(AccessEvent),
     Keys(KeysEvent),
+    Webhook(WebhookId, WebhookEvent),
 }
 
 impl Sample {
@@ -181,6 +183,7 @@ impl Sample {
             Sample::Authentication(_, e) => e.event_type(),
             Sample::Access(e) => e.event_type(),
             Sample::Keys(e) => e.event_type(),
+            Sample::Webhook(_, e) => e.event_type(),
         }
     }
 
@@ -194,6 +197,7 @@ impl Sample {
             Sample::Authentication(_, e) => e.schema_version(),
             Sample::Access(e) => e.schema_version(),
             Sample::Keys(e) => e.schema_version(),
+            Sample::Webhook(_, e) => e.schema_version(),
         }
     }
 
@@ -207,6 +211,7 @@ impl Sample {
             Sample::Authentication(_, e) => payloads::encode_payload(e),
             Sample::Access(e) => payloads::encode_payload(e),
             Sample::Keys(e) => payloads::encode_payload(e),
+            Sample::Webhook(_, e) => payloads::encode_payload(e),
         }
         .expect("encode payload")
     }
@@ -220,6 +225,7 @@ impl Sample {
             Sample::Authentication(id, _) => authentication_stream(*id),
             Sample::Access(e) => payloads::access_stream(e.authentication()),
             Sample::Keys(_) => payloads::keys_stream(),
+            Sample::Webhook(id, _) => payloads::webhook_stream(*id),
         }
     }
 
@@ -232,6 +238,7 @@ impl Sample {
             Sample::Authentication(id, e) => DomainEvent::Authentication(*id, e.clone()),
             Sample::Access(e) => DomainEvent::Access(e.clone()),
             Sample::Keys(e) => DomainEvent::Keys(e.clone()),
+            Sample::Webhook(id, e) => DomainEvent::Webhook(*id, e.clone()),
         }
     }
 }
@@ -639,7 +646,50 @@ fn samples() -> Vec<(&'static str, Sample)> {
     all.extend(authentication_samples());
     all.extend(access_samples());
     all.extend(keys_samples());
+    all.extend(webhook_samples());
     all
+}
+
+fn webhook_samples() -> Vec<(&'static str, Sample)> {
+    let webhook = WebhookId::from_uuid(uuid(60));
+    vec![
+        (
+            "webhook.subscribed-v1.bin",
+            Sample::Webhook(
+                webhook,
+                WebhookEvent::Subscribed {
+                    webhook,
+                    owner: user(2),
+                    receiver: "https://hooks.example.com".into(),
+                    url: OpaqueSealed {
+                        binding: uuid(61),
+                        bytes: vec![0x5e; 48],
+                    },
+                    event_types: vec!["authentication.reauthorization_required".into()],
+                    workspace: Some(shared_workspace()),
+                    description: "alerting \u{2013} on-call".into(),
+                },
+            ),
+        ),
+        (
+            "webhook.disabled-v1.bin",
+            Sample::Webhook(
+                webhook,
+                WebhookEvent::Disabled {
+                    reason: "hooks.example.com answered 503".into(),
+                    undelivered: 4242,
+                },
+            ),
+        ),
+        (
+            "webhook.enabled-v1.bin",
+            Sample::Webhook(webhook, WebhookEvent::Enabled),
+        ),
+        (
+            "webhook.unsubscribed-v1.bin",
+            Sample::Webhook(webhook, WebhookEvent::Unsubscribed),
+        ),
+    ]
 }
 
 fn snapshot_dir() -> PathBuf {
@@ -748,6 +798,7 @@ fn every_event_type_has_golden_bytes() {
         .chain(TokenUseEvent::TYPES.iter())
         .chain(AccessEvent::TYPES.iter())
         .chain(KeysEvent::TYPES.iter())
+        .chain(WebhookEvent::TYPES.iter())
         .copied()
         .collect();
     let sampled: BTreeSet<&str> = samples().iter().map(|(_, s)| s.event_type()).collect();
@@ -827,7 +878,8 @@ fn unknown_schema_versions_are_refused() {
             "keys",
             "service",
             "token",
-            "token_use"
+            "token_use",
+            "webhook",
         ])
     );
 }

@@ -23,6 +23,8 @@ const CLIENTS: usize = 12;
 const MAX_KILL_ROUNDS: usize = 8;
 /// Tries of one write that lost a race (409 `conflict`) before its answer counts as final.
 const MAX_ATTEMPTS: usize = 200;
+/// Webhook subscribes and removals, each.
+const WEBHOOK_OPS: usize = 8;
 
 /// One write: what to send, and the answer it finally got.
 #[derive(Clone)]
@@ -41,6 +43,8 @@ enum Kind {
     Reauthenticate,
     Workspace,
     RenameWorkspace,
+    Subscribe,
+    Unsubscribe,
 }
 
 #[derive(Clone, Debug)]
@@ -292,6 +296,39 @@ async fn writes_that_landed_before_a_kill_answer_their_retry_with_the_original_o
             kind: Kind::Workspace,
         });
     }
+    // Webhook subscriptions (a user holds at most 20): some made, some removed. The receiver
+    // is never reached (no network); only the subscriptions themselves are checked.
+    let mut webhook_targets = Vec::new();
+    for i in 0..WEBHOOK_OPS {
+        let setup = Op {
+            key: String::new(),
+            method: Method::POST,
+            path: "/v1/webhooks".into(),
+            body: json!({"url": format!("https://hooks.example.com/target-{i}")}),
+            kind: Kind::Subscribe,
+        };
+        let got = send(&http, &server.base, &token, &setup, false)
+            .await
+            .expect("set-up answer");
+        assert_eq!(got.status, StatusCode::CREATED, "{:?}", got.body);
+        webhook_targets.push(got.body["id"].as_str().expect("id").to_owned());
+    }
+    for (n, target) in webhook_targets.iter().enumerate() {
+        ops.push(Op {
+            key: format!("subscribe-{n}"),
+            method: Method::POST,
+            path: "/v1/webhooks".into(),
+            body: json!({"url": format!("https://hooks.example.com/crash-{n}"), "description": format!("subscribe-{n}")}),
+            kind: Kind::Subscribe,
+        });
+        ops.push(Op {
+            key: format!("unsubscribe-{n}"),
+            method: Method::DELETE,
+            path: format!("/v1/webhooks/{target}"),
+            body: Value::Null,
+            kind: Kind::Unsubscribe,
+        });
+    }
     let ops = Arc::new(ops);
     let answers: Arc<Mutex<BTreeMap<usize, Got>>> = Arc::default();
     let attempts = Arc::new(Mutex::new(vec![0usize; ops.len()]));
@@ -359,6 +396,8 @@ async fn writes_that_landed_before_a_kill_answer_their_retry_with_the_original_o
         .map(|a| (a["id"].as_str().expect("id").to_owned(), a.clone()))
         .collect();
     let workspaces = get(&http, &server.base, &token, "/v1/workspaces").await;
+    let webhooks = get(&http, &server.base, &token, "/v1/webhooks").await;
+    let webhooks = webhooks.as_array().expect("webhooks");
     for (i, op) in ops.iter().enumerate() {
         let got = &answers[&i];
         assert!(
@@ -430,6 +469,24 @@ async fn writes_that_landed_before_a_kill_answer_their_retry_with_the_original_o
                     .collect();
                 assert_eq!(named[0]["name"], op.body["name"], "{}", op.key);
             }
+            Kind::Subscribe => {
+                let same: Vec<&Value> = webhooks
+                    .iter()
+                    .filter(|w| w["description"] == op.body["description"])
+                    .collect();
+                assert_eq!(same.len(), 1, "{}: one subscription per subscribe", op.key);
+                assert_eq!(same[0]["id"], got.body["id"], "{}: the original id", op.key);
+            }
+            Kind::Unsubscribe => {
+                assert_eq!(got.status, StatusCode::NO_CONTENT, "{}", op.key);
+                assert!(
+                    webhooks
+                        .iter()
+                        .all(|w| !op.path.ends_with(w["id"].as_str().unwrap_or("-"))),
+                    "{}: removed",
+                    op.key
+                );
+            }
         }
         // Another retry now replays the same answer.
         let again = send(&http, &server.base, &token, op, true)
@@ -438,8 +495,12 @@ async fn writes_that_landed_before_a_kill_answer_their_retry_with_the_original_o
         assert!(again.replayed, "{}: a retry is a replay", op.key);
         assert_eq!(again.status, got.status);
         assert_eq!(
-            (&again.body["id"], &again.body["version"]),
-            (&got.body["id"], &got.body["version"])
+            (
+                &again.body["id"],
+                &again.body["version"],
+                &again.body["secret"]
+            ),
+            (&got.body["id"], &got.body["version"], &got.body["secret"])
         );
     }
     drop(server);

@@ -76,6 +76,9 @@ pub enum AppError {
     /// An event stream was not opened.
     #[error(transparent)]
     EventStream(#[from] super::event_feed::EventStreamError),
+    /// A webhook command was refused.
+    #[error(transparent)]
+    Webhook(#[from] crate::domain::webhooks::WebhookError),
     /// A restore target is not usable.
     #[error("{0}")]
     RestoreTarget(RestoreRefusal),
@@ -119,6 +122,7 @@ impl AppError {
             AppError::Resolve(inner) => return inner.field(),
             AppError::Token(inner) => return inner.field(),
             AppError::EventStream(inner) => return inner.field(),
+            AppError::Webhook(inner) => return inner.field(),
             AppError::RestoreTarget(refusal) => refusal.field(),
             AppError::NotFound => "authentication",
             AppError::WorkspaceNotFound => "workspace",

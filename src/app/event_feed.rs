@@ -148,7 +148,7 @@ pub struct StreamedEvent {
 }
 
 impl StreamedEvent {
-    fn new(event: PublicEvent) -> Arc<StreamedEvent> {
+    pub(crate) fn new(event: PublicEvent) -> Arc<StreamedEvent> {
         let json = match serde_json::to_string(&event) {
             Ok(json) => json,
             Err(e) => {
@@ -197,7 +197,8 @@ pub struct EventStream {
 
 /// The broadcast of described events, and the count of open streams.
 pub(crate) struct EventFeed {
-    live: broadcast::Sender<Arc<StreamedEvent>>,
+    /// Also what webhook deliveries wake on.
+    pub(crate) live: broadcast::Sender<Arc<StreamedEvent>>,
     streams: Arc<Semaphore>,
     settings: EventStreamSettings,
     closing: watch::Sender<bool>,

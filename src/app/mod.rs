@@ -22,6 +22,7 @@ mod sign_in_links;
 mod time_travel;
 mod token_use;
 pub mod verification;
+pub mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,6 +50,9 @@ pub use time_travel::{UsableAsOf, UsableBy};
 pub use token_use::LAST_USED_PRECISION_SECONDS;
 pub use verification::{
     ChangeOptions, VerificationError, VerificationMode, VerificationReport, VerificationSettings,
+};
+pub use webhooks::{
+    run_webhook_deliveries, NewWebhook, SubscribedWebhook, WebhookSettings, WebhookView,
 };
 
 use crate::crypto::{DataKeyStatus, DataKeyStore, Fingerprinter};
@@ -82,6 +86,8 @@ pub struct AppConfig {
     pub verification: VerificationSettings,
     /// How the event stream runs (heartbeats, per-client buffers, how many streams).
     pub events: EventStreamSettings,
+    /// How webhook deliveries run (outbound policy, retries).
+    pub webhooks: WebhookSettings,
 }
 
 impl AppConfig {
@@ -95,6 +101,7 @@ impl AppConfig {
             extra_services_allow_http: false,
             verification: VerificationSettings::default(),
             events: EventStreamSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -187,6 +194,13 @@ pub struct App {
     last_used: token_use::LastUsed,
     /// The described events broadcast to open event streams.
     events: event_feed::EventFeed,
+    /// How webhook deliveries run.
+    webhook_settings: WebhookSettings,
+    /// Where each subscription's deliveries stand, and their attempts.
+    webhook_log: webhooks::DeliveryLog,
+    /// Serializes webhook commands, so a user's subscription limit holds under racing
+    /// subscribes (they are rare; one at a time costs nothing).
+    webhook_gate: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -238,6 +252,9 @@ impl App {
             verification: config.verification,
             last_used,
             events: event_feed::EventFeed::new(config.events),
+            webhook_settings: config.webhooks,
+            webhook_log: webhooks::DeliveryLog::open(&db)?,
+            webhook_gate: tokio::sync::Mutex::new(()),
         };
         app.finish_interrupted_purges().await?;
         app.reconcile_name_keys().await?;

@@ -73,6 +73,21 @@ pub(crate) struct ServeArgs {
         default_value_t = Verification::Required
     )]
     pub(crate) credential_verification: Verification,
+    /// Development only: webhook receivers may be http and local or private addresses (a
+    /// receiver on this machine). Never set it in production.
+    #[arg(long, env = "CREDLEDGER_WEBHOOKS_ALLOW_INSECURE_RECEIVERS")]
+    pub(crate) webhooks_allow_insecure_receivers: bool,
+    /// Milliseconds before a failed webhook delivery is first retried; each further wait
+    /// doubles, up to `--webhook-max-retry-interval`.
+    #[arg(long, env = "CREDLEDGER_WEBHOOK_FIRST_RETRY_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) webhook_first_retry_ms: u64,
+    /// Longest wait between two attempts at a webhook delivery, in seconds.
+    #[arg(long, env = "CREDLEDGER_WEBHOOK_MAX_RETRY_INTERVAL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) webhook_max_retry_interval: u64,
+    /// How long an event is retried before its subscription is disabled, in seconds
+    /// (default 24 h).
+    #[arg(long, env = "CREDLEDGER_WEBHOOK_RETRY_FOR", default_value_t = 86400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) webhook_retry_for: u64,
 }
 
 /// `--credential-verification`.
@@ -126,6 +141,19 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         // Verification calls go through the same outbound policy as token calls.
         config.app.verification.policy = EndpointPolicy::insecure_for_development();
         config.app.extra_services_allow_http = true;
+    }
+    if args.webhooks_allow_insecure_receivers {
+        tracing::warn!("webhook receivers may be http or private addresses (development flag)");
+        config.app.webhooks.policy = EndpointPolicy::insecure_for_development();
+    }
+    config.app.webhooks.first_retry = Duration::from_millis(args.webhook_first_retry_ms);
+    config.app.webhooks.max_retry_interval = Duration::from_secs(args.webhook_max_retry_interval);
+    config.app.webhooks.retry_for = Duration::from_secs(args.webhook_retry_for);
+    if args.webhook_retry_for < 24 * 3600 {
+        tracing::warn!(
+            retry_for_seconds = args.webhook_retry_for,
+            "webhook deliveries are retried for less than 24 hours"
+        );
     }
     oauth.refresh_margin = Duration::from_secs(args.refresh_margin);
     if oauth.refresh_margin >= LONG_REFRESH_MARGIN {

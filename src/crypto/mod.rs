@@ -12,6 +12,7 @@ mod primitives;
 mod seal;
 mod secret;
 mod signing_key;
+mod webhook_signing;
 
 pub use api_token::{
     generate_api_token, generate_sign_in_secret, hash_api_token, SIGN_IN_LINK_PREFIX, TOKEN_PREFIX,
@@ -24,6 +25,7 @@ pub use master_key::{ensure_key_file_outside, MasterKey, MasterKeyFingerprint, K
 pub use seal::{open, seal, SealContext, Sealed, SealedSecret, SEALED_VERSION};
 pub use secret::{SecretBytes, SecretString};
 pub use signing_key::{SigningKey, SigningKeyError, SigningKeyProblem};
+pub use webhook_signing::{WebhookSecret, SIGNATURE_VERSION, WEBHOOK_SECRET_PREFIX};
 
 #[cfg(test)]
 mod tests {

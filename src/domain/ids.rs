@@ -127,6 +127,11 @@ uuid_id!(
     "token_id"
 );
 uuid_id!(
+    /// Identifies a webhook subscription (one event stream).
+    WebhookId,
+    "webhook_id"
+);
+uuid_id!(
     /// Identifies a non-user principal (a workflow runner or an auditor).
     PrincipalId,
     "principal_id"

@@ -16,6 +16,7 @@ pub mod services;
 pub mod sign_in_links;
 pub mod token_scope;
 pub mod visibility;
+pub mod webhooks;
 
 #[cfg(test)]
 pub(crate) mod scenario;

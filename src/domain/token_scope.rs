@@ -16,7 +16,8 @@ pub enum TokenScope {
     Resolve,
     /// Every read: listings, details, history, audit, usable-by (an auditor tool's token).
     Read,
-    /// Changes to authentications and custom services (and reading them).
+    /// Changes to authentications, custom services and webhook subscriptions (and reading
+    /// them).
     Write,
     /// The directory, tokens and checkpoints: users, organizations, workspaces, memberships.
     Admin,

@@ -64,14 +64,14 @@ pub fn may_look_back(
 
 /// What an event of the log is about, for deciding who may see it on the event stream and in
 /// webhook deliveries: the workspace it touches (an authentication's, a directory change's,
-/// a custom service's home), the user whose API token it concerns, or the ledger's
-/// administration (key rotations, webhook subscriptions, what names no workspace).
+/// a custom service's home), the user whose API token or webhook subscription it concerns, or
+/// the ledger's administration (key rotations, what names no workspace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventScope {
     /// Seen by whoever may view the authentications of the workspace now.
     Workspace(WorkspaceId),
-    /// An API token of a user (`None`: of a runner or an auditor): that user and the
-    /// administrators who manage them.
+    /// An API token or a webhook subscription of a user (`None`: a token of a runner or an
+    /// auditor): that user and the administrators who manage them.
     Token(Option<UserId>),
     /// Administrators only.
     Administration,

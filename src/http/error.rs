@@ -396,6 +396,19 @@ impl From<AppError> for ApiError {
                     ApiError::bad_request(text).naming(field)
                 }
             },
+            AppError::Webhook(inner) => {
+                use crate::domain::webhooks::WebhookError as W;
+                match inner {
+                    W::NotFound | W::WorkspaceNotFound => ApiError::not_found(text).naming(field),
+                    W::AlreadyExists | W::AlreadyActive | W::AlreadyDisabled => {
+                        ApiError::new(StatusCode::CONFLICT, "conflict", text).naming(field)
+                    }
+                    W::WrongActor => ApiError::forbidden(text).naming(field),
+                    W::Url { .. } | W::TooManyEventTypes | W::DescriptionTooLong | W::TooMany => {
+                        ApiError::validation(text).naming(field)
+                    }
+                }
+            }
             AppError::RestoreTarget(_) => ApiError::validation(text).naming(field),
             // The detail names the field (`verification`) and the service's status, never its body.
             AppError::Verification(_) => ApiError::new(

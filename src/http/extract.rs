@@ -112,8 +112,13 @@ impl FromRequestParts<SharedState> for Authenticated {
 }
 
 /// The routes under which every change is a write (the `write` scope): authentications,
-/// custom services and the OAuth2 flow. Every other change administers.
-pub const WRITE_ROUTES: [&str; 3] = ["/v1/authentications", "/v1/services", "/v1/oauth"];
+/// custom services, the OAuth2 flow and webhook subscriptions. Every other change administers.
+pub const WRITE_ROUTES: [&str; 4] = [
+    "/v1/authentications",
+    "/v1/services",
+    "/v1/oauth",
+    "/v1/webhooks",
+];
 
 /// What a request of the API is, for a token's scopes: a resolve; a read (`GET`, but the OAuth2
 /// callback, which records a grant); a change under [`WRITE_ROUTES`] (a write); any other

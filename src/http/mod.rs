@@ -36,7 +36,7 @@ use crate::ledger::SledStore;
 use error::ApiError;
 use handlers::{
     audit, authentications, checkpoints, directory, events, listing, misc, oauth, people, services,
-    sign_in_links, tokens,
+    sign_in_links, tokens, webhooks,
 };
 use idempotency::IdempotencyStore;
 use metrics::Metrics;
@@ -164,6 +164,12 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
             post(people::transfer_personal_authentication),
         )
         .route("/v1/tokens", post(tokens::create_token))
+        .route("/v1/webhooks", post(webhooks::create_webhook))
+        .route(
+            "/v1/webhooks/{id}",
+            axum::routing::delete(webhooks::delete_webhook),
+        )
+        .route("/v1/webhooks/{id}/enable", post(webhooks::enable_webhook))
         .route(
             "/v1/sign-in-links",
             post(sign_in_links::create_sign_in_link),
@@ -206,6 +212,12 @@ pub fn router(state: SharedState, limits: Limits) -> Router {
         .route("/v1/checkpoints", post(checkpoints::create))
         .route("/v1/checkpoints/latest", get(checkpoints::latest))
         .route("/v1/events", get(events::stream))
+        .route("/v1/webhooks", get(webhooks::list_webhooks))
+        .route("/v1/webhooks/{id}", get(webhooks::get_webhook))
+        .route(
+            "/v1/webhooks/{id}/deliveries",
+            get(webhooks::list_deliveries),
+        )
         .route("/healthz", get(misc::healthz))
         .route("/readyz", get(misc::readyz))
         .route("/metrics", get(misc::metrics))

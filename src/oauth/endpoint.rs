@@ -46,16 +46,16 @@ pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
     /// The text is not a URL.
-    #[error("token endpoint URL is invalid: {reason}")]
+    #[error("endpoint URL is invalid: {reason}")]
     InvalidUrl {
         /// What the parser objected to.
         reason: String,
     },
     /// The URL has no host (or an empty one).
-    #[error("token endpoint URL has no host")]
+    #[error("endpoint URL has no host")]
     MissingHost,
     /// The scheme is not `https` (or `http` under the development flag).
-    #[error("token endpoint {host}: scheme `{scheme}` is not allowed, https is required")]
+    #[error("endpoint {host}: scheme `{scheme}` is not allowed, https is required")]
     SchemeNotAllowed {
         /// The URL's host.
         host: String,
@@ -63,19 +63,19 @@ pub enum EndpointError {
         scheme: String,
     },
     /// The URL carries a user name or password.
-    #[error("token endpoint {host}: URLs with user credentials are not allowed")]
+    #[error("endpoint {host}: URLs with user credentials are not allowed")]
     UserInfo {
         /// The URL's host.
         host: String,
     },
     /// The host name is `localhost` or a sub-domain of it.
-    #[error("token endpoint {host}: local host names are not allowed")]
+    #[error("endpoint {host}: local host names are not allowed")]
     LocalHostName {
         /// The URL's host.
         host: String,
     },
     /// The host is, or resolved to, an address in a refused range.
-    #[error("token endpoint {host}: address {addr} is {class}, which is not allowed")]
+    #[error("endpoint {host}: address {addr} is {class}, which is not allowed")]
     RefusedAddress {
         /// The URL's host.
         host: String,
@@ -85,13 +85,13 @@ pub enum EndpointError {
         class: RefusedRange,
     },
     /// The URL's scheme has no known default port and none is given.
-    #[error("token endpoint {host}: no port")]
+    #[error("endpoint {host}: no port")]
     MissingPort {
         /// The URL's host.
         host: String,
     },
     /// Name resolution failed or took longer than [`RESOLVE_TIMEOUT`].
-    #[error("token endpoint {host}: name resolution failed: {reason}")]
+    #[error("endpoint {host}: name resolution failed: {reason}")]
     Resolve {
         /// The URL's host.
         host: String,
@@ -99,13 +99,13 @@ pub enum EndpointError {
         reason: String,
     },
     /// Name resolution returned no address.
-    #[error("token endpoint {host}: name resolved to no address")]
+    #[error("endpoint {host}: name resolved to no address")]
     NoAddress {
         /// The URL's host.
         host: String,
     },
     /// The HTTP client could not be built.
-    #[error("token endpoint {host}: HTTP client could not be built: {reason}")]
+    #[error("endpoint {host}: HTTP client could not be built: {reason}")]
     Client {
         /// The URL's host.
         host: String,

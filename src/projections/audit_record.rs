@@ -99,6 +99,26 @@ fn workflow_view(step: &WorkflowStepRef) -> WorkflowView {
     }
 }
 
+fn webhook_detail(event: &crate::domain::webhooks::WebhookEvent) -> Value {
+    use crate::domain::webhooks::WebhookEvent;
+    match event {
+        WebhookEvent::Subscribed {
+            owner,
+            receiver,
+            event_types,
+            workspace,
+            description,
+            ..
+        } => json!({"owner": format!("user:{owner}"), "receiver": receiver,
+            "event_types": event_types, "workspace": workspace, "description": description}),
+        WebhookEvent::Disabled {
+            reason,
+            undelivered,
+        } => json!({"reason": reason, "undelivered": undelivered}),
+        WebhookEvent::Enabled | WebhookEvent::Unsubscribed => Value::Null,
+    }
+}
+
 fn to_json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
@@ -166,6 +186,12 @@ impl AuditRecord {
                 let crate::domain::token_scope::TokenUseEvent::Refused { wanted, reason, .. } =
                     &event;
                 record.detail = json!({"action": wanted.as_str(), "reason": reason});
+            }
+            // What it carries and for whom; never the receiver URL (only its origin), which
+            // may hold a credential of the receiver's.
+            DomainEvent::Webhook(id, event) => {
+                record.resource = format!("webhook:{id}");
+                record.detail = webhook_detail(&event);
             }
             DomainEvent::Keys(event) => {
                 record.resource = "keys:master".to_owned();

@@ -22,13 +22,14 @@ use crate::domain::access_log::AccessEvent;
 use crate::domain::authentication::Lifecycle;
 use crate::domain::authentication::{AuthenticationEvent, AuthenticationState};
 use crate::domain::directory::{self, Directory};
-use crate::domain::ids::{AuthenticationId, ServiceId, WorkspaceId};
+use crate::domain::ids::{AuthenticationId, ServiceId, WebhookId, WorkspaceId};
 use crate::domain::naming::name_key;
 use crate::domain::principals::Tokens;
 use crate::domain::services::{
     CustomService, ServiceCatalog, ServiceRef, ServiceRegistry, ServiceSpec,
 };
 use crate::domain::sign_in_links::SignInLinks;
+use crate::domain::webhooks::{apply_webhook, Webhook};
 use crate::ledger::Envelope;
 use crate::time::Timestamp;
 
@@ -41,10 +42,11 @@ mod live_key {
     pub const SIGN_IN_LINKS: &[u8] = b"links:sign-in";
     pub const AUTHENTICATION: u8 = b'a';
     pub const SERVICE: u8 = b's';
+    pub const WEBHOOK: u8 = b'w';
     #[cfg(test)]
     pub const FIXED: [&[u8]; 3] = [DIRECTORY, TOKENS, SIGN_IN_LINKS];
     #[cfg(test)]
-    pub const TAGS: [u8; 2] = [AUTHENTICATION, SERVICE];
+    pub const TAGS: [u8; 3] = [AUTHENTICATION, SERVICE, WEBHOOK];
 }
 
 fn id_key(tag: u8, id: uuid::Uuid) -> Vec<u8> {
@@ -134,6 +136,8 @@ pub struct LedgerModel {
     /// Dashboard sign-in links that may still be used (events of the tokens stream, kept
     /// under their own key so the tokens' stored bytes stay as they were).
     pub sign_in_links: SignInLinks,
+    /// Webhook subscriptions by id (removed ones are gone).
+    pub webhooks: BTreeMap<WebhookId, Webhook>,
     /// Live authentications by workspace and name key (names are unique per workspace).
     pub names: BTreeMap<WorkspaceId, BTreeMap<String, AuthenticationId>>,
     /// Last position folded in.
@@ -153,6 +157,7 @@ struct Dirty {
     tokens: bool,
     services: BTreeSet<ServiceId>,
     authentications: BTreeSet<AuthenticationId>,
+    webhooks: BTreeSet<WebhookId>,
 }
 
 impl LedgerModel {
@@ -298,6 +303,11 @@ impl LedgerModel {
                 .custom_services
                 .insert(ServiceId::from_uuid(id), decode(&bytes)?);
         }
+        let webhooks = KeyRange::prefix(vec![live_key::WEBHOOK]);
+        for (key, bytes) in store.scan(Table::Live, &webhooks, ScanOrder::Ascending, usize::MAX)? {
+            let id = WebhookId::from_uuid(uuid_of(&key[1..])?);
+            model.webhooks.insert(id, decode(&bytes)?);
+        }
         let auths = KeyRange::prefix(vec![live_key::AUTHENTICATION]);
         for (key, bytes) in store.scan(Table::Live, &auths, ScanOrder::Ascending, usize::MAX)? {
             let id = AuthenticationId::from_uuid(uuid_of(&key[1..])?);
@@ -334,6 +344,13 @@ impl LedgerModel {
             if let Some(service) = self.custom_services.get(&id) {
                 let key = id_key(live_key::SERVICE, id.as_uuid());
                 changes.put(Table::Live, key, encode(service)?);
+            }
+        }
+        for id in dirty.webhooks {
+            let key = id_key(live_key::WEBHOOK, id.as_uuid());
+            match self.webhooks.get(&id) {
+                Some(webhook) => changes.put(Table::Live, key, encode(webhook)?),
+                None => changes.delete(Table::Live, key),
             }
         }
         for id in dirty.authentications {
@@ -491,6 +508,19 @@ impl Projection for LedgerModel {
                 }
             }
             DomainEvent::TokenUse(_) => outcome = Outcome::Refused,
+            DomainEvent::Webhook(id, event) => {
+                let mut current = self.webhooks.remove(&id);
+                apply_webhook(
+                    &mut current,
+                    &event,
+                    envelope.body.stream_version.0,
+                    position,
+                );
+                if let Some(webhook) = current {
+                    self.webhooks.insert(id, webhook);
+                }
+                self.dirty.webhooks.insert(id);
+            }
             // Key management changes no read model; audit indexes it like every event.
             DomainEvent::Keys(_) | DomainEvent::Other => {}
         }

@@ -12,6 +12,7 @@ use crate::domain::ids::{AuthenticationId, ServiceId};
 use crate::domain::keys::KeysEvent;
 use crate::domain::principals::TokenEvent;
 use crate::domain::services::CustomServiceEvent;
+use crate::domain::webhooks::WebhookEvent;
 use crate::ledger::{codec, Envelope, StreamId};
 
 use super::ProjectionError;
@@ -33,6 +34,8 @@ pub const ACCESS_STREAM_PREFIX: &str = "access-";
 pub const TOKEN_USE_STREAM_PREFIX: &str = "token-use-";
 /// Prefix of custom service streams.
 pub const SERVICE_STREAM_PREFIX: &str = "service-";
+/// Prefix of webhook subscription streams.
+pub const WEBHOOK_STREAM_PREFIX: &str = "webhook-";
 
 /// The stream of the directory.
 pub fn directory_stream() -> StreamId {
@@ -73,6 +76,23 @@ pub fn service_stream(id: ServiceId) -> StreamId {
         .expect("a prefix and a uuid make a valid stream id")
 }
 
+/// The stream of one webhook subscription.
+pub fn webhook_stream(id: crate::domain::ids::WebhookId) -> StreamId {
+    StreamId::new(format!("{WEBHOOK_STREAM_PREFIX}{id}"))
+        .expect("a prefix and a uuid make a valid stream id")
+}
+
+/// The subscription a webhook event's stream is about.
+pub fn webhook_of(envelope: &Envelope) -> Option<crate::domain::ids::WebhookId> {
+    envelope
+        .body
+        .stream_id
+        .as_str()
+        .strip_prefix(WEBHOOK_STREAM_PREFIX)?
+        .parse()
+        .ok()
+}
+
 /// A stored event decoded into its domain family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainEvent {
@@ -90,6 +110,8 @@ pub enum DomainEvent {
     Keys(KeysEvent),
     /// A refused use of an API token (expired, out of scope).
     TokenUse(crate::domain::token_scope::TokenUseEvent),
+    /// A webhook subscription event, for the subscription of its stream.
+    Webhook(crate::domain::ids::WebhookId, WebhookEvent),
     /// An event type this build does not project (kept in the log, ignored here).
     Other,
 }
@@ -142,12 +164,20 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
             codec::decode::<crate::domain::token_scope::TokenUseEvent>(&body.payload)
                 .map_err(|e| fail(e.to_string()))?,
         ),
+        ("webhook", 1) => {
+            let id = webhook_of(envelope)
+                .ok_or_else(|| fail(format!("not a webhook stream: {}", body.stream_id)))?;
+            let event =
+                codec::decode::<WebhookEvent>(&body.payload).map_err(|e| fail(e.to_string()))?;
+            DomainEvent::Webhook(id, event)
+        }
         ("keys", _) => match decode_keys(envelope)? {
             Some(event) => DomainEvent::Keys(event),
             None => DomainEvent::Other,
         },
         (
-            "directory" | "service" | "token" | "authentication" | "access" | "token_use",
+            "directory" | "service" | "token" | "authentication" | "access" | "token_use"
+            | "webhook",
             version,
         ) => {
             return Err(fail(format!(
@@ -164,6 +194,7 @@ pub fn decode(envelope: &Envelope) -> Result<DomainEvent, ProjectionError> {
         DomainEvent::Access(e) => Some(e.event_type()),
         DomainEvent::Keys(e) => Some(e.event_type()),
         DomainEvent::TokenUse(e) => Some(e.event_type()),
+        DomainEvent::Webhook(_, e) => Some(e.event_type()),
         DomainEvent::Other => None,
     };
     if let Some(expected) = expected_type {

@@ -115,6 +115,21 @@ fn scope_of(
     model: &LedgerModel,
 ) -> Result<EventScope, ProjectionError> {
     let event_type = envelope.body.event_type.as_str();
+    if event_type.starts_with("webhook.") {
+        // A subscription is its owner's, like their tokens. Removed, the model forgets it:
+        // its owner is then whoever removed it (only the owner may).
+        if let DomainEvent::Webhook(id, event) = payloads::decode(envelope)? {
+            let owner = match event {
+                crate::domain::webhooks::WebhookEvent::Subscribed { owner, .. } => Some(owner),
+                _ => model
+                    .webhooks
+                    .get(&id)
+                    .map(|w| w.owner)
+                    .or_else(|| signed_in_user(envelope)),
+            };
+            return Ok(EventScope::Token(owner));
+        }
+    }
     if event_type.starts_with("token.") || event_type.starts_with("token_use.") {
         let owner_of = |token| match model.tokens.by_id.get(&token).map(|t| &t.principal) {
             Some(Principal::User(user)) => Some(*user),

@@ -343,8 +343,14 @@ impl Server {
     /// Stops the server gracefully and starts it again on the same data directory and key
     /// (on a new port): what a restart leaves must hold.
     pub async fn restart(&mut self) {
+        self.restart_with(|_| {}).await;
+    }
+
+    /// Like [`Server::restart`], with a chance to adjust the configuration first.
+    pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut ServeConfig)) {
         self.shutdown().await;
-        let config = test_config(self.data_dir.clone(), self.key_file.clone());
+        let mut config = test_config(self.data_dir.clone(), self.key_file.clone());
+        adjust(&mut config);
         let server = start(config).await.expect("server restarts");
         assert!(server.bootstrap.is_none(), "a restart does not bootstrap");
         self.base = format!("http://{}", server.addr);

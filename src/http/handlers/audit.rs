@@ -201,6 +201,7 @@ pub(crate) fn event_types() -> impl Iterator<Item = &'static str> {
         .chain(crate::domain::token_scope::TokenUseEvent::TYPES)
         .chain(services::CustomServiceEvent::TYPES)
         .chain(keys::KeysEvent::TYPES)
+        .chain(crate::domain::webhooks::WebhookEvent::TYPES)
 }
 
 /// An event type of this ledger, or a refusal naming `field`.

@@ -12,3 +12,4 @@ pub mod people;
 pub mod services;
 pub mod sign_in_links;
 pub mod tokens;
+pub mod webhooks;
