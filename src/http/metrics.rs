@@ -22,6 +22,7 @@ pub struct Metrics {
     streams_open: IntGauge,
     streams_overflowed: IntCounter,
     token_refusals_unrecorded: IntCounter,
+    webhook_attempts: IntCounterVec,
     /// Held while the counters are brought level with the app's counts, so two renders at
     /// once never add the same count twice.
     counters_sync: std::sync::Mutex<()>,
@@ -40,6 +41,8 @@ pub struct LedgerGauges {
     pub event_streams_overflowed: u64,
     /// Refused token uses not recorded as events (one a minute per token and use is), since start.
     pub token_refusals_unrecorded: u64,
+    /// Webhook delivery attempts since start: delivered, failed.
+    pub webhook_attempts: (u64, u64),
 }
 
 impl Metrics {
@@ -83,6 +86,14 @@ impl Metrics {
             "credledger_token_refusals_unrecorded_total",
             "Refused API token uses answered but not recorded as events since start (at most one a minute per token and use is recorded)",
         )?;
+        let webhook_attempts = IntCounterVec::new(
+            Opts::new(
+                "credledger_webhook_attempts_total",
+                "Webhook delivery attempts since start, by outcome (delivered, failed)",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(webhook_attempts.clone()))?;
         registry.register(Box::new(token_refusals_unrecorded.clone()))?;
         registry.register(Box::new(streams_open.clone()))?;
         registry.register(Box::new(streams_overflowed.clone()))?;
@@ -99,6 +110,7 @@ impl Metrics {
             streams_open,
             streams_overflowed,
             token_refusals_unrecorded,
+            webhook_attempts,
             counters_sync: std::sync::Mutex::new(()),
         })
     }
@@ -121,6 +133,15 @@ impl Metrics {
             bring_level(
                 &self.token_refusals_unrecorded,
                 gauges.token_refusals_unrecorded,
+            );
+            let (delivered, failed) = gauges.webhook_attempts;
+            bring_level(
+                &self.webhook_attempts.with_label_values(&["delivered"]),
+                delivered,
+            );
+            bring_level(
+                &self.webhook_attempts.with_label_values(&["failed"]),
+                failed,
             );
         }
         let mut out = Vec::new();

@@ -70,11 +70,13 @@ pub struct DeliveryAttempt {
     pub next_attempt_at: Option<Timestamp>,
 }
 
-/// The two trees.
-#[derive(Debug, Clone)]
+/// The two trees, and counts of attempts since start (metrics).
+#[derive(Debug)]
 pub struct DeliveryLog {
     progress: sled::Tree,
     attempts: sled::Tree,
+    delivered: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
 }
 
 fn attempt_key(id: WebhookId, attempt: u64) -> [u8; 24] {
@@ -94,7 +96,15 @@ impl DeliveryLog {
         Ok(DeliveryLog {
             progress: db.open_tree(crate::storage::WEBHOOK_PROGRESS)?,
             attempts: db.open_tree(crate::storage::WEBHOOK_ATTEMPTS)?,
+            delivered: Default::default(),
+            failed: Default::default(),
         })
+    }
+
+    /// Attempts delivered and failed since start.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.delivered.load(Relaxed), self.failed.load(Relaxed))
     }
 
     /// Where a subscription's deliveries stand, if they ever started.
@@ -145,6 +155,11 @@ impl DeliveryLog {
 
     /// Writes one attempt and drops the one that falls out of the kept window.
     pub fn record(&self, id: WebhookId, attempt: &DeliveryAttempt) -> Result<(), AppError> {
+        let count = match attempt.outcome {
+            AttemptOutcome::Delivered { .. } => &self.delivered,
+            AttemptOutcome::Failed { .. } => &self.failed,
+        };
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bytes = codec::encode(attempt).map_err(malformed)?;
         self.attempts
             .insert(attempt_key(id, attempt.attempt), bytes)?;

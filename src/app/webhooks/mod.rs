@@ -115,6 +115,11 @@ struct SubscribeAnswer {
 }
 
 impl App {
+    /// Webhook delivery attempts since start: (delivered, failed).
+    pub fn webhook_attempt_counts(&self) -> (u64, u64) {
+        self.webhook_log.counts()
+    }
+
     /// Subscribes a URL of the caller's to the events they may see.
     pub async fn subscribe_webhook(
         &self,

@@ -149,6 +149,7 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
         applied: state.app.model().applied(),
         event_streams_open: state.app.event_streams_open(),
         event_streams_overflowed: state.app.event_streams_overflowed(),
+        webhook_attempts: state.app.webhook_attempt_counts(),
         token_refusals_unrecorded: state.app.unrecorded_token_refusals(),
     });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
