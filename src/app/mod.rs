@@ -12,6 +12,7 @@ mod event_feed;
 mod idempotent;
 mod invariants;
 mod keyring;
+mod notices;
 mod oauth_clients;
 mod principals;
 mod queries;
@@ -82,6 +83,9 @@ pub struct AppConfig {
     pub verification: VerificationSettings,
     /// How the event stream runs (heartbeats, per-client buffers, how many streams).
     pub events: EventStreamSettings,
+    /// How often the background sweep appends the certificate notices that are due (the
+    /// first run is at start; zero: never). Default one hour.
+    pub notices_sweep_every: std::time::Duration,
 }
 
 impl AppConfig {
@@ -95,6 +99,7 @@ impl AppConfig {
             extra_services_allow_http: false,
             verification: VerificationSettings::default(),
             events: EventStreamSettings::default(),
+            notices_sweep_every: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -187,6 +192,8 @@ pub struct App {
     last_used: token_use::LastUsed,
     /// The described events broadcast to open event streams.
     events: event_feed::EventFeed,
+    /// How often certificate notices are swept (see [`AppConfig::notices_sweep_every`]).
+    notices_sweep_every: std::time::Duration,
 }
 
 impl App {
@@ -238,6 +245,7 @@ impl App {
             verification: config.verification,
             last_used,
             events: event_feed::EventFeed::new(config.events),
+            notices_sweep_every: config.notices_sweep_every,
         };
         app.finish_interrupted_purges().await?;
         app.reconcile_name_keys().await?;
