@@ -242,8 +242,10 @@ async fn a_failing_token_endpoint_gives_one_notice_per_failure_streak() {
             Some(json!({"authentication": id, "workspace": s.org_workspace, "template": "$.auth.access_token"})),
         )
     };
-    // The token lives 2 s, within the expiry skew: every resolve refreshes it first.
+    // The token lives 2 s, within the expiry skew: past half its lifetime (where the refresh
+    // margin is clamped), every resolve refreshes it first.
     provider.set_mode(Mode::ServerError);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
     for _ in 0..3 {
         let answer = resolve().await;
         assert_ne!(answer.status, 200, "{answer:?}");
@@ -265,7 +267,7 @@ async fn a_failing_token_endpoint_gives_one_notice_per_failure_streak() {
     provider.set_mode(Mode::Normal);
     resolve().await.expect(200);
     provider.set_mode(Mode::ServerError);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
     for _ in 0..2 {
         assert_ne!(resolve().await.status, 200);
     }
