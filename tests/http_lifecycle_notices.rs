@@ -1,7 +1,9 @@
 //! Lifecycle notices on `GET /v1/events` over real sockets: a client certificate nearing its
 //! end gets the most urgent threshold's notice once (a second sweep adds nothing), an expired
 //! one `certificate_expired` once; a token endpoint answering 500 gives one
-//! `authentication.refresh_failed` per failure streak however often the refresh is retried.
+//! `authentication.refresh_failed` per failure streak however often the refresh is retried;
+//! `invalid_grant` gives `authentication.reauthorization_required` with its reason, and a
+//! verification that failed (saved anyway) shows `outcome` `failed` and its reason.
 //! No secret (private key, tokens, client secret) appears in what the stream shows.
 //!
 //! Certificates are made at test time with the `openssl` command line (a certificate that ends
@@ -282,5 +284,95 @@ async fn a_failing_token_endpoint_gives_one_notice_per_failure_streak() {
             assert!(!text.contains(&refresh), "a refresh token in the stream");
         }
     }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_token_reaches_the_stream_with_its_reason() {
+    let (provider, s) = oauth_support::setup(
+        ProviderConfig {
+            client_secret: CANARY.into(),
+            access_token_lifetime_secs: 2,
+            ..ProviderConfig::default()
+        },
+        |_| {},
+    )
+    .await;
+    let created = oauth_support::authorize_new(&s, &provider, &["read"]).await;
+    let id = created["authentication"].as_str().expect("id").to_owned();
+    provider.set_mode(Mode::InvalidGrant);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let resolve = s
+        .call(
+            Method::POST,
+            "/v1/resolve",
+            &s.owner.token,
+            Some(json!({"authentication": id, "workspace": s.org_workspace, "template": "$.auth.access_token"})),
+        )
+        .await;
+    assert_ne!(resolve.status, 200, "{resolve:?}");
+    let query = format!(
+        "?from=0&types=authentication.reauthorization_required,authentication.refresh_failed&authentication={id}"
+    );
+    let (seen, raw) = events(&s, &s.owner.token, &query).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        seen[0]["event_type"],
+        "authentication.reauthorization_required"
+    );
+    assert_eq!(
+        seen[0]["reason"],
+        "invalid_grant: the provider refused the refresh token"
+    );
+    assert!(!raw.contains(CANARY));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_verification_saved_anyway_reaches_the_stream_with_its_outcome() {
+    use credledger::app::{VerificationMode, VerificationSettings};
+    use credledger::oauth::endpoint::EndpointPolicy;
+    // A service whose verification endpoint is a closed local port: the check fails.
+    let port = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let catalog = json!({"unreachable-token": {
+        "name": "Unreachable", "api_version": "1", "auth_kind": "Token", "fields": [],
+        "oauth": null, "scopes": [], "required_scopes": [],
+        "verification": {"method": "GET", "url": format!("http://127.0.0.1:{port}/me")}
+    }});
+    let s = Server::start_with(|config| {
+        config.app.extra_services = Some(catalog.to_string());
+        config.app.extra_services_allow_http = true;
+        config.app.verification = VerificationSettings {
+            mode: VerificationMode::Required,
+            policy: EndpointPolicy::insecure_for_development(),
+            timeout: Duration::from_secs(1),
+        };
+    })
+    .await;
+    let token = "tok-canary-verification-91c2";
+    let saved = s
+        .call(
+            Method::POST,
+            "/v1/authentications",
+            &s.editor.token,
+            Some(
+                json!({"name": "Unverified", "workspace": s.shared, "service": "unreachable-token",
+                "fields": {"token": token}, "save_unverified": true}),
+            ),
+        )
+        .await
+        .expect(201);
+    let id = saved.body["id"].as_str().expect("id").to_owned();
+    let query = format!("?from=0&types=authentication.verification_recorded&authentication={id}");
+    let (seen, raw) = events(&s, &s.editor.token, &query).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["outcome"], "failed");
+    assert_eq!(seen[0]["reason"], "unreachable");
+    assert!(!raw.contains(token), "the token in the stream");
     s.stop().await;
 }
