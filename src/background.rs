@@ -1,6 +1,7 @@
 //! The server's background work, started and stopped in one place: the OAuth2 token
 //! refresher, the hourly sweep of expired idempotency records, the periodic checkpoint
-//! signer, the feed of the event stream and the webhook deliveries. (The ledger's writer and the read side's followers are part of the store and the
+//! signer, the sweep of certificate notices, the feed of the event stream and the webhook
+//! deliveries. (The ledger's writer and the read side's followers are part of the store and the
 //! read model: opening them starts them, closing them stops them.)
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub struct BackgroundTasks {
     refresher: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     checkpointer: Option<JoinHandle<()>>,
+    notices: Option<JoinHandle<()>>,
     event_feed: JoinHandle<()>,
     webhooks: JoinHandle<()>,
     app: Arc<App>,
@@ -42,10 +44,13 @@ impl BackgroundTasks {
                 checkpoint_every,
             ))
         });
+        let every = app.notices_sweep_every();
+        let notices = (!every.is_zero()).then(|| tokio::spawn(sweep_notices(app.clone(), every)));
         BackgroundTasks {
             refresher: tokio::spawn(oauth.run_refresher()),
             sweeper: tokio::spawn(sweep_idempotency(app.clone())),
             checkpointer,
+            notices,
             event_feed: tokio::spawn(crate::app::follow_events(app.clone())),
             webhooks: tokio::spawn(crate::app::run_webhook_deliveries(app.clone())),
             app,
@@ -61,6 +66,7 @@ impl BackgroundTasks {
             Some(self.refresher),
             Some(self.sweeper),
             self.checkpointer,
+            self.notices,
             Some(self.event_feed),
             Some(self.webhooks),
         ];
@@ -81,6 +87,20 @@ async fn sweep_idempotency(app: Arc<App>) {
         let swept = tokio::task::spawn_blocking(move || app.store().sweep_idempotency()).await;
         if let Ok(Err(e)) = swept {
             tracing::warn!(error = %e, "could not sweep expired idempotency records");
+        }
+    }
+}
+
+/// Appends the certificate notices that are due now (at start) and every `every`. A missed
+/// tick is not made up in a burst: the next sweep finds every notice still due.
+async fn sweep_notices(app: Arc<App>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let appended = app.sweep_certificate_notices().await;
+        if appended > 0 {
+            tracing::info!(appended, "recorded certificate notices");
         }
     }
 }

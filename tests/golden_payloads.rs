@@ -633,6 +633,26 @@ fn authentication_samples() -> Vec<(&'static str, Sample)> {
                 saved_unverified: true,
             },
         ),
+        (
+            "authentication.refresh_failed-v1.bin",
+            RefreshFailed {
+                reason: "login.acme-crm.test: the token endpoint could not be used (timed out)"
+                    .into(),
+            },
+        ),
+        (
+            "authentication.certificate_expiring-v1.bin",
+            CertificateExpiring {
+                not_after: Timestamp::parse("2026-06-30T12:00:00Z").expect("a valid time"),
+                days_before: 7,
+            },
+        ),
+        (
+            "authentication.certificate_expired-v1.bin",
+            CertificateExpired {
+                not_after: Timestamp::parse("2026-06-30T12:00:00Z").expect("a valid time"),
+            },
+        ),
     ]
     .into_iter()
     .map(|(name, e)| (name, Sample::Authentication(authentication(), e)))

@@ -78,6 +78,8 @@ pub fn action_name(command: &AuthenticationCommand) -> &'static str {
         AuthenticationCommand::RecordGrant { .. } => "record_grant",
         AuthenticationCommand::RecordRefresh { .. } => "record_refresh",
         AuthenticationCommand::RequireReauthorization { .. } => "require_reauthorization",
+        AuthenticationCommand::RecordRefreshFailure { .. } => "record_refresh_failure",
+        AuthenticationCommand::RecordCertificateNotice => "record_certificate_notice",
     }
 }
 

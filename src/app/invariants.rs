@@ -111,6 +111,8 @@ mod tests {
             expires_at: None,
             lifecycle,
             needs_reauthorization: false,
+            refresh_failing: false,
+            certificate_notice: None,
         };
         AuthenticationState {
             version: 1,

@@ -12,6 +12,7 @@ mod event_feed;
 mod idempotent;
 mod invariants;
 mod keyring;
+mod notices;
 mod oauth_clients;
 mod principals;
 mod queries;
@@ -88,6 +89,9 @@ pub struct AppConfig {
     pub events: EventStreamSettings,
     /// How webhook deliveries run (outbound policy, retries).
     pub webhooks: WebhookSettings,
+    /// How often the background sweep appends the certificate notices that are due (the
+    /// first run is at start; zero: never). Default one hour.
+    pub notices_sweep_every: std::time::Duration,
 }
 
 impl AppConfig {
@@ -102,6 +106,7 @@ impl AppConfig {
             verification: VerificationSettings::default(),
             events: EventStreamSettings::default(),
             webhooks: WebhookSettings::default(),
+            notices_sweep_every: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -201,6 +206,8 @@ pub struct App {
     /// Serializes webhook commands, so a user's subscription limit holds under racing
     /// subscribes (they are rare; one at a time costs nothing).
     webhook_gate: tokio::sync::Mutex<()>,
+    /// How often certificate notices are swept (see [`AppConfig::notices_sweep_every`]).
+    notices_sweep_every: std::time::Duration,
 }
 
 impl App {
@@ -255,6 +262,7 @@ impl App {
             webhook_settings: config.webhooks,
             webhook_log: webhooks::DeliveryLog::open(&db)?,
             webhook_gate: tokio::sync::Mutex::new(()),
+            notices_sweep_every: config.notices_sweep_every,
         };
         app.finish_interrupted_purges().await?;
         app.reconcile_name_keys().await?;

@@ -118,6 +118,9 @@ pub struct GrantState {
     pub expires_at: Option<crate::time::Timestamp>,
     /// Whether the provider refused the refresh token.
     pub needs_reauthorization: bool,
+    /// Whether a refresh failure is to be recorded now: none was since the last refresh,
+    /// grant or re-authentication (`domain::authentication::refresh_failure_starts_streak`).
+    pub refresh_failure_starts_streak: bool,
     /// Plain field values (e.g. a custom domain for the token URL).
     pub plain_fields: std::collections::BTreeMap<String, String>,
     /// Granted scopes now.
@@ -168,6 +171,8 @@ impl App {
             version: record.state.version,
             expires_at: auth.expires_at,
             needs_reauthorization: auth.needs_reauthorization,
+            refresh_failure_starts_streak:
+                crate::domain::authentication::refresh_failure_starts_streak(auth),
             plain_fields,
             scopes: auth.scopes.clone(),
             extra_permissions: auth.extra_permissions.clone(),

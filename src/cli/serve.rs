@@ -73,6 +73,10 @@ pub(crate) struct ServeArgs {
         default_value_t = Verification::Required
     )]
     pub(crate) credential_verification: Verification,
+    /// Seconds between sweeps that append the certificate notices due (30/7/1 days before a
+    /// client certificate's `not_after`, and expired); the first runs at start (0: never).
+    #[arg(long, env = "CREDLEDGER_NOTICES_SWEEP_EVERY", default_value_t = 3600)]
+    pub(crate) notices_sweep_every: u64,
     /// Development only: webhook receivers may be http and local or private addresses (a
     /// receiver on this machine). Never set it in production.
     #[arg(long, env = "CREDLEDGER_WEBHOOKS_ALLOW_INSECURE_RECEIVERS")]
@@ -142,6 +146,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         config.app.verification.policy = EndpointPolicy::insecure_for_development();
         config.app.extra_services_allow_http = true;
     }
+    config.app.notices_sweep_every = Duration::from_secs(args.notices_sweep_every);
     if args.webhooks_allow_insecure_receivers {
         tracing::warn!("webhook receivers may be http or private addresses (development flag)");
         config.app.webhooks.policy = EndpointPolicy::insecure_for_development();

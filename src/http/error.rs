@@ -252,6 +252,8 @@ impl From<AuthenticationError> for ApiError {
             | E::ReconsentRequired
             | E::NotOAuth2
             | E::AlreadyNeedsReauthorization
+            | E::RefreshFailureAlreadyRecorded
+            | E::NoCertificateNoticeDue
             | E::RestoreVersionOutOfRange { .. } => ApiError::validation(text).naming(field),
         }
     }

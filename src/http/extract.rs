@@ -356,6 +356,9 @@ mod tests {
             ("post", "/v1/services/{id}/retire"),
             ("put", "/v1/services/{id}/oauth-client"),
             ("post", "/v1/oauth/authorize"),
+            ("post", "/v1/webhooks"),
+            ("delete", "/v1/webhooks/{id}"),
+            ("post", "/v1/webhooks/{id}/enable"),
         ]
         .into();
         let administration: BTreeSet<(&str, &str)> = [

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub use handlers::sign_in_links::SIGN_IN_LINK_PATH;
 pub mod metrics;
 pub mod openapi;
+mod openapi_events;
 mod openapi_params;
 mod openapi_rules;
 
@@ -314,6 +315,12 @@ impl RunningServer {
     /// The OAuth2 side (e.g. to run a refresh pass now).
     pub fn oauth(&self) -> &Arc<crate::oauth::OAuth> {
         &self.state.oauth
+    }
+
+    /// Runs one sweep of certificate notices now, beside the periodic one (tests, and an
+    /// operator's tool); answers how many notices were appended.
+    pub async fn sweep_certificate_notices(&self) -> usize {
+        self.app.sweep_certificate_notices().await
     }
 
     /// Stops accepting, lets in-flight requests finish within the deadline, flushes and

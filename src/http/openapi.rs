@@ -298,6 +298,37 @@ pub enum HistoryDetailSchema {
         /// The check failed and the caller asked to save anyway.
         saved_unverified: bool,
     },
+    /// An OAuth2 grant: scopes requested and granted.
+    GrantRecorded {
+        /// Requested scopes.
+        requested_scopes: Vec<String>,
+        /// Granted scopes.
+        granted_scopes: Vec<String>,
+        /// Required scopes not granted.
+        missing_required: Vec<String>,
+    },
+    /// The provider refused the refresh token: a person must authorize again.
+    ReauthorizationRequired {
+        /// What the provider said, without any token.
+        reason: String,
+    },
+    /// A token refresh failed (the first failure since the last refresh or grant).
+    RefreshFailed {
+        /// What went wrong: the host at most, never a token or URL path.
+        reason: String,
+    },
+    /// The client certificate expires within `days_before` days.
+    CertificateExpiring {
+        /// End of validity.
+        not_after: TimeSchema,
+        /// 30, 7 or 1.
+        days_before: u8,
+    },
+    /// The client certificate has expired.
+    CertificateExpired {
+        /// End of validity.
+        not_after: TimeSchema,
+    },
 }
 
 /// What happened to one field in one event.
@@ -592,6 +623,7 @@ pub struct ApiDoc;
 pub fn document_value() -> serde_json::Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     super::openapi_rules::refine(&mut doc);
+    super::openapi_events::notice_fields(&mut doc);
     doc
 }
 

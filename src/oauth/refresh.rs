@@ -15,7 +15,7 @@ use oauth2::{RefreshToken, TokenResponse};
 use super::flow::{endpoints, expiry_text, field};
 use super::{OAuth, OAuthError};
 use crate::app::{system_caller, Accessor, AppError, ResolveRequest};
-use crate::domain::authentication::{AuthenticationCommand, FieldChange};
+use crate::domain::authentication::{AuthenticationCommand, AuthenticationError, FieldChange};
 use crate::domain::ids::AuthenticationId;
 use crate::domain::secret::SecretText;
 use crate::time::Timestamp;
@@ -50,6 +50,31 @@ fn lifetime(state: &crate::app::GrantState) -> Option<Duration> {
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 2)
+}
+
+/// The reason of a failed refresh as the event records it: the token endpoint's host and the
+/// kind of failure, never the URL's path, a token or anything of the answer's body (a
+/// provider's error code is kept to its safe characters). `None`: not a failure of the call.
+fn failure_reason(token_url: &str, e: &OAuthError) -> Option<String> {
+    let host = url::Url::parse(token_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "the token endpoint".to_owned());
+    Some(match e {
+        OAuthError::Provider { code } => {
+            let code: String = code
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                .take(64)
+                .collect();
+            format!("{host}: the provider refused the refresh ({code})")
+        }
+        OAuthError::Transport(problem) => {
+            format!("{host}: the token endpoint could not be used ({problem})")
+        }
+        OAuthError::Endpoint(_) => format!("{host}: the outbound policy refused the call"),
+        _ => return None,
+    })
 }
 
 impl OAuth {
@@ -139,13 +164,17 @@ impl OAuth {
         let (spec, registration) = self.service(&state.service, None).await?;
         let (authorize_url, token_url) = endpoints(&spec, &state.plain_fields)?;
         let client = self.client(&registration, &authorize_url, &token_url)?;
-        let url = self.settings.policy.check_url(&token_url)?;
-        let http = self.settings.policy.client_for(&url).await?;
-        let answer = client
-            .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_owned()))
-            .request_async(&http)
-            .await
-            .map_err(super::provider_error);
+        // The policy check belongs to the attempt: a call it refuses is a refresh failure too.
+        let answer = async {
+            let url = self.settings.policy.check_url(&token_url)?;
+            let http = self.settings.policy.client_for(&url).await?;
+            client
+                .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_owned()))
+                .request_async(&http)
+                .await
+                .map_err(super::provider_error)
+        }
+        .await;
         let system = system_caller();
         let token = match answer {
             Ok(token) => token,
@@ -165,6 +194,11 @@ impl OAuth {
             }
             Err(e) => {
                 self.note_failure(id);
+                if state.refresh_failure_starts_streak {
+                    if let Some(reason) = failure_reason(&token_url, &e) {
+                        self.record_failure(id, state.version, reason).await;
+                    }
+                }
                 return Err(e);
             }
         };
@@ -205,6 +239,27 @@ impl OAuth {
                 Ok(Refreshed::LostRace)
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records the first refresh failure of a streak (`authentication.refresh_failed`). The
+    /// domain decides again on `version`: a failure already recorded, or a change since, leaves
+    /// nothing to record (the next failure tries again); the caller's error stands either way.
+    async fn record_failure(&self, id: AuthenticationId, version: u64, reason: String) {
+        let command = AuthenticationCommand::RecordRefreshFailure { reason };
+        match self
+            .app
+            .execute(&system_caller(), id, command, Some(version))
+            .await
+        {
+            Ok(_)
+            | Err(AppError::VersionMismatch { .. })
+            | Err(AppError::Conflict(_))
+            | Err(AppError::Authentication(AuthenticationError::RefreshFailureAlreadyRecorded)) => {
+            }
+            Err(e) => {
+                tracing::warn!(authentication = %id, error = %e, "could not record a refresh failure")
+            }
         }
     }
 

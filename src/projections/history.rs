@@ -116,6 +116,23 @@ pub enum HistoryDetail {
         /// The check failed and the caller asked to save anyway.
         saved_unverified: bool,
     },
+    /// A token refresh failed (the first failure of a streak).
+    RefreshFailed {
+        /// What went wrong (the host at most, never a token or URL path).
+        reason: String,
+    },
+    /// The client certificate expires within `days_before` days.
+    CertificateExpiring {
+        /// End of validity.
+        not_after: crate::time::Timestamp,
+        /// 30, 7 or 1.
+        days_before: u8,
+    },
+    /// The client certificate has expired.
+    CertificateExpired {
+        /// End of validity.
+        not_after: crate::time::Timestamp,
+    },
 }
 
 /// One change in an authentication's history.
@@ -215,6 +232,19 @@ impl HistoryDetail {
             },
             E::ReauthorizationRequired { reason } => HistoryDetail::ReauthorizationRequired {
                 reason: reason.clone(),
+            },
+            E::RefreshFailed { reason } => HistoryDetail::RefreshFailed {
+                reason: reason.clone(),
+            },
+            E::CertificateExpiring {
+                not_after,
+                days_before,
+            } => HistoryDetail::CertificateExpiring {
+                not_after: *not_after,
+                days_before: *days_before,
+            },
+            E::CertificateExpired { not_after } => HistoryDetail::CertificateExpired {
+                not_after: *not_after,
             },
             E::VerificationRecorded {
                 outcome,

@@ -440,8 +440,9 @@ impl Projection for LedgerModel {
     // 13: history entries in blocks per authentication; audit blocks of 512.
     // 14: audit and history lists in big blocks, with small blocks at their tail.
     // 15: users carry whether they are deactivated; token records their time of issue,
-    // expiry and scopes.
-    const LAYOUT: u16 = 15;
+    // expiry and scopes. 16: authentication records carry whether a refresh failure streak
+    // is recorded and the last certificate notice sent; history has the notices' details.
+    const LAYOUT: u16 = 16;
 
     fn load<S: ReadStore>(store: &S, position: u64) -> Result<Self, ProjectionError> {
         let mut model = LedgerModel::load(store)?;

@@ -12,6 +12,7 @@ use super::payloads::{self, DomainEvent};
 use super::store::ReadStore;
 use super::ProjectionError;
 use crate::crypto::Fingerprint;
+use crate::domain::authentication::{AuthenticationEvent, VerificationOutcome};
 use crate::domain::ids::{AuthenticationId, UserId, WorkspaceId};
 use crate::domain::principals::{Principal, TokenEvent};
 use crate::domain::visibility::EventScope;
@@ -62,6 +63,20 @@ pub struct PublicEvent {
     pub workspace: Option<WorkspaceId>,
     /// Changed fields (names and fingerprints only).
     pub fields: Vec<ChangedField>,
+    /// `authentication.verification_recorded`: `verified`, `failed` or `not_verifiable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+    /// Why, in words that hold no secret, token or URL path: the reason of
+    /// `authentication.reauthorization_required`, `authentication.refresh_failed`, and of a
+    /// verification that failed or could not be made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `authentication.certificate_expiring` and `_expired`: the certificate's end of validity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<Timestamp>,
+    /// `authentication.certificate_expiring`: the threshold reached (30, 7 or 1 days).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_before: Option<u8>,
     /// Who may see it.
     #[serde(skip)]
     pub scope: EventScope,
@@ -76,6 +91,7 @@ impl PublicEvent {
     ) -> Result<PublicEvent, ProjectionError> {
         let record = AuditRecord::describe(envelope, model, store)?;
         let scope = scope_of(envelope, &record, model)?;
+        let notice = Notice::of(envelope)?;
         Ok(PublicEvent {
             position: record.position,
             event_id: record.event_id,
@@ -100,7 +116,70 @@ impl PublicEvent {
                     previous_fingerprint: f.previous_fingerprint,
                 })
                 .collect(),
+            outcome: notice.outcome,
+            reason: notice.reason,
+            not_after: notice.not_after,
+            days_before: notice.days_before,
             scope,
+        })
+    }
+}
+
+/// What a consumer acts on in a lifecycle notice or a verification record, beyond the
+/// event's type; empty for every other event.
+#[derive(Default)]
+struct Notice {
+    outcome: Option<&'static str>,
+    reason: Option<String>,
+    not_after: Option<Timestamp>,
+    days_before: Option<u8>,
+}
+
+/// The event types whose payload [`Notice::of`] reads (every other payload is left undecoded).
+const NOTICE_TYPES: [&str; 5] = [
+    "authentication.verification_recorded",
+    "authentication.reauthorization_required",
+    "authentication.refresh_failed",
+    "authentication.certificate_expiring",
+    "authentication.certificate_expired",
+];
+
+impl Notice {
+    fn of(envelope: &Envelope) -> Result<Notice, ProjectionError> {
+        use AuthenticationEvent as E;
+        if !NOTICE_TYPES.contains(&envelope.body.event_type.as_str()) {
+            return Ok(Notice::default());
+        }
+        let DomainEvent::Authentication(_, event) = payloads::decode(envelope)? else {
+            return Ok(Notice::default());
+        };
+        Ok(match event {
+            E::VerificationRecorded { outcome, .. } => Notice {
+                outcome: Some(outcome.as_str()),
+                reason: match outcome {
+                    VerificationOutcome::Verified { .. } => None,
+                    VerificationOutcome::Failed { reason, .. }
+                    | VerificationOutcome::NotVerifiable { reason } => Some(reason),
+                },
+                ..Notice::default()
+            },
+            E::ReauthorizationRequired { reason } | E::RefreshFailed { reason } => Notice {
+                reason: Some(reason),
+                ..Notice::default()
+            },
+            E::CertificateExpiring {
+                not_after,
+                days_before,
+            } => Notice {
+                not_after: Some(not_after),
+                days_before: Some(days_before),
+                ..Notice::default()
+            },
+            E::CertificateExpired { not_after } => Notice {
+                not_after: Some(not_after),
+                ..Notice::default()
+            },
+            _ => Notice::default(),
         })
     }
 }

@@ -16,7 +16,8 @@
 //! - A missing `code` is `invalid_request`; a missing or wrong `code_verifier` or `redirect_uri`
 //!   is `invalid_grant`. An unknown `grant_type` is `unsupported_grant_type`.
 //! - Client authentication comes before any grant check (and before [`Mode::InvalidGrant`]);
-//!   [`Mode::Unavailable`] and [`Mode::RedirectTo`] answer before anything is checked.
+//!   [`Mode::Unavailable`], [`Mode::ServerError`] and [`Mode::RedirectTo`] answer before
+//!   anything is checked.
 //!   Presenting a secret both in Basic and in the form is `invalid_request` (one method only).
 //! - Without rotation, a refresh response carries no `refresh_token` (the client keeps its
 //!   own); with rotation, each refresh returns a new one and the presented one dies. Reusing a
@@ -114,6 +115,8 @@ pub enum Mode {
     InvalidGrant,
     /// Every token call answers 503.
     Unavailable,
+    /// Every token call answers 500 (a provider's internal error).
+    ServerError,
     /// Every token call answers 307 with `Location: <url>`.
     RedirectTo(String),
 }
@@ -616,6 +619,14 @@ async fn token(
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
                 "503 Service Unavailable",
+            )
+                .into_response()
+        }
+        Mode::ServerError => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "500 Internal Server Error",
             )
                 .into_response()
         }

@@ -143,4 +143,13 @@ pub enum AuthenticationCommand {
         /// What the provider said, without any token.
         reason: String,
     },
+    /// Record that a refresh failed for another reason than `invalid_grant` (system
+    /// command); refused when the failure streak is already recorded.
+    RecordRefreshFailure {
+        /// What went wrong, without any token, URL path or answer body.
+        reason: String,
+    },
+    /// Record the certificate notice due at the decision's time (system command, the
+    /// notices sweep); refused when none is due.
+    RecordCertificateNotice,
 }

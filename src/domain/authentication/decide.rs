@@ -2,6 +2,7 @@
 
 mod changes;
 mod grants;
+mod notices;
 
 use super::commands::{AuthenticationCommand, CreateAuthentication, RestoreSnapshot};
 use super::events::AuthenticationEvent;
@@ -114,6 +115,12 @@ pub enum AuthenticationError {
     /// The authentication is already marked as needing re-authorization.
     #[error("authentication: already needs re-authorization")]
     AlreadyNeedsReauthorization,
+    /// A refresh failure of the current streak is already recorded.
+    #[error("authentication: a refresh failure is already recorded since the last refresh")]
+    RefreshFailureAlreadyRecorded,
+    /// No certificate notice is due (not a certificate, not near its end, or already sent).
+    #[error("authentication: no certificate notice is due")]
+    NoCertificateNoticeDue,
     /// Purge destroys secrets for good: only a deleted authentication may be purged, so that
     /// an authentication still in use is never shredded by one request.
     #[error("authentication: is active; delete it before purging it")]
@@ -142,6 +149,8 @@ impl AuthenticationError {
             | E::Deleted
             | E::Purged
             | E::AlreadyNeedsReauthorization
+            | E::RefreshFailureAlreadyRecorded
+            | E::NoCertificateNoticeDue
             | E::PurgeActive => "authentication",
             E::AccessDenied { .. } | E::SameWorkspace(_) => "workspace",
             E::UnknownService(_) | E::ServiceRetired | E::ServiceNotUsableHere => "service",
@@ -234,6 +243,8 @@ pub fn decide<S>(
             granted_scopes,
         } => grants::record_refresh(&on, fields, granted_scopes),
         C::RequireReauthorization { reason } => grants::require_reauthorization(&on, reason),
+        C::RecordRefreshFailure { reason } => notices::record_refresh_failure(&on, reason),
+        C::RecordCertificateNotice => notices::record_certificate_notice(&on),
         C::Delete => delete(&on),
         C::Restore {
             to_version,
@@ -518,6 +529,14 @@ mod field_tests {
                 "authentication",
             ),
             (AuthenticationError::PurgeActive, "authentication"),
+            (
+                AuthenticationError::RefreshFailureAlreadyRecorded,
+                "authentication",
+            ),
+            (
+                AuthenticationError::NoCertificateNoticeDue,
+                "authentication",
+            ),
             (
                 AuthenticationError::RestoreVersionOutOfRange {
                     requested: 5,

@@ -150,6 +150,26 @@ pub enum AuthenticationEvent<S> {
         /// The check failed and the caller asked to save the change anyway.
         saved_unverified: bool,
     },
+    /// A token refresh failed for a reason other than `invalid_grant` (the provider answered
+    /// an error, could not be reached, timed out, or the outbound policy refused the call).
+    /// Recorded once per failure streak: the first failure after a recorded refresh or grant.
+    RefreshFailed {
+        /// What went wrong, with the host at most: never a token, a URL path or a body.
+        reason: String,
+    },
+    /// The client certificate's `not_after` is within `days_before` days (30, 7 or 1): the
+    /// most urgent threshold reached, once per threshold and `not_after`.
+    CertificateExpiring {
+        /// End of the certificate's validity.
+        not_after: Timestamp,
+        /// The threshold reached: 30, 7 or 1.
+        days_before: u8,
+    },
+    /// The client certificate's `not_after` has passed (once per `not_after`).
+    CertificateExpired {
+        /// End of the certificate's validity.
+        not_after: Timestamp,
+    },
 }
 
 /// What checking new credential material against a service's verification endpoint found.
@@ -192,7 +212,7 @@ impl VerificationOutcome {
 }
 
 /// Every authentication event type string.
-pub const AUTHENTICATION_EVENT_TYPES: [&str; 11] = [
+pub const AUTHENTICATION_EVENT_TYPES: [&str; 14] = [
     "authentication.created",
     "authentication.renamed",
     "authentication.moved",
@@ -204,6 +224,9 @@ pub const AUTHENTICATION_EVENT_TYPES: [&str; 11] = [
     "authentication.grant_recorded",
     "authentication.reauthorization_required",
     "authentication.verification_recorded",
+    "authentication.refresh_failed",
+    "authentication.certificate_expiring",
+    "authentication.certificate_expired",
 ];
 
 impl<S> AuthenticationEvent<S> {
@@ -221,6 +244,9 @@ impl<S> AuthenticationEvent<S> {
             Self::GrantRecorded { .. } => 8,
             Self::ReauthorizationRequired { .. } => 9,
             Self::VerificationRecorded { .. } => 10,
+            Self::RefreshFailed { .. } => 11,
+            Self::CertificateExpiring { .. } => 12,
+            Self::CertificateExpired { .. } => 13,
         };
         AUTHENTICATION_EVENT_TYPES[index]
     }
@@ -335,6 +361,17 @@ impl<S> AuthenticationEvent<S> {
                 outcome,
                 saved_unverified,
             },
+            Self::RefreshFailed { reason } => AuthenticationEvent::RefreshFailed { reason },
+            Self::CertificateExpiring {
+                not_after,
+                days_before,
+            } => AuthenticationEvent::CertificateExpiring {
+                not_after,
+                days_before,
+            },
+            Self::CertificateExpired { not_after } => {
+                AuthenticationEvent::CertificateExpired { not_after }
+            }
         })
     }
 }

@@ -4,6 +4,7 @@ mod certificate;
 mod commands;
 mod decide;
 mod events;
+mod notices;
 mod state;
 mod validate;
 mod warnings;
@@ -18,6 +19,10 @@ pub use decide::{decide, AuthenticationError, Decision, DecisionContext};
 pub use events::{
     AuthenticationEvent, FieldOutcome, FieldValue, VerificationOutcome, AUTHENTICATION_EVENT_TYPES,
 };
+pub use notices::{
+    certificate_notice_due, refresh_failure_starts_streak, CertificateNotice,
+    CERTIFICATE_NOTICE_DAYS,
+};
 pub use state::{Authentication, AuthenticationState, Lifecycle, StoredField};
 pub use validate::{FieldError, ScopeError};
 pub use warnings::{Warning, CERTIFICATE_EXPIRY_WARNING_DAYS};
@@ -30,3 +35,5 @@ mod tests_change;
 mod tests_create;
 #[cfg(test)]
 mod tests_custom_service;
+#[cfg(test)]
+mod tests_notices;

@@ -2,6 +2,7 @@
 
 use super::commands::ChangeOrigin;
 use super::events::{AuthenticationEvent, FieldOutcome, FieldValue};
+use super::notices::CertificateNotice;
 use crate::domain::ids::{AuthenticationId, EnvironmentTag, FieldName, WorkspaceId};
 use crate::domain::services::{AuthKind, ServiceRef};
 use crate::time::Timestamp;
@@ -98,6 +99,11 @@ pub struct Authentication<S> {
     pub lifecycle: Lifecycle,
     /// The provider refused the refresh token; a person must authorize again.
     pub needs_reauthorization: bool,
+    /// A refresh failure was recorded and no refresh, grant or re-authentication since: the
+    /// next failures of the streak are not recorded again.
+    pub refresh_failing: bool,
+    /// The last certificate notice sent (for the `not_after` it names).
+    pub certificate_notice: Option<CertificateNotice>,
 }
 
 /// The state of one authentication stream.
@@ -182,6 +188,8 @@ impl<S> AuthenticationState<S> {
             expires_at: a.expires_at,
             lifecycle: a.lifecycle,
             needs_reauthorization: a.needs_reauthorization,
+            refresh_failing: a.refresh_failing,
+            certificate_notice: a.certificate_notice,
         });
         AuthenticationState {
             version: self.version,
@@ -249,6 +257,8 @@ impl<S: Clone> Authentication<S> {
             expires_at: *expires_at,
             lifecycle: Lifecycle::Active,
             needs_reauthorization: false,
+            refresh_failing: false,
+            certificate_notice: None,
         })
     }
 
@@ -294,8 +304,13 @@ impl<S: Clone> Authentication<S> {
                 self.scopes = granted_scopes.clone();
                 self.extra_permissions = extra_permissions.clone();
                 self.needs_reauthorization = false;
+                self.refresh_failing = false;
             }
             E::ReauthorizationRequired { .. } => self.needs_reauthorization = true,
+            E::RefreshFailed { .. } => self.refresh_failing = true,
+            E::CertificateExpiring { .. } | E::CertificateExpired { .. } => {
+                self.certificate_notice = CertificateNotice::recorded_by(event);
+            }
             // A record about the change it came with; the content is that change's.
             E::VerificationRecorded { .. } => {}
             E::Purged => {
@@ -311,13 +326,14 @@ impl<S: Clone> Authentication<S> {
         expires_at: Option<Timestamp>,
         version: u64,
     ) {
-        // New token material means a person (or a refresh) just proved access; a new
-        // expiry alone does not.
+        // New token material means a person (or a refresh) just proved access, which also
+        // ends a refresh failure streak; a new expiry alone does not.
         if fields.iter().any(|(name, o)| {
             matches!(o, FieldOutcome::Overridden(_))
                 && matches!(name.as_str(), "access_token" | "refresh_token")
         }) {
             self.needs_reauthorization = false;
+            self.refresh_failing = false;
         }
         for (name, outcome) in fields {
             match outcome {
