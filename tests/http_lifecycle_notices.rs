@@ -128,9 +128,49 @@ fn of_type<'a>(events: &'a [Value], event_type: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// A local webhook receiver: its URL and the bodies it got.
+async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let store = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let store = store.clone();
+            async move {
+                if let Ok(event) = serde_json::from_slice::<Value>(&body) {
+                    store.lock().expect("got").push(event);
+                }
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, got)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificates_near_their_end_get_the_most_urgent_notice_once() {
-    let s = Server::start().await;
+    let s = Server::start_with(|config| {
+        config.app.webhooks.policy =
+            credledger::oauth::endpoint::EndpointPolicy::insecure_for_development();
+    })
+    .await;
+    // The notices reach webhooks too: a receiver subscribed to them.
+    let (hook_url, hooked) = receiver().await;
+    s.call(
+        Method::POST,
+        "/v1/webhooks",
+        &s.editor.token,
+        Some(json!({"url": hook_url, "event_types": CERTIFICATE_TYPES.split(',').collect::<Vec<_>>()})),
+    )
+    .await
+    .expect(201);
     let dir = tempfile::TempDir::new().expect("a temp dir");
     let (soon_cert, soon_key) = certificate(dir.path(), 5);
     let (past_cert, past_key) = certificate(dir.path(), -1);
@@ -190,6 +230,26 @@ async fn certificates_near_their_end_get_the_most_urgent_notice_once() {
     assert!(expired[0]["not_after"].is_string());
     assert!(expired[0].get("days_before").is_none());
     assert!(seen.iter().all(|e| e["authentication"] != far.as_str()));
+    let mut delivered = Vec::new();
+    for _ in 0..400 {
+        delivered = hooked.lock().expect("hooked").clone();
+        if delivered.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let delivered_types: Vec<&str> = delivered
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    let streamed_types: Vec<&str> = seen
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    assert_eq!(
+        delivered_types, streamed_types,
+        "the webhook got the same notices"
+    );
     for key in [&soon_key, &past_key] {
         assert!(!raw.contains(&pem_body(key)), "a private key in the stream");
     }
