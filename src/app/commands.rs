@@ -733,6 +733,24 @@ impl App {
         Ok(outcome)
     }
 
+    /// [`App::append_plain`], answering once the read model has the events (so the caller's
+    /// next read sees them).
+    pub(super) async fn append_plain_applied<E: serde::Serialize>(
+        &self,
+        stream: crate::ledger::StreamId,
+        version: u64,
+        caller: &Caller,
+        events: &[E],
+        kind: impl Fn(&E) -> (&'static str, u16),
+        answer: Vec<u8>,
+    ) -> Result<crate::ledger::AppendOutcome, AppError> {
+        let outcome = self
+            .append_plain(stream, version, caller, events, kind, answer)
+            .await?;
+        self.model().wait_for(outcome.last_position.0).await?;
+        Ok(outcome)
+    }
+
     /// Destroys a purged authentication's data key if it is still there.
     fn finish_purge(&self, id: AuthenticationId) -> Result<(), AppError> {
         if matches!(

@@ -395,18 +395,15 @@ impl App {
         events: &[CustomServiceEvent],
         answer: Vec<u8>,
     ) -> Result<AppendOutcome, AppError> {
-        let outcome = self
-            .append_plain(
-                payloads::service_stream(service),
-                version,
-                caller,
-                events,
-                |e| (e.event_type(), e.schema_version()),
-                answer,
-            )
-            .await?;
-        self.model().wait_for(outcome.last_position.0).await?;
-        Ok(outcome)
+        self.append_plain_applied(
+            payloads::service_stream(service),
+            version,
+            caller,
+            events,
+            |e| (e.event_type(), e.schema_version()),
+            answer,
+        )
+        .await
     }
 }
 

@@ -401,17 +401,15 @@ impl App {
         events: &[WebhookEvent],
         answer: Vec<u8>,
     ) -> Result<(), AppError> {
-        let outcome = self
-            .append_plain(
-                payloads::webhook_stream(id),
-                version,
-                caller,
-                events,
-                |e| (e.event_type(), e.schema_version()),
-                answer,
-            )
-            .await?;
-        self.model().wait_for(outcome.last_position.0).await?;
+        self.append_plain_applied(
+            payloads::webhook_stream(id),
+            version,
+            caller,
+            events,
+            |e| (e.event_type(), e.schema_version()),
+            answer,
+        )
+        .await?;
         Ok(())
     }
 
