@@ -252,6 +252,16 @@ async fn create_an_authentication_from_the_dashboard_with_refusals_beside_their_
             "Choose a workspace",
         ),
         (
+            "another person's personal workspace",
+            "Airtable",
+            s.member.personal.as_str(),
+            CANARY,
+            csrf.as_str(),
+            StatusCode::FORBIDDEN,
+            "workspace-error",
+            "You may not change authentications in that workspace: it is another person",
+        ),
+        (
             "no token",
             "Airtable",
             workspace,

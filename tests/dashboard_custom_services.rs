@@ -99,6 +99,11 @@ async fn a_custom_service_alone_in_a_shared_workspace_with_rights_and_without() 
     let html = refused.text().await.expect("html");
     assert!(html.contains("role=\"alert\""), "{html}");
     assert!(
+        html.contains("You may not define custom services in")
+            && html.contains("your role there (Viewer) does not allow it"),
+        "the refusal in words: {html}"
+    );
+    assert!(
         html.contains("value=\"Not allowed\""),
         "what was typed is kept"
     );

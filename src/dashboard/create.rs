@@ -316,11 +316,21 @@ pub async fn create(
     {
         Ok(_) => Redirect::to(&format!("/ui/authentications/{id}")).into_response(),
         Err(e) => {
+            let in_words = super::refusals::create_refusal(&e, |w| {
+                let id = w.to_string();
+                page.workspaces
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map(|c| c.name.clone())
+            });
             let problem = ApiError::from(e);
             if problem.status.is_server_error() {
                 return failed_page();
             }
-            place_refusal(&mut page, &problem);
+            match in_words {
+                Some(words) => page.workspace_error = Some(words),
+                None => place_refusal(&mut page, &problem),
+            }
             render(problem.status, &page)
         }
     }

@@ -255,9 +255,20 @@ pub async fn save(
     match outcome {
         Ok(to) => Redirect::to(&to).into_response(),
         Err(e) => {
+            let in_words = super::refusals::create_refusal(&e, |w| {
+                let id = w.to_string();
+                page.workspaces
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map(|c| c.name.clone())
+            });
             let problem = ApiError::from(e);
             if problem.status.is_server_error() {
                 return failed_page();
+            }
+            if let Some(words) = in_words {
+                page.error = Some(words);
+                return render(problem.status, &page);
             }
             let (field, reason) = field_and_reason(&problem);
             let input = field
