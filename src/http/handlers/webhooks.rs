@@ -169,20 +169,25 @@ pub struct DeliveryAttemptsPage {
 pub struct AttemptParams {
     /// Attempts numbered below this (from `next_before`).
     #[param(minimum = 1)]
-    before: Option<String>,
+    before: Option<u64>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
-    limit: Option<String>,
+    limit: Option<usize>,
 }
 
-fn number(field: &str, raw: &str, most: u64) -> Result<u64, ApiError> {
-    match raw.trim().parse::<u64>() {
-        Ok(n) if (1..=most).contains(&n) => Ok(n),
-        _ => Err(ApiError::malformed(
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    field: &str,
+    n: T,
+    least: T,
+    most: T,
+) -> Result<T, ApiError> {
+    if n < least || n > most {
+        return Err(ApiError::malformed(
             field,
-            format!("must be a whole number from 1 to {most}"),
-        )),
+            format!("must be from {least} to {most}"),
+        ));
     }
+    Ok(n)
 }
 
 fn webhook_id(raw: &str) -> Result<WebhookId, ApiError> {
@@ -332,15 +337,13 @@ pub async fn list_deliveries(
     let id = webhook_id(&raw)?;
     let before = params
         .before
-        .as_deref()
-        .map(|raw| number("before", raw, u64::MAX))
+        .map(|n| in_range("before", n, 1, u64::MAX))
         .transpose()?;
     let limit = params
         .limit
-        .as_deref()
-        .map(|raw| number("limit", raw, MAX_ATTEMPTS_PAGE as u64))
+        .map(|n| in_range("limit", n, 1, MAX_ATTEMPTS_PAGE))
         .transpose()?
-        .unwrap_or(50) as usize;
+        .unwrap_or(50);
     let attempts = state.app.webhook_attempts(user, id, before, limit).await?;
     let next_before = match attempts.last() {
         Some(last) if attempts.len() == limit && last.attempt > 1 => Some(last.attempt),
