@@ -702,3 +702,40 @@ async fn a_replayed_subscribe_answers_the_same_and_the_limit_holds_under_races()
     assert_eq!(listed.body.as_array().map(Vec::len), Some(20));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_deactivated_owners_subscription_delivers_nothing() {
+    let s = Server::start_with(fast_local).await;
+    let receiver = Receiver::start(&[]).await;
+    let editor = s.editor.clone();
+    subscribe(
+        &s,
+        &editor.token,
+        json!({"url": receiver.url, "workspace": s.shared, "event_types": ["authentication.created"]}),
+    )
+    .await;
+    let owner = s.owner.clone();
+    let before = s
+        .create(&owner, &s.shared, "airtable", json!({"token": "t"}))
+        .await;
+    let got = receiver.wait_for_accepted(1).await;
+    assert_eq!(got[0].json()["authentication"], before.as_str());
+    s.call(
+        Method::POST,
+        &format!("/v1/users/{}/deactivate", editor.id),
+        &owner.token,
+        Some(json!({})),
+    )
+    .await
+    .expect(200);
+    s.create(&owner, &s.shared, "airtable", json!({"token": "t"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        receiver.got().len(),
+        1,
+        "nothing for a deactivated owner: {:?}",
+        types_of(&receiver.got())
+    );
+    s.stop().await;
+}
