@@ -14,6 +14,7 @@ mod invariants;
 mod keyring;
 mod notices;
 mod oauth_clients;
+mod opaque_seal;
 mod principals;
 mod queries;
 pub mod resolve;

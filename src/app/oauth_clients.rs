@@ -2,14 +2,12 @@
 //! app. The client secret is sealed under the service's data key like any authentication
 //! secret and recorded in the service's stream; only the OAuth2 flow and the refresher open it.
 
-use crate::crypto::{seal, SealContext, Sealed, SecretBytes};
 use crate::domain::ids::ServiceId;
 use crate::domain::secret::SecretText;
 use crate::domain::services::{
     check_registration, decide_custom_service, ClientRegistration, CustomService,
     CustomServiceCommand, CustomServiceError, OpaqueSealed,
 };
-use crate::ledger::{codec, StoreError};
 
 use super::{App, AppError, Caller};
 
@@ -43,9 +41,7 @@ impl App {
                 self.url_rule(),
             )?;
         }
-        let binding = uuid::Uuid::now_v7();
-        let sealed =
-            registration.map_secret(|secret| self.seal_client_secret(id, binding, &secret))?;
+        let sealed = registration.map_secret(|secret| self.seal_client_secret(id, &secret))?;
         let command = CustomServiceCommand::RegisterOAuthClient {
             registration: sealed,
             actor: caller.user,
@@ -78,24 +74,13 @@ impl App {
     fn seal_client_secret(
         &self,
         id: ServiceId,
-        binding: uuid::Uuid,
         secret: &SecretText,
     ) -> Result<OpaqueSealed, AppError> {
-        let key = self.keys.get_or_create_for_append(id.as_uuid())?;
-        let context = SealContext {
-            owner: id.as_uuid(),
-            field: CLIENT_SECRET_FIELD,
-            event_id: binding,
-        };
-        let sealed = seal(
-            &key,
-            &context,
-            &SecretBytes::from_slice(secret.expose().as_bytes()),
-        )?;
-        Ok(OpaqueSealed {
-            binding,
-            bytes: codec::encode(&sealed).map_err(StoreError::from)?,
-        })
+        self.seal_opaque(
+            id.as_uuid(),
+            CLIENT_SECRET_FIELD,
+            secret.expose().as_bytes(),
+        )
     }
 
     fn open_client_secret(
@@ -103,20 +88,12 @@ impl App {
         id: ServiceId,
         sealed: &OpaqueSealed,
     ) -> Result<SecretText, AppError> {
-        let unreadable = || {
+        let plain = self.open_opaque(id.as_uuid(), CLIENT_SECRET_FIELD, sealed)?;
+        let text = std::str::from_utf8(plain.expose()).map_err(|_| {
             AppError::Crypto(crate::crypto::CryptoError::OpenFailed {
                 field: CLIENT_SECRET_FIELD.to_owned(),
             })
-        };
-        let key = self.keys.get(id.as_uuid())?.ok_or_else(unreadable)?;
-        let value: Sealed = codec::decode(&sealed.bytes).map_err(|_| unreadable())?;
-        let context = SealContext {
-            owner: id.as_uuid(),
-            field: CLIENT_SECRET_FIELD,
-            event_id: sealed.binding,
-        };
-        let plain = crate::crypto::open(&key, &context, &value)?;
-        let text = std::str::from_utf8(plain.expose()).map_err(|_| unreadable())?;
+        })?;
         Ok(SecretText::new(text.to_owned()))
     }
 }

@@ -51,7 +51,7 @@ impl Drop for Lanes {
 
 /// Runs the deliveries of every active subscription until the task is stopped.
 pub async fn run_webhook_deliveries(app: Arc<App>) {
-    if let Err(e) = app.forget_removed_webhooks() {
+    if let Err(e) = app.forget_removed_webhooks().await {
         tracing::warn!(error = %e, "could not clean up removed webhook subscriptions");
     }
     let mut lanes = Lanes(HashMap::new());
@@ -93,17 +93,15 @@ pub async fn run_webhook_deliveries(app: Arc<App>) {
 impl App {
     /// Forgets the subscriptions that have a delivery log but are no longer in the ledger
     /// (removed while the server stopped between the removal and its clean-up).
-    fn forget_removed_webhooks(&self) -> Result<(), AppError> {
+    async fn forget_removed_webhooks(&self) -> Result<(), AppError> {
         let known = self.webhook_log.known()?;
-        let model = self.model().model().try_read();
-        let Ok(model) = model else {
-            return Ok(()); // Busy: the next start cleans up.
+        let removed: Vec<WebhookId> = {
+            let model = self.model().model().read().await;
+            known
+                .into_iter()
+                .filter(|id| !model.webhooks.contains_key(id))
+                .collect()
         };
-        let removed: Vec<WebhookId> = known
-            .into_iter()
-            .filter(|id| !model.webhooks.contains_key(id))
-            .collect();
-        drop(model);
         for id in removed {
             self.forget_webhook(id)?;
         }

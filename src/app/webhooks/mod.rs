@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{seal, SealContext, Sealed, SecretBytes, SecretString, WebhookSecret};
+use crate::crypto::{SecretString, WebhookSecret};
 use crate::domain::ids::{UserId, WebhookId, WorkspaceId};
 use crate::domain::services::OpaqueSealed;
 use crate::domain::webhooks::{
@@ -74,8 +74,8 @@ impl WebhookSettings {
     }
 }
 
-/// What a subscribe asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a subscribe asks for. No `Debug`: the URL may hold the receiver's credential.
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewWebhook {
     /// The receiver URL.
     pub url: String,
@@ -90,8 +90,8 @@ pub struct NewWebhook {
 /// A new subscription and its signing secret.
 #[derive(Debug)]
 pub struct SubscribedWebhook {
-    /// The subscription.
-    pub webhook: Webhook,
+    /// The subscription, with where its deliveries stand.
+    pub view: WebhookView,
     /// Its signing secret (`whsec_…`): for the receiver, shown in this answer only.
     pub secret: SecretString,
     /// Whether this is the answer of an earlier request with the same idempotency key.
@@ -132,10 +132,9 @@ impl App {
                 codec::decode(earlier.replayed_answer.as_deref().unwrap_or_default())
                     .map_err(StoreError::from)?;
             let id = WebhookId::from_uuid(answer.webhook);
-            let webhook = self.owned_webhook(caller.user, id).await?;
             return Ok(SubscribedWebhook {
+                view: self.webhook(caller.user, id).await?,
                 secret: self.webhook_secret(id)?.to_text(),
-                webhook,
                 replayed: true,
             });
         }
@@ -167,7 +166,7 @@ impl App {
         .map_err(StoreError::from)?;
         self.append_webhook(caller, id, 0, &events, answer).await?;
         Ok(SubscribedWebhook {
-            webhook: self.owned_webhook(caller.user, id).await?,
+            view: self.webhook(caller.user, id).await?,
             secret: self.webhook_secret(id)?.to_text(),
             replayed: false,
         })
@@ -241,7 +240,7 @@ impl App {
         &self,
         caller: &Caller,
         id: WebhookId,
-    ) -> Result<Webhook, AppError> {
+    ) -> Result<WebhookView, AppError> {
         if self.earlier_outcome(caller).await?.is_none() {
             let _one_at_a_time = self.webhook_gate.lock().await;
             let (events, version) = self
@@ -256,7 +255,7 @@ impl App {
                 self.webhook_log.set_progress(id, progress).await?;
             }
         }
-        self.owned_webhook(caller.user, id).await
+        self.webhook(caller.user, id).await
     }
 
     /// The system stops a subscription whose receiver failed for the whole retry period.
@@ -297,23 +296,12 @@ impl App {
 
     /// The receiver URL of a subscription, opened for a delivery.
     fn receiver_url(&self, webhook: &Webhook) -> Result<String, AppError> {
-        let unreadable = || {
+        let plain = self.open_opaque(webhook.id.as_uuid(), URL_FIELD, &webhook.url)?;
+        String::from_utf8(plain.expose().to_vec()).map_err(|_| {
             AppError::Crypto(crate::crypto::CryptoError::OpenFailed {
                 field: URL_FIELD.to_owned(),
             })
-        };
-        let key = self
-            .keys
-            .get(webhook.id.as_uuid())?
-            .ok_or_else(unreadable)?;
-        let sealed: Sealed = codec::decode(&webhook.url.bytes).map_err(|_| unreadable())?;
-        let context = SealContext {
-            owner: webhook.id.as_uuid(),
-            field: URL_FIELD,
-            event_id: webhook.url.binding,
-        };
-        let plain = crate::crypto::open(&key, &context, &sealed)?;
-        String::from_utf8(plain.expose().to_vec()).map_err(|_| unreadable())
+        })
     }
 
     /// Checks a receiver URL against the outbound policy (no name is resolved yet: that is
@@ -332,22 +320,7 @@ impl App {
     }
 
     fn seal_url(&self, id: WebhookId, url: &str) -> Result<OpaqueSealed, AppError> {
-        let key = self.keys.get_or_create_for_append(id.as_uuid())?;
-        let binding = uuid::Uuid::now_v7();
-        let context = SealContext {
-            owner: id.as_uuid(),
-            field: URL_FIELD,
-            event_id: binding,
-        };
-        let sealed = seal(
-            &key,
-            &context,
-            &SecretBytes::from_slice(url.trim().as_bytes()),
-        )?;
-        Ok(OpaqueSealed {
-            binding,
-            bytes: codec::encode(&sealed).map_err(StoreError::from)?,
-        })
+        self.seal_opaque(id.as_uuid(), URL_FIELD, url.trim().as_bytes())
     }
 
     async fn owned_webhook(&self, user: UserId, id: WebhookId) -> Result<Webhook, AppError> {

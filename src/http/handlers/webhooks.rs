@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::app::webhooks::{AttemptOutcome, DeliveryAttempt, MAX_ATTEMPTS_PAGE};
 use crate::app::{NewWebhook, WebhookView};
 use crate::domain::ids::{WebhookId, WorkspaceId};
-use crate::domain::webhooks::{Webhook, WebhookStatus};
+use crate::domain::webhooks::WebhookStatus;
 use crate::http::dto::parse_id;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, Authenticated};
@@ -23,8 +23,9 @@ use crate::http::openapi::{
 use crate::http::SharedState;
 use crate::time::Timestamp;
 
+// No `Debug`: the URL may hold the receiver's credential.
 /// `POST /v1/webhooks`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhookBody {
     /// Where deliveries are posted: `https`, a public address (http and local addresses only
@@ -42,8 +43,9 @@ pub struct NewWebhookBody {
     pub description: String,
 }
 
+// No `Debug`: the answer that subscribes holds the signing secret.
 /// A subscription.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct WebhookBody {
     /// Its id.
     pub id: Uuid,
@@ -77,8 +79,9 @@ pub struct WebhookBody {
 }
 
 impl WebhookBody {
-    fn of(webhook: &Webhook, view: Option<&WebhookView>, secret: Option<String>) -> WebhookBody {
-        let progress = view.and_then(|v| v.progress).unwrap_or_default();
+    fn of(view: &WebhookView, secret: Option<String>) -> WebhookBody {
+        let webhook = &view.webhook;
+        let progress = view.progress.unwrap_or_default();
         let (status, disabled_reason) = match &webhook.status {
             WebhookStatus::Active => ("active", None),
             WebhookStatus::Disabled { reason, .. } => ("disabled", Some(reason.clone())),
@@ -239,13 +242,8 @@ pub async fn create_webhook(
         .app
         .subscribe_webhook(&caller, WebhookId::new(), new)
         .await?;
-    let view = state
-        .app
-        .webhook(caller.user, subscribed.webhook.id)
-        .await?;
     let answer = WebhookBody::of(
-        &subscribed.webhook,
-        Some(&view),
+        &subscribed.view,
         Some(subscribed.secret.expose().to_owned()),
     );
     Ok((StatusCode::CREATED, Json(answer)).into_response())
@@ -276,7 +274,7 @@ pub async fn list_webhooks(
         .webhooks_of(user)
         .await?
         .iter()
-        .map(|view| WebhookBody::of(&view.webhook, Some(view), None))
+        .map(|view| WebhookBody::of(view, None))
         .collect();
     Ok(Json(items).into_response())
 }
@@ -306,7 +304,7 @@ pub async fn get_webhook(
 ) -> Result<Response, ApiError> {
     let user = who.user()?;
     let view = state.app.webhook(user, webhook_id(&raw)?).await?;
-    Ok(Json(WebhookBody::of(&view.webhook, Some(&view), None)).into_response())
+    Ok(Json(WebhookBody::of(&view, None)).into_response())
 }
 
 /// `GET /v1/webhooks/{id}/deliveries`.
@@ -421,7 +419,6 @@ pub async fn enable_webhook(
 ) -> Result<Response, ApiError> {
     let caller = who.caller(&headers)?;
     let id = webhook_id(&raw)?;
-    let webhook = state.app.enable_webhook(&caller, id).await?;
-    let view = state.app.webhook(caller.user, id).await?;
-    Ok(Json(WebhookBody::of(&webhook, Some(&view), None)).into_response())
+    let view = state.app.enable_webhook(&caller, id).await?;
+    Ok(Json(WebhookBody::of(&view, None)).into_response())
 }
