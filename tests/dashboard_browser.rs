@@ -8,7 +8,7 @@
 mod dashboard_support;
 mod http_support;
 
-use dashboard_support::browser::{browser, screenshot, start_driver, wait_for_heading};
+use dashboard_support::browser::{browser, screenshot, start_driver, wait_for, wait_for_heading};
 use fantoccini::Locator;
 use http_support::Server;
 use serde_json::json;
@@ -45,11 +45,7 @@ async fn a_person_signs_in_finds_an_authentication_and_signs_out() {
         .click()
         .await
         .expect("submit");
-    let error = c
-        .wait()
-        .for_element(Locator::Id("token-error"))
-        .await
-        .expect("the message beside the field");
+    let error = wait_for(&c, Locator::Id("token-error")).await;
     assert!(error.text().await.expect("text").contains("not valid"));
     let field = c.find(Locator::Id("token")).await.expect("field");
     assert_eq!(
@@ -78,12 +74,11 @@ async fn a_person_signs_in_finds_an_authentication_and_signs_out() {
         .send_keys("airtable\u{E007}")
         .await
         .expect("search");
-    c.wait()
-        .for_element(Locator::XPath(
-            "//p[@class='count'][contains(., '1 authentication ')]",
-        ))
-        .await
-        .expect("one match");
+    wait_for(
+        &c,
+        Locator::XPath("//p[@class='count'][contains(., '1 authentication ')]"),
+    )
+    .await;
     c.find(Locator::Css("tbody a"))
         .await
         .expect("the match's link")
@@ -126,11 +121,7 @@ async fn a_person_signs_in_finds_an_authentication_and_signs_out() {
     .click()
     .await
     .expect("choose it");
-    let name = c
-        .wait()
-        .for_element(Locator::Id("name"))
-        .await
-        .expect("the name field");
+    let name = wait_for(&c, Locator::Id("name")).await;
     name.send_keys("Made in the browser").await.expect("type");
     c.find(Locator::Css(&format!(
         "#workspace option[value='{}']",

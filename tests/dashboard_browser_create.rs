@@ -12,7 +12,7 @@ mod oauth_provider;
 mod oauth_support;
 
 use dashboard_support::browser::{
-    browser, screenshot, start_driver, wait_for_heading, wait_for_url_containing,
+    browser, screenshot, start_driver, wait_for, wait_for_heading, wait_for_url_containing,
 };
 use fantoccini::{Client, Locator};
 use http_support::Server;
@@ -74,12 +74,11 @@ async fn a_sign_in_link_works_once_and_the_searched_catalog_creates_in_a_persona
         .expect("open the link again");
     wait_for_heading(&c, "Sign in with a link").await;
     click(&c, "main form button[type=submit]").await;
-    c.wait()
-        .for_element(Locator::XPath(
-            "//p[@role='alert'][contains(., 'not valid')]",
-        ))
-        .await
-        .expect("the refusal");
+    wait_for(
+        &c,
+        Locator::XPath("//p[@role='alert'][contains(., 'not valid')]"),
+    )
+    .await;
     screenshot(&c, "sign-in-link-refused").await;
 
     // Search the catalog (a GET form), choose Airtable, create it in the personal workspace.
@@ -89,20 +88,16 @@ async fn a_sign_in_link_works_once_and_the_searched_catalog_creates_in_a_persona
     wait_for_heading(&c, "Create new authentication").await;
     type_into(&c, "q", "airtable\u{E007}").await;
     wait_for_url_containing(&c, "q=airtable").await;
-    c.wait()
-        .for_element(Locator::XPath(
-            "//table[@class='catalog']//td[contains(., 'Airtable')]",
-        ))
-        .await
-        .expect("the match");
+    wait_for(
+        &c,
+        Locator::XPath("//table[@class='catalog']//td[contains(., 'Airtable')]"),
+    )
+    .await;
     let catalog = c.source().await.expect("source");
     assert!(!catalog.contains("Slack"), "the search narrows the catalog");
     screenshot(&c, "create-catalog").await;
     click(&c, "a[href='/ui/authentications/new?service=airtable']").await;
-    c.wait()
-        .for_element(Locator::Id("name"))
-        .await
-        .expect("the form");
+    wait_for(&c, Locator::Id("name")).await;
     type_into(&c, "name", "Airtable in my workspace").await;
     click(
         &c,
@@ -156,11 +151,7 @@ async fn an_oauth2_service_is_connected_through_the_test_provider() {
     click(&c, "main form button[type=submit]").await;
 
     // The confirm step says what the API says, before anyone leaves for the provider.
-    let warning = c
-        .wait()
-        .for_element(Locator::Id("scope-warning"))
-        .await
-        .expect("the warning");
+    let warning = wait_for(&c, Locator::Id("scope-warning")).await;
     let text = warning.text().await.expect("text");
     assert!(text.contains("missing required scopes read"), "{text}");
     assert_eq!(provider.authorize_calls(), 0);

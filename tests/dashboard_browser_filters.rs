@@ -6,36 +6,18 @@
 mod dashboard_support;
 mod http_support;
 
-use std::time::Duration;
-
 use dashboard_support::browser::{
-    browser, click_button, screenshot, sign_in_with_token, start_driver,
+    browser, choose, click_button, screenshot, sign_in_with_token, start_driver, wait_for,
 };
 use fantoccini::{Client, Locator};
 use http_support::Server;
 use reqwest::Method;
 use serde_json::json;
 
-/// Chooses the option labelled `label` of the select whose id is `id`.
-async fn choose(client: &Client, id: &str, label: &str) {
-    client
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"))
-        .select_by_label(label)
-        .await
-        .unwrap_or_else(|e| panic!("choose {label:?} in #{id}: {e}"));
-}
-
 /// Waits for the list's count to read `text`, then answers the names of its rows.
 async fn rows_once_counted(client: &Client, text: &str) -> Vec<String> {
     let xpath = format!("//p[@class='count' and normalize-space(.)='{text}']");
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::XPath(&xpath))
-        .await
-        .unwrap_or_else(|e| panic!("no count {text:?}: {e}"));
+    wait_for(&client, Locator::XPath(&xpath)).await;
     let mut names = Vec::new();
     for link in client
         .find_all(Locator::Css("#results tbody td:first-child a"))

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use dashboard_support::browser::{
-    browser_downloading_to, click_on, screenshot, start_driver, wait_for_exact_heading,
+    browser_downloading_to, click_on, screenshot, start_driver, wait_for, wait_for_exact_heading,
     wait_for_heading,
 };
 use dashboard_support::reauthenticate;
@@ -118,13 +118,11 @@ async fn a_person_looks_back_audits_and_reads_the_reference_pages() {
         .send_keys("airt")
         .await
         .expect("type");
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::XPath(
-            "//p[@class='count'][contains(., '1 authentication ')]",
-        ))
-        .await
-        .expect("the list narrowed as I typed");
+    wait_for(
+        &c,
+        Locator::XPath("//p[@class='count'][contains(., '1 authentication ')]"),
+    )
+    .await;
     let kept = c
         .execute("return window.stillHere === true", vec![])
         .await
@@ -151,13 +149,11 @@ async fn a_person_looks_back_audits_and_reads_the_reference_pages() {
         Locator::Css(&format!("button.copy[aria-label='Copy {id}']")),
     )
     .await;
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::XPath(
-            "//button[@class='copy'][normalize-space(.)='Copied']",
-        ))
-        .await
-        .expect("the button says it copied");
+    wait_for(
+        &c,
+        Locator::XPath("//button[@class='copy'][normalize-space(.)='Copied']"),
+    )
+    .await;
     source(&c, &mut pages).await;
 
     // History → view as of version 1 → restore it.
@@ -193,11 +189,7 @@ async fn a_person_looks_back_audits_and_reads_the_reference_pages() {
     click_on(&c, Locator::LinkText("Who can use it")).await;
     wait_for_heading(&c, "Who could use").await;
     click_on(&c, Locator::Css("main form button[type=submit]")).await;
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::XPath("//h2[starts-with(., 'At ')]"))
-        .await
-        .expect("the answer");
+    wait_for(&c, Locator::XPath("//h2[starts-with(., 'At ')]")).await;
     let html = source(&c, &mut pages).await;
     assert!(
         html.contains("<td>Editor</td>"),
@@ -226,11 +218,7 @@ async fn a_person_looks_back_audits_and_reads_the_reference_pages() {
         Locator::XPath("//button[normalize-space(.)='Show the workspace then']"),
     )
     .await;
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::XPath("//h2[starts-with(., 'At 2100-01-01')]"))
-        .await
-        .expect("the workspace then");
+    wait_for(&c, Locator::XPath("//h2[starts-with(., 'At 2100-01-01')]")).await;
     let html = source(&c, &mut pages).await;
     assert_eq!(html.matches("/as-of?version=").count(), 2, "both: {html}");
     screenshot(&c, "workspace-as-of").await;
@@ -245,13 +233,11 @@ async fn a_person_looks_back_audits_and_reads_the_reference_pages() {
         .await
         .expect("choose a type");
     click_on(&c, Locator::XPath("//button[normalize-space(.)='Filter']")).await;
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::XPath(
-            "//p[@class='downloads']/a[contains(@href, 'type=authentication.created')]",
-        ))
-        .await
-        .expect("the filtered page");
+    wait_for(
+        &c,
+        Locator::XPath("//p[@class='downloads']/a[contains(@href, 'type=authentication.created')]"),
+    )
+    .await;
     let html = source(&c, &mut pages).await;
     assert_eq!(
         html.matches("<td>authentication.created</td>").count(),
@@ -305,12 +291,8 @@ async fn a_person_looks_back_audits_and_reads_the_reference_pages() {
         Locator::XPath("//button[normalize-space(.)='Issue a token']"),
     )
     .await;
-    let shown = c
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Id("issued-token"))
+    let shown = wait_for(&c, Locator::Id("issued-token"))
         .await
-        .expect("the new token")
         .text()
         .await
         .expect("text");

@@ -12,7 +12,7 @@ mod http_support;
 
 use dashboard_support::browser::{
     browser, click_button, click_on, refusal_beside, screenshot, sign_in_with_token, start_driver,
-    type_into, wait_for_heading, Driver,
+    type_into, wait_for, wait_for_heading, Driver,
 };
 use fantoccini::{Client, Locator};
 use http_support::{Persona, Server};
@@ -384,10 +384,7 @@ async fn a_person_deletes_restores_and_purges_by_typing_the_name() {
     // the name to type).
     click_on(c, Locator::Id("delete-sure")).await;
     click_button(c, "Delete").await;
-    c.wait()
-        .for_element(Locator::Id("confirm"))
-        .await
-        .expect("the purge confirmation");
+    wait_for(&c, Locator::Id("confirm")).await;
     assert_eq!(lifecycle(&view(s, &id).await), "deleted");
     screenshot(c, "delete-confirm").await;
     pages.keep(c).await;
@@ -420,10 +417,7 @@ async fn a_person_deletes_restores_and_purges_by_typing_the_name() {
     // The name typed exactly: purged for good; no action is offered any more.
     type_into(c, "confirm", &name).await;
     click_button(c, "Purge").await;
-    c.wait()
-        .for_element(Locator::XPath("//dd[starts-with(., 'Purged')]"))
-        .await
-        .expect("the purged page");
+    wait_for(&c, Locator::XPath("//dd[starts-with(., 'Purged')]")).await;
     let html = pages.keep(c).await;
     assert!(!html.contains("class=\"options\""), "{html}");
     assert_eq!(lifecycle(&view(s, &id).await), "purged");
@@ -482,11 +476,7 @@ async fn a_person_defines_a_custom_service_alone_and_together_with_an_authentica
         .expect("choose the shared workspace");
     screenshot(c, "custom-service").await;
     click_button(c, "Define the service").await;
-    let notice = c
-        .wait()
-        .for_element(Locator::Css("p.notice code"))
-        .await
-        .expect("the defined service");
+    let notice = wait_for(&c, Locator::Css("p.notice code")).await;
     let service = notice.text().await.expect("text");
     screenshot(c, "custom-service-defined").await;
     pages.keep(c).await;
@@ -575,12 +565,11 @@ async fn tamper_and_submit(c: &Client, button: &str) {
     .await
     .expect("tamper");
     pressed.click().await.expect("submit");
-    c.wait()
-        .for_element(Locator::XPath(
-            "//body[contains(., 'this form has expired')]",
-        ))
-        .await
-        .expect("the expired-form answer");
+    wait_for(
+        &c,
+        Locator::XPath("//body[contains(., 'this form has expired')]"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

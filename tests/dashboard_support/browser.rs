@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -114,16 +115,34 @@ pub async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
 }
 
+/// Waits (up to 20 s) for the element `locator` finds. Any answer short of it is retried,
+/// not only "no such element": while a click or a submit navigates, the driver may answer
+/// "aborted by navigation" or a stale document, and that is a moment, not a failure.
+pub async fn wait_for(client: &Client, locator: Locator<'_>) -> Element {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match client.find(locator).await {
+            Ok(element) => return element,
+            Err(e) if std::time::Instant::now() >= deadline => panic!("no {locator:?}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Chooses the option labelled `label` of the select whose id is `id`.
+pub async fn choose(client: &Client, id: &str, label: &str) {
+    wait_for(client, Locator::Id(id))
+        .await
+        .select_by_label(label)
+        .await
+        .unwrap_or_else(|e| panic!("choose {label:?} in #{id}: {e}"));
+}
+
 /// Waits until the page's heading starts with `text` (a click navigates asynchronously: the
 /// old page's heading is still there for a moment).
 pub async fn wait_for_heading(client: &Client, text: &str) {
     let xpath = format!("//h1[starts-with(normalize-space(.), '{text}')]");
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::XPath(&xpath))
-        .await
-        .unwrap_or_else(|e| panic!("no heading {text:?}: {e}"));
+    wait_for(client, Locator::XPath(&xpath)).await;
 }
 
 /// Waits (up to 20 s) for an `<h1>` that is exactly `text`: unlike [`wait_for_heading`], a
@@ -131,12 +150,7 @@ pub async fn wait_for_heading(client: &Client, text: &str) {
 /// count.
 pub async fn wait_for_exact_heading(client: &Client, text: &str) {
     let xpath = format!("//h1[normalize-space(.) = '{text}']");
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::XPath(&xpath))
-        .await
-        .unwrap_or_else(|e| panic!("no heading exactly {text:?}: {e}"));
+    wait_for(client, Locator::XPath(&xpath)).await;
 }
 
 /// Waits (up to 20 s) until the browser is on an address containing `part`: a form that
@@ -155,12 +169,8 @@ pub async fn wait_for_url_containing(client: &Client, part: &str) {
 
 /// Clicks the element `locator` finds, once it is on the page.
 pub async fn click_on(client: &Client, locator: Locator<'_>) {
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(locator)
+    wait_for(client, locator)
         .await
-        .unwrap_or_else(|e| panic!("no {locator:?}: {e}"))
         .click()
         .await
         .unwrap_or_else(|e| panic!("click {locator:?}: {e}"));
@@ -174,12 +184,8 @@ pub async fn click_button(client: &Client, text: &str) {
 
 /// Types `text` into the field whose id is `id` (the id its label names).
 pub async fn type_into(client: &Client, id: &str, text: &str) {
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Id(id))
+    wait_for(client, Locator::Id(id))
         .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"))
         .send_keys(text)
         .await
         .unwrap_or_else(|e| panic!("type into #{id}: {e}"));
@@ -200,12 +206,8 @@ pub async fn sign_in_with_token(client: &Client, base: &str, token: &str) {
 /// Waits for the refusal the page shows beside field `id` (`#{id}-error`), checks the field
 /// is marked invalid, and answers the message.
 pub async fn refusal_beside(client: &Client, id: &str) -> String {
-    let message = client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Id(&format!("{id}-error")))
+    let message = wait_for(client, Locator::Id(&format!("{id}-error")))
         .await
-        .unwrap_or_else(|e| panic!("no refusal beside #{id}: {e}"))
         .text()
         .await
         .expect("text");
