@@ -11,8 +11,8 @@ mod dashboard_support;
 mod http_support;
 
 use dashboard_support::browser::{
-    browser, click_button, click_on, refusal_beside, screenshot, sign_in_with_token, start_driver,
-    type_into, wait_for, wait_for_heading, Driver,
+    browser, choose, click_button, click_on, refusal_beside, screenshot, sign_in_with_token,
+    start_driver, type_into, wait_for, wait_for_heading, Driver,
 };
 use fantoccini::{Client, Locator};
 use http_support::{Persona, Server};
@@ -493,6 +493,33 @@ async fn a_person_defines_a_custom_service_alone_and_together_with_an_authentica
     assert_eq!(api.body["spec"]["fields"][0]["name"], "site");
     assert_eq!(api.body["spec"]["fields"][0]["required"], true);
     assert_eq!(api.body["spec"]["fields"][1]["name"], "region");
+
+    // The catalog offers it (marked custom) beside the prebuilt services; an authentication
+    // is created with it in the shared workspace.
+    c.goto(&format!("{}/ui/authentications/new?q=billing", s.base))
+        .await
+        .expect("search the catalog");
+    let row = wait_for(
+        &c,
+        Locator::XPath("//table[@class='catalog']//tr[td[contains(., 'Billing API')]]"),
+    )
+    .await;
+    let row_text = row.text().await.expect("text");
+    assert!(
+        row_text.contains("custom") && row_text.contains(&service),
+        "{row_text}"
+    );
+    click_on(c, Locator::Css("a[aria-label='Choose Billing API']")).await;
+    type_into(c, "name", "Billing in Sales").await;
+    choose(c, "workspace", "Sales").await;
+    type_into(c, "field-token", CANARY).await;
+    type_into(c, "field-site", "eu-1").await;
+    click_button(c, "Create").await;
+    wait_for_heading(c, "Billing in Sales").await;
+    pages.keep(c).await;
+    let made = view_as(s, &s.editor.token, &id_in_url(c).await).await;
+    assert_eq!(made["service"], service.as_str(), "{made}");
+    assert_eq!(made["workspace"], s.shared.as_str(), "{made}");
 
     // Service and authentication together: always in the Personal workspace.
     c.goto(&format!("{}/ui/services/new", s.base))

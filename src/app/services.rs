@@ -261,6 +261,25 @@ impl App {
         self.find_custom_service(id, None).await
     }
 
+    /// The definition behind `service` that `user` may create with: a catalog entry, or a
+    /// custom service they may see that is not retired. `None` alike for a missing, a hidden
+    /// and a retired one (the create itself refuses them with the reason).
+    pub async fn service_spec_for(
+        &self,
+        user: UserId,
+        service: &ServiceRef,
+    ) -> Option<ServiceSpec> {
+        match service {
+            ServiceRef::Prebuilt(key) => self.catalog().get(key).cloned(),
+            ServiceRef::Custom(id) => self
+                .custom_service(user, *id)
+                .await
+                .ok()
+                .filter(|s| !s.retired)
+                .map(|s| s.spec),
+        }
+    }
+
     /// Every custom service `user` may see, by id.
     pub async fn visible_custom_services(&self, user: UserId) -> Vec<CustomService> {
         let model = self.model().model().read().await;

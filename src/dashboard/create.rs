@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::pages::{failed_page, form_session, form_value, render, session_of, to_sign_in};
 use crate::app::ChangeOptions;
 use crate::domain::authentication::{AuthenticationCommand, CreateAuthentication};
-use crate::domain::ids::{AuthenticationId, FieldName, ServiceKey, WorkspaceId};
+use crate::domain::ids::{AuthenticationId, FieldName, UserId, WorkspaceId};
 use crate::domain::secret::SecretText;
 use crate::domain::services::{AuthKind, ServiceRef, ServiceSpec};
 use crate::http::error::ApiError;
@@ -24,7 +24,10 @@ use crate::oauth::flow::given_before_the_grant;
 
 /// A service in the catalog list.
 pub(super) struct ServiceChoice {
+    /// `slack` or `custom:<uuid>`, as the API names it.
     key: String,
+    /// A custom service (marked in the list).
+    custom: bool,
     name: String,
     kind: String,
     /// Its fields, as the catalog lists them (`name (secret, required)`).
@@ -96,9 +99,10 @@ fn kind_label(kind: AuthKind) -> String {
 }
 
 impl ServiceChoice {
-    fn of(key: &ServiceKey, spec: &ServiceSpec) -> ServiceChoice {
+    fn of(service: &ServiceRef, spec: &ServiceSpec) -> ServiceChoice {
         ServiceChoice {
-            key: key.to_string(),
+            key: service.to_string(),
+            custom: matches!(service, ServiceRef::Custom(_)),
             name: spec.name.clone(),
             kind: kind_label(spec.auth_kind),
             fields: spec
@@ -115,14 +119,25 @@ impl ServiceChoice {
     }
 }
 
-/// The prebuilt services whose name, key or kind contains `search` (all for an empty one).
-fn catalog_services(state: &SharedState, search: &str) -> Vec<ServiceChoice> {
+/// The services `user` may create with whose name, key or kind contains `search` (all for
+/// an empty one): the prebuilt catalog and the custom services they may see that still back
+/// new authentications.
+async fn catalog_services(state: &SharedState, user: UserId, search: &str) -> Vec<ServiceChoice> {
     let wanted = search.trim().to_lowercase();
-    let mut services: Vec<ServiceChoice> = state
+    let prebuilt = state
         .app
         .catalog()
         .iter()
-        .map(|(key, spec)| ServiceChoice::of(key, spec))
+        .map(|(key, spec)| ServiceChoice::of(&ServiceRef::Prebuilt(key.clone()), spec));
+    let custom = state
+        .app
+        .visible_custom_services(user)
+        .await
+        .into_iter()
+        .filter(|s| !s.retired)
+        .map(|s| ServiceChoice::of(&ServiceRef::Custom(s.id), &s.spec));
+    let mut services: Vec<ServiceChoice> = prebuilt
+        .chain(custom)
         .filter(|s| {
             wanted.is_empty()
                 || [&s.name, &s.key, &s.kind]
@@ -130,14 +145,20 @@ fn catalog_services(state: &SharedState, search: &str) -> Vec<ServiceChoice> {
                     .any(|t| t.to_lowercase().contains(&wanted))
         })
         .collect();
-    services.sort_by_key(|s| s.name.to_lowercase());
+    services.sort_by_key(|s| (s.name.to_lowercase(), s.key.clone()));
     services
 }
 
-pub(super) fn chosen_spec(state: &SharedState, raw: &str) -> Option<(ServiceKey, ServiceSpec)> {
-    let key = ServiceKey::parse(raw).ok()?;
-    let spec = state.app.catalog().get(&key)?.clone();
-    Some((key, spec))
+/// The service `raw` names (`slack` or `custom:<uuid>`) and its definition, when `user` may
+/// see it; a hidden custom service is not offered, exactly like a missing one.
+pub(super) async fn chosen_spec(
+    state: &SharedState,
+    user: UserId,
+    raw: &str,
+) -> Option<(ServiceRef, ServiceSpec)> {
+    let service = crate::http::dto::parse_service(raw).ok()?;
+    let spec = state.app.service_spec_for(user, &service).await?;
+    Some((service, spec))
 }
 
 /// Fields a service's form takes: all of a typed-in kind's; of an OAuth2 service only those
@@ -153,8 +174,8 @@ fn form_fields(spec: &ServiceSpec) -> Vec<crate::domain::services::FieldSpec> {
 pub(super) async fn blank_page(
     state: &SharedState,
     csrf: String,
-    user: crate::domain::ids::UserId,
-    chosen: Option<(ServiceKey, ServiceSpec)>,
+    user: UserId,
+    chosen: Option<(ServiceRef, ServiceSpec)>,
 ) -> CreatePage {
     let workspaces = state
         .app
@@ -168,8 +189,8 @@ pub(super) async fn blank_page(
         })
         .collect();
     let (service, fields, oauth, scopes) = match chosen {
-        Some((key, spec)) => (
-            Some(ServiceChoice::of(&key, &spec)),
+        Some((chosen_ref, spec)) => (
+            Some(ServiceChoice::of(&chosen_ref, &spec)),
             form_fields(&spec)
                 .iter()
                 .map(|f| FieldInput {
@@ -237,14 +258,14 @@ pub async fn form(
     let Some((_, session)) = session_of(&state, &headers).await else {
         return to_sign_in();
     };
-    let spec = chosen
-        .service
-        .as_deref()
-        .and_then(|s| chosen_spec(&state, s));
+    let spec = match chosen.service.as_deref() {
+        Some(raw) => chosen_spec(&state, session.user, raw).await,
+        None => None,
+    };
     let mut page = blank_page(&state, session.csrf.clone(), session.user, spec).await;
     if page.service.is_none() {
         page.search = chosen.q.trim().to_owned();
-        page.services = catalog_services(&state, &page.search);
+        page.services = catalog_services(&state, session.user, &page.search).await;
     }
     render(StatusCode::OK, &page)
 }
@@ -261,9 +282,11 @@ pub async fn create(
         Err(answer) => return *answer,
     };
     let value = |name: &str| form_value(&pairs, name);
-    let Some((key, spec)) = value("service")
-        .and_then(|s| chosen_spec(&state, s))
-        .filter(|(_, spec)| spec.auth_kind != AuthKind::OAuth2)
+    let chosen = match value("service") {
+        Some(raw) => chosen_spec(&state, session.user, raw).await,
+        None => None,
+    };
+    let Some((service, spec)) = chosen.filter(|(_, spec)| spec.auth_kind != AuthKind::OAuth2)
     else {
         return Redirect::to("/ui/authentications/new").into_response();
     };
@@ -271,7 +294,7 @@ pub async fn create(
         &state,
         session.csrf.clone(),
         session.user,
-        Some((key.clone(), spec.clone())),
+        Some((service.clone(), spec.clone())),
     )
     .await;
     let workspace_text = page.take_name_and_workspace(&pairs);
@@ -299,7 +322,7 @@ pub async fn create(
         id,
         name: page.name.clone(),
         workspace,
-        service: ServiceRef::Prebuilt(key),
+        service,
         fields,
         scopes: Vec::new(),
         extra_permissions: Vec::new(),

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::create::{blank_page, chosen_spec, place_refusal};
 use super::pages::{failed_page, form_session, form_value, render, session_of, to_sign_in};
 use crate::domain::ids::{FieldName, WorkspaceId};
-use crate::domain::services::{AuthKind, ServiceRef};
+use crate::domain::services::AuthKind;
 use crate::http::error::ApiError;
 use crate::http::SharedState;
 use crate::oauth::flow::StartedIn;
@@ -51,9 +51,11 @@ pub async fn start(
         Err(answer) => return *answer,
     };
     let value = |name: &str| form_value(&pairs, name);
-    let Some((key, spec)) = value("service")
-        .and_then(|s| chosen_spec(&state, s))
-        .filter(|(_, spec)| spec.auth_kind == AuthKind::OAuth2)
+    let chosen = match value("service") {
+        Some(raw) => chosen_spec(&state, session.user, raw).await,
+        None => None,
+    };
+    let Some((service, spec)) = chosen.filter(|(_, spec)| spec.auth_kind == AuthKind::OAuth2)
     else {
         return Redirect::to("/ui/authentications/new").into_response();
     };
@@ -61,7 +63,7 @@ pub async fn start(
         &state,
         session.csrf.clone(),
         session.user,
-        Some((key.clone(), spec.clone())),
+        Some((service.clone(), spec.clone())),
     )
     .await;
     let workspace_text = page.take_name_and_workspace(&pairs);
@@ -99,7 +101,7 @@ pub async fn start(
         .map(str::to_owned)
         .collect();
     let request = AuthorizeRequest {
-        service: ServiceRef::Prebuilt(key),
+        service,
         target: Target::New {
             name: page.name.clone(),
             workspace,
