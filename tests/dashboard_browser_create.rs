@@ -12,9 +12,10 @@ mod oauth_provider;
 mod oauth_support;
 
 use dashboard_support::browser::{
-    browser, screenshot, start_driver, wait_for, wait_for_heading, wait_for_url_containing,
+    browser, click_on, screenshot, start_driver, type_into, wait_for, wait_for_heading,
+    wait_for_url_containing,
 };
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use http_support::Server;
 use oauth_provider::ProviderConfig;
 use oauth_support::{setup_for_browser, SERVICE};
@@ -22,24 +23,6 @@ use reqwest::Method;
 use serde_json::json;
 
 const CANARY: &str = "canary-browser-create-81be4f03";
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
-async fn type_into(c: &Client, id: &str, text: &str) {
-    c.find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"))
-        .send_keys(text)
-        .await
-        .unwrap_or_else(|e| panic!("type into #{id}: {e}"));
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_link_works_once_and_the_searched_catalog_creates_in_a_personal_workspace() {
@@ -65,7 +48,7 @@ async fn a_sign_in_link_works_once_and_the_searched_catalog_creates_in_a_persona
         .expect("open the link");
     wait_for_heading(&c, "Sign in with a link").await;
     screenshot(&c, "sign-in-link").await;
-    click(&c, "main form button[type=submit]").await;
+    click_on(&c, Locator::Css("main form button[type=submit]")).await;
     wait_for_heading(&c, "Authentications").await;
 
     // The second time, the same link is refused on a page.
@@ -73,7 +56,7 @@ async fn a_sign_in_link_works_once_and_the_searched_catalog_creates_in_a_persona
         .await
         .expect("open the link again");
     wait_for_heading(&c, "Sign in with a link").await;
-    click(&c, "main form button[type=submit]").await;
+    click_on(&c, Locator::Css("main form button[type=submit]")).await;
     wait_for(
         &c,
         Locator::XPath("//p[@role='alert'][contains(., 'not valid')]"),
@@ -96,17 +79,21 @@ async fn a_sign_in_link_works_once_and_the_searched_catalog_creates_in_a_persona
     let catalog = c.source().await.expect("source");
     assert!(!catalog.contains("Slack"), "the search narrows the catalog");
     screenshot(&c, "create-catalog").await;
-    click(&c, "a[href='/ui/authentications/new?service=airtable']").await;
+    click_on(
+        &c,
+        Locator::Css("a[href='/ui/authentications/new?service=airtable']"),
+    )
+    .await;
     wait_for(&c, Locator::Id("name")).await;
     type_into(&c, "name", "Airtable in my workspace").await;
-    click(
+    click_on(
         &c,
-        &format!("#workspace option[value='{}']", s.member.personal),
+        Locator::Css(&format!("#workspace option[value='{}']", s.member.personal)),
     )
     .await;
     type_into(&c, "field-token", CANARY).await;
     screenshot(&c, "create-form").await;
-    click(&c, "main form button[type=submit]").await;
+    click_on(&c, Locator::Css("main form button[type=submit]")).await;
     wait_for_heading(&c, "Airtable in my workspace").await;
     let page = c.source().await.expect("source");
     assert!(page.contains("(personal)"), "{page}");
@@ -126,7 +113,7 @@ async fn an_oauth2_service_is_connected_through_the_test_provider() {
         .await
         .expect("open sign-in");
     type_into(&c, "token", &s.owner.token).await;
-    click(&c, "main button[type=submit]").await;
+    click_on(&c, Locator::Css("main button[type=submit]")).await;
     wait_for_heading(&c, "Authentications").await;
 
     // The form: the required scope comes ticked and marked; untick it, tick another, and
@@ -139,16 +126,16 @@ async fn an_oauth2_service_is_connected_through_the_test_provider() {
     .expect("open the form");
     wait_for_heading(&c, "Create new authentication").await;
     type_into(&c, "name", "CRM from the browser").await;
-    click(
+    click_on(
         &c,
-        &format!("#workspace option[value='{}']", s.org_workspace),
+        Locator::Css(&format!("#workspace option[value='{}']", s.org_workspace)),
     )
     .await;
-    click(&c, "input[name=scope][value=read]").await;
-    click(&c, "input[name=scope][value=write]").await;
+    click_on(&c, Locator::Css("input[name=scope][value=read]")).await;
+    click_on(&c, Locator::Css("input[name=scope][value=write]")).await;
     type_into(&c, "extra_permissions", "offline_access").await;
     screenshot(&c, "create-oauth").await;
-    click(&c, "main form button[type=submit]").await;
+    click_on(&c, Locator::Css("main form button[type=submit]")).await;
 
     // The confirm step says what the API says, before anyone leaves for the provider.
     let warning = wait_for(&c, Locator::Id("scope-warning")).await;
@@ -156,7 +143,7 @@ async fn an_oauth2_service_is_connected_through_the_test_provider() {
     assert!(text.contains("missing required scopes read"), "{text}");
     assert_eq!(provider.authorize_calls(), 0);
     screenshot(&c, "create-oauth-confirm").await;
-    click(&c, "main form button[type=submit]").await;
+    click_on(&c, Locator::Css("main form button[type=submit]")).await;
 
     // The provider consents at once and sends the browser back; the dashboard finishes.
     wait_for_heading(&c, "CRM from the browser").await;
@@ -178,6 +165,120 @@ async fn an_oauth2_service_is_connected_through_the_test_provider() {
         .to_owned();
     let view = s.owner_get(&format!("/v1/authentications/{id}")).await;
     assert_eq!(view.body["scopes"], json!(["write", "offline_access"]));
+    c.close().await.expect("close the browser");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth2_authentication_needing_reauthorization_is_reconnected_from_its_settings() {
+    let Some((driver, binary)) = start_driver().await else {
+        return;
+    };
+    // Access tokens live a second, so every resolve refreshes.
+    let (provider, s) = setup_for_browser(ProviderConfig {
+        access_token_lifetime_secs: 1,
+        ..ProviderConfig::default()
+    })
+    .await;
+    let c = browser(&driver, &binary).await;
+    c.goto(&format!("{}/ui/sign-in", s.base))
+        .await
+        .expect("open sign-in");
+    type_into(&c, "token", &s.owner.token).await;
+    click_on(&c, Locator::Css("main button[type=submit]")).await;
+    wait_for_heading(&c, "Authentications").await;
+    c.goto(&format!(
+        "{}/ui/authentications/new?service={SERVICE}",
+        s.base
+    ))
+    .await
+    .expect("open the form");
+    wait_for_heading(&c, "Create new authentication").await;
+    type_into(&c, "name", "CRM to reconnect").await;
+    click_on(
+        &c,
+        Locator::Css(&format!("#workspace option[value='{}']", s.org_workspace)),
+    )
+    .await;
+    click_on(&c, Locator::Css("main form button[type=submit]")).await;
+    wait_for_heading(&c, "CRM to reconnect").await;
+    let url = c.current_url().await.expect("url");
+    let id = url
+        .path_segments()
+        .and_then(|mut p| p.next_back())
+        .expect("id")
+        .to_owned();
+    let resolve = json!({"authentication": id, "workspace": s.org_workspace,
+        "template": "$.auth.access_token"});
+
+    // The provider stops accepting the grant: the next resolve marks it.
+    provider.set_mode(oauth_provider::Mode::InvalidGrant);
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    s.call(
+        Method::POST,
+        "/v1/resolve",
+        &s.owner.token,
+        Some(resolve.clone()),
+    )
+    .await
+    .expect(409);
+    provider.set_mode(oauth_provider::Mode::Normal);
+
+    // Its page says so and links to the reconnect form in its settings.
+    c.refresh().await.expect("reload");
+    wait_for(
+        &c,
+        Locator::XPath("//dd/span[normalize-space(.)='needs re-authorization']"),
+    )
+    .await;
+    click_on(&c, Locator::LinkText("Reconnect")).await;
+    wait_for_heading(&c, "Settings of CRM to reconnect").await;
+    wait_for(&c, Locator::Id("needs-reauthorization")).await;
+    let read = wait_for(&c, Locator::Css("input[name=scope][value=read]")).await;
+    assert!(
+        read.is_selected().await.expect("checked"),
+        "granted read is ticked"
+    );
+    screenshot(&c, "oauth-reconnect").await;
+
+    // Unticking the required scope asks first; ticking it again and adding one reconnects.
+    read.click().await.expect("untick read");
+    click_on(
+        &c,
+        Locator::XPath("//button[normalize-space(.)='Reconnect at the provider']"),
+    )
+    .await;
+    let warning = wait_for(&c, Locator::Id("scope-warning")).await;
+    let text = warning.text().await.expect("text");
+    assert!(text.contains("missing required scopes read"), "{text}");
+    let authorized = provider.authorize_calls();
+    click_on(&c, Locator::Css("input[name=scope][value=read]")).await;
+    click_on(&c, Locator::Css("input[name=scope][value=write]")).await;
+    click_on(
+        &c,
+        Locator::XPath("//button[normalize-space(.)='Continue without them']"),
+    )
+    .await;
+
+    // Back from the provider on the authentication's page: mended, with the new scopes.
+    wait_for_heading(&c, "CRM to reconnect").await;
+    wait_for_url_containing(&c, "notice=connected").await;
+    assert_eq!(provider.authorize_calls(), authorized + 1);
+    let page = c.source().await.expect("source");
+    assert!(!page.contains("needs re-authorization"), "{page}");
+    for token in provider.issued_access_tokens() {
+        assert!(
+            !page.contains(token.as_str()),
+            "an access token reached the page"
+        );
+    }
+    screenshot(&c, "oauth-reconnected").await;
+    let view = s.owner_get(&format!("/v1/authentications/{id}")).await;
+    assert_eq!(view.body["needs_reauthorization"], false, "{}", view.text);
+    assert_eq!(view.body["scopes"], json!(["read", "write"]));
+    s.call(Method::POST, "/v1/resolve", &s.owner.token, Some(resolve))
+        .await
+        .expect(200);
     c.close().await.expect("close the browser");
     s.stop().await;
 }

@@ -17,7 +17,7 @@ use serde_json::json;
 /// Waits for the list's count to read `text`, then answers the names of its rows.
 async fn rows_once_counted(client: &Client, text: &str) -> Vec<String> {
     let xpath = format!("//p[@class='count' and normalize-space(.)='{text}']");
-    wait_for(&client, Locator::XPath(&xpath)).await;
+    wait_for(client, Locator::XPath(&xpath)).await;
     let mut names = Vec::new();
     for link in client
         .find_all(Locator::Css("#results tbody td:first-child a"))

@@ -384,7 +384,7 @@ async fn a_person_deletes_restores_and_purges_by_typing_the_name() {
     // the name to type).
     click_on(c, Locator::Id("delete-sure")).await;
     click_button(c, "Delete").await;
-    wait_for(&c, Locator::Id("confirm")).await;
+    wait_for(c, Locator::Id("confirm")).await;
     assert_eq!(lifecycle(&view(s, &id).await), "deleted");
     screenshot(c, "delete-confirm").await;
     pages.keep(c).await;
@@ -417,7 +417,7 @@ async fn a_person_deletes_restores_and_purges_by_typing_the_name() {
     // The name typed exactly: purged for good; no action is offered any more.
     type_into(c, "confirm", &name).await;
     click_button(c, "Purge").await;
-    wait_for(&c, Locator::XPath("//dd[starts-with(., 'Purged')]")).await;
+    wait_for(c, Locator::XPath("//dd[starts-with(., 'Purged')]")).await;
     let html = pages.keep(c).await;
     assert!(!html.contains("class=\"options\""), "{html}");
     assert_eq!(lifecycle(&view(s, &id).await), "purged");
@@ -476,7 +476,7 @@ async fn a_person_defines_a_custom_service_alone_and_together_with_an_authentica
         .expect("choose the shared workspace");
     screenshot(c, "custom-service").await;
     click_button(c, "Define the service").await;
-    let notice = wait_for(&c, Locator::Css("p.notice code")).await;
+    let notice = wait_for(c, Locator::Css("p.notice code")).await;
     let service = notice.text().await.expect("text");
     screenshot(c, "custom-service-defined").await;
     pages.keep(c).await;
@@ -500,7 +500,7 @@ async fn a_person_defines_a_custom_service_alone_and_together_with_an_authentica
         .await
         .expect("search the catalog");
     let row = wait_for(
-        &c,
+        c,
         Locator::XPath("//table[@class='catalog']//tr[td[contains(., 'Billing API')]]"),
     )
     .await;
@@ -593,7 +593,7 @@ async fn tamper_and_submit(c: &Client, button: &str) {
     .expect("tamper");
     pressed.click().await.expect("submit");
     wait_for(
-        &c,
+        c,
         Locator::XPath("//body[contains(., 'this form has expired')]"),
     )
     .await;

@@ -17,6 +17,7 @@ mod listing;
 mod lookback;
 mod oauth;
 mod pages;
+mod reconnect;
 mod refusals;
 pub mod session;
 mod settings;
@@ -70,6 +71,10 @@ pub fn router() -> Router<SharedState> {
         .route(
             "/ui/authentications/{id}/settings",
             get(settings::form).post(settings::save),
+        )
+        .route(
+            "/ui/authentications/{id}/reconnect",
+            post(reconnect::reconnect),
         )
         .route("/ui/static/style.css", get(style))
         // Looking back, audit, and the reference pages (issue 14, part A).

@@ -25,11 +25,11 @@ use crate::oauth::{missing_required, AuthorizeRequest, CallbackParams, Target};
 
 #[derive(Template)]
 #[template(path = "dashboard/oauth_leave.html")]
-struct LeavePage {
+pub(super) struct LeavePage {
     /// Where the browser goes next (the provider, or this server again).
-    to: String,
+    pub(super) to: String,
     /// What the page says while it goes.
-    message: &'static str,
+    pub(super) message: &'static str,
 }
 
 #[derive(Template)]

@@ -11,12 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
+use super::create::ScopeChoice;
 use super::pages::{failed_page, form_session_and_view, form_value, render, session_and_view};
 use crate::app::ChangeOptions;
 use crate::domain::authentication::{AuthenticationCommand, FieldChange};
-use crate::domain::ids::{FieldName, ServiceId, ServiceKey, UserId};
+use crate::domain::ids::{FieldName, UserId};
 use crate::domain::secret::SecretText;
-use crate::domain::services::FieldSpec;
+use crate::domain::services::{AuthKind, FieldSpec, ServiceSpec};
 use crate::http::error::ApiError;
 use crate::http::SharedState;
 use crate::projections::{AuthenticationView, FieldView};
@@ -36,7 +37,7 @@ struct SettingInput {
 
 #[derive(Template)]
 #[template(path = "dashboard/settings.html")]
-struct SettingsPage {
+pub(super) struct SettingsPage {
     csrf: String,
     id: String,
     name: String,
@@ -44,39 +45,80 @@ struct SettingsPage {
     fields: Vec<SettingInput>,
     save_unverified: bool,
     error: Option<String>,
+    needs_reauthorization: bool,
+    /// An OAuth2 authentication: a new consent at the provider (`dashboard/reconnect.rs`).
+    pub(super) reconnect: Option<Reconnect>,
 }
 
-/// The fields the service defines, in order, with those the authentication holds beyond them.
-async fn service_fields(
+/// The "Reconnect at the provider" form of an OAuth2 authentication's settings.
+pub(super) struct Reconnect {
+    pub(super) scopes: Vec<ScopeChoice>,
+    /// The "Extra permissions" box.
+    pub(super) extra_permissions: String,
+    /// The confirm step: required scopes left unticked (the API's warning).
+    pub(super) scope_warning: Option<String>,
+    /// A refusal of the flow's start.
+    pub(super) error: Option<String>,
+}
+
+/// The definition of the service behind `view`, as `user` may see it.
+async fn service_spec(
     state: &SharedState,
     user: UserId,
     view: &AuthenticationView,
-) -> Vec<FieldSpec> {
-    let spec = match view.service.strip_prefix("custom:") {
-        Some(id) => match id.parse::<ServiceId>() {
-            Ok(id) => state
-                .app
-                .custom_service(user, id)
-                .await
-                .ok()
-                .map(|s| s.spec),
-            Err(_) => None,
-        },
-        None => ServiceKey::parse(&view.service)
-            .ok()
-            .and_then(|key| state.app.catalog().get(&key).cloned()),
-    };
+) -> Option<ServiceSpec> {
+    let service = crate::http::dto::parse_service(&view.service).ok()?;
+    state.app.service_spec_for(user, &service).await
+}
+
+/// The fields the service defines, in order.
+fn service_fields(spec: Option<&ServiceSpec>) -> Vec<FieldSpec> {
     spec.map(|s| s.all_fields()).unwrap_or_default()
 }
 
-async fn page_of(
+/// An OAuth2 authentication's "Reconnect at the provider": its service's scopes, the granted
+/// ones ticked, and its extra permissions.
+fn reconnect_of(spec: Option<&ServiceSpec>, view: &AuthenticationView) -> Option<Reconnect> {
+    let spec = spec.filter(|s| s.auth_kind == AuthKind::OAuth2)?;
+    let offered: Vec<ScopeChoice> = spec
+        .scopes
+        .iter()
+        .map(|scope| ScopeChoice {
+            name: scope.clone(),
+            required: spec.required_scopes.contains(scope),
+            checked: view.scopes.contains(scope),
+        })
+        .collect();
+    // Granted extra permissions are those the service's list does not offer.
+    let extra: Vec<&str> = view
+        .scopes
+        .iter()
+        .chain(&view.extra_permissions)
+        .filter(|s| !spec.scopes.contains(s))
+        .map(String::as_str)
+        .collect();
+    let mut extra_unique = Vec::new();
+    for scope in extra {
+        if !extra_unique.contains(&scope) {
+            extra_unique.push(scope);
+        }
+    }
+    Some(Reconnect {
+        scopes: offered,
+        extra_permissions: extra_unique.join(" "),
+        scope_warning: None,
+        error: None,
+    })
+}
+
+pub(super) async fn page_of(
     state: &SharedState,
     csrf: String,
     user: UserId,
     view: &AuthenticationView,
 ) -> SettingsPage {
-    let mut fields: Vec<SettingInput> = service_fields(state, user, view)
-        .await
+    let spec = service_spec(state, user, view).await;
+    let mut fields: Vec<SettingInput> = service_fields(spec.as_ref())
         .into_iter()
         .map(|spec| {
             let held = view.fields.get(spec.name.as_str());
@@ -112,6 +154,8 @@ async fn page_of(
         fields,
         save_unverified: false,
         error: None,
+        needs_reauthorization: view.needs_reauthorization,
+        reconnect: reconnect_of(spec.as_ref(), view),
     }
 }
 
