@@ -149,6 +149,32 @@ async fn a_person_signs_in_finds_an_authentication_and_signs_out() {
     let created = c.source().await.expect("source");
     assert!(!created.contains(CANARY), "a secret reached the page");
 
+    // Use it as a workflow runner would: the page's resolve command, pasted into a shell with
+    // the admin token as `$TOKEN`, answers the value typed into the form.
+    let command = wait_for(&c, Locator::Css("pre.command code"))
+        .await
+        .text()
+        .await
+        .expect("the resolve command");
+    screenshot(&c, "authentication-created").await;
+    if which("curl") {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .env("TOKEN", &s.owner.token)
+            .output()
+            .expect("run the pasted command");
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{command}\n{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(answer["resolved"], format!("{CANARY}-created"), "{command}");
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs curl (.ci/run installs it)"
+        );
+        eprintln!("no curl on the PATH: the pasted resolve command is not run");
+    }
+
     // Sign out: back to the form, and the list is closed to this browser.
     c.find(Locator::Css("form.sign-out button"))
         .await
@@ -164,4 +190,10 @@ async fn a_person_signs_in_finds_an_authentication_and_signs_out() {
 
     c.close().await.expect("close the browser");
     s.stop().await;
+}
+
+/// Whether `program` is on the `PATH`.
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }

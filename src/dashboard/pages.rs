@@ -398,6 +398,7 @@ pub(super) struct AuthenticationPage {
     /// Its name (the purge confirmation asks for it).
     pub(super) name: String,
     workspace: String,
+    workspace_id: String,
     service: String,
     kind: String,
     lifecycle: String,
@@ -416,6 +417,8 @@ pub(super) struct AuthenticationPage {
     pub(super) delete_error: Option<String>,
     /// Said once after an action elsewhere (e.g. an OAuth2 connection) brought the browser here.
     pub(super) notice: Option<&'static str>,
+    /// "Use it in a workflow step": the resolve request for it, ready to paste.
+    resolve_command: String,
 }
 
 /// `?notice=` of an authentication's page: what just happened, from a fixed list.
@@ -442,6 +445,7 @@ pub async fn authentication(
     };
     match authentication_page(&state, &session, &raw).await {
         Ok(mut page) => {
+            page.resolve_command = resolve_command(&headers, &page);
             page.notice = match notice.notice.as_deref() {
                 Some("connected") => Some(
                     "Connected through the provider: the grant is saved (its tokens are sealed and never shown).",
@@ -521,6 +525,7 @@ pub(super) async fn authentication_page(
         id: view.id.to_string(),
         name: view.name.clone(),
         workspace: workspace_label(&view),
+        workspace_id: view.workspace.to_string(),
         service: view.service.clone(),
         kind: format!("{:?}", view.kind),
         lifecycle: lifecycle_label(&view),
@@ -534,7 +539,32 @@ pub(super) async fn authentication_page(
         confirm_error: None,
         delete_error: None,
         notice: None,
+        resolve_command: String::new(),
     })
+}
+
+/// The resolve request a workflow runner sends for this authentication (`POST /v1/resolve`),
+/// with its id, its workspace and its first field filled in, at the address this page was
+/// reached at. The token stays a `$TOKEN` placeholder.
+fn resolve_command(headers: &HeaderMap, page: &AuthenticationPage) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
+    let scheme = if served_over_https(headers) {
+        "https"
+    } else {
+        "http"
+    };
+    let field = page.fields.first().map_or("token", |f| f.name.as_str());
+    let body = serde_json::json!({
+        "authentication": page.id,
+        "workspace": page.workspace_id,
+        "template": format!("$.auth.{field}"),
+    });
+    format!(
+        "curl -s -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n  -d '{body}' \\\n  {scheme}://{host}/v1/resolve"
+    )
 }
 
 impl FieldRow {
