@@ -12,7 +12,7 @@ mod oauth_provider;
 mod oauth_support;
 
 use dashboard_support::browser::{
-    browser, click_on, screenshot, start_driver, type_into, wait_for, wait_for_heading,
+    browser, choose, click_on, screenshot, start_driver, type_into, wait_for, wait_for_heading,
     wait_for_url_containing,
 };
 use fantoccini::Locator;
@@ -224,8 +224,30 @@ async fn an_oauth2_authentication_needing_reauthorization_is_reconnected_from_it
     .expect(409);
     provider.set_mode(oauth_provider::Mode::Normal);
 
+    // The list's "needs re-authorization" filter finds it, with its badge.
+    c.goto(&format!("{}/ui/authentications", s.base))
+        .await
+        .expect("open the list");
+    choose(&c, "state", "needs re-authorization").await;
+    click_on(&c, Locator::XPath("//button[normalize-space(.)='Search']")).await;
+    wait_for(
+        &c,
+        Locator::XPath(
+            "//p[@class='count' and normalize-space(.)='1 authentication matching the filters']",
+        ),
+    )
+    .await;
+    let row = wait_for(&c, Locator::Css("#results tbody tr")).await;
+    let row_text = row.text().await.expect("text");
+    assert!(
+        row_text.contains("CRM to reconnect") && row_text.contains("needs re-authorization"),
+        "{row_text}"
+    );
+
     // Its page says so and links to the reconnect form in its settings.
-    c.refresh().await.expect("reload");
+    c.goto(&format!("{}/ui/authentications/{id}", s.base))
+        .await
+        .expect("open it");
     wait_for(
         &c,
         Locator::XPath("//dd/span[normalize-space(.)='needs re-authorization']"),
