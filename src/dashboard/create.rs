@@ -13,6 +13,7 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::pages::{failed_page, form_session, form_value, render, session_of, to_sign_in};
+use super::workspace_choice::{workspace_choices, WorkspaceChoice};
 use crate::app::ChangeOptions;
 use crate::domain::authentication::{AuthenticationCommand, CreateAuthentication};
 use crate::domain::ids::{AuthenticationId, FieldName, UserId, WorkspaceId};
@@ -52,13 +53,6 @@ pub(super) struct FieldInput {
     /// What the person typed, to show again after a refusal (plain fields only).
     pub(super) value: String,
     pub(super) error: Option<String>,
-}
-
-/// A workspace the person may pick.
-pub(super) struct WorkspaceChoice {
-    pub(super) id: String,
-    name: String,
-    pub(super) selected: bool,
 }
 
 #[derive(Template)]
@@ -177,17 +171,7 @@ pub(super) async fn blank_page(
     user: UserId,
     chosen: Option<(ServiceRef, ServiceSpec)>,
 ) -> CreatePage {
-    let workspaces = state
-        .app
-        .workspaces_visible_to(user)
-        .await
-        .into_iter()
-        .map(|w| WorkspaceChoice {
-            id: w.id.to_string(),
-            name: w.name,
-            selected: false,
-        })
-        .collect();
+    let workspaces = workspace_choices(state, user, None).await;
     let (service, fields, oauth, scopes) = match chosen {
         Some((chosen_ref, spec)) => (
             Some(ServiceChoice::of(&chosen_ref, &spec)),

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::create::field_and_reason;
 use super::pages::{failed_page, form_session, form_value, render, session_of, to_sign_in};
+use super::workspace_choice::{workspace_choices, WorkspaceChoice};
 use crate::app::{Caller, ChangeOptions};
 use crate::domain::authentication::CreateAuthentication;
 use crate::domain::ids::{AuthenticationId, FieldName, ServiceId, WorkspaceId};
@@ -30,13 +31,6 @@ const FORM_KINDS: [(&str, AuthKind); 3] = [
     ("Basic", AuthKind::Basic),
     ("Generic", AuthKind::Generic),
 ];
-
-/// A workspace in the select.
-struct WorkspaceChoice {
-    id: String,
-    name: String,
-    selected: bool,
-}
 
 /// A field of the authentication created together with the service.
 struct FieldInput {
@@ -96,14 +90,7 @@ async fn blank(
         kind: "Token".into(),
         kinds: FORM_KINDS.iter().map(|(k, _)| *k).collect(),
         fields_text: String::new(),
-        workspaces: visible
-            .into_iter()
-            .map(|w| WorkspaceChoice {
-                id: w.id.to_string(),
-                name: w.name,
-                selected: false,
-            })
-            .collect(),
+        workspaces: workspace_choices(state, user, None).await,
         personal_name,
         together: false,
         name: String::new(),

@@ -11,6 +11,7 @@ use axum::Form;
 use super::create::field_and_reason;
 use super::pages::{failed_page, form_session_and_view, form_value, render, session_and_view};
 use super::refusals::access_refusal;
+use super::workspace_choice::{workspace_choices, WorkspaceChoice};
 use crate::app::AppError;
 use crate::domain::access::Action;
 use crate::domain::authentication::{AuthenticationCommand, AuthenticationError};
@@ -18,13 +19,6 @@ use crate::domain::ids::{UserId, WorkspaceId};
 use crate::http::error::ApiError;
 use crate::http::SharedState;
 use crate::projections::AuthenticationView;
-
-/// A workspace the person may pick.
-struct WorkspaceChoice {
-    id: String,
-    name: String,
-    selected: bool,
-}
 
 #[derive(Template)]
 #[template(path = "dashboard/details.html")]
@@ -46,17 +40,8 @@ async fn page_of(
     user: UserId,
     view: &AuthenticationView,
 ) -> DetailsPage {
-    let workspaces = state
-        .app
-        .workspaces_visible_to(user)
-        .await
-        .into_iter()
-        .map(|w| WorkspaceChoice {
-            selected: w.id == view.workspace,
-            id: w.id.to_string(),
-            name: w.name,
-        })
-        .collect();
+    let current = view.workspace.to_string();
+    let workspaces = workspace_choices(state, user, Some(&current)).await;
     DetailsPage {
         csrf,
         id: view.id.to_string(),

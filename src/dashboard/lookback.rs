@@ -16,6 +16,7 @@ use super::pages::{
 };
 use super::session::Session;
 use super::time_input::{input_value, parse_time_input};
+use super::workspace_choice::{workspace_choices, WorkspaceChoice};
 use crate::app::{AppError, RestoreTarget};
 use crate::domain::ids::WorkspaceId;
 use crate::domain::principals::Principal;
@@ -284,13 +285,6 @@ pub struct WorkspaceParams {
     include_deleted: Option<String>,
 }
 
-/// A workspace the person may pick.
-struct WorkspaceChoice {
-    id: String,
-    name: String,
-    selected: bool,
-}
-
 /// One authentication as it was in the workspace.
 struct WorkspaceRow {
     id: String,
@@ -327,17 +321,7 @@ pub async fn workspace(
     let chosen = params.workspace.clone().unwrap_or_default();
     let mut page = WorkspacePage {
         csrf: session.csrf.clone(),
-        workspaces: state
-            .app
-            .workspaces_visible_to(session.user)
-            .await
-            .into_iter()
-            .map(|w| WorkspaceChoice {
-                selected: w.id.to_string() == chosen,
-                id: w.id.to_string(),
-                name: w.name,
-            })
-            .collect(),
+        workspaces: workspace_choices(&state, session.user, Some(&chosen)).await,
         at: params.at.clone().unwrap_or_default(),
         include_deleted: params.include_deleted.is_some(),
         workspace_error: None,

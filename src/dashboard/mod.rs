@@ -24,6 +24,7 @@ mod settings;
 mod sign_in_link;
 mod time_input;
 mod tokens;
+mod workspace_choice;
 
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
