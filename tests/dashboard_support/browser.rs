@@ -167,13 +167,18 @@ pub async fn wait_for_url_containing(client: &Client, part: &str) {
     panic!("the browser never reached an address containing {part:?}");
 }
 
-/// Clicks the element `locator` finds, once it is on the page.
+/// Clicks the element `locator` finds, once it is on the page. An element that went stale
+/// before the click (the page it was on was being replaced) was not clicked: it is found
+/// again on the new page and clicked there.
 pub async fn click_on(client: &Client, locator: Locator<'_>) {
-    wait_for(client, locator)
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {locator:?}: {e}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match wait_for(client, locator).await.click().await {
+            Ok(()) => return,
+            Err(e) if std::time::Instant::now() >= deadline => panic!("click {locator:?}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// Clicks the button whose text is `text`.
@@ -182,13 +187,21 @@ pub async fn click_button(client: &Client, text: &str) {
     click_on(client, Locator::XPath(&xpath)).await;
 }
 
-/// Types `text` into the field whose id is `id` (the id its label names).
+/// Types `text` into the field whose id is `id` (the id its label names); a field that went
+/// stale before the keys reached it is found again, as in [`click_on`].
 pub async fn type_into(client: &Client, id: &str, text: &str) {
-    wait_for(client, Locator::Id(id))
-        .await
-        .send_keys(text)
-        .await
-        .unwrap_or_else(|e| panic!("type into #{id}: {e}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match wait_for(client, Locator::Id(id))
+            .await
+            .send_keys(text)
+            .await
+        {
+            Ok(()) => return,
+            Err(e) if std::time::Instant::now() >= deadline => panic!("type into #{id}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// Signs in at `base` by typing an API token into the form; waits for the list.
