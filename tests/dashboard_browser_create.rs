@@ -12,8 +12,8 @@ mod oauth_provider;
 mod oauth_support;
 
 use dashboard_support::browser::{
-    browser, choose, click_on, screenshot, start_driver, type_into, wait_for, wait_for_heading,
-    wait_for_url_containing,
+    browser, choose, click_on, screenshot, sign_in_with_token, start_driver, type_into, wait_for,
+    wait_for_heading, wait_for_url_containing,
 };
 use fantoccini::Locator;
 use http_support::Server;
@@ -102,6 +102,24 @@ async fn a_sign_in_link_works_once_and_the_searched_catalog_creates_in_a_persona
     s.stop().await;
 }
 
+/// Opens the test OAuth2 service's Create form and fills in `name` and the organization's
+/// workspace.
+async fn open_oauth_form(c: &fantoccini::Client, s: &Server, name: &str) {
+    c.goto(&format!(
+        "{}/ui/authentications/new?service={SERVICE}",
+        s.base
+    ))
+    .await
+    .expect("open the form");
+    wait_for_heading(c, "Create new authentication").await;
+    type_into(c, "name", name).await;
+    click_on(
+        c,
+        Locator::Css(&format!("#workspace option[value='{}']", s.org_workspace)),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oauth2_service_is_connected_through_the_test_provider() {
     let Some((driver, binary)) = start_driver().await else {
@@ -109,28 +127,11 @@ async fn an_oauth2_service_is_connected_through_the_test_provider() {
     };
     let (provider, s) = setup_for_browser(ProviderConfig::default()).await;
     let c = browser(&driver, &binary).await;
-    c.goto(&format!("{}/ui/sign-in", s.base))
-        .await
-        .expect("open sign-in");
-    type_into(&c, "token", &s.owner.token).await;
-    click_on(&c, Locator::Css("main button[type=submit]")).await;
-    wait_for_heading(&c, "Authentications").await;
+    sign_in_with_token(&c, &s.base, &s.owner.token).await;
 
     // The form: the required scope comes ticked and marked; untick it, tick another, and
     // ask for an extra permission.
-    c.goto(&format!(
-        "{}/ui/authentications/new?service={SERVICE}",
-        s.base
-    ))
-    .await
-    .expect("open the form");
-    wait_for_heading(&c, "Create new authentication").await;
-    type_into(&c, "name", "CRM from the browser").await;
-    click_on(
-        &c,
-        Locator::Css(&format!("#workspace option[value='{}']", s.org_workspace)),
-    )
-    .await;
+    open_oauth_form(&c, &s, "CRM from the browser").await;
     click_on(&c, Locator::Css("input[name=scope][value=read]")).await;
     click_on(&c, Locator::Css("input[name=scope][value=write]")).await;
     type_into(&c, "extra_permissions", "offline_access").await;
@@ -181,25 +182,8 @@ async fn an_oauth2_authentication_needing_reauthorization_is_reconnected_from_it
     })
     .await;
     let c = browser(&driver, &binary).await;
-    c.goto(&format!("{}/ui/sign-in", s.base))
-        .await
-        .expect("open sign-in");
-    type_into(&c, "token", &s.owner.token).await;
-    click_on(&c, Locator::Css("main button[type=submit]")).await;
-    wait_for_heading(&c, "Authentications").await;
-    c.goto(&format!(
-        "{}/ui/authentications/new?service={SERVICE}",
-        s.base
-    ))
-    .await
-    .expect("open the form");
-    wait_for_heading(&c, "Create new authentication").await;
-    type_into(&c, "name", "CRM to reconnect").await;
-    click_on(
-        &c,
-        Locator::Css(&format!("#workspace option[value='{}']", s.org_workspace)),
-    )
-    .await;
+    sign_in_with_token(&c, &s.base, &s.owner.token).await;
+    open_oauth_form(&c, &s, "CRM to reconnect").await;
     click_on(&c, Locator::Css("main form button[type=submit]")).await;
     wait_for_heading(&c, "CRM to reconnect").await;
     let url = c.current_url().await.expect("url");

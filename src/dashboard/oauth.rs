@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::create::{blank_page, chosen_spec, place_refusal};
 use super::pages::{failed_page, form_session, form_value, render, session_of, to_sign_in};
+use super::session::Session;
 use crate::domain::ids::{FieldName, WorkspaceId};
 use crate::domain::services::AuthKind;
 use crate::http::error::ApiError;
@@ -25,11 +26,11 @@ use crate::oauth::{missing_required, AuthorizeRequest, CallbackParams, Target};
 
 #[derive(Template)]
 #[template(path = "dashboard/oauth_leave.html")]
-pub(super) struct LeavePage {
+struct LeavePage {
     /// Where the browser goes next (the provider, or this server again).
-    pub(super) to: String,
+    to: String,
     /// What the page says while it goes.
-    pub(super) message: &'static str,
+    message: &'static str,
 }
 
 #[derive(Template)]
@@ -112,22 +113,9 @@ pub async fn start(
         extra_permissions: Some(extra),
         return_to: None,
     };
-    match state
-        .oauth
-        .start(&session.caller(), request, StartedIn::Dashboard)
-        .await
-    {
-        // A page that moves on, not a redirect: the form's `form-action 'self'` would
-        // refuse a redirect to the provider.
-        Ok(started) => render(
-            StatusCode::OK,
-            &LeavePage {
-                to: started.authorization_url,
-                message: "Continuing to the provider's consent page…",
-            },
-        ),
-        Err(e) => {
-            let problem = ApiError::from(e);
+    match leave_for_provider(&state, &session, request).await {
+        Ok(leave) => leave,
+        Err(problem) => {
             if problem.status.is_server_error() {
                 return failed_page();
             }
@@ -135,6 +123,28 @@ pub async fn start(
             render(problem.status, &page)
         }
     }
+}
+
+/// Starts a dashboard flow (`OAuth::start`, `StartedIn::Dashboard`) and answers the page
+/// that moves the browser on to the provider, or the refusal as the API words it. A page
+/// that moves on, not a redirect: a form's `form-action 'self'` would refuse a redirect to
+/// the provider.
+pub(super) async fn leave_for_provider(
+    state: &SharedState,
+    session: &Session,
+    request: AuthorizeRequest,
+) -> Result<Response, ApiError> {
+    let started = state
+        .oauth
+        .start(&session.caller(), request, StartedIn::Dashboard)
+        .await?;
+    Ok(render(
+        StatusCode::OK,
+        &LeavePage {
+            to: started.authorization_url,
+            message: "Continuing to the provider's consent page…",
+        },
+    ))
 }
 
 /// The query of `/ui/oauth/callback`: the provider's, plus `resumed` once this page has

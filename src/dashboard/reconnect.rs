@@ -14,12 +14,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
-use super::oauth::LeavePage;
+use super::oauth::leave_for_provider;
 use super::pages::{failed_page, form_session_and_view, form_value, render};
 use super::settings::page_of;
-use crate::http::error::ApiError;
 use crate::http::SharedState;
-use crate::oauth::flow::StartedIn;
 use crate::oauth::{missing_required, AuthorizeRequest, Target};
 
 /// `POST /ui/authentications/{id}/reconnect`: the confirm step when required scopes are
@@ -82,22 +80,9 @@ pub async fn reconnect(
         ),
         return_to: None,
     };
-    match state
-        .oauth
-        .start(&session.caller(), request, StartedIn::Dashboard)
-        .await
-    {
-        // A page that moves on, not a redirect: the form's `form-action 'self'` would refuse
-        // a redirect to the provider.
-        Ok(started) => render(
-            StatusCode::OK,
-            &LeavePage {
-                to: started.authorization_url,
-                message: "Continuing to the provider's consent page…",
-            },
-        ),
-        Err(e) => {
-            let problem = ApiError::from(e);
+    match leave_for_provider(&state, &session, request).await {
+        Ok(leave) => leave,
+        Err(problem) => {
             if problem.status.is_server_error() {
                 return failed_page();
             }
