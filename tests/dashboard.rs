@@ -91,6 +91,11 @@ async fn sign_in_list_search_one_authentication_and_sign_out() {
         assert!(html.contains("id=\"token-error\""), "{case}: {html}");
         assert!(html.contains(message), "{case}: {html}");
     }
+    // A form with no token field at all: the same page, with the message beside the field.
+    let bare = post_form(&s, "/ui/sign-in", None, &[], &[]).await;
+    assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
+    let html = bare.text().await.expect("body");
+    assert!(html.contains("id=\"token-error\""), "{html}");
 
     // A sign-in: the cookie is HttpOnly, SameSite=Strict, scoped to /ui, and not the token.
     let (session, set_cookie) = sign_in(&s, &s.owner.token).await;
@@ -164,8 +169,9 @@ async fn sign_in_list_search_one_authentication_and_sign_out() {
     // Sign-out needs the session's CSRF token and a same-site form.
     let csrf = csrf_of(&html);
     // (case, form, headers)
-    let refused: [(&str, Vec<Pair>, Vec<Pair>); 3] = [
+    let refused: [(&str, Vec<Pair>, Vec<Pair>); 4] = [
         ("no token", vec![("csrf", "")], vec![]),
+        ("no csrf field at all", vec![], vec![]),
         ("another token", vec![("csrf", "0123")], vec![]),
         (
             "from another site",
@@ -573,6 +579,22 @@ async fn delete_restore_and_purge_with_a_typed_confirmation() {
         deleted.contains("/restore") && deleted.contains("/purge"),
         "{deleted}"
     );
+
+    // A malformed or missing version is a page that says so, not the form extractor's text.
+    for version in ["abc", ""] {
+        let malformed = post_form(
+            &s,
+            &format!("{page_path}/restore"),
+            Some(&session),
+            &[("csrf", &csrf), ("version", version)],
+            &[],
+        )
+        .await;
+        assert_eq!(malformed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = malformed.text().await.expect("body");
+        assert!(html.contains("version is not a number"), "{html}");
+    }
+    assert_eq!(view().await["lifecycle"], "deleted", "nothing restored");
 
     let restored = post_form(
         &s,

@@ -19,13 +19,18 @@ use crate::domain::ids::AuthenticationId;
 use crate::http::error::ApiError;
 use crate::http::SharedState;
 
-/// The form of each action.
+/// The form of each action. Every field is read as text, so a form missing one or carrying
+/// a malformed one gets a page that says so, not the extractor's plain-text refusal.
 #[derive(Deserialize)]
 pub struct ActionForm {
+    #[serde(default)]
     csrf: String,
-    version: u64,
+    /// The version the page showed (the expected one).
+    #[serde(default)]
+    version: String,
     /// Restore: the version to bring back.
-    to_version: Option<u64>,
+    #[serde(default)]
+    to_version: String,
     /// Purge: the name, typed.
     #[serde(default)]
     confirm: String,
@@ -103,7 +108,19 @@ async fn act(
     let Ok(id) = raw.parse::<AuthenticationId>() else {
         return Redirect::to("/ui/authentications").into_response();
     };
-    match run(&state, &session, id, &form, action).await {
+    let versions = (
+        form.version.trim().parse::<u64>(),
+        match form.to_version.trim() {
+            "" => Ok(None),
+            text => text.parse::<u64>().map(Some),
+        },
+    );
+    let (Ok(version), Ok(to_version)) = versions else {
+        page.error =
+            Some("This form's version is not a number: reload the page and try again.".into());
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    };
+    match run(&state, &session, id, version, to_version, action).await {
         Ok(()) => Redirect::to(&format!("/ui/authentications/{id}")).into_response(),
         Err(e) => {
             let problem = ApiError::from(e);
@@ -120,11 +137,12 @@ async fn run(
     state: &SharedState,
     session: &Session,
     id: AuthenticationId,
-    form: &ActionForm,
+    version: u64,
+    to_version: Option<u64>,
     action: Action,
 ) -> Result<(), AppError> {
     let caller = session.caller();
-    let expected = Some(form.version);
+    let expected = Some(version);
     match action {
         Action::Delete => state
             .app
@@ -139,9 +157,7 @@ async fn run(
         Action::Restore => {
             // The page offers the version before the current one (before a delete: the last
             // live one); the app refuses a version that is not an earlier usable state.
-            let to = form
-                .to_version
-                .unwrap_or_else(|| form.version.saturating_sub(1));
+            let to = to_version.unwrap_or_else(|| version.saturating_sub(1));
             state
                 .app
                 .restore(&caller, id, RestoreTarget::Version(to), expected)

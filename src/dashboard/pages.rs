@@ -131,6 +131,8 @@ pub async fn sign_in_form() -> Response {
 /// The sign-in form.
 #[derive(Deserialize)]
 pub struct SignInForm {
+    /// Missing reads as empty, which is refused beside the field like a wrong token.
+    #[serde(default)]
     token: String,
 }
 
@@ -220,6 +222,8 @@ fn with_cookie(mut response: Response, cookie: &Cookie<'_>) -> Response {
 /// A form of a signed-in page.
 #[derive(Deserialize)]
 pub struct CsrfForm {
+    /// Missing reads as empty, which matches no session: the "form expired" page.
+    #[serde(default)]
     csrf: String,
 }
 
