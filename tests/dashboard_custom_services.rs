@@ -228,3 +228,82 @@ async fn a_custom_service_and_its_authentication_together_in_the_personal_worksp
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_service_leaves_the_catalog_and_its_authentications_keep_their_settings() {
+    let s = Server::start().await;
+    let spec = serde_json::json!({
+        "name": "Retiring API", "api_version": "1", "auth_kind": "Generic",
+        "fields": [
+            {"name": "api_key", "secret": true, "required": true, "format": "Text", "description": "API key"},
+            {"name": "region", "secret": false, "required": false, "format": "Text", "description": "region"}
+        ],
+        "scopes": [], "required_scopes": [],
+    });
+    let defined = s
+        .call(
+            Method::POST,
+            "/v1/services",
+            &s.editor.token,
+            Some(serde_json::json!({"workspace": s.shared, "spec": spec})),
+        )
+        .await
+        .expect(201);
+    let service = defined.body["service"]
+        .as_str()
+        .expect("service")
+        .to_owned();
+    let created = s
+        .call(
+            Method::POST,
+            "/v1/authentications",
+            &s.editor.token,
+            Some(
+                serde_json::json!({"name": "Before retirement", "workspace": s.shared,
+                "service": service, "fields": {"api_key": CANARY}}),
+            ),
+        )
+        .await
+        .expect(201);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let (cookie, _) = sign_in(&s, &s.editor.token).await;
+    assert!(
+        catalog(&s, &cookie).await.contains(&service),
+        "offered while live"
+    );
+
+    s.call(
+        Method::POST,
+        &format!("/v1/services/{service}/retire"),
+        &s.editor.token,
+        None,
+    )
+    .await
+    .expect(200);
+    assert!(
+        !catalog(&s, &cookie).await.contains(&service),
+        "not offered once retired"
+    );
+    // Its authentication's settings still take every field the service defines, the unset
+    // optional one included, and never the secret.
+    let settings = get(
+        &s,
+        &format!("/ui/authentications/{id}/settings"),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(settings.status(), StatusCode::OK);
+    let html = settings.text().await.expect("html");
+    assert!(html.contains("api_key (required)"), "{html}");
+    assert!(html.contains("region — now: not set"), "{html}");
+    assert!(!html.contains(CANARY), "a secret reached the page");
+}
+
+/// The Create page's catalog searched for "retiring", as HTML.
+async fn catalog(s: &Server, cookie: &str) -> String {
+    get(s, "/ui/authentications/new?q=retiring", Some(cookie))
+        .await
+        .text()
+        .await
+        .expect("html")
+}

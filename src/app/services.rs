@@ -261,9 +261,10 @@ impl App {
         self.find_custom_service(id, None).await
     }
 
-    /// The definition behind `service` that `user` may create with: a catalog entry, or a
-    /// custom service they may see that is not retired. `None` alike for a missing, a hidden
-    /// and a retired one (the create itself refuses them with the reason).
+    /// The definition behind `service` as `user` may see it: a catalog entry or a custom
+    /// service, retired ones too (their authentications keep working and keep their
+    /// settings; a create with one is refused by the rules, with the reason). `None` alike
+    /// for a missing and a hidden one.
     pub async fn service_spec_for(
         &self,
         user: UserId,
@@ -271,12 +272,7 @@ impl App {
     ) -> Option<ServiceSpec> {
         match service {
             ServiceRef::Prebuilt(key) => self.catalog().get(key).cloned(),
-            ServiceRef::Custom(id) => self
-                .custom_service(user, *id)
-                .await
-                .ok()
-                .filter(|s| !s.retired)
-                .map(|s| s.spec),
+            ServiceRef::Custom(id) => self.custom_service(user, *id).await.ok().map(|s| s.spec),
         }
     }
 
