@@ -931,3 +931,43 @@ async fn edit_details_renames_and_moves_with_rights_and_refuses_without() {
     assert!(!text.contains("MoveTo"), "{text}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resolve_command_names_this_authentication_and_never_copies_an_odd_host() {
+    let s = Server::start().await;
+    let id = s
+        .create_personal("airtable", json!({"token": CANARY}))
+        .await;
+    let (cookie, _) = sign_in(&s, &s.owner.token).await;
+    let path = format!("/ui/authentications/{id}");
+    let page = get(&s, &path, Some(&cookie))
+        .await
+        .text()
+        .await
+        .expect("html");
+    let port = s.base.rsplit(':').next().expect("port");
+    // askama escapes the quotes of the JSON body.
+    assert!(
+        page.contains(&format!("&#34;authentication&#34;:&#34;{id}&#34;")),
+        "{page}"
+    );
+    assert!(page.contains("$.auth.token"), "{page}");
+    assert!(
+        page.contains(&format!("http://127.0.0.1:{port}/v1/resolve")),
+        "{page}"
+    );
+    assert!(!page.contains(CANARY), "a secret reached the page");
+
+    // A Host header that is not a plain name and port is not pasted into a shell command.
+    let odd = dashboard_support::client()
+        .get(format!("{}{path}", s.base))
+        .header(reqwest::header::COOKIE, &cookie)
+        .header(reqwest::header::HOST, "x;touch pwned")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(odd.status(), StatusCode::OK);
+    let html = odd.text().await.expect("html");
+    assert!(!html.contains("touch pwned"), "{html}");
+    assert!(html.contains("http://127.0.0.1:8080/v1/resolve"), "{html}");
+}

@@ -551,9 +551,16 @@ pub(super) async fn authentication_page(
 /// with its id, its workspace and its first field filled in, at the address this page was
 /// reached at. The token stays a `$TOKEN` placeholder.
 fn resolve_command(headers: &HeaderMap, page: &AuthenticationPage) -> String {
+    // The command is pasted into a shell: a Host that is not a plain name or address with a
+    // port is not copied into it.
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
         .unwrap_or("127.0.0.1:8080");
     let scheme = if served_over_https(headers) {
         "https"

@@ -89,23 +89,17 @@ fn reconnect_of(spec: Option<&ServiceSpec>, view: &AuthenticationView) -> Option
             checked: view.scopes.contains(scope),
         })
         .collect();
-    // Granted extra permissions are those the service's list does not offer.
-    let extra: Vec<&str> = view
-        .scopes
-        .iter()
-        .chain(&view.extra_permissions)
-        .filter(|s| !spec.scopes.contains(s))
-        .map(String::as_str)
-        .collect();
-    let mut extra_unique = Vec::new();
-    for scope in extra {
-        if !extra_unique.contains(&scope) {
-            extra_unique.push(scope);
+    // Extra permissions: the granted and asked-for scopes the service's list does not offer,
+    // each once, in order.
+    let mut extra: Vec<&str> = Vec::new();
+    for scope in view.scopes.iter().chain(&view.extra_permissions) {
+        if !spec.scopes.contains(scope) && !extra.contains(&scope.as_str()) {
+            extra.push(scope);
         }
     }
     Some(Reconnect {
         scopes: offered,
-        extra_permissions: extra_unique.join(" "),
+        extra_permissions: extra.join(" "),
         scope_warning: None,
         error: None,
     })
